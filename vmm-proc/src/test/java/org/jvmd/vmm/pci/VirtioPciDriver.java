@@ -9,8 +9,8 @@ import org.jvmd.vmm.bus.Bus;
  * capability list, enables memory decoding, programs MSI-X, negotiates features and sets
  * up queues, all through PCI configuration space and the BAR as mapped on an MMIO bus.
  */
-final class VirtioPciDriver {
-    static final long MSI_ADDRESS = 0xfee0_0000L;
+public final class VirtioPciDriver {
+    public static final long MSI_ADDRESS = 0xfee0_0000L;
 
     final VirtioPciTransport dev;
     final Bus mmio;
@@ -25,21 +25,21 @@ final class VirtioPciDriver {
     long msixTable;
     long msixPba;
 
-    VirtioPciDriver(VirtioPciTransport dev, Bus mmio) {
+    public VirtioPciDriver(VirtioPciTransport dev, Bus mmio) {
         this.dev = dev;
         this.mmio = mmio;
     }
 
-    int cfg8(int off) {
+    public int cfg8(int off) {
         return (int) dev.readConfig(off, 1);
     }
 
-    long cfg32(int off) {
+    public long cfg32(int off) {
         return dev.readConfig(off, 4);
     }
 
     /** Finds the capabilities, enables the BAR and reads the structure addresses. */
-    VirtioPciDriver probe() {
+    public VirtioPciDriver probe() {
         dev.writeConfig(PciDevice.COMMAND, 2, PciDevice.COMMAND_MEMORY | PciDevice.COMMAND_MASTER);
         bar = dev.barAddress(0);
         int cap = cfg8(PciDevice.CAPABILITY_POINTER);
@@ -70,23 +70,23 @@ final class VirtioPciDriver {
         return this;
     }
 
-    long read(long off, int size) {
+    public long read(long off, int size) {
         return mmio.read(common + off, size);
     }
 
-    void write(long off, int size, long v) {
+    public void write(long off, int size, long v) {
         mmio.write(common + off, size, v);
     }
 
-    int status() {
+    public int status() {
         return (int) read(VirtioPciTransport.DEVICE_STATUS, 1);
     }
 
-    void setStatus(int s) {
+    public void setStatus(int s) {
         write(VirtioPciTransport.DEVICE_STATUS, 1, s);
     }
 
-    long deviceFeatures() {
+    public long deviceFeatures() {
         write(VirtioPciTransport.DFSELECT, 4, 0);
         long lo = read(VirtioPciTransport.DF, 4);
         write(VirtioPciTransport.DFSELECT, 4, 1);
@@ -94,7 +94,7 @@ final class VirtioPciDriver {
         return hi << 32 | lo;
     }
 
-    void writeDriverFeatures(long f) {
+    public void writeDriverFeatures(long f) {
         write(VirtioPciTransport.GFSELECT, 4, 0);
         write(VirtioPciTransport.GF, 4, f & 0xffffffffL);
         write(VirtioPciTransport.GFSELECT, 4, 1);
@@ -102,7 +102,7 @@ final class VirtioPciDriver {
     }
 
     /** ACK, DRIVER, features, FEATURES_OK; returns whether the device kept FEATURES_OK. */
-    boolean negotiate(long features) {
+    public boolean negotiate(long features) {
         setStatus(0);
         setStatus(VirtioPciTransport.STATUS_ACKNOWLEDGE);
         setStatus(VirtioPciTransport.STATUS_ACKNOWLEDGE | VirtioPciTransport.STATUS_DRIVER);
@@ -112,7 +112,7 @@ final class VirtioPciDriver {
     }
 
     /** Programs MSI-X vector {@code v} to data {@code 0x40 + v}, unmasked, and enables MSI-X. */
-    void enableMsix(int vectors) {
+    public void enableMsix(int vectors) {
         for (int v = 0; v < vectors; v++) {
             long e = msixTable + 16L * v;
             mmio.write(e, 4, MSI_ADDRESS);
@@ -123,12 +123,12 @@ final class VirtioPciDriver {
         dev.writeConfig(msixCap + 2, 2, 0x8000);
     }
 
-    void selectQueue(int q) {
+    public void selectQueue(int q) {
         write(VirtioPciTransport.Q_SELECT, 2, q);
     }
 
     /** Sets up queue {@code q} like vp_modern: size, vector, addresses as two 32-bit halves, enable. */
-    void setupQueue(int q, int size, long desc, long driver, long device, int vector) {
+    public void setupQueue(int q, int size, long desc, long driver, long device, int vector) {
         selectQueue(q);
         write(VirtioPciTransport.Q_SIZE, 2, size);
         write(VirtioPciTransport.Q_MSIX, 2, vector);
@@ -138,17 +138,17 @@ final class VirtioPciDriver {
         write(VirtioPciTransport.Q_ENABLE, 2, 1);
     }
 
-    void writeTwoPart(int off, long v) {
+    public void writeTwoPart(int off, long v) {
         write(off, 4, v & 0xffffffffL);
         write(off + 4, 4, v >>> 32);
     }
 
-    long notifyAddress(int q) {
+    public long notifyAddress(int q) {
         selectQueue(q);
         return notifyBase + read(VirtioPciTransport.Q_NOTIFY_OFF, 2) * notifyMultiplier;
     }
 
-    void kick(int q) {
+    public void kick(int q) {
         mmio.write(notifyAddress(q), 2, q);
     }
 }
