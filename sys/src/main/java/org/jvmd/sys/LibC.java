@@ -148,6 +148,8 @@ public final class LibC {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle SOCKET = Native.downcall("socket",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SHUTDOWN = Native.downcall("shutdown",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SENDMSG = Native.downcall("sendmsg",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle RECVMSG = Native.downcall("recvmsg",
@@ -568,6 +570,24 @@ public final class LibC {
             throw new SysException("socket", Native.errno(st));
         }
         return Fd.adopt(r);
+    }
+
+    public static final int SHUT_RD = 0;
+    public static final int SHUT_WR = 1;
+    public static final int SHUT_RDWR = 2;
+
+    /** {@code shutdown(fd, how)}; on a listening socket it also wakes a thread blocked in accept. */
+    public static void shutdown(int fd, int how) throws SysException {
+        MemorySegment st = Native.state();
+        int r;
+        try {
+            r = (int) SHUTDOWN.invokeExact(st, fd, how);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (r < 0) {
+            throw new SysException("shutdown", Native.errno(st));
+        }
     }
 
     /** {@code sendmsg}: bytes sent or {@code -errno}. */
