@@ -72,14 +72,14 @@ public final class Segmenter {
         int hdrLen = headers.headersEnd();
         int payload = inLen - hdrLen;
         int n = payload == 0 ? 1 : (int) ((payload + (long) mss - 1) / mss);
+        if (hdrLen - headers.l3Off + Math.min(mss, payload) > MAX_L3_LEN) {
+            return drop(DropReason.SEGMENT_TOO_LONG);
+        }
         if (n > segOff.length || n > segLen.length) {
             return drop(DropReason.TOO_MANY_SEGMENTS);
         }
         if ((long) n * ((long) headroom + hdrLen) + payload > out.length - outOff) {
             return drop(DropReason.OUTPUT_TOO_SMALL);
-        }
-        if (hdrLen - headers.l3Off + Math.min(mss, payload) > MAX_L3_LEN) {
-            return drop(DropReason.SEGMENT_TOO_LONG);
         }
         int cursor = outOff;
         int taken = 0;
