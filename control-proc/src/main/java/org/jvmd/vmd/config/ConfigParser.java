@@ -12,6 +12,7 @@ import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -133,6 +134,7 @@ public final class ConfigParser {
         final String name;
         final Token nameTok;
         String ifname;
+        boolean ifnameSeen;
         String group;
         boolean locked;
         boolean up = true;
@@ -204,7 +206,8 @@ public final class ConfigParser {
 
     /** One parse: the token stream, the macros, what has been declared and the errors. */
     private final class Run {
-        private final List<ConfigError> errors = new ArrayList<>();
+        /** Errors with the position they belong to in the token stream. */
+        private final List<Map.Entry<Long, ConfigError>> errors = new ArrayList<>();
         private final Macros macros = new Macros();
         private final Lexer lexer;
         private final Path topBase;
@@ -220,7 +223,8 @@ public final class ConfigParser {
 
         Run(Lexer.Input top, Path topBase) {
             this.topBase = topBase;
-            this.lexer = new Lexer(top, macros, (file, line, message) -> errors.add(new ConfigError(file, line, message)));
+            this.lexer = new Lexer(top, macros,
+                    (file, line, seq, message) -> errors.add(Map.entry(seq, new ConfigError(file, line, message))));
             env.defines().forEach((k, v) -> macros.define(k, v, true));
         }
 
@@ -232,7 +236,9 @@ public final class ConfigParser {
             }
             Config config = resolve();
             if (!errors.isEmpty()) {
-                return new ParseResult(Optional.empty(), errors, warnings);
+                List<ConfigError> inOrder = errors.stream().sorted(Map.Entry.comparingByKey())
+                        .map(Map.Entry::getValue).toList();
+                return new ParseResult(Optional.empty(), inOrder, warnings);
             }
             return new ParseResult(Optional.of(config), List.of(), warnings);
         }
@@ -280,7 +286,12 @@ public final class ConfigParser {
         }
 
         private void error(Token at, String message) {
-            errors.add(new ConfigError(at.file(), at.line(), message));
+            errors.add(Map.entry(at.seq(), new ConfigError(at.file(), at.line(), message)));
+        }
+
+        /** An error about one place found at a later one (a block's missing '}'). */
+        private void error(Token about, Token foundAt, String message) {
+            errors.add(Map.entry(foundAt.seq(), new ConfigError(about.file(), about.line(), message)));
         }
 
         private void report(Syntax e) {
@@ -563,7 +574,7 @@ public final class ConfigParser {
                 } else if (t.is(Token.Kind.RBRACE)) {
                     return next();
                 } else if (t.is(Token.Kind.EOF)) {
-                    error(open, "missing '}' for " + what);
+                    error(open, t, "missing '}' for " + what);
                     return null;
                 } else {
                     try {
@@ -591,7 +602,7 @@ public final class ConfigParser {
                 error(nameTok, name.isEmpty() ? "invalid switch name" : "switch name too long: " + name);
                 return;
             }
-            if (s.ifname == null && close != null) {
+            if (!s.ifnameSeen && close != null) {
                 error(close, "switch \"" + name + "\" is missing interface name");
             }
             for (SwitchDraft other : switches) {
@@ -632,6 +643,7 @@ public final class ConfigParser {
                     next();
                     Token n = peek();
                     String ifname = string();
+                    s.ifnameSeen = true;
                     if (!Names.fitsInterfaceName(ifname)) {
                         error(n, "switch interface too long: " + ifname);
                     } else if (!Names.validInterfaceName(ifname)) {
@@ -1094,16 +1106,28 @@ public final class ConfigParser {
             return new Config(globals, List.copyOf(switchMap.values()), List.copyOf(done.values()));
         }
 
-        /** Switch references, and addresses and tap names used twice. */
+        /**
+         * Switch references, and addresses and tap names used twice. An instance repeating its
+         * parent's is left to {@link VmInstances}, which says so.
+         */
         private void checkInterfaces(Set<String> switchNames, LladdrAllocator lladdrs) {
-            Set<String> taps = new HashSet<>();
+            Map<MacAddress, String> macOwners = new HashMap<>();
+            Map<String, String> tapOwners = new HashMap<>();
             for (VmDraft d : vms) {
                 for (IfDraft f : d.interfaces) {
-                    if (f.mac != null && !lladdrs.claim(f.mac)) {
-                        error(f.macTok, "duplicate lladdr: " + f.mac);
+                    if (f.mac != null) {
+                        String other = macOwners.putIfAbsent(f.mac, d.name);
+                        if (other == null) {
+                            lladdrs.claim(f.mac);
+                        } else if (!other.equals(d.parent)) {
+                            error(f.macTok, "duplicate lladdr: " + f.mac);
+                        }
                     }
-                    if (f.tap != null && !taps.add(f.tap)) {
-                        error(f.tapTok, "duplicate interface name: " + f.tap);
+                    if (f.tap != null) {
+                        String other = tapOwners.putIfAbsent(f.tap, d.name);
+                        if (other != null && !other.equals(d.parent)) {
+                            error(f.tapTok, "duplicate interface name: " + f.tap);
+                        }
                     }
                     if (f.sw != null && !switchNames.contains(f.sw)) {
                         error(f.swTok, "unknown switch: " + f.sw);

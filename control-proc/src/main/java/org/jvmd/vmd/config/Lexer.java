@@ -23,7 +23,7 @@ final class Lexer {
 
     /** Where the lexer reports errors. */
     interface Errors {
-        void error(String file, int line, String message);
+        void error(String file, int line, long seq, String message);
     }
 
     /** One open file: its text, read position, line and pushback stack. */
@@ -53,6 +53,7 @@ final class Lexer {
     private final Macros macros;
     private final Errors errors;
     private boolean expanding;
+    private long seq;
 
     Lexer(Input top, Macros macros, Errors errors) {
         this.macros = macros;
@@ -84,6 +85,7 @@ final class Lexer {
     }
 
     Token next() {
+        seq++;
         StringBuilder buf = new StringBuilder();
         while (true) {
             buf.setLength(0);
@@ -216,7 +218,7 @@ final class Lexer {
         if (!minusOnly && (c == EOF || endsNumber(c))) {
             try {
                 long value = Long.parseLong(buf.toString());
-                return new Token(Token.Kind.NUMBER, buf.toString(), value, null, current().name, line);
+                return new Token(Token.Kind.NUMBER, buf.toString(), value, null, current().name, line, seq);
             } catch (NumberFormatException e) {
                 String why = buf.charAt(0) == '-' ? "too small" : "too large";
                 return fail(line, "\"" + buf + "\" invalid number: " + why);
@@ -241,7 +243,7 @@ final class Lexer {
         String w = buf.toString();
         Keyword k = Keyword.lookup(w);
         if (k != null) {
-            return new Token(Token.Kind.KEYWORD, w, 0, k, current().name, line);
+            return new Token(Token.Kind.KEYWORD, w, 0, k, current().name, line, seq);
         }
         return token(Token.Kind.STRING, w, line);
     }
@@ -258,7 +260,7 @@ final class Lexer {
     }
 
     private Token token(Token.Kind kind, String text, int line) {
-        return new Token(kind, text, 0, null, current().name, line);
+        return new Token(kind, text, 0, null, current().name, line, seq);
     }
 
     /** Reports an error and skips the rest of the line (parse.y's findeol). */
@@ -279,7 +281,7 @@ final class Lexer {
     }
 
     private void error(int line, String message) {
-        errors.error(current().name, line, message);
+        errors.error(current().name, line, seq, message);
     }
 
     /** The next character with expansion markers consumed. */

@@ -9,8 +9,9 @@ package org.jvmd.vmd.config;
  * @param keyword the keyword for KEYWORD, else null
  * @param file the display name of the file the token came from
  * @param line the line the token started on (1-based)
+ * @param seq the token's position in the whole token stream, to keep errors in reading order
  */
-record Token(Kind kind, String text, long number, Keyword keyword, String file, int line) {
+record Token(Kind kind, String text, long number, Keyword keyword, String file, int line, long seq) {
 
     enum Kind {
         /** A quoted string or a bare word that is not a keyword. */
