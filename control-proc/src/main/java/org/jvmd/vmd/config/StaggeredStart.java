@@ -1,9 +1,11 @@
 package org.jvmd.vmd.config;
 
 /**
- * How vmd starts the enabled VMs ({@code staggered start parallel N delay S}).
+ * How vmd starts the enabled VMs: in batches of {@code parallelism}, {@code delaySeconds}
+ * apart (vmd's start_vm_batch does this whether or not vm.conf says
+ * {@code staggered start parallel N delay S}).
  *
- * @param configured whether vm.conf asked for a staggered start
+ * @param configured whether vm.conf set it
  * @param parallelism how many VMs start at a time (default: the number of CPUs)
  * @param delaySeconds the pause between batches (default 30)
  */
