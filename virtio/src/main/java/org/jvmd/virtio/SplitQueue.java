@@ -151,9 +151,13 @@ public final class SplitQueue {
     /**
      * Takes the next good chain from the available ring into {@code chain}. Bad chains met
      * on the way are completed with length 0 (visible after the next {@link #publish}) and
-     * counted; at most one queue's worth of entries is examined per call.
+     * counted. At most one queue's worth of entries is examined per call, so a guest that
+     * keeps adding bad chains cannot hold the device thread here; entries left then are
+     * reported by {@link #enableNotifications()} (or found by the next call), as in the
+     * loop in the class comment.
      *
-     * @return false if no chain is available (or the queue is not ready)
+     * @return false if no chain is available, the per-call bound was reached, or the queue
+     *         is not ready
      * @throws GuestFault BAD_AVAIL_INDEX if {@code avail.idx} moved more than the queue size
      *                    ahead of the device (also counted); nothing is consumed then
      */

@@ -13,6 +13,12 @@ final class CheckedMemory implements GuestMemory {
     private final List<long[]> writable = new ArrayList<>();
     final List<String> violations = new ArrayList<>();
     long accesses;
+    /** Runs before every acquire load: lets a test act as a guest running concurrently. */
+    GuestAction beforeAcquire = gpa -> { };
+
+    interface GuestAction {
+        void run(long gpa) throws GuestFault;
+    }
 
     CheckedMemory(GuestMemory inner) {
         this.inner = inner;
@@ -57,7 +63,11 @@ final class CheckedMemory implements GuestMemory {
     @Override public void writeShort(long gpa, short v) throws GuestFault { write(gpa, 2); inner.writeShort(gpa, v); }
     @Override public void writeInt(long gpa, int v) throws GuestFault { write(gpa, 4); inner.writeInt(gpa, v); }
     @Override public void writeLong(long gpa, long v) throws GuestFault { write(gpa, 8); inner.writeLong(gpa, v); }
-    @Override public short readShortAcquire(long gpa) throws GuestFault { read(gpa, 2); return inner.readShortAcquire(gpa); }
+    @Override public short readShortAcquire(long gpa) throws GuestFault {
+        beforeAcquire.run(gpa);
+        read(gpa, 2);
+        return inner.readShortAcquire(gpa);
+    }
     @Override public void writeShortRelease(long gpa, short v) throws GuestFault { write(gpa, 2); inner.writeShortRelease(gpa, v); }
     @Override public void fullFence() { inner.fullFence(); }
     @Override public void read(long gpa, byte[] dst, int off, int len) throws GuestFault { read(gpa, len); inner.read(gpa, dst, off, len); }

@@ -334,6 +334,21 @@ class SplitQueueTest {
         assertDropped(CHAIN_TOO_LONG, 0);
     }
 
+    @Test
+    void aGuestAddingBadChainsForeverCannotHoldThePopCall() throws GuestFault {
+        CheckedMemory racing = new CheckedMemory(mem);
+        SplitQueue q = new SplitQueue(racing, SIZE, counters);
+        q.activate(layout, 0);
+        driver.desc(0, BUF, 10, DESC_F_NEXT, 0);     // a self loop
+        driver.offer(0);
+        racing.beforeAcquire = gpa -> driver.offer(0);   // every look at avail.idx finds one more
+        assertFalse(q.pop(chain));
+        assertEquals(SIZE, counters.get(CHAIN_LOOP));
+        racing.beforeAcquire = gpa -> { };
+        driver.desc(1, BUF, 10, 0, 0).offer(1);
+        assertTrue(q.enableNotifications(), "the rest is still reported");
+    }
+
     // ---- available index ----
 
     @Test
