@@ -47,14 +47,17 @@ public final class ControlSocket implements AutoCloseable {
             if (!a.isOther()) {
                 throw new IOException("control socket " + path + ": exists and is not a socket");
             }
-            try (Connection c = connect(path)) {
-                throw new IOException("control socket " + path + ": in use by another daemon");
+            boolean live;
+            try {
+                connect(path).close();
+                live = true;
             } catch (IOException refused) {
-                if (refused.getMessage() != null && refused.getMessage().contains("in use")) {
-                    throw refused;
-                }
-                Files.delete(path);
+                live = false;
             }
+            if (live) {
+                throw new IOException("control socket " + path + ": in use by another daemon");
+            }
+            Files.delete(path);
         }
         UnixServerSocketChannel s = UnixServerSocketChannel.open();
         try {

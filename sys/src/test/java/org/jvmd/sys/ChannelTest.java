@@ -158,6 +158,7 @@ class ChannelTest {
     }
 
     @Example
+    @SuppressWarnings("try")
     void receiveTimesOut() throws Exception {
         Channel[] ch = Channel.pair();
         try (Channel a = ch[0]; Channel b = ch[1]) {

@@ -52,6 +52,7 @@ class ControlSocketTest {
     }
 
     @Test
+    @SuppressWarnings("try")
     void aStaleSocketIsReplacedButALiveOneIsNot() throws Exception {
         Path sock = dir.resolve("vmd.sock");
         try (ControlSocket live = ControlSocket.bind(sock, 0600, -1)) {
