@@ -82,7 +82,16 @@ public final class ControlSocket implements AutoCloseable {
 
     /** Waits for the next connection. After {@link #close()} this fails with ClosedChannelException. */
     public Connection accept() throws IOException {
-        UnixSocketChannel c = server.accept();
+        UnixSocketChannel c;
+        try {
+            c = server.accept();
+        } catch (IOException | RuntimeException e) {
+            if (!server.isOpen()) {
+                // woken by close(): jnr reports it variously (NotYetBoundException, EINVAL)
+                throw new ClosedChannelException();
+            }
+            throw e;
+        }
         if (c == null || !server.isOpen()) {
             if (c != null) {
                 c.close();
