@@ -14,7 +14,9 @@ import java.util.List;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
-import org.jvmd.vmm.devices.ArrayGuestMemory;
+import org.jvmd.virtio.GuestFault;
+import org.jvmd.virtio.GuestMemory;
+import org.jvmd.virtio.HeapGuestMemory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -25,19 +27,29 @@ class AcpiTablesTest {
     static final long RSDP = 0xe0000;
     static final long TABLES = 0xe0040;
 
-    final ArrayGuestMemory mem = new ArrayGuestMemory(1 << 20);
+    final HeapGuestMemory mem = new HeapGuestMemory(1 << 20);
+
+    static byte[] copy(GuestMemory m, long gpa, int len) {
+        byte[] b = new byte[len];
+        try {
+            m.read(gpa, b, 0, len);
+        } catch (GuestFault f) {
+            throw new AssertionError(f);
+        }
+        return b;
+    }
 
     AcpiTables.Layout install(int vcpus) throws Exception {
         return new AcpiTables(AcpiTables.Config.pc(vcpus, MMIO, MMIO_SIZE)).install(mem, RSDP, TABLES);
     }
 
     ByteBuffer at(long gpa, int len) {
-        return ByteBuffer.wrap(Arrays.copyOfRange(mem.bytes, (int) gpa, (int) gpa + len)).order(ByteOrder.LITTLE_ENDIAN);
+        return ByteBuffer.wrap(copy(mem, gpa, len)).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     byte[] table(long gpa) {
         int len = at(gpa, 8).getInt(4);
-        return Arrays.copyOfRange(mem.bytes, (int) gpa, (int) gpa + len);
+        return copy(mem, gpa, len);
     }
 
     static String signature(byte[] t) {
@@ -76,7 +88,7 @@ class AcpiTablesTest {
             byte[] bytes = table(t);
             assertEquals(0, sum(bytes, 0, bytes.length), signature(bytes));
         }
-        byte[] rsdp = Arrays.copyOfRange(mem.bytes, (int) RSDP, (int) RSDP + 36);
+        byte[] rsdp = copy(mem, RSDP, 36);
         assertEquals(0, sum(rsdp, 0, 20), "RSDP 1.0 checksum");
         assertEquals(0, sum(rsdp, 0, 36), "RSDP extended checksum");
     }
@@ -139,7 +151,7 @@ class AcpiTablesTest {
         assertEquals(0x32, f[108], "CMOS century byte");
         assertEquals(1, f[148], "X_PM1a_EVT_BLK in I/O space");
         assertEquals(0x600, b.getLong(152));
-        byte[] facs = Arrays.copyOfRange(mem.bytes, (int) l.facs(), (int) l.facs() + 64);
+        byte[] facs = copy(mem, l.facs(), 64);
         assertEquals("FACS", signature(facs));
         assertEquals(0, l.facs() % 64);
     }
@@ -252,9 +264,9 @@ class AcpiTablesTest {
 
     @Property(tries = 50)
     void tablesParseAndChecksumForAnyVcpuCount(@ForAll @IntRange(min = 1, max = 254) int vcpus) throws Exception {
-        ArrayGuestMemory m = new ArrayGuestMemory(1 << 20);
+        HeapGuestMemory m = new HeapGuestMemory(1 << 20);
         AcpiTables.Layout l = new AcpiTables(AcpiTables.Config.pc(vcpus, MMIO, MMIO_SIZE)).install(m, RSDP, TABLES);
-        byte[] dsdt = Arrays.copyOfRange(m.bytes, (int) l.dsdt(), (int) (l.dsdt() + le(Arrays.copyOfRange(m.bytes, (int) l.dsdt(), (int) l.dsdt() + 8)).getInt(4)));
+        byte[] dsdt = copy(m, l.dsdt(), le(copy(m, l.dsdt(), 8)).getInt(4));
         assertEquals(0, sum(dsdt, 0, dsdt.length));
         AmlReader aml = AmlReader.read(dsdt);
         assertEquals(4 + vcpus, aml.devices.size());
