@@ -46,7 +46,8 @@ public final class AcpiTables {
             int pmBase,
             int sciIrq,
             int resetPort,
-            int resetValue) {
+            int resetValue,
+            boolean timerOnGsi2) {
         public Config {
             if (vcpus < 1 || vcpus > 254) {
                 throw new IllegalArgumentException("vCPUs " + vcpus + ": xAPIC IDs end at 254");
@@ -56,10 +57,21 @@ public final class AcpiTables {
             }
         }
 
-        /** The PC layout: IOAPIC at 0xFEC00000, PM block at 0x600, SCI 9, reset via 0xCF9. */
+        /**
+         * The PC layout: IOAPIC at 0xFEC00000, PM block at 0x600, SCI 9, reset via 0xCF9, and
+         * the PIT's IRQ 0 on IOAPIC pin 2. The last needs KVM GSI routing GSI 0 → IOAPIC pin 2
+         * (KVM's default routing sends GSI 0 to pin 0; QEMU re-routes it the same way);
+         * {@link #withTimerOnGsi0} drops the override for a core that keeps the default.
+         */
         public static Config pc(int vcpus, long pciMmioBase, long pciMmioSize) {
             return new Config(vcpus, IOAPIC_ADDRESS, 0, pciMmioBase, pciMmioSize, 0, 0,
-                    AcpiPm.DEFAULT_BASE, AcpiPm.SCI_IRQ, 0xcf9, 0x06);
+                    AcpiPm.DEFAULT_BASE, AcpiPm.SCI_IRQ, 0xcf9, 0x06, true);
+        }
+
+        /** The same, with the PIT left on IOAPIC pin 0 (no IRQ0 override in the MADT). */
+        public Config withTimerOnGsi0() {
+            return new Config(vcpus, ioapicAddress, ioapicId, pciMmioBase, pciMmioSize, pciMmio64Base,
+                    pciMmio64Size, pmBase, sciIrq, resetPort, resetValue, false);
         }
     }
 
@@ -209,7 +221,8 @@ public final class AcpiTables {
     /** Multiple APIC Description Table (§5.2.12). */
     public byte[] madt() {
         int n = config.vcpus();
-        int length = HEADER + 8 + 8 * n + 12 + 10 * 2 + 6;
+        int overrides = config.timerOnGsi2() ? 2 : 1;
+        int length = HEADER + 8 + 8 * n + 12 + 10 * overrides + 6;
         ByteBuffer b = le(length);
         b.position(HEADER);
         b.putInt((int) LAPIC_ADDRESS);
@@ -219,8 +232,10 @@ public final class AcpiTables {
         }
         b.put((byte) 1).put((byte) 12).put((byte) config.ioapicId()).put((byte) 0);
         b.putInt((int) config.ioapicAddress()).putInt(0); // GSI base 0
-        // ISA IRQ 0 (PIT) is wired to IOAPIC pin 2; flags 0 = bus-conforming (edge, high).
-        b.put((byte) 2).put((byte) 10).put((byte) 0).put((byte) 0).putInt(2).putShort((short) 0);
+        if (config.timerOnGsi2()) {
+            // ISA IRQ 0 (PIT) is wired to IOAPIC pin 2; flags 0 = bus-conforming (edge, high).
+            b.put((byte) 2).put((byte) 10).put((byte) 0).put((byte) 0).putInt(2).putShort((short) 0);
+        }
         // The SCI: level-triggered, active high (polarity 01, trigger mode 11).
         b.put((byte) 2).put((byte) 10).put((byte) 0).put((byte) config.sciIrq()).putInt(config.sciIrq())
                 .putShort((short) 0x000d);

@@ -202,6 +202,16 @@ class AcpiTablesTest {
     }
 
     @Test
+    void timerOverrideCanBeLeftOutForDefaultKvmRouting() throws Exception {
+        AcpiTables t = new AcpiTables(AcpiTables.Config.pc(1, MMIO, MMIO_SIZE).withTimerOnGsi0());
+        byte[] m = t.madt();
+        assertEquals(0, sum(m, 0, m.length));
+        List<byte[]> overrides = madtEntries(m).stream().filter(e -> e[0] == 2).toList();
+        assertEquals(1, overrides.size());
+        assertEquals(9, overrides.get(0)[3], "only the SCI override remains");
+    }
+
+    @Test
     void dsdtDeclaresThePciRootWithItsWindows() throws Exception {
         AmlReader aml = AmlReader.read(table(install(2).dsdt()));
         assertEquals(Aml.eisaIdValue("PNP0A03"), aml.names.get("\\_SB_.PCI0._HID"));
