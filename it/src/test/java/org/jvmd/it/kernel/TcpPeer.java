@@ -28,7 +28,7 @@ import org.jvmd.virtio.net.FrameHeaders;
  * A tiny TCP peer played from the reader side of the sender's tap: a socket in the sender's
  * namespace connects to the fictitious peer and writes a known byte stream; this class
  * answers the SYN (MSS for a 1500-byte MTU, window scale 7, ECN), acknowledges every
- * segment at once with an 8 MiB window, sends ECE once half the stream has arrived (so the
+ * segment at once with an 8 MiB window, sends ECE once the first {@link #ECE_AFTER} bytes have arrived (so the
  * sender's next frame carries CWR), and acknowledges the FIN. Every frame the kernel
  * wrote for the connection is kept.
  */
@@ -37,6 +37,8 @@ final class TcpPeer {
     private static final int WINDOW_SCALE = 7;
     private static final int MAX_WINDOW = 0xFFFF;
     private static final long DEADLINE_MS = 10_000;
+    /** Early, while the sender still has new data to send: CWR goes on new data only (RFC 3168 §6.1.2). */
+    private static final int ECE_AFTER = 16 * 1024;
 
     /** What the exchange produced. */
     record Result(List<byte[]> frames, byte[] received, boolean sawCwr) {}
@@ -107,7 +109,7 @@ final class TcpPeer {
                     sawCwr = true;
                 }
                 boolean ece = false;
-                if (ecn && !sawCwr && received.size() >= stream.length / 2) {
+                if (ecn && !sawCwr && received.size() >= ECE_AFTER && received.size() < stream.length / 2) {
                     ece = true; // RFC 3168 §6.1.3: echo until CWR arrives
                     eceSent = true;
                 }
