@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -21,6 +22,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Predicate;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.IoVec;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.NativeBuffer;
 import org.jvmd.sys.Netns;
 import org.jvmd.virtio.net.FrameHeaders;
 import org.jvmd.virtio.net.InetChecksum;
@@ -58,7 +63,14 @@ class KernelTestVectorsTest {
     private static final int TCP4_PORT = 5001;
     private static final int TCP6_PORT = 5002;
     private static final int UDP_PORT = 5003;
+    private static final int USO_PORT = 5004;
     private static final int MARKER_PORT = 9;
+    /**
+     * UDP GSO sends as {gso_size, bytes}: a remainder segment, an exact multiple of full-MTU
+     * segments, an odd size, and one that fits a single segment (sent without GSO).
+     */
+    private static final int[][] USO4_SENDS = {{1000, 4500}, {1472, 1472 * 8}, {333, 2001}, {1000, 500}};
+    private static final int[][] USO6_SENDS = {{1000, 4500}, {1452, 1452 * 8}, {333, 2001}, {1000, 500}};
     /** Odd and even lengths, one byte, and a full 1500-byte IP packet for each family. */
     private static final int[] UDP4_SIZES = {1, 2, 99, 1000, 1472};
     private static final int[] UDP6_SIZES = {1, 2, 99, 1000, 1452};
@@ -74,6 +86,8 @@ class KernelTestVectorsTest {
     private static TcpPeer.Result tcp4;
     private static TcpPeer.Result tcp6;
     private static List<byte[]> udp;
+    /** Frames of UDP_SEGMENT sends; empty if the kernel's taps cannot take USO. */
+    private static List<byte[]> uso;
     /** The forwarder kernel's frames for each captured frame (identity: the captured array). */
     private static final Map<byte[], List<byte[]>> KERNEL = new IdentityHashMap<>();
     private static int markerId;
@@ -87,11 +101,22 @@ class KernelTestVectorsTest {
         udp = new ArrayList<>();
         udp.addAll(sendUdp(false, UDP4_SIZES));
         udp.addAll(sendUdp(true, UDP6_SIZES));
-        for (List<byte[]> frames : List.of(tcp4.frames(), tcp6.frames(), udp)) {
+        uso = new ArrayList<>();
+        if (lab.uso()) {
+            uso.addAll(sendUdpGso(false, USO4_SENDS));
+            uso.addAll(sendUdpGso(true, USO6_SENDS));
+        }
+        for (List<byte[]> frames : List.of(tcp4.frames(), tcp6.frames(), udp, uso)) {
             for (byte[] raw : frames) {
                 KERNEL.put(raw, forwardThroughTheKernel(raw));
             }
         }
+        System.out.printf("kernel vectors: TCPv4 %d frames (%d GSO), TCPv6 %d frames (%d GSO), UDP %d, USO %d (%d GSO);"
+                + " %d kernel frames to compare with%n",
+            tcp4.frames().size(), count(tcp4.frames(), KernelTestVectorsTest::isRealGso),
+            tcp6.frames().size(), count(tcp6.frames(), KernelTestVectorsTest::isRealGso), udp.size(),
+            uso.size(), count(uso, KernelTestVectorsTest::isRealGso),
+            KERNEL.values().stream().mapToInt(List::size).sum());
     }
 
     @AfterAll
@@ -122,25 +147,52 @@ class KernelTestVectorsTest {
             "every UDP datagram leaves a CSUM tap with a partial checksum");
     }
 
+    @Test
+    void validatorAcceptsEveryKernelUsoHeader() {
+        assumeTrue(lab.uso(), "this kernel's taps take no USO (Linux < 6.2)");
+        assertAcceptedAsTheKernelWroteThem(uso);
+        assertEquals(6, count(uso, KernelTestVectorsTest::isRealGso), "UDP GSO super-frames captured");
+    }
+
     // ---- (b) segmentation ----
 
     @Test
     void softwareTso4MatchesKernelSegmentation() {
-        int n = assertSegmentationMatches(tcp4.frames(), VirtioNetHdr.GSO_TCPV4);
+        int n = assertSegmentationMatches(tcp4.frames(), VirtioNetHdr.GSO_TCPV4, r -> true);
         assertTrue(n > 0, "no TCPv4 GSO frame to compare");
     }
 
     @Test
     void softwareTso6MatchesKernelSegmentation() {
-        int n = assertSegmentationMatches(tcp6.frames(), VirtioNetHdr.GSO_TCPV6);
+        int n = assertSegmentationMatches(tcp6.frames(), VirtioNetHdr.GSO_TCPV6, r -> true);
         assertTrue(n > 0, "no TCPv6 GSO frame to compare");
+    }
+
+    @Test
+    void softwareUsoMatchesKernelSegmentation() {
+        assumeTrue(lab.uso(), "this kernel's taps take no USO (Linux < 6.2)");
+        assertEquals(6, assertSegmentationMatches(uso, VirtioNetHdr.GSO_UDP_L4, r -> true));
     }
 
     @Test
     void cwrFromAnEcnEchoIsSegmentedAsTheKernelDoes() {
         assertTrue(tcp4.sawCwr() && tcp6.sawCwr(), "the sender never answered ECE with CWR");
-        int ecnGso = count(tcp4.frames(), r -> Packets.header(r).ecn()) + count(tcp6.frames(), r -> Packets.header(r).ecn());
-        System.out.println("GSO frames with the ECN bit: " + ecnGso);
+        Predicate<byte[]> ecn = r -> Packets.header(r).ecn();
+        int n = assertSegmentationMatches(tcp4.frames(), VirtioNetHdr.GSO_TCPV4, ecn)
+            + assertSegmentationMatches(tcp6.frames(), VirtioNetHdr.GSO_TCPV6, ecn);
+        assertTrue(n > 0, "no GSO frame with the ECN bit (CWR) captured");
+        for (List<byte[]> frames : List.of(tcp4.frames(), tcp6.frames())) {
+            for (byte[] raw : frames) {
+                if (ecn.test(raw)) {
+                    List<byte[]> k = KERNEL.get(raw);
+                    for (int i = 0; i < k.size(); i++) {
+                        FrameHeaders fh = Packets.l4(k.get(i));
+                        boolean cwr = (k.get(i)[HDR + fh.l4Off + 13] & Packets.TCP_CWR) != 0;
+                        assertEquals(i == 0, cwr, "the kernel puts CWR on the first segment only");
+                    }
+                }
+            }
+        }
     }
 
     // ---- (c) checksums ----
@@ -148,7 +200,7 @@ class KernelTestVectorsTest {
     @Test
     void completedPartialChecksumsMatchTheKernels() {
         int compared = 0;
-        for (List<byte[]> frames : List.of(tcp4.frames(), tcp6.frames(), udp)) {
+        for (List<byte[]> frames : List.of(tcp4.frames(), tcp6.frames(), udp, uso)) {
             for (byte[] raw : frames) {
                 VirtioNetHdr h = Packets.header(raw);
                 if (h.gsoType != VirtioNetHdr.GSO_NONE || !h.needsCsum()) {
@@ -227,7 +279,7 @@ class KernelTestVectorsTest {
     }
 
     /** Segments every GSO frame of {@code type} and compares with the kernel; returns how many. */
-    private static int assertSegmentationMatches(List<byte[]> frames, int type) {
+    private static int assertSegmentationMatches(List<byte[]> frames, int type, Predicate<byte[]> which) {
         Segmenter seg = new Segmenter();
         byte[] out = new byte[2 * TapPort.MAX_FRAME];
         int[] offs = new int[256];
@@ -235,7 +287,7 @@ class KernelTestVectorsTest {
         int compared = 0;
         for (byte[] raw : frames) {
             VirtioNetHdr h = Packets.header(raw);
-            if (h.gsoBase() != type) {
+            if (h.gsoBase() != type || !which.test(raw)) {
                 continue;
             }
             byte[] in = asForwarded(raw);
@@ -326,6 +378,41 @@ class KernelTestVectorsTest {
                 throw new IOException("only " + frames.size() + " of " + sizes.length + " UDP datagrams reached the tap");
             }
             if (Packets.isFlow(raw, FrameHeaders.IPPROTO_UDP, UDP_PORT)) {
+                frames.add(raw);
+            }
+        }
+        return frames;
+    }
+
+    /**
+     * Sends {@code bytes} in one write per entry from a native UDP socket with
+     * {@code UDP_SEGMENT} = gso_size (Java has no such option); returns the frames the tap got,
+     * one per write: the kernel hands the reader one USO super-frame.
+     */
+    private static List<byte[]> sendUdpGso(boolean v6, int[][] sends) throws Exception {
+        byte[] peer = v6 ? KernelLab.PEER6 : KernelLab.PEER4;
+        Netns.call(lab.tx, () -> {
+            try (Fd s = LibC.socket(v6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0)) {
+                LibC.connect(s.num(), new InetSocketAddress(InetAddress.getByAddress(peer), USO_PORT));
+                NativeBuffer buf = new NativeBuffer(STREAM.length);
+                buf.put(0, STREAM, 0, STREAM.length);
+                IoVec iov = new IoVec(1);
+                for (int[] send : sends) {
+                    LibC.setsockopt(s.num(), LibC.SOL_UDP, LibC.UDP_SEGMENT, send[0]);
+                    iov.clear();
+                    iov.add(buf, 0, send[1]);
+                    assertEquals(send[1], LibC.writev(s.num(), iov));
+                }
+            }
+            return null;
+        });
+        List<byte[]> frames = new ArrayList<>();
+        while (frames.size() < sends.length) {
+            byte[] raw = lab.wire.read(2_000);
+            if (raw == null) {
+                throw new IOException("only " + frames.size() + " of " + sends.length + " UDP GSO frames reached the tap");
+            }
+            if (Packets.isFlow(raw, FrameHeaders.IPPROTO_UDP, USO_PORT)) {
                 frames.add(raw);
             }
         }
