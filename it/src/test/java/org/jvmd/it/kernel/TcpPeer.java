@@ -28,9 +28,10 @@ import org.jvmd.virtio.net.FrameHeaders;
  * A tiny TCP peer played from the reader side of the sender's tap: a socket in the sender's
  * namespace connects to the fictitious peer and writes a known byte stream; this class
  * answers the SYN (MSS for a 1500-byte MTU, window scale 7, ECN), acknowledges every
- * segment at once with an 8 MiB window, sends ECE once the first {@link #ECE_AFTER} bytes have arrived (so the
- * sender's next frame carries CWR), and acknowledges the FIN. Every frame the kernel
- * wrote for the connection is kept.
+ * segment at once with an 8 MiB window, and acknowledges the FIN. Once the first
+ * {@link #ECE_AFTER} bytes have arrived it echoes ECE until the sender answers with CWR
+ * (again later if the CWR came in a frame without GSO), so that a GSO frame carries the
+ * ECN bit. Every frame the kernel wrote for the connection is kept.
  */
 final class TcpPeer {
     private static final int PEER_ISS = 0x1000_0000;
@@ -69,6 +70,9 @@ final class TcpPeer {
         boolean sawCwr = false;
         boolean ecn = false;
         boolean eceSent = false;
+        boolean echoing = false;
+        boolean cwrInGso = false;
+        int eceFrom = ECE_AFTER;
         boolean finSeen = false;
         int rcvNxt = 0;
         byte[] localMac = null;
@@ -107,12 +111,18 @@ final class TcpPeer {
                 }
                 if ((flags & TCP_CWR) != 0) {
                     sawCwr = true;
+                    echoing = false;
+                    if (Packets.header(raw).ecn()) {
+                        cwrInGso = true;
+                    } else {
+                        eceFrom = received.size() + ECE_AFTER; // CWR came alone: ask again later
+                    }
                 }
-                boolean ece = false;
-                if (ecn && !sawCwr && received.size() >= ECE_AFTER && received.size() < stream.length / 2) {
-                    ece = true; // RFC 3168 §6.1.3: echo until CWR arrives
+                if (ecn && !cwrInGso && !echoing && received.size() >= eceFrom && received.size() < stream.length * 3 / 4) {
+                    echoing = true; // RFC 3168 §6.1.3: echo until CWR arrives
                     eceSent = true;
                 }
+                boolean ece = echoing;
                 if (len > 0 || (flags & TCP_FIN) != 0) {
                     lab.wire.write(Packets.tcp(localMac, KernelLab.PEER_MAC, peerIp, localIp, port,
                         be16(raw, th), PEER_ISS + 1, rcvNxt, TCP_ACK | (ece ? TCP_ECE : 0), MAX_WINDOW, new byte[0]));
