@@ -249,6 +249,78 @@ class KernelTestVectorsTest {
         assertTrue(checked > 100, "only " + checked + " kernel frames checked");
     }
 
+    // ---- VLAN tags (derived vectors) ----
+
+    /**
+     * This kernel may lack 802.1Q (CONFIG_VLAN_8021Q), so the tags come from the test:
+     * every captured frame gets an 802.1Q tag, or an 802.1ad tag outside an 802.1Q tag,
+     * inserted after its MAC addresses with csum_start and hdr_len moved by the tag length,
+     * as tun.c does for a tagged skb ({@code tun_put_user()}: {@code vlan_hlen}). Segmentation
+     * and checksums do not look at L2, so the reference is the kernel's own output for the
+     * untagged frame with the same tags inserted into each frame.
+     */
+    @Test
+    void tagsInFrontOfKernelFramesChangeNothingButTheOffsets() {
+        TxValidator software = new TxValidator(ACKED, TapOffloads.NONE);
+        Segmenter seg = new Segmenter();
+        byte[] out = new byte[2 * TapPort.MAX_FRAME];
+        int[] offs = new int[256];
+        int[] lens = new int[256];
+        int gso = 0;
+        for (byte[] tags : List.of(DOT1Q, QINQ)) {
+            for (List<byte[]> frames : List.of(tcp4.frames(), tcp6.frames(), udp, uso)) {
+                for (byte[] raw : frames) {
+                    VirtioNetHdr h = Packets.header(raw);
+                    if (!h.needsCsum()) {
+                        continue;
+                    }
+                    byte[] tagged = withTags(raw, tags);
+                    VirtioNetHdr th = Packets.header(tagged);
+                    TxVerdict v = software.check(th, tagged.length - HDR);
+                    assertTrue(v != TxVerdict.DROP, () -> "dropped (" + software.dropReason() + "): " + describe(tagged));
+                    byte[] in = asForwarded(tagged);
+                    List<byte[]> expected = KERNEL.get(raw).stream().map(k -> withTags(k, tags)).toList();
+                    if (h.gsoType == VirtioNetHdr.GSO_NONE) {
+                        InetChecksum.completePartial(in, 0, in.length, th.csumStart, th.csumOffset);
+                        assertSameFrames("tagged " + describe(tagged), List.of(in), expected);
+                        continue;
+                    }
+                    int n = seg.segment(th, in, 0, in.length, out, 0, 0, offs, lens);
+                    assertTrue(n > 0, () -> "our segmenter refused (" + seg.dropReason() + "): " + describe(tagged));
+                    List<byte[]> ours = new ArrayList<>();
+                    for (int i = 0; i < n; i++) {
+                        ours.add(Arrays.copyOfRange(out, offs[i], offs[i] + lens[i]));
+                    }
+                    assertSameFrames("tagged " + describe(tagged), ours, expected);
+                    gso++;
+                }
+            }
+        }
+        assertTrue(gso > 20, "only " + gso + " tagged GSO frames");
+    }
+
+    /** 802.1Q, VLAN 5 (IEEE 802.1Q: TPID 0x8100, TCI = PCP/DEI/VID). */
+    private static final byte[] DOT1Q = {(byte) 0x81, 0x00, 0x00, 0x05};
+    /** QinQ: 802.1ad service tag 7 (TPID 0x88A8) outside 802.1Q tag 5. */
+    private static final byte[] QINQ = {(byte) 0x88, (byte) 0xA8, 0x00, 0x07, (byte) 0x81, 0x00, 0x00, 0x05};
+
+    /** {@code raw} with {@code tags} after the MAC addresses and the vnet header's offsets moved. */
+    private static byte[] withTags(byte[] raw, byte[] tags) {
+        byte[] t = new byte[raw.length + tags.length];
+        System.arraycopy(raw, 0, t, 0, HDR + 12);
+        System.arraycopy(tags, 0, t, HDR + 12, tags.length);
+        System.arraycopy(raw, HDR + 12, t, HDR + 12 + tags.length, raw.length - HDR - 12);
+        VirtioNetHdr h = Packets.header(raw);
+        if (h.needsCsum()) {
+            h.csumStart += tags.length;
+        }
+        if (h.hdrLen != 0) {
+            h.hdrLen += tags.length;
+        }
+        h.write(t, 0, HDR);
+        return t;
+    }
+
     @Test
     void kernelStreamsArriveIntactAtTheTestPeer() {
         assertArrayEquals(STREAM, tcp4.received(), "TCPv4 stream");
