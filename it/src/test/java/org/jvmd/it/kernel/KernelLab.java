@@ -84,7 +84,9 @@ final class KernelLab implements AutoCloseable {
         neigh(tx, "100.64.1.2", PEER_MAC, "kvtx0");
         neigh(tx, "fd00:6a76:1::2", PEER_MAC, "kvtx0");
 
-        // The forwarder: kvin0 wears the peer's MAC, so the sender's frames are addressed to it.
+        // The forwarder: kvin0 wears the peer's MAC, so the sender's frames are addressed to it;
+        // kvout0 queues strictly first in, first out, so a marker written after a frame leaves
+        // after every segment of it.
         sysctl(fw, "net.ipv4.ip_forward=1");
         sysctl(fw, "net.ipv6.conf.all.forwarding=1");
         sysctl(fw, "net.ipv4.conf.all.rp_filter=0");
@@ -94,6 +96,7 @@ final class KernelLab implements AutoCloseable {
         fwOut.tap().setOffload(0);
         link(fw, "kvin0", PEER_MAC);
         link(fw, "kvout0", OUT_MAC);
+        sh("tc", "-n", fw, "qdisc", "replace", "dev", "kvout0", "root", "pfifo");
         sh("ip", "-n", fw, "addr", "add", "100.64.2.1/24", "dev", "kvin0");
         sh("ip", "-n", fw, "addr", "add", "100.64.3.1/24", "dev", "kvout0");
         sh("ip", "-n", fw, "-6", "addr", "add", "fd00:6a76:2::1/64", "dev", "kvin0", "nodad");

@@ -14,8 +14,6 @@ final class Packets {
     static final int HDR = VirtioNetHdr.SIZE;
     static final int TCP_FIN = 0x01;
     static final int TCP_SYN = 0x02;
-    static final int TCP_RST = 0x04;
-    static final int TCP_PSH = 0x08;
     static final int TCP_ACK = 0x10;
     static final int TCP_ECE = 0x40;
     static final int TCP_CWR = 0x80;
