@@ -1,0 +1,187 @@
+package org.jvmd.sys;
+
+import com.google.protobuf.MessageLite;
+import com.google.protobuf.Parser;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import jnr.unixsocket.Credentials;
+import jnr.unixsocket.UnixServerSocketChannel;
+import jnr.unixsocket.UnixSocketAddress;
+import jnr.unixsocket.UnixSocketChannel;
+import jnr.unixsocket.UnixSocketOptions;
+import org.jvmd.proto.Frames;
+
+/**
+ * vmd's control socket (vmctl's way in): a unix stream socket at a path with a given mode
+ * (and optionally group), whose every connection carries the peer's credentials
+ * (SO_PEERCRED) so that vmd decides per request what the caller may do. Frames on it are
+ * {@link Frames} length-delimited protobuf messages, one after another.
+ */
+public final class ControlSocket implements AutoCloseable {
+    /** Who is on the other end of a connection, as the kernel saw it at connect(2). */
+    public record PeerCredentials(int uid, int gid, int pid) {}
+
+    private final UnixServerSocketChannel server;
+    private final Path path;
+
+    private ControlSocket(UnixServerSocketChannel server, Path path) {
+        this.server = server;
+        this.path = path;
+    }
+
+    /**
+     * Listens at {@code path} with permissions {@code mode} (e.g. 0660) and, if {@code gid}
+     * is not -1, that group. A stale socket left by a dead daemon is replaced; a live one
+     * (something accepts connections) is an error, as is a path that is not a socket.
+     */
+    public static ControlSocket bind(Path path, int mode, int gid) throws IOException {
+        if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            PosixFileAttributes a = Files.readAttributes(path, PosixFileAttributes.class,
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            if (!a.isOther()) {
+                throw new IOException("control socket " + path + ": exists and is not a socket");
+            }
+            try (Connection c = connect(path)) {
+                throw new IOException("control socket " + path + ": in use by another daemon");
+            } catch (IOException refused) {
+                if (refused.getMessage() != null && refused.getMessage().contains("in use")) {
+                    throw refused;
+                }
+                Files.delete(path);
+            }
+        }
+        UnixServerSocketChannel s = UnixServerSocketChannel.open();
+        try {
+            s.socket().bind(new UnixSocketAddress(path.toFile()));
+            if (Users.posix().chmod(path.toString(), mode) != 0) {
+                throw new IOException("chmod(" + path + "): " + Errno.describe(Users.posix().errno()));
+            }
+            if (gid != -1 && Users.posix().chown(path.toString(), -1, gid) != 0) {
+                throw new IOException("chown(" + path + "): " + Errno.describe(Users.posix().errno()));
+            }
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            Files.deleteIfExists(path);
+            throw e;
+        }
+        return new ControlSocket(s, path);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /** Waits for the next connection. After {@link #close()} this fails with ClosedChannelException. */
+    public Connection accept() throws IOException {
+        UnixSocketChannel c = server.accept();
+        if (c == null || !server.isOpen()) {
+            if (c != null) {
+                c.close();
+            }
+            throw new ClosedChannelException();
+        }
+        return new Connection(c);
+    }
+
+    /** Connects to a control socket (vmctl's side). */
+    public static Connection connect(Path path) throws IOException {
+        return new Connection(UnixSocketChannel.open(new UnixSocketAddress(path.toFile())));
+    }
+
+    /** Stops listening (waking a thread blocked in {@link #accept()}) and removes the socket file. */
+    @Override
+    public void close() throws IOException {
+        try {
+            if (server.isOpen()) {
+                try {
+                    LibC.shutdown(server.getFD(), LibC.SHUT_RDWR);
+                } catch (SysException e) {
+                    // not connected / already shut: closing is what matters
+                }
+            }
+            server.close();
+        } finally {
+            Files.deleteIfExists(path);
+        }
+    }
+
+    /** One connection: framed protobuf messages both ways, and the peer's credentials. */
+    public static final class Connection implements AutoCloseable {
+        private final UnixSocketChannel ch;
+        private final InputStream in;
+        private final OutputStream out;
+
+        Connection(UnixSocketChannel ch) {
+            this.ch = ch;
+            // Not Channels.newInputStream: those streams share the channel's blocking lock,
+            // so a reader blocked in read would stall a writer.
+            this.in = new InputStream() {
+                @Override
+                public int read() throws IOException {
+                    byte[] b = new byte[1];
+                    int n = read(b, 0, 1);
+                    return n < 0 ? -1 : b[0] & 0xff;
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    if (len == 0) {
+                        return 0;
+                    }
+                    int n = ch.read(ByteBuffer.wrap(b, off, len));
+                    return n == 0 ? -1 : n;
+                }
+            };
+            this.out = new OutputStream() {
+                @Override
+                public void write(int b) throws IOException {
+                    write(new byte[] {(byte) b}, 0, 1);
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    ByteBuffer buf = ByteBuffer.wrap(b, off, len);
+                    while (buf.hasRemaining()) {
+                        ch.write(buf);
+                    }
+                }
+            };
+        }
+
+        /** SO_PEERCRED of the connection. */
+        public PeerCredentials peer() throws IOException {
+            Credentials c = ch.getOption(UnixSocketOptions.SO_PEERCRED);
+            return new PeerCredentials(c.getUid(), c.getGid(), c.getPid());
+        }
+
+        /** The next message, or null if the peer closed the connection between messages. */
+        public <M> M read(Parser<M> parser) throws IOException {
+            return Frames.read(in, parser);
+        }
+
+        public void write(MessageLite m) throws IOException {
+            synchronized (out) {
+                Frames.write(out, m);
+            }
+        }
+
+        public InputStream in() {
+            return in;
+        }
+
+        public OutputStream out() {
+            return out;
+        }
+
+        @Override
+        public void close() throws IOException {
+            ch.close();
+        }
+    }
+}

@@ -1,0 +1,81 @@
+package org.jvmd.sys;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * An epoll instance with a reusable event buffer: {@link #waitFor} fills it, then
+ * {@link #events(int)} and {@link #data(int)} read entry {@code i}. Allocates nothing per
+ * wait. One waiting thread.
+ */
+public final class Epoll implements AutoCloseable {
+    /** sizeof(struct epoll_event): packed on x86_64 (u32 events, u64 data). */
+    private static final long EVENT_BYTES = 12;
+
+    private final Fd epfd;
+    private final MemorySegment events;
+    private final MemorySegment ctl;
+    private final int max;
+
+    public Epoll(int maxEvents) throws SysException {
+        this.epfd = LibC.epollCreate1(LibC.EPOLL_CLOEXEC);
+        this.max = maxEvents;
+        Arena a = Arena.ofAuto();
+        this.events = a.allocate(EVENT_BYTES * maxEvents, 8);
+        this.ctl = a.allocate(EVENT_BYTES, 8);
+    }
+
+    public Fd fd() {
+        return epfd;
+    }
+
+    /** Watches {@code fd} for {@code events} (EPOLLIN...), reporting {@code data} back. */
+    public synchronized void add(int fd, int events, long data) throws SysException {
+        ctl(LibC.EPOLL_CTL_ADD, fd, events, data);
+    }
+
+    public synchronized void modify(int fd, int events, long data) throws SysException {
+        ctl(LibC.EPOLL_CTL_MOD, fd, events, data);
+    }
+
+    public synchronized void delete(int fd) throws SysException {
+        LibC.epollCtl(epfd.num(), LibC.EPOLL_CTL_DEL, fd, MemorySegment.NULL);
+    }
+
+    private void ctl(int op, int fd, int ev, long data) throws SysException {
+        ctl.set(JAVA_INT_UNALIGNED, 0, ev);
+        ctl.set(JAVA_LONG_UNALIGNED, 4, data);
+        LibC.epollCtl(epfd.num(), op, fd, ctl);
+    }
+
+    /**
+     * Waits up to {@code timeoutMillis} (-1: forever) and returns how many events are
+     * ready; 0 on timeout or when interrupted by a signal.
+     */
+    public int waitFor(int timeoutMillis) throws SysException {
+        int r = LibC.tryEpollWait(epfd.num(), events, max, timeoutMillis);
+        if (r == -Errno.EINTR) {
+            return 0;
+        }
+        if (r < 0) {
+            throw new SysException("epoll_wait", -r);
+        }
+        return r;
+    }
+
+    public int events(int i) {
+        return events.get(JAVA_INT_UNALIGNED, i * EVENT_BYTES);
+    }
+
+    public long data(int i) {
+        return events.get(JAVA_LONG_UNALIGNED, i * EVENT_BYTES + 4);
+    }
+
+    @Override
+    public void close() {
+        epfd.close();
+    }
+}

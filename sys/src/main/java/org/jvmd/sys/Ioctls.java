@@ -1,0 +1,109 @@
+package org.jvmd.sys;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Every ioctl request number jvmd issues, built with the kernel's encoding
+ * (include/uapi/asm-generic/ioctl.h: dir in bits 30-31, size in 16-29, type in 8-15,
+ * number in 0-7). {@link #name(long)} turns a number back into its name for error messages.
+ */
+public final class Ioctls {
+    private Ioctls() {}
+
+    // asm-generic/ioctl.h
+    private static final int NRBITS = 8;
+    private static final int TYPEBITS = 8;
+    private static final int SIZEBITS = 14;
+    private static final int NRSHIFT = 0;
+    private static final int TYPESHIFT = NRSHIFT + NRBITS;
+    private static final int SIZESHIFT = TYPESHIFT + TYPEBITS;
+    private static final int DIRSHIFT = SIZESHIFT + SIZEBITS;
+    public static final int IOC_NONE = 0;
+    public static final int IOC_WRITE = 1;
+    public static final int IOC_READ = 2;
+
+    public static long ioc(int dir, int type, int nr, int size) {
+        if (size < 0 || size >= (1 << SIZEBITS)) {
+            throw new IllegalArgumentException("ioctl argument size " + size);
+        }
+        return ((long) dir << DIRSHIFT) | ((long) size << SIZESHIFT) | ((long) type << TYPESHIFT)
+                | ((long) nr << NRSHIFT);
+    }
+
+    /** {@code _IO(type, nr)}. */
+    public static long io(int type, int nr) {
+        return ioc(IOC_NONE, type, nr, 0);
+    }
+
+    /** {@code _IOR(type, nr, size)}: the kernel writes {@code size} bytes to the argument. */
+    public static long ior(int type, int nr, int size) {
+        return ioc(IOC_READ, type, nr, size);
+    }
+
+    /** {@code _IOW(type, nr, size)}: the kernel reads {@code size} bytes from the argument. */
+    public static long iow(int type, int nr, int size) {
+        return ioc(IOC_WRITE, type, nr, size);
+    }
+
+    /** {@code _IOWR(type, nr, size)}. */
+    public static long iowr(int type, int nr, int size) {
+        return ioc(IOC_READ | IOC_WRITE, type, nr, size);
+    }
+
+    private static final int INT = 4;
+
+    // ---- tun/tap: include/uapi/linux/if_tun.h ('T') ----
+    public static final long TUNSETNOCSUM = iow('T', 200, INT);
+    public static final long TUNSETDEBUG = iow('T', 201, INT);
+    public static final long TUNSETIFF = iow('T', 202, INT);
+    public static final long TUNSETPERSIST = iow('T', 203, INT);
+    public static final long TUNSETOWNER = iow('T', 204, INT);
+    public static final long TUNSETLINK = iow('T', 205, INT);
+    public static final long TUNSETGROUP = iow('T', 206, INT);
+    public static final long TUNGETFEATURES = ior('T', 207, INT);
+    public static final long TUNSETOFFLOAD = iow('T', 208, INT);
+    public static final long TUNSETTXFILTER = iow('T', 209, INT);
+    public static final long TUNGETIFF = ior('T', 210, INT);
+    public static final long TUNGETSNDBUF = ior('T', 211, INT);
+    public static final long TUNSETSNDBUF = iow('T', 212, INT);
+    public static final long TUNGETVNETHDRSZ = ior('T', 215, INT);
+    public static final long TUNSETVNETHDRSZ = iow('T', 216, INT);
+    public static final long TUNSETQUEUE = iow('T', 217, INT);
+    public static final long TUNSETIFINDEX = iow('T', 218, INT);
+    public static final long TUNSETVNETLE = iow('T', 220, INT);
+    public static final long TUNGETVNETLE = ior('T', 221, INT);
+    public static final long TUNSETCARRIER = iow('T', 226, INT);
+
+    // ---- terminals: include/uapi/asm-generic/ioctls.h (fixed legacy numbers) ----
+    public static final long TIOCSWINSZ = 0x5414;
+    public static final long TIOCGPTN = ior('T', 0x30, INT);
+    public static final long TIOCSPTLCK = iow('T', 0x31, INT);
+
+    // ---- KVM (added by the VMM work) ----
+
+    private static volatile Map<Long, String> names;
+
+    /** The name of a request number defined here, e.g. {@code TUNSETIFF}, or its hex value. */
+    public static String name(long request) {
+        Map<Long, String> m = names;
+        if (m == null) {
+            m = new HashMap<>();
+            for (Field f : Ioctls.class.getDeclaredFields()) {
+                int mod = f.getModifiers();
+                if (Modifier.isStatic(mod) && Modifier.isPublic(mod) && f.getType() == long.class) {
+                    try {
+                        m.putIfAbsent(f.getLong(null), f.getName());
+                    } catch (IllegalAccessException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
+            }
+            names = m;
+        }
+        String n = m.get(request);
+        return n != null ? n : "0x" + Long.toHexString(request);
+    }
+}

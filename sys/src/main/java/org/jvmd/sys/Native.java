@@ -1,0 +1,97 @@
+package org.jvmd.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The FFM plumbing under every binding of this module: libc lookup, downcall handles that
+ * capture errno, and a per-thread capture buffer so that a call allocates nothing.
+ *
+ * <p>Every handle made by {@link #downcall} takes the capture segment as its first
+ * argument: {@code (int) H.invokeExact(Native.state(), fd, ...)}, then on failure
+ * {@code Native.errno(state)}. Handles are created once, in static finals.
+ */
+public final class Native {
+    public static final Linker LINKER = Linker.nativeLinker();
+    /** glibc, as linked into the JVM. */
+    public static final SymbolLookup LIBC = LINKER.defaultLookup();
+
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CAPTURE.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    /** Per-thread errno capture buffer and a small scratch area for by-reference arguments. */
+    private static final ThreadLocal<PerThread> PER_THREAD = ThreadLocal.withInitial(PerThread::new);
+
+    private Native() {}
+
+    private static final class PerThread {
+        final MemorySegment state;
+        final MemorySegment scratch;
+
+        PerThread() {
+            Arena arena = Arena.ofAuto();
+            state = arena.allocate(CAPTURE);
+            scratch = arena.allocate(SCRATCH_BYTES, 16);
+        }
+    }
+
+    /** Size of {@link #scratch()}. */
+    public static final int SCRATCH_BYTES = 256;
+
+    /** Finds a libc symbol; a missing one is a broken platform, not a runtime condition. */
+    public static MemorySegment symbol(String name) {
+        return LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+    }
+
+    /** A downcall to libc's {@code name} that captures errno (first argument: {@link #state()}). */
+    public static MethodHandle downcall(String name, FunctionDescriptor fd, Linker.Option... options) {
+        Linker.Option[] all = new Linker.Option[options.length + 1];
+        all[0] = CAPTURE_ERRNO;
+        System.arraycopy(options, 0, all, 1, options.length);
+        return LINKER.downcallHandle(symbol(name), fd, all);
+    }
+
+    /** A downcall to libc's {@code name} without errno capture (calls that cannot fail). */
+    public static MethodHandle plainDowncall(String name, FunctionDescriptor fd, Linker.Option... options) {
+        return LINKER.downcallHandle(symbol(name), fd, options);
+    }
+
+    /** This thread's errno capture buffer. */
+    public static MemorySegment state() {
+        return PER_THREAD.get().state;
+    }
+
+    /** This thread's {@value #SCRATCH_BYTES}-byte scratch buffer, for out-parameters of one call. */
+    public static MemorySegment scratch() {
+        return PER_THREAD.get().scratch;
+    }
+
+    /** The errno captured into {@code state} by the last call. */
+    public static int errno(MemorySegment state) {
+        return (int) ERRNO.get(state, 0L);
+    }
+
+    /** Wraps what a downcall handle threw (only linkage bugs can get here). */
+    public static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            throw r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IllegalStateException("native call failed", t);
+    }
+
+    /** Forces this class's handles and this thread's buffers into existence (before a privilege drop). */
+    public static void preload() {
+        state();
+    }
+}

@@ -1,0 +1,146 @@
+package org.jvmd.sys;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Starts a child JVM (the same java binary) running {@code mainClass}, with its end of a
+ * new {@link Channel} at descriptor {@link #CHANNEL_FD} (vmd's {@code -X fd}). The child
+ * gets nothing else from the parent but stdin/stdout/stderr: every other descriptor is
+ * closed in the child before exec.
+ *
+ * <pre>{@code
+ * try (Child c = Spawner.java("vionet", "org.jvmd.vionet.VionetMain").args("x").spawn()) {
+ *     c.channel().send(init, memfd, tap);          // hands the fds over
+ *     FromVionet ready = c.awaitReady(FromVionet.parser(), 5000);
+ * }
+ * }</pre>
+ */
+public final class Spawner {
+    /** Where a child finds its channel to the parent. */
+    public static final int CHANNEL_FD = 3;
+
+    /** JVM options for device children: small, quick to start, native access for sys. */
+    public static final List<String> DEFAULT_JVM_OPTIONS = List.of(
+            "--enable-native-access=ALL-UNNAMED",
+            "--sun-misc-unsafe-memory-access=allow",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-XX:-UsePerfData",
+            "-Xshare:auto",
+            "-Xss512k");
+
+    private final String title;
+    private final String mainClass;
+    private String classpath = System.getProperty("java.class.path");
+    private final List<String> jvmOptions = new ArrayList<>(DEFAULT_JVM_OPTIONS);
+    private final List<String> args = new ArrayList<>();
+    private Path output;
+    private Map<String, String> env = System.getenv();
+
+    private Spawner(String title, String mainClass) {
+        this.title = title;
+        this.mainClass = mainClass;
+    }
+
+    /** A child JVM called {@code title} (used in every error about it) running {@code mainClass}. */
+    public static Spawner java(String title, String mainClass) {
+        return new Spawner(title, mainClass);
+    }
+
+    /** Classpath of the child; default: this JVM's. */
+    public Spawner classpath(String cp) {
+        this.classpath = cp;
+        return this;
+    }
+
+    /** Adds JVM options after {@link #DEFAULT_JVM_OPTIONS} (a later option wins, e.g. -Xmx). */
+    public Spawner jvmOptions(String... opts) {
+        jvmOptions.addAll(List.of(opts));
+        return this;
+    }
+
+    /** Replaces the JVM options entirely. */
+    public Spawner onlyJvmOptions(List<String> opts) {
+        jvmOptions.clear();
+        jvmOptions.addAll(opts);
+        return this;
+    }
+
+    public Spawner args(String... a) {
+        args.addAll(List.of(a));
+        return this;
+    }
+
+    public Spawner args(List<String> a) {
+        args.addAll(a);
+        return this;
+    }
+
+    /** Sends the child's stdout and stderr to {@code file} (appended); default: inherit this process's. */
+    public Spawner output(Path file) {
+        this.output = file;
+        return this;
+    }
+
+    public Spawner environment(Map<String, String> e) {
+        this.env = Map.copyOf(e);
+        return this;
+    }
+
+    /** The command line the child runs. */
+    public List<String> command() {
+        List<String> argv = new ArrayList<>();
+        argv.add(javaBinary());
+        argv.addAll(jvmOptions);
+        argv.add("-cp");
+        argv.add(classpath);
+        argv.add(mainClass);
+        argv.addAll(args);
+        return argv;
+    }
+
+    private static String javaBinary() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    /** Starts the child. Its channel is open at once; wait for its Ready with {@link Child#awaitReady}. */
+    public Child spawn() throws IOException {
+        Fd[] pair = Channel.socketpair();
+        Fd parentEnd = pair[0];
+        Fd childEnd = pair[1];
+        Fd out = null;
+        try {
+            if (childEnd.num() == CHANNEL_FD) {
+                // dup2(3, 3) would keep close-on-exec set: move it out of the way first.
+                Fd moved = childEnd.dup();
+                childEnd.close();
+                childEnd = moved;
+            }
+            List<int[]> dups = new ArrayList<>();
+            dups.add(new int[] {childEnd.num(), CHANNEL_FD});
+            if (output != null) {
+                out = LibC.open(output.toString(), LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_CLOEXEC, 0640);
+                dups.add(new int[] {out.num(), 1});
+                dups.add(new int[] {out.num(), 2});
+            }
+            List<String> envp = new ArrayList<>();
+            env.forEach((k, v) -> envp.add(k + "=" + v));
+            int pid = PosixSpawn.spawn(javaBinary(), command(), envp, dups.toArray(new int[0][]), CHANNEL_FD + 1);
+            return new Child(title, pid, new Channel(parentEnd));
+        } catch (IOException | RuntimeException e) {
+            parentEnd.close();
+            throw e;
+        } finally {
+            // The child has its copies; the parent keeps only its end, so that the child's
+            // death shows as end of file.
+            childEnd.close();
+            if (out != null) {
+                out.close();
+            }
+        }
+    }
+}
