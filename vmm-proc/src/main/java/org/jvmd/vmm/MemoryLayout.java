@@ -18,6 +18,15 @@ public record MemoryLayout(long memorySize, long lowRamEnd, long highRamSize) {
     public static final long MAX_MEMORY = 1L << 40;
     /** Guest RAM is allocated in whole 2 MiB units (huge-page friendly, and what the page tables map). */
     public static final long GRANULE = 2L << 20;
+    /** The 32-bit window PCI BARs are assigned from: the hole up to 0xFE000000 (below the IOAPIC, HPET and LAPIC pages). */
+    public static final long PCI_MMIO_START = PCI_HOLE_START;
+    public static final long PCI_MMIO_SIZE = 0xFE00_0000L - PCI_MMIO_START;
+    /** One page KVM uses for the EPT identity map on Intel (KVM_SET_IDENTITY_MAP_ADDR); reserved in e820. */
+    public static final long KVM_IDENTITY_MAP_ADDR = 0xFFFB_C000L;
+    /** Three pages KVM uses for the real-mode TSS on Intel (KVM_SET_TSS_ADDR); reserved in e820. */
+    public static final long KVM_TSS_ADDR = 0xFFFB_D000L;
+    /** End of the pages reserved for KVM. */
+    public static final long KVM_RESERVED_END = KVM_TSS_ADDR + 3 * 4096;
 
     public MemoryLayout {
         if (memorySize <= 0 || lowRamEnd + highRamSize != memorySize || lowRamEnd > PCI_HOLE_START) {

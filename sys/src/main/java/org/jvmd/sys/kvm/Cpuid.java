@@ -52,6 +52,11 @@ public final class Cpuid {
         }
     }
 
+    /** Appends {@code e} (the caller keeps function/index pairs unique). */
+    public void add(CpuidEntry e) {
+        entries.add(e);
+    }
+
     /** Removes every entry of {@code function}. */
     public void remove(int function) {
         entries.removeIf(e -> e.function() == function);
