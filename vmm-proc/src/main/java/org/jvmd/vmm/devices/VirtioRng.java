@@ -2,8 +2,13 @@ package org.jvmd.vmm.devices;
 
 import java.lang.System.Logger.Level;
 import java.util.List;
+import org.jvmd.virtio.DescriptorChain;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.GuestMemory;
+import org.jvmd.virtio.QueueCounters;
+import org.jvmd.virtio.RingLayout;
+import org.jvmd.virtio.SplitQueue;
+import org.jvmd.virtio.Virtq;
 import org.jvmd.vmm.pci.QueueConfig;
 import org.jvmd.vmm.pci.VirtioDevice;
 import org.jvmd.vmm.pci.VirtioInterrupt;
@@ -14,9 +19,10 @@ import org.jvmd.vmm.pci.VirtioInterrupt;
  *
  * <p>Each chain is completed with the number of bytes written (§5.4.6.1), at most
  * {@link #MAX_BYTES_PER_REQUEST} so a guest posting huge buffers cannot make one kick cost
- * unbounded work; read-only segments are skipped. At most one queue's worth of chains is
- * served per kick, and a guest-memory fault drops the request (counted), never the device.
- * No allocation per request: one scratch buffer is refilled from the source.
+ * unbounded work. The ring itself is the virtio module's {@link SplitQueue}: bad chains
+ * are completed with length 0 there, a buffer outside guest memory is dropped here, and
+ * both are counted; the device never stops. A kick serves at most {@link #MAX_ROUNDS}
+ * rounds of the queue. No allocation per request: one scratch buffer is refilled.
  */
 public final class VirtioRng implements VirtioDevice {
     private static final System.Logger LOG = System.getLogger(VirtioRng.class.getName());
@@ -25,34 +31,29 @@ public final class VirtioRng implements VirtioDevice {
     public static final int DEVICE_TYPE = 4;
     public static final int QUEUE_SIZE = 256;
     public static final int MAX_BYTES_PER_REQUEST = 64 * 1024;
+    static final int MAX_ROUNDS = 4;
     static final long F_VERSION_1 = 1L << 32;
+    static final long FEATURES = F_VERSION_1 | 1L << Virtq.F_INDIRECT_DESC | 1L << Virtq.F_EVENT_IDX;
 
     /** Where random bytes come from; {@code SecureRandom::nextBytes} fits. */
     public interface EntropySource {
         void nextBytes(byte[] buf);
     }
 
-    private final GuestMemory memory;
     private final EntropySource source;
-    private final DeviceQueue.Factory queues;
-    private final long ringFeatures;
+    private final QueueCounters counters = new QueueCounters();
+    private final SplitQueue queue;
+    private final DescriptorChain chain;
     private final byte[] scratch = new byte[256];
 
-    private DeviceQueue queue;
-    private DeviceQueue.Chain chain;
     private VirtioInterrupt interrupt;
     private long bytesServed;
-    private long faults;
+    private long ringFaults;
 
-    /**
-     * @param ringFeatures ring features the queue implementation supports (e.g.
-     *     RING_INDIRECT_DESC, RING_EVENT_IDX), offered beside VERSION_1
-     */
-    public VirtioRng(GuestMemory memory, EntropySource source, DeviceQueue.Factory queues, long ringFeatures) {
-        this.memory = memory;
+    public VirtioRng(GuestMemory memory, EntropySource source) {
         this.source = source;
-        this.queues = queues;
-        this.ringFeatures = ringFeatures;
+        this.queue = new SplitQueue(memory, QUEUE_SIZE, counters);
+        this.chain = queue.newChain();
     }
 
     @Override
@@ -62,7 +63,7 @@ public final class VirtioRng implements VirtioDevice {
 
     @Override
     public long deviceFeatures() {
-        return F_VERSION_1 | ringFeatures; // §5.4.3: no device-specific feature bits
+        return FEATURES; // §5.4.3: no device-specific feature bits, only ring ones
     }
 
     @Override
@@ -92,82 +93,77 @@ public final class VirtioRng implements VirtioDevice {
     public synchronized void activate(long features, List<QueueConfig> configs, VirtioInterrupt irq) throws GuestFault {
         for (QueueConfig c : configs) {
             if (c.index() == 0) {
-                queue = queues.open(c, features);
-                chain = queue.newChain();
+                queue.activate(new RingLayout(c.size(), c.desc(), c.driver(), c.device()), features);
             }
         }
         interrupt = irq;
-        if (queue != null) {
-            serve(); // buffers posted before DRIVER_OK
-        }
+        serve(); // buffers posted before DRIVER_OK
     }
 
     @Override
     public synchronized void queueNotify(int q) {
-        if (q == 0 && queue != null) {
+        if (q == 0) {
             serve();
         }
     }
 
     @Override
     public synchronized void reset() {
-        queue = null;
-        chain = null;
+        queue.reset();
         interrupt = null;
     }
 
+    /** The SplitQueue loop: serve, publish, notify, re-enable kicks; bounded by MAX_ROUNDS. */
     private void serve() {
-        boolean completed = false;
+        if (!queue.isReady()) {
+            return;
+        }
         try {
-            for (int i = 0; i < queue.size() && queue.pop(chain); i++) {
-                int written;
-                try {
-                    written = fill(chain);
-                } catch (GuestFault f) {
-                    faults++; // a segment outside guest memory: complete it empty, keep serving
-                    written = 0;
+            for (int round = 0; round < MAX_ROUNDS; round++) {
+                queue.disableNotifications();
+                while (queue.pop(chain)) {
+                    complete();
                 }
-                queue.push(chain.head(), written);
-                completed = true;
-            }
-            if (completed) {
                 queue.publish();
                 if (queue.needsInterrupt()) {
                     interrupt.signalQueue(0);
                 }
+                if (!queue.enableNotifications()) {
+                    return;
+                }
             }
         } catch (GuestFault f) {
-            faults++; // the ring itself is broken (e.g. a bogus avail index)
+            ringFaults++; // the ring itself is broken (a bogus avail index): nothing to complete
             LOG.log(Level.WARNING, "virtio-rng: {0}", f.getMessage());
         }
     }
 
-    /** Fills the chain's writable segments; returns how many bytes were written. */
-    private int fill(DeviceQueue.Chain c) throws GuestFault {
-        int written = 0;
-        for (int s = 0; s < c.segments() && written < MAX_BYTES_PER_REQUEST; s++) {
-            if (!c.isWritable(s)) {
-                continue;
-            }
-            long len = Math.min(c.length(s), MAX_BYTES_PER_REQUEST - written);
-            long gpa = c.address(s);
-            for (long done = 0; done < len; ) {
-                int n = (int) Math.min(scratch.length, len - done);
+    private void complete() throws GuestFault {
+        long want = Math.min(chain.writableBytes(), MAX_BYTES_PER_REQUEST);
+        int done = 0;
+        try {
+            while (done < want) {
                 source.nextBytes(scratch);
-                memory.write(gpa + done, scratch, 0, n);
+                int n = chain.scatter(done, scratch, 0, (int) Math.min(scratch.length, want - done));
+                if (n == 0) {
+                    break;
+                }
                 done += n;
             }
-            written += (int) len;
+        } catch (GuestFault f) {
+            queue.drop(chain, f.reason()); // a buffer outside guest memory: complete it empty
+            return;
         }
-        bytesServed += written;
-        return written;
+        bytesServed += done;
+        queue.push(chain.head(), done);
     }
 
     public synchronized long bytesServed() {
         return bytesServed;
     }
 
+    /** Requests dropped (bad chains, buffers outside memory) plus ring faults. */
     public synchronized long faults() {
-        return faults;
+        return counters.total() + ringFaults;
     }
 }
