@@ -59,7 +59,7 @@ public final class VmmMain {
             ConsoleOutput console = new ConsoleOutput();
             consoleSinks.forEach(console::addSink);
             hw = new EmulatedHw(vm, console);
-            LinuxLoader.Loaded loaded = vm.loadLinux(kernel, initrd, cmdline, vm.e820(), 0);
+            LinuxLoader.Loaded loaded = vm.loadLinux(kernel, initrd, cmdline, vm.e820(), hw.acpi.rsdp());
             return new Booted(vm, hw, console, loaded);
         } catch (BootException | SysException | RuntimeException e) {
             if (hw != null) {
