@@ -191,6 +191,11 @@ public final class Vm implements AutoCloseable {
         return vcpus.size();
     }
 
+    /** vCPU {@code i}'s fd, for setting its state before {@link #start()}. */
+    VcpuFd vcpuFd(int i) {
+        return vcpus.get(i).fd();
+    }
+
     /** The e820 map the guest gets: the PC map of the layout, with KVM's private pages reserved. */
     public E820Map e820() {
         return E820Map.standard(ram.layout()).with(new E820Entry(MemoryLayout.KVM_IDENTITY_MAP_ADDR,

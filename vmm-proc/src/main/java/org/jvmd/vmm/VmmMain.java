@@ -22,7 +22,7 @@ import org.jvmd.vmm.boot.LinuxLoader;
  * <ul>
  *   <li>no arguments: started by vmd with its channel on fd 3; see {@link VmmChild};</li>
  *   <li>{@code --kernel K [--initrd I] [--cmdline C] [--memory 512M] [--vcpus N] [--name N]
- *       [--console-log F]}: a development entry that opens the files itself and writes the
+ *       [--console-log F] [--kvm /dev/kvm]}: a development entry that opens the files itself and writes the
  *       serial console to stdout. Exit status: 0 power-off, 3 reboot, 4 stopped, 1 error,
  *       2 usage.</li>
  * </ul>
@@ -116,6 +116,7 @@ public final class VmmMain {
         String cmdline = "console=ttyS0";
         String name = "dev";
         String consoleLog = null;
+        String kvmPath = "/dev/kvm";
         long memory = 512L << 20;
         int vcpus = 1;
         try {
@@ -133,6 +134,7 @@ public final class VmmMain {
                     case "--vcpus" -> vcpus = Integer.parseInt(v);
                     case "--name" -> name = v;
                     case "--console-log" -> consoleLog = v;
+                    case "--kvm" -> kvmPath = v;
                     default -> throw new IllegalArgumentException("unknown option " + a);
                 }
             }
@@ -142,7 +144,7 @@ public final class VmmMain {
         } catch (IllegalArgumentException e) {
             err.println("vmm: " + e.getMessage());
             err.println("usage: vmm --kernel FILE [--initrd FILE] [--cmdline TEXT] [--memory SIZE] [--vcpus N]"
-                    + " [--name NAME] [--console-log FILE]");
+                    + " [--name NAME] [--console-log FILE] [--kvm DEVICE]");
             return EXIT_USAGE;
         }
         String title = "vm/" + name;
@@ -150,7 +152,7 @@ public final class VmmMain {
         List<OutputStream> sinks = new ArrayList<>();
         sinks.add(System.out);
         OutputStream log = null;
-        try (Kvm kvm = Kvm.open()) {
+        try (Kvm kvm = Kvm.open(kvmPath)) {
             byte[] k = readFile("kernel", kernel);
             byte[] rd = initrd == null ? new byte[0] : readFile("initrd", initrd);
             if (consoleLog != null) {
@@ -167,7 +169,7 @@ public final class VmmMain {
                 return exitStatus(e);
             }
         } catch (SysException e) {
-            err.println(title + ": " + (e.call().startsWith("open") ? "kvm: /dev/kvm: " + e.getMessage() : e.getMessage()));
+            err.println(title + ": " + (e.call().startsWith("open(") ? "kvm: " + e.getMessage() : e.getMessage()));
             return EXIT_ERROR;
         } catch (VmmException | BootException | IOException e) {
             err.println(title + ": " + e.getMessage());
