@@ -191,6 +191,11 @@ public final class Vm implements AutoCloseable {
         return vcpus.size();
     }
 
+    /** vCPU {@code index}'s KVM handle, for code that sets up its own CPU state before {@link #start} (tiny-guest tests). */
+    public VcpuFd vcpuFd(int index) {
+        return vcpus.get(index).fd();
+    }
+
     /** The e820 map the guest gets: the PC map of the layout, with KVM's private pages reserved. */
     public E820Map e820() {
         return E820Map.standard(ram.layout()).with(new E820Entry(MemoryLayout.KVM_IDENTITY_MAP_ADDR,
