@@ -33,6 +33,7 @@ import org.jvmd.sys.Channel;
 import org.jvmd.sys.Child;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
+import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.sys.PeerClosedException;
 import org.jvmd.sys.Received;
 import org.jvmd.sys.Spawner;
@@ -188,6 +189,15 @@ public final class VionetProxy implements VirtioDevice, AutoCloseable {
         ch.send(m.build(), fds);
         awaitReady(readyTimeoutMs);
         relayThread = Thread.ofPlatform().daemon().name(title + "/relay").start(this::relayLoop);
+    }
+
+    /** The {@code VionetInit} regions of guest RAM laid out as {@code ranges} (GuestRam.ranges). */
+    public static List<MemoryRegion> regions(List<MappedGuestMemory.Range> ranges) {
+        List<MemoryRegion> r = new ArrayList<>();
+        for (MappedGuestMemory.Range x : ranges) {
+            r.add(MemoryRegion.newBuilder().setGuestPhys(x.gpa()).setSize(x.size()).setMemfdOffset(x.memfdOffset()).build());
+        }
+        return r;
     }
 
     private static void add(ToVionet.Builder m, List<Fd> fds, Fd fd, FdRole role, int index) {

@@ -46,7 +46,8 @@ import org.jvmd.vmm.bus.BusDevice;
  * HLT does not exit with the in-kernel irqchip (NOTES-kvm), so the guest signals the end
  * with {@code out}; this bus device then terminates the VM.
  *
- * <p>Assembled from GNU as source (Intel syntax, {@code .code32}); each string below is one
+ * <p>Assembled from {@code src/test/resources/org/jvmd/vmm/tiny/tiny-guest.s} (GNU as, Intel
+ * syntax, {@code .code32}); each string below is one
  * instruction's bytes, labels are entries ending in ':' (their offsets are computed when
  * the code is parsed).
  */

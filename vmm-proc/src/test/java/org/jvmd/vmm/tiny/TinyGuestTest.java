@@ -6,7 +6,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicReference;
+import com.google.protobuf.ByteString;
 import org.junit.jupiter.api.Test;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.NicConfig;
+import org.jvmd.proto.QueueReady;
+import org.jvmd.proto.ToVionet;
+import org.jvmd.sys.Channel;
+import org.jvmd.sys.EventFd;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.MappedGuestMemory;
+import org.jvmd.vmm.GuestRam;
+import org.jvmd.vmm.IrqRouting;
+import org.jvmd.vmm.net.AttachedNic;
+import org.jvmd.vmm.net.VionetPeer;
+import org.jvmd.vmm.net.VionetProxy;
 import org.jvmd.sys.kvm.Kvm;
 import org.jvmd.vmm.MemoryLayout;
 import org.jvmd.vmm.Vm;
@@ -70,6 +87,100 @@ class TinyGuestTest {
             assertArrayEquals(want, buf, "the device filled the guest's buffer");
             assertTrue(guest.codeSize() < 1024);
         }
+    }
+
+    /**
+     * The device-process path: the guest's kick is swallowed by KVM into the queue's
+     * ioeventfd (no exit), the vionet end of the channel completes the buffer in the memfd
+     * it was handed and signals the vector's call eventfd, and KVM delivers the MSI through
+     * the irqfd and the GSI route that follows the guest's MSI-X table entry.
+     */
+    @Test
+    void tinyGuestKicksVionetThroughIoeventfdAndTakesIrqfdInterrupt() throws Exception {
+        TinyGuest.assumeKvm();
+        NicConfig nicConfig = NicConfig.newBuilder().setIndex(0).setTapName("tiny0").setMtu(1500)
+                .setMac(ByteString.copyFrom(new byte[] {(byte) 0xfe, (byte) 0xe1, (byte) 0xba, 0, 0, 1})).build();
+        Channel[] ch = Channel.pair();
+        try (Kvm kvm = Kvm.open(); Vm vm = Vm.create(kvm, new Vm.Config("tiny", RAM, 1));
+             VionetPeer peer = new VionetPeer(ch[1])) {
+            PciHost pci = new PciHost(MemoryLayout.PCI_MMIO_START, MemoryLayout.PCI_MMIO_SIZE,
+                    () -> vm.terminate(VmExit.reboot("PCI reset")));
+            vm.pio().register(PciHost.CONFIG_ADDRESS_PORT, PciHost.WINDOW, pci);
+            VionetProxy proxy = new VionetProxy("vm/tiny/vionet0", nicConfig, caps -> {});
+            proxy.start(ch[0], null, vm.ram().memfd().dup(), LibC.open("/dev/null", LibC.O_RDWR),
+                    VionetProxy.regions(GuestRam.ranges(vm.ram().layout())), "", "", 5_000);
+            ToVionet init = peer.next(ToVionet.MsgCase.INIT, 5_000);
+            try (AttachedNic nic = AttachedNic.attach(vm, pci, new PciBarMapper(vm.mmio()), proxy);
+                 MappedGuestMemory deviceView = peer.mapMemory(init)) {
+                TinyGuest guest = new TinyGuest(vm);
+                guest.load();
+                List<ToVionet> control = new CopyOnWriteArrayList<>();
+                AtomicReference<Throwable> deviceFailure = new AtomicReference<>();
+                Thread device = Thread.ofPlatform().name("tiny-device").start(() -> {
+                    try {
+                        serveOneRxBuffer(peer, control, deviceView);
+                    } catch (Throwable e) {
+                        deviceFailure.set(e);
+                    }
+                });
+                guest.diagnostics = () -> "transport notifies " + nic.transport().notifies() + ", status 0x"
+                        + Integer.toHexString(nic.transport().status()) + ", kick base 0x"
+                        + Long.toHexString(nic.eventfds().kickBase()) + ", irqfd " + nic.eventfds().irqfdAssigned(0)
+                        + ", eventfd failures " + nic.eventfds().failures() + ", control " + control
+                        + ", device failure " + deviceFailure.get();
+
+                VmExit exit = guest.run(TIMEOUT_MS);
+                device.join(5_000);
+
+                assertEquals(null, deviceFailure.get());
+                assertEquals(TinyGuest.DONE_OK, guest.done, () -> "guest ended with " + exit + ", reports " + hex(guest.reports));
+                List<Long> r = guest.reports;
+                assertEquals(VirtioPciTransport.VENDOR
+                        | (long) (VirtioPciTransport.DEVICE_ID_BASE + VionetProxy.DEVICE_TYPE) << 16, r.get(0));
+                assertEquals(List.of(1L, 0x0fL, 1L, (long) TinyGuest.BUF_LEN), r.subList(4, 8),
+                        "features 63:32, status, used.idx, used.len");
+                assertEquals(0, nic.transport().notifies(), "the kick never left KVM (ioeventfd)");
+                assertEquals(0, nic.transport().msix().delivered(), "no KVM_SIGNAL_MSI: the interrupt came by irqfd");
+                assertEquals(TinyGuest.BAR, nic.eventfds().kickBase());
+                assertTrue(nic.eventfds().irqfdAssigned(0));
+                assertTrue(nic.eventfds().gsi(0) >= IrqRouting.IOAPIC_PINS);
+                assertEquals(0, nic.eventfds().failures());
+                assertEquals(ToVionet.MsgCase.FEATURES_ACKED, control.get(control.size() - 3).getMsgCase());
+                assertEquals(1L << 32, control.get(control.size() - 3).getFeaturesAcked().getFeatures());
+                assertEquals(QueueReady.newBuilder().setQueue(0).setSize(TinyGuest.QUEUE_SIZE).setDesc(TinyGuest.DESC)
+                        .setDriver(TinyGuest.AVAIL).setDevice(TinyGuest.USED).setMsixVector(0).build(),
+                        control.get(control.size() - 2).getQueueReady());
+                assertTrue(control.get(control.size() - 1).hasDriverOk());
+            }
+        }
+    }
+
+    /**
+     * The vionet end's part in the test: after DriverOk, waits for the kick on queue 0's
+     * eventfd, completes descriptor 0 with {@link TinyGuest#BUF_LEN} bytes in the used ring
+     * (virtio 1.2 §2.7.8) and signals the call eventfd of the queue's vector.
+     */
+    private static void serveOneRxBuffer(VionetPeer peer, List<ToVionet> control, MappedGuestMemory mem)
+            throws Exception {
+        ToVionet m;
+        int vector = -1;
+        do {
+            m = peer.next(TIMEOUT_MS);
+            control.add(m);
+            if (m.hasQueueReady() && m.getQueueReady().getQueue() == 0) {
+                vector = m.getQueueReady().getMsixVector();
+            }
+        } while (!m.hasDriverOk());
+        Fd kick = peer.fd(FdRole.FD_KICK, 0);
+        short revents = LibC.poll(kick.num(), LibC.POLLIN, (int) TIMEOUT_MS);
+        if ((revents & LibC.POLLIN) == 0) {
+            throw new AssertionError("no kick on queue 0's eventfd");
+        }
+        EventFd.read(kick.num());
+        mem.writeInt(TinyGuest.USED + 4, 0); // used.ring[0].id: descriptor 0
+        mem.writeInt(TinyGuest.USED + 8, TinyGuest.BUF_LEN); // used.ring[0].len
+        mem.writeShortRelease(TinyGuest.USED + 2, (short) 1); // used.idx
+        EventFd.signal(peer.fd(FdRole.FD_CALL, vector).num(), 1);
     }
 
     static String hex(List<Long> values) {
