@@ -191,9 +191,9 @@ public final class Vm implements AutoCloseable {
         return vcpus.size();
     }
 
-    /** vCPU {@code index}'s KVM handle, for code that sets up its own CPU state before {@link #start} (tiny-guest tests). */
-    public VcpuFd vcpuFd(int index) {
-        return vcpus.get(index).fd();
+    /** vCPU {@code i}'s fd, for setting its state before {@link #start()} (also the tiny-guest tests of other packages). */
+    public VcpuFd vcpuFd(int i) {
+        return vcpus.get(i).fd();
     }
 
     /** The e820 map the guest gets: the PC map of the layout, with KVM's private pages reserved. */

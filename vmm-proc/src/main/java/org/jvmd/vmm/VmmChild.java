@@ -230,7 +230,8 @@ final class VmmChild {
         }
         vm.requestStop("stopped by vmd");
         vm.resume();
-        boolean sent = booted.hw().i8042.sendCtrlAltDel();
+        // The power button for an ACPI-aware init, Ctrl-Alt-Del for the kernel's own handler.
+        boolean sent = booted.hw().pm.pressPowerButton() | booted.hw().i8042.sendCtrlAltDel();
         long timeout = s.getTimeoutMs() > 0 ? s.getTimeoutMs() : DEFAULT_STOP_TIMEOUT_MS;
         if (!sent) {
             timeout = 0;

@@ -45,7 +45,12 @@ public final class Kvm implements AutoCloseable {
 
     /** Opens {@code /dev/kvm} read-write, close-on-exec. */
     public static Kvm open() throws SysException {
-        return new Kvm(LibC.open("/dev/kvm", LibC.O_RDWR | LibC.O_CLOEXEC));
+        return open("/dev/kvm");
+    }
+
+    /** Opens the KVM device at {@code path} read-write, close-on-exec; the error names the path. */
+    public static Kvm open(String path) throws SysException {
+        return new Kvm(LibC.open(path, LibC.O_RDWR | LibC.O_CLOEXEC));
     }
 
     /** Takes ownership of an already open {@code /dev/kvm} fd (e.g. received from vmd). */

@@ -9,7 +9,7 @@ import java.nio.ByteOrder;
  * a Debian 6.1 x86-64 kernel: protocol 2.15, relocatable, 2 MiB alignment, pref_address
  * 16 MiB, all xloadflags.
  */
-final class SyntheticBzImage {
+public final class SyntheticBzImage {
     int setupSects = 4;
     int version = 0x020F;
     int loadflags = BzImage.LOADED_HIGH;
@@ -23,6 +23,7 @@ final class SyntheticBzImage {
     int kernelBytes = 64 * 1024;
     int headerEnd = 0x26C;
     boolean magic = true;
+    byte[] entryCode;
 
     SyntheticBzImage setupSects(int v) {
         setupSects = v;
@@ -54,7 +55,7 @@ final class SyntheticBzImage {
         return this;
     }
 
-    SyntheticBzImage initSize(long v) {
+    public SyntheticBzImage initSize(long v) {
         initSize = v;
         return this;
     }
@@ -64,8 +65,14 @@ final class SyntheticBzImage {
         return this;
     }
 
-    SyntheticBzImage kernelBytes(int v) {
+    public SyntheticBzImage kernelBytes(int v) {
         kernelBytes = v;
+        return this;
+    }
+
+    /** Code placed at the 64-bit entry point (protected-mode kernel + 0x200). */
+    public SyntheticBzImage entryCode(byte[] code) {
+        entryCode = code.clone();
         return this;
     }
 
@@ -79,7 +86,7 @@ final class SyntheticBzImage {
         return (byte) (i * 31 + 7);
     }
 
-    byte[] build() {
+    public byte[] build() {
         int sects = setupSects == 0 ? 4 : setupSects;
         int setup = (sects + 1) * 512;
         ByteBuffer b = ByteBuffer.allocate(setup + kernelBytes).order(ByteOrder.LITTLE_ENDIAN);
@@ -102,6 +109,9 @@ final class SyntheticBzImage {
         b.putInt(BzImage.OFF_INIT_SIZE, (int) initSize);
         for (int i = 0; i < kernelBytes; i++) {
             b.put(setup + i, kernelByte(i));
+        }
+        if (entryCode != null) {
+            b.put(setup + 0x200, entryCode);
         }
         return b.array();
     }

@@ -1,0 +1,185 @@
+package org.jvmd.vmm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.FromVmm;
+import org.jvmd.proto.Termination;
+import org.jvmd.proto.VmConfig;
+import org.jvmd.sys.Child;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.Received;
+import org.jvmd.sys.WaitStatus;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Debian cloud kernel with the test initramfs, booted by vmm-proc to userspace. Needs
+ * a /dev/kvm that runs stock kernels: hardware KVM, or kvm_amd inside kvm-lab
+ * ({@code scripts/lab-test}). Under kvm_pvm, which only emulates, it skips.
+ *
+ * <p>Every boot has a 90 s deadline and is retried once (kvm-lab's L2 guests occasionally
+ * hang early, README "Limits"); boot times go to stdout.
+ */
+class LinuxGuestLabTest {
+    static final long BOOT_DEADLINE_MS = 90_000;
+    /** A child JVM's start-up, class preloading and VM setup under kvm-lab's emulation. */
+    static final long READY_TIMEOUT_MS = "1".equals(System.getenv("KVM_LAB")) ? 240_000 : 60_000;
+    static final String READY = "JVMD-GUEST-READY";
+
+    @TempDir
+    Path dir;
+    Path kernel;
+    Path initrd;
+
+    @BeforeEach
+    void needRealKvmAndTheGuest() {
+        boolean pvm = Files.exists(Path.of("/sys/module/kvm_pvm"));
+        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")) && !pvm,
+                "SKIPPED: " + (pvm ? "/dev/kvm is kvm_pvm, which cannot run a stock kernel" : "no /dev/kvm")
+                        + "; run scripts/lab-test");
+        kernel = TestGuest.kernel().orElse(null);
+        initrd = TestGuest.initrd().orElse(null);
+        Assumptions.assumeTrue(kernel != null && initrd != null,
+                "SKIPPED: no test guest (run scripts/test-guest, or set -Djvmd.test.kernel/-Djvmd.test.initrd)");
+    }
+
+    /** The kernel command line: quiet console, reboot on panic, and {@code command} for the guest's init. */
+    static String cmdline(String command) {
+        return "console=ttyS0 panic=-1 quiet jvmd.cmd="
+                + Base64.getEncoder().encodeToString(command.getBytes(StandardCharsets.UTF_8));
+    }
+
+    record Boot(int status, List<String> console, String err, double secondsToReady, double seconds) {}
+
+    /** Runs the dev entry in its own JVM until it exits or the deadline passes (then kills it). */
+    Boot boot(int vcpus, String command) throws Exception {
+        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                VmmMain.class.getName(), "--kernel", kernel.toString(), "--initrd", initrd.toString(),
+                "--memory", "256M", "--vcpus", Integer.toString(vcpus), "--name", "lab" + vcpus,
+                "--cmdline", cmdline(command));
+        long t0 = System.nanoTime();
+        Process p = new ProcessBuilder(cmd).redirectError(dir.resolve("err-" + vcpus).toFile()).start();
+        List<String> lines = new ArrayList<>();
+        double[] ready = {-1};
+        Thread reader = Thread.ofPlatform().daemon().start(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                String l;
+                while ((l = r.readLine()) != null) {
+                    synchronized (lines) {
+                        lines.add(l);
+                        if (l.contains(READY) && ready[0] < 0) {
+                            ready[0] = (System.nanoTime() - t0) / 1e9;
+                        }
+                    }
+                }
+            } catch (IOException ignored) {
+                // the process ended
+            }
+        });
+        boolean done = p.waitFor(BOOT_DEADLINE_MS, TimeUnit.MILLISECONDS);
+        if (!done) {
+            p.destroyForcibly().waitFor();
+        }
+        reader.join(5000);
+        String err = Files.readString(dir.resolve("err-" + vcpus));
+        synchronized (lines) {
+            return new Boot(done ? p.exitValue() : -1, List.copyOf(lines), err, ready[0], (System.nanoTime() - t0) / 1e9);
+        }
+    }
+
+    /** {@link #boot} with one retry when the first attempt misses the deadline. */
+    Boot bootWithRetry(int vcpus, String command) throws Exception {
+        Boot b = boot(vcpus, command);
+        if (b.status() == -1) {
+            System.out.printf("lab: %d-vCPU boot missed the %d s deadline (%d console lines), retrying once%n",
+                    vcpus, BOOT_DEADLINE_MS / 1000, b.console().size());
+            b = boot(vcpus, command);
+        }
+        System.out.printf("lab: %d vCPU(s): JVMD-GUEST-READY %.1f s after process start, exit after %.1f s, status %d%n",
+                vcpus, b.secondsToReady(), b.seconds(), b.status());
+        b.err().lines().filter(l -> l.contains("set up in")).forEach(l -> System.out.println("lab:   " + l));
+        b.console().stream().filter(l -> l.contains("ready after")).forEach(l -> System.out.println("lab:   guest: " + l));
+        return b;
+    }
+
+    private void assertBootsAndSeesCpus(int vcpus) throws Exception {
+        Boot b = bootWithRetry(vcpus, "grep -c ^processor /proc/cpuinfo");
+        String all = String.join("\n", b.console());
+        assertTrue(b.secondsToReady() > 0, "no init marker; console:\n" + all + "\nstderr:\n" + b.err());
+        int at = b.console().indexOf(READY);
+        assertTrue(b.console().subList(at, b.console().size()).contains(Integer.toString(vcpus)),
+                "the guest counts " + vcpus + " processors:\n" + all);
+        assertEquals(VmmMain.EXIT_POWEROFF, b.status(), "stderr:\n" + b.err());
+        assertTrue(b.err().contains("poweroff: guest powered off (ACPI S5)"), b.err());
+    }
+
+    @Test
+    void debianCloudKernelBootsToInitWithOneVcpuAndPowersOff() throws Exception {
+        assertBootsAndSeesCpus(1);
+    }
+
+    @Test
+    void debianCloudKernelBootsWithTwoVcpusAndTheGuestSeesBoth() throws Exception {
+        assertBootsAndSeesCpus(2);
+    }
+
+    @Test
+    void asVmdsChildItReportsReadyStartedAndPoweroffAfterDroppingPrivileges() throws Exception {
+        Path root = Files.createDirectory(dir.resolve("empty"),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        Path log = dir.resolve("console.log");
+        VmConfig config = VmConfig.newBuilder().setName("labchild").setMemoryBytes(256L << 20).setVcpus(2)
+                .setCmdline(cmdline("id -u")).setUser("_vmd").setChroot(root.toString()).build();
+        Termination how = null;
+        for (int attempt = 1; attempt <= 2 && how == null; attempt++) {
+            long t0 = System.nanoTime();
+            try (Child c = VmmChildTest.spawner("vm/labchild").output(dir.resolve("child.log")).spawn()) {
+                Fd kvm = LibC.open("/dev/kvm", LibC.O_RDWR);
+                Fd k = LibC.open(kernel.toString(), LibC.O_RDONLY);
+                Fd rd = LibC.open(initrd.toString(), LibC.O_RDONLY);
+                Fd lf = LibC.open(log.toString(), LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND, 0644);
+                c.channel().send(VmmChildTest.start(config, FdRole.FD_KVM, FdRole.FD_KERNEL, FdRole.FD_INITRD,
+                        FdRole.FD_LOG), kvm, k, rd, lf);
+                FromVmm ready = c.awaitReady(FromVmm.parser(), READY_TIMEOUT_MS);
+                System.out.printf("lab: child vmm-proc Ready %.1f s after spawn%n", (System.nanoTime() - t0) / 1e9);
+                assertEquals("vm/labchild", ready.getReady().getProcess());
+                try (Received<FromVmm> r = c.channel().receive(FromVmm.parser(), 30_000)) {
+                    assertTrue(r.message().hasStarted(), r.message().toString());
+                    assertEquals(c.pid(), r.message().getStarted().getPid());
+                }
+                try (Received<FromVmm> r = c.channel().receive(FromVmm.parser(), BOOT_DEADLINE_MS)) {
+                    assertTrue(r.message().hasTerminated(), r.message().toString());
+                    how = r.message().getTerminated().getHow();
+                    System.out.printf("lab: child vmm-proc: %s (%s) after %.1f s%n", how,
+                            r.message().getTerminated().getReason(), (System.nanoTime() - t0) / 1e9);
+                } catch (SocketTimeoutException e) {
+                    System.out.printf("lab: child boot missed the %d s deadline, attempt %d%n", BOOT_DEADLINE_MS / 1000, attempt);
+                    continue;
+                }
+                WaitStatus s = c.waitFor(30_000);
+                assertTrue(s != null && s.describe().contains("status 0"), s == null ? "still running" : s.describe());
+            }
+        }
+        assertEquals(Termination.TERM_POWEROFF, how);
+        List<String> console = Files.readAllLines(log);
+        assertTrue(console.contains(READY), String.join("\n", console));
+    }
+}

@@ -1,0 +1,139 @@
+package org.jvmd.vmm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.jvmd.vmm.boot.SyntheticBzImage;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The development entry point's answers to bad input: each a clear one-line error, exit
+ * status 1 (2 for usage), and nothing left open. These fail before any guest code runs, so
+ * they run on any /dev/kvm, kvm_pvm included.
+ */
+class VmmMainTest {
+    @TempDir
+    Path dir;
+
+    private record Result(int status, String err) {}
+
+    private static Result dev(String... args) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        int status = VmmMain.dev(args, new PrintStream(b, true, StandardCharsets.UTF_8));
+        return new Result(status, b.toString(StandardCharsets.UTF_8));
+    }
+
+    private static long openFds() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.count();
+        }
+    }
+
+    private static void assumeKvm() {
+        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")),
+                "SKIPPED: /dev/kvm is absent; these checks run after it is opened");
+    }
+
+    private Path syntheticKernel(long initSize) throws IOException {
+        Path k = dir.resolve("bzImage");
+        Files.write(k, new SyntheticBzImage().initSize(initSize).kernelBytes(64 * 1024).build());
+        return k;
+    }
+
+    @Test
+    void aNonBzImageKernelIsRefusedByName() throws Exception {
+        assumeKvm();
+        Path k = dir.resolve("vmlinux");
+        Files.writeString(k, "\u007fELF, not a bzImage".repeat(100));
+        long before = openFds();
+        Result r = dev("--kernel", k.toString(), "--memory", "64M");
+        assertEquals(VmmMain.EXIT_ERROR, r.status());
+        assertEquals("vm/dev: kernel: not a bzImage (no HdrS magic)", r.err().strip());
+        assertEquals(before, openFds(), "no descriptor left open");
+    }
+
+    @Test
+    void memoryTooSmallForTheKernelIsRefusedWithTheSizes() throws Exception {
+        assumeKvm();
+        Path k = syntheticKernel(60L << 20);
+        long before = openFds();
+        Result r = dev("--kernel", k.toString(), "--memory", "64M");
+        assertEquals(VmmMain.EXIT_ERROR, r.status(), r.err());
+        assertEquals("vm/dev: memory too small for the kernel: it needs 76 MiB of RAM from 0x1000000 (init_size 60 MiB),"
+                + " the VM has 64 MiB", r.err().strip());
+        assertEquals(before, openFds(), "the VM, its vCPUs and its memfd were closed");
+    }
+
+    @Test
+    void anInitrdTooLargeForTheMemoryIsRefused() throws Exception {
+        assumeKvm();
+        Path k = syntheticKernel(8L << 20);
+        Path rd = dir.resolve("initrd");
+        try (RandomAccessFile f = new RandomAccessFile(rd.toFile(), "rw")) {
+            f.setLength(48L << 20);
+        }
+        long before = openFds();
+        Result r = dev("--kernel", k.toString(), "--initrd", rd.toString(), "--memory", "64M");
+        assertEquals(VmmMain.EXIT_ERROR, r.status(), r.err());
+        assertTrue(r.err().startsWith("vm/dev: initrd too large: 50331648 bytes (48 MiB), at most 41943040 bytes (40 MiB)"),
+                r.err());
+        assertEquals(before, openFds());
+    }
+
+    @Test
+    void aMissingKvmDeviceIsNamed() throws Exception {
+        Path k = syntheticKernel(8L << 20);
+        Result r = dev("--kernel", k.toString(), "--kvm", dir.resolve("kvm").toString());
+        assertEquals(VmmMain.EXIT_ERROR, r.status());
+        assertEquals("vm/dev: kvm: open(" + dir.resolve("kvm") + "): ENOENT (No such file or directory)", r.err().strip());
+    }
+
+    @Test
+    void aMissingKernelFileIsNamed() throws Exception {
+        assumeKvm();
+        Result r = dev("--kernel", dir.resolve("nope").toString());
+        assertEquals(VmmMain.EXIT_ERROR, r.status());
+        assertEquals("vm/dev: kernel: " + dir.resolve("nope") + ": no such file", r.err().strip());
+    }
+
+    @Test
+    void badUsageExitsWith2() {
+        assertEquals(VmmMain.EXIT_USAGE, dev("--memory", "64M").status());
+        assertEquals(VmmMain.EXIT_USAGE, dev("--kernel").status());
+        assertEquals(VmmMain.EXIT_USAGE, dev("--kernel", "k", "--bogus", "1").status());
+        assertEquals(VmmMain.EXIT_USAGE, dev("--kernel", "k", "--memory", "lots").status());
+    }
+
+    @Test
+    void tooManyVcpusOrOddMemoryAreRefused() throws Exception {
+        assumeKvm();
+        Path k = syntheticKernel(8L << 20);
+        Result r = dev("--kernel", k.toString(), "--vcpus", "0");
+        assertEquals(VmmMain.EXIT_ERROR, r.status());
+        assertTrue(r.err().contains("vcpus: 0 is outside 1.."), r.err());
+        r = dev("--kernel", k.toString(), "--memory", "3M");
+        assertEquals(VmmMain.EXIT_ERROR, r.status());
+        assertTrue(r.err().contains("memory: memory size must be a multiple of 2 MiB"), r.err());
+    }
+
+    @Test
+    void sizesTakeKMAndGSuffixes() {
+        assertEquals(512L << 20, VmmMain.parseSize("512M"));
+        assertEquals(2L << 30, VmmMain.parseSize("2g"));
+        assertEquals(64L << 10, VmmMain.parseSize("64K"));
+        assertEquals(4096, VmmMain.parseSize("4096"));
+        assertThrows(NumberFormatException.class, () -> VmmMain.parseSize("-1M"));
+        assertThrows(NumberFormatException.class, () -> VmmMain.parseSize("M"));
+    }
+}
