@@ -182,7 +182,7 @@ public final class VionetMain {
             for (ToVionet.MsgCase c : ToVionet.MsgCase.values()) {
                 c.getNumber();
             }
-            Warmup.run(new HeapGuestMemory(1 << 20));
+            Warmup.run(new HeapGuestMemory(GuestDriver.memoryNeeded(16, 2048)));
         } catch (IOException e) {
             throw new IllegalStateException("warm-up: " + e.getMessage(), e);
         }
