@@ -24,7 +24,6 @@ import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.NicConfig;
 import org.jvmd.proto.NicStats;
 import org.jvmd.proto.QueueReady;
-import org.jvmd.proto.Shutdown;
 import org.jvmd.proto.StatsRequest;
 import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
@@ -184,10 +183,21 @@ class VionetProcessTest {
             assertEquals(1, st.getTxFrames());
             assertTrue(st.getRxFrames() >= 1);
 
-            c.channel().send(ToVionet.newBuilder().setShutdown(Shutdown.getDefaultInstance()).build());
+            // An unexpected message is answered with an error and vionet keeps serving.
+            c.channel().send(init.toBuilder().clearFds().build());
+            FromVionet e = next(c);
+            assertTrue(e.getError().getMessage().contains("unexpected message INIT"), e.toString());
+            assertTrue(e.hasError(), e.toString());
+            c.channel().send(ToVionet.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
+            assertTrue(next(c).hasStats());
+
+            // The parent goes away: vionet says so and exits 0.
+            c.channel().close();
             WaitStatus w = c.waitFor(20_000);
-            assertNotNull(w, "vionet did not exit on Shutdown");
+            assertNotNull(w, "vionet did not exit at end of file");
             assertEquals(0, w.exitCode(), Files.readString(log));
+            assertTrue(Files.readString(log).contains("vm/test/vionet0: channel closed by parent (EOF), exiting"),
+                    Files.readString(log));
         } finally {
             Files.deleteIfExists(empty);
         }
