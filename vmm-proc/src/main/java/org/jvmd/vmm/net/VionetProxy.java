@@ -130,11 +130,11 @@ public final class VionetProxy implements VirtioDevice, AutoCloseable {
     /**
      * Spawns vionet-proc {@code title} and connects it ({@link #start}). {@code memfd} and
      * {@code tap} are handed over (closed in every case). {@code output}: vionet's
-     * stdout+stderr, or null to inherit.
+     * stdout+stderr, or null to inherit. {@code classpath}: null for this JVM's.
      */
     public static VionetProxy spawn(String title, NicConfig nic, Uplink uplink, Fd memfd, Fd tap,
                                     List<MemoryRegion> regions, String user, String chroot, Path output,
-                                    long readyTimeoutMs) throws IOException {
+                                    String classpath, long readyTimeoutMs) throws IOException {
         VionetProxy p = null;
         Child c = null;
         try {
@@ -142,6 +142,9 @@ public final class VionetProxy implements VirtioDevice, AutoCloseable {
             Spawner s = Spawner.java(title, MAIN_CLASS).jvmOptions(JVM_OPTIONS);
             if (output != null) {
                 s.output(output);
+            }
+            if (classpath != null) {
+                s.classpath(classpath);
             }
             c = s.spawn();
             p.start(c.channel(), c, memfd, tap, regions, user, chroot, readyTimeoutMs);
@@ -244,6 +247,12 @@ public final class VionetProxy implements VirtioDevice, AutoCloseable {
     /** The call eventfds (vector order), owned here; KVM irqfds are registered on them. */
     public List<EventFd> calls() {
         return List.copyOf(calls);
+    }
+
+    /** vionet's process id, or -1 when it was not spawned here. */
+    public int pid() {
+        Child c = child;
+        return c == null ? -1 : c.pid();
     }
 
     public boolean alive() {
