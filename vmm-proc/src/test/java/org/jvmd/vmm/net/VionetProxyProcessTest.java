@@ -16,6 +16,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import com.google.protobuf.ByteString;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.jvmd.proto.MemoryRegion;
@@ -30,12 +31,16 @@ import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.sys.Memfd;
 import org.jvmd.sys.Netns;
 import org.jvmd.sys.Tap;
+import org.jvmd.sys.kvm.Kvm;
 import org.jvmd.virtio.DriverQueue;
 import org.jvmd.virtio.GuestAllocator;
 import org.jvmd.virtio.net.VirtioNetFeatures;
+import org.jvmd.vmm.MemoryLayout;
+import org.jvmd.vmm.Vm;
 import org.jvmd.vmm.bus.Bus;
 import org.jvmd.vmm.devices.RecordingInterrupts;
 import org.jvmd.vmm.pci.PciBarMapper;
+import org.jvmd.vmm.pci.PciHost;
 import org.jvmd.vmm.pci.VirtioPciDriver;
 import org.jvmd.vmm.pci.VirtioPciTransport;
 
@@ -175,6 +180,42 @@ class VionetProxyProcessTest {
                 assertTrue(irqs.msis.contains(new RecordingInterrupts.Msi(VirtioPciDriver.MSI_ADDRESS, 0x40)),
                         "configuration change MSI: " + irqs.msis);
             }
+        } finally {
+            Files.deleteIfExists(empty);
+        }
+    }
+
+    /** VmmChild's path: a vionet-proc per NIC spawned and plugged into a real KVM VM's PCI host, torn down with it. */
+    @Test
+    void vmNicsSpawnsAVionetPerNicPlugsItInAndReapsItOnClose() throws Exception {
+        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: no /dev/kvm");
+        Path empty = Files.createTempDirectory("jvmd-vmmnet-empty");
+        Path log = Path.of("target", "vmmnet-vmnics.log");
+        NicConfig nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(MAC)).setMtu(1500).setFeatures(FEATURES)
+                .setTapName("vmn1").build();
+        int pid;
+        try (Kvm kvm = Kvm.open(); Vm vm = Vm.create(kvm, new Vm.Config("nics", 2L << 20, 1))) {
+            PciHost pci = new PciHost(MemoryLayout.PCI_MMIO_START, MemoryLayout.PCI_MMIO_SIZE, () -> {});
+            Tap tap = Netns.call(NS, () -> Tap.open("vmn1"));
+            List<Fd> taps = new java.util.ArrayList<>(List.of(tap.fd().dup()));
+            tap.close();
+            try (VmNics nics = VmNics.attach("vm/nics", vm, pci, new PciBarMapper(vm.mmio()), List.of(nic), taps,
+                    "_vmd", empty.toString(), caps -> {}, log)) {
+                assertEquals(1, nics.nics().size());
+                AttachedNic n = nics.nics().get(0);
+                assertEquals("vm/nics/vionet0", n.proxy().title());
+                assertEquals(1, n.slot());
+                assertEquals(n.transport(), pci.device(1));
+                assertEquals(VirtioPciTransport.DEVICE_ID_BASE + VionetProxy.DEVICE_TYPE,
+                        (int) pci.device(1).readConfig(2, 2));
+                pid = n.proxy().pid();
+                assertTrue(Files.exists(Path.of("/proc/" + pid)));
+                List<NicStats> stats = nics.stats(T).getNicsList();
+                assertEquals(1, stats.size());
+                assertEquals(0, stats.get(0).getNic());
+                nics.tuncapReply(TunCapabilitiesReply.newBuilder().setNic(7).build()); // no such NIC: logged, ignored
+            }
+            assertFalse(Files.exists(Path.of("/proc/" + pid)), "vionet was reaped with the VM's NICs");
         } finally {
             Files.deleteIfExists(empty);
         }
