@@ -191,8 +191,8 @@ public final class Vm implements AutoCloseable {
         return vcpus.size();
     }
 
-    /** vCPU {@code i}'s fd, for setting its state before {@link #start()}. */
-    VcpuFd vcpuFd(int i) {
+    /** vCPU {@code i}'s fd, for setting its state before {@link #start()} (also the tiny-guest tests of other packages). */
+    public VcpuFd vcpuFd(int i) {
         return vcpus.get(i).fd();
     }
 

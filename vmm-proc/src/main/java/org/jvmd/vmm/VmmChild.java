@@ -34,6 +34,7 @@ import org.jvmd.sys.Shed;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.kvm.Kvm;
 import org.jvmd.vmm.boot.BootException;
+import org.jvmd.vmm.net.VmNics;
 
 /**
  * vmm-proc started by vmd: the channel on fd 3 delivers {@code StartVm} with the
@@ -49,11 +50,14 @@ final class VmmChild {
     /** Graceful stop: how long the guest gets after Ctrl-Alt-Del when StopVm gives no timeout. */
     static final long DEFAULT_STOP_TIMEOUT_MS = 30_000;
     static final long PAUSE_TIMEOUT_MS = 10_000;
+    /** How long each NIC's vionet has to answer a stats request. */
+    static final long STATS_TIMEOUT_MS = 5_000;
 
     private final Channel channel;
     private final List<Fd> held = new ArrayList<>();
     private String title = "vm";
     private VmmMain.Booted booted;
+    private VmNics nics; // the NICs' vionet-procs (net.VmNics)
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "vm/stop-timer");
         t.setDaemon(true);
@@ -123,6 +127,9 @@ final class VmmChild {
 
     private int finish(int status) {
         timer.shutdownNow();
+        if (nics != null) {
+            nics.close();
+        }
         if (booted != null) {
             booted.close();
         }
@@ -167,10 +174,20 @@ final class VmmChild {
                 sinks.add(new FileOutputStream("/proc/self/fd/" + logFd.num(), true));
             }
         }
-        // Taps are held for the NICs' device processes and closed when the VM ends.
-        held.addAll(r.takeAll(FdRole.FD_TAP));
+        // Taps go to the NICs' device processes (held here until then).
+        List<Fd> taps = VmNics.takeTaps(r, c.getNicsCount());
+        held.addAll(taps);
         VmmMain.Booted b = VmmMain.build(kvm, new Vm.Config(c.getName(), c.getMemoryBytes(), Math.max(1, c.getVcpus())),
                 kernel, initrd, c.getCmdline(), sinks);
+        held.removeAll(taps);
+        try {
+            // Spawned before the privilege drop: posix_spawn is gone after it.
+            nics = VmNics.attach(title, b.vm(), b.hw().pci, b.hw().bars, c.getNicsList(), taps, c.getUser(),
+                    c.getChroot(), caps -> send(FromVmm.newBuilder().setTuncap(caps).build()), null);
+        } catch (IOException | RuntimeException e) {
+            b.close();
+            throw e;
+        }
         if (!c.getChroot().isEmpty()) {
             try {
                 Shed.to(c.getUser()).chroot(Path.of(c.getChroot())).preloadPackages("org.jvmd.").drop();
@@ -205,7 +222,13 @@ final class VmmChild {
                     send(FromVmm.newBuilder().setUnpaused(VmUnpaused.getDefaultInstance()).build());
                 }
                 case STOP -> stop(vm, m.getStop());
-                case STATS -> send(FromVmm.newBuilder().setStats(StatsReply.getDefaultInstance()).build());
+                case STATS -> send(FromVmm.newBuilder().setStats(nics == null ? StatsReply.getDefaultInstance()
+                        : nics.stats(STATS_TIMEOUT_MS)).build());
+                case TUNCAP_REPLY -> {
+                    if (nics != null) {
+                        nics.tuncapReply(m.getTuncapReply());
+                    }
+                }
                 default -> sendError("unexpected message " + m.getMsgCase(), 0);
             }
         }

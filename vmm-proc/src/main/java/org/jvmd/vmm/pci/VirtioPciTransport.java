@@ -266,6 +266,25 @@ public final class VirtioPciTransport extends PciDevice {
         return queueEnabled[q];
     }
 
+    /**
+     * The device entered an error state only a reset clears (e.g. its device process died):
+     * sets DEVICE_NEEDS_RESET and, if DRIVER_OK is set, sends a configuration change
+     * notification (virtio 1.2 §2.1.2, §4.1.5.3). A driver reset clears it like any status.
+     */
+    public void deviceNeedsReset() {
+        boolean notify;
+        synchronized (this) {
+            if (status == 0 || (status & STATUS_NEEDS_RESET) != 0) {
+                return; // nothing negotiated yet, or already flagged
+            }
+            status |= STATUS_NEEDS_RESET;
+            notify = (status & STATUS_DRIVER_OK) != 0;
+        }
+        if (notify) {
+            interrupt.signalConfig();
+        }
+    }
+
     // ---- PCI configuration hooks ----
 
     @Override

@@ -1,0 +1,122 @@
+package org.jvmd.vmm.net;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.MemoryRegion;
+import org.jvmd.proto.NicConfig;
+import org.jvmd.proto.StatsReply;
+import org.jvmd.proto.TunCapabilitiesReply;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.Received;
+import org.jvmd.vmm.GuestRam;
+import org.jvmd.vmm.Vm;
+import org.jvmd.vmm.pci.PciBarMapper;
+import org.jvmd.vmm.pci.PciHost;
+
+/**
+ * A VM's NICs (vmd's vm.c NIC set-up): one vionet-proc per NIC, spawned before vmm-proc
+ * sheds its privileges, each behind a virtio-net device on the PCI host. Routes vmd's
+ * {@code TunCapabilitiesReply} to the NIC it names and gathers every NIC's counters for
+ * vmd's stats request.
+ */
+public final class VmNics implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(VmNics.class.getName());
+    /** How long a vionet-proc has to answer Ready (a JVM start on a busy host). */
+    static final long READY_TIMEOUT_MS = 60_000;
+
+    private final List<AttachedNic> nics;
+
+    private VmNics(List<AttachedNic> nics) {
+        this.nics = nics;
+    }
+
+    /**
+     * Spawns and plugs in a NIC per {@code configs} entry; {@code taps.get(i)} is NIC i's tap
+     * (handed over). NIC i is {@code <vmTitle>/vionet<i>} with index i. On failure every
+     * vionet started so far is stopped and every tap closed.
+     */
+    public static VmNics attach(String vmTitle, Vm vm, PciHost pci, PciBarMapper bars, List<NicConfig> configs,
+                                List<Fd> taps, String user, String chroot, VionetProxy.Uplink uplink, Path output)
+            throws IOException {
+        if (taps.size() != configs.size()) {
+            Fd.closeAll(taps);
+            throw new IOException(vmTitle + ": " + configs.size() + " NICs but " + taps.size() + " taps");
+        }
+        List<Fd> pending = new ArrayList<>(taps);
+        List<MemoryRegion> regions = VionetProxy.regions(GuestRam.ranges(vm.ram().layout()));
+        List<AttachedNic> attached = new ArrayList<>();
+        try {
+            for (int i = 0; i < configs.size(); i++) {
+                NicConfig nic = configs.get(i).toBuilder().setIndex(i).build();
+                Fd tap = pending.set(i, null);
+                VionetProxy p = VionetProxy.spawn(vmTitle + "/vionet" + i, nic, uplink, vm.ram().memfd().dup(), tap,
+                        regions, user, chroot, output, null, READY_TIMEOUT_MS);
+                try {
+                    attached.add(AttachedNic.attach(vm, pci, bars, p));
+                } catch (RuntimeException e) {
+                    p.close();
+                    throw e;
+                }
+            }
+            return new VmNics(attached);
+        } catch (IOException | RuntimeException e) {
+            Fd.closeAll(pending.stream().filter(t -> t != null).toList());
+            attached.forEach(AttachedNic::close);
+            throw e;
+        }
+    }
+
+    /** The FD_TAP descriptors of a message, NIC 0 to {@code count - 1} (index = NIC); all or none. */
+    public static List<Fd> takeTaps(Received<?> r, int count) throws IOException {
+        List<Fd> taps = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            try {
+                taps.add(r.take(FdRole.FD_TAP, i));
+            } catch (IllegalStateException | IllegalArgumentException e) {
+                Fd.closeAll(taps);
+                throw new IOException("no FD_TAP for NIC " + i + " (" + count + " NICs configured)");
+            }
+        }
+        return taps;
+    }
+
+    public List<AttachedNic> nics() {
+        return List.copyOf(nics);
+    }
+
+    /** vmd's answer to NIC {@code reply.nic}'s TUNSCAP. */
+    public void tuncapReply(TunCapabilitiesReply reply) {
+        int i = reply.getNic();
+        if (i < 0 || i >= nics.size()) {
+            LOG.log(Level.WARNING, "TunCapabilitiesReply for NIC " + i + ", which this VM does not have");
+            return;
+        }
+        nics.get(i).proxy().tuncapReply(reply);
+    }
+
+    /** Every NIC's counters; a NIC whose vionet is gone or silent is left out (and logged). */
+    public StatsReply stats(long timeoutMs) {
+        StatsReply.Builder all = StatsReply.newBuilder();
+        for (AttachedNic n : nics) {
+            try {
+                all.addAllNics(n.proxy().stats(timeoutMs).getNicsList());
+            } catch (IOException | TimeoutException e) {
+                LOG.log(Level.WARNING, n.proxy().title() + ": no stats: " + e);
+            }
+        }
+        return all.build();
+    }
+
+    /** Stops every vionet and releases its KVM registrations and eventfds. */
+    @Override
+    public void close() {
+        for (AttachedNic n : nics) {
+            n.close();
+        }
+    }
+}
