@@ -113,7 +113,9 @@ class VionetProcessTest {
                     .build();
             c.channel().send(init, memfd.dup(), tap.fd().dup(), kickRx.fd().dup(), kickTx.fd().dup(),
                     callRx.fd().dup(), callTx.fd().dup());
+            long t0 = System.nanoTime();
             FromVionet ready = c.awaitReady(FromVionet.parser(), 60_000);
+            System.out.println("vionet answered Ready " + (System.nanoTime() - t0) / 1_000_000 + " ms after init");
             assertEquals(c.pid(), ready.getReady().getPid());
             assertEquals("vm/test/vionet0", ready.getReady().getProcess());
 
