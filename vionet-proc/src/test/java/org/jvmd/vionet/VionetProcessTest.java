@@ -185,6 +185,16 @@ class VionetProcessTest {
             assertEquals(1, st.getTxFrames());
             assertTrue(st.getRxFrames() >= 1);
 
+            // Reset: the tap is asked to hand no offloads, then ResetDone.
+            c.channel().send(ToVionet.newBuilder().setReset(org.jvmd.proto.Reset.getDefaultInstance()).build());
+            FromVionet t = next(c);
+            assertTrue(t.hasTuncap() && t.getTuncap().getTunFlags() == 0 && !t.getTuncap().getCsum(), t.toString());
+            tap.setOffload(0);
+            assertTrue(next(c).hasResetDone());
+            c.channel().send(ToVionet.newBuilder().setTuncapReply(TunCapabilitiesReply.newBuilder().setOk(true)).build());
+            String off = sh("ip", "netns", "exec", NS, "ethtool", "-k", "vn0");
+            assertTrue(off.contains("tx-checksumming: off") && off.contains("tx-tcp-segmentation: off"), off);
+
             // An unexpected message is answered with an error and vionet keeps serving.
             c.channel().send(init.toBuilder().clearFds().build());
             FromVionet e = next(c);
