@@ -1,0 +1,159 @@
+package org.jvmd.vionet;
+
+import org.jvmd.virtio.GuestFault;
+import org.jvmd.virtio.GuestMemory;
+
+/**
+ * A tap in memory, for the warm-up before the privilege drop and for tests: frames written
+ * are kept (header included) in a ring of preallocated slots; frames to be read are queued
+ * with {@link #offer}. Reads behave like Linux tun: the full length is returned even when
+ * the buffers were too small (the frame is then truncated). Errors can be injected. No
+ * allocation per frame.
+ */
+public final class MemoryTap implements TapPort {
+    public static final int SLOT = Vionet.TAP_HDR + Vionet.MAX_FRAME + 64;
+
+    private final GuestMemory memory;
+    private final byte[][] out;
+    private final int[] outLen;
+    private long written;
+    private final byte[][] in;
+    private final int[] inLen;
+    private int inHead;
+    private int inCount;
+    private int writeErrno;
+    private int writeErrors;
+    private int readErrno;
+    private int readErrors;
+
+    public MemoryTap(GuestMemory memory, int slots) {
+        this.memory = memory;
+        this.out = new byte[slots][SLOT];
+        this.outLen = new int[slots];
+        this.in = new byte[slots][SLOT];
+        this.inLen = new int[slots];
+    }
+
+    /** Queues a frame (12-byte header first) for the device to read; false if full. */
+    public boolean offer(byte[] frame, int off, int len) {
+        if (inCount == in.length || len > SLOT) {
+            return false;
+        }
+        int i = (inHead + inCount) % in.length;
+        System.arraycopy(frame, off, in[i], 0, len);
+        inLen[i] = len;
+        inCount++;
+        return true;
+    }
+
+    public int pendingReads() {
+        return inCount;
+    }
+
+    /** Frames written so far. */
+    public long written() {
+        return written;
+    }
+
+    /** A copy of the {@code k}-th frame written (0 = first), if still in the ring. */
+    public byte[] writtenFrame(long k) {
+        if (k < written - out.length || k >= written) {
+            throw new IndexOutOfBoundsException("frame " + k + " of " + written);
+        }
+        int i = (int) (k % out.length);
+        return java.util.Arrays.copyOf(out[i], outLen[i]);
+    }
+
+    /** The next {@code count} writes fail with {@code -errno}. */
+    public void failWrites(int errno, int count) {
+        writeErrno = errno;
+        writeErrors = count;
+    }
+
+    /** The next {@code count} reads fail with {@code -errno}. */
+    public void failReads(int errno, int count) {
+        readErrno = errno;
+        readErrors = count;
+    }
+
+    @Override
+    public long write(byte[] prefix, int prefixLen, GuestSpans frame) {
+        if (writeErrors > 0) {
+            writeErrors--;
+            return -writeErrno;
+        }
+        int i = (int) (written % out.length);
+        byte[] slot = out[i];
+        System.arraycopy(prefix, 0, slot, 0, prefixLen);
+        int at = prefixLen;
+        try {
+            for (int k = 0; k < frame.count(); k++) {
+                int n = Math.min(frame.length(k), slot.length - at);
+                memory.read(frame.address(k), slot, at, n);
+                at += n;
+            }
+        } catch (GuestFault f) {
+            return -14;   // EFAULT
+        }
+        outLen[i] = at;
+        written++;
+        return at;
+    }
+
+    @Override
+    public long write(byte[] buf, int off, int len) {
+        if (writeErrors > 0) {
+            writeErrors--;
+            return -writeErrno;
+        }
+        int i = (int) (written % out.length);
+        System.arraycopy(buf, off, out[i], 0, Math.min(len, SLOT));
+        outLen[i] = Math.min(len, SLOT);
+        written++;
+        return len;
+    }
+
+    @Override
+    public long read(byte[] hdr, GuestSpans into) {
+        if (readErrors > 0) {
+            readErrors--;
+            return -readErrno;
+        }
+        if (inCount == 0) {
+            return -11;   // EAGAIN
+        }
+        byte[] f = in[inHead];
+        int len = inLen[inHead];
+        inHead = (inHead + 1) % in.length;
+        inCount--;
+        System.arraycopy(f, 0, hdr, 0, Vionet.TAP_HDR);
+        int at = Vionet.TAP_HDR;
+        try {
+            for (int k = 0; k < into.count() && at < len; k++) {
+                int n = Math.min(into.length(k), len - at);
+                memory.write(into.address(k), f, at, n);
+                at += n;
+            }
+        } catch (GuestFault e) {
+            return -14;
+        }
+        return len;
+    }
+
+    @Override
+    public long read(byte[] buf, int off, int len) {
+        if (readErrors > 0) {
+            readErrors--;
+            return -readErrno;
+        }
+        if (inCount == 0) {
+            return -11;
+        }
+        byte[] f = in[inHead];
+        int n = inLen[inHead];
+        inHead = (inHead + 1) % in.length;
+        inCount--;
+        System.arraycopy(f, 0, buf, off, Math.min(n, len));
+        return n;
+    }
+}

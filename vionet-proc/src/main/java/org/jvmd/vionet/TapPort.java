@@ -1,0 +1,29 @@
+package org.jvmd.vionet;
+
+/**
+ * The tap as the device core sees it: one frame per call, each preceded by the 12-byte
+ * {@code virtio_net_hdr} of an IFF_VNET_HDR tap (TUNSETVNETHDRSZ 12). Results are byte
+ * counts or {@code -errno} (EAGAIN: nothing to read); nothing throws on the data path.
+ * The shell implements it over the real tap with readv/writev straight from and into
+ * guest memory; tests implement it with a recorder.
+ */
+public interface TapPort {
+    /**
+     * writev of {@code prefix[0..prefixLen)} (the 12-byte header, possibly followed by a
+     * checked copy of the Ethernet header) and then the guest ranges of {@code frame}.
+     */
+    long write(byte[] prefix, int prefixLen, GuestSpans frame);
+
+    /** write of one frame held in {@code buf[off..off+len)}, header included. */
+    long write(byte[] buf, int off, int len);
+
+    /**
+     * readv of one frame: its 12-byte header into {@code hdr[0..12)}, the rest into the guest
+     * ranges of {@code into}. Returns the frame's full length with the header, which is more
+     * than {@code 12 + into.bytes()} if the frame did not fit (it is then truncated).
+     */
+    long read(byte[] hdr, GuestSpans into);
+
+    /** read of one frame, header included, into {@code buf[off..off+len)}; same result rules. */
+    long read(byte[] buf, int off, int len);
+}

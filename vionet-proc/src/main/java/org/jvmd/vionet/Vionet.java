@@ -1,0 +1,1139 @@
+package org.jvmd.vionet;
+
+import static org.jvmd.virtio.net.VirtioNetFeatures.bit;
+
+import java.util.Arrays;
+import org.jvmd.proto.TunCapabilities;
+import org.jvmd.proto.TunCapabilitiesReply;
+import org.jvmd.virtio.DescriptorChain;
+import org.jvmd.virtio.GuestFault;
+import org.jvmd.virtio.GuestMemory;
+import org.jvmd.virtio.QueueCounters;
+import org.jvmd.virtio.RingLayout;
+import org.jvmd.virtio.SplitQueue;
+import org.jvmd.virtio.Virtq;
+import org.jvmd.virtio.net.DropReason;
+import org.jvmd.virtio.net.InetChecksum;
+import org.jvmd.virtio.net.RxBufferPlan;
+import org.jvmd.virtio.net.RxOffloadPolicy;
+import org.jvmd.virtio.net.RxVerdict;
+import org.jvmd.virtio.net.Segmenter;
+import org.jvmd.virtio.net.TapOffloads;
+import org.jvmd.virtio.net.TunFlags;
+import org.jvmd.virtio.net.TxValidator;
+import org.jvmd.virtio.net.TxVerdict;
+import org.jvmd.virtio.net.VirtioNetFeatures;
+import org.jvmd.virtio.net.VirtioNetHdr;
+
+/**
+ * The virtio-net device (vmd's vionet.c): the receive, transmit and control queues of one
+ * NIC, between guest memory and the tap. Pure: it sees guest memory through
+ * {@link GuestMemory}, the tap through {@link TapPort}, interrupts through
+ * {@link Interrupts} and its channel through {@link Uplink}; the shell
+ * ({@link VionetMain}) wires the real ones and calls in from one event-loop thread.
+ *
+ * <h2>Transmit</h2> Per chain: the header (which may span descriptors) is copied out and
+ * judged by {@link TxValidator} against the acked features and what the tap's write path
+ * takes. PASS writes our own copy of the header (so the guest cannot change it after the
+ * check) and then the frame straight from guest memory; FINISH_CSUM and SEGMENT gather
+ * the frame into a preallocated scratch array and write the result(s) with an empty
+ * header; DROP counts the reason. Every chain is returned with length 0 (virtio 1.2
+ * §5.1.6.2); used entries are published once per batch with one interrupt.
+ *
+ * <h2>Receive</h2> Two paths. <em>Direct</em>, when every frame the tap may hand is one
+ * the guest takes as is: chains are taken from the ring (and held until used) to cover the
+ * largest frame the tap can give, the frame is read straight into them (its header into
+ * our array), the header is checked by {@link RxOffloadPolicy}, rewritten and num_buffers
+ * set, and the chains are returned. <em>Scratch</em>, when the tap may hand more than the
+ * guest takes (offloads just changed, not yet confirmed, or refused) or with locked
+ * lladdr: the frame is read into an array, finished or segmented in software, and copied
+ * into the guest's buffers. Frames waiting for buffers (software segments, DHCP answers)
+ * sit in a backlog; the tap is not read while it is non-empty or while the ring has too
+ * few buffers, and the guest's next RX kick resumes.
+ *
+ * <p>Guest input is hostile: bad chains are completed with length 0 by {@link SplitQueue}
+ * and counted; bad headers are dropped and counted; loops are bounded by budgets. Nothing
+ * is allocated per packet. Not thread-safe: one thread calls everything.
+ */
+public final class Vionet {
+    public static final int RX = 0;
+    public static final int TX = 1;
+    public static final int CTRL = 2;
+    /** VIRTIO_MSI_NO_VECTOR (virtio 1.2 §4.1.5.1.2.1). */
+    public static final int NO_VECTOR = 0xFFFF;
+
+    /** The features this device implements (the offer is the NIC's config masked with these). */
+    public static final long SUPPORTED = bit(VirtioNetFeatures.MAC) | bit(VirtioNetFeatures.STATUS)
+            | bit(VirtioNetFeatures.MTU) | bit(VirtioNetFeatures.CSUM) | bit(VirtioNetFeatures.GUEST_CSUM)
+            | bit(VirtioNetFeatures.HOST_TSO4) | bit(VirtioNetFeatures.HOST_TSO6) | bit(VirtioNetFeatures.HOST_ECN)
+            | bit(VirtioNetFeatures.GUEST_TSO4) | bit(VirtioNetFeatures.GUEST_TSO6) | bit(VirtioNetFeatures.GUEST_ECN)
+            | bit(VirtioNetFeatures.HOST_USO) | bit(VirtioNetFeatures.GUEST_USO4) | bit(VirtioNetFeatures.GUEST_USO6)
+            | bit(VirtioNetFeatures.MRG_RXBUF) | bit(VirtioNetFeatures.CTRL_VQ) | bit(VirtioNetFeatures.CTRL_RX)
+            | bit(VirtioNetFeatures.CTRL_GUEST_OFFLOADS) | bit(Virtq.F_INDIRECT_DESC) | bit(Virtq.F_EVENT_IDX)
+            | bit(VirtioNetFeatures.VERSION_1);
+
+    /**
+     * The largest frame (without virtio_net_hdr) either direction handles: a 64 KiB GSO
+     * frame with its headers. With the 12-byte header it is the 65562-byte buffer of
+     * virtio 1.2 §5.1.6.3.1 (big packets).
+     */
+    public static final int MAX_FRAME = 65550;
+    static final int TAP_HDR = VirtioNetHdr.SIZE;
+    /** Ethernet header and one VLAN tag, beyond the MTU (RX buffer sizing without GSO). */
+    static final int L2_OVERHEAD = 14 + 4;
+    static final int TX_BUDGET = 256;
+    static final int RX_BUDGET = 256;
+    /** Receive chains held at most (mergeable buffers for one 64 KiB frame). */
+    static final int MAX_HELD = 64;
+    /** One iovec is the header; UIO_MAXIOV is 1024. */
+    static final int MAX_SPANS = 1023;
+    static final int MAX_SEGMENTS = 1024;
+    static final int SEGMENT_OUT = 256 * 1024;
+    static final int BACKLOG = MAX_SEGMENTS + 8;
+    static final int DHCP_SLOTS = 4;
+    static final int MAX_TUNCAP_INFLIGHT = 16;
+
+    // virtio 1.2 §5.1.6.5: control queue classes, commands and acks
+    static final int CTRL_CLASS_RX = 0;
+    static final int CTRL_RX_PROMISC = 0;
+    static final int CTRL_RX_ALLMULTI = 1;
+    static final int CTRL_CLASS_MAC = 1;
+    static final int CTRL_MAC_TABLE_SET = 0;
+    static final int CTRL_CLASS_GUEST_OFFLOADS = 5;
+    static final int CTRL_GUEST_OFFLOADS_SET = 0;
+    static final byte CTRL_OK = 0;
+    static final byte CTRL_ERR = 1;
+
+    private static final int GSO_TUN_FLAGS = TunFlags.TSO4 | TunFlags.TSO6 | TunFlags.UFO | TunFlags.USO4 | TunFlags.USO6;
+    /** What every Linux tap write path takes (virtio_net_hdr_to_skb since 2.6.27). */
+    private static final int TX_BASE_TUN_FLAGS = TunFlags.CSUM | TunFlags.TSO4 | TunFlags.TSO6 | TunFlags.TSO_ECN;
+
+    private final VionetConfig cfg;
+    private final GuestMemory memory;
+    private final TapPort tap;
+    private final Interrupts irq;
+    private final Uplink uplink;
+    private final NicCounters counters = new NicCounters();
+
+    private final SplitQueue[] queues = new SplitQueue[3];
+    private final DescriptorChain[] chains = new DescriptorChain[3];
+    private final QueueCounters[] ringCounters = {new QueueCounters(), new QueueCounters(), new QueueCounters()};
+    private final int[] vectors = {NO_VECTOR, NO_VECTOR, NO_VECTOR};
+    private final boolean[] broken = new boolean[3];
+
+    // negotiation
+    private long acked;
+    private long rxFeatures;
+    private int hdrSize = TAP_HDR;
+    private boolean mergeable;
+    private boolean driverOk;
+    private boolean usoKnown;
+    private boolean usoRefusalLogged;
+    private TxValidator validator = new TxValidator(0, TapOffloads.NONE);
+    private RxOffloadPolicy rxPolicy = new RxOffloadPolicy(0);
+    private boolean promisc = true;
+    private boolean allmulti = true;
+
+    // TUNSCAP: what the tap may hand us. Unknown (anything) until a reply says otherwise.
+    private int tapFlags = TunFlags.ALL;
+    private int staleFlags;
+    private final int[] tuncapInflight = new int[MAX_TUNCAP_INFLIGHT];
+    private int tuncapHead;
+    private int tuncapCount;
+
+    // work state
+    private boolean txPending;
+    private boolean rxPending;
+    private boolean rxWaiting;
+
+    // receive: chains held until a frame uses them
+    private DescriptorChain[] held = new DescriptorChain[0];
+    private int heldHead;
+    private int heldCount;
+    private long heldBytes;
+    private final int[] usedLen = new int[MAX_HELD];
+
+    // receive backlog: frames (header included, hdrSize bytes) waiting for buffers
+    private final byte[][] backlogBuf = new byte[BACKLOG][];
+    private final int[] backlogOff = new int[BACKLOG];
+    private final int[] backlogLen = new int[BACKLOG];
+    private int backlogHead;
+    private int backlogCount;
+    private final byte[][] dhcpOut = new byte[DHCP_SLOTS][TAP_HDR + DhcpResponder.REPLY_MAX];
+    private int dhcpNext;
+    private int dhcpQueued;
+    private final DhcpMessage dhcpIn = new DhcpMessage();
+
+    // preallocated work areas
+    private final GuestSpans spans = new GuestSpans(MAX_SPANS);
+    private final VirtioNetHdr hdr = new VirtioNetHdr();
+    private final byte[] hdrBytes = new byte[TAP_HDR];
+    private final byte[] prefix = new byte[TAP_HDR + 14];
+    private final byte[] peek = new byte[64];
+    private final byte[] txScratch = new byte[TAP_HDR + MAX_FRAME];
+    private final byte[] rxScratch = new byte[TAP_HDR + MAX_FRAME];
+    private final byte[] segOut = new byte[SEGMENT_OUT];
+    private final int[] segOff = new int[MAX_SEGMENTS];
+    private final int[] segLen = new int[MAX_SEGMENTS];
+    private final Segmenter segmenter = new Segmenter();
+    private final RxBufferPlan plan = new RxBufferPlan();
+    private final byte[] ctrlData = new byte[8];
+    private final byte[] one = new byte[1];
+
+    public Vionet(VionetConfig cfg, GuestMemory memory, TapPort tap, Interrupts irq, Uplink uplink) {
+        this.cfg = cfg;
+        this.memory = memory;
+        this.tap = tap;
+        this.irq = irq;
+        this.uplink = uplink;
+        long unsupported = cfg.offered() & ~SUPPORTED;
+        if (unsupported != 0) {
+            Log.warn("ignoring unsupported offered features 0x" + Long.toHexString(unsupported));
+        }
+    }
+
+    public NicCounters counters() {
+        return counters;
+    }
+
+    public QueueCounters[] ringCounters() {
+        return ringCounters;
+    }
+
+    public org.jvmd.proto.NicStats stats() {
+        return counters.toProto(cfg.nic(), ringCounters);
+    }
+
+    public long ackedFeatures() {
+        return acked;
+    }
+
+    /** The features the receive path works from (acked, changed by CTRL_GUEST_OFFLOADS_SET). */
+    public long rxFeatures() {
+        return rxFeatures;
+    }
+
+    public boolean isDriverOk() {
+        return driverOk;
+    }
+
+    /** The TUN_F_* flags frames read from the tap may carry, as far as vionet knows. */
+    public int tapMayGive() {
+        int f = tapFlags | staleFlags;
+        for (int i = 0; i < tuncapCount; i++) {
+            f |= tuncapInflight[(tuncapHead + i) % MAX_TUNCAP_INFLIGHT];
+        }
+        return f;
+    }
+
+    // ---------------------------------------------------------------- control plane
+
+    /** FeaturesAcked (virtio 1.2 §3.1.1 step 5): only bits offered and implemented count. */
+    public void featuresAcked(long features) {
+        long allowed = (cfg.offered() | bit(VirtioNetFeatures.VERSION_1)) & SUPPORTED;
+        if ((features & ~allowed) != 0) {
+            Log.warn("driver acked features not offered: 0x" + Long.toHexString(features & ~allowed) + " (ignored)");
+        }
+        acked = features & allowed;
+        rxFeatures = acked;
+        hdrSize = VirtioNetHdr.size(acked);
+        mergeable = VirtioNetFeatures.has(acked, VirtioNetFeatures.MRG_RXBUF);
+        rebuildPolicies();
+        Log.debug("features acked 0x" + Long.toHexString(acked));
+    }
+
+    /** QueueReady: the driver enabled queue {@code q} (virtio 1.2 §4.1.4.3). */
+    public void queueReady(int q, RingLayout layout, int vector) {
+        if (q < 0 || q > CTRL || (q == CTRL && !VirtioNetFeatures.has(acked, VirtioNetFeatures.CTRL_VQ))) {
+            Log.warn("QueueReady for queue " + q + ", which this device does not have (ignored)");
+            return;
+        }
+        int size = layout.size();
+        if (size <= 0 || size > Virtq.MAX_SIZE || Integer.bitCount(size) != 1) {
+            Log.warn("queue " + q + ": size " + size + " is not a power of two in [1, 32768]; queue disabled");
+            queues[q] = null;
+            return;
+        }
+        SplitQueue sq = new SplitQueue(memory, size, ringCounters[q]);
+        try {
+            sq.activate(layout, acked);
+        } catch (GuestFault f) {
+            Log.warn("queue " + q + ": " + f.getMessage() + "; queue disabled");
+            queues[q] = null;
+            return;
+        }
+        queues[q] = sq;
+        chains[q] = sq.newChain();
+        vectors[q] = vector;
+        broken[q] = false;
+        if (q == RX) {
+            held = new DescriptorChain[Math.min(MAX_HELD, size)];
+            for (int i = 0; i < held.length; i++) {
+                held[i] = sq.newChain();
+            }
+            heldHead = 0;
+            heldCount = 0;
+            heldBytes = 0;
+            rxWaiting = false;
+        }
+        Log.debug("queue " + q + " ready: " + layout + " vector " + vector);
+    }
+
+    /** DriverOk: the queues may be used; the tap gets the guest's offloads (TUNSCAP). */
+    public void driverOk() {
+        driverOk = true;
+        sendTunCap();
+        try {
+            if (queues[RX] != null) {
+                queues[RX].disableNotifications();
+            }
+        } catch (GuestFault f) {
+            breakQueue(RX, f);
+        }
+        processTx();
+        processCtrl();
+        processRx();
+    }
+
+    /** Reset: queues stopped, features forgotten, the tap told to hand no offloads. */
+    public void reset() {
+        for (int q = 0; q < 3; q++) {
+            if (queues[q] != null) {
+                queues[q].reset();
+            }
+            queues[q] = null;
+            chains[q] = null;
+            vectors[q] = NO_VECTOR;
+            broken[q] = false;
+        }
+        held = new DescriptorChain[0];
+        heldHead = 0;
+        heldCount = 0;
+        heldBytes = 0;
+        backlogHead = 0;
+        backlogCount = 0;
+        dhcpQueued = 0;
+        driverOk = false;
+        txPending = false;
+        rxPending = false;
+        rxWaiting = false;
+        acked = 0;
+        rxFeatures = 0;
+        hdrSize = TAP_HDR;
+        mergeable = false;
+        promisc = true;
+        allmulti = true;
+        rebuildPolicies();
+        sendTunCap();
+        Log.debug("reset");
+    }
+
+    /** The privileged side's answer to our oldest TUNSCAP. */
+    public void tunCapReply(TunCapabilitiesReply reply) {
+        if (tuncapCount == 0) {
+            Log.warn("tuncap reply without a request (ignored)");
+            return;
+        }
+        int requested = tuncapInflight[tuncapHead];
+        int before = tapMayGive();
+        tuncapHead = (tuncapHead + 1) % MAX_TUNCAP_INFLIGHT;
+        tuncapCount--;
+        int uso = TunFlags.USO4 | TunFlags.USO6;
+        if (reply.getOk()) {
+            tapFlags = requested;
+            if ((requested & uso) == uso) {
+                usoKnown = true;
+            }
+        } else {
+            tapFlags = reply.getAppliedFlags();
+            if ((requested & uso) != 0 && !usoRefusalLogged) {
+                usoRefusalLogged = true;
+                Log.warn("the tap refused offloads 0x" + Integer.toHexString(requested) + " ("
+                        + reply.getError().getMessage() + "); USO is segmented in software");
+            } else if (!usoRefusalLogged) {
+                usoRefusalLogged = true;
+                Log.warn("the tap refused offloads 0x" + Integer.toHexString(requested) + " ("
+                        + reply.getError().getMessage() + "); receive offloads are finished in software");
+            }
+        }
+        // Frames already queued in the tap were made under the old flags: until the tap
+        // reads empty once, they may still arrive.
+        staleFlags = before & ~tapFlags;
+        rebuildPolicies();
+        Log.debug("tap offloads now 0x" + Integer.toHexString(tapFlags) + (reply.getOk() ? "" : " (refused)"));
+    }
+
+    private void sendTunCap() {
+        int flags = TunFlags.forGuest(rxFeatures);
+        if (tuncapCount == MAX_TUNCAP_INFLIGHT) {
+            // The other side stopped answering; keep the newest requests.
+            tuncapHead = (tuncapHead + 1) % MAX_TUNCAP_INFLIGHT;
+            tuncapCount--;
+        }
+        tuncapInflight[(tuncapHead + tuncapCount) % MAX_TUNCAP_INFLIGHT] = flags;
+        tuncapCount++;
+        uplink.tunCap(TunCapabilities.newBuilder().setNic(cfg.nic())
+                .setCsum((flags & TunFlags.CSUM) != 0).setTso4((flags & TunFlags.TSO4) != 0)
+                .setTso6((flags & TunFlags.TSO6) != 0).setEcn((flags & TunFlags.TSO_ECN) != 0)
+                .setUso4((flags & TunFlags.USO4) != 0).setUso6((flags & TunFlags.USO6) != 0)
+                .setTunFlags(flags).build());
+    }
+
+    private void rebuildPolicies() {
+        int txTun = TX_BASE_TUN_FLAGS | (usoKnown ? TunFlags.USO4 | TunFlags.USO6 : 0);
+        validator = new TxValidator(acked, TapOffloads.fromTunFlags(txTun));
+        rxPolicy = new RxOffloadPolicy(rxFeatures);
+    }
+
+    private void breakQueue(int q, GuestFault f) {
+        if (!broken[q]) {
+            Log.warn("queue " + q + " stopped until reset: " + f.getMessage());
+            counters.drop(NicCounters.Drop.QUEUE_BROKEN);
+        }
+        broken[q] = true;
+    }
+
+    private boolean active(int q) {
+        return driverOk && queues[q] != null && !broken[q];
+    }
+
+    // ---------------------------------------------------------------- events
+
+    /** The driver notified queue {@code q} (its ioeventfd fired). */
+    public void kick(int q) {
+        if (q == TX) {
+            processTx();
+        } else if (q == RX) {
+            if (rxWaiting && active(RX)) {
+                rxWaiting = false;
+                try {
+                    queues[RX].disableNotifications();
+                } catch (GuestFault f) {
+                    breakQueue(RX, f);
+                }
+            }
+            processRx();
+        } else if (q == CTRL) {
+            processCtrl();
+        }
+    }
+
+    /** The tap is readable. */
+    public void tapReadable() {
+        processRx();
+    }
+
+    /** True if the shell should poll the tap: RX can take frames now. */
+    public boolean wantsTap() {
+        return active(RX) && !rxWaiting && backlogCount == 0;
+    }
+
+    /** True if a queue has work left over after its budget; call {@link #runPending} soon. */
+    public boolean hasPendingWork() {
+        return (txPending && active(TX)) || (rxPending && active(RX));
+    }
+
+    public void runPending() {
+        if (txPending) {
+            processTx();
+        }
+        if (rxPending) {
+            processRx();
+        }
+    }
+
+    private void interrupt(int q) throws GuestFault {
+        SplitQueue sq = queues[q];
+        sq.publish();
+        if (sq.needsInterrupt() && vectors[q] != NO_VECTOR) {
+            irq.signal(vectors[q]);
+        }
+    }
+
+    // ---------------------------------------------------------------- transmit
+
+    private void processTx() {
+        txPending = false;
+        if (!active(TX)) {
+            return;
+        }
+        SplitQueue q = queues[TX];
+        DescriptorChain c = chains[TX];
+        int budget = TX_BUDGET;
+        try {
+            for (;;) {
+                q.disableNotifications();
+                while (budget > 0 && q.pop(c)) {
+                    transmit(c);
+                    q.push(c.head(), 0);
+                    budget--;
+                }
+                interrupt(TX);
+                if (budget == 0) {
+                    txPending = true;
+                    break;
+                }
+                if (!q.enableNotifications()) {
+                    break;
+                }
+            }
+        } catch (GuestFault f) {
+            breakQueue(TX, f);
+        }
+        if (backlogCount > 0) {
+            processRx();
+        }
+    }
+
+    /** One guest frame to the tap (or to the DHCP responder); the chain is pushed by the caller. */
+    private void transmit(DescriptorChain c) {
+        try {
+            long readable = c.readableBytes();
+            if (readable < hdrSize) {
+                counters.drop(DropReason.FRAME_TOO_SHORT);
+                return;
+            }
+            if (readable - hdrSize > MAX_FRAME) {
+                ringCounters[TX].count(GuestFault.Reason.FRAME_TOO_LONG);
+                return;
+            }
+            int len = (int) (readable - hdrSize);
+            c.gather(0, hdrBytes, 0, hdrSize);
+            hdr.read(hdrBytes, 0, hdrSize);
+            int peeked = c.gather(hdrSize, peek, 0, Math.min(len, peek.length));
+            if (cfg.lockedLladdr() && (peeked < 12 || !sameMac(peek, 6))) {
+                counters.drop(NicCounters.Drop.LOCKED_LLADDR_TX);
+                return;
+            }
+            if (cfg.dhcp() != null && looksLikeDhcp(peek, peeked) && answerDhcp(c, len)) {
+                return;
+            }
+            TxVerdict v = validator.check(hdr, len);
+            switch (v) {
+                case PASS -> passThrough(c, len);
+                case FINISH_CSUM -> finishChecksum(c, len);
+                case SEGMENT -> segment(c, len);
+                case DROP -> counters.drop(validator.dropReason());
+            }
+        } catch (GuestFault f) {
+            ringCounters[TX].count(f.reason());
+        }
+    }
+
+    private void passThrough(DescriptorChain c, int len) throws GuestFault {
+        int prefixLen = writeTapHeader(prefix);
+        int skip = hdrSize;
+        if (cfg.lockedLladdr()) {
+            // The checked Ethernet header goes from our copy: the guest cannot change it now.
+            System.arraycopy(peek, 0, prefix, prefixLen, 14);
+            prefixLen += 14;
+            skip += 14;
+        }
+        long n;
+        if (readableSpans(c, skip)) {
+            n = tap.write(prefix, prefixLen, spans);
+        } else {
+            // More buffers than one writev takes: send from a copy.
+            System.arraycopy(prefix, 0, txScratch, 0, TAP_HDR);
+            c.gather(hdrSize, txScratch, TAP_HDR, len);
+            if (cfg.lockedLladdr() && !sameMac(txScratch, TAP_HDR + 6)) {
+                counters.drop(NicCounters.Drop.LOCKED_LLADDR_TX);
+                return;
+            }
+            n = tap.write(txScratch, 0, TAP_HDR + len);
+        }
+        if (tapWritten(n)) {
+            counters.txFrames++;
+            counters.txBytes += len;
+            if (hdr.needsCsum()) {
+                counters.txCsumOffloaded++;
+            }
+            int base = hdr.gsoBase();
+            if (base == VirtioNetHdr.GSO_TCPV4 || base == VirtioNetHdr.GSO_TCPV6) {
+                counters.txTsoFrames++;
+            } else if (base == VirtioNetHdr.GSO_UDP_L4) {
+                counters.txUsoFrames++;
+            }
+        }
+    }
+
+    /** Our copy of a validated header for the tap: only NEEDS_CSUM may be set (virtio 1.2 §5.1.6.2.1). */
+    private int writeTapHeader(byte[] out) {
+        int flags = hdr.flags;
+        int numBuffers = hdr.numBuffers;
+        hdr.flags &= VirtioNetHdr.F_NEEDS_CSUM;
+        hdr.numBuffers = 0;
+        hdr.write(out, 0, TAP_HDR);
+        hdr.flags = flags;
+        hdr.numBuffers = numBuffers;
+        return TAP_HDR;
+    }
+
+    /** The readable part of {@code c} after {@code skip} bytes into {@link #spans}; false if it does not fit. */
+    private boolean readableSpans(DescriptorChain c, long skip) {
+        spans.clear();
+        for (int i = 0; i < c.readableSegments(); i++) {
+            long l = c.length(i);
+            if (skip >= l) {
+                skip -= l;
+                continue;
+            }
+            if (!spans.add(c.address(i) + skip, l - skip)) {
+                return false;
+            }
+            skip = 0;
+        }
+        return true;
+    }
+
+    private void finishChecksum(DescriptorChain c, int len) throws GuestFault {
+        Arrays.fill(txScratch, 0, TAP_HDR, (byte) 0);
+        c.gather(hdrSize, txScratch, TAP_HDR, len);
+        if (cfg.lockedLladdr() && !sameMac(txScratch, TAP_HDR + 6)) {
+            counters.drop(NicCounters.Drop.LOCKED_LLADDR_TX);
+            return;
+        }
+        if (hdr.needsCsum()) {
+            InetChecksum.completePartial(txScratch, TAP_HDR, len, hdr.csumStart, hdr.csumOffset);
+        }
+        if (tapWritten(tap.write(txScratch, 0, TAP_HDR + len))) {
+            counters.txFrames++;
+            counters.txBytes += len;
+            if (hdr.needsCsum()) {
+                counters.txSwChecksummed++;
+            }
+        }
+    }
+
+    private void segment(DescriptorChain c, int len) throws GuestFault {
+        c.gather(hdrSize, txScratch, 0, len);
+        if (cfg.lockedLladdr() && !sameMac(txScratch, 6)) {
+            counters.drop(NicCounters.Drop.LOCKED_LLADDR_TX);
+            return;
+        }
+        int n = segmenter.segment(hdr, txScratch, 0, len, segOut, 0, TAP_HDR, segOff, segLen);
+        if (n < 0) {
+            counters.drop(segmenter.dropReason());
+            return;
+        }
+        boolean all = true;
+        for (int i = 0; i < n; i++) {
+            all &= tapWritten(tap.write(segOut, segOff[i] - TAP_HDR, segLen[i] + TAP_HDR));
+        }
+        if (all) {
+            counters.txFrames++;
+            counters.txBytes += len;
+            counters.txSwSegmented++;
+        }
+    }
+
+    private boolean tapWritten(long n) {
+        if (n >= 0) {
+            return true;
+        }
+        counters.tapError((int) -n, true);
+        counters.drop(NicCounters.Drop.TX_TAP_ERROR);
+        return false;
+    }
+
+    private boolean sameMac(byte[] b, int off) {
+        byte[] mac = cfg.mac();
+        for (int i = 0; i < 6; i++) {
+            if (b[off + i] != mac[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Untagged IPv4/UDP to port 67 (the responder checks everything else). */
+    private static boolean looksLikeDhcp(byte[] f, int n) {
+        if (n < 14 + 20 + 8 || f[12] != 0x08 || f[13] != 0x00 || (f[14] & 0xF0) != 0x40 || f[14 + 9] != 17) {
+            return false;
+        }
+        int udp = 14 + (f[14] & 0x0F) * 4;
+        return udp + 4 <= n && f[udp + 2] == 0 && f[udp + 3] == DhcpMessage.SERVER_PORT;
+    }
+
+    /** True if the frame was the guest's DHCP request and is consumed here (answered or not). */
+    private boolean answerDhcp(DescriptorChain c, int len) throws GuestFault {
+        int n = Math.min(len, 1500 + 18);
+        c.gather(hdrSize, txScratch, 0, n);
+        if (!dhcpIn.parse(txScratch, 0, n) || !cfg.dhcp().fromGuest(dhcpIn)) {
+            return false;
+        }
+        if (dhcpQueued == DHCP_SLOTS) {
+            counters.drop(NicCounters.Drop.RX_BACKLOG_FULL);
+            return true;
+        }
+        byte[] out = dhcpOut[dhcpNext];
+        int replyLen = cfg.dhcp().respond(dhcpIn, out, TAP_HDR);
+        if (replyLen == 0) {
+            return true;
+        }
+        dhcpNext = (dhcpNext + 1) % DHCP_SLOTS;
+        Arrays.fill(out, 0, TAP_HDR, (byte) 0);
+        if (enqueue(out, TAP_HDR - hdrSize, hdrSize + replyLen)) {
+            dhcpQueued++;
+            counters.dhcpReplies++;
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- receive
+
+    private void processRx() {
+        if (!active(RX)) {
+            return;
+        }
+        try {
+            rxPending = false;
+            for (int frames = 0; ; frames++) {
+                if (frames >= RX_BUDGET) {
+                    rxPending = backlogCount > 0;
+                    break;
+                }
+                if (!drainBacklog()) {
+                    if (waitForBuffers()) {
+                        break;
+                    }
+                    continue;
+                }
+                int r = directPath() ? receiveDirect() : receiveScratch();
+                if (r == EMPTY) {
+                    break;
+                }
+                if (r == NEED_BUFFERS) {
+                    if (waitForBuffers()) {
+                        break;
+                    }
+                }
+            }
+            interrupt(RX);
+        } catch (GuestFault f) {
+            breakQueue(RX, f);
+        }
+    }
+
+    private static final int DONE = 0;
+    private static final int EMPTY = 1;
+    private static final int NEED_BUFFERS = 2;
+
+    /**
+     * Asks the driver for a kick when it adds buffers. Returns false if buffers arrived
+     * meanwhile (the caller goes on), true if RX must wait for the kick.
+     */
+    private boolean waitForBuffers() throws GuestFault {
+        if (queues[RX].enableNotifications()) {
+            queues[RX].disableNotifications();
+            rxWaiting = false;
+            return false;
+        }
+        rxWaiting = true;
+        return true;
+    }
+
+    /** The direct path is safe when every frame the tap may hand is one the guest takes. */
+    private boolean directPath() {
+        return !cfg.lockedLladdr() && (tapMayGive() & ~TunFlags.forGuest(rxFeatures)) == 0;
+    }
+
+    /** Takes one more chain from the ring into the held list. */
+    private boolean fetch() throws GuestFault {
+        if (heldCount == held.length) {
+            return false;
+        }
+        SplitQueue q = queues[RX];
+        DescriptorChain c = held[(heldHead + heldCount) % held.length];
+        while (q.pop(c)) {
+            if (c.writableBytes() < hdrSize) {
+                // virtio 1.2 §5.1.6.3.1: every receive buffer holds at least the header.
+                counters.drop(DropReason.RX_BUFFER_TOO_SMALL);
+                q.push(c.head(), 0);
+                continue;
+            }
+            heldCount++;
+            heldBytes += capacity(c);
+            return true;
+        }
+        return false;
+    }
+
+    private static int capacity(DescriptorChain c) {
+        return (int) Math.min(c.writableBytes(), TAP_HDR + MAX_FRAME);
+    }
+
+    private DescriptorChain heldAt(int i) {
+        return held[(heldHead + i) % held.length];
+    }
+
+    /** Returns the first {@code k} held chains to the driver with {@link #usedLen} bytes each. */
+    private void consume(int k) throws GuestFault {
+        for (int i = 0; i < k; i++) {
+            DescriptorChain c = heldAt(i);
+            heldBytes -= capacity(c);
+            queues[RX].push(c.head(), usedLen[i]);
+        }
+        heldHead = (heldHead + k) % held.length;
+        heldCount -= k;
+    }
+
+    /** True if the held chains can take a frame of {@code total} bytes (header included), fetching as needed. */
+    private boolean reserve(long total) throws GuestFault {
+        if (mergeable) {
+            while (heldBytes < total && fetch()) {
+                // take more
+            }
+            return heldBytes >= total;
+        }
+        return heldCount > 0 || fetch();
+    }
+
+    /** True if no more chains can be held: waiting for buffers would never end. */
+    private boolean cannotGrow() {
+        return heldCount == held.length || heldCount == queues[RX].size();
+    }
+
+    private int receiveDirect() throws GuestFault {
+        int maxFrame = (tapMayGive() & GSO_TUN_FLAGS) != 0 ? MAX_FRAME : cfg.mtu() + L2_OVERHEAD;
+        if (!reserve(hdrSize + maxFrame) && (heldCount == 0 || !cannotGrow())) {
+            return NEED_BUFFERS;
+        }
+        spans.clear();
+        int chainsInSpans = mergeable ? heldCount : 1;
+        for (int i = 0; i < chainsInSpans; i++) {
+            if (!writableSpans(heldAt(i), i == 0 ? hdrSize : 0)) {
+                break;
+            }
+        }
+        long n = tap.read(hdrBytes, spans);
+        if (n < 0) {
+            return tapReadFailed(n);
+        }
+        int len = (int) Math.min(n - TAP_HDR, Integer.MAX_VALUE);
+        if (n < TAP_HDR + 14) {
+            counters.drop(NicCounters.Drop.RX_RUNT);
+            return DONE;
+        }
+        if (len > spans.bytes()) {
+            counters.drop(NicCounters.Drop.RX_TRUNCATED);
+            return DONE;
+        }
+        hdr.read(hdrBytes, 0, TAP_HDR);
+        RxVerdict v = rxPolicy.check(hdr, len);
+        switch (v) {
+            case DROP -> counters.drop(rxPolicy.dropReason());
+            case DELIVER -> deliverHeld(len, v);
+            case FINISH_CSUM -> {
+                gatherSpans(rxScratch, len);
+                InetChecksum.completePartial(rxScratch, 0, len, hdr.csumStart, hdr.csumOffset);
+                scatterSpans(hdr.csumStart + hdr.csumOffset, rxScratch, hdr.csumStart + hdr.csumOffset, 2);
+                counters.rxSwChecksummed++;
+                deliverHeld(len, v);
+            }
+            case SEGMENT -> {
+                gatherSpans(rxScratch, len);
+                segmentToBacklog(rxScratch, 0, len);
+            }
+        }
+        return DONE;
+    }
+
+    /** The writable part of {@code c} after {@code skip} bytes, appended to {@link #spans}. */
+    private boolean writableSpans(DescriptorChain c, long skip) {
+        for (int i = c.readableSegments(); i < c.segments(); i++) {
+            long l = c.length(i);
+            if (skip >= l) {
+                skip -= l;
+                continue;
+            }
+            if (!spans.add(c.address(i) + skip, l - skip)) {
+                return false;
+            }
+            skip = 0;
+        }
+        return true;
+    }
+
+    private void gatherSpans(byte[] dst, int len) throws GuestFault {
+        int done = 0;
+        for (int i = 0; i < spans.count() && done < len; i++) {
+            int n = Math.min(spans.length(i), len - done);
+            memory.read(spans.address(i), dst, done, n);
+            done += n;
+        }
+    }
+
+    /** Writes {@code src[srcOff..+n)} to frame offset {@code at} of the frame in {@link #spans}. */
+    private void scatterSpans(int at, byte[] src, int srcOff, int n) throws GuestFault {
+        long skip = at;
+        for (int i = 0; i < spans.count() && n > 0; i++) {
+            int l = spans.length(i);
+            if (skip >= l) {
+                skip -= l;
+                continue;
+            }
+            int k = (int) Math.min(l - skip, n);
+            memory.write(spans.address(i) + skip, src, srcOff, k);
+            srcOff += k;
+            n -= k;
+            skip = 0;
+        }
+    }
+
+    /** The frame read by the direct path sits in the held chains: give them its header and return them. */
+    private void deliverHeld(int len, RxVerdict v) throws GuestFault {
+        rxPolicy.prepareHeader(hdr, v);
+        int k = planHeld(hdrSize + len, hdrSize + len);
+        if (k < 0) {
+            counters.drop(plan.dropReason());
+            return;
+        }
+        hdr.numBuffers = plan.numBuffers();
+        hdr.write(hdrBytes, 0, hdrSize);
+        heldAt(0).scatter(0, hdrBytes, 0, hdrSize);
+        countRx(hdr.flags, hdr.gsoType, len);
+        consume(k);
+    }
+
+    /** Plans {@code total} bytes over the held chains into {@link #usedLen}; returns how many chains, or -1. */
+    private int planHeld(int total, int unused) {
+        plan.begin(hdrSize, total - hdrSize, mergeable, mergeable ? Math.max(1, heldCount) : 1);
+        int k = 0;
+        while (!plan.done()) {
+            if (k == heldCount) {
+                return -1;
+            }
+            int n = plan.place(capacity(heldAt(k)));
+            if (n < 0) {
+                return -1;
+            }
+            usedLen[k++] = n;
+        }
+        return k;
+    }
+
+    private void countRx(int flags, int gsoType, int len) {
+        counters.rxFrames++;
+        counters.rxBytes += len;
+        if ((flags & VirtioNetHdr.F_NEEDS_CSUM) != 0) {
+            counters.rxCsumOffloaded++;
+        }
+        if (gsoType != VirtioNetHdr.GSO_NONE) {
+            counters.rxGsoFrames++;
+        }
+    }
+
+    private int tapReadFailed(long n) {
+        int errno = (int) -n;
+        if (errno == 11) {   // EAGAIN: the tap is empty, so everything queued under old flags is gone
+            staleFlags = 0;
+            return EMPTY;
+        }
+        counters.tapError(errno, false);
+        return EMPTY;
+    }
+
+    private int receiveScratch() throws GuestFault {
+        long n = tap.read(rxScratch, 0, rxScratch.length);
+        if (n < 0) {
+            return tapReadFailed(n);
+        }
+        if (n < TAP_HDR + 14) {
+            counters.drop(NicCounters.Drop.RX_RUNT);
+            return DONE;
+        }
+        if (n > rxScratch.length) {
+            counters.drop(NicCounters.Drop.RX_TRUNCATED);
+            return DONE;
+        }
+        int len = (int) n - TAP_HDR;
+        if (cfg.lockedLladdr() && (rxScratch[TAP_HDR] & 1) == 0 && !sameMac(rxScratch, TAP_HDR)) {
+            counters.drop(NicCounters.Drop.LOCKED_LLADDR_RX);
+            return DONE;
+        }
+        hdr.read(rxScratch, 0, TAP_HDR);
+        RxVerdict v = rxPolicy.check(hdr, len);
+        switch (v) {
+            case DROP -> counters.drop(rxPolicy.dropReason());
+            case SEGMENT -> segmentToBacklog(rxScratch, TAP_HDR, len);
+            case DELIVER, FINISH_CSUM -> {
+                if (v == RxVerdict.FINISH_CSUM) {
+                    InetChecksum.completePartial(rxScratch, TAP_HDR, len, hdr.csumStart, hdr.csumOffset);
+                    counters.rxSwChecksummed++;
+                }
+                rxPolicy.prepareHeader(hdr, v);
+                hdr.write(rxScratch, TAP_HDR - hdrSize, hdrSize);
+                enqueue(rxScratch, TAP_HDR - hdrSize, hdrSize + len);
+            }
+        }
+        return DONE;
+    }
+
+    /** Software GSO of a received frame at {@code buf[off..off+len)}; the segments go to the backlog. */
+    private void segmentToBacklog(byte[] buf, int off, int len) {
+        int n = segmenter.segment(hdr, buf, off, len, segOut, 0, hdrSize, segOff, segLen);
+        if (n < 0) {
+            counters.drop(segmenter.dropReason());
+            return;
+        }
+        counters.rxSwSegmented++;
+        rxPolicy.prepareHeader(hdr, RxVerdict.SEGMENT);
+        for (int i = 0; i < n; i++) {
+            hdr.write(segOut, segOff[i] - hdrSize, hdrSize);
+            enqueue(segOut, segOff[i] - hdrSize, hdrSize + segLen[i]);
+        }
+    }
+
+    private boolean enqueue(byte[] buf, int off, int len) {
+        if (backlogCount == BACKLOG) {
+            counters.drop(NicCounters.Drop.RX_BACKLOG_FULL);
+            return false;
+        }
+        int i = (backlogHead + backlogCount) % BACKLOG;
+        backlogBuf[i] = buf;
+        backlogOff[i] = off;
+        backlogLen[i] = len;
+        backlogCount++;
+        return true;
+    }
+
+    /** Copies backlog frames into receive buffers; false if buffers ran out first. */
+    private boolean drainBacklog() throws GuestFault {
+        while (backlogCount > 0) {
+            int e = backlogHead;
+            byte[] buf = backlogBuf[e];
+            int off = backlogOff[e];
+            int total = backlogLen[e];
+            if (!reserve(total)) {
+                if (heldCount == 0 || !cannotGrow()) {
+                    return false;
+                }
+            }
+            int k = planHeld(total, total);
+            if (k >= 0) {
+                if (hdrSize == VirtioNetHdr.SIZE) {
+                    VirtioNetHdr.putNumBuffers(buf, off, plan.numBuffers());
+                }
+                int done = 0;
+                for (int i = 0; i < k; i++) {
+                    heldAt(i).scatter(0, buf, off + done, usedLen[i]);
+                    done += usedLen[i];
+                }
+                countRx(buf[off] & 0xFF, buf[off + 1] & 0xFF, total - hdrSize);
+                consume(k);
+            } else {
+                counters.drop(plan.dropReason());
+            }
+            backlogBuf[e] = null;
+            backlogHead = (backlogHead + 1) % BACKLOG;
+            backlogCount--;
+            for (byte[] slot : dhcpOut) {
+                if (slot == buf) {
+                    dhcpQueued--;
+                }
+            }
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- control queue
+
+    private void processCtrl() {
+        if (!active(CTRL)) {
+            return;
+        }
+        SplitQueue q = queues[CTRL];
+        DescriptorChain c = chains[CTRL];
+        try {
+            for (int budget = q.size(); budget > 0 && q.pop(c); budget--) {
+                if (c.writableBytes() < 1) {
+                    counters.drop(NicCounters.Drop.CTRL_BAD_COMMAND);
+                    q.push(c.head(), 0);
+                    continue;
+                }
+                byte ack = command(c);
+                if (ack != CTRL_OK) {
+                    counters.drop(NicCounters.Drop.CTRL_BAD_COMMAND);
+                }
+                one[0] = ack;
+                // struct virtio_net_ctrl: class, command, data (readable), then u8 ack (writable).
+                c.scatter(c.writableBytes() - 1, one, 0, 1);
+                q.push(c.head(), 1);
+            }
+            interrupt(CTRL);
+        } catch (GuestFault f) {
+            breakQueue(CTRL, f);
+        }
+    }
+
+    private byte command(DescriptorChain c) throws GuestFault {
+        long dataLen = c.readableBytes() - 2;
+        if (dataLen < 0) {
+            return CTRL_ERR;
+        }
+        c.gather(0, ctrlData, 0, 2);
+        int cls = ctrlData[0] & 0xFF;
+        int cmd = ctrlData[1] & 0xFF;
+        boolean ctrlRx = VirtioNetFeatures.has(acked, VirtioNetFeatures.CTRL_RX);
+        if (cls == CTRL_CLASS_RX && ctrlRx && (cmd == CTRL_RX_PROMISC || cmd == CTRL_RX_ALLMULTI) && dataLen == 1) {
+            c.gather(2, ctrlData, 0, 1);
+            boolean on = ctrlData[0] != 0;
+            if (cmd == CTRL_RX_PROMISC) {
+                promisc = on;
+            } else {
+                allmulti = on;
+            }
+            Log.debug((cmd == CTRL_RX_PROMISC ? "promisc " : "allmulti ") + on);
+            return CTRL_OK;
+        }
+        if (cls == CTRL_CLASS_MAC && ctrlRx && cmd == CTRL_MAC_TABLE_SET) {
+            return macTableValid(c, dataLen) ? CTRL_OK : CTRL_ERR;
+        }
+        if (cls == CTRL_CLASS_GUEST_OFFLOADS && cmd == CTRL_GUEST_OFFLOADS_SET && dataLen == 8
+                && VirtioNetFeatures.has(acked, VirtioNetFeatures.CTRL_GUEST_OFFLOADS)) {
+            c.gather(2, ctrlData, 0, 8);
+            long requested = 0;
+            for (int i = 7; i >= 0; i--) {
+                requested = requested << 8 | (ctrlData[i] & 0xFF);   // le64
+            }
+            if (!VirtioNetFeatures.guestOffloadsAllowed(acked, requested)) {
+                return CTRL_ERR;
+            }
+            rxFeatures = VirtioNetFeatures.withGuestOffloads(acked, requested);
+            rebuildPolicies();
+            sendTunCap();
+            Log.debug("guest offloads set to 0x" + Long.toHexString(requested));
+            return CTRL_OK;
+        }
+        return CTRL_ERR;
+    }
+
+    /**
+     * VIRTIO_NET_CTRL_MAC_TABLE_SET (virtio 1.2 §5.1.6.5.2): two tables, each a le32 count
+     * and that many 6-byte addresses, filling the data exactly. The device accepts the
+     * filter; it does not filter by it (only locked lladdr drops by address).
+     */
+    private boolean macTableValid(DescriptorChain c, long dataLen) throws GuestFault {
+        long at = 2;
+        long end = 2 + dataLen;
+        for (int t = 0; t < 2; t++) {
+            if (at + 4 > end) {
+                return false;
+            }
+            c.gather(at, ctrlData, 0, 4);
+            long entries = (ctrlData[0] & 0xFFL) | (ctrlData[1] & 0xFFL) << 8 | (ctrlData[2] & 0xFFL) << 16
+                    | (ctrlData[3] & 0xFFL) << 24;
+            at += 4 + 6 * entries;
+        }
+        return at == end;
+    }
+
+    public boolean promiscuous() {
+        return promisc;
+    }
+
+    public boolean allMulticast() {
+        return allmulti;
+    }
+}

@@ -1,0 +1,189 @@
+package org.jvmd.vionet;
+
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import org.jvmd.proto.Error;
+import org.jvmd.proto.FromVionet;
+import org.jvmd.proto.QueueReady;
+import org.jvmd.proto.ResetDone;
+import org.jvmd.proto.StatsReply;
+import org.jvmd.proto.ToVionet;
+import org.jvmd.sys.Channel;
+import org.jvmd.sys.Epoll;
+import org.jvmd.sys.EventFd;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.PeerClosedException;
+import org.jvmd.sys.Received;
+import org.jvmd.sys.SysException;
+import org.jvmd.sys.Tap;
+import org.jvmd.virtio.RingLayout;
+
+/**
+ * The shell's one event-loop thread: epoll over the channel, the tap and the kick
+ * eventfds, dispatching to the device core. The tap is polled only while the core can
+ * take frames ({@link Vionet#wantsTap}); work left after a budget makes the next wait
+ * non-blocking, so that a busy queue cannot starve the others.
+ */
+public final class VionetLoop implements Interrupts, Uplink {
+    private static final long CHANNEL = 0;
+    private static final long TAP = 1;
+    private static final long KICK = 10;
+
+    private final Channel channel;
+    private final Tap tap;
+    private final Fd[] kicks;
+    private final Fd[] calls;
+    private final Epoll epoll;
+    private Vionet vionet;
+    private boolean tapPolled;
+    private boolean channelGone;
+    private final boolean[] callWarned;
+
+    /** {@code kicks[q]} and {@code calls[v]} may be null (not given). */
+    public VionetLoop(Channel channel, Tap tap, Fd[] kicks, Fd[] calls) throws SysException {
+        this.channel = channel;
+        this.tap = tap;
+        this.kicks = kicks;
+        this.calls = calls;
+        this.callWarned = new boolean[calls.length];
+        this.epoll = new Epoll(16);
+        epoll.add(channel.fd().num(), LibC.EPOLLIN, CHANNEL);
+        epoll.add(tap.fd().num(), 0, TAP);
+        for (int q = 0; q < kicks.length; q++) {
+            if (kicks[q] != null) {
+                LibC.setNonBlocking(kicks[q].num(), true);
+                epoll.add(kicks[q].num(), LibC.EPOLLIN, KICK + q);
+            }
+        }
+        tap.setNonBlocking(true);
+    }
+
+    public void attach(Vionet v) {
+        this.vionet = v;
+    }
+
+    /** Runs until Shutdown or end of file on the channel; returns the exit status. */
+    public int run() throws IOException {
+        while (true) {
+            syncTapPolling();
+            int n = epoll.waitFor(vionet.hasPendingWork() ? 0 : -1);
+            for (int i = 0; i < n; i++) {
+                long data = epoll.data(i);
+                if (data == CHANNEL) {
+                    if (!onChannel()) {
+                        return 0;
+                    }
+                } else if (data == TAP) {
+                    vionet.tapReadable();
+                } else {
+                    int q = (int) (data - KICK);
+                    EventFd.read(kicks[q].num());
+                    vionet.kick(q);
+                }
+                if (channelGone) {
+                    Log.info("channel closed by parent (EOF), exiting");
+                    return 0;
+                }
+            }
+            if (vionet.hasPendingWork()) {
+                vionet.runPending();
+            }
+        }
+    }
+
+    private void syncTapPolling() throws SysException {
+        boolean want = vionet.wantsTap();
+        if (want != tapPolled) {
+            epoll.modify(tap.fd().num(), want ? LibC.EPOLLIN : 0, TAP);
+            tapPolled = want;
+        }
+    }
+
+    /** One control message; false when vionet should exit. */
+    private boolean onChannel() throws IOException {
+        ToVionet m;
+        try (Received<ToVionet> r = channel.receive(ToVionet.parser(), 0)) {
+            m = r.message();
+        } catch (SocketTimeoutException e) {
+            return true;
+        } catch (PeerClosedException e) {
+            Log.info("channel closed by parent (EOF), exiting");
+            return false;
+        } catch (org.jvmd.proto.FrameException e) {
+            Log.warn("bad frame on the channel: " + e.getMessage());
+            send(error("bad frame: " + e.getMessage()));
+            return true;
+        }
+        switch (m.getMsgCase()) {
+            case FEATURES_ACKED -> vionet.featuresAcked(m.getFeaturesAcked().getFeatures());
+            case QUEUE_READY -> {
+                QueueReady q = m.getQueueReady();
+                vionet.queueReady(q.getQueue(), new RingLayout(q.getSize(), q.getDesc(), q.getDriver(), q.getDevice()),
+                        q.getMsixVector());
+            }
+            case DRIVER_OK -> vionet.driverOk();
+            case RESET -> {
+                vionet.reset();
+                send(FromVionet.newBuilder().setResetDone(ResetDone.getDefaultInstance()).build());
+            }
+            case TUNCAP_REPLY -> vionet.tunCapReply(m.getTuncapReply());
+            case STATS -> send(FromVionet.newBuilder()
+                    .setStats(StatsReply.newBuilder().addNics(vionet.stats())).build());
+            case SHUTDOWN -> {
+                Log.info("shutdown");
+                return false;
+            }
+            default -> {
+                Log.warn("unexpected message " + m.getMsgCase() + " (answered with an error)");
+                send(error("unexpected message " + m.getMsgCase()));
+            }
+        }
+        return !channelGone;
+    }
+
+    static FromVionet error(String message) {
+        return FromVionet.newBuilder().setError(Error.newBuilder().setMessage(message)).build();
+    }
+
+    private void send(FromVionet m) {
+        try {
+            channel.send(m);
+        } catch (PeerClosedException e) {
+            channelGone = true;
+        } catch (IOException e) {
+            Log.warn("channel send failed: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void tunCap(org.jvmd.proto.TunCapabilities caps) {
+        send(FromVionet.newBuilder().setTuncap(caps).build());
+    }
+
+    @Override
+    public void signal(int vector) {
+        Fd fd = vector >= 0 && vector < calls.length ? calls[vector] : null;
+        if (fd == null) {
+            if (vector >= 0 && vector < callWarned.length && !callWarned[vector]) {
+                callWarned[vector] = true;
+                Log.warn("no irqfd for MSI-X vector " + vector);
+            } else if (vector >= callWarned.length) {
+                return;
+            }
+            return;
+        }
+        try {
+            EventFd.signal(fd.num(), 1);
+        } catch (SysException e) {
+            if (!callWarned[vector]) {
+                callWarned[vector] = true;
+                Log.warn("irqfd of vector " + vector + ": " + e.getMessage());
+            }
+        }
+    }
+
+    public void close() {
+        epoll.close();
+    }
+}

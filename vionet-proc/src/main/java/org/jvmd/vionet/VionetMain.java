@@ -1,0 +1,190 @@
+package org.jvmd.vionet;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import org.jvmd.proto.Error;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.FdSlot;
+import org.jvmd.proto.Frames;
+import org.jvmd.proto.FromVionet;
+import org.jvmd.proto.MemoryRegion;
+import org.jvmd.proto.Ready;
+import org.jvmd.proto.ToVionet;
+import org.jvmd.proto.VionetInit;
+import org.jvmd.sys.Channel;
+import org.jvmd.sys.ChildChannel;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.MappedGuestMemory;
+import org.jvmd.sys.Received;
+import org.jvmd.sys.Seccomp;
+import org.jvmd.sys.Shed;
+import org.jvmd.sys.SysException;
+import org.jvmd.sys.Tap;
+import org.jvmd.virtio.HeapGuestMemory;
+
+/**
+ * vionet-proc: the unprivileged virtio-net device process (vmd's vionet). Acquire, then
+ * shed: it receives its channel (fd 3), the init message with the guest memfd, the tap,
+ * the kick and call eventfds; maps guest memory, adopts the tap, closes everything else;
+ * loads what it will need; drops to the unprivileged user in an empty chroot with a
+ * seccomp filter that leaves no open, socket, exec or ioctl; answers Ready; and runs the
+ * data path ({@link VionetLoop}, {@link Vionet}) until Shutdown or end of file.
+ */
+public final class VionetMain {
+    /** Where vionet chroots when the init message names no directory (as OpenBSD's vmd). */
+    static final Path DEFAULT_CHROOT = Path.of("/var/empty");
+    private static final long INIT_TIMEOUT_MS = 60_000;
+
+    private VionetMain() {}
+
+    public static void main(String[] args) {
+        Channel ch;
+        try {
+            ch = ChildChannel.inherit();
+        } catch (SysException e) {
+            System.err.println("vionet: no channel on fd 3: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
+        int status;
+        try {
+            status = run(ch);
+        } catch (Throwable t) {
+            Log.warn("fatal: " + t);
+            t.printStackTrace();
+            status = 1;
+        }
+        System.exit(status);
+    }
+
+    static int run(Channel ch) throws IOException {
+        Setup s;
+        try {
+            s = acquire(ch);
+        } catch (IOException | RuntimeException e) {
+            Log.warn("start-up failed: " + e.getMessage());
+            ch.send(FromVionet.newBuilder().setError(Error.newBuilder().setMessage(e.getMessage())
+                    .setErrno(e instanceof SysException se ? se.errno() : 0)).build());
+            return 1;
+        }
+        try {
+            shed(s.init);
+        } catch (IOException | RuntimeException e) {
+            Log.warn("privilege drop failed: " + e.getMessage());
+            ch.send(FromVionet.newBuilder().setError(Error.newBuilder().setMessage("privilege drop: " + e.getMessage())
+                    .setErrno(e instanceof SysException se ? se.errno() : 0)).build());
+            return 1;
+        }
+        ch.send(ready());
+        Log.debug("ready: tap " + s.tap.name() + ", features offered 0x" + Long.toHexString(s.cfg.offered()));
+        return s.loop.run();
+    }
+
+    private record Setup(VionetInit init, VionetConfig cfg, Tap tap, VionetLoop loop) {}
+
+    /** Takes the init message and its descriptors; maps memory and adopts the tap. */
+    private static Setup acquire(Channel ch) throws IOException {
+        try (Received<ToVionet> r = ch.receive(ToVionet.parser(), INIT_TIMEOUT_MS)) {
+            ToVionet m = r.message();
+            if (!m.hasInit()) {
+                throw new IOException("first message is " + m.getMsgCase() + ", not init");
+            }
+            VionetInit init = m.getInit();
+            Log.title(init.getTitle());
+            VionetConfig cfg = VionetConfig.from(init.getNic());
+            if (init.getRegionsCount() == 0) {
+                throw new IOException("init names no guest memory regions");
+            }
+            List<MappedGuestMemory.Range> ranges = new ArrayList<>();
+            for (MemoryRegion g : init.getRegionsList()) {
+                ranges.add(new MappedGuestMemory.Range(g.getGuestPhys(), g.getSize(), g.getMemfdOffset()));
+            }
+            MappedGuestMemory memory;
+            try (Fd memfd = take(r, FdRole.FD_MEMFD, 0, true)) {
+                memory = MappedGuestMemory.map(memfd, ranges);
+            }
+            Tap tap = Tap.adopt(take(r, FdRole.FD_TAP, 0, true), init.getNic().getTapName());
+            Fd[] kicks = new Fd[3];
+            kicks[Vionet.RX] = take(r, FdRole.FD_KICK, Vionet.RX, true);
+            kicks[Vionet.TX] = take(r, FdRole.FD_KICK, Vionet.TX, true);
+            kicks[Vionet.CTRL] = take(r, FdRole.FD_KICK, Vionet.CTRL, false);
+            int vectors = 0;
+            for (FdSlot slot : r.slots()) {
+                if (slot.getRole() == FdRole.FD_CALL) {
+                    vectors = Math.max(vectors, slot.getIndex() + 1);
+                }
+            }
+            if (vectors > 2048) {   // MSI-X has at most 2048 vectors (PCI 3.0 §6.8.2)
+                throw new IOException("FD_CALL index " + (vectors - 1) + " above the MSI-X maximum");
+            }
+            Fd[] calls = new Fd[vectors];
+            for (int v = 0; v < vectors; v++) {
+                calls[v] = take(r, FdRole.FD_CALL, v, false);
+            }
+            VionetLoop loop = new VionetLoop(ch, tap, kicks, calls);
+            Vionet vionet = new Vionet(cfg, memory, new NativeTapPort(tap, memory), loop, loop);
+            loop.attach(vionet);
+            return new Setup(init, cfg, tap, loop);
+            // every descriptor not taken is closed here
+        }
+    }
+
+    private static Fd take(Received<ToVionet> r, FdRole role, int index, boolean required) throws IOException {
+        for (FdSlot s : r.slots()) {
+            if (s.getRole() == role && s.getIndex() == index) {
+                return r.take(role, index);
+            }
+        }
+        if (required) {
+            throw new IOException("init carries no " + role + " #" + index);
+        }
+        return null;
+    }
+
+    /** Loads what the data path needs, then drops to the unprivileged user in an empty chroot. */
+    private static void shed(VionetInit init) throws IOException {
+        Path root = init.getChroot().isEmpty() ? defaultChroot() : Path.of(init.getChroot());
+        FromVionet sample = ready();
+        Shed.to(init.getUser())
+                .chroot(root)
+                .preloadPackages("org.jvmd.")
+                .warmup(() -> warmup(sample))
+                .seccomp(Seccomp.device(true))
+                .drop();
+        Log.debug("dropped to " + (init.getUser().isEmpty() ? Shed.DEFAULT_USER : init.getUser()) + " in " + root);
+    }
+
+    static Path defaultChroot() throws IOException {
+        if (!Files.isDirectory(DEFAULT_CHROOT)) {
+            Files.createDirectories(DEFAULT_CHROOT,
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        }
+        return DEFAULT_CHROOT;
+    }
+
+    private static FromVionet ready() {
+        return FromVionet.newBuilder().setReady(Ready.newBuilder().setProcess(Log.title())
+                .setPid((int) ProcessHandle.current().pid())).build();
+    }
+
+    /**
+     * Exercises what runs after the drop, so that every class it touches is loaded while
+     * files can still be opened: the messages both ways and a device core on heap memory.
+     */
+    private static void warmup(FromVionet sample) {
+        try {
+            Frames.encode(sample);
+            Frames.encode(VionetLoop.error("warm-up"));
+            for (ToVionet.MsgCase c : ToVionet.MsgCase.values()) {
+                c.getNumber();
+            }
+            Warmup.run(new HeapGuestMemory(1 << 20));
+        } catch (IOException e) {
+            throw new IllegalStateException("warm-up: " + e.getMessage(), e);
+        }
+    }
+}
