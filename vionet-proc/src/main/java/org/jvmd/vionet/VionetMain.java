@@ -182,7 +182,7 @@ public final class VionetMain {
             for (ToVionet.MsgCase c : ToVionet.MsgCase.values()) {
                 c.getNumber();
             }
-            Warmup.run(new HeapGuestMemory(1 << 20));
+            Warmup.run(new HeapGuestMemory(4 << 20));   // 16-entry rings with 64 KiB TX slots need more than 1 MiB
         } catch (IOException e) {
             throw new IllegalStateException("warm-up: " + e.getMessage(), e);
         }

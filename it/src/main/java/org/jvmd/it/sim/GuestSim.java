@@ -605,6 +605,14 @@ public final class GuestSim implements AutoCloseable {
         return result;
     }
 
+    /**
+     * Plays a guest VLAN interface: from now on every transmitted frame carries an 802.1Q
+     * tag with {@code tci} inline, csum_start and hdr_len moved past it (-1: stop tagging).
+     */
+    public void tagTransmittedFrames(int tci) {
+        tx.tagFrames(tci);
+    }
+
     // ---- fault injection ---------------------------------------------------------------
 
     /**

@@ -44,7 +44,9 @@ public final class GuestSimMain {
             return;
         }
         CountDownLatch stopped = new CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean terminating = new java.util.concurrent.atomic.AtomicBoolean();
         Thread hook = new Thread(() -> {
+            terminating.set(true);
             report(sim);
             sim.close();
             stopped.countDown();
@@ -53,6 +55,9 @@ public final class GuestSimMain {
         System.out.println("ready");
         System.out.flush();
         while (!stopped.await(200, TimeUnit.MILLISECONDS)) {
+            if (terminating.get()) {
+                continue;   // SIGTERM: the hook reports and closes
+            }
             if (sim.vionetGone() || !sim.problems().isEmpty() && pathStopped(sim)) {
                 GuestSim.log("stopping: " + String.join("; ", sim.problems()));
                 System.exit(1);

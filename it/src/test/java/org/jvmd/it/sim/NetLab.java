@@ -122,8 +122,9 @@ final class NetLab implements AutoCloseable {
 
     /** ping -c {@code count} from {@code ns} to {@code addr}; true if every reply came back. */
     boolean ping(String ns, String addr, int count) throws IOException {
-        return in(ns, 5 + 2 * count, "ping", "-n", "-q", "-c", String.valueOf(count), "-i", "0.2", "-W", "2", addr)
-                .status == 0;
+        // busybox's ping: scripts/setup installs busybox-static, not iputils
+        return in(ns, 5 + 2 * count, "busybox", "ping", "-q", "-c", String.valueOf(count), "-i", "0.2", "-W", "2",
+                addr).status == 0;
     }
 
     /**

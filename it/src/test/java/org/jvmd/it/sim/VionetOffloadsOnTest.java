@@ -123,29 +123,45 @@ class VionetOffloadsOnTest {
                 8000, 40);
     }
 
+    /**
+     * Tagged TCP with offloads: TSO super-frames whose csum_start lies past an inline 802.1Q
+     * tag. A VLAN interface in the guest netns makes them where the kernel has 8021q; this
+     * machine's kernel may not, and then the simulated driver inserts a priority tag (VID 0,
+     * which a host stack without VLAN devices still takes), as a guest VLAN device would.
+     */
     @Test
     @Order(6)
-    void vlanInsideTheGuestCarriesTcpWithOffloads() throws Exception {
-        lab.inOk(lab.guestNs, "ip", "link", "add", "link", NetLab.GUEST_TAP, "name", "gvlan10", "type", "vlan", "id", "10");
-        lab.inOk(lab.hostNs, "ip", "link", "add", "link", NetLab.HOST_TAP, "name", "hvlan10", "type", "vlan", "id", "10");
-        lab.inOk(lab.guestNs, "ip", "addr", "add", "100.64.72.2/24", "dev", "gvlan10");
-        lab.inOk(lab.hostNs, "ip", "addr", "add", "100.64.72.1/24", "dev", "hvlan10");
-        lab.inOk(lab.guestNs, "ip", "link", "set", "gvlan10", "up");
-        lab.inOk(lab.hostNs, "ip", "link", "set", "hvlan10", "up");
+    void vlanTaggedTcpWithOffloadsPassesWithCsumStartPastTheTag() throws Exception {
+        boolean kernelVlan = lab.in(lab.guestNs, 10, "ip", "link", "add", "link", NetLab.GUEST_TAP, "name", "gvlan10",
+                "type", "vlan", "id", "10").status() == 0;
+        String server = lab.host4;
+        if (kernelVlan) {
+            lab.inOk(lab.hostNs, "ip", "link", "add", "link", NetLab.HOST_TAP, "name", "hvlan10", "type", "vlan", "id", "10");
+            lab.inOk(lab.guestNs, "ip", "addr", "add", "100.64.72.2/24", "dev", "gvlan10");
+            lab.inOk(lab.hostNs, "ip", "addr", "add", "100.64.72.1/24", "dev", "hvlan10");
+            lab.inOk(lab.guestNs, "ip", "link", "set", "gvlan10", "up");
+            lab.inOk(lab.hostNs, "ip", "link", "set", "hvlan10", "up");
+            server = "100.64.72.1";
+        } else {
+            sim.tagTransmittedFrames(0);
+        }
         try {
             GuestSim.Counters c0 = sim.counters();
             NicStats s0 = sim.stats();
-            Traffic.tcpBothWays(lab.hostNs, new InetSocketAddress(InetAddress.getByName("100.64.72.1"), 7005),
+            Traffic.tcpBothWays(lab.hostNs, new InetSocketAddress(InetAddress.getByName(server), 7005),
                     lab.guestNs, 16 << 20);
             GuestSim.Counters c1 = sim.counters();
             NicStats s1 = sim.stats();
             assertTrue(c1.txVlanNeedsCsum() > c0.txVlanNeedsCsum(),
                     "tagged frames with NEEDS_CSUM (csum_start past the tag): " + c1);
-            assertTrue(s1.getTxTsoFrames() > s0.getTxTsoFrames(), "TSO through the VLAN: " + s1);
+            assertTrue(s1.getTxTsoFrames() > s0.getTxTsoFrames(), "TSO with the tag: " + s1);
             assertEquals(Map.of(), SimFixture.dropDelta(s0, s1), "no drops");
         } finally {
-            lab.in(lab.guestNs, 10, "ip", "link", "del", "gvlan10");
-            lab.in(lab.hostNs, 10, "ip", "link", "del", "hvlan10");
+            sim.tagTransmittedFrames(-1);
+            if (kernelVlan) {
+                lab.in(lab.guestNs, 10, "ip", "link", "del", "gvlan10");
+                lab.in(lab.hostNs, 10, "ip", "link", "del", "hvlan10");
+            }
         }
     }
 
@@ -184,10 +200,12 @@ class VionetOffloadsOnTest {
         Map<String, Long> delta = SimFixture.dropDelta(s0, s1);
         assertTrue(SimFixture.drops(s1) - SimFixture.drops(s0) >= faults.size(),
                 "each of " + faults.size() + " faults is counted: " + delta);
-        for (String key : List.of("chain_loop", "address_out_of_range", "csum_outside_frame", "gso_size_zero",
-                "hdr_len_beyond_frame", "unknown_gso_type")) {
+        for (String key : List.of("chain_loop", "address_out_of_range", "gso_size_zero", "unknown_gso_type")) {
             assertTrue(delta.getOrDefault(key, 0L) > 0, key + " counted: " + delta);
         }
+        // csum_start past the frame raises hdr_len past it too, which Linux checks first
+        assertTrue(delta.getOrDefault("hdr_len_beyond_frame", 0L) + delta.getOrDefault("csum_outside_frame", 0L) >= 2,
+                "HDR_LEN_TOO_LARGE and CSUM_START_PAST_FRAME counted: " + delta);
         // vionet keeps serving, twice over
         assertArrayEquals(zeros, sim.injectTx(faults, 10_000));
         assertTrue(lab.ping(lab.guestNs, lab.host4, 3), "traffic after the faults");
