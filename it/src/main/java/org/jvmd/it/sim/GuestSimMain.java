@@ -73,7 +73,7 @@ public final class GuestSimMain {
         GuestSim.log(sim.counters().toString());
         if (!sim.vionetGone()) {
             try {
-                NicStats s = sim.stats(1500);
+                NicStats s = sim.stats(500);
                 GuestSim.log("vionet: tx frames=" + s.getTxFrames() + " bytes=" + s.getTxBytes()
                         + " csum_offloaded=" + s.getTxCsumOffloaded() + " tso=" + s.getTxTsoFrames()
                         + " sw_segmented=" + s.getTxSwSegmented() + " sw_checksummed=" + s.getTxSwChecksummed()
