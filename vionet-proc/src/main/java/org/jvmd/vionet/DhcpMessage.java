@@ -43,8 +43,10 @@ public final class DhcpMessage {
     public int giaddr;
     /** The first 6 bytes of chaddr. */
     public final byte[] chaddr = new byte[6];
-    /** The DHCP message type, or 0 for a plain BOOTP request. */
+    /** The DHCP message type (option 53); 0 without it. */
     public int messageType;
+    /** Option 53 was present: a DHCP message, not plain BOOTP. */
+    public boolean dhcp;
     /** Option 50, or 0. */
     public int requestedAddress;
     /** Option 54, or 0. */
@@ -125,7 +127,10 @@ public final class DhcpMessage {
                 return;
             }
             switch (code) {
-                case OPT_MESSAGE_TYPE -> messageType = n == 1 ? f[data] & 0xFF : messageType;
+                case OPT_MESSAGE_TYPE -> {
+                    dhcp = true;
+                    messageType = n == 1 ? f[data] & 0xFF : 0;
+                }
                 case OPT_REQUESTED_ADDRESS -> requestedAddress = n == 4 ? be32(f, data) : requestedAddress;
                 case OPT_SERVER_ID -> serverId = n == 4 ? be32(f, data) : serverId;
                 default -> { }
@@ -145,6 +150,7 @@ public final class DhcpMessage {
         ciaddr = 0;
         giaddr = 0;
         messageType = 0;
+        dhcp = false;
         requestedAddress = 0;
         serverId = 0;
         ipSrc = 0;

@@ -60,8 +60,8 @@ public final class DhcpResponder {
      */
     public int respond(DhcpMessage m, byte[] out, int off) {
         int type;
-        switch (m.messageType) {
-            case 0 -> type = 0;   // BOOTP
+        switch (m.dhcp ? m.messageType : -1) {
+            case -1 -> type = 0;   // BOOTP
             case DhcpMessage.DISCOVER -> type = DhcpMessage.OFFER;
             case DhcpMessage.REQUEST -> {
                 if (m.serverId != 0 && m.serverId != gatewayAddr) {

@@ -19,6 +19,11 @@ public final class NativeTapPort implements TapPort {
     private final IoVec iov = new IoVec(IoVec.MAX);
     private final NativeBuffer head = new NativeBuffer(64);
     private final NativeBuffer frame = new NativeBuffer(Vionet.TAP_HDR + Vionet.MAX_FRAME + 64);
+    /**
+     * A last iovec of one byte after the real buffers: Linux tun returns only what it
+     * copied, so a frame that did not fit shows as a read that reached this byte.
+     */
+    private final NativeBuffer overflow = new NativeBuffer(64);
 
     public NativeTapPort(Tap tap, MappedGuestMemory memory) {
         this.tap = tap;
@@ -51,6 +56,9 @@ public final class NativeTapPort implements TapPort {
         if (!addSpans(into)) {
             return -Errno.EFAULT;
         }
+        if (!iov.isFull()) {
+            iov.add(overflow, 0, 1);
+        }
         long n = readv();
         if (n >= Vionet.TAP_HDR) {
             head.get(0, hdr, 0, Vionet.TAP_HDR);
@@ -63,16 +71,20 @@ public final class NativeTapPort implements TapPort {
         int cap = (int) Math.min(len, frame.size());
         iov.clear();
         iov.add(frame, 0, cap);
+        iov.add(overflow, 0, 1);
         long n = readv();
         if (n > 0) {
             frame.get(0, buf, off, (int) Math.min(n, cap));
         }
-        return n;
+        return n > cap ? len + 1L : n;
     }
 
     private boolean addSpans(GuestSpans spans) {
         try {
-            for (int i = 0; i < spans.count() && !iov.isFull(); i++) {
+            if (spans.count() > iov.capacity() - iov.count() - 1) {
+                return false;   // Vionet.MAX_SPANS keeps room for the header and the overflow byte
+            }
+            for (int i = 0; i < spans.count(); i++) {
                 iov.add(memory, spans.address(i), spans.length(i));
             }
             return true;

@@ -19,8 +19,10 @@ public interface TapPort {
 
     /**
      * readv of one frame: its 12-byte header into {@code hdr[0..12)}, the rest into the guest
-     * ranges of {@code into}. Returns the frame's full length with the header, which is more
-     * than {@code 12 + into.bytes()} if the frame did not fit (it is then truncated).
+     * ranges of {@code into}. Returns the frame's length with the header; a result above
+     * {@code 12 + into.bytes()} means the frame did not fit (it is then truncated). Linux tun
+     * itself returns only what it copied, so the real tap reads into one more byte beyond
+     * the buffers to tell a full buffer from a cut frame.
      */
     long read(byte[] hdr, GuestSpans into);
 

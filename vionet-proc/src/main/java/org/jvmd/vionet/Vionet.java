@@ -85,8 +85,8 @@ public final class Vionet {
     static final int RX_BUDGET = 256;
     /** Receive chains held at most (mergeable buffers for one 64 KiB frame). */
     static final int MAX_HELD = 64;
-    /** One iovec is the header; UIO_MAXIOV is 1024. */
-    static final int MAX_SPANS = 1023;
+    /** UIO_MAXIOV is 1024: one iovec is the header, one the tap port's overflow byte. */
+    static final int MAX_SPANS = 1022;
     static final int MAX_SEGMENTS = 1024;
     static final int SEGMENT_OUT = 256 * 1024;
     static final int BACKLOG = MAX_SEGMENTS + 8;

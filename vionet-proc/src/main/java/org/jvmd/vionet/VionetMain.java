@@ -67,21 +67,28 @@ public final class VionetMain {
             s = acquire(ch);
         } catch (IOException | RuntimeException e) {
             Log.warn("start-up failed: " + e.getMessage());
-            ch.send(FromVionet.newBuilder().setError(Error.newBuilder().setMessage(e.getMessage())
-                    .setErrno(e instanceof SysException se ? se.errno() : 0)).build());
+            answerError(ch, String.valueOf(e.getMessage()), e);
             return 1;
         }
         try {
             shed(s.init);
         } catch (IOException | RuntimeException e) {
             Log.warn("privilege drop failed: " + e.getMessage());
-            ch.send(FromVionet.newBuilder().setError(Error.newBuilder().setMessage("privilege drop: " + e.getMessage())
-                    .setErrno(e instanceof SysException se ? se.errno() : 0)).build());
+            answerError(ch, "privilege drop: " + e.getMessage(), e);
             return 1;
         }
         ch.send(ready());
         Log.debug("ready: tap " + s.tap.name() + ", features offered 0x" + Long.toHexString(s.cfg.offered()));
         return s.loop.run();
+    }
+
+    private static void answerError(Channel ch, String message, Exception e) {
+        try {
+            ch.send(FromVionet.newBuilder().setError(Error.newBuilder().setMessage(message)
+                    .setErrno(e instanceof SysException se ? se.errno() : 0)).build());
+        } catch (IOException | RuntimeException gone) {
+            Log.warn("cannot answer the parent: " + gone.getMessage());
+        }
     }
 
     private record Setup(VionetInit init, VionetConfig cfg, Tap tap, VionetLoop loop) {}
@@ -182,7 +189,7 @@ public final class VionetMain {
             for (ToVionet.MsgCase c : ToVionet.MsgCase.values()) {
                 c.getNumber();
             }
-            Warmup.run(new HeapGuestMemory(4 << 20));   // 16-entry rings with 64 KiB TX slots need more than 1 MiB
+            Warmup.run(new HeapGuestMemory(GuestDriver.memoryNeeded(16, 2048)));
         } catch (IOException e) {
             throw new IllegalStateException("warm-up: " + e.getMessage(), e);
         }

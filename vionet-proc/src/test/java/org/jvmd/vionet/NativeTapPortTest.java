@@ -1,0 +1,99 @@
+package org.jvmd.vionet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.MappedGuestMemory;
+import org.jvmd.sys.Memfd;
+import org.jvmd.sys.Netns;
+import org.jvmd.sys.Tap;
+
+/** The real tap port in a namespace this test creates: zero-copy writev from guest memory, cut frames detected. */
+class NativeTapPortTest {
+    private static final String NS = "jvmd-vtap-" + ProcessHandle.current().pid();
+
+    @BeforeAll
+    static void namespace() throws Exception {
+        VionetProcessTest.sh("ip", "netns", "add", NS);
+    }
+
+    @AfterAll
+    static void cleanup() throws Exception {
+        VionetProcessTest.sh("ip", "netns", "del", NS);
+    }
+
+    @Test
+    void framesGoFromGuestMemoryToTheTapAndACutFrameIsReportedAsLongerThanTheBuffers() throws Exception {
+        try (Tap tap = Netns.call(NS, () -> Tap.open("vt0"));
+                Fd memfd = Memfd.create("guest", 1 << 20);
+                MappedGuestMemory mem = MappedGuestMemory.map(memfd, 1 << 20)) {
+            VionetProcessTest.sh("ip", "-n", NS, "addr", "add", "100.64.62.1/24", "dev", "vt0");
+            VionetProcessTest.sh("ip", "-n", NS, "link", "set", "vt0", "up");
+            tap.setNonBlocking(true);
+            NativeTapPort port = new NativeTapPort(tap, mem);
+            byte[] arp = arpRequest();
+            // the frame in guest memory, in two pieces; the header from our array
+            mem.write(0x1000, arp, 12, 20);
+            mem.write(0x3000, arp, 32, arp.length - 32);
+            GuestSpans spans = new GuestSpans(8);
+            spans.add(0x1000, 20);
+            spans.add(0x3000, arp.length - 32);
+            assertEquals(arp.length, port.write(arp, 12, spans));
+
+            byte[] hdr = new byte[12];
+            GuestSpans small = new GuestSpans(2);
+            small.add(0x8000, 20);
+            GuestSpans big = new GuestSpans(2);
+            big.add(0x9000, 2048);
+            boolean cut = false;
+            boolean reply = false;
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while ((!cut || !reply) && System.nanoTime() < deadline) {
+                LibC.poll(tap.fd().num(), LibC.POLLIN, 100);
+                long n = port.read(hdr, cut ? big : small);
+                if (n == -11) {
+                    continue;
+                }
+                assertTrue(n > 0, "read: " + n);
+                if (!cut) {
+                    assertTrue(n > 12 + 20, "a frame longer than 20 bytes shows as cut: " + n);
+                    cut = true;
+                    assertEquals(arp.length, port.write(arp, 12, spans), "ask again: the reply may have been cut");
+                } else if (mem.readByte(0x9000 + 12) == 8 && mem.readByte(0x9000 + 13) == 6) {
+                    assertEquals(12 + 42, n, "the ARP reply, whole");
+                    reply = true;
+                }
+            }
+            assertTrue(cut && reply, "cut " + cut + " reply " + reply);
+        }
+    }
+
+    static byte[] arpRequest() {
+        byte[] b = new byte[12 + 42];
+        int f = 12;
+        for (int i = 0; i < 6; i++) {
+            b[f + i] = (byte) 0xFF;
+        }
+        byte[] mac = {2, 0, 0, 0, 0x62, 2};
+        System.arraycopy(mac, 0, b, f + 6, 6);
+        b[f + 12] = 0x08;
+        b[f + 13] = 0x06;
+        int a = f + 14;
+        b[a + 1] = 1;
+        b[a + 2] = 0x08;
+        b[a + 4] = 6;
+        b[a + 5] = 4;
+        b[a + 7] = 1;
+        System.arraycopy(mac, 0, b, a + 8, 6);
+        byte[] spa = {100, 64, 62, 2};
+        byte[] tpa = {100, 64, 62, 1};
+        System.arraycopy(spa, 0, b, a + 14, 4);
+        System.arraycopy(tpa, 0, b, a + 24, 4);
+        return b;
+    }
+}

@@ -1,0 +1,239 @@
+package org.jvmd.vionet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.jvmd.virtio.net.VirtioNetFeatures.bit;
+
+import com.google.protobuf.ByteString;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.jvmd.proto.DriverOk;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.FdSlot;
+import org.jvmd.proto.FeaturesAcked;
+import org.jvmd.proto.FromVionet;
+import org.jvmd.proto.MemoryRegion;
+import org.jvmd.proto.NicConfig;
+import org.jvmd.proto.NicStats;
+import org.jvmd.proto.QueueReady;
+import org.jvmd.proto.StatsRequest;
+import org.jvmd.proto.TunCapabilities;
+import org.jvmd.proto.TunCapabilitiesReply;
+import org.jvmd.proto.ToVionet;
+import org.jvmd.proto.VionetInit;
+import org.jvmd.sys.Child;
+import org.jvmd.sys.EventFd;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.MappedGuestMemory;
+import org.jvmd.sys.Memfd;
+import org.jvmd.sys.Netns;
+import org.jvmd.sys.Received;
+import org.jvmd.sys.Spawner;
+import org.jvmd.sys.Tap;
+import org.jvmd.sys.Users;
+import org.jvmd.sys.WaitStatus;
+import org.jvmd.virtio.DriverQueue;
+import org.jvmd.virtio.Virtq;
+import org.jvmd.virtio.net.VirtioNetFeatures;
+
+/**
+ * The real vionet-proc as a child JVM: a memfd for guest memory, a tap in a network
+ * namespace this test creates (100.64.60.0/24), eventfds for kicks and interrupts. It must
+ * drop privilege (non-root, no_new_privs, seccomp) and carry a frame each way: the guest's
+ * ARP request reaches the namespace's kernel, whose ARP reply reaches the guest.
+ */
+class VionetProcessTest {
+    private static final String NS = "jvmd-vionet-" + ProcessHandle.current().pid();
+    private static final byte[] MAC = {2, 0, 0, 0, 0x60, 2};
+    private static final long FEATURES = bit(VirtioNetFeatures.VERSION_1) | bit(Virtq.F_EVENT_IDX)
+            | bit(VirtioNetFeatures.CSUM) | bit(VirtioNetFeatures.GUEST_CSUM) | bit(VirtioNetFeatures.HOST_TSO4)
+            | bit(VirtioNetFeatures.GUEST_TSO4) | bit(VirtioNetFeatures.MRG_RXBUF) | bit(VirtioNetFeatures.MAC);
+    private static final int MEM = 8 << 20;
+
+    static String sh(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IOException(String.join(" ", cmd) + ": " + out);
+        }
+        return out;
+    }
+
+    @BeforeAll
+    static void namespace() throws Exception {
+        sh("ip", "netns", "add", NS);
+    }
+
+    @AfterAll
+    static void cleanup() throws Exception {
+        sh("ip", "netns", "del", NS);
+    }
+
+    private static FromVionet next(Child c) throws IOException {
+        try (Received<FromVionet> r = c.channel().receive(FromVionet.parser(), 20_000)) {
+            return r.message();
+        }
+    }
+
+    @Test
+    void theProcessDropsPrivilegeAndCarriesAFrameEachWay() throws Exception {
+        Path empty = Files.createTempDirectory("jvmd-vionet-empty");
+        Path log = Path.of("target", "vionet-process.log");
+        Files.deleteIfExists(log);
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        try (Tap tap = Netns.call(NS, () -> Tap.open("vn0"));
+                Fd memfd = Memfd.create("guest", MEM);
+                MappedGuestMemory mem = MappedGuestMemory.map(memfd, MEM);
+                EventFd kickRx = EventFd.create(false);
+                EventFd kickTx = EventFd.create(false);
+                EventFd callRx = EventFd.create(true);
+                EventFd callTx = EventFd.create(true);
+                Child c = Spawner.java("vm/test/vionet0", VionetMain.class.getName()).classpath(cp)
+                        .jvmOptions("-Xmx128m").output(log).spawn()) {
+            sh("ip", "-n", NS, "addr", "add", "100.64.60.1/24", "dev", "vn0");
+            sh("ip", "-n", NS, "link", "set", "vn0", "up");
+
+            NicConfig nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(MAC)).setMtu(1500)
+                    .setFeatures(FEATURES).setTapName("vn0").build();
+            ToVionet init = ToVionet.newBuilder().setInit(VionetInit.newBuilder().setNic(nic).setTitle("vm/test/vionet0")
+                            .setUser("_vmd").setChroot(empty.toString())
+                            .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(MEM)))
+                    .addFds(slot(FdRole.FD_MEMFD, 0)).addFds(slot(FdRole.FD_TAP, 0))
+                    .addFds(slot(FdRole.FD_KICK, 0)).addFds(slot(FdRole.FD_KICK, 1))
+                    .addFds(slot(FdRole.FD_CALL, 0)).addFds(slot(FdRole.FD_CALL, 1))
+                    .build();
+            c.channel().send(init, memfd.dup(), tap.fd().dup(), kickRx.fd().dup(), kickTx.fd().dup(),
+                    callRx.fd().dup(), callTx.fd().dup());
+            FromVionet ready = c.awaitReady(FromVionet.parser(), 60_000);
+            assertEquals(c.pid(), ready.getReady().getPid());
+            assertEquals("vm/test/vionet0", ready.getReady().getProcess());
+
+            Users.Ids vmd = Users.lookup("_vmd");
+            List<String> status = Files.readAllLines(Path.of("/proc/" + c.pid() + "/status"));
+            assertTrue(status.stream().anyMatch(l -> l.equals("Uid:\t" + vmd.uid() + "\t" + vmd.uid() + "\t"
+                    + vmd.uid() + "\t" + vmd.uid())), status.toString());
+            assertTrue(status.stream().anyMatch(l -> l.startsWith("Gid:\t" + vmd.gid() + "\t")), status.toString());
+            assertNotEquals(0, vmd.uid());
+            assertTrue(status.contains("NoNewPrivs:\t1"), status.toString());
+            assertTrue(status.contains("Seccomp:\t2"), status.toString());
+
+            // The transport's part: features, queues, DRIVER_OK.
+            GuestDriver guest = new GuestDriver(mem, FEATURES, 64, 2048, false);
+            c.channel().send(ToVionet.newBuilder().setFeaturesAcked(FeaturesAcked.newBuilder().setFeatures(FEATURES))
+                    .build());
+            c.channel().send(queueReady(0, guest.rx, 0));
+            c.channel().send(queueReady(1, guest.tx, 1));
+            guest.postRx(64);
+            c.channel().send(ToVionet.newBuilder().setDriverOk(DriverOk.getDefaultInstance()).build());
+
+            // TUNSCAP: apply what vionet asks on our copy of the tap, answer.
+            FromVionet m = next(c);
+            assertTrue(m.hasTuncap(), m.toString());
+            TunCapabilities caps = m.getTuncap();
+            assertTrue(caps.getCsum() && caps.getTso4() && !caps.getTso6());
+            tap.setOffload(caps.getTunFlags());
+            c.channel().send(ToVionet.newBuilder().setTuncapReply(TunCapabilitiesReply.newBuilder()
+                    .setOk(true).setAppliedFlags(caps.getTunFlags())).build());
+            String k = sh("ip", "netns", "exec", NS, "ethtool", "-k", "vn0");
+            assertTrue(k.contains("tx-checksumming: on") && k.contains("tx-tcp-segmentation: on")
+                    && k.contains("tx-tcp6-segmentation: off"), k);
+
+            // Guest -> tap: an ARP request for the namespace's address.
+            byte[] arp = arpRequest();
+            assertNotEquals(DriverQueue.NONE, guest.send(arp, 0, arp.length));
+            if (guest.tx.kick()) {
+                kickTx.signal();
+            }
+            // Tap -> guest: the kernel's ARP reply.
+            byte[] reply = null;
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (reply == null && System.nanoTime() < deadline) {
+                LibC.poll(callRx.fd().num(), LibC.POLLIN, 200);
+                callRx.read();
+                for (byte[] f; (f = guest.receive()) != null; ) {
+                    if ((f[12 + 12] & 0xFF) == 0x08 && f[12 + 13] == 0x06 && f[12 + 21] == 2) {
+                        reply = f;
+                    }
+                }
+                if (guest.tx.kick()) {
+                    kickTx.signal();
+                }
+            }
+            assertNotNull(reply, "no ARP reply reached the guest; vionet log:\n" + Files.readString(log));
+            for (int i = 0; i < 6; i++) {
+                assertEquals(MAC[i], reply[12 + i], "the reply is addressed to the guest");
+            }
+            assertEquals(1, guest.reapTx(), "the TX chain came back");
+
+            c.channel().send(ToVionet.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
+            FromVionet s = next(c);
+            while (!s.hasStats()) {
+                s = next(c);
+            }
+            NicStats st = s.getStats().getNics(0);
+            assertEquals(1, st.getTxFrames());
+            assertTrue(st.getRxFrames() >= 1);
+
+            // An unexpected message is answered with an error and vionet keeps serving.
+            c.channel().send(init.toBuilder().clearFds().build());
+            FromVionet e = next(c);
+            assertTrue(e.getError().getMessage().contains("unexpected message INIT"), e.toString());
+            assertTrue(e.hasError(), e.toString());
+            c.channel().send(ToVionet.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
+            assertTrue(next(c).hasStats());
+
+            // The parent goes away: vionet says so and exits 0.
+            c.channel().close();
+            WaitStatus w = c.waitFor(20_000);
+            assertNotNull(w, "vionet did not exit at end of file");
+            assertEquals(0, w.exitCode(), Files.readString(log));
+            assertTrue(Files.readString(log).contains("vm/test/vionet0: channel closed by parent (EOF), exiting"),
+                    Files.readString(log));
+        } finally {
+            Files.deleteIfExists(empty);
+        }
+    }
+
+    private static FdSlot slot(FdRole role, int index) {
+        return FdSlot.newBuilder().setRole(role).setIndex(index).build();
+    }
+
+    private static ToVionet queueReady(int q, DriverQueue dq, int vector) {
+        return ToVionet.newBuilder().setQueueReady(QueueReady.newBuilder().setQueue(q).setSize(dq.size())
+                .setDesc(dq.layout().desc()).setDriver(dq.layout().avail()).setDevice(dq.layout().used())
+                .setMsixVector(vector)).build();
+    }
+
+    /** A 12-byte empty header and an ARP request 100.64.60.2 -> who has 100.64.60.1. */
+    private static byte[] arpRequest() {
+        byte[] b = new byte[12 + 42];
+        int f = 12;
+        for (int i = 0; i < 6; i++) {
+            b[f + i] = (byte) 0xFF;
+        }
+        System.arraycopy(MAC, 0, b, f + 6, 6);
+        b[f + 12] = 0x08;
+        b[f + 13] = 0x06;
+        int a = f + 14;
+        b[a + 1] = 1;              // Ethernet
+        b[a + 2] = 0x08;           // IPv4
+        b[a + 4] = 6;
+        b[a + 5] = 4;
+        b[a + 7] = 1;              // request
+        System.arraycopy(MAC, 0, b, a + 8, 6);
+        byte[] spa = {100, 64, 60, 2};
+        byte[] tpa = {100, 64, 60, 1};
+        System.arraycopy(spa, 0, b, a + 14, 4);
+        System.arraycopy(tpa, 0, b, a + 24, 4);
+        return b;
+    }
+}
