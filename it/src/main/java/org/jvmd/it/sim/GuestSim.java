@@ -137,6 +137,7 @@ public final class GuestSim implements AutoCloseable {
     private long rxOffloads;
 
     private final Object sendLock = new Object();
+    private final java.util.concurrent.Semaphore resetDone = new java.util.concurrent.Semaphore(0);
     private final LinkedBlockingQueue<StatsReply> statsReplies = new LinkedBlockingQueue<>();
     private final List<TunCapabilities> tunscaps = new ArrayList<>();
     private final List<String> problems = new ArrayList<>();
@@ -285,7 +286,16 @@ public final class GuestSim implements AutoCloseable {
         memfd = Memfd.create("guest-sim-ram", size);
         mem = MappedGuestMemory.map(memfd, size);
         // guest-physical page 0 stays unused, as in a real guest
-        GuestAllocator alloc = new GuestAllocator(mem, 4096, size);
+        alloc = new GuestAllocator(mem, 4096, size);
+        layOutRings();
+    }
+
+    private GuestAllocator alloc;
+
+    /** Rings (zeroed) and buffers; the same guest addresses every time (after a reset too). */
+    private void layOutRings() throws GuestFault {
+        alloc.reset();
+        long rxStride = align(RxPath.chainBytes(rxLayout(), o.mergeableBufferSize), 64);
         rxq = DriverQueue.create(mem, alloc, o.rxQueueSize, acked, rxMaxIndirect());
         txq = DriverQueue.create(mem, alloc, o.txQueueSize, acked, TX_MAX_INDIRECT);
         if (has(acked, CTRL_VQ)) {
@@ -393,6 +403,8 @@ public final class GuestSim implements AutoCloseable {
 
     /** virtio 1.2 §3.1.1: FEATURES_OK, the queues, then DRIVER_OK; then the receive buffers (Linux virtnet_open). */
     private void negotiate() throws Exception {
+        int tunscapsBefore = tunCapabilities().size();
+        rxOffloads = acked;
         send(ToVionet.newBuilder().setFeaturesAcked(FeaturesAcked.newBuilder().setFeatures(acked)).build());
         queueReady(RX_QUEUE, rxq, RX_VECTOR);
         queueReady(TX_QUEUE, txq, TX_VECTOR);
@@ -400,7 +412,7 @@ public final class GuestSim implements AutoCloseable {
             queueReady(CTRL_QUEUE, ctrlq, NO_VECTOR);
         }
         send(ToVionet.newBuilder().setDriverOk(DriverOk.getDefaultInstance()).build());
-        awaitTunCapabilities(1, 20_000);
+        awaitTunCapabilities(tunscapsBefore + 1, 20_000);
         rx = new RxPath(rxq, mem, guestTap, kicks[RX_QUEUE].fd().num(), calls[RX_VECTOR].fd().num(), rxLayout(),
                 rxBuffers, o.mergeableBufferSize, acked);
         rx.fill();
@@ -427,7 +439,7 @@ public final class GuestSim implements AutoCloseable {
                     case TUNCAP -> applyTunCapabilities(m.getTuncap());
                     case STATS -> statsReplies.add(m.getStats());
                     case ERROR -> problem("vionet reported: " + m.getError().getMessage());
-                    case RESET_DONE -> log("vionet reset done");
+                    case RESET_DONE -> resetDone.release();
                     default -> problem("unexpected message from vionet: " + m.getMsgCase());
                 }
             } catch (PeerClosedException e) {
@@ -613,6 +625,44 @@ public final class GuestSim implements AutoCloseable {
         tx.tagFrames(tci);
     }
 
+    // ---- reset -------------------------------------------------------------------------
+
+    /**
+     * A device reset in the middle of whatever traffic runs (virtio 1.2 §2.4: the driver
+     * writes 0 to device_status; the transport forwards {@code Reset}): both paths stop,
+     * vionet answers ResetDone (after a TunCapabilities with no offloads), and the driver
+     * starts over with fresh rings at the same addresses, acks, DRIVER_OK and new buffers.
+     */
+    public synchronized void reset() throws Exception {
+        stopPaths();
+        int tunscapsBefore = tunCapabilities().size();
+        resetDone.drainPermits();
+        send(ToVionet.newBuilder().setReset(org.jvmd.proto.Reset.getDefaultInstance()).build());
+        if (!resetDone.tryAcquire(10, TimeUnit.SECONDS)) {
+            throw new IOException("vionet did not answer Reset with ResetDone within 10 s");
+        }
+        awaitTunCapabilities(tunscapsBefore + 1, 10_000);
+        layOutRings();
+        negotiate();
+    }
+
+    private void stopPaths() {
+        if (tx != null) {
+            tx.stop();
+        }
+        if (rx != null) {
+            rx.stop();
+        }
+        join(txThread);
+        join(rxThread);
+        if (tx != null) {
+            tx.close();
+        }
+        if (rx != null) {
+            rx.close();
+        }
+    }
+
     // ---- fault injection ---------------------------------------------------------------
 
     /**
@@ -701,14 +751,7 @@ public final class GuestSim implements AutoCloseable {
     @Override
     public void close() {
         closing = true;
-        if (tx != null) {
-            tx.stop();
-        }
-        if (rx != null) {
-            rx.stop();
-        }
-        join(txThread);
-        join(rxThread);
+        stopPaths();
         if (child != null) {
             try {
                 if (!vionetGone) {
@@ -728,12 +771,6 @@ public final class GuestSim implements AutoCloseable {
             }
         }
         join(controlThread);
-        if (tx != null) {
-            tx.close();
-        }
-        if (rx != null) {
-            rx.close();
-        }
         for (int i = 0; i < 3; i++) {
             if (kicks[i] != null) {
                 kicks[i].close();

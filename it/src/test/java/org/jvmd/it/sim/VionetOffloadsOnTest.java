@@ -253,4 +253,26 @@ class VionetOffloadsOnTest {
                 "spoofed frames counted: " + SimFixture.dropDelta(s0, s1));
         NetLab.waitFor(() -> lab.ping(lab.guestNs, lab.host4, 1), 10_000, "ping with the own MAC again");
     }
+    @Test
+    @Order(11)
+    void resetInTheMiddleOfTrafficRecovers() throws Exception {
+        int before = sim.tunCapabilities().size();
+        Process load = lab.background(lab.hostNs, null, "iperf3", "-s", "-1", "-B", lab.host4, "-p", "5202");
+        NetLab.waitFor(() -> lab.in(lab.hostNs, 5, "ss", "-Hltn", "sport = :5202").output().strip().length() > 0,
+                5000, "iperf3 server listening");
+        Process client = lab.background(lab.guestNs, null, "timeout", "20", "iperf3", "-c", lab.host4, "-p", "5202",
+                "-t", "3");
+        Thread.sleep(1000);
+        sim.reset();
+        client.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+        load.destroyForcibly();
+        List<TunCapabilities> caps = sim.tunCapabilities();
+        assertTrue(caps.size() >= before + 2, "a TunCapabilities on Reset and one on DriverOk: " + caps);
+        assertEquals(0, caps.get(before).getTunFlags(), "on Reset the guest has no offloads: " + caps);
+        assertEquals(TunFlags.forGuest(sim.ackedFeatures()), caps.get(caps.size() - 1).getTunFlags());
+        NetLab.waitFor(() -> sim.hostTapFlags() == TunFlags.forGuest(sim.ackedFeatures()), 5000, "offloads again");
+        NetLab.waitFor(() -> lab.ping(lab.guestNs, lab.host4, 1), 10_000, "ping after the reset");
+        Traffic.tcpBothWays(lab.hostNs, new InetSocketAddress(InetAddress.getByName(lab.host4), 7008), lab.guestNs,
+                8 << 20);
+    }
 }
