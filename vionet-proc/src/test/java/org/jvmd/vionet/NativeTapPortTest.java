@@ -73,6 +73,56 @@ class NativeTapPortTest {
         }
     }
 
+    @Test
+    void theNativeHotPathAllocatesNothingPerFrame() throws Exception {
+        try (Tap tap = Netns.call(NS, () -> Tap.open("vt1"));
+                Fd memfd = Memfd.create("guest", 1 << 20);
+                MappedGuestMemory mem = MappedGuestMemory.map(memfd, 1 << 20);
+                org.jvmd.sys.EventFd call = org.jvmd.sys.EventFd.create(true)) {
+            VionetProcessTest.sh("ip", "-n", NS, "link", "set", "vt1", "up");
+            tap.setNonBlocking(true);
+            NativeTapPort port = new NativeTapPort(tap, mem);
+            byte[] udp = Packets.udp4(new byte[] {2, 0, 0, 0, 0, 9}, new byte[] {2, 0, 0, 0, 0x62, 3}, 1400, true, 0);
+            mem.write(0x1000, udp, 12, udp.length - 12);
+            GuestSpans out = new GuestSpans(4);
+            GuestSpans in = new GuestSpans(4);
+            in.add(0x10000, 65536);
+            byte[] hdr = new byte[12];
+            Runnable round = () -> {
+                out.clear();
+                out.add(0x1000, 700);
+                out.add(0x1000 + 700, udp.length - 12 - 700);
+                port.write(udp, 12, out);
+                while (port.read(hdr, in) > 0) {
+                    // drain whatever the kernel queued
+                }
+                try {
+                    org.jvmd.sys.EventFd.signal(call.fd().num(), 1);
+                    org.jvmd.sys.EventFd.read(call.fd().num());
+                } catch (org.jvmd.sys.SysException e) {
+                    throw new AssertionError(e);
+                }
+            };
+            // C2 must have compiled the downcalls: until then the JDK allocates a slice of the
+            // errno capture segment per call (SharedUtils.checkCaptureSegment; C1 keeps doing so).
+            for (int i = 0; i < 150_000; i++) {
+                round.run();
+            }
+            com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean)
+                    java.lang.management.ManagementFactory.getThreadMXBean();
+            long tid = Thread.currentThread().threadId();
+            long before = mx.getThreadAllocatedBytes(tid);
+            int rounds = 20_000;
+            for (int i = 0; i < rounds; i++) {
+                round.run();
+            }
+            long bytes = mx.getThreadAllocatedBytes(tid) - before;
+            System.out.println("native allocation: " + bytes + " bytes for " + rounds
+                    + " writev + readv + irqfd signal/read rounds");
+            assertTrue(bytes < rounds / 10, bytes + " bytes for " + rounds + " rounds");
+        }
+    }
+
     static byte[] arpRequest() {
         byte[] b = new byte[12 + 42];
         int f = 12;

@@ -113,7 +113,9 @@ class VionetProcessTest {
                     .build();
             c.channel().send(init, memfd.dup(), tap.fd().dup(), kickRx.fd().dup(), kickTx.fd().dup(),
                     callRx.fd().dup(), callTx.fd().dup());
+            long t0 = System.nanoTime();
             FromVionet ready = c.awaitReady(FromVionet.parser(), 60_000);
+            System.out.println("vionet answered Ready " + (System.nanoTime() - t0) / 1_000_000 + " ms after init");
             assertEquals(c.pid(), ready.getReady().getPid());
             assertEquals("vm/test/vionet0", ready.getReady().getProcess());
 
@@ -182,6 +184,16 @@ class VionetProcessTest {
             NicStats st = s.getStats().getNics(0);
             assertEquals(1, st.getTxFrames());
             assertTrue(st.getRxFrames() >= 1);
+
+            // Reset: the tap is asked to hand no offloads, then ResetDone.
+            c.channel().send(ToVionet.newBuilder().setReset(org.jvmd.proto.Reset.getDefaultInstance()).build());
+            FromVionet t = next(c);
+            assertTrue(t.hasTuncap() && t.getTuncap().getTunFlags() == 0 && !t.getTuncap().getCsum(), t.toString());
+            tap.setOffload(0);
+            assertTrue(next(c).hasResetDone());
+            c.channel().send(ToVionet.newBuilder().setTuncapReply(TunCapabilitiesReply.newBuilder().setOk(true)).build());
+            String off = sh("ip", "netns", "exec", NS, "ethtool", "-k", "vn0");
+            assertTrue(off.contains("tx-checksumming: off") && off.contains("tx-tcp-segmentation: off"), off);
 
             // An unexpected message is answered with an error and vionet keeps serving.
             c.channel().send(init.toBuilder().clearFds().build());
