@@ -182,6 +182,31 @@ public final class DriverQueue {
 
     /** Adds the staged buffers as one chain, through an indirect table if {@code useIndirect}. */
     public int add(boolean useIndirect) throws GuestFault {
+        return add(useIndirect, null);
+    }
+
+    /**
+     * Rewrites the descriptors of a chain after {@link #add(boolean, Tamper)} wrote them and
+     * before the chain is published: how a hostile-guest harness makes malformed chains
+     * (loops, bad indirect tables) that the device can only see whole.
+     */
+    @FunctionalInterface
+    public interface Tamper {
+        /**
+         * @param table   the descriptor table holding the chain: the queue's own, or the
+         *                chain's indirect table
+         * @param indices the chain's descriptors in {@code table}, in chain order
+         */
+        void rewrite(long table, int[] indices) throws GuestFault;
+    }
+
+    /**
+     * As {@link #add(boolean)}, then lets {@code tamper} (may be null) rewrite the chain's
+     * descriptors before it is published. The driver's own bookkeeping is unchanged: the
+     * chain frees the same descriptors when the device uses its head. Allocates the index
+     * array; for hostile-guest tests, not for a data path.
+     */
+    public int add(boolean useIndirect, Tamper tamper) throws GuestFault {
         if (staged == 0) {
             throw new IllegalStateException("no buffers staged");
         }
@@ -206,7 +231,16 @@ public final class DriverQueue {
         chainWritable[head] = writable;
         chainDescs[head] = needed;
         numFree -= needed;
+        int count = staged;
         clearStaged();
+        if (tamper != null) {
+            int[] indices = new int[useIndirect ? count : needed];
+            for (int k = 0, i = head; k < indices.length; k++) {
+                indices[k] = useIndirect ? k : i;
+                i = nextFree[i];
+            }
+            tamper.rewrite(useIndirect ? indirectTable[head] : layout.desc(), indices);
+        }
         expose(head);
         return head;
     }

@@ -255,4 +255,43 @@ class DriverQueueTest {
         mem.writeShortRelease(l.usedIdx(), (short) 1);
         assertThrows(IllegalStateException.class, d::reap);
     }
+    @Test
+    void tamperRewritesADirectChainBeforeItIsPublished() throws GuestFault {
+        DriverQueue d = driver(0);
+        RingLayout l = d.layout();
+        int[] seen = new int[3];
+        int head = d.readable(0x40000, 4).readable(0x40100, 4).add(false, (table, idx) -> {
+            assertEquals(l.desc(), table);
+            assertEquals(0, mem.readShort(l.availIdx()), "not yet published");
+            seen[0] = idx.length;
+            seen[1] = idx[0];
+            seen[2] = idx[1];
+            DriverQueue.writeDescriptor(mem, table, idx[1], 0x40100, 4, DESC_F_NEXT, idx[0]);   // a loop
+        });
+        assertArrayEquals(new int[] {2, head, 1}, seen);
+        assertEquals(1, mem.readShortAcquire(l.availIdx()));
+        SplitQueue q = device(d, 0);
+        assertFalse(q.pop(q.newChain()), "the looped chain is dropped");
+        assertEquals(1, counters.get(GuestFault.Reason.CHAIN_LOOP));
+    }
+
+    @Test
+    void tamperSeesTheIndirectTableAndFreeingIsUnchanged() throws GuestFault {
+        DriverQueue d = driver(INDIRECT);
+        RingLayout l = d.layout();
+        long[] table = new long[1];
+        int head = d.readable(0x40000, 4).readable(0x40100, 4).add(true, (t, idx) -> {
+            table[0] = t;
+            assertArrayEquals(new int[] {0, 1}, idx);
+        });
+        assertEquals(desc(l.desc(), head)[0], table[0]);
+        assertEquals(SIZE - 1, d.numFree());
+        SplitQueue q = device(d, INDIRECT);
+        DescriptorChain c = q.newChain();
+        assertTrue(q.pop(c));
+        q.push(c.head(), 0);
+        q.publish();
+        assertEquals(head, d.reap());
+        assertEquals(SIZE, d.numFree());
+    }
 }

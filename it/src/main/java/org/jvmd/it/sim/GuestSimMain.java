@@ -1,0 +1,142 @@
+package org.jvmd.it.sim;
+
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.jvmd.proto.NicStats;
+
+/**
+ * {@code bin/guest-sim}: the guest simulator with vionet-proc as scripts/bench-net's vionet
+ * hook.
+ *
+ * <pre>
+ * guest-sim --ns1 GUEST_NS --tap1 TAP --ns2 HOST_NS --tap2 TAP --guest-offloads on|off
+ *           [--rx-queue N] [--tx-queue N] [--mrg-buffer BYTES] [--split-header]
+ *           [--no-locked-lladdr] [--user USER] [--vionet-log FILE] [--vionet-jvm-opt OPT]...
+ * </pre>
+ *
+ * tap1 (in ns1) is the guest's network stack, tap2 (in ns2) is vionet's tap; both must
+ * exist. Prints {@code ready} on stdout once frames flow both ways, runs until SIGTERM or
+ * SIGINT, and then prints the simulator's and vionet's counters on stderr. Exits 1 if
+ * vionet dies or a data path stops, 64 on a usage error.
+ */
+public final class GuestSimMain {
+    private GuestSimMain() {}
+
+    public static void main(String[] args) throws Exception {
+        SimOptions o;
+        try {
+            o = parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("guest-sim: " + e.getMessage());
+            System.err.println("usage: guest-sim --ns1 NS --tap1 TAP --ns2 NS --tap2 TAP --guest-offloads on|off"
+                    + " [--rx-queue N] [--tx-queue N] [--mrg-buffer BYTES] [--split-header] [--no-locked-lladdr]"
+                    + " [--user USER] [--vionet-log FILE] [--vionet-jvm-opt OPT]...");
+            System.exit(64);
+            return;
+        }
+        GuestSim sim;
+        try {
+            sim = GuestSim.start(o);
+        } catch (Exception e) {
+            System.err.println("guest-sim: start failed: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean terminating = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread hook = new Thread(() -> {
+            terminating.set(true);
+            report(sim);
+            sim.close();
+            stopped.countDown();
+        }, "guest-sim-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        System.out.println("ready");
+        System.out.flush();
+        while (!stopped.await(200, TimeUnit.MILLISECONDS)) {
+            if (terminating.get()) {
+                continue;   // SIGTERM: the hook reports and closes
+            }
+            if (sim.vionetGone() || !sim.problems().isEmpty() && pathStopped(sim)) {
+                GuestSim.log("stopping: " + String.join("; ", sim.problems()));
+                System.exit(1);
+            }
+        }
+    }
+
+    private static boolean pathStopped(GuestSim sim) {
+        return sim.problems().stream().anyMatch(p -> p.contains("path stopped"));
+    }
+
+    private static void report(GuestSim sim) {
+        GuestSim.log(sim.counters().toString());
+        if (!sim.vionetGone()) {
+            try {
+                NicStats s = sim.stats(500);
+                GuestSim.log("vionet: tx frames=" + s.getTxFrames() + " bytes=" + s.getTxBytes()
+                        + " csum_offloaded=" + s.getTxCsumOffloaded() + " tso=" + s.getTxTsoFrames()
+                        + " sw_segmented=" + s.getTxSwSegmented() + " sw_checksummed=" + s.getTxSwChecksummed()
+                        + " | rx frames=" + s.getRxFrames() + " bytes=" + s.getRxBytes()
+                        + " csum_offloaded=" + s.getRxCsumOffloaded() + " gso=" + s.getRxGsoFrames()
+                        + " | drops=" + s.getDropsMap() + " tap_errors=" + s.getTapErrors());
+            } catch (Exception e) {
+                GuestSim.log("no stats from vionet: " + e.getMessage());
+            }
+        }
+        for (String p : sim.problems()) {
+            GuestSim.log("problem: " + p);
+        }
+    }
+
+    static SimOptions parse(String[] args) {
+        SimOptions o = new SimOptions();
+        String ns1 = null;
+        String tap1 = null;
+        String ns2 = null;
+        String tap2 = null;
+        String offloads = null;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            switch (a) {
+                case "--ns1" -> ns1 = value(args, ++i, a);
+                case "--tap1" -> tap1 = value(args, ++i, a);
+                case "--ns2" -> ns2 = value(args, ++i, a);
+                case "--tap2" -> tap2 = value(args, ++i, a);
+                case "--guest-offloads" -> offloads = value(args, ++i, a);
+                case "--rx-queue" -> o.rxQueueSize(number(args, ++i, a));
+                case "--tx-queue" -> o.txQueueSize(number(args, ++i, a));
+                case "--mrg-buffer" -> o.mergeableBufferSize(number(args, ++i, a));
+                case "--split-header" -> o.txSplitHeader(true);
+                case "--no-locked-lladdr" -> o.lockedLladdr(false);
+                case "--user" -> o.vionetUser(value(args, ++i, a));
+                case "--vionet-log" -> o.vionetLog(Path.of(value(args, ++i, a)));
+                case "--vionet-jvm-opt" -> o.vionetJvmOptions(value(args, ++i, a));
+                default -> throw new IllegalArgumentException("unknown argument " + a);
+            }
+        }
+        if (tap1 == null || tap2 == null) {
+            throw new IllegalArgumentException("--tap1 and --tap2 are required");
+        }
+        if (!"on".equals(offloads) && !"off".equals(offloads)) {
+            throw new IllegalArgumentException("--guest-offloads wants on or off");
+        }
+        return o.guest(ns1, tap1).host(ns2, tap2).guestOffloads("on".equals(offloads));
+    }
+
+    private static String value(String[] args, int i, String opt) {
+        if (i >= args.length) {
+            throw new IllegalArgumentException(opt + " needs a value");
+        }
+        return args[i];
+    }
+
+    private static int number(String[] args, int i, String opt) {
+        String v = value(args, i, opt);
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(opt + " wants a number, got " + v);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package org.jvmd.it.sim;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import org.jvmd.sys.Tap;
+import org.jvmd.virtio.net.TunFlags;
+import org.jvmd.virtio.net.VirtioNetFeatures;
+import org.junit.jupiter.api.Test;
+
+/** The simulator's pure parts: features it acks, tap flags it sets, its command line. */
+class SimConfigTest {
+    @Test
+    void offloadsOffAcksNoChecksumOrSegmentationFeatureAndKeepsTheRest() {
+        long off = new SimOptions().guestOffloads(false).driverFeatures();
+        assertEquals(0, off & SimOptions.OFFLOAD_FEATURES);
+        assertEquals(SimOptions.DEVICE_FEATURES & ~SimOptions.OFFLOAD_FEATURES, off);
+        assertEquals(-1, VirtioNetFeatures.firstUnmetDependency(off));
+        long on = new SimOptions().guestOffloads(true).driverFeatures();
+        assertEquals(SimOptions.DEVICE_FEATURES, on);
+        assertEquals(-1, VirtioNetFeatures.firstUnmetDependency(on));
+    }
+
+    @Test
+    void driverNeverAcksWhatTheDeviceDoesNotOffer() {
+        long offered = VirtioNetFeatures.bit(VirtioNetFeatures.VERSION_1) | VirtioNetFeatures.bit(VirtioNetFeatures.CSUM);
+        assertEquals(offered, new SimOptions().deviceFeatures(offered).driverFeatures());
+    }
+
+    @Test
+    void guestTapOffloadsFollowTheHostFeaturesTheDriverAcked() {
+        int on = GuestSim.guestTapFlags(SimOptions.DEVICE_FEATURES);
+        assertEquals(Tap.TUN_F_CSUM | Tap.TUN_F_TSO4 | Tap.TUN_F_TSO6 | Tap.TUN_F_TSO_ECN | Tap.TUN_F_USO4
+                | Tap.TUN_F_USO6, on);
+        assertEquals(0, GuestSim.guestTapFlags(new SimOptions().guestOffloads(false).driverFeatures()));
+    }
+
+    /** Whatever the acked features, the guest tap's TUNSETOFFLOAD argument is one Linux takes. */
+    @Property(tries = 500)
+    void guestTapFlagsAreAlwaysAcceptedByLinux(@ForAll long features) {
+        assertTrue(TunFlags.acceptedByLinux(GuestSim.guestTapFlags(features)),
+                "0x" + Integer.toHexString(GuestSim.guestTapFlags(features)));
+    }
+
+    @Test
+    void commandLineOfTheBenchHook() {
+        SimOptions o = GuestSimMain.parse(new String[] {"--ns1", "g", "--tap1", "gtap0", "--ns2", "h", "--tap2", "htap0",
+            "--guest-offloads", "off", "--rx-queue", "512"});
+        assertEquals("g", o.guestNs);
+        assertEquals("htap0", o.hostTap);
+        assertEquals(512, o.rxQueueSize);
+        assertEquals(0, o.driverFeatures() & SimOptions.OFFLOAD_FEATURES);
+        assertThrows(IllegalArgumentException.class, () -> GuestSimMain.parse(new String[] {"--tap1", "a", "--tap2", "b"}));
+        assertThrows(IllegalArgumentException.class, () -> GuestSimMain.parse(new String[] {"--tap1", "a", "--tap2", "b",
+            "--guest-offloads", "maybe"}));
+        assertThrows(IllegalArgumentException.class, () -> GuestSimMain.parse(new String[] {"--bogus"}));
+    }
+
+    @Test
+    void vionetClasspathLeavesOutTheSimulatorAndTestLibraries() {
+        String cp = String.join(java.io.File.pathSeparator, "/w/it/target/classes", "/w/vionet-proc/target/classes",
+                "/m2/junit-jupiter-api-5.jar", "/w/sys/target/classes", "/w/vmm-proc/target/classes",
+                "/m2/protobuf-java-4.jar", "/w/virtio/target/test-classes");
+        assertEquals(String.join(java.io.File.pathSeparator, "/w/vionet-proc/target/classes", "/w/sys/target/classes",
+                "/m2/protobuf-java-4.jar"), VionetClasspath.filter(cp));
+    }
+}
