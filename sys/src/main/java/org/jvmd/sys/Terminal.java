@@ -96,4 +96,44 @@ public final class Terminal {
             throw new SysException("tcsetattr", Native.errno(st));
         }
     }
+
+    /** Opens a terminal device read-write without making it the controlling tty. */
+    public static Fd open(String path) throws SysException {
+        return LibC.open(path, LibC.O_RDWR | LibC.O_NOCTTY | LibC.O_CLOEXEC, 0);
+    }
+
+    /** read(2) into a heap buffer: bytes read, 0 at end of file; EINTR is retried. */
+    public static int read(int fd, byte[] buf) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment seg = a.allocate(buf.length);
+            long n;
+            while ((n = LibC.tryRead(fd, seg, buf.length)) == -Errno.EINTR) {
+                // interrupted: again
+            }
+            if (n < 0) {
+                throw new SysException("read", (int) -n);
+            }
+            MemorySegment.copy(seg, JAVA_BYTE, 0, buf, 0, (int) n);
+            return (int) n;
+        }
+    }
+
+    /** write(2) of the whole range. */
+    public static void write(int fd, byte[] buf, int off, int len) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment seg = a.allocate(Math.max(1, len));
+            MemorySegment.copy(buf, off, seg, JAVA_BYTE, 0, len);
+            long done = 0;
+            while (done < len) {
+                long n = LibC.tryWrite(fd, seg.asSlice(done), len - done);
+                if (n == -Errno.EINTR) {
+                    continue;
+                }
+                if (n < 0) {
+                    throw new SysException("write", (int) -n);
+                }
+                done += n;
+            }
+        }
+    }
 }
