@@ -98,7 +98,12 @@ public final class VmmLauncher implements VmLauncher {
                         LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_CLOEXEC, 0640));
                 msg.addFds(slot(FdRole.FD_LOG, 0));
             }
-            child = Spawner.java("vm/" + spec.name(), VMM_MAIN).spawn();
+            Spawner sp = Spawner.java("vm/" + spec.name(), VMM_MAIN);
+            String cp = System.getProperty("jvmd.vmmClasspath", "");
+            if (!cp.isEmpty()) {
+                sp.classpath(cp);
+            }
+            child = sp.spawn();
             child.channel().send(msg.build(), fds);
             fds.clear();
             child.awaitReady(FromVmm.parser(), readyTimeoutMillis);

@@ -42,8 +42,14 @@ public final class Vmctl {
     /** VMM_MAX_NAME_LEN. */
     static final int MAX_NAME = 64;
 
-    /** A command: name and usage as vmctl prints them. */
-    record Cmd(String name, String usage) {
+    /**
+     * A command: name and usage as vmctl prints them; {@code added} marks jvmd's own commands
+     * (stats), which never make one of vmctl's prefixes ambiguous ({@code vmctl stat} is status).
+     */
+    record Cmd(String name, String usage, boolean added) {
+        Cmd(String name, String usage) {
+            this(name, usage, false);
+        }
     }
 
     static final List<Cmd> COMMANDS = List.of(
@@ -55,7 +61,7 @@ public final class Vmctl {
             new Cmd("reset", "[all | switches | vms]"),
             new Cmd("show", "[-r] [id]"),
             new Cmd("start", "[-cL] [-b path] [-i count] [-m size] [-n switch] [-t name]\n\t\tid | name"),
-            new Cmd("stats", "id"),
+            new Cmd("stats", "id", true),
             new Cmd("status", "[-r] [id]"),
             new Cmd("stop", "[-fw] [id | -a]"),
             new Cmd("unpause", "id"),
@@ -134,13 +140,18 @@ public final class Vmctl {
     /** Unique-prefix lookup, as vmctl's parse(). */
     Cmd lookup(String word) {
         Cmd found = null;
-        for (Cmd c : COMMANDS) {
-            if (c.name().startsWith(word)) {
-                if (found != null) {
-                    err.println("ambiguous argument: " + word);
-                    usage();
+        for (boolean includeAdded : new boolean[] {false, true}) {
+            for (Cmd c : COMMANDS) {
+                if (c.name().startsWith(word) && (includeAdded || !c.added())) {
+                    if (found != null && found != c) {
+                        err.println("ambiguous argument: " + word);
+                        usage();
+                    }
+                    found = c;
                 }
-                found = c;
+            }
+            if (found != null) {
+                break;
             }
         }
         if (found == null) {
