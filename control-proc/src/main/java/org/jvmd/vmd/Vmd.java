@@ -176,13 +176,7 @@ public final class Vmd implements Control.Daemon {
     }
 
     private void serve(Config config) throws IOException {
-        int gid = config.globals().socketOwner().hasGroup() ? config.globals().socketOwner().gid() : -1;
-        ControlSocket sock = ControlSocket.bind(options.socket(), 0660, gid);
-        if (config.globals().socketOwner().uid() != 0) {
-            Files.setAttribute(options.socket(), "unix:uid", config.globals().socketOwner().uid());
-        }
-        EtcAccounts accounts = EtcAccounts.system();
-        server = new ControlServer(sock, new Control(registry, this), uid -> new Caller(uid, accounts));
+        // signals first: a client that sees the socket may signal vmd at once
         Signal.handle(new Signal("HUP"), s -> Thread.ofVirtual().start(() -> {
             LOG.info("SIGHUP: reloading " + configFile);
             try {
@@ -193,6 +187,13 @@ public final class Vmd implements Control.Daemon {
         }));
         Signal.handle(new Signal("TERM"), s -> done.countDown());
         Signal.handle(new Signal("INT"), s -> done.countDown());
+        int gid = config.globals().socketOwner().hasGroup() ? config.globals().socketOwner().gid() : -1;
+        ControlSocket sock = ControlSocket.bind(options.socket(), 0660, gid);
+        if (config.globals().socketOwner().uid() != 0) {
+            Files.setAttribute(options.socket(), "unix:uid", config.globals().socketOwner().uid());
+        }
+        EtcAccounts accounts = EtcAccounts.system();
+        server = new ControlServer(sock, new Control(registry, this), uid -> new Caller(uid, accounts));
         applySwitches(config);
         List<Integer> toStart = registry.load(config);
         server.start();

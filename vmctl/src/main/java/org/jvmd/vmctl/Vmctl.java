@@ -78,6 +78,10 @@ public final class Vmctl {
         }
     }
 
+    /** A finished run: exit status and what went to stdout and stderr (for tests and tools). */
+    public record Result(int status, String out, String err) {
+    }
+
     private final InputStream in;
     private final PrintStream out;
     private final PrintStream err;
