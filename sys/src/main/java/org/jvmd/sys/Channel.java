@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.SocketTimeoutException;
+import java.nio.channels.ClosedChannelException;
 import java.util.ArrayList;
 import java.util.List;
 import org.jvmd.proto.FdSlot;
@@ -29,7 +30,8 @@ import org.jvmd.proto.Frames;
  * rejected with {@link FrameException} after closing whatever descriptors came with it, and
  * the channel stays usable. A peer that closed its end is {@link PeerClosedException}.
  *
- * <p>One sending thread and one receiving thread may use a channel at the same time.
+ * <p>One sending thread and one receiving thread may use a channel at the same time;
+ * {@link #close()} from another thread wakes a blocked receiver.
  */
 public final class Channel implements AutoCloseable {
     /** SCM_MAX_FD (include/net/scm.h): the kernel's limit of descriptors per message. */
@@ -155,7 +157,7 @@ public final class Channel implements AutoCloseable {
                 sendHdr.set(JAVA_LONG, MSG_CONTROLLEN, cmsgSpace(dataBytes));
             }
             long r;
-            while ((r = LibC.trySendmsg(sock.num(), sendHdr, LibC.MSG_NOSIGNAL)) == -Errno.EINTR) {
+            while ((r = LibC.trySendmsg(num(), sendHdr, LibC.MSG_NOSIGNAL)) == -Errno.EINTR) {
                 // retry
             }
             if (r == -Errno.EPIPE || r == -Errno.ECONNRESET) {
@@ -183,7 +185,7 @@ public final class Channel implements AutoCloseable {
             while (true) {
                 int wait = timeoutMillis < 0 ? -1
                         : (int) Math.max(0, Math.min(Integer.MAX_VALUE, (deadline - System.nanoTime() + 999_999) / 1_000_000));
-                short rev = LibC.poll(sock.num(), LibC.POLLIN, wait);
+                short rev = LibC.poll(num(), LibC.POLLIN, wait);
                 if (rev == 0) {
                     if (timeoutMillis >= 0 && System.nanoTime() - deadline >= 0) {
                         throw new SocketTimeoutException("no message within " + timeoutMillis + " ms");
@@ -211,7 +213,7 @@ public final class Channel implements AutoCloseable {
         recvHdr.set(JAVA_LONG, MSG_IOVLEN, 1);
         recvHdr.set(ADDRESS, MSG_CONTROL, recvCtl);
         recvHdr.set(JAVA_LONG, MSG_CONTROLLEN, recvCtl.byteSize());
-        long n = LibC.tryRecvmsg(sock.num(), recvHdr, LibC.MSG_CMSG_CLOEXEC | LibC.MSG_DONTWAIT);
+        long n = LibC.tryRecvmsg(num(), recvHdr, LibC.MSG_CMSG_CLOEXEC | LibC.MSG_DONTWAIT);
         if (n == -Errno.EAGAIN || n == -Errno.EINTR) {
             return null;
         }
@@ -290,9 +292,32 @@ public final class Channel implements AutoCloseable {
         return List.of();
     }
 
-    /** Closes the socket; the peer sees end of file. */
+    private int num() throws ClosedChannelException {
+        try {
+            return sock.num();
+        } catch (IllegalStateException closed) {
+            throw new ClosedChannelException();
+        }
+    }
+
+    /**
+     * Shuts the socket down both ways: the peer sees end of file, and a thread of this
+     * process blocked in {@link #receive} wakes up with {@link PeerClosedException}.
+     */
+    public void shutdown() {
+        if (sock.isOpen()) {
+            try {
+                LibC.shutdown(sock.num(), LibC.SHUT_RDWR);
+            } catch (SysException | IllegalStateException e) {
+                // already shut down or closed: nothing left to wake
+            }
+        }
+    }
+
+    /** Shuts down (waking a blocked receiver) and closes the socket; the peer sees end of file. */
     @Override
     public void close() {
+        shutdown();
         sock.close();
     }
 }

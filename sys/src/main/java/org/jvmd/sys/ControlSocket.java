@@ -47,14 +47,17 @@ public final class ControlSocket implements AutoCloseable {
             if (!a.isOther()) {
                 throw new IOException("control socket " + path + ": exists and is not a socket");
             }
-            try (Connection c = connect(path)) {
-                throw new IOException("control socket " + path + ": in use by another daemon");
+            boolean live;
+            try {
+                connect(path).close();
+                live = true;
             } catch (IOException refused) {
-                if (refused.getMessage() != null && refused.getMessage().contains("in use")) {
-                    throw refused;
-                }
-                Files.delete(path);
+                live = false;
             }
+            if (live) {
+                throw new IOException("control socket " + path + ": in use by another daemon");
+            }
+            Files.delete(path);
         }
         UnixServerSocketChannel s = UnixServerSocketChannel.open();
         // Bound under a temporary name and renamed once its mode and group are set, so that no
@@ -84,7 +87,16 @@ public final class ControlSocket implements AutoCloseable {
 
     /** Waits for the next connection. After {@link #close()} this fails with ClosedChannelException. */
     public Connection accept() throws IOException {
-        UnixSocketChannel c = server.accept();
+        UnixSocketChannel c;
+        try {
+            c = server.accept();
+        } catch (IOException | RuntimeException e) {
+            if (!server.isOpen()) {
+                // woken by close(): jnr reports it variously (NotYetBoundException, EINVAL)
+                throw new ClosedChannelException();
+            }
+            throw e;
+        }
         if (c == null || !server.isOpen()) {
             if (c != null) {
                 c.close();

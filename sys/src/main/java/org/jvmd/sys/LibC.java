@@ -354,6 +354,7 @@ public final class LibC {
      * {@code mmap}; the result is a segment of {@code len} bytes with no lifetime of its own
      * (the caller unmaps it with {@link #munmap}, or reinterprets it into an arena).
      */
+    @SuppressWarnings("restricted")
     public static MemorySegment mmap(long len, int prot, int flags, int fd, long offset) throws SysException {
         MemorySegment st = Native.state();
         MemorySegment r;

@@ -87,7 +87,7 @@ public final class MappedGuestMemory implements GuestMemory, AutoCloseable {
     private Region find(long gpa, long len) throws GuestFault {
         if (len >= 0) {
             for (Region r : regions) {
-                if (gpa >= r.gpa && gpa < r.end && len <= r.end - gpa) {
+                if (inside(r, gpa, len)) {
                     return r;
                 }
             }
@@ -107,11 +107,16 @@ public final class MappedGuestMemory implements GuestMemory, AutoCloseable {
             return false;
         }
         for (Region r : regions) {
-            if (gpa >= r.gpa && gpa < r.end && len <= r.end - gpa) {
+            if (inside(r, gpa, len)) {
                 return true;
             }
         }
-        return len == 0 && gpa == size;
+        return false;
+    }
+
+    /** {@code [gpa, gpa+len)} within {@code r}; an empty range may sit at the region's end. */
+    private static boolean inside(Region r, long gpa, long len) {
+        return gpa >= r.gpa && gpa <= r.end && len <= r.end - gpa && (gpa < r.end || len == 0);
     }
 
     /**

@@ -24,6 +24,7 @@ public final class Memfd {
      * lives until {@code arena} closes (which unmaps it); a closed arena makes later
      * accesses fail with IllegalStateException instead of touching unmapped memory.
      */
+    @SuppressWarnings("restricted")
     public static MemorySegment map(Fd fd, long offset, long size, Arena arena) throws SysException {
         MemorySegment m = LibC.mmap(size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd.num(), offset);
         long addr = m.address();

@@ -17,6 +17,7 @@ import java.lang.invoke.VarHandle;
  * argument: {@code (int) H.invokeExact(Native.state(), fd, ...)}, then on failure
  * {@code Native.errno(state)}. Handles are created once, in static finals.
  */
+@SuppressWarnings("restricted")
 public final class Native {
     public static final Linker LINKER = Linker.nativeLinker();
     /** glibc, as linked into the JVM. */

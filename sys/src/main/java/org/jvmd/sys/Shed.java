@@ -167,29 +167,46 @@ public final class Shed {
         }
     }
 
-    /** Every class on {@code java.class.path} (directories and jars) under the prefixes. */
+    /**
+     * Every class on {@code java.class.path} under the prefixes: directories, jars, and the
+     * jars a jar's manifest {@code Class-Path} names (a runnable jar with its lib/).
+     */
     static List<String> classNamesOnClasspath(List<String> prefixes) throws IOException {
         List<String> out = new ArrayList<>();
+        java.util.Set<Path> seen = new java.util.HashSet<>();
+        java.util.ArrayDeque<Path> todo = new java.util.ArrayDeque<>();
         for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
-            if (entry.isEmpty()) {
+            if (!entry.isEmpty()) {
+                todo.add(Path.of(entry).toAbsolutePath().normalize());
+            }
+        }
+        while (!todo.isEmpty()) {
+            Path p = todo.poll();
+            if (!seen.add(p)) {
                 continue;
             }
-            Path p = Path.of(entry);
             if (Files.isDirectory(p)) {
                 try (Stream<Path> walk = Files.walk(p)) {
-                    walk.filter(f -> f.toString().endsWith(".class")).forEach(f -> {
-                        String rel = p.relativize(f).toString();
-                        addIfWanted(out, rel, prefixes);
-                    });
+                    walk.filter(f -> f.toString().endsWith(".class"))
+                            .forEach(f -> addIfWanted(out, p.relativize(f).toString(), prefixes));
                 } catch (UncheckedIOException e) {
                     throw e.getCause();
                 }
-            } else if (Files.isRegularFile(p) && entry.endsWith(".jar")) {
+            } else if (Files.isRegularFile(p) && p.toString().endsWith(".jar")) {
                 try (JarFile jar = new JarFile(p.toFile())) {
                     for (Enumeration<JarEntry> en = jar.entries(); en.hasMoreElements(); ) {
                         JarEntry e = en.nextElement();
                         if (e.getName().endsWith(".class") && !e.getName().startsWith("META-INF/")) {
                             addIfWanted(out, e.getName(), prefixes);
+                        }
+                    }
+                    java.util.jar.Manifest mf = jar.getManifest();
+                    String cp = mf == null ? null : mf.getMainAttributes().getValue("Class-Path");
+                    if (cp != null) {
+                        for (String rel : cp.trim().split("\\s+")) {
+                            if (!rel.isEmpty() && !rel.contains(":")) {
+                                todo.add(p.getParent().resolve(rel).normalize());
+                            }
                         }
                     }
                 }

@@ -23,12 +23,15 @@ public final class Spawner {
     /** Where a child finds its channel to the parent. */
     public static final int CHANNEL_FD = 3;
 
-    /** JVM options for device children: small, quick to start, native access for sys. */
+    /**
+     * JVM options for children: native access for sys, a small serial heap, no perf-data
+     * file (it could not be removed after a chroot). Tests may add -XX:TieredStopAtLevel=1
+     * for a quicker start; device processes keep C2 for their data path.
+     */
     public static final List<String> DEFAULT_JVM_OPTIONS = List.of(
             "--enable-native-access=ALL-UNNAMED",
             "--sun-misc-unsafe-memory-access=allow",
             "-XX:+UseSerialGC",
-            "-XX:TieredStopAtLevel=1",
             "-XX:-UsePerfData",
             "-Xshare:auto",
             "-Xss512k");

@@ -158,6 +158,29 @@ class ChannelTest {
     }
 
     @Example
+    void closingWakesAReceiverBlockedInAnotherThread() throws Exception {
+        Channel[] ch = Channel.pair();
+        try (Channel a = ch[0]) {
+            java.util.concurrent.atomic.AtomicInteger tid = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.CompletableFuture<Throwable> blocked = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                tid.set(LibC.gettid());
+                try {
+                    ch[1].receive(Ready.parser(), -1).close();
+                    return null;
+                } catch (Throwable t) {
+                    return t;
+                }
+            });
+            BlockedThreads.awaitSyscall(tid, 7); // poll
+            ch[1].close();
+            Throwable t = blocked.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertTrue(t instanceof IOException, String.valueOf(t));
+            assertThrows(PeerClosedException.class, () -> a.receive(Ready.parser(), 1000));
+        }
+    }
+
+    @Example
+    @SuppressWarnings("try")
     void receiveTimesOut() throws Exception {
         Channel[] ch = Channel.pair();
         try (Channel a = ch[0]; Channel b = ch[1]) {

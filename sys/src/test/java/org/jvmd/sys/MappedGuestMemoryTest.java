@@ -65,6 +65,9 @@ class MappedGuestMemoryTest {
         assertThrows(GuestFault.class, () -> mem.slice(Long.MAX_VALUE, 2));
         assertFalse(mem.contains(2 * PAGE - 1, 2));
         assertTrue(mem.contains(16 * PAGE, PAGE));
+        assertTrue(mem.contains(2 * PAGE, 0), "an empty range at a region's end");
+        assertFalse(mem.contains(3 * PAGE, 0), "an empty range in the hole");
+        assertEquals(0, mem.slice(17 * PAGE, 0).byteSize());
         assertEquals(17 * PAGE, mem.size());
     }
 

@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -30,7 +29,8 @@ class SpawnTest {
 
     private static Spawner child(String mode) {
         Path log = Path.of("target", "spawn-" + mode + ".log");
-        return Spawner.java("testchild", SysTestChild.class.getName()).args(mode).output(log);
+        return Spawner.java("testchild", SysTestChild.class.getName())
+                .jvmOptions("-XX:TieredStopAtLevel=1").args(mode).output(log);
     }
 
     private static String log(String mode) {
@@ -72,6 +72,7 @@ class SpawnTest {
     }
 
     @Test
+    @SuppressWarnings("try")
     void aMemfdAndAnEventfdPassToAChildJvmThatWritesAndSignalsThroughThem() throws Exception {
         try (Fd memfd = Memfd.create("guest", MEM);
                 MappedGuestMemory mem = MappedGuestMemory.map(memfd, MEM);
@@ -161,8 +162,8 @@ class SpawnTest {
     void aChildThatNeverAnswersIsKilledAndReapedAtTheTimeout() throws Exception {
         try (Child c = child("hang").spawn()) {
             ChildFailedException e = assertThrows(ChildFailedException.class,
-                    () -> c.awaitReady(FromVionet.parser(), 3000));
-            assertEquals("testchild did not answer Ready within 3000 ms (killed)", e.getMessage());
+                    () -> c.awaitReady(FromVionet.parser(), 1500));
+            assertEquals("testchild did not answer Ready within 1500 ms (killed)", e.getMessage());
             assertTrue(e.status().signaled());
             assertEquals(LibC.SIGKILL, e.status().signal());
             assertFalse(Files.exists(Path.of("/proc/" + c.pid())));
@@ -182,8 +183,6 @@ class SpawnTest {
 
     @Test
     void spawningAMissingBinaryFailsNamingTheCall() {
-        List<String> none = new ArrayList<>();
-        assertNotNull(none);
         SysException e = assertThrows(SysException.class,
                 () -> PosixSpawn.spawn("/nonexistent/java", List.of("x"), List.of(), new int[0][], 3));
         assertEquals("posix_spawn(/nonexistent/java): ENOENT (No such file or directory)", e.getMessage());
