@@ -52,7 +52,7 @@ public final class Control {
                 case START -> start(req.getStart(), caller);
                 case STOP -> stop(req, caller);
                 case STATUS -> status(req.getStatus().hasVm() ? req.getStatus().getVm() : null);
-                case CONSOLE -> console(ref(req.getConsole().getVm()));
+                case CONSOLE -> console(ref(req.getConsole().getVm()), caller);
                 case PAUSE -> ok(registry.pause(ref(req.getPause().getVm()), caller), "paused");
                 case UNPAUSE -> ok(registry.unpause(ref(req.getUnpause().getVm()), caller), "unpaused");
                 case WAIT -> ok(await(registry.waitFor(ref(req.getWait().getVm()), caller)), "terminated");
@@ -151,8 +151,8 @@ public final class Control {
     }
 
     /** vmctl console: the VM's tty (vmctl opens it; the pty belongs to the VM's owner). */
-    private Response console(VmRef ref) throws VmdException {
-        VmInfo v = registry.info(ref).orElseThrow(() -> new VmdException(VmdException.ENOENT, "console not found"));
+    private Response console(VmRef ref, Caller caller) throws VmdException {
+        VmInfo v = registry.owned(ref, caller);
         if (v.tty().isEmpty()) {
             throw new VmdException(VmdException.ENOENT, "console not found");
         }

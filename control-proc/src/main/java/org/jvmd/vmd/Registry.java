@@ -151,6 +151,11 @@ public final class Registry {
         return vm == null ? Optional.empty() : Optional.of(info(vm));
     }
 
+    /** The VM as {@code caller} may see it for its console: only its owner (or root) may. */
+    public synchronized VmInfo owned(VmRef ref, Caller caller) throws VmdException {
+        return info(require(ref, caller));
+    }
+
     private static VmInfo info(Vm vm) {
         VmSpec s = vm.spec;
         boolean proc = vm.state.hasProcess();

@@ -627,6 +627,9 @@ public final class Vmctl {
         }
         Response resp = call(Request.newBuilder().setConsole(ConsoleRequest.newBuilder().setVm(vmid(argv[1])))
                 .build());
+        if (resp.hasError() && resp.getError().getErrno() == 1) {
+            errx("console: " + strerror(1));
+        }
         if (!resp.hasOk() || resp.getOk().getMessage().isEmpty()) {
             errx("console not found");
         }

@@ -138,6 +138,10 @@ class PermissionsTest {
             assertEquals(1, r.status());
             assertEquals("vmctl: pause vm command failed: Operation not permitted\n", r.err());
 
+            r = asUser(vmd.socket, "console", "theirs");
+            assertEquals(1, r.status());
+            assertEquals("vmctl: console: Operation not permitted\n", r.err());
+
             r = asUser(vmd.socket, "reload");
             assertEquals(1, r.status());
             assertEquals("vmctl: command failed: Operation not permitted\n", r.err());
@@ -149,6 +153,8 @@ class PermissionsTest {
             r = asUser(vmd.socket, "stop", "mine");
             assertEquals(1, r.status());
             assertEquals("stopping vm mine: cannot stop vm that is not running\n", r.err());
+            r = asUser(vmd.socket, "console", "mine");
+            assertEquals("vmctl: console not found\n", r.err());
             r = asUser(vmd.socket, "pause", "mine");
             assertEquals("vmctl: pause vm command failed: Invalid argument\n", r.err());
             assertTrue(vmd.process.isAlive());
