@@ -267,4 +267,22 @@ class VmdDaemonTest {
             assertEquals(0, vmd.vmctl("status").status());
         }
     }
+
+    @Test
+    void staggeredStartKeepsLaterBatchesWaitingAndStopCancelsOne() throws Exception {
+        String enabled = "vm \"a\" {\n  boot \"bzImage\"\n}\nvm \"b\" {\n  boot \"bzImage\"\n}\n"
+                + "vm \"c\" {\n  boot \"bzImage\"\n}\n";
+        try (VmdProcess vmd = VmdProcess.start(dir, conf("staggered start parallel 1 delay 3600\n" + enabled))) {
+            // a is launched at once (and fails here: no vmm-proc on this classpath); b and c wait an hour
+            vmd.awaitUntil(() -> vmd.vmctl("status", "a").out().contains(" stopped a"), 30_000, "a tried");
+            List<String> lines = vmd.vmctl("status").out().lines().toList();
+            assertEquals("  waiting", " " + StatusTableTest.columns(lines.get(2))[7]);
+            assertEquals("  waiting", " " + StatusTableTest.columns(lines.get(3))[7]);
+            Vmctl.Result r = vmd.vmctl("stop", "c");
+            assertEquals("stopping vm c: requested to shutdown vm 3\n", r.err());
+            assertEquals(" stopped", StatusTableTest.columns(vmd.vmctl("status", "c").out().lines().toList()
+                    .get(1))[7]);
+            assertTrue(vmd.logText().contains("vm a: start failed"), vmd.logText());
+        }
+    }
 }
