@@ -136,4 +136,27 @@ public final class Terminal {
             }
         }
     }
+
+    /** A pseudo-terminal: the master's descriptor and the slave's path. */
+    public record Pty(Fd master, String slave) implements AutoCloseable {
+        @Override
+        public void close() {
+            master.close();
+        }
+    }
+
+    /** posix_openpt + unlockpt + ptsname: opens /dev/ptmx and unlocks its slave. */
+    public static Pty openPty() throws SysException {
+        Fd m = LibC.open("/dev/ptmx", LibC.O_RDWR | LibC.O_NOCTTY | LibC.O_CLOEXEC, 0);
+        try {
+            MemorySegment arg = Native.scratch();
+            arg.set(JAVA_INT, 0, 0);
+            LibC.ioctl(m.num(), Ioctls.TIOCSPTLCK, arg);
+            LibC.ioctl(m.num(), Ioctls.TIOCGPTN, arg);
+            return new Pty(m, "/dev/pts/" + arg.get(JAVA_INT, 0));
+        } catch (SysException | RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
 }
