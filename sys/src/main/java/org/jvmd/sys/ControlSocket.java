@@ -60,17 +60,22 @@ public final class ControlSocket implements AutoCloseable {
             Files.delete(path);
         }
         UnixServerSocketChannel s = UnixServerSocketChannel.open();
+        // Bound under a temporary name and renamed once its mode and group are set, so that no
+        // client ever connects to it with the default (umask) permissions.
+        Path tmp = path.resolveSibling("." + path.getFileName() + "." + ProcessHandle.current().pid());
         try {
-            s.socket().bind(new UnixSocketAddress(path.toFile()));
-            if (Users.posix().chmod(path.toString(), mode) != 0) {
-                throw new IOException("chmod(" + path + "): " + Errno.describe(Users.posix().errno()));
+            Files.deleteIfExists(tmp);
+            s.socket().bind(new UnixSocketAddress(tmp.toFile()));
+            if (Users.posix().chmod(tmp.toString(), mode) != 0) {
+                throw new IOException("chmod(" + tmp + "): " + Errno.describe(Users.posix().errno()));
             }
-            if (gid != -1 && Users.posix().chown(path.toString(), -1, gid) != 0) {
-                throw new IOException("chown(" + path + "): " + Errno.describe(Users.posix().errno()));
+            if (gid != -1 && Users.posix().chown(tmp.toString(), -1, gid) != 0) {
+                throw new IOException("chown(" + tmp + "): " + Errno.describe(Users.posix().errno()));
             }
+            Files.move(tmp, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException | RuntimeException e) {
             s.close();
-            Files.deleteIfExists(path);
+            Files.deleteIfExists(tmp);
             throw e;
         }
         return new ControlSocket(s, path);

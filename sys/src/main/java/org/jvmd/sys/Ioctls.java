@@ -82,6 +82,20 @@ public final class Ioctls {
     public static final long TIOCGPTN = ior('T', 0x30, INT);
     public static final long TIOCSPTLCK = iow('T', 0x31, INT);
 
+    // ---- network interfaces: include/uapi/linux/sockios.h (fixed legacy numbers) ----
+    public static final long SIOCGIFFLAGS = 0x8913;
+    public static final long SIOCSIFFLAGS = 0x8914;
+    public static final long SIOCSIFADDR = 0x8916;
+    public static final long SIOCSIFNETMASK = 0x891c;
+    public static final long SIOCSIFMTU = 0x8922;
+    public static final long SIOCGIFMTU = 0x8921;
+    public static final long SIOCGIFINDEX = 0x8933;
+    /** Bridges: include/uapi/linux/sockios.h SIOCBRADDBR..SIOCBRDELIF. */
+    public static final long SIOCBRADDBR = 0x89a0;
+    public static final long SIOCBRDELBR = 0x89a1;
+    public static final long SIOCBRADDIF = 0x89a2;
+    public static final long SIOCBRDELIF = 0x89a3;
+
     // ---- KVM (added by the VMM work) ----
     // Linux include/uapi/linux/kvm.h (KVMIO = 0xAE); struct sizes are x86-64's.
     private static final int KVMIO = 0xAE;

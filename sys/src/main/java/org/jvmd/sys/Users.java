@@ -42,6 +42,12 @@ public final class Users {
         return (int) g.getGID();
     }
 
+    /** The name of group {@code gid}, or its number if it has none. */
+    public static String groupName(int gid) {
+        Group g = posix().getgrgid(gid);
+        return g == null ? Integer.toString(gid) : g.getName();
+    }
+
     /** The name of {@code uid}, or its number if it has none. */
     public static String userName(int uid) {
         Passwd pw = posix().getpwuid(uid);

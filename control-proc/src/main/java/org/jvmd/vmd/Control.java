@@ -1,0 +1,187 @@
+package org.jvmd.vmd;
+
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.logging.Logger;
+import org.jvmd.proto.Error;
+import org.jvmd.proto.Ok;
+import org.jvmd.proto.Request;
+import org.jvmd.proto.ResetRequest;
+import org.jvmd.proto.Response;
+import org.jvmd.proto.StartRequest;
+import org.jvmd.proto.StatusReply;
+import org.jvmd.proto.VmSelector;
+import org.jvmd.proto.VmStatus;
+import org.jvmd.vmd.Registry.VmInfo;
+import org.jvmd.vmd.Registry.VmRef;
+import org.jvmd.vmd.config.Caller;
+
+/**
+ * vmd's control.c and the request half of vmd.c: one dispatch over vmctl's requests, with
+ * vmd's permission rules. Root may do anything; others may start, stop, pause, unpause, wait
+ * for, list, open the console of (and read the counters of) the VMs they own.
+ */
+public final class Control {
+    private static final Logger LOG = Logger.getLogger("vmd");
+
+    /** What the daemon itself does for reload, load, reset and log. */
+    public interface Daemon {
+        /** Re-reads vm.conf (or {@code file}, which becomes the configuration file). */
+        void reload(Optional<Path> file) throws VmdException;
+
+        /** reset vms / switches / all. */
+        void reset(ResetRequest.What what) throws VmdException;
+
+        void setVerbose(boolean verbose);
+    }
+
+    private final Registry registry;
+    private final Daemon daemon;
+
+    public Control(Registry registry, Daemon daemon) {
+        this.registry = registry;
+        this.daemon = daemon;
+    }
+
+    /** Answers one request of {@code caller} (may block: start, stop -w, wait). */
+    public Response handle(Request req, Caller caller) {
+        try {
+            return switch (req.getReqCase()) {
+                case START -> start(req.getStart(), caller);
+                case STOP -> stop(req, caller);
+                case STATUS -> status(req.getStatus().hasVm() ? req.getStatus().getVm() : null);
+                case CONSOLE -> console(ref(req.getConsole().getVm()), caller);
+                case PAUSE -> ok(registry.pause(ref(req.getPause().getVm()), caller), "paused");
+                case UNPAUSE -> ok(registry.unpause(ref(req.getUnpause().getVm()), caller), "unpaused");
+                case WAIT -> ok(await(registry.waitFor(ref(req.getWait().getVm()), caller)), "terminated");
+                case STATS -> Response.newBuilder().setStats(registry.stats(ref(req.getStats().getVm()), caller))
+                        .build();
+                case RELOAD -> {
+                    rootOnly(caller, req);
+                    daemon.reload(Optional.empty());
+                    yield ok("reload requested");
+                }
+                case LOAD -> {
+                    rootOnly(caller, req);
+                    daemon.reload(Optional.of(Path.of(req.getLoad().getFile())));
+                    yield ok("load requested");
+                }
+                case RESET -> {
+                    rootOnly(caller, req);
+                    daemon.reset(req.getReset().getWhat());
+                    yield ok("reset requested");
+                }
+                case LOG -> {
+                    rootOnly(caller, req);
+                    daemon.setVerbose(req.getLog().getVerbose());
+                    yield ok("logging " + (req.getLog().getVerbose() ? "verbose" : "brief"));
+                }
+                case REQ_NOT_SET -> throw new VmdException(VmdException.EINVAL, "empty request");
+            };
+        } catch (VmdException e) {
+            return error(e.errno(), e.getMessage());
+        }
+    }
+
+    private static void rootOnly(Caller caller, Request req) throws VmdException {
+        if (!caller.isRoot()) {
+            LOG.warning("denied request " + req.getReqCase() + " from uid " + caller.uid());
+            throw new VmdException(VmdException.EPERM, "permission denied");
+        }
+    }
+
+    static VmRef ref(VmSelector s) throws VmdException {
+        return switch (s.getByCase()) {
+            case ID -> VmRef.of(s.getId());
+            case NAME -> VmRef.of(s.getName());
+            case BY_NOT_SET -> throw new VmdException(VmdException.ENOENT, "vm not found");
+        };
+    }
+
+    private Response start(StartRequest s, Caller caller) throws VmdException {
+        Registry.StartOptions opts = new Registry.StartOptions(
+                s.getTemplate().isEmpty() ? Optional.empty() : Optional.of(s.getTemplate()),
+                s.getKernel().isEmpty() ? Optional.empty() : Optional.of(Path.of(s.getKernel())),
+                s.getMemoryBytes(), s.getInterfaces() == 0 && s.getSwitchesCount() == 0 ? -1 : s.getInterfaces(),
+                s.getSwitchesList());
+        VmRef ref = s.getName().matches("[0-9]+") ? VmRef.of(Integer.parseInt(s.getName())) : VmRef.of(s.getName());
+        VmInfo vm = await(registry.start(ref, opts, caller));
+        return Response.newBuilder().setOk(Ok.newBuilder().setId(vm.id()).setMessage(vm.tty())).build();
+    }
+
+    private Response stop(Request req, Caller caller) throws VmdException {
+        var s = req.getStop();
+        VmRef ref = ref(s.getVm());
+        CompletableFuture<VmInfo> done = registry.stop(ref, s.getForce(), caller);
+        if (s.getWait() || s.getForce()) {
+            return ok(await(done), "terminated");
+        }
+        int id = registry.info(ref).map(VmInfo::id).orElse(ref.id());
+        return Response.newBuilder().setOk(Ok.newBuilder().setId(id).setMessage("requested to shutdown")).build();
+    }
+
+    private Response status(VmSelector only) {
+        StatusReply.Builder b = StatusReply.newBuilder();
+        for (VmInfo v : registry.status()) {
+            if (only != null && !matches(only, v)) {
+                continue;
+            }
+            b.addVms(toProto(v));
+        }
+        return Response.newBuilder().setStatus(b).build();
+    }
+
+    private static boolean matches(VmSelector s, VmInfo v) {
+        return switch (s.getByCase()) {
+            case ID -> s.getId() == v.id();
+            case NAME -> s.getName().equals(v.name());
+            case BY_NOT_SET -> true;
+        };
+    }
+
+    static VmStatus toProto(VmInfo v) {
+        return VmStatus.newBuilder()
+                .setId(v.id()).setPid(v.pid()).setVcpus(v.vcpus())
+                .setMaxMemory(v.maxMemory()).setCurMemory(v.curMemory())
+                .setTty(v.tty()).setOwner(Owners.format(v.ownerUid(), v.ownerGid()))
+                .setOwnerUid(v.ownerUid()).setOwnerGid(v.ownerGid())
+                .setState(v.state().toProto()).setName(v.name()).build();
+    }
+
+    /** vmctl console: the VM's tty (vmctl opens it; the pty belongs to the VM's owner). */
+    private Response console(VmRef ref, Caller caller) throws VmdException {
+        VmInfo v = registry.owned(ref, caller);
+        if (v.tty().isEmpty()) {
+            throw new VmdException(VmdException.ENOENT, "console not found");
+        }
+        return Response.newBuilder().setOk(Ok.newBuilder().setId(v.id()).setMessage(v.tty())).build();
+    }
+
+    private static <T> T await(CompletableFuture<T> f) throws VmdException {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VmdException(4, "interrupted call");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof VmdException v) {
+                throw v;
+            }
+            throw new VmdException(VmdException.EIO, String.valueOf(e.getCause().getMessage()));
+        }
+    }
+
+    private static Response ok(VmInfo v, String what) {
+        return Response.newBuilder().setOk(Ok.newBuilder().setId(v.id()).setMessage(what)).build();
+    }
+
+    private static Response ok(String what) {
+        return Response.newBuilder().setOk(Ok.newBuilder().setMessage(what)).build();
+    }
+
+    static Response error(int errno, String message) {
+        return Response.newBuilder().setError(Error.newBuilder().setErrno(errno).setMessage(message)).build();
+    }
+}

@@ -1,0 +1,290 @@
+package org.jvmd.vmd;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+import org.jvmd.proto.ResetRequest;
+import org.jvmd.sys.ControlSocket;
+import org.jvmd.vmd.config.Caller;
+import org.jvmd.vmd.config.Config;
+import org.jvmd.vmd.config.ConfigEnvironment;
+import org.jvmd.vmd.config.ConfigParser;
+import org.jvmd.vmd.config.EtcAccounts;
+import org.jvmd.vmd.config.ParseResult;
+import org.jvmd.vmd.config.StaggeredStart;
+import org.jvmd.vmd.config.SwitchSpec;
+import sun.misc.Signal;
+
+/**
+ * vmd: {@code vmd [-dnv] [-D macro=value] [-f file] [-s socket]}. Reads vm.conf, serves the
+ * control socket, starts the enabled VMs (staggered), reloads on SIGHUP and stops every VM,
+ * its taps and its socket on SIGTERM.
+ */
+public final class Vmd implements Control.Daemon {
+    public static final Path DEFAULT_CONFIG = Path.of("/etc/vm.conf");
+    public static final Path DEFAULT_SOCKET = Path.of("/run/vmd.sock");
+    /** How long SIGTERM waits for guests to power off before killing them. */
+    static final long SHUTDOWN_TIMEOUT_MS = Long.getLong("jvmd.shutdownTimeoutMs", 30_000);
+
+    private static final Logger LOG = Logger.getLogger("vmd");
+    static final String USAGE = "usage: vmd [-dnv] [-D macro=value] [-f file] [-s socket]";
+
+    /** The parsed command line. */
+    record Options(boolean foreground, boolean noAction, int verbose, Map<String, String> defines, Path config,
+            Path socket) {
+    }
+
+    private final Options options;
+    private final ConfigEnvironment env;
+    private final Registry registry;
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "vmd-timer");
+        t.setDaemon(true);
+        return t;
+    });
+    private final CountDownLatch done = new CountDownLatch(1);
+    private volatile Path configFile;
+    private ControlServer server;
+
+    Vmd(Options options, ConfigEnvironment env) {
+        this.options = options;
+        this.env = env;
+        this.configFile = options.config();
+        long readyMs = Long.getLong("jvmd.vmmReadyTimeoutMs", System.getenv("KVM_LAB") != null ? 300_000 : 60_000);
+        this.registry = new Registry(
+                new VmmLauncher(this::currentConfig, readyMs, System.getProperty("jvmd.vmmUser", ""),
+                        System.getProperty("jvmd.vmmChroot", ""), null),
+                Executors.newVirtualThreadPerTaskExecutor(), System::nanoTime, env.lladdrs());
+    }
+
+    private Config currentConfig() {
+        return registry.config();
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs vmd; returns its exit status. */
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        Options o;
+        try {
+            o = parse(args);
+        } catch (IllegalArgumentException e) {
+            if (!e.getMessage().isEmpty()) {
+                err.println("vmd: " + e.getMessage());
+            }
+            err.println(USAGE);
+            return 1;
+        }
+        ConfigEnvironment env = ConfigEnvironment.system().withDefines(o.defines());
+        ParseResult parsed = parseConfig(env, o.config());
+        if (o.noAction()) {
+            err.print(parsed.noActionOutput());
+            err.flush();
+            return parsed.exitCode();
+        }
+        if (!parsed.ok()) {
+            err.print(parsed.noActionOutput());
+            return 1;
+        }
+        Logging.init(o.foreground(), o.verbose() > 0, Path.of("/dev/log"));
+        Vmd vmd = new Vmd(o, env);
+        try {
+            vmd.serve(parsed.config().orElseThrow());
+        } catch (IOException e) {
+            LOG.severe(e.getMessage());
+            err.println("vmd: " + e.getMessage());
+            return 1;
+        }
+        return 0;
+    }
+
+    static Options parse(String[] args) {
+        boolean d = false;
+        boolean n = false;
+        int v = 0;
+        Map<String, String> defines = new LinkedHashMap<>();
+        Path conf = DEFAULT_CONFIG;
+        Path sock = DEFAULT_SOCKET;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--")) {
+                if (i + 1 < args.length) {
+                    throw new IllegalArgumentException("");
+                }
+                break;
+            }
+            if (!a.startsWith("-") || a.length() < 2) {
+                throw new IllegalArgumentException("");
+            }
+            for (int j = 1; j < a.length(); j++) {
+                char c = a.charAt(j);
+                switch (c) {
+                    case 'd' -> d = true;
+                    case 'n' -> n = true;
+                    case 'v' -> v++;
+                    case 'D', 'f', 's' -> {
+                        String val;
+                        if (j + 1 < a.length()) {
+                            val = a.substring(j + 1);
+                        } else if (i + 1 < args.length) {
+                            val = args[++i];
+                        } else {
+                            throw new IllegalArgumentException("option requires an argument -- " + c);
+                        }
+                        j = a.length();
+                        switch (c) {
+                            case 'D' -> {
+                                Map.Entry<String, String> e;
+                                try {
+                                    e = ConfigEnvironment.parseDefine(val);
+                                } catch (IllegalArgumentException ex) {
+                                    throw new IllegalArgumentException(ex.getMessage());
+                                }
+                                defines.put(e.getKey(), e.getValue());
+                            }
+                            case 'f' -> conf = Path.of(val);
+                            default -> sock = Path.of(val);
+                        }
+                    }
+                    default -> throw new IllegalArgumentException("unknown option -- " + c);
+                }
+            }
+        }
+        return new Options(d, n, v, defines, conf, sock);
+    }
+
+    /** A missing vm.conf is an empty one, as for vmd. */
+    static ParseResult parseConfig(ConfigEnvironment env, Path file) {
+        ConfigParser p = new ConfigParser(env);
+        if (!Files.exists(file)) {
+            return p.parse(file.toString(), "", Path.of("/"));
+        }
+        return p.parseFile(file);
+    }
+
+    private void serve(Config config) throws IOException {
+        // signals first: a client that sees the socket may signal vmd at once
+        Signal.handle(new Signal("HUP"), s -> Thread.ofVirtual().start(() -> {
+            LOG.info("SIGHUP: reloading " + configFile);
+            try {
+                reload(Optional.empty());
+            } catch (VmdException e) {
+                LOG.warning("reload failed: " + e.getMessage());
+            }
+        }));
+        Signal.handle(new Signal("TERM"), s -> done.countDown());
+        Signal.handle(new Signal("INT"), s -> done.countDown());
+        int gid = config.globals().socketOwner().hasGroup() ? config.globals().socketOwner().gid() : -1;
+        ControlSocket sock = ControlSocket.bind(options.socket(), 0660, gid);
+        if (config.globals().socketOwner().uid() != 0) {
+            Files.setAttribute(options.socket(), "unix:uid", config.globals().socketOwner().uid());
+        }
+        EtcAccounts accounts = EtcAccounts.system();
+        server = new ControlServer(sock, new Control(registry, this), uid -> new Caller(uid, accounts));
+        applySwitches(config);
+        List<Integer> toStart = registry.load(config);
+        server.start();
+        LOG.info("startup: " + config.vms().size() + " vms, socket " + options.socket());
+        staggeredStart(toStart, config.globals().staggeredStart());
+        try {
+            done.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        shutdown();
+    }
+
+    private void shutdown() {
+        LOG.info("terminating");
+        try {
+            server.close();
+        } catch (IOException e) {
+            LOG.warning("closing the control socket: " + e.getMessage());
+        }
+        registry.stopAll(SHUTDOWN_TIMEOUT_MS);
+        timer.shutdownNow();
+    }
+
+    /** vmd's start_vm_batch: {@code parallelism} VMs at a time, {@code delay} seconds apart. */
+    private void staggeredStart(List<Integer> ids, StaggeredStart s) {
+        registry.markWaiting(ids);
+        int batch = Math.max(1, s.parallelism());
+        for (int i = 0; i < ids.size(); i += batch) {
+            List<Integer> part = new ArrayList<>(ids.subList(i, Math.min(ids.size(), i + batch)));
+            long delay = (long) (i / batch) * s.delaySeconds();
+            Runnable go = () -> part.forEach(registry::startQueued);
+            if (delay == 0) {
+                go.run();
+            } else {
+                timer.schedule(go, delay, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** Creates the bridges of enabled switches and brings them up or down as configured. */
+    private static void applySwitches(Config config) {
+        for (SwitchSpec sw : config.switches()) {
+            if (!sw.enabled()) {
+                continue;
+            }
+            try {
+                if (!org.jvmd.sys.NetIf.exists(sw.ifname())) {
+                    org.jvmd.sys.NetIf.addBridge(sw.ifname());
+                }
+                org.jvmd.sys.NetIf.setUp(sw.ifname(), sw.up());
+            } catch (IOException | RuntimeException e) {
+                LOG.warning("switch " + sw.name() + ": " + e.getMessage());
+            }
+        }
+    }
+
+    @Override
+    public synchronized void reload(Optional<Path> file) throws VmdException {
+        Path f = file.orElse(configFile);
+        ParseResult r = parseConfig(env, f);
+        if (!r.ok()) {
+            r.errors().forEach(e -> LOG.warning(e.toString()));
+            throw new VmdException(VmdException.EINVAL, r.errors().get(0).toString());
+        }
+        configFile = f;
+        Config c = r.config().orElseThrow();
+        applySwitches(c);
+        List<Integer> toStart = registry.load(c);
+        LOG.info("config reloaded: " + c.vms().size() + " vms");
+        staggeredStart(toStart, c.globals().staggeredStart());
+    }
+
+    @Override
+    public void reset(ResetRequest.What what) throws VmdException {
+        if (what == ResetRequest.What.VMS || what == ResetRequest.What.ALL) {
+            registry.stopAll(SHUTDOWN_TIMEOUT_MS);
+        }
+        if (what == ResetRequest.What.SWITCHES || what == ResetRequest.What.ALL) {
+            Config c = registry.config();
+            if (c != null) {
+                applySwitches(c);
+            }
+        }
+        if (what != ResetRequest.What.SWITCHES) {
+            reload(Optional.empty());
+        }
+    }
+
+    @Override
+    public void setVerbose(boolean verbose) {
+        Logging.setVerbose(verbose);
+    }
+}

@@ -1,0 +1,343 @@
+package org.jvmd.vmd;
+
+import com.google.protobuf.ByteString;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+import java.util.logging.Logger;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.FdSlot;
+import org.jvmd.proto.FrameException;
+import org.jvmd.proto.FromVmm;
+import org.jvmd.proto.NicConfig;
+import org.jvmd.proto.PauseVm;
+import org.jvmd.proto.StartVm;
+import org.jvmd.proto.StatsReply;
+import org.jvmd.proto.StatsRequest;
+import org.jvmd.proto.StopVm;
+import org.jvmd.proto.Termination;
+import org.jvmd.proto.ToVmm;
+import org.jvmd.proto.TunCapabilities;
+import org.jvmd.proto.TunCapabilitiesReply;
+import org.jvmd.proto.UnpauseVm;
+import org.jvmd.proto.VmConfig;
+import org.jvmd.sys.Child;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.PeerClosedException;
+import org.jvmd.sys.Received;
+import org.jvmd.sys.Spawner;
+import org.jvmd.sys.SysException;
+import org.jvmd.vmd.config.Config;
+import org.jvmd.vmd.config.InterfaceSpec;
+import org.jvmd.vmd.config.VmSpec;
+
+/**
+ * Starts a VM as a vmm-proc child (see NOTES-vmd.md for the sequence): vmd creates the taps
+ * and opens /dev/kvm, the kernel and the initrd, spawns {@code org.jvmd.vmm.VmmMain} with its
+ * channel on fd 3, sends StartVm with those fds, waits for Ready, then reads VmStarted,
+ * TunCapabilities, VmTerminated; channel EOF (the process died) also ends the VM.
+ */
+public final class VmmLauncher implements VmLauncher {
+    private static final Logger LOG = Logger.getLogger("vmd");
+    /** vmm-proc's main class. */
+    public static final String VMM_MAIN = "org.jvmd.vmm.VmmMain";
+
+    private final Supplier<Config> config;
+    private final long readyTimeoutMillis;
+    private final String user;
+    private final String chroot;
+    private final Path logDir;
+
+    /**
+     * @param config the current configuration (switches, local prefix)
+     * @param readyTimeoutMillis how long vmm-proc may take to answer Ready
+     * @param user the unprivileged user for vmm-proc ("" = its default, _vmd)
+     * @param chroot the empty directory vmm-proc chroots to ("" = its default)
+     * @param logDir where console logs go (FD_LOG), or null for none
+     */
+    public VmmLauncher(Supplier<Config> config, long readyTimeoutMillis, String user, String chroot, Path logDir) {
+        this.config = config;
+        this.readyTimeoutMillis = readyTimeoutMillis;
+        this.user = user;
+        this.chroot = chroot;
+        this.logDir = logDir;
+    }
+
+    @Override
+    public VmProcess launch(int id, VmSpec spec, Listener listener) throws IOException {
+        Config cfg = config.get();
+        VmTaps taps = VmTaps.create(id, spec.interfaces(), cfg);
+        List<Fd> fds = new ArrayList<>();
+        Child child = null;
+        try {
+            ToVmm.Builder msg = ToVmm.newBuilder().setStart(StartVm.newBuilder().setConfig(vmConfig(id, spec, taps)));
+            fds.add(LibC.open("/dev/kvm", LibC.O_RDWR | LibC.O_CLOEXEC));
+            msg.addFds(slot(FdRole.FD_KVM, 0));
+            fds.add(LibC.open(spec.kernel().toString(), LibC.O_RDONLY | LibC.O_CLOEXEC));
+            msg.addFds(slot(FdRole.FD_KERNEL, 0));
+            if (spec.initrd().isPresent()) {
+                fds.add(LibC.open(spec.initrd().get().toString(), LibC.O_RDONLY | LibC.O_CLOEXEC));
+                msg.addFds(slot(FdRole.FD_INITRD, 0));
+            }
+            List<Fd> tapFds = taps.dupFds();
+            for (int i = 0; i < tapFds.size(); i++) {
+                fds.add(tapFds.get(i));
+                msg.addFds(slot(FdRole.FD_TAP, i));
+            }
+            if (logDir != null) {
+                Files.createDirectories(logDir);
+                fds.add(LibC.open(logDir.resolve(spec.name() + ".log").toString(),
+                        LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_CLOEXEC, 0640));
+                msg.addFds(slot(FdRole.FD_LOG, 0));
+            }
+            Spawner sp = Spawner.java("vm/" + spec.name(), VMM_MAIN);
+            String cp = System.getProperty("jvmd.vmmClasspath", "");
+            if (!cp.isEmpty()) {
+                sp.classpath(cp);
+            }
+            child = sp.spawn();
+            child.channel().send(msg.build(), fds);
+            fds.clear();
+            child.awaitReady(FromVmm.parser(), readyTimeoutMillis);
+        } catch (IOException | RuntimeException e) {
+            Fd.closeAll(fds);
+            if (child != null) {
+                child.close();
+            }
+            taps.close();
+            throw e;
+        }
+        VmmProcess p = new VmmProcess(spec, child, taps, listener);
+        Thread.ofVirtual().name("vm/" + spec.name()).start(p::readLoop);
+        return p;
+    }
+
+    private static FdSlot slot(FdRole role, int index) {
+        return FdSlot.newBuilder().setRole(role).setIndex(index).build();
+    }
+
+    private VmConfig vmConfig(int id, VmSpec spec, VmTaps taps) {
+        VmConfig.Builder b = VmConfig.newBuilder()
+                .setId(id)
+                .setName(spec.name())
+                .setMemoryBytes(spec.memoryBytes())
+                .setVcpus(spec.vcpus())
+                .setCmdline(spec.cmdline())
+                .setUser(user)
+                .setChroot(chroot)
+                .setConsoleUid(spec.owner().uid())
+                .setConsoleGid(spec.owner().hasGroup() ? spec.owner().gid() : 0);
+        for (int i = 0; i < taps.nics().size(); i++) {
+            VmTaps.Nic n = taps.nics().get(i);
+            InterfaceSpec s = n.spec();
+            NicConfig.Builder nb = NicConfig.newBuilder()
+                    .setIndex(i)
+                    .setMac(ByteString.copyFrom(s.lladdr().octets()))
+                    .setMtu(s.mtu().orElse(0))
+                    .setFeatures(s.virtioFeatures())
+                    .setLockedLladdr(s.locked())
+                    .setLocal(s.local())
+                    .setTapName(n.tap().name());
+            if (s.local()) {
+                nb.setLocalGatewayAddr(ByteString.copyFrom(n.gateway()))
+                        .setLocalGuestAddr(ByteString.copyFrom(n.guest()))
+                        .setLocalPrefixLen(31);
+            }
+            b.addNics(nb);
+        }
+        return b.build();
+    }
+
+    /** One vmm-proc, seen from vmd. */
+    static final class VmmProcess implements VmProcess {
+        private final VmSpec spec;
+        private final Child child;
+        private final VmTaps taps;
+        private final Listener listener;
+        private final Object sendLock = new Object();
+        private volatile CompletableFuture<FromVmm> pending;
+        private volatile Termination how = Termination.TERM_UNSPECIFIED;
+        private volatile String reason = "";
+
+        VmmProcess(VmSpec spec, Child child, VmTaps taps, Listener listener) {
+            this.spec = spec;
+            this.child = child;
+            this.taps = taps;
+            this.listener = listener;
+        }
+
+        @Override
+        public int pid() {
+            return child.pid();
+        }
+
+        private void send(ToVmm m) throws IOException {
+            synchronized (sendLock) {
+                child.channel().send(m);
+            }
+        }
+
+        /** Sends a request and waits for the answer of {@code kind} (one outstanding request). */
+        private synchronized FromVmm call(ToVmm m, FromVmm.MsgCase kind) throws IOException {
+            CompletableFuture<FromVmm> f = new CompletableFuture<>();
+            pending = f;
+            send(m);
+            try {
+                FromVmm r = f.get(10, TimeUnit.SECONDS);
+                if (r.getMsgCase() == FromVmm.MsgCase.ERROR) {
+                    throw new IOException(r.getError().getMessage());
+                }
+                if (r.getMsgCase() != kind) {
+                    throw new IOException("vmm-proc answered " + r.getMsgCase() + " instead of " + kind);
+                }
+                return r;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted");
+            } catch (ExecutionException e) {
+                throw new IOException(e.getCause().getMessage());
+            } catch (TimeoutException e) {
+                throw new IOException("vmm-proc did not answer " + kind);
+            } finally {
+                pending = null;
+            }
+        }
+
+        @Override
+        public void pause() throws IOException {
+            call(ToVmm.newBuilder().setPause(PauseVm.getDefaultInstance()).build(), FromVmm.MsgCase.PAUSED);
+        }
+
+        @Override
+        public void unpause() throws IOException {
+            call(ToVmm.newBuilder().setUnpause(UnpauseVm.getDefaultInstance()).build(), FromVmm.MsgCase.UNPAUSED);
+        }
+
+        @Override
+        public void stop(boolean force) throws IOException {
+            if (force) {
+                how = Termination.TERM_STOPPED;
+                kill();
+                return;
+            }
+            send(ToVmm.newBuilder().setStop(StopVm.newBuilder().setForce(false)).build());
+        }
+
+        @Override
+        public void kill() {
+            try {
+                child.kill();
+            } catch (SysException e) {
+                LOG.warning("vm " + spec.name() + ": kill: " + e.getMessage());
+            }
+        }
+
+        @Override
+        public StatsReply stats() throws IOException {
+            return call(ToVmm.newBuilder().setStats(StatsRequest.getDefaultInstance()).build(),
+                    FromVmm.MsgCase.STATS).getStats();
+        }
+
+        /** Reads vmm-proc's messages until it ends, then releases everything and reports. */
+        void readLoop() {
+            try {
+                while (true) {
+                    FromVmm m;
+                    try (Received<FromVmm> r = child.channel().receive(FromVmm.parser(), -1)) {
+                        m = r.message();
+                    } catch (FrameException e) {
+                        LOG.warning("vm " + spec.name() + ": bad message from vmm-proc: " + e.getMessage());
+                        continue;
+                    }
+                    dispatch(m);
+                }
+            } catch (PeerClosedException e) {
+                // the process ended
+            } catch (IOException | RuntimeException e) {
+                LOG.warning("vm " + spec.name() + ": channel: " + e.getMessage());
+            } finally {
+                finish();
+            }
+        }
+
+        private void dispatch(FromVmm m) throws IOException {
+            switch (m.getMsgCase()) {
+                case STARTED -> {
+                    String tty = m.getStarted().getTty();
+                    chownTty(tty);
+                    listener.started(m.getStarted().getPid() != 0 ? m.getStarted().getPid() : child.pid(), tty);
+                }
+                case TERMINATED -> {
+                    how = m.getTerminated().getHow();
+                    reason = m.getTerminated().getReason();
+                }
+                case TUNCAP -> send(ToVmm.newBuilder().setTuncapReply(applyTunCapabilities(m.getTuncap())).build());
+                case STATS, PAUSED, UNPAUSED, ERROR -> {
+                    CompletableFuture<FromVmm> f = pending;
+                    if (f != null) {
+                        f.complete(m);
+                    } else if (m.getMsgCase() == FromVmm.MsgCase.ERROR) {
+                        LOG.warning("vm " + spec.name() + ": " + m.getError().getMessage());
+                    }
+                }
+                default -> LOG.warning("vm " + spec.name() + ": unexpected message " + m.getMsgCase());
+            }
+        }
+
+        /** TUNSCAP: vmd applies the guest's acked offloads to its copy of the tap. */
+        TunCapabilitiesReply applyTunCapabilities(TunCapabilities c) {
+            TunCapabilitiesReply.Builder r = TunCapabilitiesReply.newBuilder().setNic(c.getNic());
+            if (c.getNic() >= taps.nics().size()) {
+                return r.setOk(false).setError(org.jvmd.proto.Error.newBuilder()
+                        .setMessage("no such nic " + c.getNic()).setErrno(22)).build();
+            }
+            try {
+                taps.nics().get(c.getNic()).tap().setOffload(c.getTunFlags());
+                return r.setOk(true).setAppliedFlags(c.getTunFlags()).build();
+            } catch (SysException e) {
+                return r.setOk(false).setError(org.jvmd.proto.Error.newBuilder()
+                        .setMessage(e.getMessage()).setErrno(e.errno())).build();
+            }
+        }
+
+        /** The pty belongs to the VM's owner (vmm-proc creates it; vmd, as root, makes sure). */
+        private void chownTty(String tty) {
+            if (tty.isEmpty()) {
+                return;
+            }
+            try {
+                Path p = Path.of(tty);
+                Files.setAttribute(p, "unix:uid", spec.owner().uid());
+                if (spec.owner().hasGroup()) {
+                    Files.setAttribute(p, "unix:gid", spec.owner().gid());
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.warning("vm " + spec.name() + ": chown " + tty + ": " + e.getMessage());
+            }
+        }
+
+        private void finish() {
+            CompletableFuture<FromVmm> f = pending;
+            if (f != null) {
+                f.completeExceptionally(new IOException("vm process ended"));
+            }
+            try {
+                child.close();
+            } catch (SysException e) {
+                LOG.warning("vm " + spec.name() + ": " + e.getMessage());
+            }
+            taps.close();
+            Termination t = how == Termination.TERM_UNSPECIFIED ? Termination.TERM_ERROR : how;
+            String why = how == Termination.TERM_UNSPECIFIED ? "vm process ended without VmTerminated" : reason;
+            listener.terminated(t, why);
+        }
+    }
+}

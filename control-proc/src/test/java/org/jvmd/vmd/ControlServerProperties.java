@@ -1,0 +1,112 @@
+package org.jvmd.vmd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.lifecycle.AfterContainer;
+import net.jqwik.api.lifecycle.BeforeContainer;
+import org.jvmd.proto.Request;
+import org.jvmd.proto.Response;
+import org.jvmd.proto.StatusRequest;
+import org.jvmd.sys.ControlSocket;
+import org.jvmd.vmd.config.Caller;
+import org.jvmd.vmd.config.ConfigEnvironment;
+import org.jvmd.vmd.config.ConfigParser;
+import org.jvmd.vmd.config.EtcAccounts;
+import org.jvmd.vmd.config.LladdrGenerator;
+
+/**
+ * The control socket's reader over generated client input: whatever a client sends (random
+ * bytes, truncated or oversized frames, valid requests cut short), the server drops that
+ * client and keeps answering others.
+ */
+class ControlServerProperties {
+    static Path dir;
+    static ControlServer server;
+    static Path socket;
+
+    @BeforeContainer
+    static void start() throws IOException {
+        dir = Files.createTempDirectory("jvmd-ctl");
+        Files.writeString(dir.resolve("bzImage"), "k");
+        var env = new ConfigEnvironment(EtcAccounts.of("root:x:0:0::/:/bin/sh\n", "root:x:0:\n"),
+                LladdrGenerator.secure(), 1, Map.of());
+        var cfg = new ConfigParser(env).parse("vm.conf", "vm \"a\" {\n boot \"bzImage\"\n disable\n}\n"
+                + "vm \"b\" {\n boot \"bzImage\"\n disable\n}\n", dir).config().orElseThrow();
+        Registry reg = new Registry(new RecordingLauncher(), Runnable::run, System::nanoTime, LladdrGenerator.secure());
+        reg.load(cfg);
+        Control control = new Control(reg, new Control.Daemon() {
+            @Override
+            public void reload(Optional<Path> file) {
+            }
+
+            @Override
+            public void reset(org.jvmd.proto.ResetRequest.What what) {
+            }
+
+            @Override
+            public void setVerbose(boolean verbose) {
+            }
+        });
+        socket = dir.resolve("s");
+        server = new ControlServer(ControlSocket.bind(socket, 0600, -1), control, uid -> Caller.root());
+        server.start();
+    }
+
+    @AfterContainer
+    static void stop() throws IOException {
+        server.close();
+        Files.deleteIfExists(dir.resolve("bzImage"));
+        Files.deleteIfExists(dir);
+    }
+
+    @Provide
+    Arbitrary<byte[]> clientBytes() {
+        byte[] valid = Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build().toByteArray();
+        Arbitrary<byte[]> random = Arbitraries.bytes().array(byte[].class).ofMaxSize(512);
+        Arbitrary<byte[]> cutValid = Arbitraries.integers().between(0, valid.length).map(n -> {
+            byte[] b = new byte[n + 1];
+            b[0] = (byte) valid.length;
+            System.arraycopy(valid, 0, b, 1, n);
+            return b;
+        });
+        Arbitrary<byte[]> hugePrefix = Arbitraries.integers().between(0x100001, Integer.MAX_VALUE).map(n -> {
+            byte[] b = new byte[5];
+            int v = n;
+            int i = 0;
+            while ((v & ~0x7f) != 0 && i < 4) {
+                b[i++] = (byte) ((v & 0x7f) | 0x80);
+                v >>>= 7;
+            }
+            b[i] = (byte) v;
+            return java.util.Arrays.copyOf(b, i + 1);
+        });
+        return Arbitraries.oneOf(random, cutValid, hugePrefix);
+    }
+
+    @Property(tries = 60)
+    void anyClientInputLeavesTheServerAnswering(@ForAll("clientBytes") byte[] junk) throws IOException {
+        try (ControlSocket.Connection c = ControlSocket.connect(socket)) {
+            OutputStream o = c.out();
+            o.write(junk);
+            o.flush();
+        } catch (IOException e) {
+            // the server may hang up on us first
+        }
+        try (ControlSocket.Connection c = ControlSocket.connect(socket)) {
+            c.write(Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
+            Response r = c.read(Response.parser());
+            assertEquals(2, r.getStatus().getVmsCount());
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package org.jvmd.vmd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.jvmd.proto.LoadRequest;
+import org.jvmd.proto.LogRequest;
+import org.jvmd.proto.ReloadRequest;
+import org.jvmd.proto.Request;
+import org.jvmd.proto.ResetRequest;
+import org.jvmd.proto.Response;
+import org.jvmd.proto.StatusRequest;
+import org.jvmd.proto.VmSelector;
+import org.jvmd.proto.VmState;
+import org.jvmd.vmd.config.Caller;
+import org.jvmd.vmd.config.ConfigEnvironment;
+import org.jvmd.vmd.config.ConfigParser;
+import org.jvmd.vmd.config.EtcAccounts;
+import org.jvmd.vmd.config.LladdrGenerator;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The request dispatch: vmd's permission rules and answers. */
+class ControlTest {
+    @TempDir
+    Path dir;
+    Control control;
+    final List<String> daemonCalls = new ArrayList<>();
+    RecordingLauncher launcher = new RecordingLauncher();
+
+    @BeforeEach
+    void setUp() throws Exception {
+        Files.writeString(dir.resolve("bzImage"), "k");
+        var env = new ConfigEnvironment(RegistryTest.ACCOUNTS, LladdrGenerator.secure(), 1, Map.of());
+        var cfg = new ConfigParser(env).parse("vm.conf", """
+                vm "web" {
+                  boot "bzImage"
+                  owner joe
+                  disable
+                }
+                """, dir).config().orElseThrow();
+        Registry reg = new Registry(launcher, Runnable::run, System::nanoTime, LladdrGenerator.secure());
+        reg.load(cfg);
+        control = new Control(reg, new Control.Daemon() {
+            @Override
+            public void reload(Optional<Path> file) {
+                daemonCalls.add("reload " + file.map(Path::toString).orElse(""));
+            }
+
+            @Override
+            public void reset(ResetRequest.What what) {
+                daemonCalls.add("reset " + what);
+            }
+
+            @Override
+            public void setVerbose(boolean verbose) {
+                daemonCalls.add("verbose " + verbose);
+            }
+        });
+    }
+
+    @Test
+    void onlyRootMayReloadLoadResetOrChangeLogging() {
+        List<Request> daemonRequests = List.of(
+                Request.newBuilder().setReload(ReloadRequest.getDefaultInstance()).build(),
+                Request.newBuilder().setLoad(LoadRequest.newBuilder().setFile("/x")).build(),
+                Request.newBuilder().setReset(ResetRequest.newBuilder().setWhat(ResetRequest.What.VMS)).build(),
+                Request.newBuilder().setLog(LogRequest.newBuilder().setVerbose(true)).build());
+        for (Request r : daemonRequests) {
+            Response resp = control.handle(r, RegistryTest.JOE);
+            assertEquals(VmdException.EPERM, resp.getError().getErrno(), r.toString());
+        }
+        assertTrue(daemonCalls.isEmpty());
+        for (Request r : daemonRequests) {
+            assertTrue(control.handle(r, Caller.root()).hasOk(), r.toString());
+        }
+        assertEquals(List.of("reload ", "reload /x", "reset VMS", "verbose true"), daemonCalls);
+    }
+
+    @Test
+    void everyoneSeesTheStatusOfEveryVm() {
+        Response r = control.handle(Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build(),
+                RegistryTest.ANN);
+        assertEquals(1, r.getStatus().getVmsCount());
+        var v = r.getStatus().getVms(0);
+        assertEquals("web", v.getName());
+        assertEquals(1000, v.getOwnerUid());
+        assertEquals(-1, v.getOwnerGid());
+        assertEquals(VmState.STOPPED, v.getState());
+    }
+
+    @Test
+    void startAnswersWithTheIdAndTty() throws InterruptedException {
+        Thread t = Thread.ofVirtual().start(() -> {
+            while (launcher.launches.isEmpty()) {
+                Thread.onSpinWait();
+            }
+            launcher.last().started();
+        });
+        Response r = control.handle(Request.newBuilder().setStart(org.jvmd.proto.StartRequest.newBuilder()
+                .setName("web")).build(), RegistryTest.JOE);
+        assertEquals(1, r.getOk().getId(), r.toString());
+        assertEquals("/dev/pts/" + launcher.last().pid, r.getOk().getMessage());
+        Response c = control.handle(Request.newBuilder().setConsole(org.jvmd.proto.ConsoleRequest.newBuilder()
+                .setVm(VmSelector.newBuilder().setId(1))).build(), RegistryTest.JOE);
+        assertEquals("/dev/pts/" + launcher.last().pid, c.getOk().getMessage());
+        t.join(5000);
+    }
+
+    @Test
+    void anEmptyRequestIsRejected() {
+        assertEquals(VmdException.EINVAL, control.handle(Request.getDefaultInstance(), Caller.root()).getError()
+                .getErrno());
+    }
+}

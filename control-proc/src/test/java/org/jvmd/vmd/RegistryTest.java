@@ -1,0 +1,328 @@
+package org.jvmd.vmd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jvmd.proto.Termination;
+import org.jvmd.vmd.Registry.StartOptions;
+import org.jvmd.vmd.Registry.VmInfo;
+import org.jvmd.vmd.Registry.VmRef;
+import org.jvmd.vmd.config.Caller;
+import org.jvmd.vmd.config.Config;
+import org.jvmd.vmd.config.ConfigEnvironment;
+import org.jvmd.vmd.config.ConfigParser;
+import org.jvmd.vmd.config.EtcAccounts;
+import org.jvmd.vmd.config.LladdrGenerator;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The registry's state machine over {@link RecordingLauncher} (events played by the test). */
+class RegistryTest {
+    static final EtcAccounts ACCOUNTS = EtcAccounts.of("""
+            root:x:0:0:root:/root:/bin/sh
+            joe:x:1000:1000:Joe:/home/joe:/bin/sh
+            ann:x:1001:1001:Ann:/home/ann:/bin/sh
+            """, """
+            root:x:0:
+            vmusers:x:2000:ann
+            """);
+    static final Caller ROOT = Caller.root();
+    static final Caller JOE = new Caller(1000, ACCOUNTS);
+    static final Caller ANN = new Caller(1001, ACCOUNTS);
+
+    @TempDir
+    Path dir;
+    RecordingLauncher launcher;
+    AtomicLong now;
+    Registry reg;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        Files.writeString(dir.resolve("bzImage"), "k");
+        launcher = new RecordingLauncher();
+        now = new AtomicLong(1_000_000_000L);
+        reg = new Registry(launcher, Runnable::run, now::get, LladdrGenerator.secure());
+    }
+
+    Config parse(String text) {
+        var env = new ConfigEnvironment(ACCOUNTS, LladdrGenerator.secure(), 2, Map.of());
+        var r = new ConfigParser(env).parse("vm.conf", text, dir);
+        assertTrue(r.ok(), r.errors().toString());
+        return r.config().orElseThrow();
+    }
+
+    static final String CONF = """
+            vm "web" {
+              boot "bzImage"
+              owner joe
+              disable
+            }
+            vm "db" {
+              boot "bzImage"
+              owner :vmusers
+              memory 1G
+              disable
+            }
+            vm "auto" {
+              boot "bzImage"
+            }
+            """;
+
+    VmInfo info(String name) {
+        return reg.info(VmRef.of(name)).orElseThrow();
+    }
+
+    @Test
+    void loadAssignsIdsInOrderAndReturnsOnlyEnabledVms() {
+        List<Integer> toStart = reg.load(parse(CONF));
+        assertEquals(List.of(3), toStart);
+        assertEquals(1, info("web").id());
+        assertEquals(2, info("db").id());
+        assertEquals(VmState.STOPPED, info("web").state());
+        assertEquals(1L << 30, info("db").maxMemory());
+    }
+
+    @Test
+    void startGoesThroughStartingToRunningWithPidAndTty() throws Exception {
+        reg.load(parse(CONF));
+        CompletableFuture<VmInfo> f = reg.start(VmRef.of("web"), StartOptions.none(), JOE);
+        assertEquals(VmState.STARTING, info("web").state());
+        assertFalse(f.isDone());
+        launcher.last().started();
+        VmInfo v = f.get(1, TimeUnit.SECONDS);
+        assertEquals(VmState.RUNNING, v.state());
+        assertEquals(launcher.last().pid, v.pid());
+        assertEquals("/dev/pts/" + launcher.last().pid, v.tty());
+    }
+
+    @Test
+    void startOfARunningVmIsRefusedWithEalready() throws Exception {
+        reg.load(parse(CONF));
+        reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        launcher.last().started();
+        VmdException e = assertThrows(VmdException.class, () -> reg.start(VmRef.of(1), StartOptions.none(), ROOT));
+        assertEquals(VmdException.EALREADY, e.errno());
+    }
+
+    @Test
+    void othersMayNotStartStopOrPauseAVmTheyDoNotOwn() throws Exception {
+        reg.load(parse(CONF));
+        assertEquals(VmdException.EPERM, assertThrows(VmdException.class,
+                () -> reg.start(VmRef.of("web"), StartOptions.none(), ANN)).errno());
+        reg.start(VmRef.of("web"), StartOptions.none(), JOE);
+        launcher.last().started();
+        assertEquals(VmdException.EPERM,
+                assertThrows(VmdException.class, () -> reg.stop(VmRef.of("web"), false, ANN)).errno());
+        assertEquals(VmdException.EPERM,
+                assertThrows(VmdException.class, () -> reg.pause(VmRef.of("web"), ANN)).errno());
+        assertEquals(VmdException.EPERM,
+                assertThrows(VmdException.class, () -> reg.waitFor(VmRef.of("web"), ANN)).errno());
+    }
+
+    @Test
+    void groupMembersMayStartAVmOwnedByTheirGroup() throws Exception {
+        reg.load(parse(CONF));
+        reg.start(VmRef.of("db"), StartOptions.none(), ANN);
+        assertEquals(VmState.STARTING, info("db").state());
+        assertEquals(VmdException.EPERM, assertThrows(VmdException.class,
+                () -> reg.stop(VmRef.of("db"), false, JOE)).errno());
+    }
+
+    @Test
+    void unknownVmIsEnoent() {
+        reg.load(parse(CONF));
+        assertEquals(VmdException.ENOENT, assertThrows(VmdException.class,
+                () -> reg.stop(VmRef.of("nope"), false, ROOT)).errno());
+        assertEquals(VmdException.ENOENT, assertThrows(VmdException.class,
+                () -> reg.start(VmRef.of(42), StartOptions.none(), ROOT)).errno());
+    }
+
+    @Test
+    void stopOfAStoppedVmIsEinval() {
+        reg.load(parse(CONF));
+        VmdException e = assertThrows(VmdException.class, () -> reg.stop(VmRef.of("web"), false, ROOT));
+        assertEquals(VmdException.EINVAL, e.errno());
+        assertEquals("cannot stop vm that is not running", e.getMessage());
+    }
+
+    @Test
+    void stopAsksTheProcessAndCompletesWhenItTerminates() throws Exception {
+        reg.load(parse(CONF));
+        reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        var l = launcher.last();
+        l.started();
+        CompletableFuture<VmInfo> done = reg.stop(VmRef.of("web"), false, JOE);
+        assertEquals(VmState.STOPPING, info("web").state());
+        assertEquals(List.of("stop"), l.calls);
+        assertFalse(done.isDone());
+        l.terminated(Termination.TERM_STOPPED);
+        assertEquals(VmState.STOPPED, done.get(1, TimeUnit.SECONDS).state());
+        assertEquals(VmState.STOPPED, info("web").state());
+        assertEquals(0, info("web").pid());
+        assertEquals("", info("web").tty());
+    }
+
+    @Test
+    void pauseAndUnpauseMoveBetweenRunningAndPaused() throws Exception {
+        reg.load(parse(CONF));
+        reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        var l = launcher.last();
+        l.started();
+        assertEquals(VmState.PAUSED, reg.pause(VmRef.of("web"), JOE).state());
+        assertEquals(VmdException.EINVAL,
+                assertThrows(VmdException.class, () -> reg.pause(VmRef.of("web"), JOE)).errno());
+        assertEquals(VmState.RUNNING, reg.unpause(VmRef.of("web"), JOE).state());
+        assertEquals(List.of("pause", "unpause"), l.calls);
+    }
+
+    @Test
+    void guestRebootRestartsTheVm() {
+        reg.load(parse(CONF));
+        assertDoesNotThrow(() -> reg.start(VmRef.of("web"), StartOptions.none(), ROOT));
+        launcher.last().started();
+        now.addAndGet(TimeUnit.SECONDS.toNanos(10));
+        launcher.last().terminated(Termination.TERM_REBOOT);
+        assertEquals(2, launcher.launches.size());
+        assertEquals(VmState.STARTING, info("web").state());
+        launcher.last().started();
+        assertEquals(VmState.RUNNING, info("web").state());
+    }
+
+    @Test
+    void rebootsAreRateLimitedToThreeStartsInSixSeconds() throws Exception {
+        reg.load(parse(CONF));
+        reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        for (int i = 0; i < 2; i++) {
+            launcher.last().started();
+            now.addAndGet(TimeUnit.SECONDS.toNanos(1));
+            launcher.last().terminated(Termination.TERM_REBOOT);
+        }
+        assertEquals(3, launcher.launches.size());
+        launcher.last().started();
+        now.addAndGet(TimeUnit.SECONDS.toNanos(1));
+        launcher.last().terminated(Termination.TERM_REBOOT);
+        assertEquals(3, launcher.launches.size(), "a fourth start within 6 s is refused");
+        assertEquals(VmState.STOPPED, info("web").state());
+    }
+
+    @Test
+    void rebootAfterAStopRequestDoesNotRestart() throws Exception {
+        reg.load(parse(CONF));
+        reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        launcher.last().started();
+        reg.stop(VmRef.of("web"), false, ROOT);
+        launcher.last().terminated(Termination.TERM_REBOOT);
+        assertEquals(1, launcher.launches.size());
+        assertEquals(VmState.STOPPED, info("web").state());
+    }
+
+    @Test
+    void aFailedLaunchLeavesTheVmStoppedAndFailsTheStart() throws Exception {
+        reg.load(parse(CONF));
+        launcher.failNext = new IOException("vm/web exited with status 1 before Ready");
+        CompletableFuture<VmInfo> f = reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(1, TimeUnit.SECONDS));
+        assertEquals(VmdException.EIO, ((VmdException) e.getCause()).errno());
+        assertEquals(VmState.STOPPED, info("web").state());
+    }
+
+    @Test
+    void aProcessThatDiesBeforeStartedFailsTheStart() throws Exception {
+        reg.load(parse(CONF));
+        CompletableFuture<VmInfo> f = reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        launcher.last().terminated(Termination.TERM_ERROR);
+        assertThrows(ExecutionException.class, () -> f.get(1, TimeUnit.SECONDS));
+        assertEquals(VmState.STOPPED, info("web").state());
+    }
+
+    @Test
+    void waitCompletesWhenTheVmTerminates() throws Exception {
+        reg.load(parse(CONF));
+        reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        launcher.last().started();
+        CompletableFuture<VmInfo> w = reg.waitFor(VmRef.of("web"), JOE);
+        assertFalse(w.isDone());
+        launcher.last().terminated(Termination.TERM_POWEROFF);
+        assertEquals("web", w.get(1, TimeUnit.SECONDS).name());
+    }
+
+    @Test
+    void reloadKeepsRunningVmsAndDropsStoppedOnesThatAreGone() throws Exception {
+        reg.load(parse(CONF));
+        reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        launcher.last().started();
+        List<Integer> toStart = reg.load(parse("""
+                vm "new" {
+                  boot "bzImage"
+                }
+                """));
+        assertEquals(VmState.RUNNING, info("web").state(), "web keeps running");
+        assertTrue(reg.info(VmRef.of("db")).isEmpty(), "stopped db is gone");
+        assertEquals(List.of(info("new").id()), toStart);
+        assertEquals(4, info("new").id(), "ids are never reused");
+        launcher.last().terminated(Termination.TERM_POWEROFF);
+        assertTrue(reg.info(VmRef.of("web")).isEmpty(), "web is forgotten once it stops");
+    }
+
+    @Test
+    void staggeredVmsWaitUntilStarted() {
+        List<Integer> ids = reg.load(parse(CONF));
+        reg.markWaiting(ids);
+        assertEquals(VmState.WAITING, info("auto").state());
+        reg.startQueued(ids.get(0));
+        assertEquals(VmState.STARTING, info("auto").state());
+    }
+
+    @Test
+    void onlyRootStartsAdHocVms() throws Exception {
+        reg.load(parse(CONF));
+        StartOptions adhoc = new StartOptions(java.util.Optional.empty(),
+                java.util.Optional.of(dir.resolve("bzImage")), 256L << 20, 1, List.of());
+        assertEquals(VmdException.EPERM, assertThrows(VmdException.class,
+                () -> reg.start(VmRef.of("tmp"), adhoc, JOE)).errno());
+        reg.start(VmRef.of("tmp"), adhoc, ROOT);
+        VmInfo v = info("tmp");
+        assertEquals(256L << 20, v.maxMemory());
+        assertEquals(1, launcher.last().spec.interfaces().size());
+        launcher.last().started();
+        reg.stop(VmRef.of("tmp"), true, ROOT);
+        assertEquals(List.of("stop-force"), launcher.last().calls);
+        launcher.last().terminated(Termination.TERM_STOPPED);
+        assertTrue(reg.info(VmRef.of("tmp")).isEmpty(), "an ad-hoc VM is forgotten when it stops");
+    }
+
+    @Test
+    void stopAllStopsEveryRunningVm() throws Exception {
+        reg = new Registry(launcher, r -> Thread.ofVirtual().start(r), now::get, LladdrGenerator.secure());
+        reg.load(parse(CONF));
+        reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        reg.start(VmRef.of("db"), StartOptions.none(), ROOT);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (launcher.launches.size() < 2 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        launcher.launches.forEach(RecordingLauncher.Launch::started);
+        Thread t = Thread.ofVirtual().start(() -> reg.stopAll(100));
+        t.join(5000);
+        for (var l : launcher.launches) {
+            assertTrue(l.calls.contains("stop"), l.calls.toString());
+            assertTrue(l.calls.contains("kill"), "killed after the timeout: " + l.calls);
+        }
+    }
+
+    private static void assertDoesNotThrow(org.junit.jupiter.api.function.Executable e) {
+        org.junit.jupiter.api.Assertions.assertDoesNotThrow(e);
+    }
+}

@@ -1,0 +1,162 @@
+package org.jvmd.sys;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+/** Terminal modes (termios(3)): raw mode for a console client, and its restore. */
+public final class Terminal {
+    /** sizeof(struct termios) with glibc on x86_64. */
+    private static final int TERMIOS_BYTES = 60;
+    /** tcsetattr's TCSAFLUSH. */
+    private static final int TCSAFLUSH = 2;
+
+    private static final MethodHandle TCGETATTR = Native.downcall("tcgetattr",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle TCSETATTR = Native.downcall("tcsetattr",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle CFMAKERAW = Native.plainDowncall("cfmakeraw",
+            FunctionDescriptor.ofVoid(ADDRESS));
+    private static final MethodHandle ISATTY = Native.plainDowncall("isatty",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+
+    private Terminal() {
+    }
+
+    /** isatty(3). */
+    public static boolean isTerminal(int fd) {
+        try {
+            return (int) ISATTY.invokeExact(fd) == 1;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** tcgetattr: the terminal's settings, as opaque bytes for {@link #restore}. */
+    public static byte[] attributes(int fd) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment t = a.allocate(TERMIOS_BYTES, 8);
+            get(fd, t);
+            return t.toArray(JAVA_BYTE);
+        }
+    }
+
+    /** Puts the terminal in raw mode (cfmakeraw) and returns the previous settings. */
+    public static byte[] makeRaw(int fd) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment t = a.allocate(TERMIOS_BYTES, 8);
+            get(fd, t);
+            byte[] saved = t.toArray(JAVA_BYTE);
+            try {
+                CFMAKERAW.invokeExact(t);
+            } catch (Throwable e) {
+                throw Native.rethrow(e);
+            }
+            set(fd, t);
+            return saved;
+        }
+    }
+
+    /** tcsetattr with settings from {@link #attributes} or {@link #makeRaw}. */
+    public static void restore(int fd, byte[] saved) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment t = a.allocate(TERMIOS_BYTES, 8);
+            MemorySegment.copy(saved, 0, t, JAVA_BYTE, 0, Math.min(saved.length, TERMIOS_BYTES));
+            set(fd, t);
+        }
+    }
+
+    private static void get(int fd, MemorySegment t) throws SysException {
+        MemorySegment st = Native.state();
+        int r;
+        try {
+            r = (int) TCGETATTR.invokeExact(st, fd, t);
+        } catch (Throwable e) {
+            throw Native.rethrow(e);
+        }
+        if (r < 0) {
+            throw new SysException("tcgetattr", Native.errno(st));
+        }
+    }
+
+    private static void set(int fd, MemorySegment t) throws SysException {
+        MemorySegment st = Native.state();
+        int r;
+        try {
+            r = (int) TCSETATTR.invokeExact(st, fd, TCSAFLUSH, t);
+        } catch (Throwable e) {
+            throw Native.rethrow(e);
+        }
+        if (r < 0) {
+            throw new SysException("tcsetattr", Native.errno(st));
+        }
+    }
+
+    /** Opens a terminal device read-write without making it the controlling tty. */
+    public static Fd open(String path) throws SysException {
+        return LibC.open(path, LibC.O_RDWR | LibC.O_NOCTTY | LibC.O_CLOEXEC, 0);
+    }
+
+    /** read(2) into a heap buffer: bytes read, 0 at end of file; EINTR is retried. */
+    public static int read(int fd, byte[] buf) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment seg = a.allocate(buf.length);
+            long n;
+            while ((n = LibC.tryRead(fd, seg, buf.length)) == -Errno.EINTR) {
+                // interrupted: again
+            }
+            if (n < 0) {
+                throw new SysException("read", (int) -n);
+            }
+            MemorySegment.copy(seg, JAVA_BYTE, 0, buf, 0, (int) n);
+            return (int) n;
+        }
+    }
+
+    /** write(2) of the whole range. */
+    public static void write(int fd, byte[] buf, int off, int len) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment seg = a.allocate(Math.max(1, len));
+            MemorySegment.copy(buf, off, seg, JAVA_BYTE, 0, len);
+            long done = 0;
+            while (done < len) {
+                long n = LibC.tryWrite(fd, seg.asSlice(done), len - done);
+                if (n == -Errno.EINTR) {
+                    continue;
+                }
+                if (n < 0) {
+                    throw new SysException("write", (int) -n);
+                }
+                done += n;
+            }
+        }
+    }
+
+    /** A pseudo-terminal: the master's descriptor and the slave's path. */
+    public record Pty(Fd master, String slave) implements AutoCloseable {
+        @Override
+        public void close() {
+            master.close();
+        }
+    }
+
+    /** posix_openpt + unlockpt + ptsname: opens /dev/ptmx and unlocks its slave. */
+    public static Pty openPty() throws SysException {
+        Fd m = LibC.open("/dev/ptmx", LibC.O_RDWR | LibC.O_NOCTTY | LibC.O_CLOEXEC, 0);
+        try {
+            MemorySegment arg = Native.scratch();
+            arg.set(JAVA_INT, 0, 0);
+            LibC.ioctl(m.num(), Ioctls.TIOCSPTLCK, arg);
+            LibC.ioctl(m.num(), Ioctls.TIOCGPTN, arg);
+            return new Pty(m, "/dev/pts/" + arg.get(JAVA_INT, 0));
+        } catch (SysException | RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package org.jvmd.vmctl;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** vmctl's command line: prefixes, usage errors, argument checks and exit codes (no daemon needed). */
+class VmctlArgumentsTest {
+    @TempDir
+    Path dir;
+
+    record Run(int status, String out, String err) {
+    }
+
+    Run vmctl(String... args) {
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        int st = new Vmctl(new ByteArrayInputStream(new byte[0]), new PrintStream(o, true, StandardCharsets.UTF_8),
+                new PrintStream(e, true, StandardCharsets.UTF_8)).run(args);
+        return new Run(st, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+    }
+
+    String sock() {
+        return dir.resolve("none.sock").toString();
+    }
+
+    @Test
+    void noCommandPrintsUsageAndExits1() {
+        Run r = vmctl();
+        assertEquals(1, r.status());
+        assertTrue(r.err().startsWith("usage:\tvmctl [-v] [-s socket] command [arg ...]\n"), r.err());
+        assertTrue(r.err().contains("\tvmctl stop [-fw] [id | -a]\n"), r.err());
+    }
+
+    @Test
+    void unknownCommandIsReported() {
+        Run r = vmctl("frobnicate");
+        assertEquals(1, r.status());
+        assertTrue(r.err().startsWith("unknown argument: frobnicate\nusage:"), r.err());
+    }
+
+    @Test
+    void ambiguousPrefixIsReported() {
+        Run r = vmctl("s");
+        assertEquals(1, r.status());
+        assertTrue(r.err().startsWith("ambiguous argument: s\nusage:"), r.err());
+        assertTrue(vmctl("un").err().isEmpty() || !vmctl("un").err().startsWith("ambiguous"));
+    }
+
+    @Test
+    void uniquePrefixesSelectTheCommand() {
+        // each reaches the daemon: the connect error names the socket, proving the command ran
+        for (String p : new String[] {"stat", "statu", "sto", "sh", "star", "con", "pa", "unp", "rel", "stats"}) {
+            String[] args = p.equals("stat") || p.equals("statu") || p.equals("sh") || p.equals("rel")
+                    ? new String[] {"-s", sock(), p} : new String[] {"-s", sock(), p, "1"};
+            Run r = vmctl(args);
+            assertEquals(1, r.status(), p);
+            assertTrue(r.err().contains("vmctl: connect: " + sock() + ": No such file or directory"), p + ": " + r.err());
+        }
+    }
+
+    @Test
+    void statPrefersVmctlsStatusOverStats() {
+        assertEquals("status", new Vmctl(System.in, System.out, System.err).lookup("stat").name());
+        assertEquals("stats", new Vmctl(System.in, System.out, System.err).lookup("stats").name());
+    }
+
+    @Test
+    void commandUsageErrors() {
+        Run r = vmctl("-s", sock(), "pause");
+        assertEquals(1, r.status());
+        assertEquals("usage:\tvmctl [-v] [-s socket] pause id\n", r.err());
+        r = vmctl("-s", sock(), "stop");
+        assertEquals("usage:\tvmctl [-v] [-s socket] stop [-fw] [id | -a]\n", r.err());
+        r = vmctl("-s", sock(), "stop", "-a", "web");
+        assertEquals(1, r.status());
+        assertTrue(r.err().startsWith("usage:\tvmctl [-v] [-s socket] stop"), r.err());
+        r = vmctl("-s", sock(), "log", "loud");
+        assertEquals("usage:\tvmctl [-v] [-s socket] log [brief | verbose]\n", r.err());
+        r = vmctl("-s", sock(), "reset", "everything");
+        assertEquals("usage:\tvmctl [-v] [-s socket] reset [all | switches | vms]\n", r.err());
+        r = vmctl("-s", sock(), "start", "web", "-x");
+        assertEquals(1, r.status());
+        assertTrue(r.err().startsWith("usage:\tvmctl [-v] [-s socket] start [-cL]"), r.err());
+    }
+
+    @Test
+    void startChecksItsArgumentsBeforeConnecting() {
+        assertEquals("vmctl: invalid VM name\n", vmctl("-s", sock(), "start", "_web").err());
+        assertEquals("vmctl: invalid VM name\n", vmctl("-s", sock(), "start", "we/b").err());
+        assertEquals("vmctl: size must be at least one megabyte\n", vmctl("-s", sock(), "start", "web", "-m", "1K").err());
+        assertEquals("vmctl: invalid count \"x\": invalid\n", vmctl("-s", sock(), "start", "web", "-i", "x").err());
+        assertEquals("vmctl: too many network interfaces\n", vmctl("-s", sock(), "start", "web", "-i", "5").err());
+        assertEquals("vmctl: cannot open kernel 'nokernel': No such file or directory\n",
+                vmctl("-s", sock(), "start", "web", "-b", "nokernel").err());
+        assertEquals(1, vmctl("-s", sock(), "start", "web", "-m", "1K").status());
+    }
+
+    @Test
+    void sizesRoundToMegabytesWithAWarning() {
+        Vmctl v = new Vmctl(System.in, new PrintStream(new ByteArrayOutputStream()),
+                new PrintStream(new ByteArrayOutputStream()));
+        assertEquals(512, v.parseSize("512M"));
+        assertEquals(1536, v.parseSize("1.5G"));
+        assertEquals(1, v.parseSize("1048577"));
+        Run r = vmctl("-s", sock(), "start", "web", "-m", "1048577");
+        assertTrue(r.err().startsWith("vmctl: size rounded to 1 megabytes\n"), r.err());
+    }
+
+    @Test
+    void missingSocketIsAConnectError() {
+        Run r = vmctl("-s", sock(), "status");
+        assertEquals(1, r.status());
+        assertEquals("vmctl: connect: " + sock() + ": No such file or directory\n", r.err());
+    }
+}
