@@ -83,6 +83,57 @@ public final class Ioctls {
     public static final long TIOCSPTLCK = iow('T', 0x31, INT);
 
     // ---- KVM (added by the VMM work) ----
+    // Linux include/uapi/linux/kvm.h (KVMIO = 0xAE); struct sizes are x86-64's.
+    private static final int KVMIO = 0xAE;
+    public static final long KVM_GET_API_VERSION = io(KVMIO, 0x00);
+    public static final long KVM_CREATE_VM = io(KVMIO, 0x01);
+    /** struct kvm_msr_list header: u32 nmsrs (indices follow). */
+    public static final long KVM_GET_MSR_INDEX_LIST = iowr(KVMIO, 0x02, 4);
+    public static final long KVM_CHECK_EXTENSION = io(KVMIO, 0x03);
+    public static final long KVM_GET_VCPU_MMAP_SIZE = io(KVMIO, 0x04);
+    /** struct kvm_cpuid2 header: u32 nent, u32 padding (entries follow). */
+    public static final long KVM_GET_SUPPORTED_CPUID = iowr(KVMIO, 0x05, 8);
+    public static final long KVM_CREATE_VCPU = io(KVMIO, 0x41);
+    /** struct kvm_userspace_memory_region: 32 bytes. */
+    public static final long KVM_SET_USER_MEMORY_REGION = iow(KVMIO, 0x46, 32);
+    public static final long KVM_SET_TSS_ADDR = io(KVMIO, 0x47);
+    public static final long KVM_SET_IDENTITY_MAP_ADDR = iow(KVMIO, 0x48, 8);
+    public static final long KVM_CREATE_IRQCHIP = io(KVMIO, 0x60);
+    /** struct kvm_irq_level: 8 bytes. */
+    public static final long KVM_IRQ_LINE = iow(KVMIO, 0x61, 8);
+    /** struct kvm_irq_routing header: u32 nr, u32 flags (entries follow). */
+    public static final long KVM_SET_GSI_ROUTING = iow(KVMIO, 0x6A, 8);
+    /** struct kvm_irqfd: 32 bytes. */
+    public static final long KVM_IRQFD = iow(KVMIO, 0x76, 32);
+    /** struct kvm_pit_config: 64 bytes. */
+    public static final long KVM_CREATE_PIT2 = iow(KVMIO, 0x77, 64);
+    /** struct kvm_ioeventfd: 64 bytes. */
+    public static final long KVM_IOEVENTFD = iow(KVMIO, 0x79, 64);
+    /** struct kvm_msi: 32 bytes. */
+    public static final long KVM_SIGNAL_MSI = iow(KVMIO, 0xA5, 32);
+    public static final long KVM_RUN = io(KVMIO, 0x80);
+    /** struct kvm_regs: 144 bytes. */
+    public static final long KVM_GET_REGS = ior(KVMIO, 0x81, 144);
+    public static final long KVM_SET_REGS = iow(KVMIO, 0x82, 144);
+    /** struct kvm_sregs: 312 bytes. */
+    public static final long KVM_GET_SREGS = ior(KVMIO, 0x83, 312);
+    public static final long KVM_SET_SREGS = iow(KVMIO, 0x84, 312);
+    /** struct kvm_msrs header: u32 nmsrs, u32 pad (entries follow). */
+    public static final long KVM_GET_MSRS = iowr(KVMIO, 0x88, 8);
+    public static final long KVM_SET_MSRS = iow(KVMIO, 0x89, 8);
+    /** struct kvm_fpu: 416 bytes. */
+    public static final long KVM_GET_FPU = ior(KVMIO, 0x8C, 416);
+    public static final long KVM_SET_FPU = iow(KVMIO, 0x8D, 416);
+    /** struct kvm_lapic_state: 1024 bytes. */
+    public static final long KVM_GET_LAPIC = ior(KVMIO, 0x8E, 1024);
+    public static final long KVM_SET_LAPIC = iow(KVMIO, 0x8F, 1024);
+    public static final long KVM_SET_CPUID2 = iow(KVMIO, 0x90, 8);
+    public static final long KVM_GET_CPUID2 = iowr(KVMIO, 0x91, 8);
+    /** struct kvm_mp_state: 4 bytes. */
+    public static final long KVM_GET_MP_STATE = ior(KVMIO, 0x98, 4);
+    public static final long KVM_SET_MP_STATE = iow(KVMIO, 0x99, 4);
+    public static final long KVM_GET_TSC_KHZ = io(KVMIO, 0xA3);
+
 
     private static volatile Map<Long, String> names;
 

@@ -1,0 +1,242 @@
+package org.jvmd.vmm;
+
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import com.google.protobuf.MessageLite;
+import org.jvmd.proto.Error;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.FromVmm;
+import org.jvmd.proto.Ready;
+import org.jvmd.proto.StatsReply;
+import org.jvmd.proto.StopVm;
+import org.jvmd.proto.Termination;
+import org.jvmd.proto.ToVmm;
+import org.jvmd.proto.VmConfig;
+import org.jvmd.proto.VmPaused;
+import org.jvmd.proto.VmStarted;
+import org.jvmd.proto.VmTerminated;
+import org.jvmd.proto.VmUnpaused;
+import org.jvmd.sys.Channel;
+import org.jvmd.sys.ChildChannel;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.PeerClosedException;
+import org.jvmd.sys.Received;
+import org.jvmd.sys.Shed;
+import org.jvmd.sys.SysException;
+import org.jvmd.sys.kvm.Kvm;
+import org.jvmd.vmm.boot.BootException;
+
+/**
+ * vmm-proc started by vmd: the channel on fd 3 delivers {@code StartVm} with the
+ * descriptors (FD_KVM, FD_KERNEL, optionally FD_INITRD, FD_LOG, FD_TAP per NIC). The
+ * process builds and loads the VM, sheds its privileges (when the config names a chroot),
+ * answers {@code Ready} (or {@code Error} and exits), starts the vCPUs and reports
+ * {@code VmStarted}; then it serves pause/unpause/stop until the VM ends, reports
+ * {@code VmTerminated} and exits. The channel closing means vmd is gone: the VM stops.
+ */
+final class VmmChild {
+    /** How long vmd has to send StartVm. */
+    static final long START_TIMEOUT_MS = 60_000;
+    /** Graceful stop: how long the guest gets after Ctrl-Alt-Del when StopVm gives no timeout. */
+    static final long DEFAULT_STOP_TIMEOUT_MS = 30_000;
+    static final long PAUSE_TIMEOUT_MS = 10_000;
+
+    private final Channel channel;
+    private final List<Fd> held = new ArrayList<>();
+    private String title = "vm";
+    private VmmMain.Booted booted;
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "vm/stop-timer");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private VmmChild(Channel channel) {
+        this.channel = channel;
+    }
+
+    static int run() {
+        Channel ch;
+        try {
+            ch = ChildChannel.inherit();
+        } catch (SysException e) {
+            System.err.println("vmm: no channel on fd 3 (" + e.getMessage() + "); for a development run pass --kernel");
+            return VmmMain.EXIT_USAGE;
+        }
+        try (ch) {
+            return new VmmChild(ch).serve();
+        }
+    }
+
+    private synchronized void send(MessageLite m) {
+        try {
+            channel.send(m);
+        } catch (IOException e) {
+            System.err.println(title + ": cannot reach vmd: " + e.getMessage());
+        }
+    }
+
+    private void sendError(String message, int errno) {
+        System.err.println(title + ": " + message);
+        send(FromVmm.newBuilder().setError(Error.newBuilder().setMessage(message).setErrno(errno)).build());
+    }
+
+    private int serve() {
+        try {
+            try (Received<ToVmm> r = channel.receive(ToVmm.parser(), START_TIMEOUT_MS)) {
+                if (!r.message().hasStart()) {
+                    sendError("expected StartVm first, got " + r.message().getMsgCase(), 0);
+                    return VmmMain.EXIT_ERROR;
+                }
+                VmConfig c = r.message().getStart().getConfig();
+                title = "vm/" + c.getName();
+                booted = setUp(c, r);
+            }
+        } catch (SysException e) {
+            sendError(title + ": " + e.getMessage(), e.errno());
+            return finish(VmmMain.EXIT_ERROR);
+        } catch (VmmException | BootException | IOException | RuntimeException e) {
+            sendError(title + ": " + e.getMessage(), 0);
+            return finish(VmmMain.EXIT_ERROR);
+        }
+        Vm vm = booted.vm();
+        send(FromVmm.newBuilder().setReady(Ready.newBuilder().setProcess(title).setPid(LibC.getpid())).build());
+        vm.start();
+        send(FromVmm.newBuilder().setStarted(VmStarted.newBuilder().setPid(LibC.getpid()).setTty("")).build());
+        Thread.ofPlatform().daemon().name(title + "/control").start(this::controlLoop);
+        VmExit e = vm.exit().join();
+        booted.console().flush();
+        System.err.printf("%s: %s after %.2f s%n", title, e, (System.nanoTime() - vm.startNanos()) / 1e9);
+        send(FromVmm.newBuilder().setTerminated(VmTerminated.newBuilder()
+                .setHow(termination(e.kind())).setReason(e.reason())).build());
+        return finish(VmmMain.exitStatus(e));
+    }
+
+    private int finish(int status) {
+        timer.shutdownNow();
+        if (booted != null) {
+            booted.close();
+        }
+        Fd.closeAll(held);
+        return status;
+    }
+
+    static Termination termination(VmExit.Kind k) {
+        return switch (k) {
+            case POWEROFF -> Termination.TERM_POWEROFF;
+            case REBOOT -> Termination.TERM_REBOOT;
+            case STOPPED -> Termination.TERM_STOPPED;
+            case ERROR -> Termination.TERM_ERROR;
+        };
+    }
+
+    private static Fd required(Received<ToVmm> r, FdRole role, String what) throws VmmException {
+        try {
+            return r.take(role, 0);
+        } catch (IllegalStateException e) {
+            throw new VmmException("StartVm carries no " + role + " (" + what + ")");
+        }
+    }
+
+    private static Fd optional(Received<ToVmm> r, FdRole role) {
+        return r.slots().stream().anyMatch(s -> s.getRole() == role) ? r.take(role, 0) : null;
+    }
+
+    private VmmMain.Booted setUp(VmConfig c, Received<ToVmm> r)
+            throws VmmException, BootException, IOException {
+        Fd kvmFd = required(r, FdRole.FD_KVM, "/dev/kvm");
+        Kvm kvm = Kvm.adopt(kvmFd);
+        held.add(kvmFd);
+        byte[] kernel = VmmMain.readFd("kernel", required(r, FdRole.FD_KERNEL, "the kernel"));
+        Fd initrdFd = optional(r, FdRole.FD_INITRD);
+        byte[] initrd = initrdFd == null ? new byte[0] : VmmMain.readFd("initrd", initrdFd);
+        List<OutputStream> sinks = new ArrayList<>();
+        Fd logFd = optional(r, FdRole.FD_LOG);
+        if (logFd != null) {
+            try (logFd) {
+                // Reopen through /proc before any chroot; the stream then owns its own descriptor.
+                sinks.add(new FileOutputStream("/proc/self/fd/" + logFd.num(), true));
+            }
+        }
+        // Taps are held for the NICs' device processes and closed when the VM ends.
+        held.addAll(r.takeAll(FdRole.FD_TAP));
+        VmmMain.Booted b = VmmMain.build(kvm, new Vm.Config(c.getName(), c.getMemoryBytes(), Math.max(1, c.getVcpus())),
+                kernel, initrd, c.getCmdline(), sinks);
+        if (!c.getChroot().isEmpty()) {
+            try {
+                Shed.to(c.getUser()).chroot(Path.of(c.getChroot())).preloadPackages("org.jvmd.").drop();
+            } catch (IOException | RuntimeException e) {
+                b.close();
+                throw new IOException("privilege drop: " + e.getMessage(), e);
+            }
+        }
+        return b;
+    }
+
+    private void controlLoop() {
+        Vm vm = booted.vm();
+        while (!vm.exit().isDone()) {
+            ToVmm m;
+            try (Received<ToVmm> r = channel.receive(ToVmm.parser(), -1)) {
+                m = r.message();
+            } catch (PeerClosedException e) {
+                vm.terminate(VmExit.stopped("vmd closed the channel"));
+                return;
+            } catch (IOException e) {
+                if (vm.exit().isDone()) {
+                    return;
+                }
+                sendError("bad message from vmd: " + e.getMessage(), 0);
+                continue;
+            }
+            switch (m.getMsgCase()) {
+                case PAUSE -> pause(vm);
+                case UNPAUSE -> {
+                    vm.resume();
+                    send(FromVmm.newBuilder().setUnpaused(VmUnpaused.getDefaultInstance()).build());
+                }
+                case STOP -> stop(vm, m.getStop());
+                case STATS -> send(FromVmm.newBuilder().setStats(StatsReply.getDefaultInstance()).build());
+                default -> sendError("unexpected message " + m.getMsgCase(), 0);
+            }
+        }
+    }
+
+    private void pause(Vm vm) {
+        try {
+            vm.pause(PAUSE_TIMEOUT_MS);
+            send(FromVmm.newBuilder().setPaused(VmPaused.getDefaultInstance()).build());
+        } catch (TimeoutException e) {
+            sendError("pause: " + e.getMessage(), 0);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** A forced stop ends the VM now; a graceful one sends Ctrl-Alt-Del and forces it after the timeout. */
+    private void stop(Vm vm, StopVm s) {
+        if (s.getForce()) {
+            vm.terminate(VmExit.stopped("stopped by vmd"));
+            return;
+        }
+        vm.requestStop("stopped by vmd");
+        vm.resume();
+        // The power button for an ACPI-aware init, Ctrl-Alt-Del for the kernel's own handler.
+        boolean sent = booted.hw().pm.pressPowerButton() | booted.hw().i8042.sendCtrlAltDel();
+        long timeout = s.getTimeoutMs() > 0 ? s.getTimeoutMs() : DEFAULT_STOP_TIMEOUT_MS;
+        if (!sent) {
+            timeout = 0;
+        }
+        timer.schedule(() -> vm.terminate(VmExit.stopped("stopped by vmd: the guest did not shut down in time")),
+                timeout, TimeUnit.MILLISECONDS);
+    }
+}
