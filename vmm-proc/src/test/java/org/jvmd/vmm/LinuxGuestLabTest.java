@@ -26,6 +26,7 @@ import org.jvmd.sys.Received;
 import org.jvmd.sys.WaitStatus;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,6 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>Every boot has a 90 s deadline and is retried once (kvm-lab's L2 guests occasionally
  * hang early, README "Limits"); boot times go to stdout.
  */
+@Tag("lab")
 class LinuxGuestLabTest {
     static final long BOOT_DEADLINE_MS = 90_000;
     /** A child JVM's start-up, class preloading and VM setup: slow under kvm-lab's emulation. */

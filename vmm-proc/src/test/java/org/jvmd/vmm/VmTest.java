@@ -20,6 +20,7 @@ import org.jvmd.vmm.bus.BusDevice;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.Timeout;
  * reboot, and stop/close release everything.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@Tag("kvm")
 class VmTest {
     private static final long CODE = 0x1000;
     private Kvm kvm;

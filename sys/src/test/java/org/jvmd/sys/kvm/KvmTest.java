@@ -14,6 +14,7 @@ import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Ioctls;
 import org.jvmd.sys.SysException;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.Timeout;
  * instructions a second.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@Tag("kvm")
 class KvmTest {
     @BeforeEach
     void needKvm() {

@@ -18,6 +18,7 @@ import com.google.protobuf.ByteString;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.NicConfig;
@@ -51,6 +52,7 @@ import org.jvmd.vmm.pci.VirtioPciTransport;
  * take the transport's slow path into the proxy's kick eventfds, and interrupts are read
  * off the proxy's call eventfds (what KVM's irqfds would watch).
  */
+@Tag("kvm")
 class VionetProxyProcessTest {
     private static final String NS = "jvmd-vmmnet-" + ProcessHandle.current().pid();
     private static final byte[] MAC = {2, 0, 0, 0, 0x61, 2};

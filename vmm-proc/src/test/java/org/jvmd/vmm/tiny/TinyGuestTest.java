@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import com.google.protobuf.ByteString;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.NicConfig;
@@ -38,6 +39,7 @@ import org.jvmd.vmm.pci.VirtioPciTransport;
  * instructions only) negotiate a virtio-pci device through the modern transport with
  * MSI-X and take the queue interrupt through the in-kernel LAPIC. See {@link TinyGuest}.
  */
+@Tag("kvm")
 class TinyGuestTest {
     static final long RAM = 2L << 20;
     static final long TIMEOUT_MS = 15_000;
