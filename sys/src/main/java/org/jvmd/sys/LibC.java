@@ -1,14 +1,17 @@
 package org.jvmd.sys;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.net.InetSocketAddress;
 
 /**
  * libc bindings, each named after its call. Every failure becomes a {@link SysException}
@@ -148,6 +151,10 @@ public final class LibC {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle SOCKET = Native.downcall("socket",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SETSOCKOPT = Native.downcall("setsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle CONNECT = Native.downcall("connect",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SHUTDOWN = Native.downcall("shutdown",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SENDMSG = Native.downcall("sendmsg",
@@ -488,8 +495,8 @@ public final class LibC {
         MemorySegment p = Native.scratch();
         while (true) {
             p.set(JAVA_INT, 0, fd);
-            p.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 4, events);
-            p.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 6, (short) 0);
+            p.set(JAVA_SHORT, 4, events);
+            p.set(JAVA_SHORT, 6, (short) 0);
             int r = tryPoll(p, 1, timeoutMillis);
             if (r == -Errno.EINTR) {
                 continue;
@@ -497,7 +504,7 @@ public final class LibC {
             if (r < 0) {
                 throw new SysException("poll", -r);
             }
-            return r == 0 ? 0 : p.get(java.lang.foreign.ValueLayout.JAVA_SHORT, 6);
+            return r == 0 ? 0 : p.get(JAVA_SHORT, 6);
         }
     }
 
@@ -571,6 +578,62 @@ public final class LibC {
             throw new SysException("socket", Native.errno(st));
         }
         return Fd.adopt(r);
+    }
+
+    /** AF_INET / AF_INET6 (include/linux/socket.h). */
+    public static final int AF_INET = 2;
+    public static final int AF_INET6 = 10;
+    /** SOL_UDP = IPPROTO_UDP (include/uapi/linux/in.h). */
+    public static final int SOL_UDP = 17;
+    /** UDP_SEGMENT (include/uapi/linux/udp.h, Linux 4.18): the gso_size of UDP GSO sends. */
+    public static final int UDP_SEGMENT = 103;
+
+    /** {@code setsockopt(fd, level, name, &value, sizeof(int))} for an int-valued option. */
+    public static void setsockopt(int fd, int level, int name, int value) throws SysException {
+        MemorySegment v = Native.scratch();
+        v.set(JAVA_INT, 0, value);
+        MemorySegment st = Native.state();
+        int r;
+        try {
+            r = (int) SETSOCKOPT.invokeExact(st, fd, level, name, v, 4);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (r < 0) {
+            throw new SysException("setsockopt", Native.errno(st));
+        }
+    }
+
+    /**
+     * {@code connect(fd, addr)} for an AF_INET or AF_INET6 socket: {@code struct sockaddr_in}
+     * / {@code sockaddr_in6} (include/uapi/linux/in.h, in6.h; port and address in network order).
+     */
+    public static void connect(int fd, InetSocketAddress addr) throws SysException {
+        byte[] ip = addr.getAddress().getAddress();
+        MemorySegment sa = Native.scratch();
+        sa.fill((byte) 0);
+        int len;
+        if (ip.length == 4) {
+            sa.set(JAVA_SHORT, 0, (short) AF_INET);
+            MemorySegment.copy(ip, 0, sa, JAVA_BYTE, 4, 4);
+            len = 16;
+        } else {
+            sa.set(JAVA_SHORT, 0, (short) AF_INET6);
+            MemorySegment.copy(ip, 0, sa, JAVA_BYTE, 8, 16);
+            len = 28;
+        }
+        sa.set(JAVA_BYTE, 2, (byte) (addr.getPort() >>> 8));
+        sa.set(JAVA_BYTE, 3, (byte) addr.getPort());
+        MemorySegment st = Native.state();
+        int r;
+        try {
+            r = (int) CONNECT.invokeExact(st, fd, sa.asSlice(0, len), len);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (r < 0) {
+            throw new SysException("connect", Native.errno(st));
+        }
     }
 
     public static final int SHUT_RD = 0;
