@@ -1,5 +1,6 @@
 package org.jvmd.vmm;
 
+import java.security.SecureRandom;
 import java.time.InstantSource;
 import java.util.concurrent.locks.LockSupport;
 import org.jvmd.virtio.GuestFault;
@@ -7,14 +8,17 @@ import org.jvmd.vmm.acpi.AcpiPm;
 import org.jvmd.vmm.acpi.AcpiTables;
 import org.jvmd.vmm.devices.CmosRtc;
 import org.jvmd.vmm.devices.I8042;
+import org.jvmd.vmm.devices.VirtioRng;
 import org.jvmd.vmm.devices.Uart8250;
 import org.jvmd.vmm.pci.PciBarMapper;
 import org.jvmd.vmm.pci.PciHost;
+import org.jvmd.vmm.pci.VirtioPciTransport;
 
 /**
  * The PC platform devices a VM gets (vmd's init_emulated_hw): COM1, the i8042, the CMOS
- * RTC, the PCI host bridge and the ACPI PM block on the port-I/O bus, and the ACPI tables
- * in the BIOS area. KVM provides the PIC pair, IOAPIC, local APICs and PIT in the kernel.
+ * RTC, the PCI host bridge and the ACPI PM block on the port-I/O bus, the ACPI tables in
+ * the BIOS area, and virtio-rng (vmd's viornd) on PCI, its BAR on the MMIO bus. KVM
+ * provides the PIC pair, IOAPIC, local APICs and PIT in the kernel.
  * Guest resets through the i8042 or the PCI reset control register end the VM as a
  * reboot; ACPI S5 ends it as a power-off.
  */
@@ -31,6 +35,7 @@ final class EmulatedHw implements AutoCloseable {
     final PciHost pci;
     final PciBarMapper bars;
     final AcpiPm pm;
+    final VirtioPciTransport rng;
     final AcpiTables.Layout acpi;
     private final Thread rtcTimer;
     private volatile boolean closed;
@@ -50,6 +55,13 @@ final class EmulatedHw implements AutoCloseable {
                 () -> vm.terminate(VmExit.reboot("guest reset through PCI reset control")));
         vm.pio().register(PciHost.CONFIG_ADDRESS_PORT, PciHost.WINDOW, pci);
         bars = new PciBarMapper(vm.mmio());
+        // virtio-rng: kicks arrive as MMIO exits, interrupts leave as KVM_SIGNAL_MSI. The
+        // generator is used once here so that its /dev/urandom stream is open before any chroot.
+        SecureRandom random = new SecureRandom();
+        random.nextBytes(new byte[1]);
+        rng = new VirtioPciTransport(new VirtioRng(vm.ram().memory(), random::nextBytes), vm.interrupts());
+        rng.addBarListener(bars);
+        pci.attach(rng);
         pm = new AcpiPm(vm.interrupts(), AcpiPm.SCI_IRQ, System::nanoTime,
                 () -> vm.terminate(VmExit.poweroff("guest powered off (ACPI S5)")));
         vm.pio().register(AcpiPm.DEFAULT_BASE, AcpiPm.WINDOW, pm);

@@ -165,6 +165,22 @@ class VmTest {
         assertFalse(vm.paused());
     }
 
+    @Test
+    void msiRoutesAreAllocatedFromGsi24AndCommittedToKvm() throws Exception {
+        vm = Vm.create(kvm, new Vm.Config("t", 4L << 20, 1));
+        IrqRouting r = vm.routing();
+        int a = r.addMsi(0xFEE0_0000L, 0x41);
+        int b = r.addMsi(0xFEE0_0000L, 0x42);
+        assertEquals(IrqRouting.IOAPIC_PINS, a);
+        assertEquals(IrqRouting.IOAPIC_PINS + 1, b);
+        r.commit();
+        r.updateMsi(b, 0xFEE0_1000L, 0x43);
+        r.removeMsi(a);
+        r.commit();
+        assertEquals(a, r.addMsi(0xFEE0_0000L, 0x44), "a freed GSI is reused");
+        r.commit();
+    }
+
     private static void waitForMore(Port port, long than) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (port.count.get() <= than + 3 && System.nanoTime() < deadline) {

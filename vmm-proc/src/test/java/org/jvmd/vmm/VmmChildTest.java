@@ -8,6 +8,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.jvmd.proto.FdRole;
+import org.jvmd.proto.PauseVm;
+import org.jvmd.proto.StopVm;
+import org.jvmd.proto.Termination;
+import org.jvmd.proto.UnpauseVm;
+import org.jvmd.sys.Received;
+import org.jvmd.vmm.boot.SyntheticBzImage;
 import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.FromVmm;
 import org.jvmd.proto.StartVm;
@@ -26,7 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * vmm-proc as vmd starts it: a child JVM with its channel on fd 3. Bad StartVm input is
- * answered with Error instead of Ready, and the child exits. (The real-guest runs of the
+ * answered with Error instead of Ready, and the child exits; a running VM (a tiny spinning
+ * "kernel") is paused, unpaused and stopped over the channel. (The real-guest runs of the
  * same entry are in {@link LinuxGuestLabTest}.)
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -71,6 +78,55 @@ class VmmChildTest {
             assertTrue(e.getMessage().contains("StartVm carries no FD_KVM (/dev/kvm)"), e.getMessage());
             WaitStatus s = c.waitFor(10_000);
             assertTrue(s == null || !s.describe().isEmpty());
+        }
+    }
+
+    private static FromVmm next(Child c) throws Exception {
+        try (Received<FromVmm> r = c.channel().receive(FromVmm.parser(), 60_000)) {
+            return r.message();
+        }
+    }
+
+    /** Starts a VM whose "kernel" spins at its 64-bit entry (jmp $), up to VmStarted. */
+    private Child spinningVm(String name) throws Exception {
+        Path k = dir.resolve("spin");
+        Files.write(k, new SyntheticBzImage().initSize(8L << 20).entryCode(new byte[] {(byte) 0xEB, (byte) 0xFE}).build());
+        Child c = spawner("vm/" + name).output(dir.resolve(name + ".log")).spawn();
+        Fd kvm = LibC.open("/dev/kvm", LibC.O_RDWR);
+        Fd kernel = LibC.open(k.toString(), LibC.O_RDONLY);
+        c.channel().send(start(VmConfig.newBuilder().setName(name).setMemoryBytes(64L << 20).setVcpus(2).build(),
+                FdRole.FD_KVM, FdRole.FD_KERNEL), kvm, kernel);
+        assertEquals("vm/" + name, c.awaitReady(FromVmm.parser(), 60_000).getReady().getProcess());
+        FromVmm started = next(c);
+        assertTrue(started.hasStarted(), started.toString());
+        return c;
+    }
+
+    @Test
+    void pauseUnpauseAndAGracefulStopThatTheGuestIgnoresAreReported() throws Exception {
+        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
+        try (Child c = spinningVm("ctl")) {
+            c.channel().send(ToVmm.newBuilder().setPause(PauseVm.getDefaultInstance()).build());
+            assertTrue(next(c).hasPaused());
+            c.channel().send(ToVmm.newBuilder().setUnpause(UnpauseVm.getDefaultInstance()).build());
+            assertTrue(next(c).hasUnpaused());
+            // No guest driver listens to the keyboard or the power button: the stop is forced after the timeout.
+            c.channel().send(ToVmm.newBuilder().setStop(StopVm.newBuilder().setTimeoutMs(200)).build());
+            FromVmm t = next(c);
+            assertTrue(t.hasTerminated(), t.toString());
+            assertEquals(Termination.TERM_STOPPED, t.getTerminated().getHow());
+            WaitStatus s = c.waitFor(30_000);
+            assertTrue(s != null && s.describe().contains("status " + VmmMain.EXIT_STOPPED), String.valueOf(s));
+        }
+    }
+
+    @Test
+    void theVmStopsWhenVmdClosesTheChannel() throws Exception {
+        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
+        try (Child c = spinningVm("orphan")) {
+            c.channel().close();
+            WaitStatus s = c.waitFor(30_000);
+            assertTrue(s != null && s.describe().contains("status " + VmmMain.EXIT_STOPPED), String.valueOf(s));
         }
     }
 }
