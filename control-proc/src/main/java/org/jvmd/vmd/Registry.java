@@ -268,7 +268,7 @@ public final class Registry {
             if (!opts.switches().isEmpty()) {
                 List<org.jvmd.vmd.config.InterfaceRequest> ifs = new ArrayList<>();
                 for (String sw : opts.switches()) {
-                    ifs.add(org.jvmd.vmd.config.InterfaceRequest.onSwitch(sw));
+                    ifs.add(sw.equals(".") ? localInterface() : org.jvmd.vmd.config.InterfaceRequest.onSwitch(sw));
                 }
                 req = req.withInterfaces(ifs);
             }
@@ -322,15 +322,19 @@ public final class Registry {
                     ? org.jvmd.vmd.config.InterfaceRequest.onSwitch(o.switches().get(i))
                     : org.jvmd.vmd.config.InterfaceRequest.defaults();
             if (i < o.switches().size() && o.switches().get(i).equals(".")) {
-                req = new org.jvmd.vmd.config.InterfaceRequest(Optional.empty(), true, Optional.empty(),
-                        Optional.empty(), false, true, Optional.empty(), org.jvmd.vmd.config.Offload.ON,
-                        java.util.OptionalInt.empty());
+                req = localInterface();
             }
             ifs.add(req.resolve(alloc.allocate(i), req.switchName().map(sws::get).orElse(null)));
         }
         return new VmSpec(s.name(), s.parent(), o.memoryBytes() != 0 ? o.memoryBytes() : s.memoryBytes(), s.vcpus(),
                 o.kernel().orElse(s.kernel()), s.initrd(), s.cmdline(), ifs, s.owner(), s.enabled(),
                 s.allowInstance(), s.source());
+    }
+
+    /** vmctl's "." switch (start -L): a local interface. */
+    private static org.jvmd.vmd.config.InterfaceRequest localInterface() {
+        return new org.jvmd.vmd.config.InterfaceRequest(Optional.empty(), true, Optional.empty(), Optional.empty(),
+                false, true, Optional.empty(), org.jvmd.vmd.config.Offload.ON, java.util.OptionalInt.empty());
     }
 
     /** Under the lock: STARTING, then launch on the executor. */

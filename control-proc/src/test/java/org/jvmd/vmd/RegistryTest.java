@@ -322,6 +322,18 @@ class RegistryTest {
         }
     }
 
+    @Test
+    void startDashLAddsALocalInterface() throws Exception {
+        reg.load(parse(CONF));
+        StartOptions local = new StartOptions(java.util.Optional.empty(),
+                java.util.Optional.of(dir.resolve("bzImage")), 0, -1, List.of("."));
+        reg.start(VmRef.of("tmp"), local, ROOT);
+        var ifs = launcher.last().spec.interfaces();
+        assertEquals(1, ifs.size());
+        assertTrue(ifs.get(0).local());
+        assertTrue(ifs.get(0).switchName().isEmpty());
+    }
+
     private static void assertDoesNotThrow(org.junit.jupiter.api.function.Executable e) {
         org.junit.jupiter.api.Assertions.assertDoesNotThrow(e);
     }
