@@ -480,23 +480,24 @@ public final class Registry {
             if (vm.state == VmState.STOPPED || (vm.state == VmState.STOPPING && !force)) {
                 throw new VmdException(VmdException.EINVAL, "cannot stop vm that is not running");
             }
-            VmInfo before = info(vm);
             vm.stopRequested = true;
             vm.stopWaiters.add(done);
             p = vm.process;
             if (p != null) {
                 vm.state = VmState.STOPPING;
             }
-            VmInfo snapshot = before;
-            if (p == null) {
-                return done.thenApply(v -> snapshot);
-            }
         }
-        LOG.fine(() -> "vm " + ref + ": stop" + (force ? " (forced)" : ""));
         final int vmId = id;
-        executor.execute(() -> quietly(() -> p.stop(force), p));
-        return done.thenApply(v -> new VmInfo(vmId, 0, v.spec.vcpus(), v.spec.memoryBytes(), 0, "",
-                v.spec.owner().uid(), v.spec.owner().gid(), VmState.STOPPED, v.name()));
+        if (p != null) {
+            LOG.fine(() -> "vm " + ref + ": stop" + (force ? " (forced)" : ""));
+            executor.execute(() -> quietly(() -> p.stop(force), p));
+        }
+        return done.thenApply(v -> stoppedInfo(vmId, v));
+    }
+
+    private static VmInfo stoppedInfo(int id, Vm v) {
+        return new VmInfo(id, 0, v.spec.vcpus(), v.spec.memoryBytes(), 0, "", v.spec.owner().uid(),
+                v.spec.owner().gid(), VmState.STOPPED, v.name());
     }
 
     /** vmctl wait: completes when the VM terminates. */
@@ -508,8 +509,7 @@ public final class Registry {
         CompletableFuture<Vm> f = new CompletableFuture<>();
         vm.stopWaiters.add(f);
         int id = vm.id;
-        return f.thenApply(v -> new VmInfo(id, 0, v.spec.vcpus(), v.spec.memoryBytes(), 0, "",
-                v.spec.owner().uid(), v.spec.owner().gid(), VmState.STOPPED, v.name()));
+        return f.thenApply(v -> stoppedInfo(id, v));
     }
 
     public VmInfo pause(VmRef ref, Caller caller) throws VmdException {
