@@ -268,7 +268,7 @@ public final class Registry {
             if (!opts.switches().isEmpty()) {
                 List<org.jvmd.vmd.config.InterfaceRequest> ifs = new ArrayList<>();
                 for (String sw : opts.switches()) {
-                    ifs.add(org.jvmd.vmd.config.InterfaceRequest.onSwitch(sw));
+                    ifs.add(sw.equals(".") ? localInterface() : org.jvmd.vmd.config.InterfaceRequest.onSwitch(sw));
                 }
                 req = req.withInterfaces(ifs);
             }
@@ -322,15 +322,19 @@ public final class Registry {
                     ? org.jvmd.vmd.config.InterfaceRequest.onSwitch(o.switches().get(i))
                     : org.jvmd.vmd.config.InterfaceRequest.defaults();
             if (i < o.switches().size() && o.switches().get(i).equals(".")) {
-                req = new org.jvmd.vmd.config.InterfaceRequest(Optional.empty(), true, Optional.empty(),
-                        Optional.empty(), false, true, Optional.empty(), org.jvmd.vmd.config.Offload.ON,
-                        java.util.OptionalInt.empty());
+                req = localInterface();
             }
             ifs.add(req.resolve(alloc.allocate(i), req.switchName().map(sws::get).orElse(null)));
         }
         return new VmSpec(s.name(), s.parent(), o.memoryBytes() != 0 ? o.memoryBytes() : s.memoryBytes(), s.vcpus(),
                 o.kernel().orElse(s.kernel()), s.initrd(), s.cmdline(), ifs, s.owner(), s.enabled(),
                 s.allowInstance(), s.source());
+    }
+
+    /** vmctl's "." switch (start -L): a local interface. */
+    private static org.jvmd.vmd.config.InterfaceRequest localInterface() {
+        return new org.jvmd.vmd.config.InterfaceRequest(Optional.empty(), true, Optional.empty(), Optional.empty(),
+                false, true, Optional.empty(), org.jvmd.vmd.config.Offload.ON, java.util.OptionalInt.empty());
     }
 
     /** Under the lock: STARTING, then launch on the executor. */
@@ -476,23 +480,24 @@ public final class Registry {
             if (vm.state == VmState.STOPPED || (vm.state == VmState.STOPPING && !force)) {
                 throw new VmdException(VmdException.EINVAL, "cannot stop vm that is not running");
             }
-            VmInfo before = info(vm);
             vm.stopRequested = true;
             vm.stopWaiters.add(done);
             p = vm.process;
             if (p != null) {
                 vm.state = VmState.STOPPING;
             }
-            VmInfo snapshot = before;
-            if (p == null) {
-                return done.thenApply(v -> snapshot);
-            }
         }
-        LOG.fine(() -> "vm " + ref + ": stop" + (force ? " (forced)" : ""));
         final int vmId = id;
-        executor.execute(() -> quietly(() -> p.stop(force), p));
-        return done.thenApply(v -> new VmInfo(vmId, 0, v.spec.vcpus(), v.spec.memoryBytes(), 0, "",
-                v.spec.owner().uid(), v.spec.owner().gid(), VmState.STOPPED, v.name()));
+        if (p != null) {
+            LOG.fine(() -> "vm " + ref + ": stop" + (force ? " (forced)" : ""));
+            executor.execute(() -> quietly(() -> p.stop(force), p));
+        }
+        return done.thenApply(v -> stoppedInfo(vmId, v));
+    }
+
+    private static VmInfo stoppedInfo(int id, Vm v) {
+        return new VmInfo(id, 0, v.spec.vcpus(), v.spec.memoryBytes(), 0, "", v.spec.owner().uid(),
+                v.spec.owner().gid(), VmState.STOPPED, v.name());
     }
 
     /** vmctl wait: completes when the VM terminates. */
@@ -504,8 +509,7 @@ public final class Registry {
         CompletableFuture<Vm> f = new CompletableFuture<>();
         vm.stopWaiters.add(f);
         int id = vm.id;
-        return f.thenApply(v -> new VmInfo(id, 0, v.spec.vcpus(), v.spec.memoryBytes(), 0, "",
-                v.spec.owner().uid(), v.spec.owner().gid(), VmState.STOPPED, v.name()));
+        return f.thenApply(v -> stoppedInfo(id, v));
     }
 
     public VmInfo pause(VmRef ref, Caller caller) throws VmdException {

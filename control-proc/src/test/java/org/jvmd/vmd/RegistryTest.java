@@ -305,14 +305,9 @@ class RegistryTest {
 
     @Test
     void stopAllStopsEveryRunningVm() throws Exception {
-        reg = new Registry(launcher, r -> Thread.ofVirtual().start(r), now::get, LladdrGenerator.secure());
         reg.load(parse(CONF));
         reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
         reg.start(VmRef.of("db"), StartOptions.none(), ROOT);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (launcher.launches.size() < 2 && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-        }
         launcher.launches.forEach(RecordingLauncher.Launch::started);
         Thread t = Thread.ofVirtual().start(() -> reg.stopAll(100));
         t.join(5000);
@@ -320,6 +315,35 @@ class RegistryTest {
             assertTrue(l.calls.contains("stop"), l.calls.toString());
             assertTrue(l.calls.contains("kill"), "killed after the timeout: " + l.calls);
         }
+        assertEquals(VmState.STOPPED, info("web").state());
+        assertEquals(VmState.STOPPED, info("db").state());
+    }
+
+    @Test
+    void aStopWhileTheProcessIsStillStartingForcesItOnceLaunched() throws Exception {
+        java.util.List<Runnable> pending = new java.util.ArrayList<>();
+        reg = new Registry(launcher, pending::add, now::get, LladdrGenerator.secure());
+        reg.load(parse(CONF));
+        reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        CompletableFuture<VmInfo> stopped = reg.stop(VmRef.of("web"), false, ROOT);
+        pending.remove(0).run();
+        assertEquals(List.of(), launcher.last().calls);
+        pending.remove(0).run();
+        assertEquals(List.of("stop-force"), launcher.last().calls);
+        launcher.last().terminated(Termination.TERM_STOPPED);
+        assertEquals(VmState.STOPPED, stopped.get(1, TimeUnit.SECONDS).state());
+    }
+
+    @Test
+    void startDashLAddsALocalInterface() throws Exception {
+        reg.load(parse(CONF));
+        StartOptions local = new StartOptions(java.util.Optional.empty(),
+                java.util.Optional.of(dir.resolve("bzImage")), 0, -1, List.of("."));
+        reg.start(VmRef.of("tmp"), local, ROOT);
+        var ifs = launcher.last().spec.interfaces();
+        assertEquals(1, ifs.size());
+        assertTrue(ifs.get(0).local());
+        assertTrue(ifs.get(0).switchName().isEmpty());
     }
 
     private static void assertDoesNotThrow(org.junit.jupiter.api.function.Executable e) {

@@ -257,39 +257,57 @@ class VmdLabTest {
 
     @Test
     void tenVmsStartConcurrentlyWhileAHundredClientsAskForStatus() throws Exception {
-        List<Process> starts = new ArrayList<>();
-        for (int i = 0; i < 10; i++) {
-            starts.add(new ProcessBuilder(java(), "--enable-native-access=ALL-UNNAMED",
-                    "--sun-misc-unsafe-memory-access=allow", "-jar", jar("vmctl").toString(), "-s", socket.toString(),
-                    "start", "g" + i).redirectErrorStream(true).redirectOutput(dir.resolve("start" + i).toFile())
-                    .start());
-        }
-        List<Process> clients = new ArrayList<>();
-        for (int i = 0; i < 100; i++) {
-            clients.add(new ProcessBuilder("sh", "-c", "exec 2>&1; " + java()
-                    + " --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Xshare:auto"
-                    + " -XX:TieredStopAtLevel=1 -jar " + jar("vmctl") + " -s " + socket + " status")
-                    .redirectOutput(dir.resolve("status" + i).toFile()).start());
-            if (clients.size() % 10 == 0) {
-                for (Process c : clients) {
-                    c.waitFor(300 * SLOW, TimeUnit.SECONDS);
-                }
+        long fdsBefore = vmdFds();
+        List<java.util.concurrent.Future<org.jvmd.proto.Response>> starts = new ArrayList<>();
+        List<java.util.concurrent.Future<Integer>> statuses = new ArrayList<>();
+        try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int i = 0; i < 10; i++) {
+                String name = "g" + i;
+                starts.add(pool.submit(() -> request(org.jvmd.proto.Request.newBuilder().setStart(
+                        org.jvmd.proto.StartRequest.newBuilder().setName(name)).build())));
             }
-        }
-        for (Process c : clients) {
-            assertTrue(c.waitFor(300 * SLOW, TimeUnit.SECONDS));
-            assertEquals(0, c.exitValue());
-        }
-        for (int i = 0; i < 10; i++) {
-            assertTrue(starts.get(i).waitFor(600 * SLOW, TimeUnit.SECONDS));
-            assertEquals(0, starts.get(i).exitValue(), readQuietly(dir.resolve("start" + i)) + log());
+            for (int i = 0; i < 100; i++) {
+                statuses.add(pool.submit(() -> request(org.jvmd.proto.Request.newBuilder().setStatus(
+                        org.jvmd.proto.StatusRequest.getDefaultInstance()).build()).getStatus().getVmsCount()));
+            }
+            for (var f : statuses) {
+                assertEquals(10, f.get(600 * SLOW, TimeUnit.SECONDS));
+            }
+            for (var f : starts) {
+                org.jvmd.proto.Response r = f.get(900 * SLOW, TimeUnit.SECONDS);
+                assertTrue(r.hasOk(), r + log());
+            }
         }
         Run st = vmctl("status", "-r");
         assertEquals(11, st.out().lines().count(), st.out());
-        Run stop = vmctl("stop", "-a", "-w");
+        for (String line : st.out().lines().skip(1).toList()) {
+            assertEquals(" running", columns(line)[7], line);
+        }
+        Run stop = vmctl("stop", "-a", "-f");
         assertEquals(0, stop.status(), stop.err());
-        assertEquals(1, vmctl("status", "-r").out().lines().count());
+        await(() -> {
+            try {
+                return vmctl("status", "-r").out().lines().count() == 1;
+            } catch (Exception e) {
+                return false;
+            }
+        }, 120_000 * SLOW, "every VM stopped");
         assertTrue(vmd.isAlive());
+        await(() -> !linkExists("vm1-if0") && !linkExists("vm2-if1"), 10_000, "taps removed");
+        await(() -> {
+            try {
+                return vmdFds() <= fdsBefore;
+            } catch (IOException e) {
+                return false;
+            }
+        }, 30_000, "vmd's fds back to " + fdsBefore);
+    }
+
+    org.jvmd.proto.Response request(org.jvmd.proto.Request r) throws IOException {
+        try (org.jvmd.sys.ControlSocket.Connection c = org.jvmd.sys.ControlSocket.connect(socket)) {
+            c.write(r);
+            return c.read(org.jvmd.proto.Response.parser());
+        }
     }
 
     @Test
