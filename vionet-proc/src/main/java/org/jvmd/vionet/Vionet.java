@@ -884,7 +884,7 @@ public final class Vionet {
     /** The frame read by the direct path sits in the held chains: give them its header and return them. */
     private void deliverHeld(int len, RxVerdict v) throws GuestFault {
         rxPolicy.prepareHeader(hdr, v);
-        int k = planHeld(hdrSize + len, hdrSize + len);
+        int k = planHeld(hdrSize + len);
         if (k < 0) {
             counters.drop(plan.dropReason());
             return;
@@ -897,7 +897,7 @@ public final class Vionet {
     }
 
     /** Plans {@code total} bytes over the held chains into {@link #usedLen}; returns how many chains, or -1. */
-    private int planHeld(int total, int unused) {
+    private int planHeld(int total) {
         plan.begin(hdrSize, total - hdrSize, mergeable, mergeable ? Math.max(1, heldCount) : 1);
         int k = 0;
         while (!plan.done()) {
@@ -1010,7 +1010,7 @@ public final class Vionet {
                     return false;
                 }
             }
-            int k = planHeld(total, total);
+            int k = planHeld(total);
             if (k >= 0) {
                 if (hdrSize == VirtioNetHdr.SIZE) {
                     VirtioNetHdr.putNumBuffers(buf, off, plan.numBuffers());

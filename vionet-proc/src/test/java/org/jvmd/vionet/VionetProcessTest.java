@@ -113,7 +113,9 @@ class VionetProcessTest {
                     .build();
             c.channel().send(init, memfd.dup(), tap.fd().dup(), kickRx.fd().dup(), kickTx.fd().dup(),
                     callRx.fd().dup(), callTx.fd().dup());
+            long t0 = System.nanoTime();
             FromVionet ready = c.awaitReady(FromVionet.parser(), 60_000);
+            System.out.println("vionet answered Ready " + (System.nanoTime() - t0) / 1_000_000 + " ms after init");
             assertEquals(c.pid(), ready.getReady().getPid());
             assertEquals("vm/test/vionet0", ready.getReady().getProcess());
 
@@ -172,7 +174,41 @@ class VionetProcessTest {
             for (int i = 0; i < 6; i++) {
                 assertEquals(MAC[i], reply[12 + i], "the reply is addressed to the guest");
             }
-            assertEquals(1, guest.reapTx(), "the TX chain came back");
+
+            // A TSO super-frame with a partial checksum passes to the kernel as is; its TCP
+            // answers (RST: nothing listens) come back to the guest.
+            sh("ip", "-n", NS, "addr", "add", "100.64.0.1/24", "dev", "vn0");
+            sh("ip", "-n", NS, "neigh", "replace", "100.64.0.2", "lladdr", "02:00:00:00:60:02", "dev", "vn0");
+            byte[] tapMac = parseMac(sh("ip", "netns", "exec", NS, "cat", "/sys/class/net/vn0/address").trim());
+            byte[] tso = Packets.tcp4(tapMac, MAC, 20000, true, 1448);
+            assertNotEquals(DriverQueue.NONE, guest.send(tso, 0, tso.length));
+            if (guest.tx.kick()) {
+                kickTx.signal();
+            }
+            boolean rst = false;
+            deadline = System.nanoTime() + 20_000_000_000L;
+            while (!rst && System.nanoTime() < deadline) {
+                LibC.poll(callRx.fd().num(), LibC.POLLIN, 200);
+                callRx.read();
+                for (byte[] f; (f = guest.receive()) != null; ) {
+                    int ip = 12 + 14;
+                    if (f.length >= ip + 40 && f[12 + 12] == 0x08 && f[12 + 13] == 0 && f[ip + 9] == 6
+                            && (f[ip + 20 + 13] & 0x04) != 0) {
+                        rst = true;
+                    }
+                }
+                if (guest.tx.kick()) {
+                    kickTx.signal();
+                }
+            }
+            if (!rst) {
+                c.channel().send(ToVionet.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
+                FromVionet dbg = next(c);
+                throw new AssertionError("no TCP reset for the TSO frame; vionet log:\n" + Files.readString(log)
+                        + "\n" + dbg + "\n" + sh("ip", "-n", NS, "-s", "link", "show", "vn0")
+                        + sh("ip", "netns", "exec", NS, "nstat", "-az"));
+            }
+            assertEquals(2, guest.reapTx());
 
             c.channel().send(ToVionet.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
             FromVionet s = next(c);
@@ -180,8 +216,20 @@ class VionetProcessTest {
                 s = next(c);
             }
             NicStats st = s.getStats().getNics(0);
-            assertEquals(1, st.getTxFrames());
-            assertTrue(st.getRxFrames() >= 1);
+            assertEquals(2, st.getTxFrames(), st.toString());
+            assertEquals(1, st.getTxTsoFrames(), st.toString());
+            assertEquals(0, st.getTapErrors(), st.toString());
+            assertTrue(st.getRxFrames() >= 2, st.toString());
+
+            // Reset: the tap is asked to hand no offloads, then ResetDone.
+            c.channel().send(ToVionet.newBuilder().setReset(org.jvmd.proto.Reset.getDefaultInstance()).build());
+            FromVionet t = next(c);
+            assertTrue(t.hasTuncap() && t.getTuncap().getTunFlags() == 0 && !t.getTuncap().getCsum(), t.toString());
+            tap.setOffload(0);
+            assertTrue(next(c).hasResetDone());
+            c.channel().send(ToVionet.newBuilder().setTuncapReply(TunCapabilitiesReply.newBuilder().setOk(true)).build());
+            String off = sh("ip", "netns", "exec", NS, "ethtool", "-k", "vn0");
+            assertTrue(off.contains("tx-checksumming: off") && off.contains("tx-tcp-segmentation: off"), off);
 
             // An unexpected message is answered with an error and vionet keeps serving.
             c.channel().send(init.toBuilder().clearFds().build());
@@ -201,6 +249,15 @@ class VionetProcessTest {
         } finally {
             Files.deleteIfExists(empty);
         }
+    }
+
+    private static byte[] parseMac(String s) {
+        String[] p = s.split(":");
+        byte[] b = new byte[6];
+        for (int i = 0; i < 6; i++) {
+            b[i] = (byte) Integer.parseInt(p[i], 16);
+        }
+        return b;
     }
 
     private static FdSlot slot(FdRole role, int index) {

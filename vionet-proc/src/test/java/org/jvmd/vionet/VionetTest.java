@@ -184,6 +184,26 @@ class VionetTest {
     }
 
     @Test
+    void aRefusedTuncapFallsBackToSoftwareForWhatTheTapRefused() throws Exception {
+        long f = RING | HOST | GUEST | MRG;
+        Rig r = new Rig(nic(f), f, 1536);
+        int base = TunFlags.CSUM | TunFlags.TSO4 | TunFlags.TSO6 | TunFlags.TSO_ECN;
+        r.dev.tunCapReply(TunCapabilitiesReply.newBuilder().setOk(false).setAppliedFlags(base)
+                .setError(org.jvmd.proto.Error.newBuilder().setMessage("ioctl(TUNSETOFFLOAD): EINVAL").setErrno(22))
+                .build());
+        assertEquals(TunFlags.ALL, r.dev.tapMayGive(), "until the tap reads empty, frames of the old flags may come");
+        r.dev.tapReadable();
+        assertEquals(base, r.dev.tapMayGive());
+        r.send(Packets.udp4(PEER, MAC, 3000, true, 1000));
+        assertEquals(3, r.tap.written(), "USO segmented in software");
+        r.guest.postRx(64);
+        byte[] in = Packets.tcp4(MAC, PEER, 5000, true, 1448);
+        r.tap.offer(in, 0, in.length);
+        r.dev.tapReadable();
+        assertEquals(VirtioNetHdr.GSO_TCPV4, hdrOf(r.guest.receive()).gsoType, "TSO still reaches the guest");
+    }
+
+    @Test
     void txFinishesTheChecksumOfASmallUsoFrameTheTapDoesNotKnow() throws Exception {
         long f = RING | HOST | MRG;
         Rig r = new Rig(nic(f), f, 1536);
@@ -387,6 +407,26 @@ class VionetTest {
         assertArrayEquals(frameOf(small), frameOf(r.guest.receive()));
         assertNull(r.guest.receive());
         assertEquals(1, r.drops("rx_truncated"));
+    }
+
+    @Test
+    void aGuestWithEveryOffloadOffStillWorksBothWays() throws Exception {
+        long f = bit(VirtioNetFeatures.VERSION_1);      // no offloads, no MRG_RXBUF, no EVENT_IDX
+        Rig r = new Rig(nic(f), f, 12 + 1518, 16);
+        assertEquals(0, r.caps.get(0).getTunFlags());
+        r.tapApplies();
+        r.guest.postRx(16);
+        byte[] out = Packets.tcp4(PEER, MAC, 1400, false, 0);
+        r.send(out);
+        assertArrayEquals(out, r.tap.writtenFrame(0));
+        byte[] in = Packets.tcp4(MAC, PEER, 1400, false, 0);
+        in[0] = VirtioNetHdr.F_DATA_VALID;
+        r.tap.offer(in, 0, in.length);
+        r.dev.tapReadable();
+        byte[] got = r.guest.receive();
+        assertEquals(0, hdrOf(got).flags);
+        assertArrayEquals(frameOf(in), frameOf(got));
+        assertTrue(r.irqs[0] > 0 && r.irqs[1] > 0, "interrupts without EVENT_IDX");
     }
 
     // ---------------------------------------------------------------- vmd's interface features

@@ -1,0 +1,23 @@
+/**
+ * vionet-proc, the unprivileged virtio-net device process (OpenBSD vmd's vionet).
+ *
+ * <h2>Pure core, thin shell</h2>
+ * <ul>
+ *   <li>{@link org.jvmd.vionet.Vionet}: the device (receive, transmit and control queues,
+ *       TUNSCAP, locked lladdr, counters) against {@link org.jvmd.virtio.GuestMemory},
+ *       {@link org.jvmd.vionet.TapPort}, {@link org.jvmd.vionet.Interrupts} and
+ *       {@link org.jvmd.vionet.Uplink}. Tested in process with heap memory,
+ *       {@link org.jvmd.vionet.GuestDriver} (the driver side) and
+ *       {@link org.jvmd.vionet.MemoryTap}.</li>
+ *   <li>{@link org.jvmd.vionet.DhcpMessage} / {@link org.jvmd.vionet.DhcpResponder}: the
+ *       local interface's DHCP server, pure code on byte arrays.</li>
+ *   <li>{@link org.jvmd.vionet.VionetMain}: acquire (init message, memfd, tap, eventfds),
+ *       shed (preload, warm-up, chroot, setresuid, seccomp without open/socket/exec/ioctl),
+ *       then {@link org.jvmd.vionet.VionetLoop}, the one event-loop thread (epoll over the
+ *       channel, the tap and the kicks), with {@link org.jvmd.vionet.NativeTapPort} doing
+ *       readv/writev straight between the tap and mapped guest memory.</li>
+ * </ul>
+ * The channel contract (messages, descriptors, TUNSCAP replies, stats keys) is written down
+ * in NOTES-vionet.md beside the worktrees.
+ */
+package org.jvmd.vionet;
