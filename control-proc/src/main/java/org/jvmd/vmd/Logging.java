@@ -63,8 +63,7 @@ public final class Logging {
             if (!isLoggable(r)) {
                 return;
             }
-            String prefix = r.getLevel().intValue() >= Level.WARNING.intValue() ? "vmd: " : "vmd: ";
-            System.err.println(prefix + text(r));
+            System.err.println("vmd: " + text(r));
             System.err.flush();
         }
 

@@ -33,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The Debian cloud kernel with the test initramfs, booted by vmm-proc to userspace. Needs
  * a /dev/kvm that runs stock kernels: hardware KVM, or kvm_amd inside kvm-lab
- * ({@code scripts/lab-test}). Under kvm_pvm, which only emulates, it skips.
+ * ({@code scripts/lab-test}, which runs the tests tagged "lab"). Under kvm_pvm, which only
+ * emulates, it skips.
  *
  * <p>Every boot has a 90 s deadline and is retried once (kvm-lab's L2 guests occasionally
  * hang early, README "Limits"); boot times go to stdout.
@@ -77,7 +78,7 @@ class LinuxGuestLabTest {
      */
     Boot boot(int vcpus, String command) throws Exception {
         List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                "--enable-native-access=ALL-UNNAMED", "-cp", TestGuest.classpath(),
                 VmmMain.class.getName(), "--kernel", kernel.toString(), "--initrd", initrd.toString(),
                 "--memory", "256M", "--vcpus", Integer.toString(vcpus), "--name", "lab" + vcpus,
                 "--cmdline", cmdline(command));
@@ -191,7 +192,7 @@ class LinuxGuestLabTest {
         for (int attempt = 1; attempt <= 2 && how == null; attempt++) {
             long t0 = System.nanoTime();
             // The child's classpath without the tests and the launcher: Shed preloads every org.jvmd class on it.
-            String cp = java.util.Arrays.stream(System.getProperty("java.class.path").split(":"))
+            String cp = java.util.Arrays.stream(TestGuest.classpath().split(":"))
                     .filter(e -> !e.contains("test-classes") && !e.contains("junit-platform-console"))
                     .collect(java.util.stream.Collectors.joining(":"));
             try (Child c = VmmChildTest.spawner("vm/labchild").classpath(cp).output(dir.resolve("child.log")).spawn()) {

@@ -6,7 +6,8 @@ import java.util.Optional;
 
 /**
  * Finds the real test guest (a Debian cloud kernel and an initramfs): the system
- * properties {@code jvmd.test.kernel} / {@code jvmd.test.initrd}, else the output of
+ * properties {@code jvmd.guest.kernel} / {@code jvmd.guest.initrd} (what scripts/lab-test
+ * passes) or {@code jvmd.test.kernel} / {@code jvmd.test.initrd}, else the output of
  * {@code scripts/test-guest} (guest/cache/), else a kernel unpacked by hand into
  * build/guest/. Paths are tried relative to the module and to the checkout root.
  */
@@ -15,17 +16,43 @@ public final class TestGuest {
     }
 
     public static Optional<Path> kernel() {
-        return find("jvmd.test.kernel", "guest/cache/vmlinuz", "build/guest/vmlinuz");
+        return find("jvmd.guest.kernel", "jvmd.test.kernel", "guest/cache/vmlinuz", "build/guest/vmlinuz");
     }
 
     public static Optional<Path> initrd() {
-        return find("jvmd.test.initrd", "guest/cache/initramfs.gz", "build/guest/initrd.gz");
+        return find("jvmd.guest.initrd", "jvmd.test.initrd", "guest/cache/initramfs.gz", "build/guest/initrd.gz");
     }
 
-    private static Optional<Path> find(String property, String... candidates) {
-        String p = System.getProperty(property);
-        if (p != null && !p.isEmpty()) {
-            return Optional.of(Path.of(p)).filter(Files::isReadable);
+    /**
+     * The classpath a child JVM needs to run this module's code: this JVM's, plus the URLs
+     * of the class loader that loaded the tests (the JUnit ConsoleLauncher run with
+     * {@code -jar ... --class-path} loads them through its own URLClassLoader).
+     */
+    public static String classpath() {
+        java.util.LinkedHashSet<String> entries = new java.util.LinkedHashSet<>();
+        ClassLoader l = TestGuest.class.getClassLoader();
+        while (l != null) {
+            if (l instanceof java.net.URLClassLoader u) {
+                for (java.net.URL url : u.getURLs()) {
+                    try {
+                        entries.add(Path.of(url.toURI()).toString());
+                    } catch (java.net.URISyntaxException | IllegalArgumentException e) {
+                        // not a file: skip
+                    }
+                }
+            }
+            l = l.getParent();
+        }
+        entries.addAll(java.util.List.of(System.getProperty("java.class.path").split(java.io.File.pathSeparator)));
+        return String.join(java.io.File.pathSeparator, entries);
+    }
+
+    private static Optional<Path> find(String property, String property2, String... candidates) {
+        for (String prop : new String[] {property, property2}) {
+            String p = System.getProperty(prop);
+            if (p != null && !p.isEmpty()) {
+                return Optional.of(Path.of(p)).filter(Files::isReadable);
+            }
         }
         for (String c : candidates) {
             for (Path base : new Path[] {Path.of(""), Path.of("..")}) {
