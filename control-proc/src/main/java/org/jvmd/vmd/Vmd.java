@@ -64,8 +64,14 @@ public final class Vmd implements Control.Daemon {
         long readyMs = Long.getLong("jvmd.vmmReadyTimeoutMs", System.getenv("KVM_LAB") != null ? 300_000 : 60_000);
         this.registry = new Registry(
                 new VmmLauncher(this::currentConfig, readyMs, System.getProperty("jvmd.vmmUser", ""),
-                        System.getProperty("jvmd.vmmChroot", ""), null),
+                        System.getProperty("jvmd.vmmChroot", ""), consoleLogDir()),
                 Executors.newVirtualThreadPerTaskExecutor(), System::nanoTime, env.lladdrs());
+    }
+
+    /** Where each VM's console is also logged ({@code <name>.log}): -Djvmd.consoleLogDir, or none. */
+    private static Path consoleLogDir() {
+        String d = System.getProperty("jvmd.consoleLogDir", "");
+        return d.isEmpty() ? null : Path.of(d);
     }
 
     private Config currentConfig() {
