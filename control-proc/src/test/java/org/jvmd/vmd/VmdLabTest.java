@@ -29,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * inside a network namespace the test creates, so its taps never touch the host's namespace.
  */
 @Tag("lab")
+@Tag("lab-slow")
 class VmdLabTest {
     static final String NS = "jvmd-vmdlab-" + ProcessHandle.current().pid();
     static final long SLOW = System.getenv("KVM_LAB") != null ? 4 : 1;
