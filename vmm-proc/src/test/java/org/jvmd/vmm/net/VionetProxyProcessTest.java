@@ -178,9 +178,19 @@ class VionetProxyProcessTest {
             }
             assertTrue((driver.status() & VirtioPciTransport.STATUS_NEEDS_RESET) != 0, "DEVICE_NEEDS_RESET");
             assertFalse(proxy.alive());
+            // The status bit is set before the configuration-change MSI is sent: wait for both.
+            RecordingInterrupts.Msi configChange = new RecordingInterrupts.Msi(VirtioPciDriver.MSI_ADDRESS, 0x40);
+            boolean sent = false;
+            while (!sent && System.nanoTime() < until) {
+                synchronized (irqs) {
+                    sent = irqs.msis.contains(configChange);
+                }
+                if (!sent) {
+                    Thread.sleep(5);
+                }
+            }
             synchronized (irqs) {
-                assertTrue(irqs.msis.contains(new RecordingInterrupts.Msi(VirtioPciDriver.MSI_ADDRESS, 0x40)),
-                        "configuration change MSI: " + irqs.msis);
+                assertTrue(sent, "configuration change MSI: " + irqs.msis);
             }
         } finally {
             Files.deleteIfExists(empty);
