@@ -24,6 +24,7 @@ import org.jvmd.proto.Frames;
  * {@link Frames} length-delimited protobuf messages, one after another.
  */
 public final class ControlSocket implements AutoCloseable {
+    private volatile boolean closing;
     /** Who is on the other end of a connection, as the kernel saw it at connect(2). */
     public record PeerCredentials(int uid, int gid, int pid) {}
 
@@ -91,13 +92,13 @@ public final class ControlSocket implements AutoCloseable {
         try {
             c = server.accept();
         } catch (IOException | RuntimeException e) {
-            if (!server.isOpen()) {
+            if (closing || !server.isOpen()) {
                 // woken by close(): jnr reports it variously (NotYetBoundException, EINVAL)
                 throw new ClosedChannelException();
             }
             throw e;
         }
-        if (c == null || !server.isOpen()) {
+        if (c == null || closing || !server.isOpen()) {
             if (c != null) {
                 c.close();
             }
@@ -114,6 +115,9 @@ public final class ControlSocket implements AutoCloseable {
     /** Stops listening (waking a thread blocked in {@link #accept()}) and removes the socket file. */
     @Override
     public void close() throws IOException {
+        // Set before the shutdown wakes accept(): it must see a close, not jnr's error for
+        // the shut socket (NotYetBoundException or EINVAL), even before server.close() ran.
+        closing = true;
         try {
             if (server.isOpen()) {
                 try {
