@@ -9,7 +9,6 @@ import static org.jvmd.virtio.net.VirtioNetFeatures.GUEST_USO4;
 import static org.jvmd.virtio.net.VirtioNetFeatures.GUEST_USO6;
 import static org.jvmd.virtio.net.VirtioNetFeatures.has;
 
-import org.jvmd.sys.Epoll;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.IoVec;
 import org.jvmd.sys.LibC;
@@ -41,7 +40,7 @@ import org.jvmd.virtio.net.VirtioNetHdr;
  * without GUEST_CSUM, no GSO type the guest did not ack. Violations are counted with the
  * first one described ({@link #deviceErrors}); nothing is logged per packet.
  */
-final class RxPath implements Runnable {
+final class RxPath extends SimPath {
     enum Layout { MERGEABLE, BIG, SMALL }
 
     /** MAX_SKB_FRAGS with 4 KiB pages (include/linux/skbuff.h): pages per "big" chain. */
@@ -58,8 +57,6 @@ final class RxPath implements Runnable {
     private final Tap tap;
     private final int kickFd;
     private final int callFd;
-    private final EventFd wake;
-    private final Epoll epoll;
     private final Layout layout;
     private final int bufLen;
     private final long[] buffers;
@@ -76,8 +73,6 @@ final class RxPath implements Runnable {
     private volatile long nextOffloads = -1;
     private volatile int nextOffloadsFromUsedIdx;
 
-    private volatile boolean stop;
-    private volatile Throwable failure;
 
     volatile long frames;
     volatile long bytes;
@@ -93,6 +88,7 @@ final class RxPath implements Runnable {
 
     RxPath(DriverQueue q, MappedGuestMemory mem, Tap tap, int kickFd, int callFd, Layout layout,
            long[] buffers, int bufLen, long ackedFeatures) throws SysException {
+        super("receive");
         this.q = q;
         this.mem = mem;
         this.tap = tap;
@@ -106,8 +102,6 @@ final class RxPath implements Runnable {
         this.out = new IoVec(maxPieces);
         this.pieces = new long[maxPieces];
         this.offloads = ackedFeatures;
-        this.wake = EventFd.create(true);
-        this.epoll = new Epoll(4);
     }
 
     /** Bytes of guest memory one posted chain needs in {@code layout}. */
@@ -124,18 +118,6 @@ final class RxPath implements Runnable {
         return layout == Layout.BIG && !indirect ? 1 + BIG_PAGES : 1;
     }
 
-    @Override
-    public void run() {
-        try {
-            loop();
-        } catch (Throwable t) {
-            failure = t;
-            if (!stop) {
-                GuestSim.log("receive path stopped: " + t);
-            }
-        }
-    }
-
     /** Posts every receive buffer (Linux try_fill_recv at open) and kicks vionet. */
     void fill() throws GuestFault, SysException {
         for (long buf : buffers) {
@@ -147,7 +129,8 @@ final class RxPath implements Runnable {
         }
     }
 
-    private void loop() throws SysException, GuestFault {
+    @Override
+    protected void loop() throws SysException, GuestFault {
         epoll.add(callFd, LibC.EPOLLIN, CALL);
         epoll.add(wake.fd().num(), LibC.EPOLLIN, WAKE);
         while (!stop) {
@@ -317,21 +300,4 @@ final class RxPath implements Runnable {
         nextOffloads = features;
     }
 
-    void stop() {
-        stop = true;
-        try {
-            wake.signal();
-        } catch (SysException e) {
-            // closing anyway
-        }
-    }
-
-    Throwable failure() {
-        return failure;
-    }
-
-    void close() {
-        epoll.close();
-        wake.close();
-    }
 }

@@ -3,7 +3,6 @@ package org.jvmd.it.sim;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import org.jvmd.sys.Epoll;
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.IoVec;
@@ -27,7 +26,7 @@ import org.jvmd.virtio.net.VirtioNetHdr;
  * <p>One thread. Nothing is allocated per frame: buffers, the iovec and the epoll events
  * are made once.
  */
-final class TxPath implements Runnable {
+final class TxPath extends SimPath {
     private static final long TAP = 1;
     private static final long CALL = 2;
     private static final long WAKE = 3;
@@ -40,8 +39,6 @@ final class TxPath implements Runnable {
     private final Tap tap;
     private final int kickFd;
     private final int callFd;
-    private final EventFd wake;
-    private final Epoll epoll;
     private final int bufSize;
     private final boolean split;
     private final boolean indirect;
@@ -59,8 +56,6 @@ final class TxPath implements Runnable {
     private final Injection[] injectedAt;
     private int injectedOutstanding;
 
-    private volatile boolean stop;
-    private volatile Throwable failure;
 
     volatile long frames;
     volatile long bytes;
@@ -77,6 +72,7 @@ final class TxPath implements Runnable {
      */
     TxPath(DriverQueue q, MappedGuestMemory mem, Tap tap, int kickFd, int callFd, long[] buffers,
            int bufSize, boolean split, boolean indirect, FaultFrames faultFrames) throws SysException {
+        super("transmit");
         this.q = q;
         this.mem = mem;
         this.tap = tap;
@@ -92,28 +88,18 @@ final class TxPath implements Runnable {
         this.freeBufs = buffers.clone();
         this.nfree = buffers.length;
         this.faultFrames = faultFrames;
-        this.wake = EventFd.create(true);
-        this.epoll = new Epoll(4);
     }
 
     @Override
-    public void run() {
-        try {
-            loop();
-        } catch (Throwable t) {
-            failure = t;
-            if (!stop) {
-                GuestSim.log("transmit path stopped: " + t);
-            }
-        } finally {
-            Injection p = pending;
-            if (p != null) {
-                p.result.completeExceptionally(new IllegalStateException("transmit path stopped"));
-            }
+    protected void ended() {
+        Injection p = pending;
+        if (p != null) {
+            p.result.completeExceptionally(new IllegalStateException("transmit path stopped"));
         }
     }
 
-    private void loop() throws SysException, GuestFault {
+    @Override
+    protected void loop() throws SysException, GuestFault {
         int tapFd = tap.fd().num();
         epoll.add(tapFd, LibC.EPOLLIN, TAP);
         epoll.add(callFd, LibC.EPOLLIN, CALL);
@@ -414,21 +400,4 @@ final class TxPath implements Runnable {
 
     // ---- life cycle ------------------------------------------------------------------
 
-    void stop() {
-        stop = true;
-        try {
-            wake.signal();
-        } catch (SysException e) {
-            // closing anyway
-        }
-    }
-
-    Throwable failure() {
-        return failure;
-    }
-
-    void close() {
-        epoll.close();
-        wake.close();
-    }
 }
