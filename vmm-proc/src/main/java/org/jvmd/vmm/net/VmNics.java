@@ -26,8 +26,13 @@ import org.jvmd.vmm.pci.PciHost;
  */
 public final class VmNics implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(VmNics.class.getName());
-    /** How long a vionet-proc has to answer Ready (a JVM start on a busy host). */
-    static final long READY_TIMEOUT_MS = 60_000;
+    /**
+     * How long a vionet-proc has to answer Ready (a JVM start on a busy host):
+     * -Djvmd.vionetReadyTimeoutMs, else 60 s, or 240 s inside kvm-lab's emulated machine
+     * (env KVM_LAB; below vmd's own wait there for vmm-proc's Ready, which includes this one).
+     */
+    static final long READY_TIMEOUT_MS = Long.getLong("jvmd.vionetReadyTimeoutMs",
+            System.getenv("KVM_LAB") != null ? 240_000 : 60_000);
 
     private final List<AttachedNic> nics;
 
