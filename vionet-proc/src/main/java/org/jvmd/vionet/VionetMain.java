@@ -37,7 +37,12 @@ import org.jvmd.virtio.HeapGuestMemory;
 public final class VionetMain {
     /** Where vionet chroots when the init message names no directory (as OpenBSD's vmd). */
     static final Path DEFAULT_CHROOT = Path.of("/var/empty");
-    private static final long INIT_TIMEOUT_MS = 60_000;
+    /**
+     * How long the parent has to send the init message. A parent may start vionet before it
+     * sets its VM up (vmm-proc's development entry does), which under kvm-lab's emulator
+     * takes tens of seconds; a parent that dies ends the wait at once (end of file).
+     */
+    private static final long INIT_TIMEOUT_MS = 180_000;
 
     private VionetMain() {}
 

@@ -17,6 +17,7 @@ import com.google.protobuf.ByteString;
 import org.jvmd.proto.NicConfig;
 import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
+import org.jvmd.sys.Child;
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.Tap;
@@ -25,6 +26,7 @@ import org.jvmd.sys.kvm.Kvm;
 import org.jvmd.vmm.boot.BootException;
 import org.jvmd.vmm.boot.BzImage;
 import org.jvmd.vmm.boot.LinuxLoader;
+import org.jvmd.vmm.net.VionetProxy;
 import org.jvmd.vmm.net.VmNics;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 
@@ -217,7 +219,7 @@ public final class VmmMain {
         DevTaps taps = null;
         try (Kvm kvm = Kvm.open(kvmPath)) {
             long t = lap(timing, "kvm", t0);
-            taps = DevTaps.open(tapNames);
+            taps = DevTaps.open(title, tapNames);
             byte[] k = readFile("kernel", kernel);
             byte[] rd = initrd == null ? new byte[0] : readFile("initrd", initrd);
             lap(timing, "files", t);
@@ -301,16 +303,23 @@ public final class VmmMain {
     static final class DevTaps implements AutoCloseable {
         private final List<Tap> ours;
         private final List<Fd> handed;
+        private final List<Child> started;
         private volatile VmNics nics;
 
-        private DevTaps(List<Tap> ours, List<Fd> handed) {
+        private DevTaps(List<Tap> ours, List<Fd> handed, List<Child> started) {
             this.ours = ours;
             this.handed = handed;
+            this.started = started;
         }
 
-        static DevTaps open(List<String> names) throws SysException {
+        /**
+         * Opens the taps and starts their vionet-procs at once, so that those JVMs start while
+         * this one sets the VM up ({@link #attach} then connects them).
+         */
+        static DevTaps open(String title, List<String> names) throws IOException {
             List<Tap> ours = new ArrayList<>();
             List<Fd> handed = new ArrayList<>();
+            List<Child> started = new ArrayList<>();
             try {
                 for (String n : names) {
                     Tap t;
@@ -323,12 +332,27 @@ public final class VmmMain {
                     handed.add(t.fd().dup());
                     t.setOffload(0);   // until the guest's TUNSCAP (a persistent tap keeps its flags)
                 }
-                return new DevTaps(ours, handed);
-            } catch (SysException | RuntimeException e) {
+                for (int i = 0; i < names.size(); i++) {
+                    started.add(VionetProxy.startEarly(VmNics.title(title, i), null, null));
+                }
+                return new DevTaps(ours, handed, started);
+            } catch (IOException | RuntimeException e) {
+                closeAll(started);
                 ours.forEach(Tap::close);
                 Fd.closeAll(handed);
                 throw e;
             }
+        }
+
+        private static void closeAll(List<Child> children) {
+            for (Child c : children) {
+                try {
+                    c.close();
+                } catch (SysException e) {
+                    System.err.println(c + ": " + e.getMessage());
+                }
+            }
+            children.clear();
         }
 
         /** Spawns a vionet-proc per tap and plugs its NIC into {@code b}; the handed-over fds go. */
@@ -345,8 +369,10 @@ public final class VmmMain {
             }
             List<Fd> fds = new ArrayList<>(handed);
             handed.clear();
-            nics = VmNics.attach(title, b.vm(), b.hw().pci, b.hw().bars, configs, fds, "", "", this::tunCapabilities,
-                    null);
+            List<Child> children = new ArrayList<>(started);
+            started.clear();
+            nics = VmNics.attach(title, b.vm(), b.hw().pci, b.hw().bars, configs, fds, children, "", "",
+                    this::tunCapabilities, null);
         }
 
         /** TUNSCAP: applies the guest's acked offloads to this process's copy of the tap, as vmd does. */
@@ -377,6 +403,7 @@ public final class VmmMain {
             if (n != null) {
                 n.close();
             }
+            closeAll(started);
             Fd.closeAll(handed);
             handed.clear();
             ours.forEach(Tap::close);
