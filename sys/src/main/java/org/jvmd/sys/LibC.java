@@ -117,7 +117,7 @@ public final class LibC {
     // ms on a real CPU, around a second under kvm-lab's emulator), and a process uses only
     // some of these calls. The handles stay static finals, constant to the JIT. A first use
     // after a privilege drop also works: linking opens no file and makes no call that
-    // Seccomp.device denies (ShedTest covers it).
+    // Seccomp.device denies (SpawnTest's drop child links setns after its drop).
 
     private static final class Open {
         static final MethodHandle H = Native.downcall("open",
