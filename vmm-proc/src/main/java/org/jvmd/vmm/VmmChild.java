@@ -201,7 +201,7 @@ final class VmmChild {
         }
         if (!c.getChroot().isEmpty()) {
             try {
-                Shed.to(c.getUser()).chroot(Path.of(c.getChroot())).preloadPackages("org.jvmd.").drop();
+                Shed.to(c.getUser()).chroot(Path.of(c.getChroot())).preloadPackages(VmmMain.PRELOAD).drop();
             } catch (IOException | RuntimeException e) {
                 b.close();
                 throw new IOException("privilege drop: " + e.getMessage(), e);
