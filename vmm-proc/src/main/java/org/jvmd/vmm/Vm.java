@@ -350,7 +350,7 @@ public final class Vm implements AutoCloseable {
     public void terminate(VmExit why) {
         String stop = stopRequested;
         if (stop != null && (why.kind() == VmExit.Kind.POWEROFF || why.kind() == VmExit.Kind.REBOOT)) {
-            why = VmExit.stopped(stop + " (the guest " + why.reason() + ")");
+            why = VmExit.stopped(stop + " (" + why.reason() + ")");
         }
         if (!exit.complete(why)) {
             return;

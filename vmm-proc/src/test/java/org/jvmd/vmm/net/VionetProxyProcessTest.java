@@ -96,7 +96,7 @@ class VionetProxyProcessTest {
              MappedGuestMemory mem = MappedGuestMemory.map(memfd, MEM);
              VionetProxy proxy = VionetProxy.spawn("vm/test/vionet0", nic, uplink::add, memfd.dup(), tap.fd().dup(),
                      List.of(MemoryRegion.newBuilder().setGuestPhys(0).setSize(MEM).build()), "_vmd",
-                     empty.toString(), log, cp, 60_000)) {
+                     empty.toString(), log, cp, VmNics.READY_TIMEOUT_MS)) {
             sh("ip", "-n", NS, "addr", "add", "100.64.61.1/24", "dev", "vmn0");
             sh("ip", "-n", NS, "link", "set", "vmn0", "up");
             assertTrue(proxy.pid() > 0);
