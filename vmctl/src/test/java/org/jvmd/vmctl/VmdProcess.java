@@ -23,6 +23,9 @@ final class VmdProcess implements AutoCloseable {
     static final List<String> JVM = List.of("--enable-native-access=ALL-UNNAMED",
             "--sun-misc-unsafe-memory-access=allow", "-Xshare:auto", "-XX:TieredStopAtLevel=1");
 
+    /** Timeouts stretch under kvm-lab's emulation. */
+    static final long SLOW = System.getenv("KVM_LAB") != null ? 4 : 1;
+
     final Path dir;
     final Path conf;
     final Path socket;
@@ -121,7 +124,7 @@ final class VmdProcess implements AutoCloseable {
             } catch (IOException e) {
                 return false;
             }
-        }, 30_000, "vmd's socket");
+        }, 30_000 * SLOW, "vmd's socket");
         return v;
     }
 
@@ -197,7 +200,7 @@ final class VmdProcess implements AutoCloseable {
         Path err = Files.createTempFile(dir, "vmctl", ".err");
         try {
             Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            if (!p.waitFor(120 * SLOW, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 throw new AssertionError("vmctl " + String.join(" ", args) + " did not finish; vmd log:\n" + logText());
             }
