@@ -137,6 +137,40 @@ public final class Terminal {
         }
     }
 
+    /**
+     * One read(2) into a heap buffer, for a non-blocking descriptor: bytes read, 0 at end of
+     * file, or {@code -errno} (EAGAIN when nothing is there); EINTR is retried.
+     */
+    public static int tryRead(int fd, byte[] buf) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment seg = a.allocate(buf.length);
+            long n;
+            while ((n = LibC.tryRead(fd, seg, buf.length)) == -Errno.EINTR) {
+                // interrupted: again
+            }
+            if (n > 0) {
+                MemorySegment.copy(seg, JAVA_BYTE, 0, buf, 0, (int) n);
+            }
+            return (int) n;
+        }
+    }
+
+    /**
+     * One write(2) from a heap buffer, for a non-blocking descriptor: bytes written (maybe
+     * fewer than {@code len}) or {@code -errno} (EAGAIN when the terminal's queue is full).
+     */
+    public static int tryWrite(int fd, byte[] buf, int off, int len) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment seg = a.allocate(Math.max(1, len));
+            MemorySegment.copy(buf, off, seg, JAVA_BYTE, 0, len);
+            long n;
+            while ((n = LibC.tryWrite(fd, seg, len)) == -Errno.EINTR) {
+                // interrupted: again
+            }
+            return (int) n;
+        }
+    }
+
     /** A pseudo-terminal: the master's descriptor and the slave's path. */
     public record Pty(Fd master, String slave) implements AutoCloseable {
         @Override

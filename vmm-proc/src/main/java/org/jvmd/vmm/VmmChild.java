@@ -58,6 +58,7 @@ final class VmmChild {
     private String title = "vm";
     private VmmMain.Booted booted;
     private VmNics nics; // the NICs' vionet-procs (net.VmNics)
+    private ConsolePty pty; // the serial console's pty (vmctl console)
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "vm/stop-timer");
         t.setDaemon(true);
@@ -115,7 +116,7 @@ final class VmmChild {
         Vm vm = booted.vm();
         send(FromVmm.newBuilder().setReady(Ready.newBuilder().setProcess(title).setPid(LibC.getpid())).build());
         vm.start();
-        send(FromVmm.newBuilder().setStarted(VmStarted.newBuilder().setPid(LibC.getpid()).setTty("")).build());
+        send(FromVmm.newBuilder().setStarted(VmStarted.newBuilder().setPid(LibC.getpid()).setTty(pty.path())).build());
         Thread.ofPlatform().daemon().name(title + "/control").start(this::controlLoop);
         VmExit e = vm.exit().join();
         booted.console().flush();
@@ -132,6 +133,9 @@ final class VmmChild {
         }
         if (booted != null) {
             booted.close();
+        }
+        if (pty != null) {
+            pty.close();
         }
         Fd.closeAll(held);
         return status;
@@ -174,12 +178,19 @@ final class VmmChild {
                 sinks.add(new FileOutputStream("/proc/self/fd/" + logFd.num(), true));
             }
         }
+        try {
+            pty = ConsolePty.open(c.getConsoleUid(), c.getConsoleGid());
+        } catch (IOException e) {
+            throw new VmmException("console pty: " + e.getMessage());
+        }
+        sinks.add(pty.sink());
         // Taps go to the NICs' device processes (held here until then).
         List<Fd> taps = VmNics.takeTaps(r, c.getNicsCount());
         held.addAll(taps);
         VmmMain.Booted b = VmmMain.build(kvm, new Vm.Config(c.getName(), c.getMemoryBytes(), Math.max(1, c.getVcpus())),
                 kernel, initrd, c.getCmdline(), sinks);
         held.removeAll(taps);
+        pty.startInput(b.hw().com1, title + "/console-in");
         try {
             // Spawned before the privilege drop: posix_spawn is gone after it.
             nics = VmNics.attach(title, b.vm(), b.hw().pci, b.hw().bars, c.getNicsList(), taps, c.getUser(),

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -24,6 +25,7 @@ import org.jvmd.sys.ChildFailedException;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.Spawner;
+import org.jvmd.sys.Terminal;
 import org.jvmd.sys.WaitStatus;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -87,19 +89,78 @@ class VmmChildTest {
         }
     }
 
+    /** A "kernel" that spins at its 64-bit entry: {@code jmp $}. */
+    static final byte[] SPIN = {(byte) 0xEB, (byte) 0xFE};
+
+    /**
+     * A "kernel" that echoes COM1: it polls the line status register and writes each
+     * received byte back to the transmitter.
+     * <pre>
+     * 0:  66 BA FD 03   mov dx, 0x3fd     ; LSR
+     * 4:  EC            in al, dx
+     * 5:  A8 01         test al, 1        ; data ready?
+     * 7:  74 F7         jz 0
+     * 9:  66 BA F8 03   mov dx, 0x3f8     ; RBR / THR
+     * 13: EC            in al, dx
+     * 14: EE            out dx, al
+     * 15: EB EF         jmp 0
+     * </pre>
+     */
+    static final byte[] ECHO = {0x66, (byte) 0xBA, (byte) 0xFD, 0x03, (byte) 0xEC, (byte) 0xA8, 0x01, 0x74, (byte) 0xF7,
+            0x66, (byte) 0xBA, (byte) 0xF8, 0x03, (byte) 0xEC, (byte) 0xEE, (byte) 0xEB, (byte) 0xEF};
+
     /** Starts a VM whose "kernel" spins at its 64-bit entry (jmp $), up to VmStarted. */
     private Child spinningVm(String name) throws Exception {
-        Path k = dir.resolve("spin");
-        Files.write(k, new SyntheticBzImage().initSize(8L << 20).entryCode(new byte[] {(byte) 0xEB, (byte) 0xFE}).build());
+        return startedVm(name, SPIN, VmConfig.newBuilder(), new FromVmm[1]);
+    }
+
+    /** Starts a VM running {@code entry} at its 64-bit entry, up to VmStarted (stored in {@code started[0]}). */
+    private Child startedVm(String name, byte[] entry, VmConfig.Builder config, FromVmm[] started) throws Exception {
+        Path k = dir.resolve(name + ".kernel");
+        Files.write(k, new SyntheticBzImage().initSize(8L << 20).entryCode(entry).build());
         Child c = spawner("vm/" + name).output(dir.resolve(name + ".log")).spawn();
         Fd kvm = LibC.open("/dev/kvm", LibC.O_RDWR);
         Fd kernel = LibC.open(k.toString(), LibC.O_RDONLY);
-        c.channel().send(start(VmConfig.newBuilder().setName(name).setMemoryBytes(64L << 20).setVcpus(2).build(),
+        c.channel().send(start(config.setName(name).setMemoryBytes(64L << 20).setVcpus(2).build(),
                 FdRole.FD_KVM, FdRole.FD_KERNEL), kvm, kernel);
         assertEquals("vm/" + name, c.awaitReady(FromVmm.parser(), 60_000).getReady().getProcess());
-        FromVmm started = next(c);
-        assertTrue(started.hasStarted(), started.toString());
+        started[0] = next(c);
+        assertTrue(started[0].hasStarted(), started[0].toString());
         return c;
+    }
+
+    @Test
+    void theConsoleIsAPtyOwnedByTheVmOwnerThatCarriesInputToTheGuestAndItsOutputBack() throws Exception {
+        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
+        FromVmm[] started = new FromVmm[1];
+        try (Child c = startedVm("echo", ECHO, VmConfig.newBuilder().setConsoleUid(4242).setConsoleGid(4343), started)) {
+            String tty = started[0].getStarted().getTty();
+            assertTrue(tty.matches("/dev/pts/\\d+"), tty);
+            Path p = Path.of(tty);
+            assertEquals(4242, Files.getAttribute(p, "unix:uid"));
+            assertEquals(4343, Files.getAttribute(p, "unix:gid"));
+            assertEquals(0660, (Integer) Files.getAttribute(p, "unix:mode") & 0777);
+            try (Fd t = Terminal.open(tty)) {
+                Terminal.makeRaw(t.num());
+                byte[] line = "hello from the console\n".getBytes(StandardCharsets.US_ASCII);
+                Terminal.write(t.num(), line, 0, line.length);
+                StringBuilder seen = new StringBuilder();
+                byte[] buf = new byte[256];
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (!seen.toString().contains("hello from the console") && System.nanoTime() < deadline) {
+                    if (LibC.poll(t.num(), LibC.POLLIN, 500) != 0) {
+                        int n = Terminal.read(t.num(), buf);
+                        seen.append(new String(buf, 0, n, StandardCharsets.US_ASCII));
+                    }
+                }
+                assertEquals("hello from the console\n", seen.toString(), "the guest's echo through the pty");
+            }
+            c.channel().send(ToVmm.newBuilder().setStop(StopVm.newBuilder().setForce(true)).build());
+            assertEquals(Termination.TERM_STOPPED, next(c).getTerminated().getHow());
+            WaitStatus s = c.waitFor(30_000);
+            assertTrue(s != null && s.describe().contains("status " + VmmMain.EXIT_STOPPED), String.valueOf(s));
+            assertTrue(!Files.exists(p), tty + " is gone with the VM");
+        }
     }
 
     @Test
