@@ -22,7 +22,9 @@ import java.nio.ByteOrder;
  *       power button (a graceful stop presses it);</li>
  *   <li>loops: PWRBTN_STS set in PM1_STS → power off; a byte in the receiver (LSR.DR, 16550
  *       LSR bit 0) → read RBR, power off on {@link #POWER_OFF_BYTE}, else echo it to THR;
- *       nothing → {@code sti; hlt; cli};</li>
+ *       nothing → rewrite IER (vmm-proc buffers console output until a newline or until the
+ *       guest rewrites IER, as Linux's 8250 driver does when its transmit queue empties), then
+ *       {@code sti; hlt; cli};</li>
  *   <li>power-off: PM1_CNT = SLP_TYP 5 (\_S5) | SLP_EN (ACPI 6.5 §4.8.3.2.1).</li>
  * </ol>
  * {@link #ignoringPowerButton()} builds the variant that enables the power-button event but
@@ -33,14 +35,15 @@ final class EchoGuest {
     static final int POWER_OFF_BYTE = 0x04;
 
     /**
-     * The 64-bit entry code (GNU as, {@code .intel_syntax noprefix}, {@code .code64}); offsets
-     * in hex on the left.
+     * The 64-bit entry code, assembled from {@code echo-guest.s} next to this class (GNU as,
+     * {@code .intel_syntax noprefix}, {@code .code64}; EchoGuestTest checks the two agree);
+     * offsets in hex on the left.
      */
     private static final int[] CODE = {
         0xb0, 0xff,                                     // 00 start: mov al, 0xff
         0xe6, 0x21,                                     // 02   out 0x21, al          (master PIC IMR)
         0xe6, 0xa1,                                     // 04   out 0xa1, al          (slave PIC IMR)
-        0x48, 0x8d, 0x05, 0xb7, 0x00, 0x00, 0x00,       // 06   lea rax, [rip + tick]
+        0x48, 0x8d, 0x05, 0xc0, 0x00, 0x00, 0x00,       // 06   lea rax, [rip + tick]
         0xbf, 0xf0, 0x13, 0x00, 0x00,                   // 0d   mov edi, 0x13f0       (IDT 0x1000 + 0x3f*16)
         0xb9, 0x02, 0x00, 0x00, 0x00,                   // 12   mov ecx, 2
         0x66, 0x89, 0x07,                               // 17 gate: mov word ptr [rdi], ax
@@ -67,7 +70,7 @@ final class EchoGuest {
         0x66, 0xba, 0x00, 0x06,                         // 92 poll: mov dx, 0x600     (PM1_STS)
         0x66, 0xed,                                     // 96   in ax, dx
         0x66, 0xa9, 0x00, 0x01,                         // 98   test ax, 0x100        (PWRBTN_STS)
-        0x75, 0x1a,                                     // 9c   jnz off
+        0x75, 0x21,                                     // 9c   jnz off
         0x66, 0xba, 0xfd, 0x03,                         // 9e   mov dx, 0x3fd         (LSR)
         0xec,                                           // a2   in al, dx
         0xa8, 0x01,                                     // a3   test al, 1            (DR)
@@ -75,19 +78,24 @@ final class EchoGuest {
         0x66, 0xba, 0xf8, 0x03,                         // a7   mov dx, 0x3f8         (RBR/THR)
         0xec,                                           // ab   in al, dx
         0x3c, POWER_OFF_BYTE,                           // ac   cmp al, 0x04
-        0x74, 0x08,                                     // ae   je off
+        0x74, 0x0f,                                     // ae   je off
         0xee,                                           // b0   out dx, al            (echo)
         0xeb, 0xdf,                                     // b1   jmp poll
-        0xfb,                                           // b3 idle: sti
-        0xf4,                                           // b4   hlt
-        0xfa,                                           // b5   cli
-        0xeb, 0xda,                                     // b6   jmp poll
-        0x66, 0xba, 0x04, 0x06,                         // b8 off: mov dx, 0x604      (PM1_CNT)
-        0x66, 0xb8, 0x00, 0x34,                         // bc   mov ax, 0x3400        (SLP_TYP 5 | SLP_EN)
-        0x66, 0xef,                                     // c0   out dx, ax
-        0xeb, 0xfe,                                     // c2 hang: jmp hang          (vmm-proc ends the VM on S5)
-        0xc7, 0x83, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // c4 tick: mov dword ptr [rbx+0xb0], 0 (EOI)
-        0x48, 0xcf,                                     // ce   iretq
+        0x66, 0xba, 0xf9, 0x03,                         // b3 idle: mov dx, 0x3f9     (IER)
+        0x31, 0xc0,                                     // b7   xor eax, eax
+        0xee,                                           // b9   out dx, al            (output paused: flush)
+        0xfb,                                           // ba   sti
+        0xf4,                                           // bb   hlt
+        0xfa,                                           // bc   cli
+        0xeb, 0xd3,                                     // bd   jmp poll
+        0x66, 0xba, 0x04, 0x06,                         // bf off: mov dx, 0x604      (PM1_CNT)
+        0x66, 0xb8, 0x00, 0x34,                         // c3   mov ax, 0x3400        (SLP_TYP 5 | SLP_EN)
+        0x66, 0xef,                                     // c7   out dx, ax
+        0xfa,                                           // c9 hang: cli               (vmm-proc ends the VM on S5)
+        0xf4,                                           // ca   hlt
+        0xeb, 0xfc,                                     // cb   jmp hang
+        0xc7, 0x83, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // cd tick: mov dword ptr [rbx+0xb0], 0 (EOI)
+        0x48, 0xcf,                                     // d7   iretq
     };
     /** Offset of the PWRBTN_STS test's immediate high byte (0x01 → bit 8); 0 ignores the button. */
     private static final int PWRBTN_TEST_IMM_HIGH = 0x9b;
@@ -126,6 +134,15 @@ final class EchoGuest {
     /** The guest that enables the power-button event and then ignores it. */
     static byte[] ignoringPowerButton() {
         return build(CODE, false);
+    }
+
+    /** The entry code's bytes. */
+    static byte[] code() {
+        byte[] b = new byte[CODE.length];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (byte) CODE[i];
+        }
+        return b;
     }
 
     private static byte[] build(int[] code, boolean honourPowerButton) {

@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -23,6 +25,8 @@ import org.jvmd.proto.StatusRequest;
 import org.jvmd.proto.StopRequest;
 import org.jvmd.proto.VmSelector;
 import org.jvmd.sys.ControlSocket;
+import org.jvmd.sys.SysException;
+import org.jvmd.sys.Terminal;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -45,6 +49,8 @@ class VmdEndToEndTest {
     /** The graceful-stop timeout vmd runs with here (vmm-proc forces the stop after it). */
     static final long STOP_TIMEOUT_MS = 1500;
     static final int CROWD = 10;
+    /** The VMs before the crowd in vm.conf. */
+    static final int NAMED = 8;
 
     @TempDir
     static Path dir;
@@ -72,11 +78,13 @@ class VmdEndToEndTest {
                 .append(vm("victim", echo, "  local interface\n")) // 4
                 .append(vm("mine", echo, "  owner " + user.name + "\n")) // 5
                 .append(vm("theirs", echo, "")) // 6
-                .append(vm("hung", echo, "")); // 7
+                .append(vm("hung", echo, "")) // 7
+                .append(vm("console", echo, "")); // 8
         for (int i = 0; i < CROWD; i++) {
-            conf.append(vm("c" + i, echo, "")); // 8..17
+            conf.append(vm("c" + i, echo, "")); // 9..18
         }
-        vmd = VmdProcess.start(dir, conf.toString(), NS, List.of("-Djvmd.stopTimeoutMs=" + STOP_TIMEOUT_MS));
+        vmd = VmdProcess.start(dir, conf.toString(), NS, List.of("-Djvmd.stopTimeoutMs=" + STOP_TIMEOUT_MS,
+                "-Djvmd.consoleLogDir=" + dir.resolve("consoles")));
     }
 
     static String vm(String name, Path kernel, String extra) {
@@ -254,7 +262,9 @@ class VmdEndToEndTest {
     void aUserSeesStartsAndStopsItsOwnVmAndIsRefusedOtherwise() throws Exception {
         Vmctl.Result r = user.vmctl(vmd.socket, "start", "mine");
         assertEquals(0, r.status(), r.err() + vmd.logText());
-        assertTrue(r.err().startsWith("vmctl: started vm 5 successfully, tty "), r.err());
+        assertTrue(r.err().startsWith("vmctl: started vm 5 successfully, tty /dev/pts/"), r.err());
+        Path tty = Path.of(r.err().substring(r.err().lastIndexOf(' ') + 1).strip());
+        assertEquals(user.uid, (int) Files.getAttribute(tty, "unix:uid"), "the console belongs to the VM's owner");
         r = user.vmctl(vmd.socket, "start", "theirs");
         assertEquals(1, r.status());
         assertEquals("vmctl: start vm command failed: Operation not permitted\n", r.err());
@@ -280,6 +290,85 @@ class VmdEndToEndTest {
         assertEquals("stopping vm mine: terminated vm 5\n", r.err());
         assertEquals(" stopped", row("mine")[7]);
         assertEquals(0, vmctl("stop", "-w", "theirs").status());
+    }
+
+    @Test
+    void consoleThroughAPtyShowsTheGuestsEchoAndTildeDotLeaves() throws Exception {
+        Vmctl.Result r = vmctl("start", "console");
+        assertEquals(0, r.status(), r.err() + vmd.logText());
+        String tty = r.err().substring(r.err().lastIndexOf(' ') + 1).strip();
+        assertTrue(tty.startsWith("/dev/pts/"), "the console pty: [" + tty + "]");
+        String[] c = row("console");
+        assertEquals(String.format("%7s", tty.substring(tty.lastIndexOf('/') + 1)), c[5], "TTY");
+        assertEquals(0, (int) Files.getAttribute(Path.of(tty), "unix:uid"), "root's VM, root's pty");
+
+        try (Terminal.Pty local = Terminal.openPty()) {
+            // vmctl console on a terminal of its own, the test at the other end of it
+            File slave = new File(local.slave());
+            Process p = new ProcessBuilder(VmdProcess.java(VmdProcess.runtimeClasspath(), List.of(),
+                    "org.jvmd.vmctl.Vmctl", List.of("-s", vmd.socket.toString(), "console", "console")))
+                    .redirectInput(slave).redirectOutput(slave).redirectError(slave).start();
+            StringBuffer screen = new StringBuffer();
+            Thread reader = Thread.ofPlatform().daemon(true).start(() -> {
+                byte[] buf = new byte[4096];
+                try {
+                    int n;
+                    while ((n = Terminal.read(local.master().num(), buf)) > 0) {
+                        screen.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
+                    }
+                } catch (SysException e) {
+                    // EIO: vmctl closed the terminal
+                }
+            });
+            try {
+                vmd.awaitUntil(() -> screen.toString().contains("Connected to " + tty), 60_000,
+                        "vmctl console to connect: " + screen);
+                // vmctl made its terminal raw (no local echo): what comes back is the guest's
+                byte[] typed = "hello, jvmd\r".getBytes(StandardCharsets.US_ASCII);
+                Terminal.write(local.master().num(), typed, 0, typed.length);
+                vmd.awaitUntil(() -> screen.toString().contains("hello, jvmd\r"), 30_000, "the guest's echo: " + screen);
+                byte[] leave = "~.".getBytes(StandardCharsets.US_ASCII);
+                Terminal.write(local.master().num(), leave, 0, leave.length);
+                assertTrue(p.waitFor(30, TimeUnit.SECONDS), "~. leaves the console: " + screen);
+                assertEquals(0, p.exitValue(), screen.toString());
+                reader.join(10_000);
+                assertTrue(screen.toString().endsWith("[EOT]\r\n"), screen.toString());
+                assertFalse(screen.toString().contains("~."), "the escape is not sent: " + screen);
+            } finally {
+                p.destroyForcibly();
+            }
+        }
+        assertTrue(Files.readString(dir.resolve("consoles").resolve("console.log")).contains("hello, jvmd"),
+                "the guest's output reached the console log too");
+        assertEquals(" running", row("console")[7], "leaving the console leaves the VM running");
+
+        // The power-off byte typed on a new console session: the guest powers itself off.
+        try (Terminal.Pty local = Terminal.openPty()) {
+            File slave = new File(local.slave());
+            Process p = new ProcessBuilder(VmdProcess.java(VmdProcess.runtimeClasspath(), List.of(),
+                    "org.jvmd.vmctl.Vmctl", List.of("-s", vmd.socket.toString(), "console", "8")))
+                    .redirectInput(slave).redirectOutput(slave).redirectError(slave).start();
+            try {
+                StringBuffer screen = new StringBuffer();
+                Thread.ofPlatform().daemon(true).start(() -> {
+                    byte[] buf = new byte[4096];
+                    try {
+                        int n;
+                        while ((n = Terminal.read(local.master().num(), buf)) > 0) {
+                            screen.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
+                        }
+                    } catch (SysException e) {
+                        // EIO
+                    }
+                });
+                vmd.awaitUntil(() -> screen.toString().contains("Connected to"), 60_000, "vmctl console again");
+                Terminal.write(local.master().num(), new byte[] {EchoGuest.POWER_OFF_BYTE}, 0, 1);
+                awaitState("console", "stopped");
+                assertTrue(vmd.logText().contains("vm console: terminated (TERM_POWEROFF"), vmd.logText());
+            } finally {
+                p.destroyForcibly().waitFor();
+            }
+        }
     }
 
     static Response request(Path socket, Request r) throws IOException {
@@ -314,7 +403,7 @@ class VmdEndToEndTest {
                         .setStatus(StatusRequest.getDefaultInstance()).build()).getStatus().getVmsCount()));
             }
             for (Future<Integer> f : statuses) {
-                assertEquals(7 + CROWD, f.get(120, TimeUnit.SECONDS));
+                assertEquals(NAMED + CROWD, f.get(120, TimeUnit.SECONDS));
             }
             for (Future<Vmctl.Result> f : vmctls) {
                 Vmctl.Result r = f.get(120, TimeUnit.SECONDS);
@@ -322,7 +411,7 @@ class VmdEndToEndTest {
                 if (r.err().startsWith("vmctl: started vm")) {
                     continue;
                 }
-                assertEquals(1 + 7 + CROWD, r.out().lines().count(), r.out());
+                assertEquals(1 + NAMED + CROWD, r.out().lines().count(), r.out());
             }
             for (Future<Response> f : starts) {
                 Response r = f.get(120, TimeUnit.SECONDS);
@@ -384,12 +473,12 @@ class VmdEndToEndTest {
             }
             Vmctl.Result r = vmctl("status");
             assertEquals(0, r.status(), r.err());
-            assertEquals(1 + 7 + CROWD, r.out().lines().count(), r.out());
+            assertEquals(1 + NAMED + CROWD, r.out().lines().count(), r.out());
         } finally {
             for (ControlSocket.Connection c : idle) {
                 c.close();
             }
         }
-        assertEquals(1 + 7 + CROWD, vmctl("status").out().lines().count());
+        assertEquals(1 + NAMED + CROWD, vmctl("status").out().lines().count());
     }
 }
