@@ -41,9 +41,10 @@ import org.junit.jupiter.api.io.TempDir;
  * temporary directory, inside a network namespace the test creates) starts real vmm-proc VMs
  * booting {@link EchoGuest}, driven by vmctl processes (and, for the crowds, by raw clients of
  * the control socket). One vmd serves the whole class; each test uses its own VMs and leaves
- * them stopped.
+ * them stopped. Tag "e2e": the normal (surefire) run on this machine's kvm_pvm; scripts/lab-test
+ * does not select it by default (its JVM start-ups would take tens of minutes under emulation).
  */
-@Tag("kvm")
+@Tag("e2e")
 class VmdEndToEndTest {
     static final String NS = "jvmd-e2e-" + ProcessHandle.current().pid();
     /** The graceful-stop timeout vmd runs with here (vmm-proc forces the stop after it). */

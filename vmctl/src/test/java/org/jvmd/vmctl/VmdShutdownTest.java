@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * with vmd; SIGTERM stops each (the guest that listens powers off, the one that does not is
  * forced after the stop timeout), removes the taps and the socket, and vmd exits 0.
  */
-@Tag("kvm")
+@Tag("e2e")
 class VmdShutdownTest {
     static final String NS = "jvmd-term-" + ProcessHandle.current().pid();
 
