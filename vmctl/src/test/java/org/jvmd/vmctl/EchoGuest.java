@@ -145,6 +145,14 @@ final class EchoGuest {
         return b;
     }
 
+    /**
+     * A guest that resets the machine at once through the i8042 (command 0xfe, pulse the
+     * reset line): {@code mov al, 0xfe; out 0x64, al; jmp $}. vmm-proc reports a reboot.
+     */
+    static byte[] rebooting() {
+        return build(new int[] {0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe}, true);
+    }
+
     private static byte[] build(int[] code, boolean honourPowerButton) {
         int setup = (SETUP_SECTS + 1) * 512;
         ByteBuffer b = ByteBuffer.allocate(setup + KERNEL_BYTES).order(ByteOrder.LITTLE_ENDIAN);
@@ -166,7 +174,7 @@ final class EchoGuest {
         for (int i = 0; i < code.length; i++) {
             b.put(setup + ENTRY_64 + i, (byte) code[i]);
         }
-        if (!honourPowerButton) {
+        if (!honourPowerButton && code == CODE) {
             b.put(setup + ENTRY_64 + PWRBTN_TEST_IMM_HIGH, (byte) 0);
         }
         return b.array();

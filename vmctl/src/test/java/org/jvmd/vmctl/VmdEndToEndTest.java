@@ -51,7 +51,7 @@ class VmdEndToEndTest {
     static final long STOP_TIMEOUT_MS = 1500;
     static final int CROWD = 10;
     /** The VMs before the crowd in vm.conf. */
-    static final int NAMED = 8;
+    static final int NAMED = 9;
 
     @TempDir
     static Path dir;
@@ -72,6 +72,8 @@ class VmdEndToEndTest {
         Files.write(echo, EchoGuest.bzImage());
         Path deaf = dir.resolve("deaf.bzImage");
         Files.write(deaf, EchoGuest.ignoringPowerButton());
+        Path reboot = dir.resolve("reboot.bzImage");
+        Files.write(reboot, EchoGuest.rebooting());
         StringBuilder conf = new StringBuilder("socket owner root:" + user.name + "\n");
         conf.append(vm("echo", echo, "")) // id 1
                 .append(vm("deaf", deaf, "")) // 2
@@ -80,9 +82,10 @@ class VmdEndToEndTest {
                 .append(vm("mine", echo, "  owner " + user.name + "\n")) // 5
                 .append(vm("theirs", echo, "")) // 6
                 .append(vm("hung", echo, "")) // 7
-                .append(vm("console", echo, "")); // 8
+                .append(vm("console", echo, "")) // 8
+                .append(vm("reboot", reboot, "")); // 9
         for (int i = 0; i < CROWD; i++) {
-            conf.append(vm("c" + i, echo, "")); // 9..18
+            conf.append(vm("c" + i, echo, "")); // 10..19
         }
         vmd = VmdProcess.start(dir, conf.toString(), NS, List.of("-Djvmd.stopTimeoutMs=" + STOP_TIMEOUT_MS,
                 "-Djvmd.consoleLogDir=" + dir.resolve("consoles")));
@@ -370,6 +373,24 @@ class VmdEndToEndTest {
                 p.destroyForcibly().waitFor();
             }
         }
+    }
+
+    @Test
+    void aGuestThatRebootsIsStartedAgainInANewVmProcess() throws Exception {
+        Vmctl.Result r = vmctl("start", "reboot");
+        // the guest may already have rebooted when vmctl hears it started
+        assertEquals(0, r.status(), r.err() + vmd.logText());
+        vmd.awaitUntil(() -> vmd.logText().lines().filter(l -> l.startsWith("vmd: vm reboot: running, pid")).count() >= 3,
+                60_000, "two restarts after guest reboots");
+        List<String> pids = vmd.logText().lines().filter(l -> l.startsWith("vmd: vm reboot: running, pid"))
+                .map(l -> l.split("pid ")[1].split(",")[0]).toList();
+        assertEquals(pids.size(), pids.stream().distinct().count(), "each start is a new vmm-proc: " + pids);
+        assertTrue(vmd.logText().contains("vm reboot: terminated (TERM_REBOOT"), vmd.logText());
+        // vmd's rate limit (3 starts in 6 s) ends the loop when vmm-proc starts that fast;
+        // on this machine a start takes longer, so the test ends it.
+        Vmctl.Result stop = vmctl("stop", "-f", "reboot");
+        assertTrue(stop.status() == 0 || stop.err().endsWith("cannot stop vm that is not running\n"), stop.err());
+        awaitState("reboot", "stopped");
     }
 
     static Response request(Path socket, Request r) throws IOException {
