@@ -160,7 +160,7 @@ class VmdEndToEndTest {
     }
 
     @Test
-    void startStatusPauseUnpauseAndAGracefulStopOfARealVm() throws Exception {
+    void startStatusPauseUnpauseAndAGracefulStopOfAPausedVm() throws Exception {
         Vmctl.Result r = vmctl("start", "echo");
         assertEquals(0, r.status(), r.err() + vmd.logText());
         assertTrue(r.err().startsWith("vmctl: started vm 1 successfully, tty "), r.err());
@@ -182,7 +182,9 @@ class VmdEndToEndTest {
         assertEquals(0, r.status(), r.err());
         assertEquals(" running", row("echo")[7]);
 
-        // The guest listens to the power button and powers off: no forced stop.
+        // Stopped while paused: vmm-proc resumes the guest, which listens to the power button
+        // and powers off (no forced stop).
+        assertEquals(0, vmd.vmctl("pause", "echo").status());
         r = vmctl("stop", "-w", "echo");
         assertEquals("stopping vm echo: terminated vm 1\n", r.err());
         assertEquals(0, r.status());
