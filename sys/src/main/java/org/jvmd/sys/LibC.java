@@ -112,77 +112,158 @@ public final class LibC {
 
     private static final Linker.Option VARIADIC_AFTER_2 = Linker.Option.firstVariadicArg(2);
 
-    private static final MethodHandle OPEN = Native.downcall("open",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), VARIADIC_AFTER_2);
-    private static final MethodHandle CLOSE = Native.downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle READ = Native.downcall("read",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle WRITE = Native.downcall("write",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle READV = Native.downcall("readv",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle WRITEV = Native.downcall("writev",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle IOCTL_LONG = Native.downcall("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), VARIADIC_AFTER_2);
-    private static final MethodHandle IOCTL_PTR = Native.downcall("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), VARIADIC_AFTER_2);
-    private static final MethodHandle MMAP = Native.downcall("mmap",
-            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle MUNMAP = Native.downcall("munmap",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle MEMFD_CREATE = Native.downcall("memfd_create",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle FTRUNCATE = Native.downcall("ftruncate",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle EVENTFD = Native.downcall("eventfd",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle EPOLL_CREATE1 = Native.downcall("epoll_create1",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle EPOLL_CTL = Native.downcall("epoll_ctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle EPOLL_WAIT = Native.downcall("epoll_wait",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-    private static final MethodHandle POLL = Native.downcall("poll",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle FCNTL = Native.downcall("fcntl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), VARIADIC_AFTER_2);
-    private static final MethodHandle SOCKETPAIR = Native.downcall("socketpair",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle SOCKET = Native.downcall("socket",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle SETSOCKOPT = Native.downcall("setsockopt",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle CONNECT = Native.downcall("connect",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle SHUTDOWN = Native.downcall("shutdown",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle SENDMSG = Native.downcall("sendmsg",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle RECVMSG = Native.downcall("recvmsg",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle PRCTL = Native.downcall("prctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-            Linker.Option.firstVariadicArg(1));
-    private static final MethodHandle SYSCALL = Native.downcall("syscall",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-            Linker.Option.firstVariadicArg(1));
-    private static final MethodHandle GETPID = Native.plainDowncall("getpid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle GETTID = Native.plainDowncall("gettid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle KILL = Native.downcall("kill",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle WAITPID = Native.downcall("waitpid",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle SETGROUPS = Native.downcall("setgroups",
-            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
-    private static final MethodHandle SETRESGID = Native.downcall("setresgid",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle SETRESUID = Native.downcall("setresuid",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle CHROOT = Native.downcall("chroot", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    private static final MethodHandle CHDIR = Native.downcall("chdir", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    private static final MethodHandle SETNS = Native.downcall("setns",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    // One holder class per downcall handle: a handle is linked on the first call that uses
+    // it, not when LibC is loaded. Linking a handle spins classes and a native stub (tens of
+    // ms on a real CPU, around a second under kvm-lab's emulator), and a process uses only
+    // some of these calls. The handles stay static finals, constant to the JIT. A first use
+    // after a privilege drop also works: linking opens no file and makes no call that
+    // Seccomp.device denies (SpawnTest's drop child links setns after its drop).
+
+    private static final class Open {
+        static final MethodHandle H = Native.downcall("open",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), VARIADIC_AFTER_2);
+    }
+    private static final class Close {
+        static final MethodHandle H = Native.downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Read {
+        static final MethodHandle H = Native.downcall("read",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Write {
+        static final MethodHandle H = Native.downcall("write",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Readv {
+        static final MethodHandle H = Native.downcall("readv",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Writev {
+        static final MethodHandle H = Native.downcall("writev",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class IoctlLong {
+        static final MethodHandle H = Native.downcall("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), VARIADIC_AFTER_2);
+    }
+    private static final class IoctlPtr {
+        static final MethodHandle H = Native.downcall("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), VARIADIC_AFTER_2);
+    }
+    private static final class Mmap {
+        static final MethodHandle H = Native.downcall("mmap",
+                FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Munmap {
+        static final MethodHandle H = Native.downcall("munmap",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class MemfdCreate {
+        static final MethodHandle H = Native.downcall("memfd_create",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Ftruncate {
+        static final MethodHandle H = Native.downcall("ftruncate",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Eventfd {
+        static final MethodHandle H = Native.downcall("eventfd",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class EpollCreate1 {
+        static final MethodHandle H = Native.downcall("epoll_create1",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class EpollCtl {
+        static final MethodHandle H = Native.downcall("epoll_ctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class EpollWait {
+        static final MethodHandle H = Native.downcall("epoll_wait",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    }
+    private static final class Poll {
+        static final MethodHandle H = Native.downcall("poll",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
+    private static final class Fcntl {
+        static final MethodHandle H = Native.downcall("fcntl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), VARIADIC_AFTER_2);
+    }
+    private static final class Socketpair {
+        static final MethodHandle H = Native.downcall("socketpair",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Socket {
+        static final MethodHandle H = Native.downcall("socket",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Setsockopt {
+        static final MethodHandle H = Native.downcall("setsockopt",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Connect {
+        static final MethodHandle H = Native.downcall("connect",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Shutdown {
+        static final MethodHandle H = Native.downcall("shutdown",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Sendmsg {
+        static final MethodHandle H = Native.downcall("sendmsg",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Recvmsg {
+        static final MethodHandle H = Native.downcall("recvmsg",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Prctl {
+        static final MethodHandle H = Native.downcall("prctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+                Linker.Option.firstVariadicArg(1));
+    }
+    private static final class Syscall {
+        static final MethodHandle H = Native.downcall("syscall",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+                Linker.Option.firstVariadicArg(1));
+    }
+    private static final class Getpid {
+        static final MethodHandle H = Native.plainDowncall("getpid", FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class Gettid {
+        static final MethodHandle H = Native.plainDowncall("gettid", FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class Kill {
+        static final MethodHandle H = Native.downcall("kill",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Waitpid {
+        static final MethodHandle H = Native.downcall("waitpid",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Setgroups {
+        static final MethodHandle H = Native.downcall("setgroups",
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
+    }
+    private static final class Setresgid {
+        static final MethodHandle H = Native.downcall("setresgid",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Setresuid {
+        static final MethodHandle H = Native.downcall("setresuid",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Chroot {
+        static final MethodHandle H = Native.downcall("chroot", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    }
+    private static final class Chdir {
+        static final MethodHandle H = Native.downcall("chdir", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    }
+    private static final class Setns {
+        static final MethodHandle H = Native.downcall("setns",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
 
     // ---- files ----
 
@@ -191,7 +272,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try (Arena a = Arena.ofConfined()) {
-            r = (int) OPEN.invokeExact(st, a.allocateFrom(path), flags, mode);
+            r = (int) Open.H.invokeExact(st, a.allocateFrom(path), flags, mode);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -210,7 +291,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) CLOSE.invokeExact(st, fd);
+            r = (int) Close.H.invokeExact(st, fd);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -221,7 +302,7 @@ public final class LibC {
 
     static void closeQuietly(int fd) {
         try {
-            int unused = (int) CLOSE.invokeExact(Native.state(), fd);
+            int unused = (int) Close.H.invokeExact(Native.state(), fd);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -233,7 +314,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         long r;
         try {
-            r = (long) READ.invokeExact(st, fd, buf, len);
+            r = (long) Read.H.invokeExact(st, fd, buf, len);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -246,7 +327,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         long r;
         try {
-            r = (long) WRITE.invokeExact(st, fd, buf, len);
+            r = (long) Write.H.invokeExact(st, fd, buf, len);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -276,7 +357,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         long r;
         try {
-            r = (long) READV.invokeExact(st, fd, iov.segment(), iov.count());
+            r = (long) Readv.H.invokeExact(st, fd, iov.segment(), iov.count());
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -288,7 +369,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         long r;
         try {
-            r = (long) WRITEV.invokeExact(st, fd, iov.segment(), iov.count());
+            r = (long) Writev.H.invokeExact(st, fd, iov.segment(), iov.count());
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -318,7 +399,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) IOCTL_LONG.invokeExact(st, fd, request, arg);
+            r = (int) IoctlLong.H.invokeExact(st, fd, request, arg);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -333,7 +414,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) IOCTL_PTR.invokeExact(st, fd, request, arg);
+            r = (int) IoctlPtr.H.invokeExact(st, fd, request, arg);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -348,7 +429,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) IOCTL_PTR.invokeExact(st, fd, request, arg);
+            r = (int) IoctlPtr.H.invokeExact(st, fd, request, arg);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -366,7 +447,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         MemorySegment r;
         try {
-            r = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, len, prot, flags, fd, offset);
+            r = (MemorySegment) Mmap.H.invokeExact(st, MemorySegment.NULL, len, prot, flags, fd, offset);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -380,7 +461,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) MUNMAP.invokeExact(st, addr, len);
+            r = (int) Munmap.H.invokeExact(st, addr, len);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -394,7 +475,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try (Arena a = Arena.ofConfined()) {
-            r = (int) MEMFD_CREATE.invokeExact(st, a.allocateFrom(name), flags);
+            r = (int) MemfdCreate.H.invokeExact(st, a.allocateFrom(name), flags);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -408,7 +489,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) FTRUNCATE.invokeExact(st, fd, len);
+            r = (int) Ftruncate.H.invokeExact(st, fd, len);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -424,7 +505,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) EVENTFD.invokeExact(st, initval, flags);
+            r = (int) Eventfd.H.invokeExact(st, initval, flags);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -438,7 +519,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) EPOLL_CREATE1.invokeExact(st, flags);
+            r = (int) EpollCreate1.H.invokeExact(st, flags);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -453,7 +534,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) EPOLL_CTL.invokeExact(st, epfd, op, fd, event);
+            r = (int) EpollCtl.H.invokeExact(st, epfd, op, fd, event);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -468,7 +549,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) EPOLL_WAIT.invokeExact(st, epfd, events, max, timeoutMillis);
+            r = (int) EpollWait.H.invokeExact(st, epfd, events, max, timeoutMillis);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -480,7 +561,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) POLL.invokeExact(st, fds, nfds, timeoutMillis);
+            r = (int) Poll.H.invokeExact(st, fds, nfds, timeoutMillis);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -515,7 +596,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) FCNTL.invokeExact(st, fd, cmd, arg);
+            r = (int) Fcntl.H.invokeExact(st, fd, cmd, arg);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -555,7 +636,7 @@ public final class LibC {
         MemorySegment sv = Native.scratch();
         int r;
         try {
-            r = (int) SOCKETPAIR.invokeExact(st, domain, type, protocol, sv);
+            r = (int) Socketpair.H.invokeExact(st, domain, type, protocol, sv);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -570,7 +651,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) SOCKET.invokeExact(st, domain, type, protocol);
+            r = (int) Socket.H.invokeExact(st, domain, type, protocol);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -595,7 +676,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) SETSOCKOPT.invokeExact(st, fd, level, name, v, 4);
+            r = (int) Setsockopt.H.invokeExact(st, fd, level, name, v, 4);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -627,7 +708,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) CONNECT.invokeExact(st, fd, sa.asSlice(0, len), len);
+            r = (int) Connect.H.invokeExact(st, fd, sa.asSlice(0, len), len);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -645,7 +726,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) SHUTDOWN.invokeExact(st, fd, how);
+            r = (int) Shutdown.H.invokeExact(st, fd, how);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -659,7 +740,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         long r;
         try {
-            r = (long) SENDMSG.invokeExact(st, fd, msghdr, flags);
+            r = (long) Sendmsg.H.invokeExact(st, fd, msghdr, flags);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -671,7 +752,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         long r;
         try {
-            r = (long) RECVMSG.invokeExact(st, fd, msghdr, flags);
+            r = (long) Recvmsg.H.invokeExact(st, fd, msghdr, flags);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -685,7 +766,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) PRCTL.invokeExact(st, option, a2, a3, a4, a5);
+            r = (int) Prctl.H.invokeExact(st, option, a2, a3, a4, a5);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -700,7 +781,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         long r;
         try {
-            r = (long) SYSCALL.invokeExact(st, nr, a1, a2, a3);
+            r = (long) Syscall.H.invokeExact(st, nr, a1, a2, a3);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -712,7 +793,7 @@ public final class LibC {
 
     public static int getpid() {
         try {
-            return (int) GETPID.invokeExact();
+            return (int) Getpid.H.invokeExact();
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -720,7 +801,7 @@ public final class LibC {
 
     public static int gettid() {
         try {
-            return (int) GETTID.invokeExact();
+            return (int) Gettid.H.invokeExact();
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -730,7 +811,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) KILL.invokeExact(st, pid, sig);
+            r = (int) Kill.H.invokeExact(st, pid, sig);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -749,7 +830,7 @@ public final class LibC {
         while (true) {
             int r;
             try {
-                r = (int) WAITPID.invokeExact(st, pid, status, flags);
+                r = (int) Waitpid.H.invokeExact(st, pid, status, flags);
             } catch (Throwable t) {
                 throw Native.rethrow(t);
             }
@@ -772,7 +853,7 @@ public final class LibC {
         int r;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment list = gids.length == 0 ? MemorySegment.NULL : a.allocateFrom(JAVA_INT, gids);
-            r = (int) SETGROUPS.invokeExact(st, (long) gids.length, list);
+            r = (int) Setgroups.H.invokeExact(st, (long) gids.length, list);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -786,7 +867,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) SETRESGID.invokeExact(st, rgid, egid, sgid);
+            r = (int) Setresgid.H.invokeExact(st, rgid, egid, sgid);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -800,7 +881,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) SETRESUID.invokeExact(st, ruid, euid, suid);
+            r = (int) Setresuid.H.invokeExact(st, ruid, euid, suid);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -810,11 +891,11 @@ public final class LibC {
     }
 
     public static void chroot(String path) throws SysException {
-        pathCall(CHROOT, "chroot", path);
+        pathCall(Chroot.H, "chroot", path);
     }
 
     public static void chdir(String path) throws SysException {
-        pathCall(CHDIR, "chdir", path);
+        pathCall(Chdir.H, "chdir", path);
     }
 
     /** {@code setns(fd, nstype)}: moves the calling thread only (for a network namespace). */
@@ -822,7 +903,7 @@ public final class LibC {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) SETNS.invokeExact(st, fd, nstype);
+            r = (int) Setns.H.invokeExact(st, fd, nstype);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

@@ -93,6 +93,15 @@ public final class Shed {
         return this;
     }
 
+    /**
+     * Loads and runs everything {@link #drop} would before dropping (classes, warm-ups,
+     * handles), and drops nothing: for an AOT training run (scripts/aot-cache), which must
+     * record the start-up and then write its cache at exit, as a dropped process cannot.
+     */
+    public void preloadOnly() throws IOException {
+        preload();
+    }
+
     /** Performs the drop. On failure the process must not continue: it is half-dropped. */
     public void drop() throws IOException {
         if (chroot == null) {

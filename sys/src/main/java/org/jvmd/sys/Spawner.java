@@ -1,6 +1,7 @@
 package org.jvmd.sys;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,6 +37,17 @@ public final class Spawner {
             "-Xshare:auto",
             "-Xss512k");
 
+    /**
+     * System property naming the directory of AOT caches (JDK 25, JEP 483/514), built by
+     * {@code scripts/aot-cache} for one class path. A child whose main class has a cache
+     * there ({@link #aotCacheFile}) starts with {@code -XX:AOTCache=} (classes already
+     * parsed, verified and linked: a much shorter start, above all under emulation); every
+     * child gets the property too, so that its own children find theirs. A cache the JVM
+     * rejects (built for other jars, another JDK or other options) costs nothing but a log
+     * line on the child's stderr: the child then starts as without one.
+     */
+    public static final String AOT_CACHE_DIR_PROPERTY = "jvmd.aotCacheDir";
+
     private final String title;
     private final String mainClass;
     private String classpath = System.getProperty("java.class.path");
@@ -43,6 +55,7 @@ public final class Spawner {
     private final List<String> args = new ArrayList<>();
     private Path output;
     private Map<String, String> env = System.getenv();
+    private String aotCacheDir = System.getProperty(AOT_CACHE_DIR_PROPERTY);
 
     private Spawner(String title, String mainClass) {
         this.title = title;
@@ -83,6 +96,17 @@ public final class Spawner {
         return this;
     }
 
+    /** The AOT cache directory for this child (default: {@value #AOT_CACHE_DIR_PROPERTY}); null for none. */
+    public Spawner aotCacheDir(Path dir) {
+        this.aotCacheDir = dir == null ? null : dir.toString();
+        return this;
+    }
+
+    /** The AOT cache of a JVM running {@code mainClass}: {@code dir/<mainClass>.aot}. */
+    public static Path aotCacheFile(Path dir, String mainClass) {
+        return dir.resolve(mainClass + ".aot");
+    }
+
     /** Sends the child's stdout and stderr to {@code file} (appended); default: inherit this process's. */
     public Spawner output(Path file) {
         this.output = file;
@@ -98,12 +122,36 @@ public final class Spawner {
     public List<String> command() {
         List<String> argv = new ArrayList<>();
         argv.add(javaBinary());
-        argv.addAll(jvmOptions);
+        Path cache = aotCache();
+        if (cache != null) {
+            // A cache the JVM cannot use is reported on stdout by default (a console for
+            // vmm-proc's development entry): send those lines to stderr. First, so that an
+            // -Xlog option of the caller's still applies.
+            argv.add("-Xlog:aot*=off");
+            argv.add("-Xlog:aot*=warning:stderr");
+            argv.add("-XX:AOTCache=" + cache);
+            // -Xshare:* cannot be combined with an AOT cache (the JVM refuses to start).
+            jvmOptions.stream().filter(o -> !o.startsWith("-Xshare:")).forEach(argv::add);
+        } else {
+            argv.addAll(jvmOptions);
+        }
+        if (aotCacheDir != null && !aotCacheDir.isEmpty()) {
+            argv.add("-D" + AOT_CACHE_DIR_PROPERTY + "=" + aotCacheDir);
+        }
         argv.add("-cp");
         argv.add(classpath);
         argv.add(mainClass);
         argv.addAll(args);
         return argv;
+    }
+
+    /** The AOT cache this child starts with, or null (no cache directory, or no cache for its main class there). */
+    public Path aotCache() {
+        if (aotCacheDir == null || aotCacheDir.isEmpty()) {
+            return null;
+        }
+        Path cache = aotCacheFile(Path.of(aotCacheDir), mainClass);
+        return Files.isRegularFile(cache) ? cache : null;
     }
 
     private static String javaBinary() {

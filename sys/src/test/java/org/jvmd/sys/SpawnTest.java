@@ -130,7 +130,8 @@ class SpawnTest {
             }
 
             assertEquals("written by child " + c.pid()
-                    + "; open=EPERM socket=EPERM exec=failed thread=ok ioctl=EPERM", readLine(mem), log("drop"));
+                    + "; open=EPERM socket=EPERM exec=failed thread=ok ioctl=EPERM setns=EPERM", readLine(mem),
+                    log("drop"));
 
             // after the drop, the channel still carries messages and descriptors
             try (EventFd second = EventFd.create(false)) {

@@ -74,7 +74,10 @@ public final class SysTestChild {
                     + " socket=" + attempt(() -> LibC.socket(2 /* AF_INET */, 1, 0).close())
                     + " exec=" + attempt(() -> new ProcessBuilder("/bin/true").start().waitFor())
                     + " thread=" + newThreadWorks()
-                    + " ioctl=" + attempt(() -> LibC.ioctl(call.fd().num(), Ioctls.TUNGETIFF, Native.scratch()));
+                    + " ioctl=" + attempt(() -> LibC.ioctl(call.fd().num(), Ioctls.TUNGETIFF, Native.scratch()))
+                    // LibC links each call on first use: setns was never called before the
+                    // drop, so this links it afterwards (a link failure would read "failed").
+                    + " setns=" + attempt(() -> LibC.setns(-1, LibC.CLONE_NEWNET));
         }
         byte[] b = (report + "\n").getBytes(StandardCharsets.UTF_8);
         mem.write(0, b, 0, b.length);

@@ -37,11 +37,23 @@ import org.jvmd.virtio.HeapGuestMemory;
 public final class VionetMain {
     /** Where vionet chroots when the init message names no directory (as OpenBSD's vmd). */
     static final Path DEFAULT_CHROOT = Path.of("/var/empty");
-    private static final long INIT_TIMEOUT_MS = 60_000;
+    /**
+     * How long the parent has to send the init message. A parent may start vionet before it
+     * sets its VM up (vmm-proc's development entry does), which under kvm-lab's emulator
+     * takes tens of seconds; a parent that dies ends the wait at once (end of file).
+     */
+    private static final long INIT_TIMEOUT_MS = 180_000;
 
     private VionetMain() {}
 
+    /** {@code --aot-training}: the start-up without a parent, for scripts/aot-cache (see {@link #train}). */
+    static final String AOT_TRAINING = "--aot-training";
+
     public static void main(String[] args) {
+        if (args.length == 1 && args[0].equals(AOT_TRAINING)) {
+            System.exit(train());
+            return;
+        }
         Channel ch;
         try {
             ch = ChildChannel.inherit();
@@ -152,17 +164,41 @@ public final class VionetMain {
         return null;
     }
 
+    /**
+     * An AOT training run (JEP 514: the JVM records what this run loads and links, and
+     * writes the cache at exit): what a real start does up to the drop, without a parent,
+     * memory or tap, and without the drop itself (a chrooted, seccomp-filtered JVM could
+     * not write its cache). Returns the exit status.
+     */
+    static int train() {
+        try {
+            shedding(VionetInit.getDefaultInstance()).preloadOnly();
+            Frames.encode(VionetLoop.error("aot training"));
+            return 0;
+        } catch (IOException | RuntimeException e) {
+            System.err.println("vionet: AOT training: " + e);
+            return 1;
+        }
+    }
+
     /** Loads what the data path needs, then drops to the unprivileged user in an empty chroot. */
     private static void shed(VionetInit init) throws IOException {
         Path root = init.getChroot().isEmpty() ? defaultChroot() : Path.of(init.getChroot());
-        FromVionet sample = ready();
-        Shed.to(init.getUser())
-                .chroot(root)
-                .preloadPackages("org.jvmd.")
-                .warmup(() -> warmup(sample))
-                .seccomp(Seccomp.device(true))
-                .drop();
+        shedding(init).chroot(root).drop();
         Log.debug("dropped to " + (init.getUser().isEmpty() ? Shed.DEFAULT_USER : init.getUser()) + " in " + root);
+    }
+
+    /**
+     * The drop of {@code init}'s user, chroot not yet set. It preloads vionet's own classes
+     * and those of the modules it runs on, not every org.jvmd class on the class path
+     * (vmm-proc's, whose class path vionet shares, never run here).
+     */
+    private static Shed shedding(VionetInit init) {
+        FromVionet sample = ready();
+        return Shed.to(init.getUser())
+                .preloadPackages("org.jvmd.vionet.", "org.jvmd.virtio.", "org.jvmd.sys.", "org.jvmd.proto.")
+                .warmup(() -> warmup(sample))
+                .seccomp(Seccomp.device(true));
     }
 
     static Path defaultChroot() throws IOException {

@@ -25,6 +25,7 @@ import org.jvmd.proto.VmStarted;
 import org.jvmd.proto.VmTerminated;
 import org.jvmd.proto.VmUnpaused;
 import org.jvmd.sys.Channel;
+import org.jvmd.sys.Child;
 import org.jvmd.sys.ChildChannel;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
@@ -34,6 +35,7 @@ import org.jvmd.sys.Shed;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.kvm.Kvm;
 import org.jvmd.vmm.boot.BootException;
+import org.jvmd.vmm.net.VionetProxy;
 import org.jvmd.vmm.net.VmNics;
 
 /**
@@ -59,6 +61,7 @@ final class VmmChild {
     private VmmMain.Booted booted;
     private VmNics nics; // the NICs' vionet-procs (net.VmNics)
     private ConsolePty pty; // the serial console's pty (vmctl console)
+    private final List<Child> earlyNics = new ArrayList<>(); // vionet-procs started ahead, until attached
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "vm/stop-timer");
         t.setDaemon(true);
@@ -137,6 +140,14 @@ final class VmmChild {
         if (pty != null) {
             pty.close();
         }
+        for (Child early : earlyNics) {
+            try {
+                early.close();
+            } catch (SysException e) {
+                // already gone
+            }
+        }
+        earlyNics.clear();
         Fd.closeAll(held);
         return status;
     }
@@ -164,6 +175,10 @@ final class VmmChild {
 
     private VmmMain.Booted setUp(VmConfig c, Received<ToVmm> r)
             throws VmmException, BootException, IOException {
+        // The NICs' vionet-procs start first: their JVMs come up while this one sets the VM up.
+        for (int i = 0; i < c.getNicsCount(); i++) {
+            earlyNics.add(VionetProxy.startEarly(VmNics.title(title, i), null, null));
+        }
         Fd kvmFd = required(r, FdRole.FD_KVM, "/dev/kvm");
         Kvm kvm = Kvm.adopt(kvmFd);
         held.add(kvmFd);
@@ -193,15 +208,18 @@ final class VmmChild {
         pty.startInput(b.hw().com1, title + "/console-in");
         try {
             // Spawned before the privilege drop: posix_spawn is gone after it.
-            nics = VmNics.attach(title, b.vm(), b.hw().pci, b.hw().bars, c.getNicsList(), taps, c.getUser(),
-                    c.getChroot(), caps -> send(FromVmm.newBuilder().setTuncap(caps).build()), null);
+            List<Child> started = List.copyOf(earlyNics);
+            earlyNics.clear(); // handed over: attach closes them on failure
+            nics = VmNics.attach(title, b.vm(), b.hw().pci, b.hw().bars, c.getNicsList(), taps,
+                    started.isEmpty() ? null : started, c.getUser(), c.getChroot(),
+                    caps -> send(FromVmm.newBuilder().setTuncap(caps).build()), null);
         } catch (IOException | RuntimeException e) {
             b.close();
             throw e;
         }
         if (!c.getChroot().isEmpty()) {
             try {
-                Shed.to(c.getUser()).chroot(Path.of(c.getChroot())).preloadPackages("org.jvmd.").drop();
+                Shed.to(c.getUser()).chroot(Path.of(c.getChroot())).preloadPackages(VmmMain.PRELOAD).drop();
             } catch (IOException | RuntimeException e) {
                 b.close();
                 throw new IOException("privilege drop: " + e.getMessage(), e);

@@ -10,21 +10,38 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import com.google.protobuf.ByteString;
+import org.jvmd.proto.NicConfig;
+import org.jvmd.proto.TunCapabilities;
+import org.jvmd.proto.TunCapabilitiesReply;
+import org.jvmd.sys.Child;
+import org.jvmd.sys.Errno;
 import org.jvmd.sys.Fd;
+import org.jvmd.sys.Tap;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.kvm.Kvm;
 import org.jvmd.vmm.boot.BootException;
 import org.jvmd.vmm.boot.BzImage;
 import org.jvmd.vmm.boot.LinuxLoader;
+import org.jvmd.vmm.net.VionetProxy;
+import org.jvmd.vmm.net.VmNics;
+import org.jvmd.virtio.net.VirtioNetFeatures;
 
 /**
  * vmm-proc, the per-VM process (vmd's vm.c). Two entry points:
  * <ul>
  *   <li>no arguments: started by vmd with its channel on fd 3; see {@link VmmChild};</li>
  *   <li>{@code --kernel K [--initrd I] [--cmdline C] [--memory 512M] [--vcpus N] [--name N]
- *       [--console-log F] [--kvm /dev/kvm]}: a development entry that opens the files itself and writes the
- *       serial console to stdout. Exit status: 0 power-off, 3 reboot, 4 stopped, 1 error,
- *       2 usage.</li>
+ *       [--console-log F] [--kvm /dev/kvm] [--tap NAME]... [--stop-after SECS]}: a development entry
+ *       that opens the files itself and writes the serial console to stdout. Each {@code --tap}
+ *       opens (or creates) that tap in the current network namespace and attaches it as a
+ *       virtio-net NIC served by a vionet-proc, as vmd's NICs are; this process applies the
+ *       guest's TUNSCAP to the tap itself. {@code --stop-after} ends the VM after that many
+ *       seconds (an AOT training run, scripts/aot-cache). Exit status: 0 power-off,
+ *       3 reboot, 4 stopped, 1 error, 2 usage.</li>
  * </ul>
  */
 public final class VmmMain {
@@ -34,7 +51,31 @@ public final class VmmMain {
     static final int EXIT_REBOOT = 3;
     static final int EXIT_STOPPED = 4;
 
+    /**
+     * What vmm-proc preloads before its privilege drop: its own classes and those of the
+     * modules it runs on, not vionet-proc's (on its class path for the child it spawns).
+     */
+    static final String[] PRELOAD = {"org.jvmd.vmm.", "org.jvmd.virtio.", "org.jvmd.sys.", "org.jvmd.proto."};
+
+    /**
+     * The features a development-entry NIC offers: vmd's default ({@code offload on}) less
+     * USO, as config.InterfaceSpec builds them (virtio 1.2 §5.1.3).
+     */
+    static final long DEV_NIC_FEATURES = bits(VirtioNetFeatures.MAC, VirtioNetFeatures.STATUS, VirtioNetFeatures.CSUM,
+            VirtioNetFeatures.GUEST_CSUM, VirtioNetFeatures.HOST_TSO4, VirtioNetFeatures.HOST_TSO6,
+            VirtioNetFeatures.HOST_ECN, VirtioNetFeatures.GUEST_TSO4, VirtioNetFeatures.GUEST_TSO6,
+            VirtioNetFeatures.GUEST_ECN, VirtioNetFeatures.MRG_RXBUF, VirtioNetFeatures.CTRL_VQ,
+            VirtioNetFeatures.CTRL_GUEST_OFFLOADS);
+
     private VmmMain() {
+    }
+
+    private static long bits(int... features) {
+        long b = 0;
+        for (int f : features) {
+            b |= VirtioNetFeatures.bit(f);
+        }
+        return b;
     }
 
     /** A VM built and loaded, not yet started. */
@@ -137,6 +178,8 @@ public final class VmmMain {
         String kvmPath = "/dev/kvm";
         long memory = 512L << 20;
         int vcpus = 1;
+        List<String> tapNames = new ArrayList<>();
+        long stopAfterMs = 0;
         try {
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
@@ -153,6 +196,8 @@ public final class VmmMain {
                     case "--name" -> name = v;
                     case "--console-log" -> consoleLog = v;
                     case "--kvm" -> kvmPath = v;
+                    case "--tap" -> tapNames.add(checkTapName(v));
+                    case "--stop-after" -> stopAfterMs = parseSeconds(v);
                     default -> throw new IllegalArgumentException("unknown option " + a);
                 }
             }
@@ -162,7 +207,7 @@ public final class VmmMain {
         } catch (IllegalArgumentException e) {
             err.println("vmm: " + e.getMessage());
             err.println("usage: vmm --kernel FILE [--initrd FILE] [--cmdline TEXT] [--memory SIZE] [--vcpus N]"
-                    + " [--name NAME] [--console-log FILE] [--kvm DEVICE]");
+                    + " [--name NAME] [--console-log FILE] [--kvm DEVICE] [--tap NAME]... [--stop-after SECS]");
             return EXIT_USAGE;
         }
         String title = "vm/" + name;
@@ -171,8 +216,10 @@ public final class VmmMain {
         sinks.add(System.out);
         OutputStream log = null;
         StringBuilder timing = new StringBuilder();
+        DevTaps taps = null;
         try (Kvm kvm = Kvm.open(kvmPath)) {
             long t = lap(timing, "kvm", t0);
+            taps = DevTaps.open(title, tapNames);
             byte[] k = readFile("kernel", kernel);
             byte[] rd = initrd == null ? new byte[0] : readFile("initrd", initrd);
             lap(timing, "files", t);
@@ -180,22 +227,36 @@ public final class VmmMain {
                 log = new FileOutputStream(consoleLog, true);
                 sinks.add(log);
             }
-            try (Booted b = build(kvm, new Vm.Config(name, memory, vcpus), k, rd, cmdline, sinks, timing)) {
-                err.printf("%s: %s; %d vCPUs, %d MiB, set up in %d ms (%s)%n", title, b.loaded().layout(), vcpus,
-                        memory >> 20, (System.nanoTime() - t0) / 1_000_000, timing);
+            try (Booted b = build(kvm, new Vm.Config(name, memory, vcpus), k, rd, cmdline, sinks, timing);
+                    DevTaps nics = taps) {
+                t = System.nanoTime();
+                nics.attach(title, b);
+                if (!tapNames.isEmpty()) {
+                    lap(timing, "nics", t);
+                }
+                err.printf("%s: %s; %d vCPUs, %d MiB, %d NICs, set up in %d ms (%s)%n", title, b.loaded().layout(),
+                        vcpus, memory >> 20, tapNames.size(), (System.nanoTime() - t0) / 1_000_000, timing);
                 b.vm().start();
+                if (stopAfterMs > 0) {
+                    long ms = stopAfterMs;
+                    Thread.ofPlatform().daemon().name(title + "/stop-after").start(() -> stopAfter(b.vm(), ms));
+                }
                 VmExit e = b.vm().exit().join();
                 b.console().flush();
                 err.printf("%s: %s after %.2f s%n", title, e, (System.nanoTime() - b.vm().startNanos()) / 1e9);
                 return exitStatus(e);
             }
         } catch (SysException e) {
-            err.println(title + ": " + (e.call().startsWith("open(") ? "kvm: " + e.getMessage() : e.getMessage()));
+            err.println(title + ": " + (e.call().startsWith("open(") && taps == null ? "kvm: " + e.getMessage()
+                    : e.getMessage()));
             return EXIT_ERROR;
         } catch (VmmException | BootException | IOException e) {
             err.println(title + ": " + e.getMessage());
             return EXIT_ERROR;
         } finally {
+            if (taps != null) {
+                taps.close();
+            }
             if (log != null) {
                 try {
                     log.close();
@@ -203,6 +264,149 @@ public final class VmmMain {
                     // the console log is best effort
                 }
             }
+        }
+    }
+
+    /** A tap name as the kernel takes it (linux/if.h IFNAMSIZ, dev_valid_name): 1-15 bytes, no '/', ':' or blank. */
+    static String checkTapName(String name) {
+        if (name.isEmpty() || name.length() >= Tap.IFNAMSIZ || name.equals(".") || name.equals("..")
+                || !name.chars().allMatch(c -> c > ' ' && c < 0x7f && c != '/' && c != ':')) {
+            throw new IllegalArgumentException("--tap " + name + ": not an interface name (1-"
+                    + (Tap.IFNAMSIZ - 1) + " printable characters, no '/', ':' or blank)");
+        }
+        return name;
+    }
+
+    static long parseSeconds(String s) {
+        long v = Long.parseLong(s.trim());
+        if (v <= 0 || v > 86_400) {
+            throw new NumberFormatException("--stop-after wants 1..86400 seconds, got " + s);
+        }
+        return v * 1000;
+    }
+
+    private static void stopAfter(Vm vm, long ms) {
+        try {
+            vm.exit().get(ms, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            vm.terminate(VmExit.stopped("--stop-after " + ms / 1000 + " s"));
+        } catch (InterruptedException | ExecutionException e) {
+            // the VM ended on its own
+        }
+    }
+
+    /**
+     * The development entry's NICs: taps opened here (in this network namespace, as vmd
+     * opens them in its own), each attached through {@link VmNics} to a vionet-proc. This
+     * process keeps a duplicate of each tap to apply the guest's TUNSCAP, in vmd's place.
+     */
+    static final class DevTaps implements AutoCloseable {
+        private final List<Tap> ours;
+        private final List<Fd> handed;
+        private final List<Child> started;
+        private volatile VmNics nics;
+
+        private DevTaps(List<Tap> ours, List<Fd> handed, List<Child> started) {
+            this.ours = ours;
+            this.handed = handed;
+            this.started = started;
+        }
+
+        /**
+         * Opens the taps and starts their vionet-procs at once, so that those JVMs start while
+         * this one sets the VM up ({@link #attach} then connects them).
+         */
+        static DevTaps open(String title, List<String> names) throws IOException {
+            List<Tap> ours = new ArrayList<>();
+            List<Fd> handed = new ArrayList<>();
+            List<Child> started = new ArrayList<>();
+            try {
+                for (String n : names) {
+                    Tap t;
+                    try {
+                        t = Tap.open(n);
+                    } catch (SysException e) {
+                        throw new SysException("tap " + n + ": " + e.call(), e.errno());
+                    }
+                    ours.add(t);
+                    handed.add(t.fd().dup());
+                    t.setOffload(0);   // until the guest's TUNSCAP (a persistent tap keeps its flags)
+                }
+                for (int i = 0; i < names.size(); i++) {
+                    started.add(VionetProxy.startEarly(VmNics.title(title, i), null, null));
+                }
+                return new DevTaps(ours, handed, started);
+            } catch (IOException | RuntimeException e) {
+                closeAll(started);
+                ours.forEach(Tap::close);
+                Fd.closeAll(handed);
+                throw e;
+            }
+        }
+
+        private static void closeAll(List<Child> children) {
+            for (Child c : children) {
+                try {
+                    c.close();
+                } catch (SysException e) {
+                    System.err.println(c + ": " + e.getMessage());
+                }
+            }
+            children.clear();
+        }
+
+        /** Spawns a vionet-proc per tap and plugs its NIC into {@code b}; the handed-over fds go. */
+        void attach(String title, Booted b) throws IOException {
+            if (ours.isEmpty()) {
+                return;
+            }
+            List<NicConfig> configs = new ArrayList<>();
+            for (int i = 0; i < ours.size(); i++) {
+                configs.add(NicConfig.newBuilder().setIndex(i).setTapName(ours.get(i).name())
+                        .setMac(ByteString.copyFrom(new byte[] {(byte) 0xfe, (byte) 0xe1, (byte) 0xba, (byte) 0xd0, 0,
+                                (byte) (i + 1)}))
+                        .setFeatures(DEV_NIC_FEATURES).build());
+            }
+            List<Fd> fds = new ArrayList<>(handed);
+            handed.clear();
+            List<Child> children = new ArrayList<>(started);
+            started.clear();
+            nics = VmNics.attach(title, b.vm(), b.hw().pci, b.hw().bars, configs, fds, children, "", "",
+                    this::tunCapabilities, null);
+        }
+
+        /** TUNSCAP: applies the guest's acked offloads to this process's copy of the tap, as vmd does. */
+        private void tunCapabilities(TunCapabilities c) {
+            TunCapabilitiesReply.Builder r = TunCapabilitiesReply.newBuilder().setNic(c.getNic());
+            if (c.getNic() >= ours.size()) {
+                r.setOk(false).setError(org.jvmd.proto.Error.newBuilder().setMessage("no such nic " + c.getNic())
+                        .setErrno(Errno.EINVAL));
+            } else {
+                try {
+                    ours.get(c.getNic()).setOffload(c.getTunFlags());
+                    r.setOk(true).setAppliedFlags(c.getTunFlags());
+                } catch (SysException e) {
+                    r.setOk(false).setError(org.jvmd.proto.Error.newBuilder().setMessage(e.getMessage())
+                            .setErrno(e.errno()));
+                }
+            }
+            VmNics n = nics;
+            if (n != null) {
+                n.tuncapReply(r.build());
+            }
+        }
+
+        @Override
+        public void close() {
+            VmNics n = nics;
+            nics = null;
+            if (n != null) {
+                n.close();
+            }
+            closeAll(started);
+            Fd.closeAll(handed);
+            handed.clear();
+            ours.forEach(Tap::close);
         }
     }
 

@@ -24,7 +24,6 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.Received;
 import org.jvmd.sys.WaitStatus;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -53,14 +52,9 @@ class LinuxGuestLabTest {
 
     @BeforeEach
     void needRealKvmAndTheGuest() {
-        boolean pvm = Files.exists(Path.of("/sys/module/kvm_pvm"));
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")) && !pvm,
-                "SKIPPED: " + (pvm ? "/dev/kvm is kvm_pvm, which cannot run a stock kernel" : "no /dev/kvm")
-                        + "; run scripts/lab-test");
-        kernel = TestGuest.kernel().orElse(null);
-        initrd = TestGuest.initrd().orElse(null);
-        Assumptions.assumeTrue(kernel != null && initrd != null,
-                "SKIPPED: no test guest (run scripts/test-guest, or set -Djvmd.test.kernel/-Djvmd.test.initrd)");
+        Path[] guest = TestGuest.assumeRealKvmAndGuest();
+        kernel = guest[0];
+        initrd = guest[1];
     }
 
     /** The kernel command line: quiet console, reboot on panic, and {@code command} for the guest's init. */
@@ -191,10 +185,7 @@ class LinuxGuestLabTest {
         Termination how = null;
         for (int attempt = 1; attempt <= 2 && how == null; attempt++) {
             long t0 = System.nanoTime();
-            // The child's classpath without the tests and the launcher: Shed preloads every org.jvmd class on it.
-            String cp = java.util.Arrays.stream(TestGuest.classpath().split(":"))
-                    .filter(e -> !e.contains("test-classes") && !e.contains("junit-platform-console"))
-                    .collect(java.util.stream.Collectors.joining(":"));
+            String cp = TestGuest.childClasspath();
             try (Child c = VmmChildTest.spawner("vm/labchild").classpath(cp).output(dir.resolve("child.log")).spawn()) {
                 Fd kvm = LibC.open("/dev/kvm", LibC.O_RDWR);
                 Fd k = LibC.open(kernel.toString(), LibC.O_RDONLY);

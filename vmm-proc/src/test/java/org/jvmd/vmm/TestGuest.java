@@ -47,6 +47,32 @@ public final class TestGuest {
         return String.join(java.io.File.pathSeparator, entries);
     }
 
+    /**
+     * Skips (loudly) unless /dev/kvm can run a stock kernel (hardware KVM, or kvm_amd
+     * inside kvm-lab) and the test guest exists; returns {kernel, initrd}.
+     */
+    public static Path[] assumeRealKvmAndGuest() {
+        boolean pvm = Files.exists(Path.of("/sys/module/kvm_pvm"));
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")) && !pvm,
+                "SKIPPED: " + (pvm ? "/dev/kvm is kvm_pvm, which cannot run a stock kernel" : "no /dev/kvm")
+                        + "; run scripts/lab-test");
+        Path k = kernel().orElse(null);
+        Path i = initrd().orElse(null);
+        org.junit.jupiter.api.Assumptions.assumeTrue(k != null && i != null,
+                "SKIPPED: no test guest (run scripts/test-guest, or set -Djvmd.test.kernel/-Djvmd.test.initrd)");
+        return new Path[] {k, i};
+    }
+
+    /**
+     * The classpath for a vmm-proc child: {@link #classpath()} without the test classes and
+     * the JUnit launcher (Shed preloads every org.jvmd class on it before the chroot).
+     */
+    public static String childClasspath() {
+        return java.util.Arrays.stream(classpath().split(java.io.File.pathSeparator))
+                .filter(e -> !e.contains("test-classes") && !e.contains("junit-platform-console"))
+                .collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
+    }
+
     private static Optional<Path> find(String property, String property2, String... candidates) {
         for (String prop : new String[] {property, property2}) {
             String p = System.getProperty(prop);

@@ -11,7 +11,9 @@ import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.stream.Stream;
+import org.jvmd.sys.Netns;
 import org.jvmd.vmm.boot.SyntheticBzImage;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -105,6 +107,90 @@ class VmmMainTest {
         Result r = dev("--kernel", dir.resolve("nope").toString());
         assertEquals(VmmMain.EXIT_ERROR, r.status());
         assertEquals("vm/dev: kernel: " + dir.resolve("nope") + ": no such file", r.err().strip());
+    }
+
+    @Test
+    void aBadTapNameIsAUsageErrorThatNamesIt() {
+        for (String bad : new String[] {"", "a-name-too-long-x", "a/b", "eth0:1", "two words"}) {
+            Result r = dev("--kernel", "k", "--tap", bad);
+            assertEquals(VmmMain.EXIT_USAGE, r.status(), bad);
+            assertTrue(r.err().startsWith("vmm: --tap " + bad + ": not an interface name"), r.err());
+        }
+    }
+
+    @Test
+    void aTapTheKernelRefusesIsNamedAndLeavesNothingOpen() throws Exception {
+        assumeKvm();
+        Path k = syntheticKernel(8L << 20);
+        String ns = "jvmd-vmmmain-" + ProcessHandle.current().pid();
+        sh("ip", "netns", "add", ns);
+        try {
+            long before = vmFds();
+            // "lo" exists and is no tap: TUNSETIFF refuses it (EINVAL) without touching it.
+            Result r = Netns.call(ns, () -> dev("--kernel", k.toString(), "--memory", "64M", "--tap", "lo"));
+            assertEquals(VmmMain.EXIT_ERROR, r.status());
+            assertEquals("vm/dev: tap lo: ioctl(TUNSETIFF): EINVAL (Invalid argument)", r.err().strip());
+            assertEquals(before, vmFds());
+        } finally {
+            sh("ip", "netns", "del", ns);
+        }
+    }
+
+    @Test
+    void aDevTapIsServedByAVionetProcAndStopAfterEndsTheVm() throws Exception {
+        assumeKvm();
+        Path k = dir.resolve("bzImage");
+        Files.write(k, new SyntheticBzImage().initSize(8L << 20)
+                .entryCode(new byte[] {(byte) 0xf4, (byte) 0xeb, (byte) 0xfd}).build()); // hlt; jmp hlt
+        String ns = "jvmd-vmmmain-" + ProcessHandle.current().pid();
+        sh("ip", "netns", "add", ns);
+        try {
+            long before = vmFds();
+            Result r = Netns.call(ns, () -> dev("--kernel", k.toString(), "--memory", "64M", "--tap", "dev0",
+                    "--stop-after", "1"));
+            assertEquals(VmmMain.EXIT_STOPPED, r.status(), r.err());
+            assertTrue(r.err().contains(", 1 NICs, set up in ") && r.err().contains("nics "), r.err());
+            assertTrue(r.err().contains("vm/dev: stopped: --stop-after 1 s"), r.err());
+            assertEquals(before, vmFds(), r.err());
+            assertEquals(0, ProcessHandle.current().descendants()
+                    .filter(h -> h.info().commandLine().orElse("").contains("org.jvmd.vionet.VionetMain")).count(),
+                    "a vionet-proc outlived the VM");
+            // the tap was the kernel's own (not persistent): it went with the last descriptor
+            assertTrue(sh("ip", "-n", ns, "-o", "link").stream().noneMatch(l -> l.contains("dev0")));
+        } finally {
+            sh("ip", "netns", "del", ns);
+        }
+    }
+
+    @Test
+    void stopAfterWantsAPositiveNumberOfSeconds() {
+        assertEquals(VmmMain.EXIT_USAGE, dev("--kernel", "k", "--stop-after", "0").status());
+        assertEquals(VmmMain.EXIT_USAGE, dev("--kernel", "k", "--stop-after", "soon").status());
+        assertEquals(3000, VmmMain.parseSeconds("3"));
+    }
+
+    /**
+     * Descriptors of a VM and its NIC (tun, KVM, memfd, eventfd, sockets): the checks around
+     * {@code ip} commands cannot count every descriptor, as those leave pipes to the cleaner.
+     */
+    private static long vmFds() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.map(p -> {
+                try {
+                    return Files.readSymbolicLink(p).toString();
+                } catch (IOException gone) {
+                    return "";
+                }
+            }).filter(t -> t.equals("/dev/net/tun") || t.startsWith("anon_inode:kvm") || t.startsWith("/memfd:")
+                    || t.equals("anon_inode:[eventfd]") || t.startsWith("socket:") || t.equals("/dev/kvm")).count();
+        }
+    }
+
+    private static List<String> sh(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        List<String> out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().toList();
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
+        return out;
     }
 
     @Test

@@ -135,18 +135,38 @@ public final class VionetProxy implements VirtioDevice, AutoCloseable {
     public static VionetProxy spawn(String title, NicConfig nic, Uplink uplink, Fd memfd, Fd tap,
                                     List<MemoryRegion> regions, String user, String chroot, Path output,
                                     String classpath, long readyTimeoutMs) throws IOException {
+        return connect(title, nic, uplink, null, memfd, tap, regions, user, chroot, output, classpath, readyTimeoutMs);
+    }
+
+    /**
+     * The vionet-proc {@code title}, started at once and connected later by {@link #connect}:
+     * its JVM starts while the VM is being set up (vionet waits for its init message).
+     */
+    public static Child startEarly(String title, Path output, String classpath) throws IOException {
+        Spawner s = Spawner.java(title, MAIN_CLASS).jvmOptions(JVM_OPTIONS);
+        if (output != null) {
+            s.output(output);
+        }
+        if (classpath != null) {
+            s.classpath(classpath);
+        }
+        return s.spawn();
+    }
+
+    /**
+     * {@link #spawn}, or, when {@code started} is not null, the same with that vionet-proc
+     * from {@link #startEarly} (handed over: closed on failure).
+     */
+    public static VionetProxy connect(String title, NicConfig nic, Uplink uplink, Child started, Fd memfd, Fd tap,
+                                      List<MemoryRegion> regions, String user, String chroot, Path output,
+                                      String classpath, long readyTimeoutMs) throws IOException {
         VionetProxy p = null;
-        Child c = null;
+        Child c = started;
         try {
             p = new VionetProxy(title, nic, uplink);
-            Spawner s = Spawner.java(title, MAIN_CLASS).jvmOptions(JVM_OPTIONS);
-            if (output != null) {
-                s.output(output);
+            if (c == null) {
+                c = startEarly(title, output, classpath);
             }
-            if (classpath != null) {
-                s.classpath(classpath);
-            }
-            c = s.spawn();
             p.start(c.channel(), c, memfd, tap, regions, user, chroot, readyTimeoutMs);
             return p;
         } catch (IOException | RuntimeException e) {

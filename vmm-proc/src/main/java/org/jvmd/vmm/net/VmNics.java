@@ -11,8 +11,10 @@ import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.NicConfig;
 import org.jvmd.proto.StatsReply;
 import org.jvmd.proto.TunCapabilitiesReply;
+import org.jvmd.sys.Child;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.Received;
+import org.jvmd.sys.SysException;
 import org.jvmd.vmm.GuestRam;
 import org.jvmd.vmm.Vm;
 import org.jvmd.vmm.pci.PciBarMapper;
@@ -26,8 +28,13 @@ import org.jvmd.vmm.pci.PciHost;
  */
 public final class VmNics implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(VmNics.class.getName());
-    /** How long a vionet-proc has to answer Ready (a JVM start on a busy host). */
-    static final long READY_TIMEOUT_MS = 60_000;
+    /**
+     * How long a vionet-proc has to answer Ready (a JVM start on a busy host):
+     * -Djvmd.vionetReadyTimeoutMs, else 60 s, or 240 s inside kvm-lab's emulated machine
+     * (env KVM_LAB; below vmd's own wait there for vmm-proc's Ready, which includes this one).
+     */
+    static final long READY_TIMEOUT_MS = Long.getLong("jvmd.vionetReadyTimeoutMs",
+            System.getenv("KVM_LAB") != null ? 240_000 : 60_000);
 
     private final List<AttachedNic> nics;
 
@@ -43,8 +50,20 @@ public final class VmNics implements AutoCloseable {
     public static VmNics attach(String vmTitle, Vm vm, PciHost pci, PciBarMapper bars, List<NicConfig> configs,
                                 List<Fd> taps, String user, String chroot, VionetProxy.Uplink uplink, Path output)
             throws IOException {
-        if (taps.size() != configs.size()) {
+        return attach(vmTitle, vm, pci, bars, configs, taps, null, user, chroot, uplink, output);
+    }
+
+    /**
+     * {@link #attach}, where {@code started} (or null) holds NIC i's vionet-proc already started by
+     * {@link VionetProxy#startEarly} under {@link #title}; handed over, closed on failure.
+     */
+    public static VmNics attach(String vmTitle, Vm vm, PciHost pci, PciBarMapper bars, List<NicConfig> configs,
+                                List<Fd> taps, List<Child> started, String user, String chroot,
+                                VionetProxy.Uplink uplink, Path output) throws IOException {
+        List<Child> early = started == null ? new ArrayList<>() : new ArrayList<>(started);
+        if (taps.size() != configs.size() || (started != null && started.size() != configs.size())) {
             Fd.closeAll(taps);
+            early.forEach(VmNics::closeQuietly);
             throw new IOException(vmTitle + ": " + configs.size() + " NICs but " + taps.size() + " taps");
         }
         List<Fd> pending = new ArrayList<>(taps);
@@ -54,7 +73,8 @@ public final class VmNics implements AutoCloseable {
             for (int i = 0; i < configs.size(); i++) {
                 NicConfig nic = configs.get(i).toBuilder().setIndex(i).build();
                 Fd tap = pending.set(i, null);
-                VionetProxy p = VionetProxy.spawn(vmTitle + "/vionet" + i, nic, uplink, vm.ram().memfd().dup(), tap,
+                Child c = early.isEmpty() ? null : early.set(i, null);
+                VionetProxy p = VionetProxy.connect(title(vmTitle, i), nic, uplink, c, vm.ram().memfd().dup(), tap,
                         regions, user, chroot, output, null, READY_TIMEOUT_MS);
                 try {
                     attached.add(AttachedNic.attach(vm, pci, bars, p));
@@ -66,8 +86,22 @@ public final class VmNics implements AutoCloseable {
             return new VmNics(attached);
         } catch (IOException | RuntimeException e) {
             Fd.closeAll(pending.stream().filter(t -> t != null).toList());
+            early.stream().filter(c -> c != null).forEach(VmNics::closeQuietly);
             attached.forEach(AttachedNic::close);
             throw e;
+        }
+    }
+
+    /** NIC {@code index}'s vionet-proc title: {@code <vmTitle>/vionet<index>}. */
+    public static String title(String vmTitle, int index) {
+        return vmTitle + "/vionet" + index;
+    }
+
+    private static void closeQuietly(Child c) {
+        try {
+            c.close();
+        } catch (SysException e) {
+            LOG.log(Level.WARNING, c + ": " + e.getMessage());
         }
     }
 
