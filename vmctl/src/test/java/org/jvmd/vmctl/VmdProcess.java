@@ -56,13 +56,15 @@ final class VmdProcess implements AutoCloseable {
     }
 
     /**
-     * vmm-proc's class path: the runtime one without vmd's and vmctl's own code (vmm-proc
-     * preloads every org.jvmd class it can see before it drops privileges).
+     * vmm-proc's class path: the runtime one without vmd's, vmctl's and (in the lab) the it
+     * module's code (vmm-proc preloads every org.jvmd class it can see before it drops
+     * privileges).
      */
     static String vmmClasspath() {
         List<String> keep = new ArrayList<>();
         for (String e : runtimeClasspath().split(File.pathSeparator)) {
-            if (!e.contains("control-proc") && !e.contains("vmctl") && !e.contains("picocli")) {
+            if (!e.contains("control-proc") && !e.contains("vmctl") && !e.contains("picocli")
+                    && !e.endsWith(File.separator + "it" + File.separator + "target" + File.separator + "classes")) {
                 keep.add(e);
             }
         }
