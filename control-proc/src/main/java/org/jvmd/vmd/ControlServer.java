@@ -13,7 +13,7 @@ import org.jvmd.sys.ControlSocket;
 import org.jvmd.vmd.config.Caller;
 
 /**
- * The control socket: accepts vmctl connections, one virtual thread each; every request is a
+ * The control socket: accepts vmctl connections, one (platform) thread each; every request is a
  * length-delimited {@link Request} answered by one {@link Response}. A client that sends
  * garbage or goes away is dropped; vmd carries on.
  */
@@ -55,7 +55,9 @@ public final class ControlServer implements AutoCloseable {
                 continue;
             }
             open.add(c);
-            Thread.ofVirtual().name("vmd-client").start(() -> serve(c));
+            // A platform thread: the client's reads block in native code (jnr), which would pin
+            // a virtual thread's carrier; a few idle clients would then starve vmd.
+            Thread.ofPlatform().name("vmd-client").daemon(true).start(() -> serve(c));
         }
     }
 

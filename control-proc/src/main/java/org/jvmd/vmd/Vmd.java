@@ -65,7 +65,8 @@ public final class Vmd implements Control.Daemon {
         this.registry = new Registry(
                 new VmmLauncher(this::currentConfig, readyMs, System.getProperty("jvmd.vmmUser", ""),
                         System.getProperty("jvmd.vmmChroot", ""), consoleLogDir()),
-                Executors.newVirtualThreadPerTaskExecutor(), System::nanoTime, env.lladdrs());
+                Executors.newCachedThreadPool(Thread.ofPlatform().name("vmd-worker-", 0).daemon(true).factory()),
+                System::nanoTime, env.lladdrs());
     }
 
     /** Where each VM's console is also logged ({@code <name>.log}): -Djvmd.consoleLogDir, or none. */
@@ -183,7 +184,7 @@ public final class Vmd implements Control.Daemon {
 
     private void serve(Config config) throws IOException {
         // signals first: a client that sees the socket may signal vmd at once
-        Signal.handle(new Signal("HUP"), s -> Thread.ofVirtual().start(() -> {
+        Signal.handle(new Signal("HUP"), s -> Thread.ofPlatform().daemon(true).start(() -> {
             LOG.info("SIGHUP: reloading " + configFile);
             try {
                 reload(Optional.empty());

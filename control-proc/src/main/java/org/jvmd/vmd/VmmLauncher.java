@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -49,6 +50,14 @@ public final class VmmLauncher implements VmLauncher {
     private static final Logger LOG = Logger.getLogger("vmd");
     /** vmm-proc's main class. */
     public static final String VMM_MAIN = "org.jvmd.vmm.VmmMain";
+
+    /**
+     * How long a graceful stop waits for the guest before vmm-proc forces it (vmd's vmmci
+     * shutdown timeout); vmd itself kills the process {@link #STOP_GRACE_MS} after that.
+     */
+    static final long STOP_TIMEOUT_MS = Long.getLong("jvmd.stopTimeoutMs", 30_000);
+    /** How long past the stop timeout vmd waits for vmm-proc to end before it kills it. */
+    static final long STOP_GRACE_MS = 5_000;
 
     private final Supplier<Config> config;
     private final long readyTimeoutMillis;
@@ -115,8 +124,10 @@ public final class VmmLauncher implements VmLauncher {
             taps.close();
             throw e;
         }
-        VmmProcess p = new VmmProcess(spec, child, taps, listener);
-        Thread.ofVirtual().name("vm/" + spec.name()).start(p::readLoop);
+        VmmProcess p = new VmmProcess(spec, child, taps, listener, STOP_TIMEOUT_MS, STOP_GRACE_MS);
+        // Platform threads throughout: the channel's reads block in native poll (FFM), which
+        // pins a virtual thread's carrier; as many running VMs as CPUs would starve vmd.
+        Thread.ofPlatform().name("vm/" + spec.name()).daemon(true).start(p::readLoop);
         return p;
     }
 
@@ -166,12 +177,18 @@ public final class VmmLauncher implements VmLauncher {
         private volatile CompletableFuture<FromVmm> pending;
         private volatile Termination how = Termination.TERM_UNSPECIFIED;
         private volatile String reason = "";
+        private final long stopTimeoutMillis;
+        private final long stopGraceMillis;
+        private final CountDownLatch ended = new CountDownLatch(1);
 
-        VmmProcess(VmSpec spec, Child child, VmTaps taps, Listener listener) {
+        VmmProcess(VmSpec spec, Child child, VmTaps taps, Listener listener, long stopTimeoutMillis,
+                long stopGraceMillis) {
             this.spec = spec;
             this.child = child;
             this.taps = taps;
             this.listener = listener;
+            this.stopTimeoutMillis = stopTimeoutMillis;
+            this.stopGraceMillis = stopGraceMillis;
         }
 
         @Override
@@ -228,7 +245,24 @@ public final class VmmLauncher implements VmLauncher {
                 kill();
                 return;
             }
-            send(ToVmm.newBuilder().setStop(StopVm.newBuilder().setForce(false)).build());
+            send(ToVmm.newBuilder().setStop(StopVm.newBuilder().setForce(false).setTimeoutMs((int) stopTimeoutMillis))
+                    .build());
+            // vmm-proc forces the stop after the timeout; should it not end (hung, stopped by a
+            // signal), vmd ends it.
+            Thread.ofPlatform().name("vm/" + spec.name() + "/stop").daemon(true).start(this::killIfStillRunning);
+        }
+
+        private void killIfStillRunning() {
+            try {
+                if (!ended.await(stopTimeoutMillis + stopGraceMillis, TimeUnit.MILLISECONDS)) {
+                    LOG.warning("vm " + spec.name() + ": did not stop within " + stopTimeoutMillis + " ms; killing it");
+                    how = Termination.TERM_STOPPED;
+                    reason = "stopped by vmd: killed after the stop timeout";
+                    kill();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
 
         @Override
@@ -325,6 +359,7 @@ public final class VmmLauncher implements VmLauncher {
         }
 
         private void finish() {
+            ended.countDown();
             CompletableFuture<FromVmm> f = pending;
             if (f != null) {
                 f.completeExceptionally(new IOException("vm process ended"));

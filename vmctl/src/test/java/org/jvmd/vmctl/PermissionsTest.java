@@ -3,16 +3,10 @@ package org.jvmd.vmctl;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.File;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -24,72 +18,18 @@ import org.junit.jupiter.api.io.TempDir;
  * and on daemon commands, with vmctl's messages.
  */
 class PermissionsTest {
-    static final String USER = "jvmdt" + (ProcessHandle.current().pid() % 100000);
-    static int uid;
-    static int gid;
-    static Path work;
-    static String classpath;
-
-    static String sh(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            throw new IOException(String.join(" ", cmd) + ": " + out);
-        }
-        return out.trim();
-    }
+    static TestUser user;
+    static String USER;
 
     @BeforeAll
-    static void createUserAndReadableClasspath() throws Exception {
-        sh("useradd", "-M", "-U", "-s", "/usr/sbin/nologin", USER);
-        uid = Integer.parseInt(sh("id", "-u", USER));
-        gid = Integer.parseInt(sh("id", "-g", USER));
-        work = Files.createTempDirectory("jvmd-perm");
-        List<String> entries = new ArrayList<>();
-        int i = 0;
-        for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
-            if (e.contains("junit") || e.contains("jqwik") || e.contains("opentest4j") || e.contains("apiguardian")) {
-                continue;
-            }
-            Path src = Path.of(e);
-            Path dst = work.resolve("cp").resolve(i++ + (Files.isDirectory(src) ? "" : ".jar"));
-            copy(src, dst);
-            entries.add(dst.toString());
-        }
-        classpath = String.join(File.pathSeparator, entries);
-        sh("chmod", "-R", "a+rX", work.toString());
-    }
-
-    static void copy(Path src, Path dst) throws IOException {
-        if (!Files.isDirectory(src)) {
-            Files.createDirectories(dst.getParent());
-            Files.copy(src, dst);
-            return;
-        }
-        try (Stream<Path> s = Files.walk(src)) {
-            for (Path p : (Iterable<Path>) s::iterator) {
-                Path t = dst.resolve(src.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
+    static void createUser() throws Exception {
+        user = TestUser.create("jvmdt");
+        USER = user.name;
     }
 
     @AfterAll
     static void removeUser() throws Exception {
-        try {
-            sh("userdel", USER);
-        } finally {
-            try {
-                sh("groupdel", USER);
-            } catch (IOException e) {
-                // userdel removed the user's group already
-            }
-            sh("rm", "-rf", work.toString());
-        }
+        user.close();
     }
 
     @TempDir
@@ -97,18 +37,7 @@ class PermissionsTest {
 
     /** vmctl as the test user, in its own process. */
     Vmctl.Result asUser(Path socket, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups",
-                Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        cmd.addAll(VmdProcess.JVM);
-        cmd.addAll(List.of("-Duser.home=/tmp", "-cp", classpath, "org.jvmd.vmctl.Vmctl", "-s", socket.toString()));
-        cmd.addAll(List.of(args));
-        Path out = dir.resolve("out");
-        Path err = dir.resolve("err");
-        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        String errText = Files.readString(err).lines().filter(l -> !l.startsWith("WARNING:"))
-                .reduce("", (a, l) -> a + l + "\n");
-        return new Vmctl.Result(p.exitValue(), Files.readString(out), errText);
+        return user.vmctl(socket, args);
     }
 
     @Test

@@ -2,6 +2,7 @@ package org.jvmd.vmctl;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -13,31 +14,74 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.jvmd.sys.ControlSocket;
 
-/** A real vmd process (org.jvmd.vmd.Vmd -d) in a temporary directory with its own socket. */
+/**
+ * A real vmd process (org.jvmd.vmd.Vmd -d) in a temporary directory with its own socket,
+ * optionally inside a network namespace (then it creates its taps there), and the helpers
+ * the end-to-end tests share: vmctl in this JVM or as its own process, waits, fd counts.
+ */
 final class VmdProcess implements AutoCloseable {
     static final List<String> JVM = List.of("--enable-native-access=ALL-UNNAMED",
             "--sun-misc-unsafe-memory-access=allow", "-Xshare:auto", "-XX:TieredStopAtLevel=1");
+
+    /** Timeouts stretch under kvm-lab's emulation. */
+    static final long SLOW = System.getenv("KVM_LAB") != null ? 4 : 1;
 
     final Path dir;
     final Path conf;
     final Path socket;
     final Path log;
     final Process process;
+    /** The network namespace vmd runs in, or null. */
+    final String netns;
 
-    private VmdProcess(Path dir, Path conf, Path socket, Path log, Process process) {
+    private VmdProcess(Path dir, Path conf, Path socket, Path log, Process process, String netns) {
         this.dir = dir;
         this.conf = conf;
         this.socket = socket;
         this.log = log;
         this.process = process;
+        this.netns = netns;
+    }
+
+    /** This JVM's class path without test classes and test frameworks: what the daemons need. */
+    static String runtimeClasspath() {
+        List<String> keep = new ArrayList<>();
+        for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            if (!e.contains("test-classes") && !e.contains("junit") && !e.contains("jqwik")
+                    && !e.contains("opentest4j") && !e.contains("apiguardian")) {
+                keep.add(e);
+            }
+        }
+        return String.join(File.pathSeparator, keep);
+    }
+
+    /**
+     * vmm-proc's class path: the runtime one without vmd's, vmctl's and (in the lab) the it
+     * module's code (vmm-proc preloads every org.jvmd class it can see before it drops
+     * privileges).
+     */
+    static String vmmClasspath() {
+        List<String> keep = new ArrayList<>();
+        for (String e : runtimeClasspath().split(File.pathSeparator)) {
+            if (!e.contains("control-proc") && !e.contains("vmctl") && !e.contains("picocli")
+                    && !e.endsWith(File.separator + "it" + File.separator + "target" + File.separator + "classes")) {
+                keep.add(e);
+            }
+        }
+        return String.join(File.pathSeparator, keep);
     }
 
     static List<String> java(String mainClass, List<String> args) {
+        return java(System.getProperty("java.class.path"), List.of(), mainClass, args);
+    }
+
+    static List<String> java(String classpath, List<String> props, String mainClass, List<String> args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(JVM);
+        cmd.addAll(props);
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(classpath);
         cmd.add(mainClass);
         cmd.addAll(args);
         return cmd;
@@ -45,15 +89,34 @@ final class VmdProcess implements AutoCloseable {
 
     /** Starts vmd with {@code config} as vm.conf and waits until its socket answers. */
     static VmdProcess start(Path dir, String config, String... extra) throws IOException {
+        return start(dir, config, null, List.of(), extra);
+    }
+
+    /**
+     * Starts vmd inside network namespace {@code netns} (null: this one) with the runtime
+     * class path and system properties {@code props} ("-Dname=value"); vmm-proc runs from
+     * {@link #vmmClasspath()}.
+     */
+    static VmdProcess start(Path dir, String config, String netns, List<String> props, String... extra)
+            throws IOException {
         Path conf = dir.resolve("vm.conf");
         Files.writeString(conf, config);
         Path sock = dir.resolve("vmd.sock");
         Path log = dir.resolve("vmd.log");
         List<String> args = new ArrayList<>(List.of("-d", "-v", "-f", conf.toString(), "-s", sock.toString()));
         args.addAll(List.of(extra));
-        Process p = new ProcessBuilder(java("org.jvmd.vmd.Vmd", args)).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).start();
-        VmdProcess v = new VmdProcess(dir, conf, sock, log, p);
+        List<String> cmd = new ArrayList<>();
+        if (netns != null) {
+            cmd.addAll(List.of("ip", "netns", "exec", netns)); // execs: vmd keeps the pid
+            List<String> all = new ArrayList<>(props);
+            all.add("-Djvmd.vmmClasspath=" + vmmClasspath());
+            cmd.addAll(java(runtimeClasspath(), all, "org.jvmd.vmd.Vmd", args));
+        } else {
+            cmd.addAll(props.isEmpty() ? java("org.jvmd.vmd.Vmd", args)
+                    : java(System.getProperty("java.class.path"), props, "org.jvmd.vmd.Vmd", args));
+        }
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        VmdProcess v = new VmdProcess(dir, conf, sock, log, p, netns);
         v.awaitUntil(() -> {
             if (!p.isAlive()) {
                 throw new AssertionError("vmd exited: " + v.logText());
@@ -63,7 +126,7 @@ final class VmdProcess implements AutoCloseable {
             } catch (IOException e) {
                 return false;
             }
-        }, 30_000, "vmd's socket");
+        }, 30_000 * SLOW, "vmd's socket");
         return v;
     }
 
@@ -122,6 +185,55 @@ final class VmdProcess implements AutoCloseable {
         int st = new Vmctl(new ByteArrayInputStream(new byte[0]), new PrintStream(o, true, StandardCharsets.UTF_8),
                 new PrintStream(e, true, StandardCharsets.UTF_8)).run(all);
         return new Vmctl.Result(st, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+    }
+
+    /** vmctl as its own process (the runtime class path), as root. */
+    Vmctl.Result vmctlProcess(String... args) throws IOException, InterruptedException {
+        return vmctlProcess(List.of(), args);
+    }
+
+    /** vmctl as its own process, its command line prefixed by {@code prefix} (e.g. setpriv). */
+    Vmctl.Result vmctlProcess(List<String> prefix, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(prefix);
+        List<String> all = new ArrayList<>(List.of("-s", socket.toString()));
+        all.addAll(List.of(args));
+        cmd.addAll(java(runtimeClasspath(), List.of("-Duser.home=/tmp"), "org.jvmd.vmctl.Vmctl", all));
+        Path out = Files.createTempFile(dir, "vmctl", ".out");
+        Path err = Files.createTempFile(dir, "vmctl", ".err");
+        try {
+            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+            if (!p.waitFor(120 * SLOW, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError("vmctl " + String.join(" ", args) + " did not finish; vmd log:\n" + logText());
+            }
+            String errText = Files.readString(err).lines().filter(l -> !l.startsWith("WARNING:"))
+                    .reduce("", (a, l) -> a + l + "\n");
+            return new Vmctl.Result(p.exitValue(), Files.readString(out), errText);
+        } finally {
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
+        }
+    }
+
+    /** Child processes of vmd (its vmm-procs). */
+    long childCount() {
+        return process.toHandle().children().count();
+    }
+
+    /** Whether network interface {@code name} exists in vmd's namespace. */
+    boolean linkExists(String name) {
+        List<String> cmd = new ArrayList<>(netns != null ? List.of("ip", "-n", netns) : List.of("ip"));
+        cmd.addAll(List.of("link", "show", "dev", name));
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
+            return p.waitFor() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     /** SIGTERM and wait for the exit status. */

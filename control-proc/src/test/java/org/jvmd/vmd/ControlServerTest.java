@@ -1,0 +1,88 @@
+package org.jvmd.vmd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.jvmd.proto.Request;
+import org.jvmd.proto.Response;
+import org.jvmd.proto.StatusRequest;
+import org.jvmd.sys.ControlSocket;
+import org.jvmd.vmd.config.Caller;
+import org.jvmd.vmd.config.ConfigEnvironment;
+import org.jvmd.vmd.config.ConfigParser;
+import org.jvmd.vmd.config.EtcAccounts;
+import org.jvmd.vmd.config.LladdrGenerator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ControlServerTest {
+    @TempDir
+    Path dir;
+
+    ControlServer server(Path socket) throws IOException {
+        Files.writeString(dir.resolve("bzImage"), "k");
+        var env = new ConfigEnvironment(EtcAccounts.of("root:x:0:0::/:/bin/sh\n", "root:x:0:\n"),
+                LladdrGenerator.secure(), 1, Map.of());
+        var cfg = new ConfigParser(env).parse("vm.conf", "vm \"a\" {\n boot \"bzImage\"\n disable\n}\n", dir).config()
+                .orElseThrow();
+        Registry reg = new Registry(new RecordingLauncher(), Runnable::run, System::nanoTime, LladdrGenerator.secure());
+        reg.load(cfg);
+        Control control = new Control(reg, new Control.Daemon() {
+            @Override
+            public void reload(Optional<Path> file) {
+            }
+
+            @Override
+            public void reset(org.jvmd.proto.ResetRequest.What what) {
+            }
+
+            @Override
+            public void setVerbose(boolean verbose) {
+            }
+        });
+        ControlServer s = new ControlServer(ControlSocket.bind(socket, 0600, -1), control, uid -> Caller.root());
+        s.start();
+        return s;
+    }
+
+    /**
+     * A client's reads block in native code; on virtual threads they pinned the carriers, so
+     * as many silent clients as CPUs stopped vmd from answering anyone (seen end to end).
+     */
+    @Test
+    void clientsThatStopMidRequestDoNotKeepOthersWaiting() throws Exception {
+        Path socket = dir.resolve("s");
+        List<ControlSocket.Connection> idle = new ArrayList<>();
+        try (ControlServer s = server(socket)) {
+            for (int i = 0; i < 2 * Runtime.getRuntime().availableProcessors() + 2; i++) {
+                ControlSocket.Connection c = ControlSocket.connect(socket);
+                idle.add(c);
+                c.out().write(50); // a frame of 50 bytes announced, none sent
+                c.out().flush();
+            }
+            // asked from a daemon thread: a starved server would leave it blocked in read
+            CompletableFuture<Response> answer = new CompletableFuture<>();
+            Thread.ofPlatform().daemon(true).start(() -> {
+                try (ControlSocket.Connection c = ControlSocket.connect(socket)) {
+                    c.write(Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
+                    answer.complete(c.read(Response.parser()));
+                } catch (IOException | RuntimeException e) {
+                    answer.completeExceptionally(e);
+                }
+            });
+            assertEquals(1, answer.get(10, TimeUnit.SECONDS).getStatus().getVmsCount());
+        } finally {
+            for (ControlSocket.Connection c : idle) {
+                c.close();
+            }
+        }
+    }
+}
