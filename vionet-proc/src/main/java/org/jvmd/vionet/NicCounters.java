@@ -22,6 +22,10 @@ public final class NicCounters {
         RX_BACKLOG_FULL,
         CTRL_BAD_COMMAND,
         QUEUE_BROKEN,
+        /** A transmit chain with a device-writable descriptor (virtio 1.2 §2.7.4.1). */
+        TX_WRITABLE_DESCRIPTOR,
+        /** A received frame the guest's CTRL_RX filter does not want (virtio 1.2 §5.1.6.5.1-2). */
+        RX_MAC_FILTER,
     }
 
     private static final DropReason[] ENGINE = DropReason.values();

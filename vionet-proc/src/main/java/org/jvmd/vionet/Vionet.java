@@ -69,7 +69,8 @@ public final class Vionet {
             | bit(VirtioNetFeatures.GUEST_TSO4) | bit(VirtioNetFeatures.GUEST_TSO6) | bit(VirtioNetFeatures.GUEST_ECN)
             | bit(VirtioNetFeatures.HOST_USO) | bit(VirtioNetFeatures.GUEST_USO4) | bit(VirtioNetFeatures.GUEST_USO6)
             | bit(VirtioNetFeatures.MRG_RXBUF) | bit(VirtioNetFeatures.CTRL_VQ) | bit(VirtioNetFeatures.CTRL_RX)
-            | bit(VirtioNetFeatures.CTRL_GUEST_OFFLOADS) | bit(Virtq.F_INDIRECT_DESC) | bit(Virtq.F_EVENT_IDX)
+            | bit(VirtioNetFeatures.CTRL_GUEST_OFFLOADS) | bit(VirtioNetFeatures.CTRL_MAC_ADDR)
+            | bit(Virtq.F_INDIRECT_DESC) | bit(Virtq.F_EVENT_IDX)
             | bit(VirtioNetFeatures.VERSION_1);
 
     /**
@@ -99,6 +100,7 @@ public final class Vionet {
     static final int CTRL_RX_ALLMULTI = 1;
     static final int CTRL_CLASS_MAC = 1;
     static final int CTRL_MAC_TABLE_SET = 0;
+    static final int CTRL_MAC_ADDR_SET = 1;
     static final int CTRL_CLASS_GUEST_OFFLOADS = 5;
     static final int CTRL_GUEST_OFFLOADS_SET = 0;
     static final byte CTRL_OK = 0;
@@ -131,8 +133,9 @@ public final class Vionet {
     private boolean usoRefusalLogged;
     private TxValidator validator = new TxValidator(0, TapOffloads.NONE);
     private RxOffloadPolicy rxPolicy = new RxOffloadPolicy(0);
-    private boolean promisc = true;
-    private boolean allmulti = true;
+    /** The CTRL_RX receive filter; promiscuous until the driver says otherwise. */
+    private final MacFilter filter;
+    private final MacFilter.Source ctrlArgs = (offset, dst, off, n) -> chains[CTRL].gather(2 + offset, dst, off, n);
 
     // TUNSCAP: what the tap may hand us. Unknown (anything) until a reply says otherwise.
     private int tapFlags = TunFlags.ALL;
@@ -186,6 +189,7 @@ public final class Vionet {
         this.tap = tap;
         this.irq = irq;
         this.uplink = uplink;
+        this.filter = new MacFilter(cfg.mac());
         long unsupported = cfg.offered() & ~SUPPORTED;
         if (unsupported != 0) {
             Log.warn("ignoring unsupported offered features 0x" + Long.toHexString(unsupported));
@@ -321,8 +325,7 @@ public final class Vionet {
         rxFeatures = 0;
         hdrSize = TAP_HDR;
         mergeable = false;
-        promisc = true;
-        allmulti = true;
+        filter.reset(cfg.mac());
         rebuildPolicies();
         sendTunCap();
         Log.debug("reset");
@@ -488,6 +491,12 @@ public final class Vionet {
     /** One guest frame to the tap (or to the DHCP responder); the chain is pushed by the caller. */
     private void transmit(DescriptorChain c) {
         try {
+            if (c.writableSegments() > 0) {
+                // virtio 1.2 §2.7.4.1: the device SHOULD NOT read a device-writable buffer, and
+                // a transmit buffer is never one: the chain is bad as a whole.
+                counters.drop(NicCounters.Drop.TX_WRITABLE_DESCRIPTOR);
+                return;
+            }
             long readable = c.readableBytes();
             if (readable < hdrSize) {
                 counters.drop(DropReason.FRAME_TOO_SHORT);
@@ -819,6 +828,14 @@ public final class Vionet {
             counters.drop(NicCounters.Drop.RX_TRUNCATED);
             return DONE;
         }
+        if (!filter.promiscuous()) {
+            // The guest asked for the filter; the frame may sit in its posted buffers, unused.
+            gatherSpans(peek, MacFilter.MAC_LEN);
+            if (!filter.accepts(peek, 0)) {
+                counters.drop(NicCounters.Drop.RX_MAC_FILTER);
+                return DONE;
+            }
+        }
         hdr.read(hdrBytes, 0, TAP_HDR);
         RxVerdict v = rxPolicy.check(hdr, len);
         switch (v) {
@@ -952,6 +969,10 @@ public final class Vionet {
             counters.drop(NicCounters.Drop.LOCKED_LLADDR_RX);
             return DONE;
         }
+        if (!filter.accepts(rxScratch, TAP_HDR)) {
+            counters.drop(NicCounters.Drop.RX_MAC_FILTER);
+            return DONE;
+        }
         hdr.read(rxScratch, 0, TAP_HDR);
         RxVerdict v = rxPolicy.check(hdr, len);
         switch (v) {
@@ -1080,15 +1101,19 @@ public final class Vionet {
             c.gather(2, ctrlData, 0, 1);
             boolean on = ctrlData[0] != 0;
             if (cmd == CTRL_RX_PROMISC) {
-                promisc = on;
+                filter.promiscuous(on);
             } else {
-                allmulti = on;
+                filter.allMulticast(on);
             }
             Log.debug((cmd == CTRL_RX_PROMISC ? "promisc " : "allmulti ") + on);
             return CTRL_OK;
         }
         if (cls == CTRL_CLASS_MAC && ctrlRx && cmd == CTRL_MAC_TABLE_SET) {
-            return macTableValid(c, dataLen) ? CTRL_OK : CTRL_ERR;
+            return filter.setTables(ctrlArgs, dataLen) ? CTRL_OK : CTRL_ERR;
+        }
+        if (cls == CTRL_CLASS_MAC && cmd == CTRL_MAC_ADDR_SET && dataLen == MacFilter.MAC_LEN
+                && VirtioNetFeatures.has(acked, VirtioNetFeatures.CTRL_MAC_ADDR)) {
+            return macAddrSet(c);
         }
         if (cls == CTRL_CLASS_GUEST_OFFLOADS && cmd == CTRL_GUEST_OFFLOADS_SET && dataLen == 8
                 && VirtioNetFeatures.has(acked, VirtioNetFeatures.CTRL_GUEST_OFFLOADS)) {
@@ -1110,30 +1135,29 @@ public final class Vionet {
     }
 
     /**
-     * VIRTIO_NET_CTRL_MAC_TABLE_SET (virtio 1.2 §5.1.6.5.2): two tables, each a le32 count
-     * and that many 6-byte addresses, filling the data exactly. The device accepts the
-     * filter; it does not filter by it (only locked lladdr drops by address).
+     * VIRTIO_NET_CTRL_MAC_ADDR_SET (virtio 1.2 §5.1.6.5.2): the driver's new default address
+     * becomes the filter's own address. With locked lladdr only the configured address is
+     * accepted (vmd: the guest cannot move to another MAC).
      */
-    private boolean macTableValid(DescriptorChain c, long dataLen) throws GuestFault {
-        long at = 2;
-        long end = 2 + dataLen;
-        for (int t = 0; t < 2; t++) {
-            if (at + 4 > end) {
-                return false;
-            }
-            c.gather(at, ctrlData, 0, 4);
-            long entries = (ctrlData[0] & 0xFFL) | (ctrlData[1] & 0xFFL) << 8 | (ctrlData[2] & 0xFFL) << 16
-                    | (ctrlData[3] & 0xFFL) << 24;
-            at += 4 + 6 * entries;
+    private byte macAddrSet(DescriptorChain c) throws GuestFault {
+        c.gather(2, ctrlData, 0, MacFilter.MAC_LEN);
+        if (cfg.lockedLladdr() && !sameMac(ctrlData, 0)) {
+            return CTRL_ERR;
         }
-        return at == end;
+        filter.ownAddress(ctrlData, 0);
+        return CTRL_OK;
     }
 
     public boolean promiscuous() {
-        return promisc;
+        return filter.promiscuous();
     }
 
     public boolean allMulticast() {
-        return allmulti;
+        return filter.allMulticast();
+    }
+
+    /** The receive filter (read it on the device's thread). */
+    MacFilter filter() {
+        return filter;
     }
 }

@@ -285,6 +285,28 @@ class VionetTest {
         assertEquals(3, r.guest.reapTx());
     }
 
+    @Test
+    void txChainWithADeviceWritableDescriptorIsDroppedCountedAndUsedWithLengthZero() throws Exception {
+        Rig r = full();
+        DriverQueue tx = r.guest.tx;
+        byte[] f = Packets.tcp4(PEER, MAC, 100, true, 0);
+        long buf = 4096;
+        r.mem.write(buf, f, 0, f.length);
+        tx.readable(buf, 12).writable(buf + 12, f.length - 12);   // a readable header, then a writable frame
+        int mixed = tx.add(false);
+        tx.writable(buf, f.length);                               // nothing but a writable buffer
+        int writableOnly = tx.add(false);
+        r.dev.kick(Vionet.TX);
+        assertEquals(0, r.tap.written(), "vionet never sends a device-writable buffer");
+        assertEquals(2, r.drops("tx_writable_descriptor"));
+        for (int expected : new int[] {mixed, writableOnly}) {
+            assertEquals(expected, tx.reap());
+            assertEquals(0, tx.usedLen());
+        }
+        r.send(f);
+        assertEquals(1, r.tap.written(), "the next good frame still passes");
+    }
+
     // ---------------------------------------------------------------- receive
 
     @Test
@@ -592,6 +614,112 @@ class VionetTest {
         r.tap.offer(in, 0, in.length);
         r.dev.tapReadable();
         assertNotNull(r.guest.receive(), "receive still works");
+    }
+
+    static final byte[] BCAST = {-1, -1, -1, -1, -1, -1};
+    static final byte[] TABLE_UNI = {2, 0, 0, 0, 0, 7};
+    static final byte[] TABLE_MULTI = {1, 0, 0x5e, 0, 0, 5};
+    static final byte[] OTHER_MULTI = {1, 0, 0x5e, 0, 0, 6};
+
+    /** MAC_TABLE_SET data: one unicast entry and one multicast entry. */
+    static byte[] macTable(byte[] uni, byte[] multi) {
+        byte[] d = new byte[4 + 6 + 4 + 6];
+        d[0] = 1;
+        System.arraycopy(uni, 0, d, 4, 6);
+        d[10] = 1;
+        System.arraycopy(multi, 0, d, 14, 6);
+        return d;
+    }
+
+    /** Offers one small frame to each address and returns which of them the guest received, in order. */
+    static List<String> deliveredOf(Rig r, byte[]... dsts) throws GuestFault {
+        for (byte[] dst : dsts) {
+            byte[] f = Packets.tcp4(dst, PEER, 100, false, 0);
+            assertTrue(r.tap.offer(f, 0, f.length));
+        }
+        r.dev.tapReadable();
+        List<String> got = new ArrayList<>();
+        byte[] g;
+        while ((g = r.guest.receive()) != null) {
+            got.add(Arrays.toString(Arrays.copyOfRange(g, 12, 18)));
+        }
+        r.guest.postRx(16);
+        return got;
+    }
+
+    static List<String> names(byte[]... macs) {
+        List<String> l = new ArrayList<>();
+        for (byte[] m : macs) {
+            l.add(Arrays.toString(m));
+        }
+        return l;
+    }
+
+    void rxAppliesTheMacFilter(Rig r) throws Exception {
+        byte[][] all = {MAC, OTHER, TABLE_UNI, BCAST, TABLE_MULTI, OTHER_MULTI};
+        assertEquals(names(all), deliveredOf(r, all), "promiscuous until the driver sets the filter");
+        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
+        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_ALLMULTI, new byte[] {0});
+        long table = r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET, macTable(TABLE_UNI, TABLE_MULTI));
+        r.dev.kick(Vionet.CTRL);
+        assertEquals(0, r.mem.readByte(table));
+        assertEquals(names(MAC, TABLE_UNI, BCAST, TABLE_MULTI), deliveredOf(r, all));
+        assertEquals(2, r.drops("rx_mac_filter"));
+        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_ALLMULTI, new byte[] {1});
+        r.dev.kick(Vionet.CTRL);
+        assertEquals(names(MAC, TABLE_UNI, BCAST, TABLE_MULTI, OTHER_MULTI), deliveredOf(r, all));
+        assertEquals(3, r.drops("rx_mac_filter"));
+        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {1});
+        r.dev.kick(Vionet.CTRL);
+        assertEquals(names(all), deliveredOf(r, all));
+        assertEquals(3, r.drops("rx_mac_filter"));
+    }
+
+    @Test
+    void rxDropsUnicastAndMulticastTheMacFilterExcludesOnTheDirectPath() throws Exception {
+        rxAppliesTheMacFilter(full());
+    }
+
+    @Test
+    void rxDropsUnicastAndMulticastTheMacFilterExcludesOnTheScratchPath() throws Exception {
+        long f = RING | HOST | GUEST | MRG | CTRL;
+        Rig r = new Rig(nic(f), f, 1536);   // no TUNSCAP answer yet: every frame goes through the scratch path
+        r.guest.postRx(64);
+        rxAppliesTheMacFilter(r);
+    }
+
+    @Test
+    void macTableSetRefusesMalformedTablesAndKeepsTheOldOne() throws Exception {
+        Rig r = full();
+        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
+        r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET, macTable(TABLE_UNI, TABLE_MULTI));
+        byte[] shortTable = Arrays.copyOf(macTable(OTHER, OTHER_MULTI), 19);
+        long bad = r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET, shortTable);
+        r.dev.kick(Vionet.CTRL);
+        assertEquals(1, r.mem.readByte(bad));
+        assertEquals(names(TABLE_UNI), deliveredOf(r, OTHER, TABLE_UNI));
+    }
+
+    @Test
+    void macAddrSetMovesTheFilterAndIsRefusedForAnotherMacWhenLocked() throws Exception {
+        long f = RING | HOST | GUEST | MRG | CTRL | bit(VirtioNetFeatures.CTRL_MAC_ADDR);
+        Rig open = new Rig(nic(f), f, 1536);
+        open.tapApplies();
+        open.guest.postRx(64);
+        open.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
+        long moved = open.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_ADDR_SET, OTHER);
+        open.dev.kick(Vionet.CTRL);
+        assertEquals(0, open.mem.readByte(moved));
+        assertEquals(names(OTHER), deliveredOf(open, MAC, OTHER));
+
+        Rig locked = new Rig(nic(f).setLockedLladdr(true), f, 1536);
+        locked.tapApplies();
+        locked.guest.postRx(64);
+        long refused = locked.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_ADDR_SET, OTHER);
+        long same = locked.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_ADDR_SET, MAC);
+        locked.dev.kick(Vionet.CTRL);
+        assertEquals(1, locked.mem.readByte(refused));
+        assertEquals(0, locked.mem.readByte(same));
     }
 
     @Test
