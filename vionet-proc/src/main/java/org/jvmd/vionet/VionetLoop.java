@@ -20,10 +20,15 @@ import org.jvmd.sys.Tap;
 import org.jvmd.virtio.RingLayout;
 
 /**
- * The shell's one event-loop thread: epoll over the channel, the tap and the kick
- * eventfds, dispatching to the device core. The tap is polled only while the core can
- * take frames ({@link Vionet#wantsTap}); work left after a budget makes the next wait
- * non-blocking, so that a busy queue cannot starve the others.
+ * The shell's three threads. The control thread (the caller of {@link #run}) waits on the
+ * channel and the control queue's kick; the transmit thread on the transmit kick; the
+ * receive thread on the tap and the receive kick. Each queue is served by one thread, so
+ * acknowledgements for the guest are never held up behind frames for the tap; the device
+ * core ({@link Vionet}) serialises the control plane against both. The tap is polled only
+ * while the core can take frames ({@link Vionet#wantsTap}); work left after a budget makes
+ * the next wait non-blocking, so a busy queue cannot starve its thread's other event. A
+ * control message that may change what the receive path can do wakes the receive thread
+ * (through its own kick eventfd, which costs the guest nothing).
  */
 public final class VionetLoop implements Interrupts, Uplink {
     private static final long CHANNEL = 0;
@@ -35,9 +40,13 @@ public final class VionetLoop implements Interrupts, Uplink {
     private final Fd[] kicks;
     private final Fd[] calls;
     private final Epoll epoll;
+    private final Epoll txEpoll;
+    private final Epoll rxEpoll;
+    private final Thread txThread;
+    private final Thread rxThread;
     private Vionet vionet;
     private boolean tapPolled;
-    private boolean channelGone;
+    private volatile boolean channelGone;
     private final boolean[] callWarned;
 
     /** {@code kicks[q]} and {@code calls[v]} may be null (not given). */
@@ -48,54 +57,129 @@ public final class VionetLoop implements Interrupts, Uplink {
         this.calls = calls;
         this.callWarned = new boolean[calls.length];
         this.epoll = new Epoll(16);
+        this.txEpoll = new Epoll(4);
+        this.rxEpoll = new Epoll(4);
         epoll.add(channel.fd().num(), LibC.EPOLLIN, CHANNEL);
-        epoll.add(tap.fd().num(), 0, TAP);
+        rxEpoll.add(tap.fd().num(), 0, TAP);
         for (int q = 0; q < kicks.length; q++) {
             if (kicks[q] != null) {
                 LibC.setNonBlocking(kicks[q].num(), true);
-                epoll.add(kicks[q].num(), LibC.EPOLLIN, KICK + q);
+                Epoll e = q == Vionet.TX ? txEpoll : q == Vionet.RX ? rxEpoll : epoll;
+                e.add(kicks[q].num(), LibC.EPOLLIN, KICK + q);
             }
         }
         tap.setNonBlocking(true);
+        txThread = new Thread(new PathLoop(true), "vionet-tx");
+        rxThread = new Thread(new PathLoop(false), "vionet-rx");
+        txThread.setDaemon(true);
+        rxThread.setDaemon(true);
     }
 
     public void attach(Vionet v) {
         this.vionet = v;
+        v.rxNudge(this::nudgeRx);
     }
 
-    /** Runs until Shutdown or end of file on the channel; returns the exit status. */
+    /**
+     * Starts the transmit and receive threads and runs the control plane until Shutdown or
+     * end of file on the channel; returns the exit status.
+     */
     public int run() throws IOException {
+        txThread.start();
+        rxThread.start();
         while (true) {
-            syncTapPolling();
-            int n = epoll.waitFor(vionet.hasPendingWork() ? 0 : -1);
+            int n = epoll.waitFor(-1);
             for (int i = 0; i < n; i++) {
                 long data = epoll.data(i);
                 if (data == CHANNEL) {
                     if (!onChannel()) {
                         return 0;
                     }
-                } else if (data == TAP) {
-                    vionet.tapReadable();
+                    nudgeRx();
                 } else {
                     int q = (int) (data - KICK);
                     EventFd.read(kicks[q].num());
                     vionet.kick(q);
+                    nudgeRx();
                 }
                 if (channelGone) {
                     Log.info("channel closed by parent (EOF), exiting");
                     return 0;
                 }
             }
-            if (vionet.hasPendingWork()) {
-                vionet.runPending();
+        }
+    }
+
+    /** One data path's thread: transmit (kick) or receive (tap and kick). */
+    private final class PathLoop implements Runnable {
+        private final boolean transmit;
+
+        PathLoop(boolean transmit) {
+            this.transmit = transmit;
+        }
+
+        @Override
+        public void run() {
+            try {
+                if (transmit) {
+                    transmitLoop();
+                } else {
+                    receiveLoop();
+                }
+            } catch (Throwable t) {
+                Log.warn("fatal in the " + (transmit ? "transmit" : "receive") + " path: " + t);
+                t.printStackTrace();
+                System.exit(1);
             }
+        }
+    }
+
+    private void transmitLoop() throws SysException {
+        int kick = kicks[Vionet.TX].num();
+        while (true) {
+            int n = txEpoll.waitFor(vionet.txHasPendingWork() ? 0 : -1);
+            for (int i = 0; i < n; i++) {
+                EventFd.read(kick);
+                vionet.kick(Vionet.TX);
+            }
+            if (vionet.txHasPendingWork()) {
+                vionet.runPendingTx();
+            }
+        }
+    }
+
+    private void receiveLoop() throws SysException {
+        int kick = kicks[Vionet.RX].num();
+        while (true) {
+            syncTapPolling();
+            int n = rxEpoll.waitFor(vionet.rxHasPendingWork() ? 0 : -1);
+            for (int i = 0; i < n; i++) {
+                if (rxEpoll.data(i) == TAP) {
+                    vionet.tapReadable();
+                } else {
+                    EventFd.read(kick);
+                    vionet.kick(Vionet.RX);
+                }
+            }
+            if (vionet.rxHasPendingWork()) {
+                vionet.runPendingRx();
+            }
+        }
+    }
+
+    /** Wakes the receive thread so that it looks at its queue and the tap again. */
+    private void nudgeRx() {
+        try {
+            EventFd.signal(kicks[Vionet.RX].num(), 1);
+        } catch (SysException e) {
+            Log.warn("waking the receive path: " + e.getMessage());
         }
     }
 
     private void syncTapPolling() throws SysException {
         boolean want = vionet.wantsTap();
         if (want != tapPolled) {
-            epoll.modify(tap.fd().num(), want ? LibC.EPOLLIN : 0, TAP);
+            rxEpoll.modify(tap.fd().num(), want ? LibC.EPOLLIN : 0, TAP);
             tapPolled = want;
         }
     }
@@ -146,7 +230,7 @@ public final class VionetLoop implements Interrupts, Uplink {
         return FromVionet.newBuilder().setError(Error.newBuilder().setMessage(message)).build();
     }
 
-    private void send(FromVionet m) {
+    private synchronized void send(FromVionet m) {
         try {
             channel.send(m);
         } catch (PeerClosedException e) {
@@ -185,5 +269,7 @@ public final class VionetLoop implements Interrupts, Uplink {
 
     public void close() {
         epoll.close();
+        txEpoll.close();
+        rxEpoll.close();
     }
 }
