@@ -34,6 +34,12 @@ public final class VionetLoop implements Interrupts, Uplink {
     private static final long CHANNEL = 0;
     private static final long TAP = 1;
     private static final long KICK = 10;
+    /**
+     * EPOLLET (epoll_ctl(2)): the data paths watch their kick eventfds edge-triggered. Every
+     * write to an eventfd wakes its waiters, so each kick is reported once without a read(2)
+     * to reset the counter (a 64-bit counter that one kick at a time never fills).
+     */
+    private static final int EPOLLET = 1 << 31;
 
     private final Channel channel;
     private final Tap tap;
@@ -64,8 +70,11 @@ public final class VionetLoop implements Interrupts, Uplink {
         for (int q = 0; q < kicks.length; q++) {
             if (kicks[q] != null) {
                 LibC.setNonBlocking(kicks[q].num(), true);
-                Epoll e = q == Vionet.TX ? txEpoll : q == Vionet.RX ? rxEpoll : epoll;
-                e.add(kicks[q].num(), LibC.EPOLLIN, KICK + q);
+                if (q == Vionet.TX || q == Vionet.RX) {
+                    (q == Vionet.TX ? txEpoll : rxEpoll).add(kicks[q].num(), LibC.EPOLLIN | EPOLLET, KICK + q);
+                } else {
+                    epoll.add(kicks[q].num(), LibC.EPOLLIN, KICK + q);
+                }
             }
         }
         tap.setNonBlocking(true);
@@ -135,12 +144,10 @@ public final class VionetLoop implements Interrupts, Uplink {
     }
 
     private void transmitLoop() throws SysException {
-        int kick = kicks[Vionet.TX].num();
         while (true) {
             int n = txEpoll.waitFor(vionet.txHasPendingWork() ? 0 : -1);
             for (int i = 0; i < n; i++) {
-                EventFd.read(kick);
-                vionet.kick(Vionet.TX);
+                vionet.kick(Vionet.TX);   // edge-triggered: no read of the eventfd
             }
             if (vionet.txHasPendingWork()) {
                 vionet.runPendingTx();
@@ -149,7 +156,6 @@ public final class VionetLoop implements Interrupts, Uplink {
     }
 
     private void receiveLoop() throws SysException {
-        int kick = kicks[Vionet.RX].num();
         while (true) {
             syncTapPolling();
             int n = rxEpoll.waitFor(vionet.rxHasPendingWork() ? 0 : -1);
@@ -157,8 +163,7 @@ public final class VionetLoop implements Interrupts, Uplink {
                 if (rxEpoll.data(i) == TAP) {
                     vionet.tapReadable();
                 } else {
-                    EventFd.read(kick);
-                    vionet.kick(Vionet.RX);
+                    vionet.kick(Vionet.RX);   // edge-triggered: no read of the eventfd
                 }
             }
             if (vionet.rxHasPendingWork()) {
