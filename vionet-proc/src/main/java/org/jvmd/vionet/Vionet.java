@@ -1184,8 +1184,17 @@ public final class Vionet {
         return EMPTY;
     }
 
+    /** Bytes of a staged frame looked at before anything is copied: the tap header and the Ethernet header. */
+    private static final int STAGED_PEEK = TAP_HDR + 14;
+
+    /**
+     * The scratch path: the frame is staged outside guest memory and checked (locked
+     * lladdr, the MAC filter, the offload policy); a frame the guest takes as is is copied
+     * once, from the staging area into its buffers, anything else is brought into
+     * {@link #rxScratch} to be finished or segmented.
+     */
     private int receiveScratch() throws GuestFault {
-        long n = rxTap.read(rxScratch, 0, rxScratch.length);
+        long n = rxTap.readStaged(rxScratch, STAGED_PEEK);
         if (n < 0) {
             return tapReadFailed(n);
         }
@@ -1208,6 +1217,14 @@ public final class Vionet {
         }
         rxHdr.read(rxScratch, 0, TAP_HDR);
         RxVerdict v = rxPolicy.check(rxHdr, len);
+        if (v == RxVerdict.DROP) {
+            rxCounters.drop(rxPolicy.dropReason());
+            return DONE;
+        }
+        if (v == RxVerdict.DELIVER && backlogCount == 0 && deliverStaged(len)) {
+            return DONE;
+        }
+        rxTap.copyStaged(STAGED_PEEK, rxScratch, STAGED_PEEK, (int) n - STAGED_PEEK);
         switch (v) {
             case DROP -> rxCounters.drop(rxPolicy.dropReason());
             case SEGMENT -> segmentToBacklog(rxScratch, TAP_HDR, len);
@@ -1222,6 +1239,45 @@ public final class Vionet {
             }
         }
         return DONE;
+    }
+
+    /**
+     * Copies a staged frame the guest takes as is straight into held chains; false (nothing
+     * done) if the ring has too few buffers now, so that the frame waits in the backlog.
+     */
+    private boolean deliverStaged(int len) throws GuestFault {
+        int total = hdrSize + len;
+        if (!reserve(total) && (heldCount == 0 || !cannotGrow())) {
+            return false;
+        }
+        rxPolicy.prepareHeader(rxHdr, RxVerdict.DELIVER);
+        int k = planHeld(total);
+        if (k < 0) {
+            rxCounters.drop(plan.dropReason());
+            return true;
+        }
+        rxSpans.clear();
+        for (int i = 0; i < k; i++) {
+            if (!writableSpans(heldAt(i), i == 0 ? hdrSize : 0)) {
+                break;
+            }
+        }
+        int done = 0;
+        for (int i = 0; i < rxSpans.count() && done < len; i++) {
+            int m = Math.min(rxSpans.length(i), len - done);
+            rxTap.copyStaged(TAP_HDR + done, rxSpans.address(i), m);
+            done += m;
+        }
+        if (done < len) {
+            rxCounters.drop(NicCounters.Drop.RX_TRUNCATED);   // more pieces than one frame may have
+            return true;
+        }
+        rxHdr.numBuffers = plan.numBuffers();
+        rxHdr.write(rxHdrBytes, 0, hdrSize);
+        heldAt(0).scatter(0, rxHdrBytes, 0, hdrSize);
+        countRx(rxHdr.flags, rxHdr.gsoType, len);
+        consume(k);
+        return true;
     }
 
     /** Software GSO of a received frame at {@code buf[off..off+len)}; the segments go to the backlog. */

@@ -480,6 +480,33 @@ class VionetTest {
     }
 
     @Test
+    void lockedLladdrStagesFramesOutsideGuestMemoryThenCopiesThemIntoMergeableBuffers() throws Exception {
+        long f = RING | HOST | GUEST | MRG | CTRL;
+        Rig r = new Rig(nic(f).setLockedLladdr(true), f, 1536);
+        r.tapApplies();
+        byte[] big = Packets.tcp4(MAC, PEER, 60000, true, 1448);
+        assertTrue(r.tap.offer(big, 0, big.length));
+        r.dev.tapReadable();
+        assertNull(r.guest.receive(), "no buffers yet: the frame waits");
+        r.guest.postRx(64);
+        r.dev.kick(Vionet.RX);
+        byte[] got = r.guest.receive();
+        assertNotNull(got);
+        assertArrayEquals(frameOf(big), frameOf(got));
+        VirtioNetHdr h = hdrOf(got);
+        assertEquals((big.length + 1535) / 1536, h.numBuffers);
+        assertEquals(VirtioNetHdr.GSO_TCPV4, h.gsoType);
+        assertEquals(VirtioNetHdr.F_NEEDS_CSUM, h.flags);
+        byte[] next = Packets.tcp4(MAC, PEER, 30000, true, 1448);
+        assertTrue(r.tap.offer(next, 0, next.length));
+        r.dev.tapReadable();
+        got = r.guest.receive();
+        assertNotNull(got, "with buffers posted the staged frame goes straight in");
+        assertArrayEquals(frameOf(next), frameOf(got));
+        assertEquals(2, r.stats().getRxFrames());
+    }
+
+    @Test
     void controlQueueAcksRxModesAndGuestOffloadsAndRefusesTheRest() throws Exception {
         Rig r = full();
         int before = r.caps.size();
