@@ -751,7 +751,19 @@ class VionetTest {
 
     @Test
     void theHotPathsAllocateNothingPerPacket() throws Exception {
-        Rig r = full();
+        assertNoAllocationPerPacket(full());
+    }
+
+    @Test
+    void theStagedReceivePathOfLockedLladdrAllocatesNothingPerPacket() throws Exception {
+        long f = RING | HOST | GUEST | MRG | CTRL;
+        Rig r = new Rig(nic(f).setLockedLladdr(true), f, 1536);
+        r.tapApplies();
+        r.guest.postRx(64);
+        assertNoAllocationPerPacket(r);
+    }
+
+    static void assertNoAllocationPerPacket(Rig r) throws Exception {
         byte[] out = Packets.tcp4(PEER, MAC, 1400, true, 0);
         byte[] tso = Packets.tcp4(PEER, MAC, 30000, true, 1448);
         byte[] in = Packets.tcp4(MAC, PEER, 1400, true, 0);
