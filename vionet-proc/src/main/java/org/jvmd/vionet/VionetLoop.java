@@ -20,7 +20,8 @@ import org.jvmd.sys.Tap;
 import org.jvmd.virtio.RingLayout;
 
 /**
- * The shell's three threads. The control thread (the caller of {@link #run}) waits on the
+ * The shell's threads: one for everything by default, or (with {@link #SPLIT_PROPERTY})
+ * three. Split, the control thread (the caller of {@link #run}) waits on the
  * channel and the control queue's kick; the transmit thread on the transmit kick; the
  * receive thread on the tap and the receive kick. Each queue is served by one thread, so
  * acknowledgements for the guest are never held up behind frames for the tap; the device
@@ -40,6 +41,12 @@ public final class VionetLoop implements Interrupts, Uplink {
      * to reset the counter (a 64-bit counter that one kick at a time never fills).
      */
     private static final int EPOLLET = 1 << 31;
+    /**
+     * {@code -Djvmd.vionet.splitPaths=true}: transmit and receive on threads of their own.
+     * Off by default: on the shared 2-CPU test machine the split cost ~15-30 % more CPU per
+     * GB (more wake-ups) and did not raise throughput (docs/dev-notes/guest-sim.md, item 5).
+     */
+    public static final String SPLIT_PROPERTY = "jvmd.vionet.splitPaths";
 
     private final Channel channel;
     private final Tap tap;
@@ -50,6 +57,8 @@ public final class VionetLoop implements Interrupts, Uplink {
     private final Epoll rxEpoll;
     private final Thread txThread;
     private final Thread rxThread;
+    /** Two data threads (true) or one thread for everything (false, the default). */
+    private final boolean split;
     private Vionet vionet;
     private boolean tapPolled;
     private volatile boolean channelGone;
@@ -62,9 +71,10 @@ public final class VionetLoop implements Interrupts, Uplink {
         this.kicks = kicks;
         this.calls = calls;
         this.callWarned = new boolean[calls.length];
+        this.split = Boolean.parseBoolean(System.getProperty(SPLIT_PROPERTY, "false"));
         this.epoll = new Epoll(16);
-        this.txEpoll = new Epoll(4);
-        this.rxEpoll = new Epoll(4);
+        this.txEpoll = split ? new Epoll(4) : epoll;
+        this.rxEpoll = split ? new Epoll(4) : epoll;
         epoll.add(channel.fd().num(), LibC.EPOLLIN, CHANNEL);
         rxEpoll.add(tap.fd().num(), 0, TAP);
         for (int q = 0; q < kicks.length; q++) {
@@ -86,14 +96,19 @@ public final class VionetLoop implements Interrupts, Uplink {
 
     public void attach(Vionet v) {
         this.vionet = v;
-        v.rxNudge(this::nudgeRx);
+        if (split) {
+            v.rxNudge(this::nudgeRx);
+        }
     }
 
     /**
-     * Starts the transmit and receive threads and runs the control plane until Shutdown or
-     * end of file on the channel; returns the exit status.
+     * Runs until Shutdown or end of file on the channel; returns the exit status. With
+     * split paths it starts the transmit and receive threads and serves the control plane.
      */
     public int run() throws IOException {
+        if (!split) {
+            return runSingle();
+        }
         txThread.start();
         rxThread.start();
         while (true) {
@@ -115,6 +130,41 @@ public final class VionetLoop implements Interrupts, Uplink {
                     Log.info("channel closed by parent (EOF), exiting");
                     return 0;
                 }
+            }
+        }
+    }
+
+    /** Everything on this thread: the channel, the tap and every kick. */
+    private int runSingle() throws IOException {
+        while (true) {
+            syncTapPolling();
+            boolean pending = vionet.txHasPendingWork() || vionet.rxHasPendingWork();
+            int n = epoll.waitFor(pending ? 0 : -1);
+            for (int i = 0; i < n; i++) {
+                long data = epoll.data(i);
+                if (data == CHANNEL) {
+                    if (!onChannel()) {
+                        return 0;
+                    }
+                } else if (data == TAP) {
+                    vionet.tapReadable();
+                } else {
+                    int q = (int) (data - KICK);
+                    if (q == Vionet.CTRL) {
+                        EventFd.read(kicks[q].num());   // the TX and RX kicks are edge-triggered
+                    }
+                    vionet.kick(q);
+                }
+                if (channelGone) {
+                    Log.info("channel closed by parent (EOF), exiting");
+                    return 0;
+                }
+            }
+            if (vionet.txHasPendingWork()) {
+                vionet.runPendingTx();
+            }
+            if (vionet.rxHasPendingWork()) {
+                vionet.runPendingRx();
             }
         }
     }
@@ -274,7 +324,9 @@ public final class VionetLoop implements Interrupts, Uplink {
 
     public void close() {
         epoll.close();
-        txEpoll.close();
-        rxEpoll.close();
+        if (split) {
+            txEpoll.close();
+            rxEpoll.close();
+        }
     }
 }
