@@ -398,6 +398,28 @@ class VionetTest {
     }
 
     @Test
+    void rxSegmentsWaitingForBuffersSurviveATxSegmentationMeanwhile() throws Exception {
+        // Received segments waiting in the backlog used to share the segmenter's output
+        // array with transmit, so segmenting a guest frame meanwhile overwrote them.
+        long f = RING | HOST | MRG | bit(VirtioNetFeatures.GUEST_CSUM);
+        Rig r = new Rig(nic(f), f, 1536);
+        byte[] frame = Packets.tcp4(MAC, PEER, 4000, true, 1448);
+        r.tap.offer(frame, 0, frame.length);
+        r.dev.tapReadable();                       // segmented in software; no buffers: they wait
+        assertNull(r.guest.receive());
+        r.send(Packets.udp4(PEER, MAC, 3000, true, 1000));   // USO, segmented in software on transmit
+        assertEquals(3, r.tap.written());
+        r.guest.postRx(64);
+        r.dev.kick(Vionet.RX);
+        int n = 0;
+        for (byte[] got; (got = r.guest.receive()) != null; n++) {
+            assertTrue(Packets.checksumsValid(got, 12, got.length - 12), "segment " + n);
+            assertEquals(6, got[12 + 14 + 9], "segment " + n + " is still TCP");
+        }
+        assertEquals(3, n);
+    }
+
+    @Test
     void rxWaitsForBuffersAndResumesOnTheGuestsKick() throws Exception {
         long f = RING | HOST | GUEST | MRG;
         Rig r = new Rig(nic(f), f, 1536);
