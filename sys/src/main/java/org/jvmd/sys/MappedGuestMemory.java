@@ -231,6 +231,17 @@ public final class MappedGuestMemory implements GuestMemory, AutoCloseable {
         MemorySegment.copy(src, off, r.seg, ValueLayout.JAVA_BYTE, gpa - r.gpa, len);
     }
 
+    /**
+     * Copies {@code len} bytes of {@code src} from {@code srcOff} into guest memory at
+     * {@code gpa} (inside one region), native to native: a device that must look at a
+     * frame before the guest may see it stages it outside guest memory, then copies once.
+     */
+    public void write(long gpa, NativeBuffer src, long srcOff, int len) throws GuestFault {
+        java.util.Objects.checkFromIndexSize(srcOff, len, src.size());
+        Region r = find(gpa, len);
+        MemorySegment.copy(src.segment(), srcOff, r.seg, gpa - r.gpa, len);
+    }
+
     /** Unmaps guest memory. Device threads must have stopped using it. */
     @Override
     public void close() {

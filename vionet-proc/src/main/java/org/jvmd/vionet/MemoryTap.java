@@ -25,6 +25,7 @@ public final class MemoryTap implements TapPort {
     private int writeErrors;
     private int readErrno;
     private int readErrors;
+    private final byte[] staged = new byte[SLOT];
 
     public MemoryTap(GuestMemory memory, int slots) {
         this.memory = memory;
@@ -155,5 +156,24 @@ public final class MemoryTap implements TapPort {
         inCount--;
         System.arraycopy(f, 0, buf, off, Math.min(n, len));
         return n;
+    }
+
+    @Override
+    public long readStaged(byte[] peek, int peekLen) {
+        long n = read(staged, 0, staged.length);
+        if (n > 0) {
+            System.arraycopy(staged, 0, peek, 0, (int) Math.min(n, peekLen));
+        }
+        return n;
+    }
+
+    @Override
+    public void copyStaged(int from, byte[] buf, int off, int n) {
+        System.arraycopy(staged, from, buf, off, n);
+    }
+
+    @Override
+    public void copyStaged(int from, long gpa, int n) throws GuestFault {
+        memory.write(gpa, staged, from, n);
     }
 }

@@ -79,6 +79,29 @@ public final class NativeTapPort implements TapPort {
         return n > cap ? len + 1L : n;
     }
 
+    @Override
+    public long readStaged(byte[] peek, int peekLen) {
+        int cap = Vionet.TAP_HDR + Vionet.MAX_FRAME;
+        iov.clear();
+        iov.add(frame, 0, cap);
+        iov.add(overflow, 0, 1);
+        long n = readv();
+        if (n > 0) {
+            frame.get(0, peek, 0, (int) Math.min(n, Math.min(peekLen, cap)));
+        }
+        return n;
+    }
+
+    @Override
+    public void copyStaged(int from, byte[] buf, int off, int n) {
+        frame.get(from, buf, off, n);
+    }
+
+    @Override
+    public void copyStaged(int from, long gpa, int n) throws GuestFault {
+        memory.write(gpa, frame, from, n);
+    }
+
     private boolean addSpans(GuestSpans spans) {
         try {
             if (spans.count() > iov.capacity() - iov.count() - 1) {

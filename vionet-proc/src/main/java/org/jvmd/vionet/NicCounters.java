@@ -7,9 +7,9 @@ import org.jvmd.virtio.QueueCounters;
 import org.jvmd.virtio.net.DropReason;
 
 /**
- * Per-NIC counters (common.proto NicStats). Written by the device thread only and read on
- * the same thread when a StatsRequest arrives, so plain fields suffice; nothing here
- * allocates except {@link #toProto}.
+ * Per-NIC counters (common.proto NicStats). Each data path of the device writes its own
+ * instance (one writer each); a StatsRequest adds them up under the device's locks, so
+ * plain fields suffice. Nothing here allocates except {@link #toProto}.
  */
 public final class NicCounters {
     /** Drops that are vionet's own, beside the offload engine's and the rings'. */
@@ -22,6 +22,10 @@ public final class NicCounters {
         RX_BACKLOG_FULL,
         CTRL_BAD_COMMAND,
         QUEUE_BROKEN,
+        /** A transmit chain with a device-writable descriptor (virtio 1.2 §2.7.4.1). */
+        TX_WRITABLE_DESCRIPTOR,
+        /** A received frame the guest's CTRL_RX filter does not want (virtio 1.2 §5.1.6.5.1-2). */
+        RX_MAC_FILTER,
     }
 
     private static final DropReason[] ENGINE = DropReason.values();
@@ -64,6 +68,35 @@ public final class NicCounters {
 
     public long drops(Drop d) {
         return ownDrops[d.ordinal()];
+    }
+
+    /** Adds {@code o}'s counts to these (a sum over the paths' own counters). */
+    public void add(NicCounters o) {
+        txFrames += o.txFrames;
+        txBytes += o.txBytes;
+        rxFrames += o.rxFrames;
+        rxBytes += o.rxBytes;
+        txCsumOffloaded += o.txCsumOffloaded;
+        txTsoFrames += o.txTsoFrames;
+        txUsoFrames += o.txUsoFrames;
+        txSwSegmented += o.txSwSegmented;
+        txSwChecksummed += o.txSwChecksummed;
+        rxCsumOffloaded += o.rxCsumOffloaded;
+        rxGsoFrames += o.rxGsoFrames;
+        rxSwSegmented += o.rxSwSegmented;
+        rxSwChecksummed += o.rxSwChecksummed;
+        tapErrors += o.tapErrors;
+        dhcpReplies += o.dhcpReplies;
+        for (int i = 0; i < engineDrops.length; i++) {
+            engineDrops[i] += o.engineDrops[i];
+        }
+        for (int i = 0; i < ownDrops.length; i++) {
+            ownDrops[i] += o.ownDrops[i];
+        }
+        for (int i = 0; i < tapErrno.length; i++) {
+            tapErrno[i] += o.tapErrno[i];
+            tapErrnoWrite[i] += o.tapErrnoWrite[i];
+        }
     }
 
     /** A read (write == false) or write error of the tap, as a positive errno. */

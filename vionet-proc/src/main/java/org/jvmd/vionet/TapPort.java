@@ -1,5 +1,7 @@
 package org.jvmd.vionet;
 
+import org.jvmd.virtio.GuestFault;
+
 /**
  * The tap as the device core sees it: one frame per call, each preceded by the 12-byte
  * {@code virtio_net_hdr} of an IFF_VNET_HDR tap (TUNSETVNETHDRSZ 12). Results are byte
@@ -28,4 +30,18 @@ public interface TapPort {
 
     /** read of one frame, header included, into {@code buf[off..off+len)}; same result rules. */
     long read(byte[] buf, int off, int len);
+
+    /**
+     * read of one frame, header included, into the port's own staging area (never guest
+     * memory: the caller looks at the frame before the guest may see it); its first
+     * {@code min(result, peekLen)} bytes are copied to {@code peek}. Same result rules, with
+     * room for {@code 12 + Vionet.MAX_FRAME} bytes.
+     */
+    long readStaged(byte[] peek, int peekLen);
+
+    /** Copies staged bytes {@code [from, from+n)} of the last {@link #readStaged} into {@code buf[off..off+n)}. */
+    void copyStaged(int from, byte[] buf, int off, int n);
+
+    /** Copies staged bytes {@code [from, from+n)} into guest memory at {@code gpa} (one checked range). */
+    void copyStaged(int from, long gpa, int n) throws GuestFault;
 }

@@ -3,6 +3,7 @@ package org.jvmd.vionet;
 import static org.jvmd.virtio.net.VirtioNetFeatures.bit;
 
 import java.util.Arrays;
+import java.util.concurrent.locks.ReentrantLock;
 import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
 import org.jvmd.virtio.DescriptorChain;
@@ -53,7 +54,16 @@ import org.jvmd.virtio.net.VirtioNetHdr;
  *
  * <p>Guest input is hostile: bad chains are completed with length 0 by {@link SplitQueue}
  * and counted; bad headers are dropped and counted; loops are bounded by budgets. Nothing
- * is allocated per packet. Not thread-safe: one thread calls everything.
+ * is allocated per packet.
+ *
+ * <h2>Threads</h2> Transmit and receive may run on two threads (the shell's, one per
+ * queue, so that acknowledgements going to the guest never wait behind frames going to
+ * the tap): the transmit entry points ({@link #kick} of TX, {@link #runPendingTx}) hold
+ * the transmit lock, the receive ones ({@link #kick} of RX, {@link #tapReadable},
+ * {@link #runPendingRx}) the receive lock, and the control plane holds both. Each path has
+ * its own work areas, tap port and counters; a DHCP answer crosses from transmit to
+ * receive through a ring of slots and {@link #rxNudge}. One thread calling everything
+ * works as well (the tests do).
  */
 public final class Vionet {
     public static final int RX = 0;
@@ -69,7 +79,8 @@ public final class Vionet {
             | bit(VirtioNetFeatures.GUEST_TSO4) | bit(VirtioNetFeatures.GUEST_TSO6) | bit(VirtioNetFeatures.GUEST_ECN)
             | bit(VirtioNetFeatures.HOST_USO) | bit(VirtioNetFeatures.GUEST_USO4) | bit(VirtioNetFeatures.GUEST_USO6)
             | bit(VirtioNetFeatures.MRG_RXBUF) | bit(VirtioNetFeatures.CTRL_VQ) | bit(VirtioNetFeatures.CTRL_RX)
-            | bit(VirtioNetFeatures.CTRL_GUEST_OFFLOADS) | bit(Virtq.F_INDIRECT_DESC) | bit(Virtq.F_EVENT_IDX)
+            | bit(VirtioNetFeatures.CTRL_GUEST_OFFLOADS) | bit(VirtioNetFeatures.CTRL_MAC_ADDR)
+            | bit(Virtq.F_INDIRECT_DESC) | bit(Virtq.F_EVENT_IDX)
             | bit(VirtioNetFeatures.VERSION_1);
 
     /**
@@ -99,6 +110,7 @@ public final class Vionet {
     static final int CTRL_RX_ALLMULTI = 1;
     static final int CTRL_CLASS_MAC = 1;
     static final int CTRL_MAC_TABLE_SET = 0;
+    static final int CTRL_MAC_ADDR_SET = 1;
     static final int CTRL_CLASS_GUEST_OFFLOADS = 5;
     static final int CTRL_GUEST_OFFLOADS_SET = 0;
     static final byte CTRL_OK = 0;
@@ -110,10 +122,23 @@ public final class Vionet {
 
     private final VionetConfig cfg;
     private final GuestMemory memory;
-    private final TapPort tap;
+    private final TapPort txTap;
+    private final TapPort rxTap;
     private final Interrupts irq;
     private final Uplink uplink;
-    private final NicCounters counters = new NicCounters();
+    /** Each path counts in its own set (one writer each); {@link #stats} adds them up. */
+    private final NicCounters txCounters = new NicCounters();
+    private final NicCounters rxCounters = new NicCounters();
+    private final NicCounters ctrlCounters = new NicCounters();
+
+    /**
+     * Transmit state is guarded by txLock, receive state by rxLock; the control plane (and
+     * the control queue) takes both, always txLock first. The data paths never take both.
+     */
+    private final ReentrantLock txLock = new ReentrantLock();
+    private final ReentrantLock rxLock = new ReentrantLock();
+    /** Tells the receive path's thread that a DHCP answer waits; null: run it on the caller's thread. */
+    private volatile Runnable rxNudge;
 
     private final SplitQueue[] queues = new SplitQueue[3];
     private final DescriptorChain[] chains = new DescriptorChain[3];
@@ -131,8 +156,9 @@ public final class Vionet {
     private boolean usoRefusalLogged;
     private TxValidator validator = new TxValidator(0, TapOffloads.NONE);
     private RxOffloadPolicy rxPolicy = new RxOffloadPolicy(0);
-    private boolean promisc = true;
-    private boolean allmulti = true;
+    /** The CTRL_RX receive filter; promiscuous until the driver says otherwise. */
+    private final MacFilter filter;
+    private final MacFilter.Source ctrlArgs = (offset, dst, off, n) -> chains[CTRL].gather(2 + offset, dst, off, n);
 
     // TUNSCAP: what the tap may hand us. Unknown (anything) until a reply says otherwise.
     private int tapFlags = TunFlags.ALL;
@@ -159,41 +185,86 @@ public final class Vionet {
     private final int[] backlogLen = new int[BACKLOG];
     private int backlogHead;
     private int backlogCount;
+    /*
+     * DHCP answers, made on the transmit path, delivered on the receive path: a ring of
+     * slots with one writer per index. dhcpPosted (transmit) counts answers written,
+     * dhcpSeen (receive) those moved to the backlog, dhcpFreed (receive) those copied to
+     * the guest or dropped, after which transmit may reuse the slot.
+     */
     private final byte[][] dhcpOut = new byte[DHCP_SLOTS][TAP_HDR + DhcpResponder.REPLY_MAX];
-    private int dhcpNext;
-    private int dhcpQueued;
+    private final int[] dhcpLen = new int[DHCP_SLOTS];
+    private volatile int dhcpPosted;
+    private int dhcpSeen;
+    private volatile int dhcpFreed;
+    private boolean dhcpMail;
     private final DhcpMessage dhcpIn = new DhcpMessage();
 
-    // preallocated work areas
-    private final GuestSpans spans = new GuestSpans(MAX_SPANS);
-    private final VirtioNetHdr hdr = new VirtioNetHdr();
-    private final byte[] hdrBytes = new byte[TAP_HDR];
+    // preallocated work areas, one set per path
+    private final GuestSpans txSpans = new GuestSpans(MAX_SPANS);
+    private final VirtioNetHdr txHdr = new VirtioNetHdr();
+    private final byte[] txHdrBytes = new byte[TAP_HDR];
     private final byte[] prefix = new byte[TAP_HDR + 14];
-    private final byte[] peek = new byte[64];
+    private final byte[] txPeek = new byte[64];
     private final byte[] txScratch = new byte[TAP_HDR + MAX_FRAME];
+    private final byte[] txSegOut = new byte[SEGMENT_OUT];
+    private final int[] txSegOff = new int[MAX_SEGMENTS];
+    private final int[] txSegLen = new int[MAX_SEGMENTS];
+    private final Segmenter txSegmenter = new Segmenter();
+    private final GuestSpans rxSpans = new GuestSpans(MAX_SPANS);
+    private final VirtioNetHdr rxHdr = new VirtioNetHdr();
+    private final byte[] rxHdrBytes = new byte[TAP_HDR];
+    private final byte[] rxPeek = new byte[64];
     private final byte[] rxScratch = new byte[TAP_HDR + MAX_FRAME];
-    private final byte[] segOut = new byte[SEGMENT_OUT];
-    private final int[] segOff = new int[MAX_SEGMENTS];
-    private final int[] segLen = new int[MAX_SEGMENTS];
-    private final Segmenter segmenter = new Segmenter();
+    private final byte[] rxSegOut = new byte[SEGMENT_OUT];
+    private final int[] rxSegOff = new int[MAX_SEGMENTS];
+    private final int[] rxSegLen = new int[MAX_SEGMENTS];
+    private final Segmenter rxSegmenter = new Segmenter();
     private final RxBufferPlan plan = new RxBufferPlan();
     private final byte[] ctrlData = new byte[8];
     private final byte[] one = new byte[1];
 
     public Vionet(VionetConfig cfg, GuestMemory memory, TapPort tap, Interrupts irq, Uplink uplink) {
+        this(cfg, memory, tap, tap, irq, uplink);
+    }
+
+    /**
+     * A device whose transmit and receive paths may run on two threads: each path gets its
+     * own tap port (a port's buffers belong to one thread).
+     */
+    public Vionet(VionetConfig cfg, GuestMemory memory, TapPort txTap, TapPort rxTap, Interrupts irq, Uplink uplink) {
         this.cfg = cfg;
         this.memory = memory;
-        this.tap = tap;
+        this.txTap = txTap;
+        this.rxTap = rxTap;
         this.irq = irq;
         this.uplink = uplink;
+        this.filter = new MacFilter(cfg.mac());
         long unsupported = cfg.offered() & ~SUPPORTED;
         if (unsupported != 0) {
             Log.warn("ignoring unsupported offered features 0x" + Long.toHexString(unsupported));
         }
     }
 
+    /**
+     * With a nudge, a DHCP answer made on the transmit path is left for the receive path's
+     * thread, which the nudge wakes; without one the transmit caller delivers it itself.
+     */
+    public void rxNudge(Runnable nudge) {
+        this.rxNudge = nudge;
+    }
+
+    /** A snapshot of the NIC's counters, every path added up. */
     public NicCounters counters() {
-        return counters;
+        lockBoth();
+        try {
+            NicCounters sum = new NicCounters();
+            sum.add(txCounters);
+            sum.add(rxCounters);
+            sum.add(ctrlCounters);
+            return sum;
+        } finally {
+            unlockBoth();
+        }
     }
 
     public QueueCounters[] ringCounters() {
@@ -201,7 +272,23 @@ public final class Vionet {
     }
 
     public org.jvmd.proto.NicStats stats() {
-        return counters.toProto(cfg.nic(), ringCounters);
+        NicCounters sum = counters();
+        lockBoth();
+        try {
+            return sum.toProto(cfg.nic(), ringCounters);
+        } finally {
+            unlockBoth();
+        }
+    }
+
+    private void lockBoth() {
+        txLock.lock();
+        rxLock.lock();
+    }
+
+    private void unlockBoth() {
+        rxLock.unlock();
+        txLock.unlock();
     }
 
     public long ackedFeatures() {
@@ -219,6 +306,15 @@ public final class Vionet {
 
     /** The TUN_F_* flags frames read from the tap may carry, as far as vionet knows. */
     public int tapMayGive() {
+        rxLock.lock();
+        try {
+            return mayGive();
+        } finally {
+            rxLock.unlock();
+        }
+    }
+
+    private int mayGive() {
         int f = tapFlags | staleFlags;
         for (int i = 0; i < tuncapCount; i++) {
             f |= tuncapInflight[(tuncapHead + i) % MAX_TUNCAP_INFLIGHT];
@@ -230,6 +326,15 @@ public final class Vionet {
 
     /** FeaturesAcked (virtio 1.2 §3.1.1 step 5): only bits offered and implemented count. */
     public void featuresAcked(long features) {
+        lockBoth();
+        try {
+            featuresAckedLocked(features);
+        } finally {
+            unlockBoth();
+        }
+    }
+
+    private void featuresAckedLocked(long features) {
         long allowed = (cfg.offered() | bit(VirtioNetFeatures.VERSION_1)) & SUPPORTED;
         if ((features & ~allowed) != 0) {
             Log.warn("driver acked features not offered: 0x" + Long.toHexString(features & ~allowed) + " (ignored)");
@@ -244,6 +349,15 @@ public final class Vionet {
 
     /** QueueReady: the driver enabled queue {@code q} (virtio 1.2 §4.1.4.3). */
     public void queueReady(int q, RingLayout layout, int vector) {
+        lockBoth();
+        try {
+            queueReadyLocked(q, layout, vector);
+        } finally {
+            unlockBoth();
+        }
+    }
+
+    private void queueReadyLocked(int q, RingLayout layout, int vector) {
         if (q < 0 || q > CTRL || (q == CTRL && !VirtioNetFeatures.has(acked, VirtioNetFeatures.CTRL_VQ))) {
             Log.warn("QueueReady for queue " + q + ", which this device does not have (ignored)");
             return;
@@ -281,6 +395,15 @@ public final class Vionet {
 
     /** DriverOk: the queues may be used; the tap gets the guest's offloads (TUNSCAP). */
     public void driverOk() {
+        lockBoth();
+        try {
+            driverOkLocked();
+        } finally {
+            unlockBoth();
+        }
+    }
+
+    private void driverOkLocked() {
         driverOk = true;
         sendTunCap();
         try {
@@ -297,6 +420,15 @@ public final class Vionet {
 
     /** Reset: queues stopped, features forgotten, the tap told to hand no offloads. */
     public void reset() {
+        lockBoth();
+        try {
+            resetLocked();
+        } finally {
+            unlockBoth();
+        }
+    }
+
+    private void resetLocked() {
         for (int q = 0; q < 3; q++) {
             if (queues[q] != null) {
                 queues[q].reset();
@@ -312,7 +444,10 @@ public final class Vionet {
         heldBytes = 0;
         backlogHead = 0;
         backlogCount = 0;
-        dhcpQueued = 0;
+        dhcpPosted = 0;
+        dhcpSeen = 0;
+        dhcpFreed = 0;
+        dhcpMail = false;
         driverOk = false;
         txPending = false;
         rxPending = false;
@@ -321,8 +456,7 @@ public final class Vionet {
         rxFeatures = 0;
         hdrSize = TAP_HDR;
         mergeable = false;
-        promisc = true;
-        allmulti = true;
+        filter.reset(cfg.mac());
         rebuildPolicies();
         sendTunCap();
         Log.debug("reset");
@@ -330,12 +464,21 @@ public final class Vionet {
 
     /** The privileged side's answer to our oldest TUNSCAP. */
     public void tunCapReply(TunCapabilitiesReply reply) {
+        lockBoth();
+        try {
+            tunCapReplyLocked(reply);
+        } finally {
+            unlockBoth();
+        }
+    }
+
+    private void tunCapReplyLocked(TunCapabilitiesReply reply) {
         if (tuncapCount == 0) {
             Log.warn("tuncap reply without a request (ignored)");
             return;
         }
         int requested = tuncapInflight[tuncapHead];
-        int before = tapMayGive();
+        int before = mayGive();
         tuncapHead = (tuncapHead + 1) % MAX_TUNCAP_INFLIGHT;
         tuncapCount--;
         int uso = TunFlags.USO4 | TunFlags.USO6;
@@ -388,7 +531,7 @@ public final class Vionet {
     private void breakQueue(int q, GuestFault f) {
         if (!broken[q]) {
             Log.warn("queue " + q + " stopped until reset: " + f.getMessage());
-            counters.drop(NicCounters.Drop.QUEUE_BROKEN);
+            (q == TX ? txCounters : q == RX ? rxCounters : ctrlCounters).drop(NicCounters.Drop.QUEUE_BROKEN);
         }
         broken[q] = true;
     }
@@ -399,46 +542,128 @@ public final class Vionet {
 
     // ---------------------------------------------------------------- events
 
-    /** The driver notified queue {@code q} (its ioeventfd fired). */
+    /**
+     * The driver notified queue {@code q} (its ioeventfd fired). A transmit kick runs on
+     * the transmit path's thread, a receive kick on the receive path's, a control kick on
+     * the control plane's.
+     */
     public void kick(int q) {
         if (q == TX) {
-            processTx();
-        } else if (q == RX) {
-            if (rxWaiting && active(RX)) {
-                rxWaiting = false;
-                try {
-                    queues[RX].disableNotifications();
-                } catch (GuestFault f) {
-                    breakQueue(RX, f);
-                }
+            txLock.lock();
+            try {
+                processTx();
+            } finally {
+                txLock.unlock();
             }
-            processRx();
+            deliverDhcpMail();
+        } else if (q == RX) {
+            rxLock.lock();
+            try {
+                rxKicked();
+            } finally {
+                rxLock.unlock();
+            }
         } else if (q == CTRL) {
-            processCtrl();
+            lockBoth();
+            try {
+                processCtrl();
+            } finally {
+                unlockBoth();
+            }
+        }
+    }
+
+    private void rxKicked() {
+        if (rxWaiting && active(RX)) {
+            rxWaiting = false;
+            try {
+                queues[RX].disableNotifications();
+            } catch (GuestFault f) {
+                breakQueue(RX, f);
+            }
+        }
+        processRx();
+    }
+
+    /** DHCP answers the transmit path made go to the receive path: by its thread, or here. */
+    private void deliverDhcpMail() {
+        if (!dhcpMail) {
+            return;
+        }
+        dhcpMail = false;
+        Runnable nudge = rxNudge;
+        if (nudge != null) {
+            nudge.run();
+            return;
+        }
+        rxLock.lock();
+        try {
+            processRx();
+        } finally {
+            rxLock.unlock();
         }
     }
 
     /** The tap is readable. */
     public void tapReadable() {
-        processRx();
+        rxLock.lock();
+        try {
+            processRx();
+        } finally {
+            rxLock.unlock();
+        }
     }
 
     /** True if the shell should poll the tap: RX can take frames now. */
     public boolean wantsTap() {
-        return active(RX) && !rxWaiting && backlogCount == 0;
-    }
-
-    /** True if a queue has work left over after its budget; call {@link #runPending} soon. */
-    public boolean hasPendingWork() {
-        return (txPending && active(TX)) || (rxPending && active(RX));
-    }
-
-    public void runPending() {
-        if (txPending) {
-            processTx();
+        rxLock.lock();
+        try {
+            return active(RX) && !rxWaiting && backlogCount == 0;
+        } finally {
+            rxLock.unlock();
         }
-        if (rxPending) {
-            processRx();
+    }
+
+    /** True if transmit has work left over after its budget; call {@link #runPendingTx} soon. */
+    public boolean txHasPendingWork() {
+        txLock.lock();
+        try {
+            return txPending && active(TX);
+        } finally {
+            txLock.unlock();
+        }
+    }
+
+    /** True if receive has work left over after its budget; call {@link #runPendingRx} soon. */
+    public boolean rxHasPendingWork() {
+        rxLock.lock();
+        try {
+            return rxPending && active(RX);
+        } finally {
+            rxLock.unlock();
+        }
+    }
+
+    public void runPendingTx() {
+        txLock.lock();
+        try {
+            if (txPending) {
+                processTx();
+            }
+        } finally {
+            txLock.unlock();
+        }
+        deliverDhcpMail();
+    }
+
+    public void runPendingRx() {
+        rxLock.lock();
+        try {
+            if (rxPending) {
+                processRx();
+            }
+        } finally {
+            rxLock.unlock();
         }
     }
 
@@ -480,17 +705,20 @@ public final class Vionet {
         } catch (GuestFault f) {
             breakQueue(TX, f);
         }
-        if (backlogCount > 0) {
-            processRx();
-        }
     }
 
     /** One guest frame to the tap (or to the DHCP responder); the chain is pushed by the caller. */
     private void transmit(DescriptorChain c) {
         try {
+            if (c.writableSegments() > 0) {
+                // virtio 1.2 §2.7.4.1: the device SHOULD NOT read a device-writable buffer, and
+                // a transmit buffer is never one: the chain is bad as a whole.
+                txCounters.drop(NicCounters.Drop.TX_WRITABLE_DESCRIPTOR);
+                return;
+            }
             long readable = c.readableBytes();
             if (readable < hdrSize) {
-                counters.drop(DropReason.FRAME_TOO_SHORT);
+                txCounters.drop(DropReason.FRAME_TOO_SHORT);
                 return;
             }
             if (readable - hdrSize > MAX_FRAME) {
@@ -498,22 +726,22 @@ public final class Vionet {
                 return;
             }
             int len = (int) (readable - hdrSize);
-            c.gather(0, hdrBytes, 0, hdrSize);
-            hdr.read(hdrBytes, 0, hdrSize);
-            int peeked = c.gather(hdrSize, peek, 0, Math.min(len, peek.length));
-            if (cfg.lockedLladdr() && (peeked < 12 || !sameMac(peek, 6))) {
-                counters.drop(NicCounters.Drop.LOCKED_LLADDR_TX);
+            c.gather(0, txHdrBytes, 0, hdrSize);
+            txHdr.read(txHdrBytes, 0, hdrSize);
+            int peeked = c.gather(hdrSize, txPeek, 0, Math.min(len, txPeek.length));
+            if (cfg.lockedLladdr() && (peeked < 12 || !sameMac(txPeek, 6))) {
+                txCounters.drop(NicCounters.Drop.LOCKED_LLADDR_TX);
                 return;
             }
-            if (cfg.dhcp() != null && looksLikeDhcp(peek, peeked) && answerDhcp(c, len)) {
+            if (cfg.dhcp() != null && looksLikeDhcp(txPeek, peeked) && answerDhcp(c, len)) {
                 return;
             }
-            TxVerdict v = validator.check(hdr, len);
+            TxVerdict v = validator.check(txHdr, len);
             switch (v) {
                 case PASS -> passThrough(c, len);
                 case FINISH_CSUM -> finishChecksum(c, len);
                 case SEGMENT -> segment(c, len);
-                case DROP -> counters.drop(validator.dropReason());
+                case DROP -> txCounters.drop(validator.dropReason());
             }
         } catch (GuestFault f) {
             ringCounters[TX].count(f.reason());
@@ -525,60 +753,60 @@ public final class Vionet {
         int skip = hdrSize;
         if (cfg.lockedLladdr()) {
             // The checked Ethernet header goes from our copy: the guest cannot change it now.
-            System.arraycopy(peek, 0, prefix, prefixLen, 14);
+            System.arraycopy(txPeek, 0, prefix, prefixLen, 14);
             prefixLen += 14;
             skip += 14;
         }
         long n;
         if (readableSpans(c, skip)) {
-            n = tap.write(prefix, prefixLen, spans);
+            n = txTap.write(prefix, prefixLen, txSpans);
         } else {
             // More buffers than one writev takes: send from a copy.
             System.arraycopy(prefix, 0, txScratch, 0, TAP_HDR);
             c.gather(hdrSize, txScratch, TAP_HDR, len);
             if (cfg.lockedLladdr() && !sameMac(txScratch, TAP_HDR + 6)) {
-                counters.drop(NicCounters.Drop.LOCKED_LLADDR_TX);
+                txCounters.drop(NicCounters.Drop.LOCKED_LLADDR_TX);
                 return;
             }
-            n = tap.write(txScratch, 0, TAP_HDR + len);
+            n = txTap.write(txScratch, 0, TAP_HDR + len);
         }
         if (tapWritten(n)) {
-            counters.txFrames++;
-            counters.txBytes += len;
-            if (hdr.needsCsum()) {
-                counters.txCsumOffloaded++;
+            txCounters.txFrames++;
+            txCounters.txBytes += len;
+            if (txHdr.needsCsum()) {
+                txCounters.txCsumOffloaded++;
             }
-            int base = hdr.gsoBase();
+            int base = txHdr.gsoBase();
             if (base == VirtioNetHdr.GSO_TCPV4 || base == VirtioNetHdr.GSO_TCPV6) {
-                counters.txTsoFrames++;
+                txCounters.txTsoFrames++;
             } else if (base == VirtioNetHdr.GSO_UDP_L4) {
-                counters.txUsoFrames++;
+                txCounters.txUsoFrames++;
             }
         }
     }
 
     /** Our copy of a validated header for the tap: only NEEDS_CSUM may be set (virtio 1.2 §5.1.6.2.1). */
     private int writeTapHeader(byte[] out) {
-        int flags = hdr.flags;
-        int numBuffers = hdr.numBuffers;
-        hdr.flags &= VirtioNetHdr.F_NEEDS_CSUM;
-        hdr.numBuffers = 0;
-        hdr.write(out, 0, TAP_HDR);
-        hdr.flags = flags;
-        hdr.numBuffers = numBuffers;
+        int flags = txHdr.flags;
+        int numBuffers = txHdr.numBuffers;
+        txHdr.flags &= VirtioNetHdr.F_NEEDS_CSUM;
+        txHdr.numBuffers = 0;
+        txHdr.write(out, 0, TAP_HDR);
+        txHdr.flags = flags;
+        txHdr.numBuffers = numBuffers;
         return TAP_HDR;
     }
 
-    /** The readable part of {@code c} after {@code skip} bytes into {@link #spans}; false if it does not fit. */
+    /** The readable part of {@code c} after {@code skip} bytes into {@link #txSpans}; false if it does not fit. */
     private boolean readableSpans(DescriptorChain c, long skip) {
-        spans.clear();
+        txSpans.clear();
         for (int i = 0; i < c.readableSegments(); i++) {
             long l = c.length(i);
             if (skip >= l) {
                 skip -= l;
                 continue;
             }
-            if (!spans.add(c.address(i) + skip, l - skip)) {
+            if (!txSpans.add(c.address(i) + skip, l - skip)) {
                 return false;
             }
             skip = 0;
@@ -590,17 +818,17 @@ public final class Vionet {
         Arrays.fill(txScratch, 0, TAP_HDR, (byte) 0);
         c.gather(hdrSize, txScratch, TAP_HDR, len);
         if (cfg.lockedLladdr() && !sameMac(txScratch, TAP_HDR + 6)) {
-            counters.drop(NicCounters.Drop.LOCKED_LLADDR_TX);
+            txCounters.drop(NicCounters.Drop.LOCKED_LLADDR_TX);
             return;
         }
-        if (hdr.needsCsum()) {
-            InetChecksum.completePartial(txScratch, TAP_HDR, len, hdr.csumStart, hdr.csumOffset);
+        if (txHdr.needsCsum()) {
+            InetChecksum.completePartial(txScratch, TAP_HDR, len, txHdr.csumStart, txHdr.csumOffset);
         }
-        if (tapWritten(tap.write(txScratch, 0, TAP_HDR + len))) {
-            counters.txFrames++;
-            counters.txBytes += len;
-            if (hdr.needsCsum()) {
-                counters.txSwChecksummed++;
+        if (tapWritten(txTap.write(txScratch, 0, TAP_HDR + len))) {
+            txCounters.txFrames++;
+            txCounters.txBytes += len;
+            if (txHdr.needsCsum()) {
+                txCounters.txSwChecksummed++;
             }
         }
     }
@@ -608,22 +836,22 @@ public final class Vionet {
     private void segment(DescriptorChain c, int len) throws GuestFault {
         c.gather(hdrSize, txScratch, 0, len);
         if (cfg.lockedLladdr() && !sameMac(txScratch, 6)) {
-            counters.drop(NicCounters.Drop.LOCKED_LLADDR_TX);
+            txCounters.drop(NicCounters.Drop.LOCKED_LLADDR_TX);
             return;
         }
-        int n = segmenter.segment(hdr, txScratch, 0, len, segOut, 0, TAP_HDR, segOff, segLen);
+        int n = txSegmenter.segment(txHdr, txScratch, 0, len, txSegOut, 0, TAP_HDR, txSegOff, txSegLen);
         if (n < 0) {
-            counters.drop(segmenter.dropReason());
+            txCounters.drop(txSegmenter.dropReason());
             return;
         }
         boolean all = true;
         for (int i = 0; i < n; i++) {
-            all &= tapWritten(tap.write(segOut, segOff[i] - TAP_HDR, segLen[i] + TAP_HDR));
+            all &= tapWritten(txTap.write(txSegOut, txSegOff[i] - TAP_HDR, txSegLen[i] + TAP_HDR));
         }
         if (all) {
-            counters.txFrames++;
-            counters.txBytes += len;
-            counters.txSwSegmented++;
+            txCounters.txFrames++;
+            txCounters.txBytes += len;
+            txCounters.txSwSegmented++;
         }
     }
 
@@ -631,8 +859,8 @@ public final class Vionet {
         if (n >= 0) {
             return true;
         }
-        counters.tapError((int) -n, true);
-        counters.drop(NicCounters.Drop.TX_TAP_ERROR);
+        txCounters.tapError((int) -n, true);
+        txCounters.drop(NicCounters.Drop.TX_TAP_ERROR);
         return false;
     }
 
@@ -662,22 +890,35 @@ public final class Vionet {
         if (!dhcpIn.parse(txScratch, 0, n) || !cfg.dhcp().fromGuest(dhcpIn)) {
             return false;
         }
-        if (dhcpQueued == DHCP_SLOTS) {
-            counters.drop(NicCounters.Drop.RX_BACKLOG_FULL);
+        int posted = dhcpPosted;
+        if (posted - dhcpFreed == DHCP_SLOTS) {
+            txCounters.drop(NicCounters.Drop.RX_BACKLOG_FULL);
             return true;
         }
-        byte[] out = dhcpOut[dhcpNext];
+        int slot = Math.floorMod(posted, DHCP_SLOTS);
+        byte[] out = dhcpOut[slot];
         int replyLen = cfg.dhcp().respond(dhcpIn, out, TAP_HDR);
         if (replyLen == 0) {
             return true;
         }
-        dhcpNext = (dhcpNext + 1) % DHCP_SLOTS;
         Arrays.fill(out, 0, TAP_HDR, (byte) 0);
-        if (enqueue(out, TAP_HDR - hdrSize, hdrSize + replyLen)) {
-            dhcpQueued++;
-            counters.dhcpReplies++;
-        }
+        dhcpLen[slot] = replyLen;
+        dhcpPosted = posted + 1;   // publishes the slot to the receive path
+        dhcpMail = true;
+        txCounters.dhcpReplies++;
         return true;
+    }
+
+    /** Moves DHCP answers posted by the transmit path into the receive backlog (receive path). */
+    private void collectDhcp() {
+        int posted = dhcpPosted;
+        while (dhcpSeen != posted) {
+            int slot = Math.floorMod(dhcpSeen, DHCP_SLOTS);
+            dhcpSeen++;
+            if (!enqueue(dhcpOut[slot], TAP_HDR - hdrSize, hdrSize + dhcpLen[slot])) {
+                dhcpFreed = dhcpFreed + 1;
+            }
+        }
     }
 
     // ---------------------------------------------------------------- receive
@@ -686,6 +927,7 @@ public final class Vionet {
         if (!active(RX)) {
             return;
         }
+        collectDhcp();
         try {
             rxPending = false;
             for (int frames = 0; ; frames++) {
@@ -735,7 +977,7 @@ public final class Vionet {
 
     /** The direct path is safe when every frame the tap may hand is one the guest takes. */
     private boolean directPath() {
-        return !cfg.lockedLladdr() && (tapMayGive() & ~TunFlags.forGuest(rxFeatures)) == 0;
+        return !cfg.lockedLladdr() && (mayGive() & ~TunFlags.forGuest(rxFeatures)) == 0;
     }
 
     /** Takes one more chain from the ring into the held list. */
@@ -748,7 +990,7 @@ public final class Vionet {
         while (q.pop(c)) {
             if (c.writableBytes() < hdrSize) {
                 // virtio 1.2 §5.1.6.3.1: every receive buffer holds at least the header.
-                counters.drop(DropReason.RX_BUFFER_TOO_SMALL);
+                rxCounters.drop(DropReason.RX_BUFFER_TOO_SMALL);
                 q.push(c.head(), 0);
                 continue;
             }
@@ -795,40 +1037,48 @@ public final class Vionet {
     }
 
     private int receiveDirect() throws GuestFault {
-        int maxFrame = (tapMayGive() & GSO_TUN_FLAGS) != 0 ? MAX_FRAME : cfg.mtu() + L2_OVERHEAD;
+        int maxFrame = (mayGive() & GSO_TUN_FLAGS) != 0 ? MAX_FRAME : cfg.mtu() + L2_OVERHEAD;
         if (!reserve(hdrSize + maxFrame) && (heldCount == 0 || !cannotGrow())) {
             return NEED_BUFFERS;
         }
-        spans.clear();
+        rxSpans.clear();
         int chainsInSpans = mergeable ? heldCount : 1;
         for (int i = 0; i < chainsInSpans; i++) {
             if (!writableSpans(heldAt(i), i == 0 ? hdrSize : 0)) {
                 break;
             }
         }
-        long n = tap.read(hdrBytes, spans);
+        long n = rxTap.read(rxHdrBytes, rxSpans);
         if (n < 0) {
             return tapReadFailed(n);
         }
         int len = (int) Math.min(n - TAP_HDR, Integer.MAX_VALUE);
         if (n < TAP_HDR + 14) {
-            counters.drop(NicCounters.Drop.RX_RUNT);
+            rxCounters.drop(NicCounters.Drop.RX_RUNT);
             return DONE;
         }
-        if (len > spans.bytes()) {
-            counters.drop(NicCounters.Drop.RX_TRUNCATED);
+        if (len > rxSpans.bytes()) {
+            rxCounters.drop(NicCounters.Drop.RX_TRUNCATED);
             return DONE;
         }
-        hdr.read(hdrBytes, 0, TAP_HDR);
-        RxVerdict v = rxPolicy.check(hdr, len);
+        if (!filter.promiscuous()) {
+            // The guest asked for the filter; the frame may sit in its posted buffers, unused.
+            gatherSpans(rxPeek, MacFilter.MAC_LEN);
+            if (!filter.accepts(rxPeek, 0)) {
+                rxCounters.drop(NicCounters.Drop.RX_MAC_FILTER);
+                return DONE;
+            }
+        }
+        rxHdr.read(rxHdrBytes, 0, TAP_HDR);
+        RxVerdict v = rxPolicy.check(rxHdr, len);
         switch (v) {
-            case DROP -> counters.drop(rxPolicy.dropReason());
+            case DROP -> rxCounters.drop(rxPolicy.dropReason());
             case DELIVER -> deliverHeld(len, v);
             case FINISH_CSUM -> {
                 gatherSpans(rxScratch, len);
-                InetChecksum.completePartial(rxScratch, 0, len, hdr.csumStart, hdr.csumOffset);
-                scatterSpans(hdr.csumStart + hdr.csumOffset, rxScratch, hdr.csumStart + hdr.csumOffset, 2);
-                counters.rxSwChecksummed++;
+                InetChecksum.completePartial(rxScratch, 0, len, rxHdr.csumStart, rxHdr.csumOffset);
+                scatterSpans(rxHdr.csumStart + rxHdr.csumOffset, rxScratch, rxHdr.csumStart + rxHdr.csumOffset, 2);
+                rxCounters.rxSwChecksummed++;
                 deliverHeld(len, v);
             }
             case SEGMENT -> {
@@ -839,7 +1089,7 @@ public final class Vionet {
         return DONE;
     }
 
-    /** The writable part of {@code c} after {@code skip} bytes, appended to {@link #spans}. */
+    /** The writable part of {@code c} after {@code skip} bytes, appended to {@link #rxSpans}. */
     private boolean writableSpans(DescriptorChain c, long skip) {
         for (int i = c.readableSegments(); i < c.segments(); i++) {
             long l = c.length(i);
@@ -847,7 +1097,7 @@ public final class Vionet {
                 skip -= l;
                 continue;
             }
-            if (!spans.add(c.address(i) + skip, l - skip)) {
+            if (!rxSpans.add(c.address(i) + skip, l - skip)) {
                 return false;
             }
             skip = 0;
@@ -857,24 +1107,24 @@ public final class Vionet {
 
     private void gatherSpans(byte[] dst, int len) throws GuestFault {
         int done = 0;
-        for (int i = 0; i < spans.count() && done < len; i++) {
-            int n = Math.min(spans.length(i), len - done);
-            memory.read(spans.address(i), dst, done, n);
+        for (int i = 0; i < rxSpans.count() && done < len; i++) {
+            int n = Math.min(rxSpans.length(i), len - done);
+            memory.read(rxSpans.address(i), dst, done, n);
             done += n;
         }
     }
 
-    /** Writes {@code src[srcOff..+n)} to frame offset {@code at} of the frame in {@link #spans}. */
+    /** Writes {@code src[srcOff..+n)} to frame offset {@code at} of the frame in {@link #rxSpans}. */
     private void scatterSpans(int at, byte[] src, int srcOff, int n) throws GuestFault {
         long skip = at;
-        for (int i = 0; i < spans.count() && n > 0; i++) {
-            int l = spans.length(i);
+        for (int i = 0; i < rxSpans.count() && n > 0; i++) {
+            int l = rxSpans.length(i);
             if (skip >= l) {
                 skip -= l;
                 continue;
             }
             int k = (int) Math.min(l - skip, n);
-            memory.write(spans.address(i) + skip, src, srcOff, k);
+            memory.write(rxSpans.address(i) + skip, src, srcOff, k);
             srcOff += k;
             n -= k;
             skip = 0;
@@ -883,16 +1133,16 @@ public final class Vionet {
 
     /** The frame read by the direct path sits in the held chains: give them its header and return them. */
     private void deliverHeld(int len, RxVerdict v) throws GuestFault {
-        rxPolicy.prepareHeader(hdr, v);
+        rxPolicy.prepareHeader(rxHdr, v);
         int k = planHeld(hdrSize + len);
         if (k < 0) {
-            counters.drop(plan.dropReason());
+            rxCounters.drop(plan.dropReason());
             return;
         }
-        hdr.numBuffers = plan.numBuffers();
-        hdr.write(hdrBytes, 0, hdrSize);
-        heldAt(0).scatter(0, hdrBytes, 0, hdrSize);
-        countRx(hdr.flags, hdr.gsoType, len);
+        rxHdr.numBuffers = plan.numBuffers();
+        rxHdr.write(rxHdrBytes, 0, hdrSize);
+        heldAt(0).scatter(0, rxHdrBytes, 0, hdrSize);
+        countRx(rxHdr.flags, rxHdr.gsoType, len);
         consume(k);
     }
 
@@ -914,13 +1164,13 @@ public final class Vionet {
     }
 
     private void countRx(int flags, int gsoType, int len) {
-        counters.rxFrames++;
-        counters.rxBytes += len;
+        rxCounters.rxFrames++;
+        rxCounters.rxBytes += len;
         if ((flags & VirtioNetHdr.F_NEEDS_CSUM) != 0) {
-            counters.rxCsumOffloaded++;
+            rxCounters.rxCsumOffloaded++;
         }
         if (gsoType != VirtioNetHdr.GSO_NONE) {
-            counters.rxGsoFrames++;
+            rxCounters.rxGsoFrames++;
         }
     }
 
@@ -930,64 +1180,124 @@ public final class Vionet {
             staleFlags = 0;
             return EMPTY;
         }
-        counters.tapError(errno, false);
+        rxCounters.tapError(errno, false);
         return EMPTY;
     }
 
+    /** Bytes of a staged frame looked at before anything is copied: the tap header and the Ethernet header. */
+    private static final int STAGED_PEEK = TAP_HDR + 14;
+
+    /**
+     * The scratch path: the frame is staged outside guest memory and checked (locked
+     * lladdr, the MAC filter, the offload policy); a frame the guest takes as is is copied
+     * once, from the staging area into its buffers, anything else is brought into
+     * {@link #rxScratch} to be finished or segmented.
+     */
     private int receiveScratch() throws GuestFault {
-        long n = tap.read(rxScratch, 0, rxScratch.length);
+        long n = rxTap.readStaged(rxScratch, STAGED_PEEK);
         if (n < 0) {
             return tapReadFailed(n);
         }
         if (n < TAP_HDR + 14) {
-            counters.drop(NicCounters.Drop.RX_RUNT);
+            rxCounters.drop(NicCounters.Drop.RX_RUNT);
             return DONE;
         }
         if (n > rxScratch.length) {
-            counters.drop(NicCounters.Drop.RX_TRUNCATED);
+            rxCounters.drop(NicCounters.Drop.RX_TRUNCATED);
             return DONE;
         }
         int len = (int) n - TAP_HDR;
         if (cfg.lockedLladdr() && (rxScratch[TAP_HDR] & 1) == 0 && !sameMac(rxScratch, TAP_HDR)) {
-            counters.drop(NicCounters.Drop.LOCKED_LLADDR_RX);
+            rxCounters.drop(NicCounters.Drop.LOCKED_LLADDR_RX);
             return DONE;
         }
-        hdr.read(rxScratch, 0, TAP_HDR);
-        RxVerdict v = rxPolicy.check(hdr, len);
+        if (!filter.accepts(rxScratch, TAP_HDR)) {
+            rxCounters.drop(NicCounters.Drop.RX_MAC_FILTER);
+            return DONE;
+        }
+        rxHdr.read(rxScratch, 0, TAP_HDR);
+        RxVerdict v = rxPolicy.check(rxHdr, len);
+        if (v == RxVerdict.DROP) {
+            rxCounters.drop(rxPolicy.dropReason());
+            return DONE;
+        }
+        if (v == RxVerdict.DELIVER && backlogCount == 0 && deliverStaged(len)) {
+            return DONE;
+        }
+        rxTap.copyStaged(STAGED_PEEK, rxScratch, STAGED_PEEK, (int) n - STAGED_PEEK);
         switch (v) {
-            case DROP -> counters.drop(rxPolicy.dropReason());
+            case DROP -> rxCounters.drop(rxPolicy.dropReason());
             case SEGMENT -> segmentToBacklog(rxScratch, TAP_HDR, len);
             case DELIVER, FINISH_CSUM -> {
                 if (v == RxVerdict.FINISH_CSUM) {
-                    InetChecksum.completePartial(rxScratch, TAP_HDR, len, hdr.csumStart, hdr.csumOffset);
-                    counters.rxSwChecksummed++;
+                    InetChecksum.completePartial(rxScratch, TAP_HDR, len, rxHdr.csumStart, rxHdr.csumOffset);
+                    rxCounters.rxSwChecksummed++;
                 }
-                rxPolicy.prepareHeader(hdr, v);
-                hdr.write(rxScratch, TAP_HDR - hdrSize, hdrSize);
+                rxPolicy.prepareHeader(rxHdr, v);
+                rxHdr.write(rxScratch, TAP_HDR - hdrSize, hdrSize);
                 enqueue(rxScratch, TAP_HDR - hdrSize, hdrSize + len);
             }
         }
         return DONE;
     }
 
+    /**
+     * Copies a staged frame the guest takes as is straight into held chains; false (nothing
+     * done) if the ring has too few buffers now, so that the frame waits in the backlog.
+     */
+    private boolean deliverStaged(int len) throws GuestFault {
+        int total = hdrSize + len;
+        if (!reserve(total) && (heldCount == 0 || !cannotGrow())) {
+            return false;
+        }
+        rxPolicy.prepareHeader(rxHdr, RxVerdict.DELIVER);
+        int k = planHeld(total);
+        if (k < 0) {
+            rxCounters.drop(plan.dropReason());
+            return true;
+        }
+        rxSpans.clear();
+        for (int i = 0; i < k; i++) {
+            if (!writableSpans(heldAt(i), i == 0 ? hdrSize : 0)) {
+                break;
+            }
+        }
+        int done = 0;
+        for (int i = 0; i < rxSpans.count() && done < len; i++) {
+            int m = Math.min(rxSpans.length(i), len - done);
+            rxTap.copyStaged(TAP_HDR + done, rxSpans.address(i), m);
+            done += m;
+        }
+        if (done < len) {
+            rxCounters.drop(NicCounters.Drop.RX_TRUNCATED);   // more pieces than one frame may have
+            return true;
+        }
+        rxHdr.numBuffers = plan.numBuffers();
+        rxHdr.write(rxHdrBytes, 0, hdrSize);
+        heldAt(0).scatter(0, rxHdrBytes, 0, hdrSize);
+        countRx(rxHdr.flags, rxHdr.gsoType, len);
+        consume(k);
+        return true;
+    }
+
     /** Software GSO of a received frame at {@code buf[off..off+len)}; the segments go to the backlog. */
     private void segmentToBacklog(byte[] buf, int off, int len) {
-        int n = segmenter.segment(hdr, buf, off, len, segOut, 0, hdrSize, segOff, segLen);
+        int n = rxSegmenter.segment(rxHdr, buf, off, len, rxSegOut, 0, hdrSize, rxSegOff, rxSegLen);
         if (n < 0) {
-            counters.drop(segmenter.dropReason());
+            rxCounters.drop(rxSegmenter.dropReason());
             return;
         }
-        counters.rxSwSegmented++;
-        rxPolicy.prepareHeader(hdr, RxVerdict.SEGMENT);
+        rxCounters.rxSwSegmented++;
+        rxPolicy.prepareHeader(rxHdr, RxVerdict.SEGMENT);
         for (int i = 0; i < n; i++) {
-            hdr.write(segOut, segOff[i] - hdrSize, hdrSize);
-            enqueue(segOut, segOff[i] - hdrSize, hdrSize + segLen[i]);
+            rxHdr.write(rxSegOut, rxSegOff[i] - hdrSize, hdrSize);
+            enqueue(rxSegOut, rxSegOff[i] - hdrSize, hdrSize + rxSegLen[i]);
         }
     }
 
     private boolean enqueue(byte[] buf, int off, int len) {
         if (backlogCount == BACKLOG) {
-            counters.drop(NicCounters.Drop.RX_BACKLOG_FULL);
+            rxCounters.drop(NicCounters.Drop.RX_BACKLOG_FULL);
             return false;
         }
         int i = (backlogHead + backlogCount) % BACKLOG;
@@ -1023,14 +1333,14 @@ public final class Vionet {
                 countRx(buf[off] & 0xFF, buf[off + 1] & 0xFF, total - hdrSize);
                 consume(k);
             } else {
-                counters.drop(plan.dropReason());
+                rxCounters.drop(plan.dropReason());
             }
             backlogBuf[e] = null;
             backlogHead = (backlogHead + 1) % BACKLOG;
             backlogCount--;
             for (byte[] slot : dhcpOut) {
                 if (slot == buf) {
-                    dhcpQueued--;
+                    dhcpFreed = dhcpFreed + 1;   // answers leave the backlog in the order they were posted
                 }
             }
         }
@@ -1048,13 +1358,13 @@ public final class Vionet {
         try {
             for (int budget = q.size(); budget > 0 && q.pop(c); budget--) {
                 if (c.writableBytes() < 1) {
-                    counters.drop(NicCounters.Drop.CTRL_BAD_COMMAND);
+                    ctrlCounters.drop(NicCounters.Drop.CTRL_BAD_COMMAND);
                     q.push(c.head(), 0);
                     continue;
                 }
                 byte ack = command(c);
                 if (ack != CTRL_OK) {
-                    counters.drop(NicCounters.Drop.CTRL_BAD_COMMAND);
+                    ctrlCounters.drop(NicCounters.Drop.CTRL_BAD_COMMAND);
                 }
                 one[0] = ack;
                 // struct virtio_net_ctrl: class, command, data (readable), then u8 ack (writable).
@@ -1080,15 +1390,19 @@ public final class Vionet {
             c.gather(2, ctrlData, 0, 1);
             boolean on = ctrlData[0] != 0;
             if (cmd == CTRL_RX_PROMISC) {
-                promisc = on;
+                filter.promiscuous(on);
             } else {
-                allmulti = on;
+                filter.allMulticast(on);
             }
             Log.debug((cmd == CTRL_RX_PROMISC ? "promisc " : "allmulti ") + on);
             return CTRL_OK;
         }
         if (cls == CTRL_CLASS_MAC && ctrlRx && cmd == CTRL_MAC_TABLE_SET) {
-            return macTableValid(c, dataLen) ? CTRL_OK : CTRL_ERR;
+            return filter.setTables(ctrlArgs, dataLen) ? CTRL_OK : CTRL_ERR;
+        }
+        if (cls == CTRL_CLASS_MAC && cmd == CTRL_MAC_ADDR_SET && dataLen == MacFilter.MAC_LEN
+                && VirtioNetFeatures.has(acked, VirtioNetFeatures.CTRL_MAC_ADDR)) {
+            return macAddrSet(c);
         }
         if (cls == CTRL_CLASS_GUEST_OFFLOADS && cmd == CTRL_GUEST_OFFLOADS_SET && dataLen == 8
                 && VirtioNetFeatures.has(acked, VirtioNetFeatures.CTRL_GUEST_OFFLOADS)) {
@@ -1110,30 +1424,29 @@ public final class Vionet {
     }
 
     /**
-     * VIRTIO_NET_CTRL_MAC_TABLE_SET (virtio 1.2 §5.1.6.5.2): two tables, each a le32 count
-     * and that many 6-byte addresses, filling the data exactly. The device accepts the
-     * filter; it does not filter by it (only locked lladdr drops by address).
+     * VIRTIO_NET_CTRL_MAC_ADDR_SET (virtio 1.2 §5.1.6.5.2): the driver's new default address
+     * becomes the filter's own address. With locked lladdr only the configured address is
+     * accepted (vmd: the guest cannot move to another MAC).
      */
-    private boolean macTableValid(DescriptorChain c, long dataLen) throws GuestFault {
-        long at = 2;
-        long end = 2 + dataLen;
-        for (int t = 0; t < 2; t++) {
-            if (at + 4 > end) {
-                return false;
-            }
-            c.gather(at, ctrlData, 0, 4);
-            long entries = (ctrlData[0] & 0xFFL) | (ctrlData[1] & 0xFFL) << 8 | (ctrlData[2] & 0xFFL) << 16
-                    | (ctrlData[3] & 0xFFL) << 24;
-            at += 4 + 6 * entries;
+    private byte macAddrSet(DescriptorChain c) throws GuestFault {
+        c.gather(2, ctrlData, 0, MacFilter.MAC_LEN);
+        if (cfg.lockedLladdr() && !sameMac(ctrlData, 0)) {
+            return CTRL_ERR;
         }
-        return at == end;
+        filter.ownAddress(ctrlData, 0);
+        return CTRL_OK;
     }
 
     public boolean promiscuous() {
-        return promisc;
+        return filter.promiscuous();
     }
 
     public boolean allMulticast() {
-        return allmulti;
+        return filter.allMulticast();
+    }
+
+    /** The receive filter (read it on the device's thread). */
+    MacFilter filter() {
+        return filter;
     }
 }

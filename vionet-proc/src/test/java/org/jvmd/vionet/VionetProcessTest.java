@@ -208,7 +208,15 @@ class VionetProcessTest {
                         + "\n" + dbg + "\n" + sh("ip", "-n", NS, "-s", "link", "show", "vn0")
                         + sh("ip", "netns", "exec", NS, "nstat", "-az"));
             }
-            assertEquals(2, guest.reapTx());
+            // Transmit runs on its own thread: the answer may reach the guest before the
+            // transmit thread publishes its used ring, so wait for both chains.
+            int reaped = guest.reapTx();
+            deadline = System.nanoTime() + 10_000_000_000L;
+            while (reaped < 2 && System.nanoTime() < deadline) {
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+                reaped += guest.reapTx();
+            }
+            assertEquals(2, reaped);
 
             c.channel().send(ToVionet.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
             FromVionet s = next(c);

@@ -285,6 +285,28 @@ class VionetTest {
         assertEquals(3, r.guest.reapTx());
     }
 
+    @Test
+    void txChainWithADeviceWritableDescriptorIsDroppedCountedAndUsedWithLengthZero() throws Exception {
+        Rig r = full();
+        DriverQueue tx = r.guest.tx;
+        byte[] f = Packets.tcp4(PEER, MAC, 100, true, 0);
+        long buf = 4096;
+        r.mem.write(buf, f, 0, f.length);
+        tx.readable(buf, 12).writable(buf + 12, f.length - 12);   // a readable header, then a writable frame
+        int mixed = tx.add(false);
+        tx.writable(buf, f.length);                               // nothing but a writable buffer
+        int writableOnly = tx.add(false);
+        r.dev.kick(Vionet.TX);
+        assertEquals(0, r.tap.written(), "vionet never sends a device-writable buffer");
+        assertEquals(2, r.drops("tx_writable_descriptor"));
+        for (int expected : new int[] {mixed, writableOnly}) {
+            assertEquals(expected, tx.reap());
+            assertEquals(0, tx.usedLen());
+        }
+        r.send(f);
+        assertEquals(1, r.tap.written(), "the next good frame still passes");
+    }
+
     // ---------------------------------------------------------------- receive
 
     @Test
@@ -376,6 +398,28 @@ class VionetTest {
     }
 
     @Test
+    void rxSegmentsWaitingForBuffersSurviveATxSegmentationMeanwhile() throws Exception {
+        // Received segments waiting in the backlog used to share the segmenter's output
+        // array with transmit, so segmenting a guest frame meanwhile overwrote them.
+        long f = RING | HOST | MRG | bit(VirtioNetFeatures.GUEST_CSUM);
+        Rig r = new Rig(nic(f), f, 1536);
+        byte[] frame = Packets.tcp4(MAC, PEER, 4000, true, 1448);
+        r.tap.offer(frame, 0, frame.length);
+        r.dev.tapReadable();                       // segmented in software; no buffers: they wait
+        assertNull(r.guest.receive());
+        r.send(Packets.udp4(PEER, MAC, 3000, true, 1000));   // USO, segmented in software on transmit
+        assertEquals(3, r.tap.written());
+        r.guest.postRx(64);
+        r.dev.kick(Vionet.RX);
+        int n = 0;
+        for (byte[] got; (got = r.guest.receive()) != null; n++) {
+            assertTrue(Packets.checksumsValid(got, 12, got.length - 12), "segment " + n);
+            assertEquals(6, got[12 + 14 + 9], "segment " + n + " is still TCP");
+        }
+        assertEquals(3, n);
+    }
+
+    @Test
     void rxWaitsForBuffersAndResumesOnTheGuestsKick() throws Exception {
         long f = RING | HOST | GUEST | MRG;
         Rig r = new Rig(nic(f), f, 1536);
@@ -455,6 +499,33 @@ class VionetTest {
         assertArrayEquals(frameOf(bcast), frameOf(r.guest.receive()));
         assertNull(r.guest.receive());
         assertEquals(1, r.drops("locked_lladdr_rx"));
+    }
+
+    @Test
+    void lockedLladdrStagesFramesOutsideGuestMemoryThenCopiesThemIntoMergeableBuffers() throws Exception {
+        long f = RING | HOST | GUEST | MRG | CTRL;
+        Rig r = new Rig(nic(f).setLockedLladdr(true), f, 1536);
+        r.tapApplies();
+        byte[] big = Packets.tcp4(MAC, PEER, 60000, true, 1448);
+        assertTrue(r.tap.offer(big, 0, big.length));
+        r.dev.tapReadable();
+        assertNull(r.guest.receive(), "no buffers yet: the frame waits");
+        r.guest.postRx(64);
+        r.dev.kick(Vionet.RX);
+        byte[] got = r.guest.receive();
+        assertNotNull(got);
+        assertArrayEquals(frameOf(big), frameOf(got));
+        VirtioNetHdr h = hdrOf(got);
+        assertEquals((big.length + 1535) / 1536, h.numBuffers);
+        assertEquals(VirtioNetHdr.GSO_TCPV4, h.gsoType);
+        assertEquals(VirtioNetHdr.F_NEEDS_CSUM, h.flags);
+        byte[] next = Packets.tcp4(MAC, PEER, 30000, true, 1448);
+        assertTrue(r.tap.offer(next, 0, next.length));
+        r.dev.tapReadable();
+        got = r.guest.receive();
+        assertNotNull(got, "with buffers posted the staged frame goes straight in");
+        assertArrayEquals(frameOf(next), frameOf(got));
+        assertEquals(2, r.stats().getRxFrames());
     }
 
     @Test
@@ -594,9 +665,127 @@ class VionetTest {
         assertNotNull(r.guest.receive(), "receive still works");
     }
 
+    static final byte[] BCAST = {-1, -1, -1, -1, -1, -1};
+    static final byte[] TABLE_UNI = {2, 0, 0, 0, 0, 7};
+    static final byte[] TABLE_MULTI = {1, 0, 0x5e, 0, 0, 5};
+    static final byte[] OTHER_MULTI = {1, 0, 0x5e, 0, 0, 6};
+
+    /** MAC_TABLE_SET data: one unicast entry and one multicast entry. */
+    static byte[] macTable(byte[] uni, byte[] multi) {
+        byte[] d = new byte[4 + 6 + 4 + 6];
+        d[0] = 1;
+        System.arraycopy(uni, 0, d, 4, 6);
+        d[10] = 1;
+        System.arraycopy(multi, 0, d, 14, 6);
+        return d;
+    }
+
+    /** Offers one small frame to each address and returns which of them the guest received, in order. */
+    static List<String> deliveredOf(Rig r, byte[]... dsts) throws GuestFault {
+        for (byte[] dst : dsts) {
+            byte[] f = Packets.tcp4(dst, PEER, 100, false, 0);
+            assertTrue(r.tap.offer(f, 0, f.length));
+        }
+        r.dev.tapReadable();
+        List<String> got = new ArrayList<>();
+        byte[] g;
+        while ((g = r.guest.receive()) != null) {
+            got.add(Arrays.toString(Arrays.copyOfRange(g, 12, 18)));
+        }
+        r.guest.postRx(16);
+        return got;
+    }
+
+    static List<String> names(byte[]... macs) {
+        List<String> l = new ArrayList<>();
+        for (byte[] m : macs) {
+            l.add(Arrays.toString(m));
+        }
+        return l;
+    }
+
+    void rxAppliesTheMacFilter(Rig r) throws Exception {
+        byte[][] all = {MAC, OTHER, TABLE_UNI, BCAST, TABLE_MULTI, OTHER_MULTI};
+        assertEquals(names(all), deliveredOf(r, all), "promiscuous until the driver sets the filter");
+        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
+        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_ALLMULTI, new byte[] {0});
+        long table = r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET, macTable(TABLE_UNI, TABLE_MULTI));
+        r.dev.kick(Vionet.CTRL);
+        assertEquals(0, r.mem.readByte(table));
+        assertEquals(names(MAC, TABLE_UNI, BCAST, TABLE_MULTI), deliveredOf(r, all));
+        assertEquals(2, r.drops("rx_mac_filter"));
+        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_ALLMULTI, new byte[] {1});
+        r.dev.kick(Vionet.CTRL);
+        assertEquals(names(MAC, TABLE_UNI, BCAST, TABLE_MULTI, OTHER_MULTI), deliveredOf(r, all));
+        assertEquals(3, r.drops("rx_mac_filter"));
+        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {1});
+        r.dev.kick(Vionet.CTRL);
+        assertEquals(names(all), deliveredOf(r, all));
+        assertEquals(3, r.drops("rx_mac_filter"));
+    }
+
+    @Test
+    void rxDropsUnicastAndMulticastTheMacFilterExcludesOnTheDirectPath() throws Exception {
+        rxAppliesTheMacFilter(full());
+    }
+
+    @Test
+    void rxDropsUnicastAndMulticastTheMacFilterExcludesOnTheScratchPath() throws Exception {
+        long f = RING | HOST | GUEST | MRG | CTRL;
+        Rig r = new Rig(nic(f), f, 1536);   // no TUNSCAP answer yet: every frame goes through the scratch path
+        r.guest.postRx(64);
+        rxAppliesTheMacFilter(r);
+    }
+
+    @Test
+    void macTableSetRefusesMalformedTablesAndKeepsTheOldOne() throws Exception {
+        Rig r = full();
+        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
+        r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET, macTable(TABLE_UNI, TABLE_MULTI));
+        byte[] shortTable = Arrays.copyOf(macTable(OTHER, OTHER_MULTI), 19);
+        long bad = r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET, shortTable);
+        r.dev.kick(Vionet.CTRL);
+        assertEquals(1, r.mem.readByte(bad));
+        assertEquals(names(TABLE_UNI), deliveredOf(r, OTHER, TABLE_UNI));
+    }
+
+    @Test
+    void macAddrSetMovesTheFilterAndIsRefusedForAnotherMacWhenLocked() throws Exception {
+        long f = RING | HOST | GUEST | MRG | CTRL | bit(VirtioNetFeatures.CTRL_MAC_ADDR);
+        Rig open = new Rig(nic(f), f, 1536);
+        open.tapApplies();
+        open.guest.postRx(64);
+        open.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
+        long moved = open.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_ADDR_SET, OTHER);
+        open.dev.kick(Vionet.CTRL);
+        assertEquals(0, open.mem.readByte(moved));
+        assertEquals(names(OTHER), deliveredOf(open, MAC, OTHER));
+
+        Rig locked = new Rig(nic(f).setLockedLladdr(true), f, 1536);
+        locked.tapApplies();
+        locked.guest.postRx(64);
+        long refused = locked.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_ADDR_SET, OTHER);
+        long same = locked.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_ADDR_SET, MAC);
+        locked.dev.kick(Vionet.CTRL);
+        assertEquals(1, locked.mem.readByte(refused));
+        assertEquals(0, locked.mem.readByte(same));
+    }
+
     @Test
     void theHotPathsAllocateNothingPerPacket() throws Exception {
-        Rig r = full();
+        assertNoAllocationPerPacket(full());
+    }
+
+    @Test
+    void theStagedReceivePathOfLockedLladdrAllocatesNothingPerPacket() throws Exception {
+        long f = RING | HOST | GUEST | MRG | CTRL;
+        Rig r = new Rig(nic(f).setLockedLladdr(true), f, 1536);
+        r.tapApplies();
+        r.guest.postRx(64);
+        assertNoAllocationPerPacket(r);
+    }
+
+    static void assertNoAllocationPerPacket(Rig r) throws Exception {
         byte[] out = Packets.tcp4(PEER, MAC, 1400, true, 0);
         byte[] tso = Packets.tcp4(PEER, MAC, 30000, true, 1448);
         byte[] in = Packets.tcp4(MAC, PEER, 1400, true, 0);

@@ -131,7 +131,7 @@ final class RxPath extends SimPath {
 
     @Override
     protected void loop() throws SysException, GuestFault {
-        epoll.add(callFd, LibC.EPOLLIN, CALL);
+        epoll.add(callFd, LibC.EPOLLIN | EPOLLET, CALL);
         epoll.add(wake.fd().num(), LibC.EPOLLIN, WAKE);
         while (!stop) {
             q.disableInterrupts();   // NAPI: no interrupts while polling
@@ -142,7 +142,7 @@ final class RxPath extends SimPath {
             int n = epoll.waitFor(-1);
             for (int i = 0; i < n; i++) {
                 if (epoll.data(i) == CALL) {
-                    EventFd.read(callFd);
+                    // edge-triggered: the interrupt needs no read of the eventfd
                 } else {
                     wake.read();
                 }

@@ -102,7 +102,7 @@ final class TxPath extends SimPath {
     protected void loop() throws SysException, GuestFault {
         int tapFd = tap.fd().num();
         epoll.add(tapFd, LibC.EPOLLIN, TAP);
-        epoll.add(callFd, LibC.EPOLLIN, CALL);
+        epoll.add(callFd, LibC.EPOLLIN | EPOLLET, CALL);
         epoll.add(wake.fd().num(), LibC.EPOLLIN, WAKE);
         q.disableInterrupts();
         boolean tapArmed = true;
@@ -132,7 +132,7 @@ final class TxPath extends SimPath {
             for (int i = 0; i < n; i++) {
                 long d = epoll.data(i);
                 if (d == CALL) {
-                    EventFd.read(callFd);
+                    // edge-triggered: the interrupt needs no read of the eventfd
                 } else if (d == WAKE) {
                     wake.read();
                     if (pending == null) {

@@ -200,7 +200,8 @@ class VionetOffloadsOnTest {
         Map<String, Long> delta = SimFixture.dropDelta(s0, s1);
         assertTrue(SimFixture.drops(s1) - SimFixture.drops(s0) >= faults.size(),
                 "each of " + faults.size() + " faults is counted: " + delta);
-        for (String key : List.of("chain_loop", "address_out_of_range", "gso_size_zero", "unknown_gso_type")) {
+        for (String key : List.of("chain_loop", "address_out_of_range", "gso_size_zero", "unknown_gso_type",
+                "tx_writable_descriptor")) {
             assertTrue(delta.getOrDefault(key, 0L) > 0, key + " counted: " + delta);
         }
         // csum_start past the frame raises hdr_len past it too, which Linux checks first
