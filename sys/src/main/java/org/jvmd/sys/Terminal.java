@@ -13,7 +13,8 @@ import java.lang.invoke.MethodHandle;
 public final class Terminal {
     /** sizeof(struct termios) with glibc on x86_64. */
     private static final int TERMIOS_BYTES = 60;
-    /** tcsetattr's TCSAFLUSH. */
+    /** tcsetattr's TCSANOW and TCSAFLUSH. */
+    private static final int TCSANOW = 0;
     private static final int TCSAFLUSH = 2;
 
     private static final MethodHandle TCGETATTR = Native.downcall("tcgetattr",
@@ -46,8 +47,19 @@ public final class Terminal {
         }
     }
 
-    /** Puts the terminal in raw mode (cfmakeraw) and returns the previous settings. */
+    /**
+     * Puts the terminal in raw mode (cfmakeraw) and returns the previous settings; input not
+     * yet read is discarded (TCSAFLUSH: a user's typeahead).
+     */
     public static byte[] makeRaw(int fd) throws SysException {
+        return makeRaw(fd, true);
+    }
+
+    /**
+     * {@link #makeRaw(int)}, keeping input not yet read when {@code discardInput} is false
+     * (TCSANOW: a VM's console pty, whose pending bytes are the guest's output).
+     */
+    public static byte[] makeRaw(int fd, boolean discardInput) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment t = a.allocate(TERMIOS_BYTES, 8);
             get(fd, t);
@@ -57,7 +69,7 @@ public final class Terminal {
             } catch (Throwable e) {
                 throw Native.rethrow(e);
             }
-            set(fd, t);
+            set(fd, t, discardInput ? TCSAFLUSH : TCSANOW);
             return saved;
         }
     }
@@ -67,7 +79,7 @@ public final class Terminal {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment t = a.allocate(TERMIOS_BYTES, 8);
             MemorySegment.copy(saved, 0, t, JAVA_BYTE, 0, Math.min(saved.length, TERMIOS_BYTES));
-            set(fd, t);
+            set(fd, t, TCSAFLUSH);
         }
     }
 
@@ -84,11 +96,11 @@ public final class Terminal {
         }
     }
 
-    private static void set(int fd, MemorySegment t) throws SysException {
+    private static void set(int fd, MemorySegment t, int when) throws SysException {
         MemorySegment st = Native.state();
         int r;
         try {
-            r = (int) TCSETATTR.invokeExact(st, fd, TCSAFLUSH, t);
+            r = (int) TCSETATTR.invokeExact(st, fd, when, t);
         } catch (Throwable e) {
             throw Native.rethrow(e);
         }

@@ -34,7 +34,8 @@ final class ConsoleClient {
         boolean isTty = Terminal.isTerminal(0);
         try (pty) {
             try {
-                Terminal.makeRaw(pty.num());
+                // Without discarding: what is pending is the guest's output (a prompt) not yet shown.
+                Terminal.makeRaw(pty.num(), false);
             } catch (SysException e) {
                 // not a terminal (tests may hand a pipe): carry on
             }

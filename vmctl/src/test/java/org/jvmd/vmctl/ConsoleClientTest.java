@@ -9,6 +9,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import org.jvmd.sys.LibC;
+import org.jvmd.sys.Fd;
 import org.jvmd.sys.Terminal;
 import org.junit.jupiter.api.Test;
 
@@ -51,11 +52,14 @@ class ConsoleClientTest {
             java.io.PipedOutputStream keys = new java.io.PipedOutputStream();
             java.io.PipedInputStream in = new java.io.PipedInputStream(keys);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
-            Thread client = Thread.ofPlatform().start(() -> new ConsoleClient(in, new PrintStream(out, true),
-                    new PrintStream(new ByteArrayOutputStream(), true)).run(pty.slave()));
-            Thread.sleep(200);
+            // The guest's prompt is already waiting when the client attaches (vmm-proc keeps the
+            // slave raw and open): the client must show it, not discard it.
+            Fd held = Terminal.open(pty.slave());
+            Terminal.makeRaw(held.num());
             byte[] hello = "login: ".getBytes(StandardCharsets.US_ASCII);
             Terminal.write(pty.master().num(), hello, 0, hello.length);
+            Thread client = Thread.ofPlatform().start(() -> new ConsoleClient(in, new PrintStream(out, true),
+                    new PrintStream(new ByteArrayOutputStream(), true)).run(pty.slave()));
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
             while (!out.toString(StandardCharsets.US_ASCII).contains("login: ") && System.nanoTime() < end) {
                 Thread.sleep(20);
@@ -65,6 +69,7 @@ class ConsoleClientTest {
             keys.flush();
             client.join(5000);
             assertTrue(!client.isAlive(), "~. after a newline ends the console");
+            held.close();
         }
     }
 }
