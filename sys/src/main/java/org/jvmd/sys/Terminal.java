@@ -116,18 +116,11 @@ public final class Terminal {
 
     /** read(2) into a heap buffer: bytes read, 0 at end of file; EINTR is retried. */
     public static int read(int fd, byte[] buf) throws SysException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment seg = a.allocate(buf.length);
-            long n;
-            while ((n = LibC.tryRead(fd, seg, buf.length)) == -Errno.EINTR) {
-                // interrupted: again
-            }
-            if (n < 0) {
-                throw new SysException("read", (int) -n);
-            }
-            MemorySegment.copy(seg, JAVA_BYTE, 0, buf, 0, (int) n);
-            return (int) n;
+        int n = tryRead(fd, buf);
+        if (n < 0) {
+            throw new SysException("read", -n);
         }
+        return n;
     }
 
     /** write(2) of the whole range. */

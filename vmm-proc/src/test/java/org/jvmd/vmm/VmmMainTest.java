@@ -187,10 +187,7 @@ class VmmMainTest {
     }
 
     private static List<String> sh(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        List<String> out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().toList();
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
-        return out;
+        return Shell.sh(cmd).lines().toList();
     }
 
     @Test

@@ -1,12 +1,12 @@
 package org.jvmd.vmm;
 
+import static org.jvmd.vmm.Shell.sh;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -86,15 +86,6 @@ class VmmNetLabTest {
             iperfServer.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }
         sh("ip", "netns", "del", NS);
-    }
-
-    static String sh(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            throw new IOException(String.join(" ", cmd) + ": " + out);
-        }
-        return out;
     }
 
     /** The guest's script: every result on a line of its own, then it waits to be stopped. */

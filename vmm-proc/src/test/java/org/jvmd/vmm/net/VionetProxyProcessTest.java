@@ -1,5 +1,6 @@
 package org.jvmd.vmm.net;
 
+import static org.jvmd.vmm.Shell.sh;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -7,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -62,15 +62,6 @@ class VionetProxyProcessTest {
     private static final int MEM = 8 << 20;
     private static final int HDR = 12; // virtio_net_hdr with num_buffers (virtio 1.2 §5.1.6)
     private static final long T = 20_000;
-
-    static String sh(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            throw new IOException(String.join(" ", cmd) + ": " + out);
-        }
-        return out;
-    }
 
     @BeforeAll
     static void namespace() throws Exception {

@@ -1,11 +1,11 @@
 package org.jvmd.vmm.net;
 
+import static org.jvmd.vmm.Shell.sh;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -47,14 +47,6 @@ class VmmChildNicTest {
 
     @TempDir
     Path dir;
-
-    static void sh(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            throw new IOException(String.join(" ", cmd) + ": " + out);
-        }
-    }
 
     private static FdSlot slot(FdRole role) {
         return FdSlot.newBuilder().setRole(role).setIndex(0).build();
