@@ -69,7 +69,9 @@ public final class VionetProxy implements VirtioDevice, AutoCloseable {
     public static final int DEVICE_TYPE = 1;
     public static final String MAIN_CLASS = "org.jvmd.vionet.VionetMain";
     /** vionet's data path wants C2 (NOTES-vionet). */
-    static final String[] JVM_OPTIONS = {"-XX:TieredStopAtLevel=4", "-Xmx256m"};
+    // ErrorFileToStderr: vionet runs chrooted in an empty directory, where a JVM crash report
+    // (hs_err) could not be written; on stderr it lands in vmm-proc's log.
+    static final String[] JVM_OPTIONS = {"-XX:TieredStopAtLevel=4", "-Xmx256m", "-XX:+ErrorFileToStderr"};
     public static final int QUEUE_SIZE = 256;
     public static final int RX = 0;
     public static final int TX = 1;
