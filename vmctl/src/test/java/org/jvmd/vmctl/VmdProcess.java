@@ -206,7 +206,10 @@ final class VmdProcess implements AutoCloseable {
                 p.destroyForcibly();
                 throw new AssertionError("vmctl " + String.join(" ", args) + " did not finish; vmd log:\n" + logText());
             }
-            String errText = Files.readString(err).lines().filter(l -> !l.startsWith("WARNING:"))
+            // The JVM's own notices, not vmctl's: warnings, and the lab's JAVA_TOOL_OPTIONS
+            // (scripts/lab-test) announced by every JVM there.
+            String errText = Files.readString(err).lines()
+                    .filter(l -> !l.startsWith("WARNING:") && !l.startsWith("Picked up JAVA_TOOL_OPTIONS:"))
                     .reduce("", (a, l) -> a + l + "\n");
             return new Vmctl.Result(p.exitValue(), Files.readString(out), errText);
         } finally {
