@@ -130,13 +130,7 @@ class VmdEndToEndTest {
             vmd.vmctl("stop", "-a", "-f");
         }
         vmd.awaitUntil(() -> vmd.childCount() == 0, 30_000, "vmd without child processes");
-        vmd.awaitUntil(() -> {
-            try {
-                return vmd.fdCount() <= fdsBefore;
-            } catch (IOException e) {
-                return false;
-            }
-        }, 10_000, "vmd's fds back to " + fdsBefore);
+        vmd.awaitFdsBack(fdsBefore, 10_000);
     }
 
     Vmctl.Result vmctl(String... args) throws Exception {

@@ -153,12 +153,6 @@ class VmdLabTest {
         assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "vmm-proc is gone");
         assertFalse(vmd.logText().contains("did not shut down in time"), vmd.logText());
         vmd.awaitUntil(() -> !vmd.linkExists("vm1-if0"), 10_000, "tap removed");
-        vmd.awaitUntil(() -> {
-            try {
-                return vmd.fdCount() <= fdsBefore;
-            } catch (IOException e) {
-                return false;
-            }
-        }, 30_000, "vmd's fds back to " + fdsBefore);
+        vmd.awaitFdsBack(fdsBefore, 30_000);
     }
 }

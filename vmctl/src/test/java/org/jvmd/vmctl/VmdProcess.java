@@ -155,6 +155,17 @@ final class VmdProcess implements AutoCloseable {
         }
     }
 
+    /** Waits until vmd holds no more open files than {@code before} (a count from {@link #fdCount}). */
+    void awaitFdsBack(long before, long millis) {
+        awaitUntil(() -> {
+            try {
+                return fdCount() <= before;
+            } catch (IOException e) {
+                return false;
+            }
+        }, millis, "vmd's fds back to " + before);
+    }
+
     void awaitUntil(BooleanSupplier cond, long millis, String what) {
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
         while (!cond.getAsBoolean()) {
