@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvmd.testkit.RequiresTools;
 
 class EchoGuestTest {
     @TempDir
@@ -19,9 +19,8 @@ class EchoGuestTest {
     }
 
     @Test
+    @RequiresTools({"as", "objcopy"})
     void theHandAssembledBytesAreWhatGnuAsMakesOfTheListing() throws Exception {
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/as")) && Files.isExecutable(Path.of("/usr/bin/objcopy")),
-                "SKIPPED: binutils (as, objcopy) absent");
         try (InputStream in = EchoGuestTest.class.getResourceAsStream("echo-guest.s")) {
             Files.write(dir.resolve("g.s"), in.readAllBytes());
         }

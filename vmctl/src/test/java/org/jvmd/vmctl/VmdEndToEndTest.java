@@ -29,12 +29,12 @@ import org.jvmd.sys.SysException;
 import org.jvmd.sys.Terminal;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvmd.testkit.RequiresKvm;
 
 /**
  * vmd end to end on this machine's KVM, in the normal test run: vmd (its own socket, in a
@@ -45,6 +45,7 @@ import org.junit.jupiter.api.io.TempDir;
  * does not select it by default (its JVM start-ups would take tens of minutes under emulation).
  */
 @Tag("e2e")
+@RequiresKvm
 class VmdEndToEndTest {
     static final String NS = "jvmd-e2e-" + ProcessHandle.current().pid();
     /** The graceful-stop timeout vmd runs with here (vmm-proc forces the stop after it). */
@@ -63,7 +64,6 @@ class VmdEndToEndTest {
 
     @BeforeAll
     static void startVmd() throws Exception {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         user = TestUser.create("jvmde");
         TestUser.sh("ip", "netns", "add", NS);

@@ -9,11 +9,11 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvmd.testkit.RequiresKvm;
 
 /**
  * vmd's start-up and SIGTERM with real VMs (EchoGuest on this machine's KVM): enabled VMs start
@@ -21,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * forced after the stop timeout), removes the taps and the socket, and vmd exits 0.
  */
 @Tag("e2e")
+@RequiresKvm
 class VmdShutdownTest {
     static final String NS = "jvmd-term-" + ProcessHandle.current().pid();
 
@@ -30,7 +31,6 @@ class VmdShutdownTest {
 
     @BeforeEach
     void netns() throws Exception {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
         TestUser.sh("ip", "netns", "add", NS);
     }
 

@@ -3,6 +3,7 @@ package org.jvmd.vmm;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import org.jvmd.testkit.Host;
 
 /**
  * Finds the real test guest (a Debian cloud kernel and an initramfs): the system
@@ -52,10 +53,7 @@ public final class TestGuest {
      * inside kvm-lab) and the test guest exists; returns {kernel, initrd}.
      */
     public static Path[] assumeRealKvmAndGuest() {
-        boolean pvm = Files.exists(Path.of("/sys/module/kvm_pvm"));
-        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")) && !pvm,
-                "SKIPPED: " + (pvm ? "/dev/kvm is kvm_pvm, which cannot run a stock kernel" : "no /dev/kvm")
-                        + "; run scripts/lab-test");
+        Host.assumeRealKvm("real-guest test");
         Path k = kernel().orElse(null);
         Path i = initrd().orElse(null);
         org.junit.jupiter.api.Assumptions.assumeTrue(k != null && i != null,

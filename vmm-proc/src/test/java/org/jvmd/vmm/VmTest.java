@@ -14,11 +14,11 @@ import org.jvmd.sys.kvm.Kvm;
 import org.jvmd.sys.kvm.Regs;
 import org.jvmd.sys.kvm.Sregs;
 import org.jvmd.sys.kvm.VcpuFd;
+import org.jvmd.testkit.RequiresKvm;
 import org.jvmd.vmm.boot.BzImage;
 import org.jvmd.vmm.boot.SyntheticBzImage;
 import org.jvmd.vmm.bus.BusDevice;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -32,6 +32,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 @Tag("kvm")
+@RequiresKvm
 class VmTest {
     private static final long CODE = 0x1000;
     private Kvm kvm;
@@ -39,7 +40,6 @@ class VmTest {
 
     @BeforeEach
     void open() throws Exception {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
         kvm = Kvm.open();
     }
 

@@ -14,6 +14,7 @@ import org.jvmd.proto.StopVm;
 import org.jvmd.proto.Termination;
 import org.jvmd.proto.UnpauseVm;
 import org.jvmd.sys.Received;
+import org.jvmd.testkit.RequiresKvm;
 import org.jvmd.vmm.boot.SyntheticBzImage;
 import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.FromVmm;
@@ -27,7 +28,6 @@ import org.jvmd.sys.LibC;
 import org.jvmd.sys.Spawner;
 import org.jvmd.sys.Terminal;
 import org.jvmd.sys.WaitStatus;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,8 +56,8 @@ class VmmChildTest {
     }
 
     @Test
+    @RequiresKvm
     void aNonBzImageKernelIsAnsweredWithErrorAndTheChildExits() throws Exception {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
         Path k = dir.resolve("kernel");
         Files.writeString(k, "not a kernel".repeat(100));
         try (Child c = spawner("vm/bad").output(dir.resolve("child.log")).spawn()) {
@@ -130,8 +130,8 @@ class VmmChildTest {
     }
 
     @Test
+    @RequiresKvm
     void theConsoleIsAPtyOwnedByTheVmOwnerThatCarriesInputToTheGuestAndItsOutputBack() throws Exception {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
         FromVmm[] started = new FromVmm[1];
         try (Child c = startedVm("echo", ECHO, VmConfig.newBuilder().setConsoleUid(4242).setConsoleGid(4343), started)) {
             String tty = started[0].getStarted().getTty();
@@ -164,8 +164,8 @@ class VmmChildTest {
     }
 
     @Test
+    @RequiresKvm
     void pauseUnpauseAndAGracefulStopThatTheGuestIgnoresAreReported() throws Exception {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
         try (Child c = spinningVm("ctl")) {
             c.channel().send(ToVmm.newBuilder().setPause(PauseVm.getDefaultInstance()).build());
             assertTrue(next(c).hasPaused());
@@ -182,8 +182,8 @@ class VmmChildTest {
     }
 
     @Test
+    @RequiresKvm
     void theVmStopsWhenVmdClosesTheChannel() throws Exception {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
         try (Child c = spinningVm("orphan")) {
             c.channel().close();
             WaitStatus s = c.waitFor(30_000);

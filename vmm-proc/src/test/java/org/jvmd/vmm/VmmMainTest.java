@@ -14,8 +14,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 import org.jvmd.sys.Netns;
+import org.jvmd.testkit.Host;
 import org.jvmd.vmm.boot.SyntheticBzImage;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,8 +43,7 @@ class VmmMainTest {
     }
 
     private static void assumeKvm() {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")),
-                "SKIPPED: /dev/kvm is absent; these checks run after it is opened");
+        Host.assumeKvm("VmmMainTest (checks after /dev/kvm is opened)");
     }
 
     private Path syntheticKernel(long initSize) throws IOException {

@@ -63,11 +63,6 @@ final class SimFixture implements AutoCloseable {
         return d;
     }
 
-    static boolean isRoot() {
-        return "root".equals(System.getProperty("user.name")) || ProcessHandle.current().info().user()
-                .map("root"::equals).orElse(false);
-    }
-
     @Override
     public void close() {
         try {

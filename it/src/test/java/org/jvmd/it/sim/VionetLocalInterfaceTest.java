@@ -2,12 +2,12 @@ package org.jvmd.it.sim;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jvmd.testkit.RequiresRoot;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -22,6 +22,7 @@ import org.junit.jupiter.api.TestInstance;
  * without MRG_RXBUF).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@RequiresRoot
 class VionetLocalInterfaceTest {
     static final byte[] GUEST = {100, 64, 74, 3};
     static final byte[] GATEWAY = {100, 64, 74, 2};
@@ -31,7 +32,6 @@ class VionetLocalInterfaceTest {
 
     @BeforeAll
     void start() throws Exception {
-        assumeTrue(SimFixture.isRoot(), "needs root: network namespaces and taps");
         f = new SimFixture("local", 74, false, o -> o.local(GUEST, GATEWAY, 31)
                 .withoutDriverFeatures(VirtioNetFeatures.bit(VirtioNetFeatures.MRG_RXBUF)));
         lab = f.lab;

@@ -2,13 +2,13 @@ package org.jvmd.it.sim;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import org.jvmd.proto.NicStats;
 import org.jvmd.proto.TunCapabilities;
+import org.jvmd.testkit.RequiresRoot;
 import org.jvmd.virtio.Virtq;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 import org.junit.jupiter.api.AfterAll;
@@ -23,6 +23,7 @@ import org.junit.jupiter.api.TestInstance;
  * the header in its own transmit descriptor.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@RequiresRoot
 class VionetOffloadsOffTest {
     SimFixture f;
     NetLab lab;
@@ -30,7 +31,6 @@ class VionetOffloadsOffTest {
 
     @BeforeAll
     void start() throws Exception {
-        assumeTrue(SimFixture.isRoot(), "needs root: network namespaces and taps");
         f = new SimFixture("off", 73, true, o -> o.guestOffloads(false).txSplitHeader(true)
                 .withoutDriverFeatures(VirtioNetFeatures.bit(VirtioNetFeatures.MRG_RXBUF)
                         | VirtioNetFeatures.bit(Virtq.F_EVENT_IDX) | VirtioNetFeatures.bit(Virtq.F_INDIRECT_DESC))

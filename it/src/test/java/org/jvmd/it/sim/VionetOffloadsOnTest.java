@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -19,6 +18,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jvmd.proto.NicStats;
 import org.jvmd.proto.TunCapabilities;
+import org.jvmd.testkit.RequiresRoot;
 import org.jvmd.virtio.net.TunFlags;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 import org.junit.jupiter.api.AfterAll;
@@ -36,6 +36,7 @@ import org.junit.jupiter.api.TestMethodOrder;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@RequiresRoot
 class VionetOffloadsOnTest {
     SimFixture f;
     NetLab lab;
@@ -43,7 +44,6 @@ class VionetOffloadsOnTest {
 
     @BeforeAll
     void start() throws Exception {
-        assumeTrue(SimFixture.isRoot(), "needs root: network namespaces and taps");
         f = new SimFixture("on", 71, true, o -> o.guestOffloads(true));
         lab = f.lab;
         sim = f.sim;

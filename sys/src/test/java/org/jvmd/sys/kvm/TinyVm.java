@@ -6,7 +6,7 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.sys.Memfd;
 import org.jvmd.sys.SysException;
-import org.junit.jupiter.api.Assumptions;
+import org.jvmd.testkit.Host;
 
 /**
  * A VM for a few bytes of hand-assembled guest code: 2 MiB of RAM at guest-physical 0
@@ -44,8 +44,7 @@ final class TinyVm implements AutoCloseable {
 
     /** Skips the calling test, loudly, when this machine has no /dev/kvm. */
     static void assumeKvm() {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")),
-                "SKIPPED: /dev/kvm is absent on this machine; KVM binding tests need it");
+        Host.assumeKvm("KVM binding tests");
     }
 
     void load(long gpa, byte[] code) throws Exception {

@@ -3,7 +3,6 @@ package org.jvmd.vmm.acpi;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,6 +10,7 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvmd.testkit.RequiresTools;
 
 /**
  * An independent check of the encoder: ACPICA's disassembler (iasl, Debian package
@@ -19,15 +19,6 @@ import org.junit.jupiter.api.io.TempDir;
 class IaslDisassemblyTest {
     @TempDir
     Path dir;
-
-    static boolean haveIasl() {
-        for (String d : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
-            if (Files.isExecutable(Path.of(d, "iasl"))) {
-                return true;
-            }
-        }
-        return false;
-    }
 
     String disassemble(String name, byte[] table) throws IOException, InterruptedException {
         Path dat = dir.resolve(name + ".dat");
@@ -42,8 +33,8 @@ class IaslDisassemblyTest {
     }
 
     @Test
+    @RequiresTools("iasl")
     void iaslReadsEveryTableWithoutComplaint() throws Exception {
-        assumeTrue(haveIasl(), "iasl (acpica-tools) not installed");
         AcpiTables t = new AcpiTables(AcpiTables.Config.pc(4, 0xc000_0000L, 0x3ec0_0000L));
         String dsdt = disassemble("dsdt", t.dsdt());
         assertTrue(dsdt.contains("Device (PCI0)"));

@@ -8,11 +8,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.kvm.Kvm;
+import org.jvmd.testkit.RequiresKvm;
 import org.jvmd.vmm.IrqRouting;
 import org.jvmd.vmm.Vm;
 import org.jvmd.vmm.devices.VirtioRng;
@@ -33,8 +33,8 @@ class KvmEventfdsTest {
     static final int APIC_IRR = 0x200;
 
     @Test
+    @RequiresKvm
     void maskedVectorHoldsItsInterruptUntilUnmaskedAndKicksFollowTheBar() throws Exception {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: no /dev/kvm");
         try (Kvm kvm = Kvm.open(); Vm vm = Vm.create(kvm, new Vm.Config("eventfds", 2L << 20, 1));
              EventFd kick = EventFd.create(true); EventFd call0 = EventFd.create(true);
              EventFd call1 = EventFd.create(true)) {

@@ -16,7 +16,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import com.google.protobuf.ByteString;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -33,6 +32,7 @@ import org.jvmd.sys.Memfd;
 import org.jvmd.sys.Netns;
 import org.jvmd.sys.Tap;
 import org.jvmd.sys.kvm.Kvm;
+import org.jvmd.testkit.RequiresKvm;
 import org.jvmd.virtio.DriverQueue;
 import org.jvmd.virtio.GuestAllocator;
 import org.jvmd.virtio.net.VirtioNetFeatures;
@@ -190,8 +190,8 @@ class VionetProxyProcessTest {
 
     /** VmmChild's path: a vionet-proc per NIC spawned and plugged into a real KVM VM's PCI host, torn down with it. */
     @Test
+    @RequiresKvm
     void vmNicsSpawnsAVionetPerNicPlugsItInAndReapsItOnClose() throws Exception {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: no /dev/kvm");
         Path empty = Files.createTempDirectory("jvmd-vmmnet-empty");
         Path log = Path.of("target", "vmmnet-vmnics.log");
         NicConfig nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(MAC)).setMtu(1500).setFeatures(FEATURES)

@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import com.google.protobuf.ByteString;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,6 +31,7 @@ import org.jvmd.sys.Received;
 import org.jvmd.sys.Spawner;
 import org.jvmd.sys.Tap;
 import org.jvmd.sys.WaitStatus;
+import org.jvmd.testkit.RequiresKvm;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 import org.jvmd.vmm.boot.SyntheticBzImage;
 
@@ -63,8 +63,8 @@ class VmmChildNicTest {
     }
 
     @Test
+    @RequiresKvm
     void vmmProcSpawnsTheNicsVionetAndRelaysStats() throws Exception {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
         Path kernel = dir.resolve("bzImage");
         Files.write(kernel, new SyntheticBzImage().initSize(8L << 20)
                 .entryCode(new byte[] {(byte) 0xf4, (byte) 0xeb, (byte) 0xfd}).build()); // hlt; jmp hlt

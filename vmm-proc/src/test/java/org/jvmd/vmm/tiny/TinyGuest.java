@@ -7,11 +7,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.Assumptions;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.kvm.Regs;
 import org.jvmd.sys.kvm.Sregs;
 import org.jvmd.sys.kvm.VcpuFd;
+import org.jvmd.testkit.Host;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.vmm.Vm;
 import org.jvmd.vmm.VmExit;
@@ -290,8 +290,7 @@ final class TinyGuest implements BusDevice {
 
     /** Skips the calling test, loudly, when this machine has no /dev/kvm. */
     static void assumeKvm() {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")),
-                "SKIPPED: /dev/kvm is absent on this machine; the tiny-guest tests need it");
+        Host.assumeKvm("tiny-guest tests");
     }
 
     int codeSize() {
