@@ -308,6 +308,49 @@ class VioblkProcessTest {
     }
 
     @Test
+    void aFullFileSystemIsIoerrToTheGuestCountedAndNotFatal() throws Exception {
+        Path small = Files.createDirectory(dir.resolve("small"));
+        sh("mount", "-t", "tmpfs", "-o", "size=1m", "jvmd-vioblk-test", small.toString());
+        try {
+            image = small.resolve("sparse.img");
+            try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+                f.setLength(IMAGE);   // 16 MiB of holes on a 1 MiB file system
+            }
+            Disk d = start(false, DiskFormat.FORMAT_RAW);
+            long features = Vioblk.offeredFeatures(false);
+            BlkGuest g = new BlkGuest(d.mem, features);
+            g.configure(d.child.channel(), features);
+            byte[] block = new byte[64 * 1024];
+            java.util.Arrays.fill(block, (byte) 0x5a);
+            for (int i = 0; i < 32; i++) {   // 2 MiB of new blocks
+                g.write((long) i * 128, block);
+            }
+            g.kick(d.kick);
+            Map<Integer, Integer> st = g.awaitAll(d.call, 20_000);
+            long failed = st.values().stream().filter(s -> s == VirtioBlk.S_IOERR).count();
+            assertTrue(failed > 0 && failed < 32, st.toString());
+            long[] r = g.read(0, 4096);
+            g.kick(d.kick);
+            assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 20_000).get((int) r[0]), "it still serves");
+            d.child.channel().send(ToVioblk.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
+            DiskStats ds = next(d.child).getStats().getDisks(0);
+            assertEquals(failed, ds.getErrorsOrDefault("io_enospc", 0), ds.toString());
+            assertEquals(32 - failed, ds.getWrites(), ds.toString());
+            d.child.close();
+        } finally {
+            sh("umount", "-l", small.toString());
+        }
+    }
+
+    private static void sh(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IOException(String.join(" ", cmd) + ": " + out);
+        }
+    }
+
+    @Test
     void aReadOnlyDiskSaysSoAndRefusesWrites() throws Exception {
         Disk d = start(true, DiskFormat.FORMAT_RAW);
         assertTrue(d.ready.getReadOnly());
