@@ -9,11 +9,10 @@ import java.util.concurrent.TimeUnit;
 import org.jvmd.proto.DiskStats;
 
 /**
- * {@code bin/blk-sim}: the block-driver simulator with vioblk-proc as scripts/bench-blk's
- * vioblk side.
+ * scripts/bench-blk's vioblk side: the block-driver simulator with vioblk-proc.
  *
  * <pre>
- * blk-sim --image FILE [--row NAME:PATTERN:BLOCK:DEPTH]... [--time SECS] [--warmup SECS]
+ * BlkBenchMain --image FILE [--row NAME:PATTERN:BLOCK:DEPTH]... [--time SECS] [--warmup SECS]
  *         [--span BYTES] [--segment BYTES] [--user USER] [--vioblk-log FILE] [--vioblk-jvm-opt OPT]...
  * </pre>
  *

@@ -11,8 +11,7 @@
  *     Stats.</li>
  * <li>{@link org.jvmd.it.blk.VioblkSpawn}: how vioblk-proc is started, in one place.</li>
  * <li>{@link org.jvmd.it.blk.Pattern}: fio's randread/randwrite/read/write patterns.</li>
- * <li>{@link org.jvmd.it.blk.BlkBenchMain}: {@code bin/blk-sim}, scripts/bench-blk's
- *     vioblk side.</li>
+ * <li>{@link org.jvmd.it.blk.BlkBenchMain}: scripts/bench-blk's vioblk side.</li>
  * </ul>
  *
  * <p>The cross-process tests live in {@code it/src/test/java/org/jvmd/it/blk}.
