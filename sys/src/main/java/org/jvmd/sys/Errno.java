@@ -65,6 +65,7 @@ public final class Errno {
     public static final int EHOSTUNREACH = 113;
     public static final int EALREADY = 114;
     public static final int EINPROGRESS = 115;
+    public static final int EDQUOT = 122;
     public static final int ECANCELED = 125;
 
     private static final String[] NAMES = new String[134];
@@ -131,6 +132,7 @@ public final class Errno {
         def(EHOSTUNREACH, "EHOSTUNREACH", "No route to host");
         def(EALREADY, "EALREADY", "Operation already in progress");
         def(EINPROGRESS, "EINPROGRESS", "Operation now in progress");
+        def(EDQUOT, "EDQUOT", "Disk quota exceeded");
         def(ECANCELED, "ECANCELED", "Operation canceled");
     }
 

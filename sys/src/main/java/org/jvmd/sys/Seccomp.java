@@ -113,6 +113,29 @@ public final class Seccomp {
         public static final int FSMOUNT = 432;
         public static final int CLONE3 = 435;
         public static final int OPENAT2 = 437;
+        // The file-changing calls the disk profile adds.
+        public static final int FLOCK = 73;
+        public static final int TRUNCATE = 76;
+        public static final int FTRUNCATE = 77;
+        public static final int RENAME = 82;
+        public static final int MKDIR = 83;
+        public static final int RMDIR = 84;
+        public static final int LINK = 86;
+        public static final int UNLINK = 87;
+        public static final int SYMLINK = 88;
+        public static final int CHMOD = 90;
+        public static final int FCHMOD = 91;
+        public static final int CHOWN = 92;
+        public static final int FCHOWN = 93;
+        public static final int LCHOWN = 94;
+        public static final int MKDIRAT = 258;
+        public static final int FCHOWNAT = 260;
+        public static final int UNLINKAT = 263;
+        public static final int RENAMEAT = 264;
+        public static final int LINKAT = 265;
+        public static final int SYMLINKAT = 266;
+        public static final int FCHMODAT = 268;
+        public static final int RENAMEAT2 = 316;
     }
 
     /** One compiled filter: {@code struct sock_filter[]} as (code, jt, jf, k) tuples. */
@@ -224,6 +247,24 @@ public final class Seccomp {
             b.deny(Nr.IOCTL);
         }
         return b;
+    }
+
+    /**
+     * The disk-process profile (vioblk-proc): {@link #device(boolean) device(true)} — no
+     * open, socket, exec or ioctl (its image size was read before the drop; io_uring stays
+     * refused, as its operations would bypass this filter) — and nothing that changes a
+     * file other than by writing its blocks: no ftruncate (the guest's disk keeps its
+     * size), no flock (the image's lock is vmd's, shared through the open file description,
+     * and must not be released from here), no rename, link, unlink, mkdir, chmod or chown.
+     * What remains for block I/O: preadv/pwritev, fdatasync, fallocate, eventfd reads and
+     * writes, epoll, sendmsg/recvmsg on the channel, and what the JVM itself needs.
+     */
+    public static Builder disk() {
+        return device(true)
+                .deny(Nr.FLOCK, Nr.TRUNCATE, Nr.FTRUNCATE)
+                .deny(Nr.RENAME, Nr.RENAMEAT, Nr.RENAMEAT2, Nr.LINK, Nr.LINKAT, Nr.SYMLINK, Nr.SYMLINKAT)
+                .deny(Nr.UNLINK, Nr.UNLINKAT, Nr.MKDIR, Nr.MKDIRAT, Nr.RMDIR)
+                .deny(Nr.CHMOD, Nr.FCHMOD, Nr.FCHMODAT, Nr.CHOWN, Nr.FCHOWN, Nr.LCHOWN, Nr.FCHOWNAT);
     }
 
     /**

@@ -1,0 +1,215 @@
+package org.jvmd.sys;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * The file calls a disk image needs (vioblk-proc's raw backend): positional vectored I/O
+ * straight between the image and guest memory ({@link IoVec}, no copy in Java), durable
+ * writes, hole punching and zeroing, the size and type of the descriptor. Each binding is
+ * named after its call; failures go through {@link SysException} ("pwritev: ENOSPC (No
+ * space left on device)"), and the {@code try*} variants of the data path return
+ * {@code -errno} instead, so that a failing disk costs no exception per request.
+ *
+ * <p>Constants: Linux x86_64, include/uapi/linux/falloc.h, fs.h, asm-generic/stat.h.
+ */
+public final class FileIo {
+    private FileIo() {}
+
+    /** fallocate(2) mode bits (include/uapi/linux/falloc.h). */
+    public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+    public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+    public static final int FALLOC_FL_ZERO_RANGE = 0x10;
+    /** lseek(2) whence. */
+    public static final int SEEK_SET = 0;
+    public static final int SEEK_END = 2;
+    /** st_mode file types (include/uapi/linux/stat.h). */
+    public static final int S_IFMT = 0170000;
+    public static final int S_IFREG = 0100000;
+    public static final int S_IFBLK = 0060000;
+    /** struct stat on x86_64 (arch/x86/include/uapi/asm/stat.h): 144 bytes, st_mode at 24, st_size at 48. */
+    static final int STAT_BYTES = 144;
+    static final int STAT_MODE = 24;
+    static final int STAT_SIZE = 48;
+
+    private static final class Preadv {
+        static final MethodHandle H = Native.downcall("preadv",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Pwritev {
+        static final MethodHandle H = Native.downcall("pwritev",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Fdatasync {
+        static final MethodHandle H = Native.downcall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Fallocate {
+        static final MethodHandle H = Native.downcall("fallocate",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class Fstat {
+        static final MethodHandle H = Native.downcall("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Lseek {
+        static final MethodHandle H = Native.downcall("lseek",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    }
+
+    /** Links every handle of this class (before a privilege drop, with the rest of the start-up). */
+    public static void preload() {
+        MethodHandle[] all = {Preadv.H, Pwritev.H, Fdatasync.H, Fallocate.H, Fstat.H, Lseek.H};
+        if (all.length != 6) {
+            throw new IllegalStateException();
+        }
+    }
+
+    /** {@code preadv(fd, iov, iovcnt, offset)}: bytes read (0 at end of file) or {@code -errno}. */
+    public static long tryPreadv(int fd, IoVec iov, long offset) {
+        MemorySegment st = Native.state();
+        long r;
+        try {
+            r = (long) Preadv.H.invokeExact(st, fd, iov.segment(), iov.count(), offset);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        return r < 0 ? -Native.errno(st) : r;
+    }
+
+    /** {@code pwritev(fd, iov, iovcnt, offset)}: bytes written or {@code -errno}. */
+    public static long tryPwritev(int fd, IoVec iov, long offset) {
+        MemorySegment st = Native.state();
+        long r;
+        try {
+            r = (long) Pwritev.H.invokeExact(st, fd, iov.segment(), iov.count(), offset);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        return r < 0 ? -Native.errno(st) : r;
+    }
+
+    /** {@link #tryPreadv}, retried on EINTR; throws on failure. */
+    public static long preadv(int fd, IoVec iov, long offset) throws SysException {
+        long r;
+        while ((r = tryPreadv(fd, iov, offset)) == -Errno.EINTR) {
+            // interrupted before any data: try again
+        }
+        return check(r, "preadv");
+    }
+
+    /** {@link #tryPwritev}, retried on EINTR; throws on failure. */
+    public static long pwritev(int fd, IoVec iov, long offset) throws SysException {
+        long r;
+        while ((r = tryPwritev(fd, iov, offset)) == -Errno.EINTR) {
+            // interrupted before any data: try again
+        }
+        return check(r, "pwritev");
+    }
+
+    /** {@code fdatasync(fd)}: 0 or {@code -errno}. */
+    public static int tryFdatasync(int fd) {
+        MemorySegment st = Native.state();
+        int r;
+        try {
+            r = (int) Fdatasync.H.invokeExact(st, fd);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        return r < 0 ? -Native.errno(st) : 0;
+    }
+
+    public static void fdatasync(int fd) throws SysException {
+        int r;
+        while ((r = tryFdatasync(fd)) == -Errno.EINTR) {
+            // try again
+        }
+        check(r, "fdatasync");
+    }
+
+    /** {@code fallocate(fd, mode, offset, len)}: 0 or {@code -errno} (EOPNOTSUPP where the file system cannot). */
+    public static int tryFallocate(int fd, int mode, long offset, long len) {
+        MemorySegment st = Native.state();
+        int r;
+        try {
+            r = (int) Fallocate.H.invokeExact(st, fd, mode, offset, len);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        return r < 0 ? -Native.errno(st) : 0;
+    }
+
+    public static void fallocate(int fd, int mode, long offset, long len) throws SysException {
+        int r;
+        while ((r = tryFallocate(fd, mode, offset, len)) == -Errno.EINTR) {
+            // try again
+        }
+        check(r, "fallocate");
+    }
+
+    /** What {@link #fstat} tells: the file type and permission bits, the size. */
+    public record Stat(int mode, long size) {
+        public boolean isRegular() {
+            return (mode & S_IFMT) == S_IFREG;
+        }
+
+        public boolean isBlockDevice() {
+            return (mode & S_IFMT) == S_IFBLK;
+        }
+    }
+
+    /** {@code fstat(fd)}: st_mode and st_size (0 for a block device: use {@link #size}). */
+    public static Stat fstat(int fd) throws SysException {
+        MemorySegment st = Native.state();
+        MemorySegment buf = Native.scratch().asSlice(0, STAT_BYTES);
+        int r;
+        try {
+            r = (int) Fstat.H.invokeExact(st, fd, buf);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (r < 0) {
+            throw new SysException("fstat", Native.errno(st));
+        }
+        return new Stat(buf.get(JAVA_INT, STAT_MODE), buf.get(JAVA_LONG, STAT_SIZE));
+    }
+
+    /** {@code lseek(fd, offset, whence)}: the new offset. */
+    public static long lseek(int fd, long offset, int whence) throws SysException {
+        MemorySegment st = Native.state();
+        long r;
+        try {
+            r = (long) Lseek.H.invokeExact(st, fd, offset, whence);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        return check(r < 0 ? -Native.errno(st) : r, "lseek");
+    }
+
+    /**
+     * The size in bytes of a regular file or a block device: st_size for a file, the end
+     * offset for a device (lseek(SEEK_END) gives a block device's size as BLKGETSIZE64
+     * does, without an ioctl). Leaves the file offset at the end (pread/pwrite ignore it).
+     */
+    public static long size(Fd fd) throws SysException {
+        Stat s = fstat(fd.num());
+        if (s.isRegular()) {
+            return s.size();
+        }
+        if (s.isBlockDevice()) {
+            return lseek(fd.num(), 0, SEEK_END);
+        }
+        throw new SysException("fstat: neither a regular file nor a block device (mode 0"
+                + Integer.toOctalString(s.mode()) + ")", Errno.EINVAL);
+    }
+
+    private static long check(long r, String call) throws SysException {
+        if (r < 0) {
+            throw new SysException(call, (int) -r);
+        }
+        return r;
+    }
+}

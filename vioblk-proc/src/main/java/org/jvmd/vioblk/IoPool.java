@@ -1,0 +1,107 @@
+package org.jvmd.vioblk;
+
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import org.jvmd.sys.EventFd;
+import org.jvmd.sys.SysException;
+import org.jvmd.virtio.blk.BlockRequest;
+
+/**
+ * The I/O threads: several requests in flight against the image, each a blocking
+ * preadv/pwritev/fdatasync/fallocate on a thread of its own, completed back to the device
+ * thread through a queue and one eventfd that the device thread polls beside its kicks.
+ *
+ * <p>Why threads and not io_uring: io_uring's operations run behind the seccomp filter's
+ * back (a ring can open files or connect sockets the filter refuses), so the device
+ * profile refuses io_uring_setup, as do many hosts (kernel.io_uring_disabled, container
+ * runtimes); blocking positional calls on a few threads work on any kernel, any file
+ * system and block devices, and keep the filter meaningful. The eventfd is written only
+ * when the device thread may be asleep (one write per batch, not per request).
+ */
+final class IoPool {
+    /** {@code -Djvmd.vioblk.ioThreads=N}: I/O threads (default: 2 per CPU, 2 to 8). */
+    static final String THREADS_PROPERTY = "jvmd.vioblk.ioThreads";
+
+    private final LinkedBlockingQueue<BlockRequest> work = new LinkedBlockingQueue<>();
+    private final ConcurrentLinkedQueue<BlockRequest> done = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean wakePending = new AtomicBoolean();
+    private final EventFd wake;
+    private final Thread[] threads;
+    private volatile boolean failed;
+
+    IoPool(String name, EventFd wake, int threads) {
+        this.wake = wake;
+        this.threads = new Thread[threads];
+        for (int i = 0; i < threads; i++) {
+            Thread t = new Thread(this::serve, name + "-io" + i);
+            t.setDaemon(true);
+            this.threads[i] = t;
+        }
+    }
+
+    static int defaultThreads() {
+        Integer set = Integer.getInteger(THREADS_PROPERTY);
+        if (set != null) {
+            return Math.max(1, Math.min(set, 64));
+        }
+        return Math.max(2, Math.min(8, 2 * Runtime.getRuntime().availableProcessors()));
+    }
+
+    void start() {
+        for (Thread t : threads) {
+            t.start();
+        }
+    }
+
+    /** Ends the I/O threads (the warm-up's pool); requests still queued are not run. */
+    void stop() {
+        for (Thread t : threads) {
+            t.interrupt();
+        }
+    }
+
+    int threads() {
+        return threads.length;
+    }
+
+    /** Device thread: queue a request for an I/O thread. */
+    void submit(BlockRequest r) {
+        work.add(r);
+    }
+
+    /** Device thread, when the wake eventfd fired: hands every finished request to {@code sink}. */
+    int drain(Consumer<BlockRequest> sink) {
+        wakePending.set(false);   // before the poll: a request finished after it writes the eventfd again
+        int n = 0;
+        for (BlockRequest r; (r = done.poll()) != null; n++) {
+            sink.accept(r);
+        }
+        return n;
+    }
+
+    private void serve() {
+        try {
+            while (true) {
+                BlockRequest r = work.take();
+                r.execute();
+                done.add(r);
+                if (!wakePending.getAndSet(true)) {
+                    wake.signal(1);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (SysException | RuntimeException e) {
+            // The eventfd is ours and cannot fail; if it does, the device cannot complete.
+            failed = true;
+            Log.warn("I/O thread " + Thread.currentThread().getName() + " failed: " + e);
+            System.exit(1);
+        }
+    }
+
+    boolean failed() {
+        return failed;
+    }
+}

@@ -1,0 +1,235 @@
+package org.jvmd.vioblk;
+
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.util.Locale;
+import org.jvmd.proto.DiskStats;
+import org.jvmd.proto.Error;
+import org.jvmd.proto.FromVioblk;
+import org.jvmd.proto.Paused;
+import org.jvmd.proto.QueueReady;
+import org.jvmd.proto.ResetDone;
+import org.jvmd.proto.StatsReply;
+import org.jvmd.proto.ToVioblk;
+import org.jvmd.sys.Channel;
+import org.jvmd.sys.Epoll;
+import org.jvmd.sys.EventFd;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.PeerClosedException;
+import org.jvmd.sys.Received;
+import org.jvmd.sys.SysException;
+import org.jvmd.virtio.GuestFault;
+import org.jvmd.virtio.QueueCounters;
+import org.jvmd.virtio.RingLayout;
+import org.jvmd.virtio.blk.BlockCounters;
+import org.jvmd.virtio.blk.Vioblk;
+
+/**
+ * The device thread: one epoll over the channel to vmm-proc, the request queue's kick
+ * eventfd (the guest's ioeventfd) and the I/O threads' completion eventfd. Control
+ * messages are served here between batches; the guest's interrupts go straight to the
+ * irqfds. Everything that touches the device core ({@link Vioblk}) runs on this thread.
+ */
+final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
+    private static final long CHANNEL = 0;
+    private static final long KICK = 1;
+    private static final long DONE = 2;
+    /** How long Shutdown or end of file waits for requests in flight before exiting. */
+    static final long DRAIN_MS = 5_000;
+
+    private final Channel channel;
+    private final Fd kick;
+    private final Fd[] calls;
+    private final EventFd done;
+    private final IoPool pool;
+    private final Epoll epoll;
+    private final int disk;
+    private final boolean[] callWarned;
+    private Vioblk vioblk;
+    private boolean channelGone;
+    private boolean exiting;
+
+    VioblkLoop(Channel channel, Fd kick, Fd[] calls, EventFd done, IoPool pool, int disk) throws SysException {
+        this.channel = channel;
+        this.kick = kick;
+        this.calls = calls;
+        this.done = done;
+        this.pool = pool;
+        this.disk = disk;
+        this.callWarned = new boolean[calls.length];
+        this.epoll = new Epoll(8);
+        epoll.add(channel.fd().num(), LibC.EPOLLIN, CHANNEL);
+        if (kick != null) {
+            LibC.setNonBlocking(kick.num(), true);
+            epoll.add(kick.num(), LibC.EPOLLIN, KICK);
+        }
+        epoll.add(done.fd().num(), LibC.EPOLLIN, DONE);
+    }
+
+    void attach(Vioblk v) {
+        this.vioblk = v;
+    }
+
+    /** Runs until Shutdown or end of file on the channel; returns the exit status. */
+    int run() throws IOException {
+        pool.start();
+        while (true) {
+            int n = epoll.waitFor(vioblk.hasPendingWork() ? 0 : -1);
+            for (int i = 0; i < n; i++) {
+                long data = epoll.data(i);
+                if (data == CHANNEL) {
+                    if (!onChannel()) {
+                        drainBeforeExit();
+                        return 0;
+                    }
+                } else if (data == KICK) {
+                    EventFd.read(kick.num());
+                    vioblk.kick();
+                } else {
+                    EventFd.read(done.fd().num());
+                    completions();
+                }
+            }
+            if (n == 0 && vioblk.hasPendingWork()) {
+                vioblk.kick();
+            }
+        }
+    }
+
+    private void completions() {
+        if (pool.drain(vioblk::complete) > 0) {
+            vioblk.completionsDone();
+        }
+    }
+
+    /** Lets the requests in flight finish (their writes reach the image) before the process exits. */
+    private void drainBeforeExit() throws SysException {
+        exiting = true;
+        vioblk.pause();
+        long deadline = System.nanoTime() + DRAIN_MS * 1_000_000;
+        while (vioblk.inFlight() > 0 && System.nanoTime() < deadline) {
+            LibC.poll(done.fd().num(), LibC.POLLIN, 100);
+            EventFd.read(done.fd().num());
+            completions();
+        }
+        if (vioblk.inFlight() > 0) {
+            Log.warn(vioblk.inFlight() + " requests still in flight at exit");
+        }
+    }
+
+    /** One control message; false when vioblk should exit. */
+    private boolean onChannel() throws IOException {
+        ToVioblk m;
+        try (Received<ToVioblk> r = channel.receive(ToVioblk.parser(), 0)) {
+            m = r.message();
+        } catch (SocketTimeoutException e) {
+            return true;
+        } catch (PeerClosedException e) {
+            Log.info("channel closed by parent (EOF), exiting");
+            return false;
+        } catch (org.jvmd.proto.FrameException e) {
+            Log.warn("bad frame on the channel: " + e.getMessage());
+            send(error("bad frame: " + e.getMessage()));
+            return true;
+        }
+        switch (m.getMsgCase()) {
+            case FEATURES_ACKED -> {
+                vioblk.featuresAcked(m.getFeaturesAcked().getFeatures());
+                Log.debug("features acked 0x" + Long.toHexString(vioblk.acked()));
+            }
+            case QUEUE_READY -> {
+                QueueReady q = m.getQueueReady();
+                String bad = vioblk.queueReady(q.getQueue(),
+                        new RingLayout(q.getSize(), q.getDesc(), q.getDriver(), q.getDevice()), q.getMsixVector());
+                if (bad != null) {
+                    Log.warn("queue " + q.getQueue() + " stays disabled: " + bad);
+                }
+            }
+            case DRIVER_OK -> vioblk.driverOk();
+            case RESET -> vioblk.reset();                 // ResetDone once nothing is in flight
+            case PAUSE -> vioblk.pause();                 // Paused once nothing is in flight
+            case UNPAUSE -> vioblk.unpause();
+            case STATS -> send(FromVioblk.newBuilder()
+                    .setStats(StatsReply.newBuilder().addDisks(stats(vioblk, disk))).build());
+            case SHUTDOWN -> {
+                Log.info("shutdown");
+                return false;
+            }
+            default -> {
+                Log.warn("unexpected message " + m.getMsgCase() + " (answered with an error)");
+                send(error("unexpected message " + m.getMsgCase()));
+            }
+        }
+        return !channelGone;
+    }
+
+    /** The DiskStats of {@code v}: its counters, the queue's dropped chains among the errors. */
+    static DiskStats stats(Vioblk v, int disk) {
+        BlockCounters c = v.counters();
+        DiskStats.Builder b = DiskStats.newBuilder().setDisk(disk)
+                .setReads(c.reads()).setWrites(c.writes()).setFlushes(c.flushes()).setDiscards(c.discards())
+                .setWriteZeroes(c.writeZeroes()).setGetIds(c.getIds()).setReadBytes(c.readBytes())
+                .setWriteBytes(c.writeBytes()).setUnsupported(c.unsupported()).putAllErrors(c.errorMap());
+        QueueCounters q = v.ringCounters();
+        for (GuestFault.Reason r : GuestFault.Reason.values()) {
+            if (q.get(r) != 0) {
+                b.putErrors(r.name().toLowerCase(Locale.ROOT), q.get(r));
+            }
+        }
+        return b.build();
+    }
+
+    static FromVioblk error(String message) {
+        return FromVioblk.newBuilder().setError(Error.newBuilder().setMessage(message)).build();
+    }
+
+    private void send(FromVioblk m) {
+        try {
+            channel.send(m);
+        } catch (PeerClosedException e) {
+            channelGone = true;
+        } catch (IOException e) {
+            Log.warn("channel send failed: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void resetDone() {
+        Log.debug("reset done");
+        send(FromVioblk.newBuilder().setResetDone(ResetDone.getDefaultInstance()).build());
+    }
+
+    @Override
+    public void paused() {
+        if (exiting) {
+            return;
+        }
+        Log.debug("paused");
+        send(FromVioblk.newBuilder().setPaused(Paused.getDefaultInstance()).build());
+    }
+
+    @Override
+    public void signal(int vector) {
+        Fd fd = vector >= 0 && vector < calls.length ? calls[vector] : null;
+        if (fd == null) {
+            if (vector >= 0 && vector < callWarned.length && !callWarned[vector]) {
+                callWarned[vector] = true;
+                Log.warn("no irqfd for MSI-X vector " + vector);
+            }
+            return;
+        }
+        try {
+            EventFd.signal(fd.num(), 1);
+        } catch (SysException e) {
+            if (!callWarned[vector]) {
+                callWarned[vector] = true;
+                Log.warn("irqfd of vector " + vector + ": " + e.getMessage());
+            }
+        }
+    }
+
+    void close() {
+        epoll.close();
+    }
+}

@@ -1,0 +1,295 @@
+package org.jvmd.vioblk;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import org.jvmd.proto.DiskConfig;
+import org.jvmd.proto.DiskFormat;
+import org.jvmd.proto.Error;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.FdSlot;
+import org.jvmd.proto.Frames;
+import org.jvmd.proto.FromVioblk;
+import org.jvmd.proto.MemoryRegion;
+import org.jvmd.proto.Ready;
+import org.jvmd.proto.ToVioblk;
+import org.jvmd.proto.VioblkInit;
+import org.jvmd.proto.VioblkReady;
+import org.jvmd.sys.Channel;
+import org.jvmd.sys.ChildChannel;
+import org.jvmd.sys.EventFd;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.FileIo;
+import org.jvmd.sys.IoVec;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.MappedGuestMemory;
+import org.jvmd.sys.NativeBuffer;
+import org.jvmd.sys.Received;
+import org.jvmd.sys.Seccomp;
+import org.jvmd.sys.Shed;
+import org.jvmd.sys.SysException;
+import org.jvmd.virtio.blk.Vioblk;
+import org.jvmd.virtio.blk.VioblkLimits;
+import org.jvmd.virtio.blk.VirtioBlk;
+
+/**
+ * vioblk-proc: the unprivileged virtio-blk device process, one per disk (vmd's vioblk.c).
+ * Acquire, then shed: it receives its channel (fd 3), then {@code VioblkInit} with the
+ * guest memfd, the image, the request queue's kick eventfd and a call eventfd per MSI-X
+ * vector; maps guest memory, sizes the image, closes everything else; loads what it will
+ * need; drops to the unprivileged user in an empty chroot with no_new_privs and the disk
+ * seccomp profile (no open, socket, exec, ioctl, truncate or flock); answers
+ * {@code VioblkReady} with the geometry; and serves the guest ({@link VioblkLoop},
+ * {@link Vioblk}, {@link RawBackend}, {@link IoPool}) until Shutdown or end of file.
+ */
+public final class VioblkMain {
+    /** The class a parent starts (vmm-proc's proxy, the block-driver simulator). */
+    public static final String MAIN_CLASS = "org.jvmd.vioblk.VioblkMain";
+    /**
+     * JVM options beside {@code Spawner.DEFAULT_JVM_OPTIONS}. The data path wants C2 (no
+     * TieredStopAtLevel); ErrorFileToStderr because a crash report could not be written in
+     * the empty chroot. Guest data never enters the heap, so it stays small.
+     */
+    public static final List<String> JVM_OPTIONS = List.of("-Xmx128m", "-XX:+ErrorFileToStderr");
+    /** Where vioblk chroots when the init message names no directory (as OpenBSD's vmd). */
+    static final Path DEFAULT_CHROOT = Path.of("/var/empty");
+    /** How long the parent has to send the init message (a parent may start us early). */
+    private static final long INIT_TIMEOUT_MS = 180_000;
+    /** {@code --aot-training}: the start-up without a parent, for scripts/aot-cache. */
+    static final String AOT_TRAINING = "--aot-training";
+
+    private VioblkMain() {}
+
+    public static void main(String[] args) {
+        if (args.length == 1 && args[0].equals(AOT_TRAINING)) {
+            System.exit(train());
+            return;
+        }
+        Channel ch;
+        try {
+            ch = ChildChannel.inherit();
+        } catch (SysException e) {
+            System.err.println("vioblk: no channel on fd 3: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
+        int status;
+        try {
+            status = run(ch);
+        } catch (Throwable t) {
+            Log.warn("fatal: " + t);
+            t.printStackTrace();
+            status = 1;
+        }
+        System.exit(status);
+    }
+
+    static int run(Channel ch) throws IOException {
+        Setup s;
+        try {
+            s = acquire(ch);
+        } catch (IOException | RuntimeException e) {
+            Log.warn("start-up failed: " + e.getMessage());
+            answerError(ch, String.valueOf(e.getMessage()), e);
+            return 1;
+        }
+        try {
+            shed(s.init, s);
+        } catch (IOException | RuntimeException e) {
+            Log.warn("privilege drop failed: " + e.getMessage());
+            answerError(ch, "privilege drop: " + e.getMessage(), e);
+            return 1;
+        }
+        ch.send(ready(s.vioblk));
+        Log.debug("ready: " + s.vioblk.capacitySectors() + " sectors" + (s.vioblk.readOnly() ? ", read-only" : "")
+                + ", " + s.pool.threads() + " I/O threads");
+        return s.loop.run();
+    }
+
+    private static void answerError(Channel ch, String message, Exception e) {
+        try {
+            ch.send(FromVioblk.newBuilder().setError(Error.newBuilder().setMessage(message)
+                    .setErrno(e instanceof SysException se ? se.errno() : 0)).build());
+        } catch (IOException | RuntimeException gone) {
+            Log.warn("cannot answer the parent: " + gone.getMessage());
+        }
+    }
+
+    private record Setup(VioblkInit init, Vioblk vioblk, VioblkLoop loop, IoPool pool, RawBackend backend) {}
+
+    /** Takes the init message and its descriptors; maps memory, sizes the image. */
+    private static Setup acquire(Channel ch) throws IOException {
+        try (Received<ToVioblk> r = ch.receive(ToVioblk.parser(), INIT_TIMEOUT_MS)) {
+            ToVioblk m = r.message();
+            if (!m.hasInit()) {
+                throw new IOException("first message is " + m.getMsgCase() + ", not init");
+            }
+            VioblkInit init = m.getInit();
+            Log.title(init.getTitle());
+            DiskConfig disk = init.getDisk();
+            if (disk.getFormat() != DiskFormat.FORMAT_RAW) {
+                throw new IOException("disk " + disk.getIndex() + " (" + disk.getPath() + "): format "
+                        + disk.getFormat() + " is not served by this vioblk (raw only)");
+            }
+            if (init.getRegionsCount() == 0) {
+                throw new IOException("init names no guest memory regions");
+            }
+            List<MappedGuestMemory.Range> ranges = new ArrayList<>();
+            for (MemoryRegion g : init.getRegionsList()) {
+                ranges.add(new MappedGuestMemory.Range(g.getGuestPhys(), g.getSize(), g.getMemfdOffset()));
+            }
+            Fd image = takeDisk(r, disk.getIndex(), 0);
+            RawBackend backend;
+            boolean readOnly;
+            MappedGuestMemory memory;
+            try {
+                readOnly = disk.getReadOnly() || accessMode(image) == LibC.O_RDONLY;
+                long size = RawBackend.sizeOf(image);
+                try (Fd memfd = take(r, FdRole.FD_MEMFD, 0, true)) {
+                    memory = MappedGuestMemory.map(memfd, ranges);
+                }
+                backend = new RawBackend(image, memory, size);
+            } catch (IOException | RuntimeException e) {
+                image.close();
+                throw e;
+            }
+            Fd kick = take(r, FdRole.FD_KICK, VirtioBlk.REQUEST_QUEUE, true);
+            Fd[] calls = calls(r);
+            EventFd done = EventFd.create(true);
+            IoPool pool = new IoPool(Log.title(), done, IoPool.defaultThreads());
+            VioblkLoop loop = new VioblkLoop(ch, kick, calls, done, pool, disk.getIndex());
+            Vioblk vioblk = new Vioblk(backend, readOnly, disk.getSerial(), VioblkLimits.DEFAULT, memory,
+                    pool::submit, loop, loop);
+            loop.attach(vioblk);
+            return new Setup(init, vioblk, loop, pool, backend);
+            // every descriptor not taken (base layers of a raw disk, strays) is closed here
+        }
+    }
+
+    /** O_RDONLY, O_WRONLY or O_RDWR: how the parent opened the image. */
+    private static int accessMode(Fd fd) throws SysException {
+        return LibC.fcntl(fd.num(), LibC.F_GETFL, 0, "fcntl(F_GETFL)") & 3;
+    }
+
+    private static Fd takeDisk(Received<ToVioblk> r, int index, int layer) throws IOException {
+        List<FdSlot> slots = r.slots();
+        for (int i = 0; i < slots.size(); i++) {
+            FdSlot s = slots.get(i);
+            if (s.getRole() == FdRole.FD_DISK && s.getIndex() == index && s.getLayer() == layer) {
+                return r.take(i);
+            }
+        }
+        throw new IOException("init carries no FD_DISK #" + index + " layer " + layer);
+    }
+
+    private static Fd[] calls(Received<ToVioblk> r) throws IOException {
+        int vectors = 0;
+        for (FdSlot slot : r.slots()) {
+            if (slot.getRole() == FdRole.FD_CALL) {
+                vectors = Math.max(vectors, slot.getIndex() + 1);
+            }
+        }
+        if (vectors > 2048) {   // MSI-X has at most 2048 vectors (PCI 3.0 §6.8.2)
+            throw new IOException("FD_CALL index " + (vectors - 1) + " above the MSI-X maximum");
+        }
+        Fd[] calls = new Fd[vectors];
+        for (int v = 0; v < vectors; v++) {
+            calls[v] = take(r, FdRole.FD_CALL, v, false);
+        }
+        return calls;
+    }
+
+    private static Fd take(Received<ToVioblk> r, FdRole role, int index, boolean required) throws IOException {
+        for (FdSlot s : r.slots()) {
+            if (s.getRole() == role && s.getIndex() == index) {
+                return r.take(role, index);
+            }
+        }
+        if (required) {
+            throw new IOException("init carries no " + role + " #" + index);
+        }
+        return null;
+    }
+
+    /** AOT training (JEP 514): the start-up up to the drop, without a parent, memory or image. */
+    static int train() {
+        try {
+            shedding(VioblkInit.getDefaultInstance(), null).preloadOnly();
+            Frames.encode(VioblkLoop.error("aot training"));
+            return 0;
+        } catch (IOException | RuntimeException e) {
+            System.err.println("vioblk: AOT training: " + e);
+            return 1;
+        }
+    }
+
+    /** Loads what the data path needs, then drops to the unprivileged user in an empty chroot. */
+    private static void shed(VioblkInit init, Setup s) throws IOException {
+        Path root = init.getChroot().isEmpty() ? defaultChroot() : Path.of(init.getChroot());
+        shedding(init, s).chroot(root).drop();
+        Log.debug("dropped to " + (init.getUser().isEmpty() ? Shed.DEFAULT_USER : init.getUser()) + " in " + root);
+    }
+
+    /**
+     * The drop of {@code init}'s user, chroot not yet set: vioblk's own classes and those of
+     * the modules it runs on are preloaded (not vmm-proc's, whose class path it shares), the
+     * data path warmed up, the disk seccomp profile chosen.
+     */
+    private static Shed shedding(VioblkInit init, Setup s) {
+        return Shed.to(init.getUser())
+                .preloadPackages("org.jvmd.vioblk.", "org.jvmd.virtio.", "org.jvmd.sys.", "org.jvmd.proto.")
+                .preloadClasses(FileIo.class)
+                .warmup(() -> warmup(s))
+                .seccomp(Seccomp.disk());
+    }
+
+    static Path defaultChroot() throws IOException {
+        if (!Files.isDirectory(DEFAULT_CHROOT)) {
+            Files.createDirectories(DEFAULT_CHROOT,
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        }
+        return DEFAULT_CHROOT;
+    }
+
+    static FromVioblk ready(Vioblk v) {
+        VioblkLimits l = v.limits();
+        return FromVioblk.newBuilder().setReady(VioblkReady.newBuilder()
+                .setReady(Ready.newBuilder().setProcess(Log.title()).setPid((int) ProcessHandle.current().pid()))
+                .setCapacitySectors(v.capacitySectors()).setReadOnly(v.readOnly())
+                .setSegMax(l.segMax()).setSizeMax(l.sizeMax())
+                .setMaxDiscardSectors((int) l.maxDiscardSectors()).setMaxDiscardSeg(l.maxDiscardSeg())
+                .setMaxWriteZeroesSectors((int) l.maxWriteZeroesSectors()).setMaxWriteZeroesSeg(l.maxWriteZeroesSeg()))
+                .build();
+    }
+
+    /**
+     * Exercises what runs after the drop while files can still be opened: the messages both
+     * ways, a device core with the I/O threads' hand-off on heap memory, and the image's
+     * read path (one sector into a native buffer, not into guest memory).
+     */
+    private static void warmup(Setup s) {
+        try {
+            Frames.encode(VioblkLoop.error("warm-up"));
+            for (ToVioblk.MsgCase c : ToVioblk.MsgCase.values()) {
+                c.getNumber();
+            }
+            FileIo.preload();
+            Warmup.run();
+            if (s != null) {
+                Frames.encode(ready(s.vioblk));
+                VioblkLoop.stats(s.vioblk, 0);
+                NativeBuffer b = new NativeBuffer(VirtioBlk.SECTOR_SIZE);
+                IoVec iov = new IoVec(1);
+                iov.add(b, 0, b.size());
+                FileIo.tryPreadv(s.backend.fd().num(), iov, 0);
+                FileIo.tryFdatasync(-1);
+                FileIo.tryFallocate(-1, FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE, 0, 0);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("warm-up: " + e.getMessage(), e);
+        }
+    }
+}

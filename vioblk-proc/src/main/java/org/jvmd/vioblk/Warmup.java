@@ -1,0 +1,89 @@
+package org.jvmd.vioblk;
+
+import org.jvmd.sys.EventFd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.SysException;
+import org.jvmd.virtio.DriverQueue;
+import org.jvmd.virtio.GuestAllocator;
+import org.jvmd.virtio.GuestFault;
+import org.jvmd.virtio.HeapGuestMemory;
+import org.jvmd.virtio.blk.MemoryBackend;
+import org.jvmd.virtio.blk.Vioblk;
+import org.jvmd.virtio.blk.VioblkLimits;
+import org.jvmd.virtio.blk.VirtioBlk;
+
+/**
+ * Runs every request type through a device core, the I/O threads' hand-off and the
+ * completion eventfd, on heap memory with an in-memory image, before the privilege drop:
+ * every class the data path loads is loaded while class files can still be read.
+ */
+final class Warmup {
+    private Warmup() {}
+
+    static void run() {
+        try (EventFd done = EventFd.create(true)) {
+            HeapGuestMemory mem = new HeapGuestMemory(1 << 20);
+            GuestAllocator a = new GuestAllocator(mem);
+            long features = Vioblk.offeredFeatures(false);
+            DriverQueue q = DriverQueue.create(mem, a, 16, features, 4);
+            IoPool pool = new IoPool("warm-up", done, 1);
+            int[] irqs = new int[1];
+            Vioblk v = new Vioblk(new MemoryBackend(mem, 64 * 1024), false, "warm-up", VioblkLimits.DEFAULT, mem,
+                    pool::submit, vector -> irqs[0]++, new Vioblk.Listener() {
+                        public void resetDone() {}
+
+                        public void paused() {}
+                    });
+            pool.start();
+            v.featuresAcked(features);
+            v.queueReady(0, q.layout(), 0);
+            v.driverOk();
+            long data = a.allocate(4096, 64);
+            int[] types = {VirtioBlk.T_OUT, VirtioBlk.T_IN, VirtioBlk.T_FLUSH, VirtioBlk.T_GET_ID,
+                VirtioBlk.T_DISCARD, VirtioBlk.T_WRITE_ZEROES, 77};
+            for (int round = 0; round < 20; round++) {
+                for (int t : types) {
+                    long h = a.allocate(16, 16);
+                    mem.writeInt(h, t);
+                    mem.writeLong(h + 8, round);
+                    q.readable(h, 16);
+                    if (t == VirtioBlk.T_OUT) {
+                        q.readable(data, 2048).readable(data + 2048, 2048);
+                    } else if (t == VirtioBlk.T_IN || t == VirtioBlk.T_GET_ID) {
+                        q.writable(data, t == VirtioBlk.T_IN ? 4096 : VirtioBlk.ID_BYTES);
+                    } else if (t == VirtioBlk.T_DISCARD || t == VirtioBlk.T_WRITE_ZEROES) {
+                        long seg = a.allocate(16, 16);
+                        mem.writeLong(seg, round);
+                        mem.writeInt(seg + 8, 1);
+                        q.readable(seg, 16);
+                    }
+                    q.writable(a.allocate(1, 1), 1);
+                    q.add();
+                    q.kick();
+                    v.kick();
+                    while (v.inFlight() > 0) {
+                        LibC.poll(done.fd().num(), LibC.POLLIN, 1000);
+                        done.read();
+                        if (pool.drain(v::complete) > 0) {
+                            v.completionsDone();
+                        }
+                    }
+                    while (q.reap() != DriverQueue.NONE) {
+                        // the driver takes its buffers back
+                    }
+                }
+                a.reset();
+                q = DriverQueue.create(mem, a, 16, features, 4);
+                v.reset();
+                v.featuresAcked(features);
+                v.queueReady(0, q.layout(), 0);
+                v.driverOk();
+                data = a.allocate(4096, 64);
+            }
+            VioblkLoop.stats(v, 0);
+            pool.stop();
+        } catch (GuestFault | SysException e) {
+            throw new IllegalStateException("warm-up: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,375 @@
+package org.jvmd.vioblk;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.jvmd.proto.DiskConfig;
+import org.jvmd.proto.DiskFormat;
+import org.jvmd.proto.DiskStats;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.FdSlot;
+import org.jvmd.proto.FromVioblk;
+import org.jvmd.proto.MemoryRegion;
+import org.jvmd.proto.Pause;
+import org.jvmd.proto.Reset;
+import org.jvmd.proto.StatsRequest;
+import org.jvmd.proto.ToVioblk;
+import org.jvmd.proto.Unpause;
+import org.jvmd.proto.VioblkInit;
+import org.jvmd.proto.VioblkReady;
+import org.jvmd.sys.Child;
+import org.jvmd.sys.ChildFailedException;
+import org.jvmd.sys.EventFd;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.MappedGuestMemory;
+import org.jvmd.sys.Memfd;
+import org.jvmd.sys.PeerClosedException;
+import org.jvmd.sys.Received;
+import org.jvmd.sys.Spawner;
+import org.jvmd.sys.WaitStatus;
+import org.jvmd.virtio.blk.Vioblk;
+import org.jvmd.virtio.blk.VirtioBlk;
+
+/**
+ * The real vioblk-proc as a child JVM (run as root, as vmd would start it): guest memory in
+ * a memfd, a raw image file, eventfds for the kick and the interrupts. It must drop every
+ * privilege before it serves (non-root, no_new_privs, seccomp, no capabilities, an empty
+ * root), then carry the guest's requests to the image and back.
+ */
+class VioblkProcessTest {
+    private static final int MEM = 32 << 20;
+    private static final int IMAGE = 16 << 20;
+    private static final String TITLE = "vm/test/vioblk0";
+
+    private Path dir;
+    private Path empty;
+    private Path image;
+    private Path log;
+    private final List<AutoCloseable> open = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() throws IOException {
+        dir = Files.createTempDirectory("jvmd-vioblk");
+        empty = Files.createDirectory(dir.resolve("empty"));
+        image = dir.resolve("disk.img");
+        try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            f.setLength(IMAGE);
+        }
+        log = Path.of("target", "vioblk-process-" + System.nanoTime() + ".log");
+        Files.createDirectories(log.getParent());
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            open.get(i).close();
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    private <T extends AutoCloseable> T keep(T c) {
+        open.add(c);
+        return c;
+    }
+
+    /** A started vioblk-proc with its guest side. */
+    private record Disk(Child child, MappedGuestMemory mem, EventFd kick, EventFd call, VioblkReady ready) {}
+
+    private Disk start(boolean readOnly, DiskFormat format) throws Exception {
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        Fd memfd = keep(Memfd.create("guest", MEM));
+        MappedGuestMemory mem = keep(MappedGuestMemory.map(memfd, MEM));
+        EventFd kick = keep(EventFd.create(false));
+        EventFd config = keep(EventFd.create(true));
+        EventFd call = keep(EventFd.create(true));
+        Fd img = LibC.open(image.toString(), (readOnly ? LibC.O_RDONLY : LibC.O_RDWR) | LibC.O_CLOEXEC);
+        Child c = keep(Spawner.java(TITLE, VioblkMain.MAIN_CLASS).classpath(cp)
+                .jvmOptions(VioblkMain.JVM_OPTIONS.toArray(String[]::new)).output(log).spawn());
+        ToVioblk init = ToVioblk.newBuilder().setInit(VioblkInit.newBuilder()
+                        .setDisk(DiskConfig.newBuilder().setIndex(0).setPath(image.toString()).setFormat(format)
+                                .setReadOnly(readOnly).setSerial("jvmd-test-disk-0"))
+                        .setTitle(TITLE).setUser("_vmd").setChroot(empty.toString())
+                        .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(MEM)))
+                .addFds(slot(FdRole.FD_MEMFD, 0, 0)).addFds(slot(FdRole.FD_DISK, 0, 0))
+                .addFds(slot(FdRole.FD_KICK, 0, 0)).addFds(slot(FdRole.FD_CALL, 0, 0))
+                .addFds(slot(FdRole.FD_CALL, 1, 0))
+                .build();
+        c.channel().send(init, memfd.dup(), img, kick.fd().dup(), config.fd().dup(), call.fd().dup());
+        FromVioblk ready = c.awaitReady(FromVioblk.parser(), 60_000);
+        return new Disk(c, mem, kick, call, ready.getReady());
+    }
+
+    private static FdSlot slot(FdRole role, int index, int layer) {
+        return FdSlot.newBuilder().setRole(role).setIndex(index).setLayer(layer).build();
+    }
+
+    private static FromVioblk next(Child c) throws IOException {
+        try (Received<FromVioblk> r = c.channel().receive(FromVioblk.parser(), 20_000)) {
+            return r.message();
+        }
+    }
+
+    private String log() throws IOException {
+        return Files.exists(log) ? Files.readString(log) : "(no log)";
+    }
+
+    @Test
+    void theProcessDropsEveryPrivilegeAndCarriesRandomBlocksToTheImageAndBack() throws Exception {
+        Disk d = start(false, DiskFormat.FORMAT_RAW);
+        Child c = d.child;
+        VioblkReady r = d.ready;
+        assertEquals(c.pid(), r.getReady().getPid());
+        assertEquals(TITLE, r.getReady().getProcess());
+        assertEquals(IMAGE / 512, r.getCapacitySectors());
+        assertTrue(!r.getReadOnly() && r.getSegMax() > 0 && r.getSizeMax() >= 4096 && r.getMaxDiscardSeg() > 0);
+
+        long features = Vioblk.offeredFeatures(false);
+        BlkGuest g = new BlkGuest(d.mem, features);
+        g.configure(c.channel(), features);
+
+        // Random 4 KiB blocks, 64 in flight at a time, then a flush.
+        Random rnd = new Random(42);
+        Map<Long, byte[]> written = new HashMap<>();
+        for (int batch = 0; batch < 4; batch++) {
+            for (int i = 0; i < 64; i++) {
+                long sector = (long) rnd.nextInt(IMAGE / 4096) * 8;
+                byte[] b = new byte[4096];
+                rnd.nextBytes(b);
+                if (written.containsKey(sector)) {
+                    continue;   // two writes of one block in flight at once have no defined order
+                }
+                written.put(sector, b);
+                g.write(sector, b);
+            }
+            g.kick(d.kick);
+            Map<Integer, Integer> st = g.awaitAll(d.call, 20_000);
+            assertTrue(st.values().stream().allMatch(s -> s == VirtioBlk.S_OK), st + "\n" + log());
+            written.keySet().forEach(s -> { });
+        }
+        int flush = g.simple(VirtioBlk.T_FLUSH);
+        g.kick(d.kick);
+        assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 20_000).get(flush));
+
+        // While it serves: the drop as /proc shows it.
+        checkDropped(c.pid());
+
+        // The image file holds the blocks.
+        byte[] file = Files.readAllBytes(image);
+        for (Map.Entry<Long, byte[]> e : written.entrySet()) {
+            int at = (int) (e.getKey() * 512);
+            assertArrayEquals(e.getValue(), Arrays.copyOfRange(file, at, at + 4096), "block at sector " + e.getKey());
+        }
+
+        // And the guest reads them back.
+        List<Long> sectors = new ArrayList<>(written.keySet());
+        for (int from = 0; from < sectors.size(); from += 64) {
+            Map<Integer, long[]> reads = new HashMap<>();
+            for (long s : sectors.subList(from, Math.min(sectors.size(), from + 64))) {
+                long[] hb = g.read(s, 4096);
+                reads.put((int) hb[0], new long[] {hb[1], s});
+            }
+            g.kick(d.kick);
+            Map<Integer, Integer> st = g.awaitAll(d.call, 20_000);
+            for (Map.Entry<Integer, long[]> e : reads.entrySet()) {
+                assertEquals(VirtioBlk.S_OK, st.get(e.getKey()));
+                byte[] back = new byte[4096];
+                d.mem.read(e.getValue()[0], back, 0, 4096);
+                assertArrayEquals(written.get(e.getValue()[1]), back);
+            }
+        }
+
+        // GET_ID, WRITE_ZEROES, DISCARD, and a read past the end.
+        long[] id = g.getId();
+        long someSector = sectors.get(0);
+        int zero = g.range(VirtioBlk.T_WRITE_ZEROES, someSector, 8, 0);
+        int discard = g.range(VirtioBlk.T_DISCARD, sectors.get(1), 8, 0);
+        long[] past = g.read(IMAGE / 512 - 4, 4096);
+        g.kick(d.kick);
+        Map<Integer, Integer> st = g.awaitAll(d.call, 20_000);
+        assertEquals(VirtioBlk.S_OK, st.get((int) id[0]));
+        byte[] serial = new byte[VirtioBlk.ID_BYTES];
+        d.mem.read(id[1], serial, 0, serial.length);
+        assertEquals("jvmd-test-disk-0", new String(serial, StandardCharsets.US_ASCII).replace("\0", ""));
+        assertEquals(VirtioBlk.S_OK, st.get(zero));
+        assertEquals(VirtioBlk.S_OK, st.get(discard));
+        assertEquals(VirtioBlk.S_IOERR, st.get((int) past[0]));
+        file = Files.readAllBytes(image);
+        int at = (int) (someSector * 512);
+        assertArrayEquals(new byte[4096], Arrays.copyOfRange(file, at, at + 4096), "zeroed");
+        at = (int) (sectors.get(1) * 512);
+        assertArrayEquals(new byte[4096], Arrays.copyOfRange(file, at, at + 4096), "punched");
+        assertEquals(IMAGE, file.length, "the image keeps its size");
+
+        // Counters.
+        c.channel().send(ToVioblk.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
+        FromVioblk sm = next(c);
+        assertTrue(sm.hasStats(), sm.toString());
+        DiskStats ds = sm.getStats().getDisks(0);
+        assertEquals(written.size(), ds.getWrites(), ds.toString());
+        assertEquals(written.size(), ds.getReads(), ds.toString());
+        assertEquals(4096L * written.size(), ds.getWriteBytes());
+        assertEquals(1, ds.getFlushes());
+        assertEquals(1, ds.getGetIds());
+        assertEquals(1, ds.getDiscards());
+        assertEquals(1, ds.getWriteZeroes());
+        assertEquals(Map.of("out_of_range", 1L), ds.getErrorsMap());
+
+        // Pause and unpause, reset; an unexpected message is answered and it goes on.
+        c.channel().send(ToVioblk.newBuilder().setPause(Pause.getDefaultInstance()).build());
+        assertTrue(next(c).hasPaused());
+        int later = g.simple(VirtioBlk.T_FLUSH);
+        g.kick(d.kick);
+        Thread.sleep(200);
+        assertTrue(!g.q.hasUsed(), "nothing is served while paused");
+        c.channel().send(ToVioblk.newBuilder().setUnpause(Unpause.getDefaultInstance()).build());
+        assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 20_000).get(later));
+        c.channel().send(ToVioblk.newBuilder().setReset(Reset.getDefaultInstance()).build());
+        assertTrue(next(c).hasResetDone());
+        c.channel().send(ToVioblk.newBuilder().setInit(VioblkInit.getDefaultInstance()).build());
+        assertTrue(next(c).getError().getMessage().contains("unexpected message INIT"));
+
+        // The parent goes away: vioblk says so and exits 0.
+        c.channel().close();
+        WaitStatus w = c.waitFor(20_000);
+        assertNotNull(w, "vioblk did not exit at end of file");
+        assertEquals(0, w.exitCode(), log());
+        assertTrue(log().contains(TITLE + ": channel closed by parent (EOF), exiting"), log());
+    }
+
+    /** /proc/PID/status and /proc/PID/root of the running device process. */
+    private void checkDropped(long pid) throws IOException {
+        List<String> status = Files.readAllLines(Path.of("/proc/" + pid + "/status"));
+        String uid = status.stream().filter(l -> l.startsWith("Uid:")).findFirst().orElseThrow();
+        for (String u : uid.substring(4).trim().split("\\s+")) {
+            assertNotEquals("0", u, uid);
+        }
+        String gid = status.stream().filter(l -> l.startsWith("Gid:")).findFirst().orElseThrow();
+        for (String u : gid.substring(4).trim().split("\\s+")) {
+            assertNotEquals("0", u, gid);
+        }
+        assertTrue(status.contains("NoNewPrivs:\t1"), status.toString());
+        assertTrue(status.contains("Seccomp:\t2"), status.toString());
+        assertTrue(status.contains("CapEff:\t0000000000000000"), status.toString());
+        assertTrue(status.contains("CapPrm:\t0000000000000000"), status.toString());
+        Path root = Files.readSymbolicLink(Path.of("/proc/" + pid + "/root"));
+        assertEquals(empty.toRealPath(), root);
+        try (Stream<Path> s = Files.list(root)) {
+            assertEquals(0, s.count(), "the root directory is empty");
+        }
+    }
+
+    @Test
+    void aSigkillMidWriteIsEndOfFileForTheParent() throws Exception {
+        Disk d = start(false, DiskFormat.FORMAT_RAW);
+        Child c = d.child;
+        long features = Vioblk.offeredFeatures(false);
+        BlkGuest g = new BlkGuest(d.mem, features);
+        g.configure(c.channel(), features);
+        byte[] big = new byte[128 * 1024];
+        new Random(1).nextBytes(big);
+        for (int i = 0; i < 100; i++) {
+            g.write((long) i * 256, big);
+        }
+        g.kick(d.kick);
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (!g.q.hasUsed() && System.nanoTime() < deadline) {
+            Thread.onSpinWait();   // the first write is done, the others are on their way
+        }
+        c.signal(LibC.SIGKILL);
+        assertThrows(PeerClosedException.class, () -> {
+            while (true) {
+                next(c);   // nothing is sent unasked: the first receive sees the end of the channel
+            }
+        });
+        WaitStatus w = c.waitFor(10_000);
+        assertNotNull(w);
+        assertTrue(w.describe().contains("SIGKILL") || w.describe().contains("signal 9"), w.describe());
+    }
+
+    @Test
+    void aFullFileSystemIsIoerrToTheGuestCountedAndNotFatal() throws Exception {
+        Path small = Files.createDirectory(dir.resolve("small"));
+        sh("mount", "-t", "tmpfs", "-o", "size=1m", "jvmd-vioblk-test", small.toString());
+        try {
+            image = small.resolve("sparse.img");
+            try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+                f.setLength(IMAGE);   // 16 MiB of holes on a 1 MiB file system
+            }
+            Disk d = start(false, DiskFormat.FORMAT_RAW);
+            long features = Vioblk.offeredFeatures(false);
+            BlkGuest g = new BlkGuest(d.mem, features);
+            g.configure(d.child.channel(), features);
+            byte[] block = new byte[64 * 1024];
+            java.util.Arrays.fill(block, (byte) 0x5a);
+            for (int i = 0; i < 32; i++) {   // 2 MiB of new blocks
+                g.write((long) i * 128, block);
+            }
+            g.kick(d.kick);
+            Map<Integer, Integer> st = g.awaitAll(d.call, 20_000);
+            long failed = st.values().stream().filter(s -> s == VirtioBlk.S_IOERR).count();
+            assertTrue(failed > 0 && failed < 32, st.toString());
+            long[] r = g.read(0, 4096);
+            g.kick(d.kick);
+            assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 20_000).get((int) r[0]), "it still serves");
+            d.child.channel().send(ToVioblk.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
+            DiskStats ds = next(d.child).getStats().getDisks(0);
+            assertEquals(failed, ds.getErrorsOrDefault("io_enospc", 0), ds.toString());
+            assertEquals(32 - failed, ds.getWrites(), ds.toString());
+            d.child.close();
+        } finally {
+            sh("umount", "-l", small.toString());
+        }
+    }
+
+    private static void sh(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IOException(String.join(" ", cmd) + ": " + out);
+        }
+    }
+
+    @Test
+    void aReadOnlyDiskSaysSoAndRefusesWrites() throws Exception {
+        Disk d = start(true, DiskFormat.FORMAT_RAW);
+        assertTrue(d.ready.getReadOnly());
+        long features = Vioblk.offeredFeatures(true);
+        BlkGuest g = new BlkGuest(d.mem, features);
+        g.configure(d.child.channel(), features);
+        int w = g.write(0, new byte[4096]);
+        long[] r = g.read(0, 4096);
+        g.kick(d.kick);
+        Map<Integer, Integer> st = g.awaitAll(d.call, 20_000);
+        assertEquals(VirtioBlk.S_IOERR, st.get(w));
+        assertEquals(VirtioBlk.S_OK, st.get((int) r[0]));
+        d.child.channel().send(ToVioblk.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
+        assertEquals(Map.of("read_only", 1L), next(d.child).getStats().getDisks(0).getErrorsMap());
+    }
+
+    @Test
+    void anImageFormatItCannotServeFailsTheStartWithAClearError() throws Exception {
+        ChildFailedException e = assertThrows(ChildFailedException.class, () -> start(false, DiskFormat.FORMAT_QCOW2));
+        assertTrue(e.getMessage().contains("format FORMAT_QCOW2 is not served"), e.getMessage());
+    }
+}
