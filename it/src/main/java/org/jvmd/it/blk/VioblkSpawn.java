@@ -6,6 +6,7 @@ import java.util.List;
 import org.jvmd.it.sim.DeviceClasspath;
 import org.jvmd.sys.Child;
 import org.jvmd.sys.Spawner;
+import org.jvmd.vioblk.VioblkMain;
 
 /**
  * How vioblk-proc is started: its main class, JVM options and classpath, in this one place.
@@ -18,15 +19,12 @@ import org.jvmd.sys.Spawner;
 public final class VioblkSpawn {
     private VioblkSpawn() {}
 
-    public static final String MAIN_CLASS = "org.jvmd.vioblk.VioblkMain";
-    /**
-     * As vionet's (VionetProxy.JVM_OPTIONS): C2 by default for the data path; a crash report
-     * on stderr because an hs_err file cannot be written in the empty chroot.
-     */
-    public static final List<String> JVM_OPTIONS = List.of("-Xmx256m", "-XX:+ErrorFileToStderr");
+    /** vioblk-proc's own: its main class and JVM options (beside Spawner's defaults). */
+    public static final String MAIN_CLASS = VioblkMain.MAIN_CLASS;
+    public static final List<String> JVM_OPTIONS = VioblkMain.JVM_OPTIONS;
 
     /** Entries of a full classpath that vioblk never needs. */
-    static final List<String> FOREIGN = java.util.stream.Stream.concat(DeviceClasspath.NOT_A_DEVICE.stream(),
+    public static final List<String> FOREIGN = java.util.stream.Stream.concat(DeviceClasspath.NOT_A_DEVICE.stream(),
             java.util.stream.Stream.of("/vionet-proc/", "jvmd-vionet-proc-")).toList();
 
     /**
