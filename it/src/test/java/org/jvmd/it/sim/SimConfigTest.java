@@ -63,8 +63,18 @@ class SimConfigTest {
     void vionetClasspathLeavesOutTheSimulatorAndTestLibraries() {
         String cp = String.join(java.io.File.pathSeparator, "/w/it/target/classes", "/w/vionet-proc/target/classes",
                 "/m2/junit-jupiter-api-5.jar", "/w/sys/target/classes", "/w/vmm-proc/target/classes",
-                "/m2/protobuf-java-4.jar", "/w/virtio/target/test-classes");
+                "/m2/protobuf-java-4.jar", "/w/virtio/target/test-classes", "/w/vioblk-proc/target/classes");
         assertEquals(String.join(java.io.File.pathSeparator, "/w/vionet-proc/target/classes", "/w/sys/target/classes",
                 "/m2/protobuf-java-4.jar"), VionetClasspath.filter(cp));
+    }
+
+    @Test
+    void vioblkClasspathLeavesOutTheSimulatorVionetAndTestLibraries() {
+        String cp = String.join(java.io.File.pathSeparator, "/w/it/target/classes", "/w/vionet-proc/target/classes",
+                "/m2/junit-jupiter-api-5.jar", "/w/sys/target/classes", "/w/vioblk-proc/target/classes",
+                "/m2/org/jvmd/jvmd-vionet-proc/0.1.0-SNAPSHOT/jvmd-vionet-proc-0.1.0-SNAPSHOT.jar",
+                "/m2/protobuf-java-4.jar", "/w/virtio/target/test-classes");
+        assertEquals(String.join(java.io.File.pathSeparator, "/w/sys/target/classes", "/w/vioblk-proc/target/classes",
+                "/m2/protobuf-java-4.jar"), DeviceClasspath.filter(cp, org.jvmd.it.blk.VioblkSpawn.FOREIGN));
     }
 }

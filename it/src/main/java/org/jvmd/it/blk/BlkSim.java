@@ -1,0 +1,666 @@
+package org.jvmd.it.blk;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.jvmd.proto.DiskConfig;
+import org.jvmd.proto.DiskFormat;
+import org.jvmd.proto.DiskStats;
+import org.jvmd.proto.DriverOk;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.FdSlot;
+import org.jvmd.proto.FeaturesAcked;
+import org.jvmd.proto.FrameException;
+import org.jvmd.proto.FromVioblk;
+import org.jvmd.proto.MemoryRegion;
+import org.jvmd.proto.QueueReady;
+import org.jvmd.proto.Shutdown;
+import org.jvmd.proto.StatsReply;
+import org.jvmd.proto.StatsRequest;
+import org.jvmd.proto.ToVioblk;
+import org.jvmd.proto.VioblkInit;
+import org.jvmd.proto.VioblkReady;
+import org.jvmd.sys.Child;
+import org.jvmd.sys.Epoll;
+import org.jvmd.sys.EventFd;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.MappedGuestMemory;
+import org.jvmd.sys.Memfd;
+import org.jvmd.sys.PeerClosedException;
+import org.jvmd.sys.Received;
+import org.jvmd.sys.SysException;
+import org.jvmd.sys.WaitStatus;
+import org.jvmd.virtio.DriverQueue;
+import org.jvmd.virtio.GuestAllocator;
+import org.jvmd.virtio.GuestFault;
+import org.jvmd.virtio.RingLayout;
+import org.jvmd.virtio.Virtq;
+import org.jvmd.virtio.blk.VirtioBlk;
+
+/**
+ * The block-driver simulator (issue 14): a virtio-blk guest driver that drives a real
+ * vioblk-proc through its real channel, over guest memory in a memfd, at a chosen queue
+ * depth. It plays
+ * <ul>
+ * <li>vmd's parent: it opens the image (O_RDWR, or O_RDONLY for a read-only disk) and hands
+ *     the descriptor down;</li>
+ * <li>vmm-proc's transport: it spawns vioblk-proc ({@link VioblkSpawn}) with the memfd, the
+ *     image, one kick eventfd for the request queue (the ioeventfd) and one call eventfd per
+ *     MSI-X vector (the irqfds: 0 the queue, 1 configuration changes), and forwards
+ *     FeaturesAcked, QueueReady and DriverOk (virtio 1.2 §3.1.1);</li>
+ * <li>the guest driver: one split virtqueue laid out by {@link DriverQueue}, one request slot
+ *     (header, data buffer, status byte) per request in flight; requests are chains
+ *     header (device-readable), data segments, status (device-writable) as virtio 1.2
+ *     §5.2.6 and Linux virtio_blk.c lay them out; the driver kicks the eventfd when the
+ *     device asks for it and waits on the call eventfd for completions.</li>
+ * </ul>
+ * Not thread-safe: one driver thread issues requests ({@link #run} and the single-request
+ * helpers); {@link #stats()} may be called from another.
+ */
+public final class BlkSim implements AutoCloseable {
+    /** virtio 1.2 §6.1: VIRTIO_F_VERSION_1, bit 32. */
+    static final long F_VERSION_1 = 1L << 32;
+    /** The MSI-X vector of the request queue and of configuration changes (vmm-proc's table: queues first). */
+    static final int QUEUE_VECTOR = 0;
+    static final int CONFIG_VECTOR = 1;
+    static final int VECTORS = 2;
+    /** Header at +0, status byte at +{@value}, in each slot's 64-byte control block. */
+    static final int STATUS_OFFSET = 32;
+    /** The status value the driver leaves before the device writes it: no VIRTIO_BLK_S_* value. */
+    public static final int STATUS_UNWRITTEN = 0xff;
+    /** How long {@link #run} waits for the next completion before it calls the device stuck. */
+    static final long STUCK_NANOS = TimeUnit.SECONDS.toNanos(30);
+    private static final long WAKE = 1;
+    private static final long CALL = 2;
+
+    private final BlkOptions o;
+    private Fd memfd;
+    private MappedGuestMemory mem;
+    private GuestAllocator alloc;
+    private DriverQueue q;
+    private EventFd kick;
+    private final EventFd[] calls = new EventFd[VECTORS];
+    private EventFd wake;
+    private Epoll epoll;
+    private Path chroot;
+    private boolean ownChroot;
+    private Child child;
+    private Thread controlThread;
+    private VioblkReady ready;
+    private long acked;
+    private int segmentBytes;
+    private BlkRequest[] slots;
+    private BlkRequest[] byHead;
+    private volatile boolean closing;
+    private volatile boolean gone;
+    private final Object sendLock = new Object();
+    private final Object statsLock = new Object();
+    private final LinkedBlockingQueue<StatsReply> statsReplies = new LinkedBlockingQueue<>();
+    private final List<String> problems = new ArrayList<>();
+    private long kicks;
+    private long interrupts;
+
+    private BlkSim(BlkOptions o) {
+        this.o = o;
+    }
+
+    /** Opens the image, starts vioblk-proc and negotiates; returns once DRIVER_OK is sent. */
+    public static BlkSim start(BlkOptions o) throws Exception {
+        if (o.image == null) {
+            throw new IllegalArgumentException("no image");
+        }
+        BlkSim sim = new BlkSim(o);
+        try {
+            sim.boot();
+            return sim;
+        } catch (Exception | Error e) {
+            sim.close();
+            throw e;
+        }
+    }
+
+    static void log(String msg) {
+        System.err.println("blk-sim: " + msg);
+    }
+
+    private void boot() throws Exception {
+        layOutMemory();
+        kick = EventFd.create(true);
+        for (int v = 0; v < VECTORS; v++) {
+            calls[v] = EventFd.create(true);
+        }
+        wake = EventFd.create(true);
+        epoll = new Epoll(4);
+        epoll.add(wake.fd().num(), LibC.EPOLLIN | LibC.EPOLLET, WAKE);
+        epoll.add(calls[QUEUE_VECTOR].fd().num(), LibC.EPOLLIN | LibC.EPOLLET, CALL);
+        spawnVioblk();
+        layOutQueue();
+        negotiate();
+    }
+
+    // ---- guest memory ------------------------------------------------------------------
+
+    /** Descriptors of a request whose data takes {@code segments} buffers: header, data, status. */
+    private static int chainDescriptors(int segments) {
+        return 2 + segments;
+    }
+
+    private void layOutMemory() throws SysException {
+        int worstSegment = o.segmentBytes > 0 ? Math.min(o.segmentBytes, 4096) : 4096;
+        int worstIndirect = chainDescriptors((o.bufferBytes + worstSegment - 1) / worstSegment);
+        long need = 4096
+                + RingLayout.linuxBytes(o.queueSize, 64) + 4096
+                + (long) o.queueSize * worstIndirect * Virtq.DESC_SIZE + 16L * o.queueSize
+                + (long) o.maxDepth * (4096 + o.bufferBytes);
+        long size = align(need + (1 << 20), 2 << 20);
+        memfd = Memfd.create("blk-sim-ram", size);
+        mem = MappedGuestMemory.map(memfd, size);
+        // guest-physical page 0 stays unused, as in a real guest
+        alloc = new GuestAllocator(mem, 4096, size);
+        slots = new BlkRequest[o.maxDepth];
+        for (int i = 0; i < slots.length; i++) {
+            long control = alloc.allocate(64, 64);
+            long data = alloc.allocate(o.bufferBytes, 4096);
+            slots[i] = new BlkRequest(i, control, control + STATUS_OFFSET, data, o.bufferBytes);
+        }
+    }
+
+    /** The ring, after Ready: its indirect tables are sized by the device's size_max and seg_max. */
+    private void layOutQueue() throws GuestFault {
+        int sizeMax = ready.getSizeMax();
+        segmentBytes = o.segmentBytes > 0 ? o.segmentBytes : o.bufferBytes;
+        if (sizeMax > 0) {
+            segmentBytes = Math.min(segmentBytes, sizeMax);
+        }
+        if (segmentBytes < 512) {
+            throw new IllegalStateException("segments of " + segmentBytes + " bytes (size_max " + sizeMax + ")");
+        }
+        int segments = (o.bufferBytes + segmentBytes - 1) / segmentBytes;
+        if (ready.getSegMax() > 0 && segments > ready.getSegMax()) {
+            throw new IllegalStateException("a " + o.bufferBytes + "-byte request takes " + segments
+                    + " segments of " + segmentBytes + " bytes, the device takes at most " + ready.getSegMax()
+                    + " (seg_max): use larger segments or a smaller buffer");
+        }
+        int perChain = chainDescriptors(segments);
+        acked = F_VERSION_1 | VirtioBlk.offeredFeatures(ready.getReadOnly());
+        if (o.indirect) {
+            acked |= 1L << Virtq.F_INDIRECT_DESC;
+        }
+        if (o.eventIdx) {
+            acked |= 1L << Virtq.F_EVENT_IDX;
+        }
+        if (!o.indirect && (long) perChain * o.maxDepth > o.queueSize) {
+            throw new IllegalStateException(o.maxDepth + " requests of " + perChain + " descriptors do not fit a ring of "
+                    + o.queueSize + " without indirect descriptors");
+        }
+        q = DriverQueue.create(mem, alloc, o.queueSize, acked, perChain);
+        byHead = new BlkRequest[o.queueSize];
+    }
+
+    private static long align(long v, long a) {
+        return (v + a - 1) / a * a;
+    }
+
+    // ---- vioblk-proc -------------------------------------------------------------------
+
+    private void spawnVioblk() throws IOException {
+        chroot = o.chroot;
+        if (chroot == null) {
+            chroot = Files.createTempDirectory("jvmd-vioblk-root-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+            ownChroot = true;
+        }
+        List<Fd> fds = new ArrayList<>();
+        ToVioblk.Builder msg = ToVioblk.newBuilder();
+        try {
+            // vmd's part: the image opened by the privileged side, handed down
+            fds.add(LibC.open(o.image.toString(), o.readOnly ? LibC.O_RDONLY : LibC.O_RDWR));
+            msg.addFds(slot(FdRole.FD_DISK, 0));
+            fds.add(memfd.dup());
+            msg.addFds(slot(FdRole.FD_MEMFD, 0));
+            fds.add(kick.fd().dup());
+            msg.addFds(slot(FdRole.FD_KICK, VirtioBlk.REQUEST_QUEUE));
+            for (int v = 0; v < VECTORS; v++) {
+                fds.add(calls[v].fd().dup());
+                msg.addFds(slot(FdRole.FD_CALL, v));
+            }
+            child = VioblkSpawn.start(o.title, o.vioblkLog, o.classpath, o.jvmOptions);
+        } catch (IOException | RuntimeException e) {
+            Fd.closeAll(fds);
+            throw e;
+        }
+        msg.setInit(VioblkInit.newBuilder()
+                .setDisk(DiskConfig.newBuilder().setIndex(0).setPath(o.image.toString()).setFormat(DiskFormat.FORMAT_RAW)
+                        .setReadOnly(o.readOnly).setSerial(o.serial))
+                .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(mem.size()).setMemfdOffset(0))
+                .setTitle(o.title)
+                .setUser(o.user)
+                .setChroot(chroot.toString()));
+        send(msg.build(), fds);
+        FromVioblk r = child.awaitReady(FromVioblk.parser(), o.readyTimeoutMillis);
+        ready = r.getReady();
+        log(o.title + " ready, pid " + child.pid() + ": " + ready.getCapacitySectors() + " sectors, seg_max "
+                + ready.getSegMax() + ", size_max " + ready.getSizeMax() + (ready.getReadOnly() ? ", read-only" : ""));
+        controlThread = Thread.ofPlatform().name("blk-sim-control").daemon().start(this::controlLoop);
+    }
+
+    private static FdSlot slot(FdRole role, int index) {
+        return FdSlot.newBuilder().setRole(role).setIndex(index).build();
+    }
+
+    private void send(ToVioblk m, List<Fd> fds) throws IOException {
+        synchronized (sendLock) {
+            child.channel().send(m, fds);
+        }
+    }
+
+    private void send(ToVioblk m) throws IOException {
+        send(m, List.of());
+    }
+
+    /** virtio 1.2 §3.1.1: FEATURES_OK, the queue, DRIVER_OK, as vmm-proc's transport forwards them. */
+    private void negotiate() throws IOException {
+        send(ToVioblk.newBuilder().setFeaturesAcked(FeaturesAcked.newBuilder().setFeatures(acked)).build());
+        RingLayout l = q.layout();
+        send(ToVioblk.newBuilder().setQueueReady(QueueReady.newBuilder()
+                .setQueue(VirtioBlk.REQUEST_QUEUE).setSize(l.size()).setDesc(l.desc()).setDriver(l.avail())
+                .setDevice(l.used()).setMsixVector(QUEUE_VECTOR)).build());
+        send(ToVioblk.newBuilder().setDriverOk(DriverOk.getDefaultInstance()).build());
+    }
+
+    private void controlLoop() {
+        while (!closing) {
+            try (Received<FromVioblk> r = child.channel().receive(FromVioblk.parser(), -1)) {
+                FromVioblk m = r.message();
+                switch (m.getMsgCase()) {
+                    case STATS -> statsReplies.add(m.getStats());
+                    case ERROR -> problem("vioblk reported: " + m.getError().getMessage());
+                    default -> problem("unexpected message from vioblk: " + m.getMsgCase());
+                }
+            } catch (PeerClosedException e) {
+                gone = true;
+                if (!closing) {
+                    problem("vioblk closed its channel (it exited)");
+                }
+                wakeDriver();
+                return;
+            } catch (FrameException e) {
+                problem("bad frame from vioblk: " + e.getMessage());
+            } catch (IOException | RuntimeException e) {
+                if (!closing) {
+                    problem("control channel failed: " + e);
+                }
+                gone = true;
+                wakeDriver();
+                return;
+            }
+        }
+    }
+
+    private void wakeDriver() {
+        try {
+            wake.signal();
+        } catch (SysException e) {
+            // closing anyway
+        }
+    }
+
+    private void problem(String what) {
+        log(what);
+        synchronized (problems) {
+            problems.add(what);
+        }
+    }
+
+    // ---- requests ----------------------------------------------------------------------
+
+    /**
+     * Keeps up to {@code depth} requests of {@code w} in flight until it has no more, or, if
+     * {@code durationNanos > 0}, until that much time has passed (then the ones in flight
+     * complete); returns what completed. Each completion is handed to the workload before
+     * its slot takes the next request; the ring is kicked once per batch of new requests.
+     *
+     * @throws VioblkGoneException vioblk's channel saw EOF (the process died) with requests in flight
+     * @throws IOException no completion for {@value #STUCK_NANOS} ns
+     */
+    public RunStats run(Workload w, int depth, long durationNanos) throws IOException, GuestFault {
+        if (depth <= 0 || depth > slots.length) {
+            throw new IllegalArgumentException("depth " + depth + ", the simulator has " + slots.length + " slots");
+        }
+        long kicks0 = kicks;
+        long irq0 = interrupts;
+        long start = System.nanoTime();
+        long end = durationNanos > 0 ? start + durationNanos : Long.MAX_VALUE;
+        long requests = 0;
+        long bytes = 0;
+        long latSum = 0;
+        long latMax = 0;
+        int inFlight = 0;
+        boolean more = true;
+        for (int i = 0; i < depth && more; i++) {
+            more = w.next(slots[i]);
+            if (more) {
+                submit(slots[i]);
+                inFlight++;
+            }
+        }
+        kickIfWanted();
+        long last = System.nanoTime();
+        while (inFlight > 0) {
+            int reaped = 0;
+            int head;
+            while ((head = q.reap()) != DriverQueue.NONE) {
+                long now = System.nanoTime();
+                BlkRequest r = byHead[head];
+                byHead[head] = null;
+                if (r == null) {
+                    throw new IllegalStateException("device used head " + head + ", which carries no request");
+                }
+                r.head = -1;
+                long lat = now - r.startNanos;
+                int status = mem.readByte(r.status) & 0xff;
+                w.done(r, status, q.usedLen(), lat);
+                requests++;
+                if (r.type == VirtioBlk.T_IN || r.type == VirtioBlk.T_OUT) {
+                    bytes += r.len;
+                }
+                latSum += lat;
+                latMax = Math.max(latMax, lat);
+                inFlight--;
+                reaped++;
+                last = now;
+                if (more && now - end < 0) {
+                    more = w.next(r);
+                    if (more) {
+                        submit(r);
+                        inFlight++;
+                    }
+                }
+            }
+            if (reaped > 0) {
+                kickIfWanted();
+                continue;
+            }
+            if (q.enableInterrupts()) {
+                continue;
+            }
+            awaitInterrupt(inFlight, last);
+        }
+        return new RunStats(requests, bytes, last - start, latSum, latMax, kicks - kicks0, interrupts - irq0);
+    }
+
+    /** Lays {@code r} out as a chain (virtio 1.2 §5.2.6) and makes it available; no kick. */
+    private void submit(BlkRequest r) throws GuestFault {
+        mem.writeInt(r.header, r.type);
+        mem.writeInt(r.header + 4, 0);
+        mem.writeLong(r.header + 8, r.sector);
+        mem.writeByte(r.status, (byte) STATUS_UNWRITTEN);
+        q.readable(r.header, VirtioBlk.REQUEST_HEADER_SIZE);
+        boolean toDevice = !r.deviceWrites();
+        for (int off = 0; off < r.len; off += segmentBytes) {
+            int n = Math.min(segmentBytes, r.len - off);
+            if (toDevice) {
+                q.readable(r.data + off, n);
+            } else {
+                q.writable(r.data + off, n);
+            }
+        }
+        q.writable(r.status, 1);
+        r.startNanos = System.nanoTime();
+        int head = q.add();
+        if (head == DriverQueue.NONE) {
+            throw new IllegalStateException("ring full submitting " + r + ": " + q);
+        }
+        r.head = head;
+        byHead[head] = r;
+    }
+
+    private void kickIfWanted() throws GuestFault, SysException {
+        if (q.kick()) {
+            kick.signal();
+            kicks++;
+        }
+    }
+
+    private void awaitInterrupt(int inFlight, long lastCompletion) throws IOException {
+        int n = epoll.waitFor(100);
+        for (int i = 0; i < n; i++) {
+            if (epoll.data(i) == CALL) {
+                interrupts++;
+            }
+        }
+        if (gone) {
+            throw new VioblkGoneException(o.title + " closed its channel (EOF) with " + inFlight + " requests in flight"
+                    + exitStatus());
+        }
+        if (n == 0 && System.nanoTime() - lastCompletion > STUCK_NANOS) {
+            throw new IOException(o.title + " completed none of " + inFlight + " requests in flight within "
+                    + TimeUnit.NANOSECONDS.toSeconds(STUCK_NANOS) + " s: " + q);
+        }
+    }
+
+    private String exitStatus() {
+        try {
+            WaitStatus s = child.waitFor(2000);
+            return s == null ? " (still running)" : " (" + s.describe() + ")";
+        } catch (SysException e) {
+            return "";
+        }
+    }
+
+    /** A completed single request: the status byte, the used length and, for IN and GET_ID, the data. */
+    public record Result(int status, int usedLen, byte[] data) {}
+
+    /** One request at depth 1; {@code out} is what the device reads (OUT, DISCARD, WRITE_ZEROES). */
+    public Result single(int type, long sector, byte[] out, int inLen) throws IOException, GuestFault {
+        BlkRequest r = slots[0];
+        Result[] result = new Result[1];
+        run(new Workload() {
+            boolean issued;
+
+            @Override
+            public boolean next(BlkRequest s) throws GuestFault {
+                if (issued) {
+                    return false;
+                }
+                issued = true;
+                if (out != null) {
+                    mem.write(s.data, out, 0, out.length);
+                    s.set(type, sector, out.length);
+                } else {
+                    s.set(type, sector, inLen);
+                }
+                return true;
+            }
+
+            @Override
+            public void done(BlkRequest s, int status, int usedLen, long latencyNanos) throws GuestFault {
+                byte[] in = new byte[s.deviceWrites() ? s.len : 0];
+                mem.read(s.data, in, 0, in.length);
+                result[0] = new Result(status, usedLen, in);
+            }
+        }, 1, 0);
+        if (result[0] == null) {
+            throw new IllegalStateException("request in slot " + r.slot + " did not complete");
+        }
+        return result[0];
+    }
+
+    /** VIRTIO_BLK_T_IN of {@code len} bytes at {@code sector}. */
+    public Result read(long sector, int len) throws IOException, GuestFault {
+        return single(VirtioBlk.T_IN, sector, null, len);
+    }
+
+    /** VIRTIO_BLK_T_OUT of {@code data} at {@code sector}; returns the status byte. */
+    public int write(long sector, byte[] data) throws IOException, GuestFault {
+        return single(VirtioBlk.T_OUT, sector, data, 0).status();
+    }
+
+    /** VIRTIO_BLK_T_FLUSH; returns the status byte. */
+    public int flush() throws IOException, GuestFault {
+        return single(VirtioBlk.T_FLUSH, 0, null, 0).status();
+    }
+
+    /** VIRTIO_BLK_T_GET_ID into a 20-byte buffer. */
+    public Result getId() throws IOException, GuestFault {
+        return single(VirtioBlk.T_GET_ID, 0, null, VirtioBlk.ID_BYTES);
+    }
+
+    /** VIRTIO_BLK_T_DISCARD of one segment; returns the status byte. */
+    public int discard(long sector, int sectors) throws IOException, GuestFault {
+        return single(VirtioBlk.T_DISCARD, 0, segment(sector, sectors, 0), 0).status();
+    }
+
+    /** VIRTIO_BLK_T_WRITE_ZEROES of one segment, with the unmap flag if asked; returns the status byte. */
+    public int writeZeroes(long sector, int sectors, boolean unmap) throws IOException, GuestFault {
+        return single(VirtioBlk.T_WRITE_ZEROES, 0,
+                segment(sector, sectors, unmap ? VirtioBlk.WRITE_ZEROES_FLAG_UNMAP : 0), 0).status();
+    }
+
+    /** struct virtio_blk_discard_write_zeroes (virtio 1.2 §5.2.6): le64 sector, le32 num_sectors, le32 flags. */
+    public static byte[] segment(long sector, int sectors, int flags) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(VirtioBlk.DISCARD_SEGMENT_SIZE)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(sector).putInt(sectors).putInt(flags);
+        return b.array();
+    }
+
+    // ---- observations ------------------------------------------------------------------
+
+    /** vioblk's counters for the disk (a Stats request). */
+    public DiskStats stats() throws IOException, InterruptedException {
+        synchronized (statsLock) {
+            statsReplies.clear();
+            send(ToVioblk.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
+            StatsReply r = statsReplies.poll(10, TimeUnit.SECONDS);
+            if (r == null) {
+                throw new IOException(o.title + " did not answer a Stats request within 10 s");
+            }
+            if (r.getDisksCount() != 1) {
+                throw new IOException("StatsReply with " + r.getDisksCount() + " disks, expected 1");
+            }
+            return r.getDisks(0);
+        }
+    }
+
+    /** What vioblk answered its init with. */
+    public VioblkReady ready() {
+        return ready;
+    }
+
+    /** The guest's memory: request data is read and written here at {@link BlkRequest#data()}. */
+    public MappedGuestMemory memory() {
+        return mem;
+    }
+
+    /** Capacity of the disk in 512-byte sectors. */
+    public long capacitySectors() {
+        return ready.getCapacitySectors();
+    }
+
+    public long ackedFeatures() {
+        return acked;
+    }
+
+    /** The largest request the slots take, in bytes. */
+    public int bufferBytes() {
+        return o.bufferBytes;
+    }
+
+    /** The data bytes per descriptor this simulator sends. */
+    public int segmentBytes() {
+        return segmentBytes;
+    }
+
+    public int vioblkPid() {
+        return child.pid();
+    }
+
+    /** The empty directory vioblk was told to chroot into. */
+    public Path chroot() {
+        return chroot;
+    }
+
+    /** Sends SIGKILL to vioblk-proc (not reaped here: the channel's EOF is what the driver sees). */
+    public void killVioblk() throws SysException {
+        child.signal(LibC.SIGKILL);
+    }
+
+    /** True once vioblk's channel has closed. */
+    public boolean vioblkGone() {
+        return gone;
+    }
+
+    /** What went wrong on the control channel so far. */
+    public List<String> problems() {
+        synchronized (problems) {
+            return List.copyOf(problems);
+        }
+    }
+
+    /** The driver's kicks and the interrupts it took, all runs together. */
+    public long[] kicksAndInterrupts() {
+        return new long[] {kicks, interrupts};
+    }
+
+    // ---- shutdown ----------------------------------------------------------------------
+
+    /** Asks vioblk to shut down (kills it after 3 s) and frees everything. */
+    @Override
+    public void close() {
+        closing = true;
+        if (child != null) {
+            try {
+                if (!gone) {
+                    send(ToVioblk.newBuilder().setShutdown(Shutdown.getDefaultInstance()).build());
+                }
+            } catch (IOException e) {
+                // it is gone already
+            }
+            try {
+                WaitStatus s = child.waitFor(3000);
+                if (s == null) {
+                    log(o.title + " did not exit within 3 s of Shutdown: killed");
+                }
+                child.close();
+            } catch (SysException e) {
+                log("reaping " + o.title + ": " + e.getMessage());
+            }
+        }
+        if (controlThread != null) {
+            try {
+                controlThread.join(3000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (EventFd e : Arrays.asList(kick, calls[0], calls[1], wake)) {
+            if (e != null) {
+                e.close();
+            }
+        }
+        if (epoll != null) {
+            epoll.close();
+        }
+        if (mem != null) {
+            mem.close();
+        }
+        if (memfd != null) {
+            memfd.close();
+        }
+        if (ownChroot && chroot != null) {
+            try {
+                Files.deleteIfExists(chroot);
+            } catch (IOException e) {
+                log("removing " + chroot + ": " + e.getMessage());
+            }
+        }
+    }
+}

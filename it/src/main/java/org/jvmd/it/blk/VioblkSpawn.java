@@ -1,0 +1,55 @@
+package org.jvmd.it.blk;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import org.jvmd.it.sim.DeviceClasspath;
+import org.jvmd.sys.Child;
+import org.jvmd.sys.Spawner;
+import org.jvmd.vioblk.VioblkMain;
+
+/**
+ * How vioblk-proc is started: its main class, JVM options and classpath, in this one place.
+ *
+ * <p>TODO(vmm-proc): replace by vmm-proc's VioblkProxy spawner (its startEarly, as
+ * {@code VionetProxy.startEarly} is for vionet) once that exists, so that the simulator
+ * starts vioblk exactly as a VM does. Until then this mirrors VionetProxy: the shared
+ * {@link Spawner} with its default child options plus the device's own.
+ */
+public final class VioblkSpawn {
+    private VioblkSpawn() {}
+
+    /** vioblk-proc's own: its main class and JVM options (beside Spawner's defaults). */
+    public static final String MAIN_CLASS = VioblkMain.MAIN_CLASS;
+    public static final List<String> JVM_OPTIONS = VioblkMain.JVM_OPTIONS;
+
+    /** Entries of a full classpath that vioblk never needs. */
+    public static final List<String> FOREIGN = java.util.stream.Stream.concat(DeviceClasspath.NOT_A_DEVICE.stream(),
+            java.util.stream.Stream.of("/vionet-proc/", "jvmd-vionet-proc-")).toList();
+
+    /**
+     * vioblk's classpath: {@code jvmd.vioblk.classpath}, the file named by
+     * {@code jvmd.vioblk.classpath.file} (the it module's build writes
+     * it/target/vioblk.classpath), or this JVM's without what vioblk never needs.
+     */
+    public static String classpath() {
+        return DeviceClasspath.find("jvmd.vioblk.classpath", FOREIGN);
+    }
+
+    /**
+     * Starts vioblk-proc {@code title}; it waits for its VioblkInit. {@code output}: its
+     * stdout+stderr (appended), or null to inherit; {@code classpath}: null for
+     * {@link #classpath()}; {@code extraJvmOptions} go last (a later option wins).
+     */
+    public static Child start(String title, Path output, String classpath, List<String> extraJvmOptions)
+            throws IOException {
+        Spawner s = Spawner.java(title, MAIN_CLASS)
+                .classpath(classpath != null ? classpath : classpath())
+                .jvmOptions(JVM_OPTIONS.toArray(String[]::new))
+                .jvmOptions(extraJvmOptions.toArray(String[]::new));
+        if (output != null) {
+            s.output(output);
+        }
+        return s.spawn();
+    }
+}
