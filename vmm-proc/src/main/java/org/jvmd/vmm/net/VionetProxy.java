@@ -4,17 +4,11 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.util.List;
-import com.google.protobuf.MessageLite;
-import org.jvmd.proto.DriverOk;
+import com.google.protobuf.Message;
 import org.jvmd.proto.FdRole;
-import org.jvmd.proto.FeaturesAcked;
 import org.jvmd.proto.FromVionet;
 import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.NicConfig;
-import org.jvmd.proto.QueueReady;
-import org.jvmd.proto.Reset;
-import org.jvmd.proto.Shutdown;
-import org.jvmd.proto.StatsRequest;
 import org.jvmd.proto.ToVionet;
 import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
@@ -41,14 +35,8 @@ public final class VionetProxy extends DeviceProxy<FromVionet> {
     /** virtio 1.2 §5: device ID 1, network card. */
     public static final int DEVICE_TYPE = 1;
     public static final String MAIN_CLASS = "org.jvmd.vionet.VionetMain";
-    /**
-     * vionet's JVM options. Its data path wants C2, which the JVM's default (tiered) gives:
-     * no -XX:TieredStopAtLevel here, so that JAVA_TOOL_OPTIONS may still lower it (the lab
-     * does, see scripts/lab-test). ErrorFileToStderr: vionet runs chrooted in an empty
-     * directory, where a JVM crash report (hs_err) could not be written; on stderr it lands
-     * in vmm-proc's log.
-     */
-    public static final String[] JVM_OPTIONS = {"-Xmx256m", "-XX:+ErrorFileToStderr"};
+    /** vionet's JVM options: a device process's ({@link DeviceProxy#JVM_OPTIONS}). */
+    static final String[] JVM_OPTIONS = DeviceProxy.JVM_OPTIONS;
     public static final int QUEUE_SIZE = 256;
     public static final int RX = 0;
     public static final int TX = 1;
@@ -139,18 +127,8 @@ public final class VionetProxy extends DeviceProxy<FromVionet> {
     }
 
     @Override
-    protected MessageLite envelope(MessageLite control) {
-        ToVionet.Builder b = ToVionet.newBuilder();
-        switch (control) {
-            case FeaturesAcked f -> b.setFeaturesAcked(f);
-            case QueueReady q -> b.setQueueReady(q);
-            case DriverOk d -> b.setDriverOk(d);
-            case Reset r -> b.setReset(r);
-            case StatsRequest s -> b.setStats(s);
-            case Shutdown s -> b.setShutdown(s);
-            default -> throw new IllegalArgumentException("not a control message: " + control.getClass());
-        }
-        return b.build();
+    protected Message.Builder newEnvelope() {
+        return ToVionet.newBuilder();
     }
 
     @Override

@@ -11,6 +11,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import com.google.protobuf.Descriptors;
+import com.google.protobuf.Message;
 import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
 import org.jvmd.proto.DriverOk;
@@ -66,6 +68,14 @@ import org.jvmd.vmm.pci.VirtioTransportListener;
 public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(DeviceProxy.class.getName());
     public static final long RESET_TIMEOUT_MS = 2_000;
+    /**
+     * A device process's JVM options. Its data path wants C2, which the JVM's default
+     * (tiered) gives: no -XX:TieredStopAtLevel here, so that JAVA_TOOL_OPTIONS may still
+     * lower it (the lab does, see scripts/lab-test). ErrorFileToStderr: the process runs
+     * chrooted in an empty directory, where a JVM crash report (hs_err) could not be
+     * written; on stderr it lands in vmm-proc's log.
+     */
+    protected static final String[] JVM_OPTIONS = {"-Xmx256m", "-XX:+ErrorFileToStderr"};
     static final long SHUTDOWN_WAIT_MS = 2_000;
 
     private final String title;
@@ -112,15 +122,31 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
 
     // ---- what the device supplies ----
 
-    /** Wraps one of the shared control messages (FeaturesAcked, QueueReady, DriverOk, Reset,
-     *  StatsRequest, Shutdown) in the device's own envelope. */
-    protected abstract MessageLite envelope(MessageLite control);
+    /** A fresh builder of the device's envelope ({@code ToVionet}, {@code ToVioblk}). */
+    protected abstract Message.Builder newEnvelope();
 
     /** The device's first answer after init: return normally for Ready, throw otherwise. */
     protected abstract void ready(F first) throws IOException;
 
     /** One later message of the device; the default case goes to {@link #unexpected}. */
     protected abstract void dispatch(F m);
+
+    /**
+     * {@code control} (FeaturesAcked, QueueReady, DriverOk, Reset, StatsRequest, Shutdown, or
+     * one of the device's own) in the device's envelope: the field of the envelope's oneof
+     * whose type is {@code control}'s. Control messages only, never per request.
+     */
+    protected final Message envelope(Message control) {
+        Message.Builder b = newEnvelope();
+        for (Descriptors.FieldDescriptor f : b.getDescriptorForType().getFields()) {
+            if (f.getRealContainingOneof() != null && f.getJavaType() == Descriptors.FieldDescriptor.JavaType.MESSAGE
+                    && f.getMessageType().equals(control.getDescriptorForType())) {
+                return b.setField(f, control).build();
+            }
+        }
+        throw new IllegalArgumentException(b.getDescriptorForType().getName() + " carries no "
+                + control.getDescriptorForType().getName());
+    }
 
     // ---- spawning and the handshake ----
 
@@ -440,10 +466,10 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
         if (f != null) {
             f.completeExceptionally(new IOException(process + " is gone"));
         }
-        deviceDied();
         if (closing) {
             return;
         }
+        deviceDied();
         LOG.log(Level.WARNING, title + ": " + process + " died (" + why + ")" + exitStatus()
                 + "; the device needs a reset (DEVICE_NEEDS_RESET)");
         VirtioPciTransport t = transport;
@@ -452,7 +478,10 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
         }
     }
 
-    /** Called on the relay thread once the device process is gone (before the transport hears of it). */
+    /**
+     * Called on the relay thread once the device process is gone while the device was not
+     * being closed (before the transport hears of it).
+     */
     protected void deviceDied() {}
 
     private String exitStatus() {
