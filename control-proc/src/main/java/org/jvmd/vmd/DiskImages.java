@@ -84,7 +84,7 @@ final class DiskImages implements AutoCloseable {
         try {
             own = LibC.open(spec.path().toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
         } catch (SysException e) {
-            throw new DiskImageException(what + ": " + Errno.describe(e.errno()));
+            throw new DiskImageException(what + ": " + strerror(e.errno()));
         }
         try {
             if (!Files.isRegularFile(fdPath(own))) {
@@ -106,6 +106,13 @@ final class DiskImages implements AutoCloseable {
         }
     }
 
+    /** strerror(3)'s text: "No such file or directory". */
+    static String strerror(int errno) {
+        String d = Errno.describe(errno);
+        int open = d.indexOf('(');
+        return open >= 0 && d.endsWith(")") ? d.substring(open + 1, d.length() - 1) : d;
+    }
+
     /** {@code disk N (path)}, as every message about a disk starts. */
     static String name(int index, DiskSpec spec) {
         return "disk " + index + " (" + spec.path() + ")";
@@ -121,7 +128,7 @@ final class DiskImages implements AutoCloseable {
             LibC.flock(fd.num(), LibC.LOCK_EX | LibC.LOCK_NB);
         } catch (SysException e) {
             throw new DiskImageException(what + ": " + (e.errno() == Errno.EAGAIN
-                    ? "in use by another VM (locked)" : "cannot lock: " + Errno.describe(e.errno())));
+                    ? "in use by another VM (locked)" : "cannot lock: " + strerror(e.errno())));
         }
     }
 
