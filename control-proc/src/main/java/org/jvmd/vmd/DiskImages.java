@@ -135,7 +135,11 @@ final class DiskImages implements AutoCloseable {
     /**
      * The seam for image formats: the format of {@code own} (as configured, or by its magic for
      * {@code AUTO}) and the base images it stands on, opened read-only, with their formats.
-     * Raw images have no bases. qcow2 is refused until the qcow2 library resolves its chain.
+     * Raw images have no bases. qcow2 is refused until the qcow2 library resolves its chain;
+     * then each base (the backing file named in its header, relative to the image's directory)
+     * is to be opened O_RDONLY with a shared lock (LOCK_SH: several VMs may read a base, none
+     * may write it while they do), and its descriptor returned here in chain order; the
+     * caller closes them with the disk.
      */
     static Layers layers(int index, DiskSpec spec, Fd own) throws IOException {
         DiskSpec.Format f = spec.format();
