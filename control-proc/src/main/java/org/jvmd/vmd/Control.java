@@ -1,10 +1,15 @@
 package org.jvmd.vmd;
 
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.logging.Logger;
+import org.jvmd.proto.DiskRequest;
 import org.jvmd.proto.Error;
 import org.jvmd.proto.Ok;
 import org.jvmd.proto.Request;
@@ -17,6 +22,7 @@ import org.jvmd.proto.VmStatus;
 import org.jvmd.vmd.Registry.VmInfo;
 import org.jvmd.vmd.Registry.VmRef;
 import org.jvmd.vmd.config.Caller;
+import org.jvmd.vmd.config.DiskSpec;
 
 /**
  * vmd's control.c and the request half of vmd.c: one dispatch over vmctl's requests, with
@@ -105,10 +111,40 @@ public final class Control {
                 s.getTemplate().isEmpty() ? Optional.empty() : Optional.of(s.getTemplate()),
                 s.getKernel().isEmpty() ? Optional.empty() : Optional.of(Path.of(s.getKernel())),
                 s.getMemoryBytes(), s.getInterfaces() == 0 && s.getSwitchesCount() == 0 ? -1 : s.getInterfaces(),
-                s.getSwitchesList());
+                s.getSwitchesList(), disks(s, caller));
         VmRef ref = s.getName().matches("[0-9]+") ? VmRef.of(Integer.parseInt(s.getName())) : VmRef.of(s.getName());
         VmInfo vm = await(registry.start(ref, opts, caller));
         return Response.newBuilder().setOk(Ok.newBuilder().setId(vm.id()).setMessage(vm.tty())).build();
+    }
+
+    /**
+     * vmctl start -d: the images in order, each marked with a non-root caller's uid so that
+     * its rights on the image are checked when the VM starts (vmd's vm_checkaccess).
+     */
+    static List<DiskSpec> disks(StartRequest s, Caller caller) throws VmdException {
+        List<DiskSpec> out = new ArrayList<>();
+        for (DiskRequest d : s.getDisksList()) {
+            Path p;
+            try {
+                p = Path.of(d.getPath());
+            } catch (InvalidPathException e) {
+                throw new VmdException(VmdException.EINVAL, "invalid disk path: " + d.getPath());
+            }
+            if (!p.isAbsolute()) {
+                throw new VmdException(VmdException.EINVAL, "disk path is not absolute: " + d.getPath());
+            }
+            DiskSpec.Format f = switch (d.getFormat()) {
+                case FORMAT_AUTO -> DiskSpec.Format.AUTO;
+                case FORMAT_RAW -> DiskSpec.Format.RAW;
+                case FORMAT_QCOW2 -> DiskSpec.Format.QCOW2;
+                case UNRECOGNIZED -> throw new VmdException(VmdException.EINVAL, "unknown disk format");
+            };
+            out.add(new DiskSpec(p.normalize(), f, caller.isRoot() ? OptionalInt.empty() : OptionalInt.of(caller.uid())));
+        }
+        if (out.size() > DiskSpec.MAX_DISKS) {
+            throw new VmdException(VmdException.EINVAL, "too many disks");
+        }
+        return out;
     }
 
     private Response stop(Request req, Caller caller) throws VmdException {
@@ -147,7 +183,7 @@ public final class Control {
                 .setMaxMemory(v.maxMemory()).setCurMemory(v.curMemory())
                 .setTty(v.tty()).setOwner(Owners.format(v.ownerUid(), v.ownerGid()))
                 .setOwnerUid(v.ownerUid()).setOwnerGid(v.ownerGid())
-                .setState(v.state().toProto()).setName(v.name()).build();
+                .setState(v.state().toProto()).setName(v.name()).addAllDisks(v.disks()).build();
     }
 
     /** vmctl console: the VM's tty (vmctl opens it; the pty belongs to the VM's owner). */

@@ -18,6 +18,7 @@ import org.jvmd.proto.StatsReply;
 import org.jvmd.proto.Termination;
 import org.jvmd.vmd.config.Caller;
 import org.jvmd.vmd.config.Config;
+import org.jvmd.vmd.config.DiskSpec;
 import org.jvmd.vmd.config.LladdrAllocator;
 import org.jvmd.vmd.config.LladdrGenerator;
 import org.jvmd.vmd.config.MacAddress;
@@ -64,18 +65,27 @@ public final class Registry {
 
     /** What {@code vmctl status} shows of a VM. */
     public record VmInfo(int id, int pid, int vcpus, long maxMemory, long curMemory, String tty, int ownerUid,
-            int ownerGid, VmState state, String name) {
+            int ownerGid, VmState state, String name, List<String> disks) {
+        public VmInfo {
+            disks = List.copyOf(disks);
+        }
     }
 
     /** What vmctl start asks besides the VM. */
     public record StartOptions(Optional<String> template, Optional<java.nio.file.Path> kernel, long memoryBytes,
-            int interfaceCount, List<String> switches) {
+            int interfaceCount, List<String> switches, List<DiskSpec> disks) {
+        public StartOptions {
+            switches = List.copyOf(switches);
+            disks = List.copyOf(disks);
+        }
+
         public static StartOptions none() {
-            return new StartOptions(Optional.empty(), Optional.empty(), 0, -1, List.of());
+            return new StartOptions(Optional.empty(), Optional.empty(), 0, -1, List.of(), List.of());
         }
 
         boolean overrides() {
-            return kernel.isPresent() || memoryBytes != 0 || interfaceCount >= 0 || !switches.isEmpty();
+            return kernel.isPresent() || memoryBytes != 0 || interfaceCount >= 0 || !switches.isEmpty()
+                    || !disks.isEmpty();
         }
     }
 
@@ -160,7 +170,12 @@ public final class Registry {
         VmSpec s = vm.spec;
         boolean proc = vm.state.hasProcess();
         return new VmInfo(vm.id, proc ? vm.pid : 0, s.vcpus(), s.memoryBytes(), proc ? s.memoryBytes() : 0,
-                proc ? vm.tty : "", s.owner().uid(), s.owner().gid(), vm.state, s.name());
+                proc ? vm.tty : "", s.owner().uid(), s.owner().gid(), vm.state, s.name(),
+                diskNames(s));
+    }
+
+    private static List<String> diskNames(VmSpec s) {
+        return s.disks().stream().map(DiskSpec::toString).toList();
     }
 
     private Vm find(VmRef ref) {
@@ -265,6 +280,9 @@ public final class Registry {
             if (opts.interfaceCount() >= 0) {
                 req = req.withInterfaceCount(opts.interfaceCount());
             }
+            if (!opts.disks().isEmpty()) {
+                req = req.withDisks(opts.disks());
+            }
             if (!opts.switches().isEmpty()) {
                 List<org.jvmd.vmd.config.InterfaceRequest> ifs = new ArrayList<>();
                 for (String sw : opts.switches()) {
@@ -282,7 +300,7 @@ public final class Registry {
                 throw new VmdException(VmdException.EPERM, "permission denied");
             }
             spec = override(new VmSpec(ref.name(), Optional.empty(), 512L << 20, 1, opts.kernel().get(),
-                    Optional.empty(), "", List.of(), org.jvmd.vmd.config.Owner.ROOT, true,
+                    Optional.empty(), "", List.of(), List.of(), org.jvmd.vmd.config.Owner.ROOT, true,
                     org.jvmd.vmd.config.InstancePolicy.NONE, Optional.empty()), opts);
         } else {
             throw new VmdException(VmdException.ENOENT, "vm not found");
@@ -310,7 +328,7 @@ public final class Registry {
         return new LladdrAllocator(lladdrs, used);
     }
 
-    /** Root's vmctl start options applied to a VM (-b, -m, -i, -n). */
+    /** Root's vmctl start options applied to a VM (-b, -m, -i, -n, -d). */
     private VmSpec override(VmSpec s, StartOptions o) {
         var ifs = new ArrayList<>(s.interfaces());
         int count = Math.max(o.interfaceCount(), o.switches().size());
@@ -327,7 +345,8 @@ public final class Registry {
             ifs.add(req.resolve(alloc.allocate(i), req.switchName().map(sws::get).orElse(null)));
         }
         return new VmSpec(s.name(), s.parent(), o.memoryBytes() != 0 ? o.memoryBytes() : s.memoryBytes(), s.vcpus(),
-                o.kernel().orElse(s.kernel()), s.initrd(), s.cmdline(), ifs, s.owner(), s.enabled(),
+                o.kernel().orElse(s.kernel()), s.initrd(), s.cmdline(), ifs,
+                o.disks().isEmpty() ? s.disks() : o.disks(), s.owner(), s.enabled(),
                 s.allowInstance(), s.source());
     }
 
@@ -363,7 +382,9 @@ public final class Registry {
             LOG.warning("vm " + spec.name() + ": start failed: " + e.getMessage());
             synchronized (this) {
                 if (gen == vm.generation) {
-                    ended(vm, new VmdException(VmdException.EIO, String.valueOf(e.getMessage())));
+                    // a refused disk image names itself to vmctl (errno 0: the message is printed)
+                    int errno = e instanceof DiskImages.DiskImageException ? 0 : VmdException.EIO;
+                    ended(vm, new VmdException(errno, String.valueOf(e.getMessage())));
                 }
             }
             return;
@@ -497,7 +518,7 @@ public final class Registry {
 
     private static VmInfo stoppedInfo(int id, Vm v) {
         return new VmInfo(id, 0, v.spec.vcpus(), v.spec.memoryBytes(), 0, "", v.spec.owner().uid(),
-                v.spec.owner().gid(), VmState.STOPPED, v.name());
+                v.spec.owner().gid(), VmState.STOPPED, v.name(), diskNames(v.spec));
     }
 
     /** vmctl wait: completes when the VM terminates. */

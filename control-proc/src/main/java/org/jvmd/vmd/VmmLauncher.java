@@ -36,13 +36,15 @@ import org.jvmd.sys.PeerClosedException;
 import org.jvmd.sys.Received;
 import org.jvmd.sys.Spawner;
 import org.jvmd.sys.SysException;
+import org.jvmd.vmd.config.Accounts;
 import org.jvmd.vmd.config.Config;
 import org.jvmd.vmd.config.InterfaceSpec;
 import org.jvmd.vmd.config.VmSpec;
 
 /**
- * Starts a VM as a vmm-proc child (see NOTES-vmd.md for the sequence): vmd creates the taps
- * and opens /dev/kvm, the kernel and the initrd, spawns {@code org.jvmd.vmm.VmmMain} with its
+ * Starts a VM as a vmm-proc child (see NOTES-vmd.md for the sequence): vmd opens and locks
+ * the disk images ({@link DiskImages}), creates the taps and opens /dev/kvm, the kernel and
+ * the initrd, spawns {@code org.jvmd.vmm.VmmMain} with its
  * channel on fd 3, sends StartVm with those fds, waits for Ready, then reads VmStarted,
  * TunCapabilities, VmTerminated; channel EOF (the process died) also ends the VM.
  */
@@ -64,6 +66,7 @@ public final class VmmLauncher implements VmLauncher {
     private final String user;
     private final String chroot;
     private final Path logDir;
+    private final Accounts accounts;
 
     /**
      * @param config the current configuration (switches, local prefix)
@@ -71,8 +74,11 @@ public final class VmmLauncher implements VmLauncher {
      * @param user the unprivileged user for vmm-proc ("" = its default, _vmd)
      * @param chroot the empty directory vmm-proc chroots to ("" = its default)
      * @param logDir where console logs go (FD_LOG), or null for none
+     * @param accounts group membership, for the rights of a caller on the images it named
      */
-    public VmmLauncher(Supplier<Config> config, long readyTimeoutMillis, String user, String chroot, Path logDir) {
+    public VmmLauncher(Supplier<Config> config, long readyTimeoutMillis, String user, String chroot, Path logDir,
+                       Accounts accounts) {
+        this.accounts = accounts;
         this.config = config;
         this.readyTimeoutMillis = readyTimeoutMillis;
         this.user = user;
@@ -83,11 +89,19 @@ public final class VmmLauncher implements VmLauncher {
     @Override
     public VmProcess launch(int id, VmSpec spec, Listener listener) throws IOException {
         Config cfg = config.get();
-        VmTaps taps = VmTaps.create(id, spec.interfaces(), cfg);
+        DiskImages images = DiskImages.open(spec.disks(), accounts); // first: a refused image leaves nothing behind
+        VmTaps taps;
+        try {
+            taps = VmTaps.create(id, spec.interfaces(), cfg);
+        } catch (IOException | RuntimeException e) {
+            images.close();
+            throw e;
+        }
         List<Fd> fds = new ArrayList<>();
         Child child = null;
         try {
-            ToVmm.Builder msg = ToVmm.newBuilder().setStart(StartVm.newBuilder().setConfig(vmConfig(id, spec, taps)));
+            ToVmm.Builder msg = ToVmm.newBuilder().setStart(StartVm.newBuilder()
+                    .setConfig(vmConfig(id, spec, taps).toBuilder().addAllDisks(images.configs(spec.name()))));
             fds.add(LibC.open("/dev/kvm", LibC.O_RDWR | LibC.O_CLOEXEC));
             msg.addFds(slot(FdRole.FD_KVM, 0));
             fds.add(LibC.open(spec.kernel().toString(), LibC.O_RDONLY | LibC.O_CLOEXEC));
@@ -101,6 +115,9 @@ public final class VmmLauncher implements VmLauncher {
                 fds.add(tapFds.get(i));
                 msg.addFds(slot(FdRole.FD_TAP, i));
             }
+            List<FdSlot> diskSlots = new ArrayList<>();
+            images.dupInto(fds, diskSlots);
+            msg.addAllFds(diskSlots);
             if (logDir != null) {
                 Files.createDirectories(logDir);
                 fds.add(LibC.open(logDir.resolve(spec.name() + ".log").toString(),
@@ -122,9 +139,10 @@ public final class VmmLauncher implements VmLauncher {
                 child.close();
             }
             taps.close();
+            images.close();
             throw e;
         }
-        VmmProcess p = new VmmProcess(spec, child, taps, listener, STOP_TIMEOUT_MS, STOP_GRACE_MS);
+        VmmProcess p = new VmmProcess(spec, child, taps, images, listener, STOP_TIMEOUT_MS, STOP_GRACE_MS);
         // Platform threads throughout: the channel's reads block in native poll (FFM), which
         // pins a virtual thread's carrier; as many running VMs as CPUs would starve vmd.
         Thread.ofPlatform().name("vm/" + spec.name()).daemon(true).start(p::readLoop);
@@ -172,6 +190,7 @@ public final class VmmLauncher implements VmLauncher {
         private final VmSpec spec;
         private final Child child;
         private final VmTaps taps;
+        private final DiskImages images;
         private final Listener listener;
         private final Object sendLock = new Object();
         private volatile CompletableFuture<FromVmm> pending;
@@ -181,11 +200,12 @@ public final class VmmLauncher implements VmLauncher {
         private final long stopGraceMillis;
         private final CountDownLatch ended = new CountDownLatch(1);
 
-        VmmProcess(VmSpec spec, Child child, VmTaps taps, Listener listener, long stopTimeoutMillis,
-                long stopGraceMillis) {
+        VmmProcess(VmSpec spec, Child child, VmTaps taps, DiskImages images, Listener listener,
+                long stopTimeoutMillis, long stopGraceMillis) {
             this.spec = spec;
             this.child = child;
             this.taps = taps;
+            this.images = images;
             this.listener = listener;
             this.stopTimeoutMillis = stopTimeoutMillis;
             this.stopGraceMillis = stopGraceMillis;
@@ -370,6 +390,7 @@ public final class VmmLauncher implements VmLauncher {
                 LOG.warning("vm " + spec.name() + ": " + e.getMessage());
             }
             taps.close();
+            images.close(); // vmm-proc and its vioblk-procs are gone: the image locks go with this
             Termination t = how == Termination.TERM_UNSPECIFIED ? Termination.TERM_ERROR : how;
             String why = how == Termination.TERM_UNSPECIFIED ? "vm process ended without VmTerminated" : reason;
             listener.terminated(t, why);

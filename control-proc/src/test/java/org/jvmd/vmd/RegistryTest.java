@@ -289,7 +289,7 @@ class RegistryTest {
     void onlyRootStartsAdHocVms() throws Exception {
         reg.load(parse(CONF));
         StartOptions adhoc = new StartOptions(java.util.Optional.empty(),
-                java.util.Optional.of(dir.resolve("bzImage")), 256L << 20, 1, List.of());
+                java.util.Optional.of(dir.resolve("bzImage")), 256L << 20, 1, List.of(), List.of());
         assertEquals(VmdException.EPERM, assertThrows(VmdException.class,
                 () -> reg.start(VmRef.of("tmp"), adhoc, JOE)).errno());
         reg.start(VmRef.of("tmp"), adhoc, ROOT);
@@ -338,7 +338,7 @@ class RegistryTest {
     void startDashLAddsALocalInterface() throws Exception {
         reg.load(parse(CONF));
         StartOptions local = new StartOptions(java.util.Optional.empty(),
-                java.util.Optional.of(dir.resolve("bzImage")), 0, -1, List.of("."));
+                java.util.Optional.of(dir.resolve("bzImage")), 0, -1, List.of("."), List.of());
         reg.start(VmRef.of("tmp"), local, ROOT);
         var ifs = launcher.last().spec.interfaces();
         assertEquals(1, ifs.size());

@@ -166,6 +166,10 @@ public final class LibC {
         static final MethodHandle H = Native.downcall("ftruncate",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
     }
+    private static final class Flock {
+        static final MethodHandle H = Native.downcall("flock",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
     private static final class Eventfd {
         static final MethodHandle H = Native.downcall("eventfd",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
@@ -495,6 +499,30 @@ public final class LibC {
         }
         if (r < 0) {
             throw new SysException("ftruncate", Native.errno(st));
+        }
+    }
+
+    /** flock(2) operations (sys/file.h). */
+    public static final int LOCK_SH = 1;
+    public static final int LOCK_EX = 2;
+    public static final int LOCK_NB = 4;
+    public static final int LOCK_UN = 8;
+
+    /**
+     * flock(2): a whole-file lock on the open file description behind {@code fd} (shared by
+     * its duplicates, also in other processes; released when the last of them closes).
+     * With LOCK_NB a held conflicting lock fails with EWOULDBLOCK (EAGAIN).
+     */
+    public static void flock(int fd, int operation) throws SysException {
+        MemorySegment st = Native.state();
+        int r;
+        try {
+            r = (int) Flock.H.invokeExact(st, fd, operation);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (r < 0) {
+            throw new SysException("flock", Native.errno(st));
         }
     }
 

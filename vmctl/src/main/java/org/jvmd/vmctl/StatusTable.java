@@ -25,6 +25,9 @@ public final class StatusTable {
                 continue;
             }
             out.append(line(v, running)).append('\n');
+            for (int i = 0; i < v.getDisksCount(); i++) {
+                out.append(disk(i, v.getDisks(i))).append('\n');
+            }
         }
         return out.toString();
     }
@@ -45,6 +48,11 @@ public final class StatusTable {
         }
         return String.format("%5d %5s %5d %7s %7s %7s %12s %8s %s", v.getId(), "-", v.getVcpus(), maxmem, "-", "-",
                 user, state(v.getState()), v.getName());
+    }
+
+    /** A disk of the VM above, in guest order (disk 0 is /dev/vda): {@code "      disk0 /var/vm/web.img"}. */
+    static String disk(int index, String image) {
+        return String.format("%5s disk%d %s", "", index, image);
     }
 
     /** user, or user:group; cut to 15 characters like vmctl's char user[16]. */

@@ -100,4 +100,42 @@ class PermissionsTest {
             assertEquals("vmctl: connect: " + vmd.socket + ": Permission denied\n", r.err());
         }
     }
+
+    @Test
+    void aUserMayGiveItsInstanceOnlyImagesItCouldOpenItself() throws Exception {
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.writeString(dir.resolve("bzImage"), "not a kernel");
+        Path rootOnly = Files.writeString(dir.resolve("root.img"), "r");
+        Files.setPosixFilePermissions(rootOnly, PosixFilePermissions.fromString("rw-------"));
+        Path readable = Files.writeString(dir.resolve("readable.img"), "r");
+        Files.setPosixFilePermissions(readable, PosixFilePermissions.fromString("rw-r--r--"));
+        Path own = Files.writeString(dir.resolve("own.img"), "u");
+        Files.setAttribute(own, "unix:uid", user.uid);
+        String conf = "socket owner root:" + USER + "\n"
+                + "vm \"tpl\" {\n  boot \"bzImage\"\n  owner " + USER + "\n  disable\n"
+                + "  allow instance { disk, owner " + USER + " }\n}\n"
+                + "vm \"nodisks\" {\n  boot \"bzImage\"\n  owner " + USER + "\n  disable\n"
+                + "  allow instance { memory, owner " + USER + " }\n}\n";
+        try (VmdProcess vmd = VmdProcess.start(dir, conf)) {
+            Vmctl.Result r = asUser(vmd.socket, "start", "-t", "tpl", "-d", rootOnly.toString(), "i1");
+            assertEquals(1, r.status());
+            assertEquals("vmctl: start vm command failed: disk 0 (" + rootOnly + "): Permission denied\n", r.err());
+            r = asUser(vmd.socket, "start", "-t", "tpl", "-d", readable.toString(), "i2");
+            assertEquals("vmctl: start vm command failed: disk 0 (" + readable + "): Permission denied\n", r.err(),
+                    "the guest writes its disk: reading is not enough");
+            r = asUser(vmd.socket, "start", "-t", "nodisks", "-d", own.toString(), "i3");
+            assertEquals("vmctl: start vm command failed: Operation not permitted\n", r.err(),
+                    "allow instance without disk");
+
+            // its own image passes vmd's checks; without KVM the start fails later, not on the disk
+            r = asUser(vmd.socket, "start", "-t", "tpl", "-d", own.toString(), "i4");
+            if (Files.exists(Path.of("/dev/kvm"))) {
+                assertEquals(0, r.status(), r.err());
+            } else {
+                assertEquals("vmctl: start vm command failed: Input/output error\n", r.err());
+                assertTrue(vmd.logText().contains("open(/dev/kvm)"), vmd.logText());
+            }
+            assertTrue(vmd.process.isAlive());
+        }
+    }
 }

@@ -83,4 +83,15 @@ class StatusTableTest {
         assertEquals(2, t.split("\n").length);
         assertEquals("a", columns(t.split("\n")[1])[8]);
     }
+
+    @Test
+    void aVmsDisksFollowItsLineInGuestOrder() {
+        VmStatus v = VmStatus.newBuilder().setId(2).setVcpus(1).setMaxMemory(512L << 20).setOwnerUid(0)
+                .setOwnerGid(-1).setState(VmState.STOPPED).setName("db").addDisks("/var/vm/db.img")
+                .addDisks("qcow2:/var/vm/data.qcow2").build();
+        VmStatus plain = v.toBuilder().setId(3).setName("web").clearDisks().build();
+        List<String> lines = StatusTable.format(List.of(v, plain), false).lines().toList();
+        assertEquals(List.of(StatusTable.HEADER, StatusTable.line(v, false), "      disk0 /var/vm/db.img",
+                "      disk1 qcow2:/var/vm/data.qcow2", StatusTable.line(plain, false)), lines);
+    }
 }

@@ -120,4 +120,31 @@ class VmctlArgumentsTest {
         assertEquals(1, r.status());
         assertEquals("vmctl: connect: " + sock() + ": No such file or directory\n", r.err());
     }
+
+    @Test
+    void diskArgumentsTakeVmctlsFormatPrefixesAndBecomeAbsolute() throws Exception {
+        java.nio.file.Files.writeString(dir.resolve("a.img"), "");
+        Vmctl v = new Vmctl(System.in, new PrintStream(new ByteArrayOutputStream()),
+                new PrintStream(new ByteArrayOutputStream()));
+        String a = dir.resolve("a.img").toString();
+        assertEquals(org.jvmd.proto.DiskRequest.newBuilder().setPath(a)
+                .setFormat(org.jvmd.proto.DiskFormat.FORMAT_AUTO).build(), v.disk(a));
+        assertEquals(org.jvmd.proto.DiskFormat.FORMAT_RAW, v.disk("raw:" + a).getFormat());
+        assertEquals(org.jvmd.proto.DiskFormat.FORMAT_QCOW2, v.disk("qcow2:" + dir + "/./a.img").getFormat());
+        assertEquals(a, v.disk("qcow2:" + dir + "/./a.img").getPath());
+    }
+
+    @Test
+    void startRefusesMissingOrTooManyDisksBeforeConnecting() throws Exception {
+        assertEquals("vmctl: invalid disk path: nodisk.img: No such file or directory\n",
+                vmctl("-s", sock(), "start", "web", "-d", "nodisk.img").err());
+        assertEquals("vmctl: invalid disk path: : No such file or directory\n",
+                vmctl("-s", sock(), "start", "web", "-d", "raw:").err());
+        String a = java.nio.file.Files.writeString(dir.resolve("a.img"), "").toString();
+        assertEquals("vmctl: too many disks\n",
+                vmctl("-s", sock(), "start", "web", "-d", a, "-d", a, "-d", a, "-d", a, "-d", a).err());
+        Run r = vmctl("-s", sock(), "start", "web", "-d", a, "-d", "raw:" + a);
+        assertEquals(1, r.status());
+        assertEquals("vmctl: connect: " + sock() + ": No such file or directory\n", r.err(), "two disks reach vmd");
+    }
 }

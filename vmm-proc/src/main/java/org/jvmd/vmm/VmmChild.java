@@ -34,13 +34,17 @@ import org.jvmd.sys.Received;
 import org.jvmd.sys.Shed;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.kvm.Kvm;
+import org.jvmd.vmm.blk.VioblkProxy;
+import org.jvmd.vmm.blk.VmDisks;
 import org.jvmd.vmm.boot.BootException;
 import org.jvmd.vmm.net.VionetProxy;
 import org.jvmd.vmm.net.VmNics;
 
 /**
  * vmm-proc started by vmd: the channel on fd 3 delivers {@code StartVm} with the
- * descriptors (FD_KVM, FD_KERNEL, optionally FD_INITRD, FD_LOG, FD_TAP per NIC). The
+ * descriptors (FD_KVM, FD_KERNEL, optionally FD_INITRD, FD_LOG, FD_TAP per NIC, FD_DISK per
+ * disk and layer). Each disk becomes a virtio-blk device served by its own vioblk-proc, in
+ * configuration order after the NICs' devices (disk 0 is the guest's {@code /dev/vda}). The
  * process builds and loads the VM, sheds its privileges (when the config names a chroot),
  * answers {@code Ready} (or {@code Error} and exits), starts the vCPUs and reports
  * {@code VmStarted}; then it serves pause/unpause/stop until the VM ends, reports
@@ -60,8 +64,10 @@ final class VmmChild {
     private String title = "vm";
     private VmmMain.Booted booted;
     private VmNics nics; // the NICs' vionet-procs (net.VmNics)
+    private VmDisks disks; // the disks' vioblk-procs (blk.VmDisks)
     private ConsolePty pty; // the serial console's pty (vmctl console)
     private final List<Child> earlyNics = new ArrayList<>(); // vionet-procs started ahead, until attached
+    private final List<Child> earlyDisks = new ArrayList<>(); // vioblk-procs started ahead, until attached
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "vm/stop-timer");
         t.setDaemon(true);
@@ -134,20 +140,25 @@ final class VmmChild {
         if (nics != null) {
             nics.close();
         }
+        if (disks != null) {
+            disks.close();
+        }
         if (booted != null) {
             booted.close();
         }
         if (pty != null) {
             pty.close();
         }
-        for (Child early : earlyNics) {
-            try {
-                early.close();
-            } catch (SysException e) {
-                // already gone
+        for (List<Child> started : List.of(earlyNics, earlyDisks)) {
+            for (Child early : started) {
+                try {
+                    early.close();
+                } catch (SysException e) {
+                    // already gone
+                }
             }
+            started.clear();
         }
-        earlyNics.clear();
         Fd.closeAll(held);
         return status;
     }
@@ -179,6 +190,9 @@ final class VmmChild {
         for (int i = 0; i < c.getNicsCount(); i++) {
             earlyNics.add(VionetProxy.startEarly(VmNics.title(title, i), null, null));
         }
+        for (int i = 0; i < c.getDisksCount(); i++) {
+            earlyDisks.add(VioblkProxy.startEarly(VioblkProxy.title(title, i), null, null));
+        }
         Fd kvmFd = required(r, FdRole.FD_KVM, "/dev/kvm");
         Kvm kvm = Kvm.adopt(kvmFd);
         held.add(kvmFd);
@@ -202,9 +216,12 @@ final class VmmChild {
         // Taps go to the NICs' device processes (held here until then).
         List<Fd> taps = VmNics.takeTaps(r, c.getNicsCount());
         held.addAll(taps);
+        List<List<Fd>> images = VmDisks.takeImages(r, c.getDisksList()); // to the disks' vioblk-procs
+        images.forEach(held::addAll);
         VmmMain.Booted b = VmmMain.build(kvm, new Vm.Config(c.getName(), c.getMemoryBytes(), Math.max(1, c.getVcpus())),
                 kernel, initrd, c.getCmdline(), sinks);
         held.removeAll(taps);
+        images.forEach(held::removeAll);
         pty.startInput(b.hw().com1, title + "/console-in");
         try {
             // Spawned before the privilege drop: posix_spawn is gone after it.
@@ -213,6 +230,11 @@ final class VmmChild {
             nics = VmNics.attach(title, b.vm(), b.hw().pci, b.hw().bars, c.getNicsList(), taps,
                     started.isEmpty() ? null : started, c.getUser(), c.getChroot(),
                     caps -> send(FromVmm.newBuilder().setTuncap(caps).build()), null);
+            List<Child> startedDisks = List.copyOf(earlyDisks);
+            earlyDisks.clear(); // handed over: attach closes them on failure
+            disks = VmDisks.attach(title, b.vm(), b.hw().pci, b.hw().bars, c.getDisksList(), images,
+                    startedDisks.isEmpty() ? null : startedDisks, c.getUser(), c.getChroot(),
+                    d -> diskDied(b.vm(), d), null);
         } catch (IOException | RuntimeException e) {
             b.close();
             throw e;
@@ -247,12 +269,14 @@ final class VmmChild {
             switch (m.getMsgCase()) {
                 case PAUSE -> pause(vm);
                 case UNPAUSE -> {
+                    if (disks != null) {
+                        disks.unpause();
+                    }
                     vm.resume();
                     send(FromVmm.newBuilder().setUnpaused(VmUnpaused.getDefaultInstance()).build());
                 }
                 case STOP -> stop(vm, m.getStop());
-                case STATS -> send(FromVmm.newBuilder().setStats(nics == null ? StatsReply.getDefaultInstance()
-                        : nics.stats(STATS_TIMEOUT_MS)).build());
+                case STATS -> send(FromVmm.newBuilder().setStats(stats()).build());
                 case TUNCAP_REPLY -> {
                     if (nics != null) {
                         nics.tuncapReply(m.getTuncapReply());
@@ -263,9 +287,31 @@ final class VmmChild {
         }
     }
 
+    /** Every NIC's and every disk's counters (a gone vioblk shows as dead). */
+    private StatsReply stats() {
+        StatsReply.Builder all = nics == null ? StatsReply.newBuilder() : nics.stats(STATS_TIMEOUT_MS).toBuilder();
+        if (disks != null) {
+            all.addAllDisks(disks.stats(STATS_TIMEOUT_MS));
+        }
+        return all.build();
+    }
+
+    /**
+     * A disk's vioblk is gone: its device already flags DEVICE_NEEDS_RESET, but a guest whose
+     * disk stopped answering cannot be trusted to stay consistent, so the VM stops, naming the
+     * disk (the issue's "VM stopped with a clear reason"; vmd then releases the image's lock).
+     */
+    private void diskDied(Vm vm, VioblkProxy d) {
+        vm.terminate(VmExit.error("disk " + d.disk().getIndex() + " (" + d.disk().getPath() + "): "
+                + d.title() + " died"));
+    }
+
     private void pause(Vm vm) {
         try {
             vm.pause(PAUSE_TIMEOUT_MS);
+            if (disks != null) {
+                disks.pause(PAUSE_TIMEOUT_MS); // after the vCPUs: no new request can come in
+            }
             send(FromVmm.newBuilder().setPaused(VmPaused.getDefaultInstance()).build());
         } catch (TimeoutException e) {
             sendError("pause: " + e.getMessage(), 0);

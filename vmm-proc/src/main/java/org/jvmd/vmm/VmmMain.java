@@ -14,15 +14,19 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import com.google.protobuf.ByteString;
+import org.jvmd.proto.DiskConfig;
+import org.jvmd.proto.DiskFormat;
 import org.jvmd.proto.NicConfig;
 import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
 import org.jvmd.sys.Child;
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
 import org.jvmd.sys.Tap;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.kvm.Kvm;
+import org.jvmd.vmm.blk.VmDisks;
 import org.jvmd.vmm.boot.BootException;
 import org.jvmd.vmm.boot.BzImage;
 import org.jvmd.vmm.boot.LinuxLoader;
@@ -35,11 +39,13 @@ import org.jvmd.virtio.net.VirtioNetFeatures;
  * <ul>
  *   <li>no arguments: started by vmd with its channel on fd 3; see {@link VmmChild};</li>
  *   <li>{@code --kernel K [--initrd I] [--cmdline C] [--memory 512M] [--vcpus N] [--name N]
- *       [--console-log F] [--kvm /dev/kvm] [--tap NAME]... [--stop-after SECS]}: a development entry
+ *       [--console-log F] [--kvm /dev/kvm] [--tap NAME]... [--disk IMAGE]... [--stop-after SECS]}: a development entry
  *       that opens the files itself and writes the serial console to stdout. Each {@code --tap}
  *       opens (or creates) that tap in the current network namespace and attaches it as a
  *       virtio-net NIC served by a vionet-proc, as vmd's NICs are; this process applies the
- *       guest's TUNSCAP to the tap itself. {@code --stop-after} ends the VM after that many
+ *       guest's TUNSCAP to the tap itself. Each {@code --disk} opens (O_RDWR, locked) a raw
+ *       image and attaches it as a virtio-blk disk served by a vioblk-proc, in order (the first
+ *       is /dev/vda). {@code --stop-after} ends the VM after that many
  *       seconds (an AOT training run, scripts/aot-cache). Exit status: 0 power-off,
  *       3 reboot, 4 stopped, 1 error, 2 usage.</li>
  * </ul>
@@ -179,6 +185,7 @@ public final class VmmMain {
         long memory = 512L << 20;
         int vcpus = 1;
         List<String> tapNames = new ArrayList<>();
+        List<String> diskPaths = new ArrayList<>();
         long stopAfterMs = 0;
         try {
             for (int i = 0; i < args.length; i++) {
@@ -197,6 +204,7 @@ public final class VmmMain {
                     case "--console-log" -> consoleLog = v;
                     case "--kvm" -> kvmPath = v;
                     case "--tap" -> tapNames.add(checkTapName(v));
+                    case "--disk" -> diskPaths.add(v);
                     case "--stop-after" -> stopAfterMs = parseSeconds(v);
                     default -> throw new IllegalArgumentException("unknown option " + a);
                 }
@@ -207,7 +215,8 @@ public final class VmmMain {
         } catch (IllegalArgumentException e) {
             err.println("vmm: " + e.getMessage());
             err.println("usage: vmm --kernel FILE [--initrd FILE] [--cmdline TEXT] [--memory SIZE] [--vcpus N]"
-                    + " [--name NAME] [--console-log FILE] [--kvm DEVICE] [--tap NAME]... [--stop-after SECS]");
+                    + " [--name NAME] [--console-log FILE] [--kvm DEVICE] [--tap NAME]... [--disk IMAGE]..."
+                    + " [--stop-after SECS]");
             return EXIT_USAGE;
         }
         String title = "vm/" + name;
@@ -228,7 +237,8 @@ public final class VmmMain {
                 sinks.add(log);
             }
             try (Booted b = build(kvm, new Vm.Config(name, memory, vcpus), k, rd, cmdline, sinks, timing);
-                    DevTaps nics = taps) {
+                    DevTaps nics = taps;
+                    VmDisks disks = devDisks(title, b, diskPaths)) {
                 t = System.nanoTime();
                 nics.attach(title, b);
                 if (!tapNames.isEmpty()) {
@@ -265,6 +275,39 @@ public final class VmmMain {
                 }
             }
         }
+    }
+
+    /**
+     * The development entry's disks: raw images opened here (O_RDWR, with the exclusive lock
+     * vmd takes), each attached through {@link VmDisks} to a vioblk-proc spawned now.
+     */
+    static VmDisks devDisks(String title, Booted b, List<String> paths) throws IOException {
+        List<List<Fd>> images = new ArrayList<>();
+        List<DiskConfig> configs = new ArrayList<>();
+        try {
+            for (String p : paths) {
+                Fd fd;
+                try {
+                    fd = LibC.open(p, LibC.O_RDWR | LibC.O_CLOEXEC);
+                } catch (SysException e) {
+                    throw new IOException("--disk " + p + ": " + Errno.describe(e.errno()), e);
+                }
+                images.add(List.of(fd));
+                try {
+                    LibC.flock(fd.num(), LibC.LOCK_EX | LibC.LOCK_NB);
+                } catch (SysException e) {
+                    throw new IOException("--disk " + p + ": " + (e.errno() == Errno.EAGAIN ? "in use (locked)"
+                            : e.getMessage()), e);
+                }
+                configs.add(DiskConfig.newBuilder().setIndex(configs.size()).setPath(p).setFormat(DiskFormat.FORMAT_RAW)
+                        .setSerial("dev-" + configs.size()).build());
+            }
+        } catch (IOException | RuntimeException e) {
+            images.forEach(Fd::closeAll);
+            throw e;
+        }
+        return VmDisks.attach(title, b.vm(), b.hw().pci, b.hw().bars, configs, images, null, "", "",
+                d -> b.vm().terminate(VmExit.error(d.title() + " died")), null);
     }
 
     /** A tap name as the kernel takes it (linux/if.h IFNAMSIZ, dev_valid_name): 1-15 bytes, no '/', ':' or blank. */

@@ -101,6 +101,18 @@ class VmmMainTest {
     }
 
     @Test
+    void aMissingDiskImageIsNamedAndNothingStaysOpen() throws Exception {
+        assumeKvm();
+        Path k = syntheticKernel(8L << 20);
+        long before = openFds();
+        Result r = dev("--kernel", k.toString(), "--memory", "64M", "--disk", dir.resolve("nope.img").toString());
+        assertEquals(VmmMain.EXIT_ERROR, r.status(), r.err());
+        assertEquals("vm/dev: --disk " + dir.resolve("nope.img") + ": ENOENT (No such file or directory)",
+                r.err().strip());
+        assertEquals(before, openFds());
+    }
+
+    @Test
     void aMissingKernelFileIsNamed() throws Exception {
         assumeKvm();
         Result r = dev("--kernel", dir.resolve("nope").toString());

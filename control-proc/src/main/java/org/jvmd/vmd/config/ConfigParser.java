@@ -40,12 +40,15 @@ import java.util.Set;
  * vm-option := "memory" size | "vcpus" number | "boot" string | "initrd" string
  *            | "cmdline" string | ["local"] "interface" [name] [iface-options]
  *            | "interfaces" number | "owner" owner | "enable" | "disable"
+ *            | "disk" string ["format" ("raw" | "qcow2")]
  *            | "allow" "instance" ("{" {flag} "}" | flag)
  * iface-option := "switch" string | "group" string | ["locked"] "lladdr" [mac]
  *            | "up" | "down" | "offload" ("on" | "off" | feature {feature}) | "mtu" number
  * </pre>
  * Options are separated by newlines (or ';'); adjacent strings concatenate. Relative paths
- * (include, boot, initrd) are taken from the directory of the file that names them.
+ * (include, boot, initrd, disk) are taken from the directory of the file that names them.
+ * Disks keep their order (the first is the guest's /dev/vda); their images are opened and
+ * locked only when the VM starts.
  */
 public final class ConfigParser {
     /** vmd's VM_MAX_NICS_PER_VM. */
@@ -189,6 +192,7 @@ public final class ConfigParser {
         boolean initrdSeen;
         String cmdline;
         final List<IfDraft> interfaces = new ArrayList<>();
+        final List<DiskSpec> disks = new ArrayList<>();
         Integer count;
         Owner owner;
         boolean disabled;
@@ -716,15 +720,7 @@ public final class ConfigParser {
                     owner().ifPresent(o -> d.owner = o);
                 }
                 case ALLOW -> allowInstance(d);
-                case DISK -> {
-                    next();
-                    string();
-                    if (peek().is(Keyword.FORMAT)) {
-                        next();
-                        string();
-                    }
-                    error(t, "disk is not supported on Linux yet");
-                }
+                case DISK -> disk(d);
                 case CDROM -> {
                     next();
                     string();
@@ -804,6 +800,54 @@ public final class ConfigParser {
             }
             d.kernelSeen = true;
             d.kernel = bootFile(p, "kernel", path);
+        }
+
+        /** {@code disk "path" [format raw|qcow2]} (vmd's parse.y: DISK string image_format). */
+        private void disk(VmDraft d) {
+            Token kw = next();
+            Token p = peek();
+            String path = string();
+            DiskSpec.Format format = DiskSpec.Format.AUTO;
+            if (peek().is(Keyword.FORMAT)) {
+                next();
+                Token f = peek();
+                String word = string();
+                Optional<DiskSpec.Format> named = DiskSpec.Format.named(word);
+                if (named.isEmpty()) {
+                    error(f, "unrecognized disk format " + word);
+                    return;
+                }
+                format = named.get();
+            }
+            if (d.disks.size() >= DiskSpec.MAX_DISKS) {
+                error(kw, "too many disks (at most " + DiskSpec.MAX_DISKS + ")");
+                return;
+            }
+            Path image = diskPath(p, path);
+            if (image == null) {
+                return;
+            }
+            if (d.disks.stream().anyMatch(x -> x.path().equals(image))) {
+                error(p, "disk specified more than once: " + path);
+                return;
+            }
+            d.disks.add(DiskSpec.of(image, format));
+        }
+
+        /** A disk image's absolute path, relative to the configuration's directory, or null. */
+        private Path diskPath(Token at, String path) {
+            if (path.isEmpty()) {
+                error(at, "disk path is empty");
+                return null;
+            }
+            try {
+                Lexer.Input in = lexer.current();
+                Path base = in.path != null ? in.path.getParent() : topBase;
+                return base.resolve(path).normalize();
+            } catch (InvalidPathException e) {
+                error(at, "invalid disk path: " + path);
+                return null;
+            }
         }
 
         private void initrd(VmDraft d) {
@@ -1159,7 +1203,7 @@ public final class ConfigParser {
             InstancePolicy policy = new InstancePolicy(d.insFlags, d.insOwner == null ? Owner.ROOT : d.insOwner);
             return new VmSpec(d.name, Optional.empty(), d.memory == null ? MemorySize.DEFAULT : d.memory,
                     d.vcpus == null ? 1 : d.vcpus, d.kernel, Optional.ofNullable(d.initrd),
-                    d.cmdline == null ? "" : d.cmdline, interfaces, d.owner == null ? Owner.ROOT : d.owner,
+                    d.cmdline == null ? "" : d.cmdline, interfaces, d.disks, d.owner == null ? Owner.ROOT : d.owner,
                     !d.disabled, policy, Optional.of(d.nameTok.source()));
         }
 
@@ -1192,6 +1236,9 @@ public final class ConfigParser {
             r = r.withInterfaces(d.interfaces.stream().map(IfDraft::request).toList());
             if (d.count != null) {
                 r = r.withInterfaceCount(d.count);
+            }
+            if (!d.disks.isEmpty()) {
+                r = r.withDisks(d.disks);
             }
             if (d.owner != null) {
                 r = r.withOwner(d.owner);

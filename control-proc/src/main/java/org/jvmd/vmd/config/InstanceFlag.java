@@ -10,7 +10,7 @@ public enum InstanceFlag {
     MEMORY("memory"),
     VCPUS("vcpus"),
     INTERFACE("interface"),
-    /** Parsed for vm.conf compatibility; jvmd has no disks yet. */
+    /** disk (vmctl start -d on an instance). */
     DISK("disk"),
     /** Parsed for vm.conf compatibility; jvmd has no cdrom yet. */
     CDROM("cdrom"),

@@ -22,6 +22,7 @@ import java.util.OptionalLong;
  * @param owner the instance's owner
  * @param enabled start it with vmd
  * @param setsInstancePolicy the instance has its own {@code allow instance} (refused, as vmd does)
+ * @param disks the instance's own disks (replacing all of the parent's), if it sets any
  */
 public record InstanceRequest(
         String name,
@@ -34,7 +35,8 @@ public record InstanceRequest(
         OptionalInt interfaceCount,
         Optional<Owner> owner,
         boolean enabled,
-        boolean setsInstancePolicy) {
+        boolean setsInstancePolicy,
+        Optional<List<DiskSpec>> disks) {
 
     public InstanceRequest {
         Objects.requireNonNull(name, "name");
@@ -46,61 +48,68 @@ public record InstanceRequest(
         Objects.requireNonNull(interfaceCount, "interfaceCount");
         Objects.requireNonNull(owner, "owner");
         interfaces = List.copyOf(interfaces);
+        disks = disks.map(List::copyOf);
     }
 
     /** An instance that inherits everything. */
     public static InstanceRequest named(String name) {
         return new InstanceRequest(name, OptionalLong.empty(), OptionalInt.empty(), Optional.empty(),
-                Optional.empty(), Optional.empty(), List.of(), OptionalInt.empty(), Optional.empty(), true, false);
+                Optional.empty(), Optional.empty(), List.of(), OptionalInt.empty(), Optional.empty(), true, false,
+                Optional.empty());
     }
 
     public InstanceRequest withMemory(long bytes) {
         return new InstanceRequest(name, OptionalLong.of(bytes), vcpus, kernel, initrd, cmdline, interfaces,
-                interfaceCount, owner, enabled, setsInstancePolicy);
+                interfaceCount, owner, enabled, setsInstancePolicy, disks);
     }
 
     public InstanceRequest withVcpus(int count) {
         return new InstanceRequest(name, memoryBytes, OptionalInt.of(count), kernel, initrd, cmdline, interfaces,
-                interfaceCount, owner, enabled, setsInstancePolicy);
+                interfaceCount, owner, enabled, setsInstancePolicy, disks);
     }
 
     public InstanceRequest withKernel(Path path) {
         return new InstanceRequest(name, memoryBytes, vcpus, Optional.of(path), initrd, cmdline, interfaces,
-                interfaceCount, owner, enabled, setsInstancePolicy);
+                interfaceCount, owner, enabled, setsInstancePolicy, disks);
     }
 
     public InstanceRequest withInitrd(Path path) {
         return new InstanceRequest(name, memoryBytes, vcpus, kernel, Optional.of(path), cmdline, interfaces,
-                interfaceCount, owner, enabled, setsInstancePolicy);
+                interfaceCount, owner, enabled, setsInstancePolicy, disks);
     }
 
     public InstanceRequest withCmdline(String line) {
         return new InstanceRequest(name, memoryBytes, vcpus, kernel, initrd, Optional.of(line), interfaces,
-                interfaceCount, owner, enabled, setsInstancePolicy);
+                interfaceCount, owner, enabled, setsInstancePolicy, disks);
     }
 
     public InstanceRequest withInterfaces(List<InterfaceRequest> list) {
         return new InstanceRequest(name, memoryBytes, vcpus, kernel, initrd, cmdline, list, interfaceCount, owner,
-                enabled, setsInstancePolicy);
+                enabled, setsInstancePolicy, disks);
     }
 
     public InstanceRequest withInterfaceCount(int count) {
         return new InstanceRequest(name, memoryBytes, vcpus, kernel, initrd, cmdline, interfaces,
-                OptionalInt.of(count), owner, enabled, setsInstancePolicy);
+                OptionalInt.of(count), owner, enabled, setsInstancePolicy, disks);
     }
 
     public InstanceRequest withOwner(Owner o) {
         return new InstanceRequest(name, memoryBytes, vcpus, kernel, initrd, cmdline, interfaces, interfaceCount,
-                Optional.of(o), enabled, setsInstancePolicy);
+                Optional.of(o), enabled, setsInstancePolicy, disks);
     }
 
     public InstanceRequest withEnabled(boolean on) {
         return new InstanceRequest(name, memoryBytes, vcpus, kernel, initrd, cmdline, interfaces, interfaceCount,
-                owner, on, setsInstancePolicy);
+                owner, on, setsInstancePolicy, disks);
     }
 
     public InstanceRequest withInstancePolicy() {
         return new InstanceRequest(name, memoryBytes, vcpus, kernel, initrd, cmdline, interfaces, interfaceCount,
-                owner, enabled, true);
+                owner, enabled, true, disks);
+    }
+
+    public InstanceRequest withDisks(List<DiskSpec> list) {
+        return new InstanceRequest(name, memoryBytes, vcpus, kernel, initrd, cmdline, interfaces, interfaceCount,
+                owner, enabled, setsInstancePolicy, Optional.of(list));
     }
 }

@@ -70,6 +70,9 @@ public final class VmInstances {
         if (bootSet && !caller.may(policy, InstanceFlag.BOOT)) {
             return refuse(name, "no permission to set boot image");
         }
+        if (request.disks().isPresent() && !caller.may(policy, InstanceFlag.DISK)) {
+            return refuse(name, "no permission to set disks");
+        }
         Owner owner = parent.owner();
         if (request.owner().isPresent()) {
             Owner wanted = request.owner().get();
@@ -89,8 +92,8 @@ public final class VmInstances {
         VmSpec vm = new VmSpec(name, Optional.of(parent.name()), memory, vcpus,
                 request.kernel().orElse(parent.kernel()),
                 request.initrd().or(parent::initrd),
-                request.cmdline().orElse(parent.cmdline()), interfaces, owner, request.enabled(), childPolicy,
-                Optional.empty());
+                request.cmdline().orElse(parent.cmdline()), interfaces, request.disks().orElse(parent.disks()),
+                owner, request.enabled(), childPolicy, Optional.empty());
         return new Created(vm);
     }
 

@@ -16,6 +16,7 @@ import java.util.Optional;
  * @param initrd the initial ramdisk, if any (real path)
  * @param cmdline the kernel command line (default empty)
  * @param interfaces the network interfaces, in guest order
+ * @param disks the disks, in guest order (the first is /dev/vda)
  * @param owner who may start, stop, pause and open the console of the VM besides root
  * @param enabled start it with vmd ({@code enable}, the default) or not ({@code disable})
  * @param allowInstance who may create instances of it and what they may set
@@ -30,6 +31,7 @@ public record VmSpec(
         Optional<Path> initrd,
         String cmdline,
         List<InterfaceSpec> interfaces,
+        List<DiskSpec> disks,
         Owner owner,
         boolean enabled,
         InstancePolicy allowInstance,
@@ -45,11 +47,18 @@ public record VmSpec(
         Objects.requireNonNull(allowInstance, "allowInstance");
         Objects.requireNonNull(source, "source");
         interfaces = List.copyOf(interfaces);
+        disks = List.copyOf(disks);
     }
 
     /** This VM as declared at another place. */
     public VmSpec withSource(Source where) {
-        return new VmSpec(name, parent, memoryBytes, vcpus, kernel, initrd, cmdline, interfaces, owner, enabled,
-                allowInstance, Optional.of(where));
+        return new VmSpec(name, parent, memoryBytes, vcpus, kernel, initrd, cmdline, interfaces, disks, owner,
+                enabled, allowInstance, Optional.of(where));
+    }
+
+    /** This VM with other disks. */
+    public VmSpec withDisks(List<DiskSpec> list) {
+        return new VmSpec(name, parent, memoryBytes, vcpus, kernel, initrd, cmdline, interfaces, list, owner,
+                enabled, allowInstance, source);
     }
 }

@@ -85,7 +85,7 @@ class ConfigParserProperties {
             "vm", "switch", "include", "local", "prefix", "inet6", "socket", "owner", "staggered", "start",
             "parallel", "delay", "memory", "vcpus", "boot", "initrd", "cmdline", "interface", "interfaces", "lladdr",
             "locked", "up", "down", "group", "offload", "mtu", "enable", "disable", "allow", "instance", "disk",
-            "cdrom", "device", "rdomain", "format", "agentx", "sev", "on", "off", "csum", "tso4", "ecn", "uso",
+            "cdrom", "device", "rdomain", "format", "raw", "qcow2", "\"/var/vm/a.img\"", "agentx", "sev", "on", "off", "csum", "tso4", "ecn", "uso",
             "{", "}", "=", ",", ";", "\n", "\n", "\n", "\\\n", "#", "$m", "$d", "$undefined", "m=\"memory 1G\"",
             "\"web\"", "web", "'x y'", "\"", "'", "512M", "12X", "0", "-1", "4", "65", "99999999999999999999",
             "fe:e1:bb:d1:00:01", "01:00:5e:00:00:01", "zz:zz", "100.64.0.0/10", "10.0.0.1/8", "fd00::/48",
@@ -148,5 +148,46 @@ class ConfigParserProperties {
                         + Arrays.toString(text.split("\n")));
             }
         }
+    }
+
+    /** Up to four disks with random names and formats, and what each must become. */
+    @Provide
+    Arbitrary<List<DiskSpec>> disks() {
+        Arbitrary<String> names = Arbitraries.strings().withCharRange('a', 'z').numeric().withChars("-._")
+                .ofMinLength(1).ofMaxLength(40).filter(n -> !n.equals(".") && !n.equals(".."));
+        Arbitrary<DiskSpec> one = Combinators.combine(names, Arbitraries.of(DiskSpec.Format.values()))
+                .as((n, f) -> DiskSpec.of(Path.of("/var/vm", n + ".img"), f));
+        return one.list().ofMaxSize(DiskSpec.MAX_DISKS).uniqueElements(DiskSpec::path);
+    }
+
+    @Property(tries = 300)
+    void disksParseInOrderToWhatTheySay(@ForAll("disks") List<DiskSpec> disks) {
+        StringBuilder b = new StringBuilder("vm \"d\" {\n boot bzImage\n");
+        for (DiskSpec d : disks) {
+            b.append(" disk \"").append(d.path()).append('"');
+            if (d.format() != DiskSpec.Format.AUTO) {
+                b.append(" format ").append(d.format().word);
+            }
+            b.append('\n');
+        }
+        ParseResult r = parse(b.append("}\n").toString());
+        assertTrue(r.ok(), () -> r.errors() + " in\n" + b);
+        assertEquals(disks, r.config().orElseThrow().vms().getFirst().disks());
+    }
+
+    @Property(tries = 300)
+    void anyOtherFormatWordIsRefusedOnItsLine(@ForAll("formatWords") String word, @ForAll int blankLines) {
+        int before = Math.floorMod(blankLines, 5);
+        String text = "vm \"d\" {\n boot bzImage\n" + "\n".repeat(before) + " disk \"/a.img\" format \"" + word
+                + "\"\n}\n";
+        ParseResult r = parse(text);
+        assertEquals(List.of("fuzz.conf:" + (3 + before) + ": unrecognized disk format " + word),
+                r.errors().stream().map(ConfigError::toString).toList());
+    }
+
+    @Provide
+    Arbitrary<String> formatWords() {
+        return Arbitraries.strings().withCharRange('a', 'z').numeric().ofMinLength(1).ofMaxLength(12)
+                .filter(w -> !w.equals("raw") && !w.equals("qcow2"));
     }
 }

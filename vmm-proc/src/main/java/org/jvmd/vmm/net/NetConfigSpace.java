@@ -1,6 +1,7 @@
 package org.jvmd.vmm.net;
 
 import org.jvmd.virtio.net.VirtioNetFeatures;
+import org.jvmd.vmm.proxy.ConfigBytes;
 
 /**
  * The virtio-net device configuration space (virtio 1.2 §5.1.4), answered in vmm-proc:
@@ -22,7 +23,7 @@ public final class NetConfigSpace {
     /** The smallest MTU the device may offer (virtio 1.2 §5.1.4.1: at least 68). */
     public static final int MIN_MTU = 68;
 
-    private final byte[] bytes = new byte[SIZE];
+    private final ConfigBytes bytes = new ConfigBytes(SIZE);
 
     /**
      * @param mac six bytes
@@ -36,27 +37,14 @@ public final class NetConfigSpace {
         if (m < MIN_MTU || m > 0xffff) {
             throw new IllegalArgumentException("MTU " + mtu + " is outside " + MIN_MTU + "..65535");
         }
-        System.arraycopy(mac, 0, bytes, MAC, 6);
-        put16(STATUS, S_LINK_UP);
-        put16(MAX_VIRTQUEUE_PAIRS, 1); // one RX/TX pair: MQ is never offered
-        put16(MTU, m);
-    }
-
-    private void put16(int off, int v) {
-        bytes[off] = (byte) v;
-        bytes[off + 1] = (byte) (v >>> 8);
+        bytes.putBytes(MAC, mac).put(STATUS, 2, S_LINK_UP)
+                .put(MAX_VIRTQUEUE_PAIRS, 2, 1) // one RX/TX pair: MQ is never offered
+                .put(MTU, 2, m);
     }
 
     /** Little-endian read of {@code size} bytes at {@code offset}; bytes past the end read 0. */
     public long read(int offset, int size) {
-        long v = 0;
-        for (int i = 0; i < size; i++) {
-            int at = offset + i;
-            if (at >= 0 && at < SIZE) {
-                v |= (long) (bytes[at] & 0xff) << (8 * i);
-            }
-        }
-        return v;
+        return bytes.read(offset, size);
     }
 
     public int mtu() {

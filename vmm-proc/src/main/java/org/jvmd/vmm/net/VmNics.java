@@ -19,6 +19,7 @@ import org.jvmd.vmm.GuestRam;
 import org.jvmd.vmm.Vm;
 import org.jvmd.vmm.pci.PciBarMapper;
 import org.jvmd.vmm.pci.PciHost;
+import org.jvmd.vmm.proxy.AttachedDevice;
 
 /**
  * A VM's NICs (vmd's vm.c NIC set-up): one vionet-proc per NIC, spawned before vmm-proc
@@ -36,9 +37,9 @@ public final class VmNics implements AutoCloseable {
     static final long READY_TIMEOUT_MS = Long.getLong("jvmd.vionetReadyTimeoutMs",
             System.getenv("KVM_LAB") != null ? 240_000 : 60_000);
 
-    private final List<AttachedNic> nics;
+    private final List<AttachedDevice<VionetProxy>> nics;
 
-    private VmNics(List<AttachedNic> nics) {
+    private VmNics(List<AttachedDevice<VionetProxy>> nics) {
         this.nics = nics;
     }
 
@@ -68,7 +69,7 @@ public final class VmNics implements AutoCloseable {
         }
         List<Fd> pending = new ArrayList<>(taps);
         List<MemoryRegion> regions = VionetProxy.regions(GuestRam.ranges(vm.ram().layout()));
-        List<AttachedNic> attached = new ArrayList<>();
+        List<AttachedDevice<VionetProxy>> attached = new ArrayList<>();
         try {
             for (int i = 0; i < configs.size(); i++) {
                 NicConfig nic = configs.get(i).toBuilder().setIndex(i).build();
@@ -77,7 +78,7 @@ public final class VmNics implements AutoCloseable {
                 VionetProxy p = VionetProxy.connect(title(vmTitle, i), nic, uplink, c, vm.ram().memfd().dup(), tap,
                         regions, user, chroot, output, null, READY_TIMEOUT_MS);
                 try {
-                    attached.add(AttachedNic.attach(vm, pci, bars, p));
+                    attached.add(AttachedDevice.attach(vm, pci, bars, p));
                 } catch (RuntimeException e) {
                     p.close();
                     throw e;
@@ -87,7 +88,7 @@ public final class VmNics implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             Fd.closeAll(pending.stream().filter(t -> t != null).toList());
             early.stream().filter(c -> c != null).forEach(VmNics::closeQuietly);
-            attached.forEach(AttachedNic::close);
+            attached.forEach(AttachedDevice::close);
             throw e;
         }
     }
@@ -119,7 +120,7 @@ public final class VmNics implements AutoCloseable {
         return taps;
     }
 
-    public List<AttachedNic> nics() {
+    public List<AttachedDevice<VionetProxy>> nics() {
         return List.copyOf(nics);
     }
 
@@ -136,7 +137,7 @@ public final class VmNics implements AutoCloseable {
     /** Every NIC's counters; a NIC whose vionet is gone or silent is left out (and logged). */
     public StatsReply stats(long timeoutMs) {
         StatsReply.Builder all = StatsReply.newBuilder();
-        for (AttachedNic n : nics) {
+        for (AttachedDevice<VionetProxy> n : nics) {
             try {
                 all.addAllNics(n.proxy().stats(timeoutMs).getNicsList());
             } catch (IOException | TimeoutException e) {
@@ -149,7 +150,7 @@ public final class VmNics implements AutoCloseable {
     /** Stops every vionet and releases its KVM registrations and eventfds. */
     @Override
     public void close() {
-        for (AttachedNic n : nics) {
+        for (AttachedDevice<VionetProxy> n : nics) {
             n.close();
         }
     }

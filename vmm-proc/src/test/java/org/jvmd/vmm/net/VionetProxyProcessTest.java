@@ -19,6 +19,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.vmm.proxy.AttachedDevice;
 import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.NicConfig;
 import org.jvmd.proto.NicStats;
@@ -205,7 +206,7 @@ class VionetProxyProcessTest {
             try (VmNics nics = VmNics.attach("vm/nics", vm, pci, new PciBarMapper(vm.mmio()), List.of(nic), taps,
                     "_vmd", empty.toString(), caps -> {}, log)) {
                 assertEquals(1, nics.nics().size());
-                AttachedNic n = nics.nics().get(0);
+                AttachedDevice<VionetProxy> n = nics.nics().get(0);
                 assertEquals("vm/nics/vionet0", n.proxy().title());
                 assertEquals(1, n.slot());
                 assertEquals(n.transport(), pci.device(1));

@@ -34,10 +34,9 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 import org.jvmd.vmm.bus.Bus;
-import org.jvmd.vmm.devices.RecordingInterrupts;
-import org.jvmd.vmm.pci.PciBarMapper;
 import org.jvmd.vmm.pci.VirtioPciDriver;
 import org.jvmd.vmm.pci.VirtioPciTransport;
+import org.jvmd.vmm.proxy.PluggedProxy;
 
 /**
  * The proxy's relay over a real {@link Channel}, against {@link VionetPeer} (the vionet end
@@ -48,9 +47,7 @@ import org.jvmd.vmm.pci.VirtioPciTransport;
 class VionetProxyTest {
     static final long T = 5_000;
     static final byte[] MAC = {(byte) 0xfe, (byte) 0xe1, (byte) 0xba, (byte) 0xd0, 0, 7};
-    static final long BAR = 0xC000_0000L;
-    /** The transport puts the device configuration on BAR 0's third page. */
-    static final long DEVICE_CFG = BAR + 0x2000;
+    static final long DEVICE_CFG = PluggedProxy.DEVICE_CFG;
     static final long VERSION_1 = 1L << VirtioNetFeatures.VERSION_1;
     static final List<MemoryRegion> REGIONS = List.of(
             MemoryRegion.newBuilder().setGuestPhys(0).setSize(2 << 20).setMemfdOffset(0).build());
@@ -59,8 +56,7 @@ class VionetProxyTest {
     private final BlockingQueue<TunCapabilities> uplink = new LinkedBlockingQueue<>();
     private VionetPeer peer;
     private VionetProxy proxy;
-    private RecordingInterrupts irqs;
-    private VirtioPciTransport transport;
+    private PluggedProxy plugged;
     private VirtioPciDriver driver;
     private Bus mmio;
 
@@ -90,23 +86,13 @@ class VionetProxyTest {
 
     /** Puts the proxy behind a transport whose BAR is on an MMIO bus, and probes it like a driver. */
     private void plug() {
-        irqs = new RecordingInterrupts();
-        transport = new VirtioPciTransport(proxy, irqs);
-        proxy.bind(transport);
-        mmio = new Bus("mmio");
-        transport.addBarListener(new PciBarMapper(mmio));
-        transport.setBarAddress(VirtioPciTransport.BAR, BAR);
-        driver = new VirtioPciDriver(transport, mmio).probe();
+        plugged = PluggedProxy.plug(proxy);
+        driver = plugged.driver();
+        mmio = plugged.mmio();
     }
 
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(T);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(5);
-        }
+        PluggedProxy.await(condition, what, T);
     }
 
     @Test
@@ -234,11 +220,7 @@ class VionetProxyTest {
 
         await(() -> (driver.status() & VirtioPciTransport.STATUS_NEEDS_RESET) != 0, "DEVICE_NEEDS_RESET");
         assertFalse(proxy.alive());
-        await(() -> {
-            synchronized (irqs) {
-                return irqs.msis.contains(new RecordingInterrupts.Msi(VirtioPciDriver.MSI_ADDRESS, 0x40));
-            }
-        }, "the configuration-change MSI on vector 0");
+        await(() -> plugged.raised(0), "the configuration-change MSI on vector 0");
         assertThrows(IOException.class, () -> proxy.stats(T));
         assertFalse(driver.negotiate(VERSION_1), "FEATURES_OK is refused while vionet is gone");
     }

@@ -22,7 +22,7 @@ import org.jvmd.sys.LibC;
 import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.vmm.GuestRam;
 import org.jvmd.vmm.IrqRouting;
-import org.jvmd.vmm.net.AttachedNic;
+import org.jvmd.vmm.proxy.AttachedDevice;
 import org.jvmd.vmm.net.VionetPeer;
 import org.jvmd.vmm.net.VionetProxy;
 import org.jvmd.sys.kvm.Kvm;
@@ -112,7 +112,7 @@ class TinyGuestTest {
             proxy.start(ch[0], null, vm.ram().memfd().dup(), LibC.open("/dev/null", LibC.O_RDWR),
                     VionetProxy.regions(GuestRam.ranges(vm.ram().layout())), "", "", 5_000);
             ToVionet init = peer.next(ToVionet.MsgCase.INIT, 5_000);
-            try (AttachedNic nic = AttachedNic.attach(vm, pci, new PciBarMapper(vm.mmio()), proxy);
+            try (AttachedDevice<VionetProxy> nic = AttachedDevice.attach(vm, pci, new PciBarMapper(vm.mmio()), proxy);
                  MappedGuestMemory deviceView = peer.mapMemory(init)) {
                 TinyGuest guest = new TinyGuest(vm);
                 guest.load();

@@ -1,4 +1,4 @@
-package org.jvmd.vmm.net;
+package org.jvmd.vmm.proxy;
 
 import java.lang.System.Logger.Level;
 import java.util.List;

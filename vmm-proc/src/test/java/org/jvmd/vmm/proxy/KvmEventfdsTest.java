@@ -1,4 +1,4 @@
-package org.jvmd.vmm.net;
+package org.jvmd.vmm.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,0 +1,246 @@
+package org.jvmd.vmd;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.jvmd.proto.DiskConfig;
+import org.jvmd.proto.DiskFormat;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.FdSlot;
+import org.jvmd.sys.Errno;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.SysException;
+import org.jvmd.vmd.config.Accounts;
+import org.jvmd.vmd.config.DiskSpec;
+
+/**
+ * The images of a VM's disks, opened by vmd (the parent) when the VM starts, each with an
+ * exclusive lock so that two VMs never write the same image (vmd's {@code O_EXLOCK}; here
+ * {@code flock(LOCK_EX|LOCK_NB)} on the open file description, which the copies handed to
+ * vmm-proc and vioblk-proc share). The descriptors here are held for the VM's life; closing
+ * them when the VM has ended releases the locks.
+ *
+ * <p>An image a non-root caller named (vmctl start -d) must be one that caller could open
+ * itself: vmd's {@code vm_checkaccess}, on the descriptor vmd opened. Every refusal names the
+ * disk: {@code disk 0 (/var/vm/web.img): ...}.
+ *
+ * <p>{@link #layers} is the one seam where an image's format and base chain are resolved;
+ * today it serves raw images and refuses qcow2 until the qcow2 library lands.
+ */
+final class DiskImages implements AutoCloseable {
+    /** The qcow2 magic, "QFI\xfb" (QEMU docs/interop/qcow2.txt: header offset 0). */
+    static final int QCOW2_MAGIC = 0x514649fb;
+
+    /** A refused image: the message names the disk and reaches vmctl as it is. */
+    static final class DiskImageException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        DiskImageException(String message) {
+            super(message);
+        }
+    }
+
+    /** One disk: its layers' descriptors (layer 0 its own image, then its bases) and their formats. */
+    record Disk(DiskSpec spec, List<Fd> layers, DiskFormat format, List<DiskFormat> baseFormats) {}
+
+    /** What {@link #layers} resolves for one disk: the formats and the base images it opened. */
+    record Layers(DiskFormat format, List<DiskFormat> baseFormats, List<Fd> bases) {}
+
+    private final List<Disk> disks;
+
+    private DiskImages(List<Disk> disks) {
+        this.disks = disks;
+    }
+
+    /**
+     * Opens, checks and locks every disk of a VM, in order. On failure nothing stays open or
+     * locked.
+     *
+     * @param accounts group membership, for the rights of a caller who named an image
+     */
+    static DiskImages open(List<DiskSpec> specs, Accounts accounts) throws IOException {
+        List<Disk> opened = new ArrayList<>();
+        try {
+            for (int i = 0; i < specs.size(); i++) {
+                opened.add(openDisk(i, specs.get(i), accounts));
+            }
+            return new DiskImages(opened);
+        } catch (IOException | RuntimeException e) {
+            opened.forEach(d -> Fd.closeAll(d.layers()));
+            throw e;
+        }
+    }
+
+    private static Disk openDisk(int index, DiskSpec spec, Accounts accounts) throws IOException {
+        String what = name(index, spec);
+        Fd own;
+        try {
+            own = LibC.open(spec.path().toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
+        } catch (SysException e) {
+            throw new DiskImageException(what + ": " + strerror(e.errno()));
+        }
+        try {
+            if (!Files.isRegularFile(fdPath(own))) {
+                throw new DiskImageException(what + ": not a regular file");
+            }
+            if (spec.namedBy().isPresent()) {
+                checkAccess(what, own, spec.namedBy().getAsInt(), accounts, true);
+                checkSearch(what, spec.path(), spec.namedBy().getAsInt(), accounts);
+            }
+            lock(what, own);
+            Layers l = layers(index, spec, own);
+            List<Fd> all = new ArrayList<>();
+            all.add(own);
+            all.addAll(l.bases());
+            return new Disk(spec, all, l.format(), l.baseFormats());
+        } catch (IOException | RuntimeException e) {
+            own.close();
+            throw e;
+        }
+    }
+
+    /** strerror(3)'s text: "No such file or directory". */
+    static String strerror(int errno) {
+        String d = Errno.describe(errno);
+        int open = d.indexOf('(');
+        return open >= 0 && d.endsWith(")") ? d.substring(open + 1, d.length() - 1) : d;
+    }
+
+    /** {@code disk N (path)}, as every message about a disk starts. */
+    static String name(int index, DiskSpec spec) {
+        return "disk " + index + " (" + spec.path() + ")";
+    }
+
+    private static Path fdPath(Fd fd) {
+        return Path.of("/proc/self/fd/" + fd.num());
+    }
+
+    /** flock(LOCK_EX|LOCK_NB): a VM holding the image already makes this one fail at once. */
+    private static void lock(String what, Fd fd) throws IOException {
+        try {
+            LibC.flock(fd.num(), LibC.LOCK_EX | LibC.LOCK_NB);
+        } catch (SysException e) {
+            throw new DiskImageException(what + ": " + (e.errno() == Errno.EAGAIN
+                    ? "in use by another VM (locked)" : "cannot lock: " + strerror(e.errno())));
+        }
+    }
+
+    /**
+     * The seam for image formats: the format of {@code own} (as configured, or by its magic for
+     * {@code AUTO}) and the base images it stands on, opened read-only, with their formats.
+     * Raw images have no bases. qcow2 is refused until the qcow2 library resolves its chain;
+     * then each base (the backing file named in its header, relative to the image's directory)
+     * is to be opened O_RDONLY with a shared lock (LOCK_SH: several VMs may read a base, none
+     * may write it while they do), and its descriptor returned here in chain order; the
+     * caller closes them with the disk.
+     */
+    static Layers layers(int index, DiskSpec spec, Fd own) throws IOException {
+        DiskSpec.Format f = spec.format();
+        if (f == DiskSpec.Format.AUTO) {
+            f = isQcow2(own) ? DiskSpec.Format.QCOW2 : DiskSpec.Format.RAW;
+        }
+        return switch (f) {
+            case RAW -> new Layers(DiskFormat.FORMAT_RAW, List.of(), List.of());
+            case QCOW2 -> throw new DiskImageException(name(index, spec) + ": qcow2 images are not supported yet");
+            case AUTO -> throw new IllegalStateException("format still AUTO");
+        };
+    }
+
+    /** True when the image starts with the qcow2 magic (read through a descriptor of its own). */
+    static boolean isQcow2(Fd own) throws IOException {
+        try (FileChannel ch = FileChannel.open(fdPath(own), StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate(4);
+            while (b.hasRemaining() && ch.read(b, b.position()) > 0) {
+                // a short image has no magic
+            }
+            return !b.hasRemaining() && b.getInt(0) == QCOW2_MAGIC;
+        }
+    }
+
+    // ---- vm_checkaccess ----
+
+    /** vmd's vm_checkaccess on the image: the caller needs read (and write) permission. */
+    private static void checkAccess(String what, Fd fd, int uid, Accounts accounts, boolean write)
+            throws IOException {
+        Map<String, Object> a = Files.readAttributes(fdPath(fd), "unix:uid,gid,mode");
+        int need = write ? R_OK | W_OK : R_OK;
+        if (!permits(uid, accounts, (Integer) a.get("uid"), (Integer) a.get("gid"), (Integer) a.get("mode"), need)) {
+            throw new DiskImageException(what + ": Permission denied");
+        }
+    }
+
+    /** The caller must be able to reach the image too: search permission on every directory above it. */
+    private static void checkSearch(String what, Path image, int uid, Accounts accounts) throws IOException {
+        for (Path dir = image.getParent(); dir != null; dir = dir.getParent()) {
+            Map<String, Object> a = Files.readAttributes(dir, "unix:uid,gid,mode");
+            if (!permits(uid, accounts, (Integer) a.get("uid"), (Integer) a.get("gid"), (Integer) a.get("mode"), X_OK)) {
+                throw new DiskImageException(what + ": Permission denied");
+            }
+        }
+    }
+
+    static final int R_OK = 4;
+    static final int W_OK = 2;
+    static final int X_OK = 1;
+
+    /**
+     * The permission bits that apply to {@code uid} on a file owned by {@code fileUid}:{@code
+     * fileGid} with {@code mode} allow all of {@code need} (R_OK, W_OK, X_OK): the owner's
+     * bits for the owner, the group's for a member of the file's group, the others' else
+     * (POSIX file permission classes; vmd's vm_checkaccess). Root is not asked here.
+     */
+    static boolean permits(int uid, Accounts accounts, int fileUid, int fileGid, int mode, int need) {
+        int bits;
+        if (uid == fileUid) {
+            bits = mode >> 6;
+        } else if (accounts.isMember(uid, fileGid)) {
+            bits = mode >> 3;
+        } else {
+            bits = mode;
+        }
+        return (bits & need & 7) == (need & 7);
+    }
+
+    // ---- handing them down ----
+
+    List<Disk> disks() {
+        return List.copyOf(disks);
+    }
+
+    /** The disks as vmm-proc's configuration shows them (serial: the VM's name and the disk number). */
+    List<DiskConfig> configs(String vmName) {
+        List<DiskConfig> out = new ArrayList<>();
+        for (int i = 0; i < disks.size(); i++) {
+            Disk d = disks.get(i);
+            String serial = vmName + "-" + i;
+            out.add(DiskConfig.newBuilder().setIndex(i).setPath(d.spec().path().toString()).setFormat(d.format())
+                    .setReadOnly(false).setSerial(serial.length() > 20 ? serial.substring(serial.length() - 20) : serial)
+                    .addAllBaseFormats(d.baseFormats()).build());
+        }
+        return out;
+    }
+
+    /** Duplicates of every layer's descriptor (FD_DISK index = disk, layer), for StartVm: {@code fds} get them. */
+    void dupInto(List<Fd> fds, List<FdSlot> slots) throws SysException {
+        for (int i = 0; i < disks.size(); i++) {
+            List<Fd> layers = disks.get(i).layers();
+            for (int l = 0; l < layers.size(); l++) {
+                fds.add(layers.get(l).dup());
+                slots.add(FdSlot.newBuilder().setRole(FdRole.FD_DISK).setIndex(i).setLayer(l).build());
+            }
+        }
+    }
+
+    /** Closes vmd's descriptors: once the VM's processes are gone too, the locks are released. */
+    @Override
+    public void close() {
+        disks.forEach(d -> Fd.closeAll(d.layers()));
+    }
+}

@@ -1,0 +1,586 @@
+package org.jvmd.vmm.proxy;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.channels.ClosedChannelException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import com.google.protobuf.Descriptors;
+import com.google.protobuf.Message;
+import com.google.protobuf.MessageLite;
+import com.google.protobuf.Parser;
+import org.jvmd.proto.DriverOk;
+import org.jvmd.proto.Error;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.FdSlot;
+import org.jvmd.proto.FeaturesAcked;
+import org.jvmd.proto.FrameException;
+import org.jvmd.proto.MemoryRegion;
+import org.jvmd.proto.QueueReady;
+import org.jvmd.proto.Reset;
+import org.jvmd.proto.Shutdown;
+import org.jvmd.proto.StatsReply;
+import org.jvmd.proto.StatsRequest;
+import org.jvmd.sys.Channel;
+import org.jvmd.sys.Child;
+import org.jvmd.sys.EventFd;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.MappedGuestMemory;
+import org.jvmd.sys.PeerClosedException;
+import org.jvmd.sys.Received;
+import org.jvmd.sys.Spawner;
+import org.jvmd.sys.SysException;
+import org.jvmd.sys.WaitStatus;
+import org.jvmd.vmm.pci.QueueConfig;
+import org.jvmd.vmm.pci.VirtioDevice;
+import org.jvmd.vmm.pci.VirtioInterrupt;
+import org.jvmd.vmm.pci.VirtioPciTransport;
+import org.jvmd.vmm.pci.VirtioTransportListener;
+
+/**
+ * The guest-visible half of a virtio device whose queues a device process serves (vmd's
+ * vionet.c / vioblk.c split vhost-user style): what every such device shares. The
+ * subclass names the device (type, features, configuration space) and the wire messages;
+ * this class owns the rest of the life-cycle:
+ * <ul>
+ *   <li>one kick eventfd per queue and one call eventfd per MSI-X vector (queues + 1 for
+ *       configuration changes, as the transport's table), handed to the device process
+ *       at init and registered with KVM by {@link KvmEventfds};</li>
+ *   <li>the handshake (init with its descriptors, then {@code Ready} or {@code Error});</li>
+ *   <li>the transport's control events relayed as protobuf ({@code FeaturesAcked},
+ *       {@code QueueReady}, {@code DriverOk}, {@code Reset}, the last waiting for
+ *       {@code ResetDone}), and stats requests answered by {@code StatsReply};</li>
+ *   <li>one relay thread reading the device's messages: when the device process dies it sees
+ *       EOF at once, logs it and flags the device DEVICE_NEEDS_RESET (virtio 1.2 §2.1.2)
+ *       instead of ending the VM; from then on FEATURES_OK is refused, so a
+ *       re-initialising driver fails cleanly;</li>
+ *   <li>teardown: {@code Shutdown}, reap, close the eventfds.</li>
+ * </ul>
+ *
+ * @param <F> the device's message type ({@code FromVionet}, {@code FromVioblk})
+ */
+public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(DeviceProxy.class.getName());
+    public static final long RESET_TIMEOUT_MS = 2_000;
+    /**
+     * A device process's JVM options. Its data path wants C2, which the JVM's default
+     * (tiered) gives: no -XX:TieredStopAtLevel here, so that JAVA_TOOL_OPTIONS may still
+     * lower it (the lab does, see scripts/lab-test). ErrorFileToStderr: the process runs
+     * chrooted in an empty directory, where a JVM crash report (hs_err) could not be
+     * written; on stderr it lands in vmm-proc's log.
+     */
+    protected static final String[] JVM_OPTIONS = {"-Xmx256m", "-XX:+ErrorFileToStderr"};
+    static final long SHUTDOWN_WAIT_MS = 2_000;
+
+    private final String title;
+    /** The device process's name in messages ("vionet", "vioblk"). */
+    protected final String process;
+    private final Parser<F> parser;
+    private final int queues;
+    private final int vectors;
+    private final List<EventFd> kicks = new ArrayList<>();
+    private final List<EventFd> calls = new ArrayList<>();
+    private final Object sendLock = new Object();
+    private final Object statsLock = new Object();
+    private final Semaphore resetDone = new Semaphore(0);
+    private volatile CompletableFuture<StatsReply> pendingStats;
+    private volatile VirtioPciTransport transport;
+    private volatile boolean dead;
+    private volatile boolean closing;
+    private Channel channel;
+    private Child child;
+    private Thread relayThread;
+    private final VirtioTransportListener events = new TransportEvents();
+    private long sendFailures;
+    private long configWrites;
+
+    /** Creates the eventfds: one kick per queue, one call per vector ({@code queues + 1}). */
+    protected DeviceProxy(String title, String process, Parser<F> parser, int queues) throws SysException {
+        this.title = title;
+        this.process = process;
+        this.parser = parser;
+        this.queues = queues;
+        this.vectors = queues + 1; // one per queue plus configuration changes, as the transport's table
+        try {
+            for (int q = 0; q < queues; q++) {
+                kicks.add(EventFd.create(true));
+            }
+            for (int v = 0; v < vectors; v++) {
+                calls.add(EventFd.create(true));
+            }
+        } catch (SysException e) {
+            closeEventfds();
+            throw e;
+        }
+    }
+
+    // ---- what the device supplies ----
+
+    /** A fresh builder of the device's envelope ({@code ToVionet}, {@code ToVioblk}). */
+    protected abstract Message.Builder newEnvelope();
+
+    /** The device's first answer after init: return normally for Ready, throw otherwise. */
+    protected abstract void ready(F first) throws IOException;
+
+    /** One later message of the device; the default case goes to {@link #unexpected}. */
+    protected abstract void dispatch(F m);
+
+    /**
+     * {@code control} (FeaturesAcked, QueueReady, DriverOk, Reset, StatsRequest, Shutdown, or
+     * one of the device's own) in the device's envelope: the field of the envelope's oneof
+     * whose type is {@code control}'s. Control messages only, never per request.
+     */
+    protected final Message envelope(Message control) {
+        Message.Builder b = newEnvelope();
+        for (Descriptors.FieldDescriptor f : b.getDescriptorForType().getFields()) {
+            if (f.getRealContainingOneof() != null && f.getJavaType() == Descriptors.FieldDescriptor.JavaType.MESSAGE
+                    && f.getMessageType().equals(control.getDescriptorForType())) {
+                return b.setField(f, control).build();
+            }
+        }
+        throw new IllegalArgumentException(b.getDescriptorForType().getName() + " carries no "
+                + control.getDescriptorForType().getName());
+    }
+
+    // ---- spawning and the handshake ----
+
+    /** A device process {@code title} running {@code mainClass}, started now (it waits for init). */
+    public static Child spawnProcess(String title, String mainClass, String[] jvmOptions, Path output,
+                                     String classpath) throws IOException {
+        Spawner s = Spawner.java(title, mainClass).jvmOptions(jvmOptions);
+        if (output != null) {
+            s.output(output);
+        }
+        if (classpath != null) {
+            s.classpath(classpath);
+        }
+        return s.spawn();
+    }
+
+    /** The init message's descriptors and their slots, in the order they travel. */
+    protected static final class InitFds {
+        final List<Fd> fds = new ArrayList<>();
+        final List<FdSlot> slots = new ArrayList<>();
+
+        public InitFds() {}
+
+        /** Adds {@code fd} (handed over) as ({@code role}, {@code index}, {@code layer}). */
+        public InitFds add(Fd fd, FdRole role, int index, int layer) {
+            fds.add(fd);
+            slots.add(FdSlot.newBuilder().setRole(role).setIndex(index).setLayer(layer).build());
+            return this;
+        }
+
+        public InitFds add(Fd fd, FdRole role, int index) {
+            return add(fd, role, index, 0);
+        }
+
+        public List<FdSlot> slots() {
+            return List.copyOf(slots);
+        }
+
+        void close() {
+            Fd.closeAll(fds);
+        }
+    }
+
+    /**
+     * Sends {@code init} (built by {@code build} from the slots of {@code own} followed by a
+     * kick eventfd per queue and a call eventfd per vector) with those descriptors (all
+     * handed over, closed on failure), waits for the device's Ready and starts the relay
+     * thread. {@code child} (may be null) is reaped on close.
+     */
+    protected final void handshake(Channel ch, Child child, InitFds own,
+                                   java.util.function.Function<List<FdSlot>, MessageLite> build,
+                                   long readyTimeoutMs) throws IOException {
+        this.channel = ch;
+        this.child = child;
+        MessageLite init;
+        try {
+            for (int q = 0; q < queues; q++) {
+                own.add(kicks.get(q).fd().dup(), FdRole.FD_KICK, q);
+            }
+            for (int v = 0; v < vectors; v++) {
+                own.add(calls.get(v).fd().dup(), FdRole.FD_CALL, v);
+            }
+            init = build.apply(own.slots());
+        } catch (SysException | RuntimeException e) {
+            own.close();
+            throw e;
+        }
+        ch.send(init, own.fds);
+        awaitReady(readyTimeoutMs);
+        relayThread = Thread.ofPlatform().daemon().name(title + "/relay").start(this::relayLoop);
+    }
+
+    private void awaitReady(long timeoutMs) throws IOException {
+        try (Received<F> r = channel.receive(parser, timeoutMs)) {
+            ready(r.message());
+        } catch (PeerClosedException e) {
+            throw new IOException(title + ": " + process + " exited before Ready" + exitStatus(), e);
+        } catch (java.net.SocketTimeoutException e) {
+            throw new IOException(title + ": " + process + " did not answer Ready within " + timeoutMs + " ms", e);
+        }
+    }
+
+    /** For {@link #ready}: the device answered {@code error} to init. */
+    protected final IOException failed(Error error) {
+        return new IOException(title + ": " + process + " failed: " + error.getMessage());
+    }
+
+    /** For {@link #ready}: the device answered something else than Ready. */
+    protected final IOException notReady(Object what) {
+        return new IOException(title + ": " + process + " answered " + what + " instead of Ready");
+    }
+
+    /** The init regions of guest RAM laid out as {@code ranges} (GuestRam.ranges). */
+    public static List<MemoryRegion> regions(List<MappedGuestMemory.Range> ranges) {
+        List<MemoryRegion> r = new ArrayList<>();
+        for (MappedGuestMemory.Range x : ranges) {
+            r.add(MemoryRegion.newBuilder().setGuestPhys(x.gpa()).setSize(x.size()).setMemfdOffset(x.memfdOffset()).build());
+        }
+        return r;
+    }
+
+    /** Tells the proxy which transport carries it (for DEVICE_NEEDS_RESET) and listens to it. */
+    public void bind(VirtioPciTransport t) {
+        if (t.device() != this) {
+            throw new IllegalArgumentException("the transport carries another device");
+        }
+        if (t.msix().vectors() != vectors) {
+            throw new IllegalStateException("the transport has " + t.msix().vectors() + " MSI-X vectors, not " + vectors);
+        }
+        this.transport = t;
+        t.addListener(events);
+    }
+
+    public String title() {
+        return title;
+    }
+
+    /** The kick eventfds (queue order), owned here; KVM ioeventfds are registered on them. */
+    public List<EventFd> kicks() {
+        return List.copyOf(kicks);
+    }
+
+    /** The call eventfds (vector order), owned here; KVM irqfds are registered on them. */
+    public List<EventFd> calls() {
+        return List.copyOf(calls);
+    }
+
+    /** The device process's id, or -1 when it was not spawned here. */
+    public int pid() {
+        Child c = child;
+        return c == null ? -1 : c.pid();
+    }
+
+    public boolean alive() {
+        return !dead;
+    }
+
+    // ---- VirtioDevice: what every proxy answers alike ----
+
+    @Override
+    public final int queueCount() {
+        return queues;
+    }
+
+    /** The configuration space is read-only for the driver (virtio 1.2 §5.1.4.2, §5.2.4): counted, ignored. */
+    @Override
+    public final synchronized void writeConfig(int offset, int size, long value) {
+        configWrites++;
+    }
+
+    /** Refuses every feature set once the device process is gone. */
+    @Override
+    public boolean acceptFeatures(long features) {
+        return !dead;
+    }
+
+    /** The queues reach the device process as {@code QueueReady} when enabled; {@code DriverOk} follows. */
+    @Override
+    public final void activate(long features, List<QueueConfig> queueConfigs, VirtioInterrupt interrupt) {}
+
+    /** A kick that reached the transport (no ioeventfd matched): hand it to the device's eventfd. */
+    @Override
+    public final void queueNotify(int queue) {
+        if (queue < 0 || queue >= queues) {
+            return;
+        }
+        try {
+            kicks.get(queue).signal();
+        } catch (SysException | IllegalStateException e) {
+            LOG.log(Level.WARNING, title + ": kick of queue " + queue + " lost: " + e.getMessage());
+        }
+    }
+
+    /** Nothing here: the listener relays the reset once the transport is reset. */
+    @Override
+    public final void reset() {}
+
+    // ---- transport events, relayed to the device process ----
+
+    /** Called on the vCPU thread after the transport's state changed (outside its lock). */
+    private final class TransportEvents implements VirtioTransportListener {
+
+        @Override
+        public void featuresAcked(long features) {
+            send(envelope(FeaturesAcked.newBuilder().setFeatures(features).build()));
+        }
+
+        @Override
+        public void queueReady(QueueConfig q) {
+            send(envelope(QueueReady.newBuilder().setQueue(q.index()).setSize(q.size()).setDesc(q.desc())
+                    .setDriver(q.driver()).setDevice(q.device()).setMsixVector(q.msixVector()).build()));
+        }
+
+        @Override
+        public void driverOk() {
+            send(envelope(DriverOk.getDefaultInstance()));
+        }
+
+        /**
+         * The driver reset the device: the device process must stop touching the rings
+         * before the driver reuses their memory, so this waits (on the vCPU) for
+         * {@code ResetDone}, at most {@link #RESET_TIMEOUT_MS}.
+         */
+        @Override
+        public void reset() {
+            resetDone.drainPermits();
+            if (dead || !send(envelope(Reset.getDefaultInstance()))) {
+                return;
+            }
+            try {
+                if (!resetDone.tryAcquire(RESET_TIMEOUT_MS, TimeUnit.MILLISECONDS) && !dead) {
+                    LOG.log(Level.WARNING, title + ": " + process + " did not confirm the reset within "
+                            + RESET_TIMEOUT_MS + " ms");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    // ---- requests ----
+
+    /** Asks the device process for its counters. */
+    public StatsReply stats(long timeoutMs) throws IOException, TimeoutException {
+        synchronized (statsLock) {
+            if (dead) {
+                throw new IOException(title + ": " + process + " is not running");
+            }
+            CompletableFuture<StatsReply> f = new CompletableFuture<>();
+            pendingStats = f;
+            try {
+                if (!send(envelope(StatsRequest.getDefaultInstance()))) {
+                    throw new IOException(title + ": cannot reach " + process);
+                }
+                return f.get(timeoutMs, TimeUnit.MILLISECONDS);
+            } catch (ExecutionException e) {
+                throw new IOException(title + ": " + e.getCause().getMessage(), e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(title + ": interrupted", e);
+            } finally {
+                pendingStats = null;
+            }
+        }
+    }
+
+    /** Sends {@code m} to the device process; false (logged once) when it cannot be reached. */
+    protected final boolean send(MessageLite m) {
+        Channel ch = channel;
+        if (ch == null || dead) {
+            return false;
+        }
+        synchronized (sendLock) {
+            try {
+                ch.send(m);
+                return true;
+            } catch (IOException e) {
+                if (sendFailures++ == 0 && !closing) {
+                    LOG.log(Level.WARNING, title + ": cannot reach " + process + ": " + e.getMessage());
+                }
+                return false;
+            }
+        }
+    }
+
+    // ---- the relay thread ----
+
+    private void relayLoop() {
+        while (true) {
+            F m;
+            try (Received<F> r = channel.receive(parser, -1)) {
+                m = r.message();
+            } catch (PeerClosedException e) {
+                died("its channel reached EOF");
+                return;
+            } catch (ClosedChannelException e) {
+                died("the channel was closed");
+                return;
+            } catch (FrameException e) {
+                LOG.log(Level.WARNING, title + ": bad message from " + process + ": " + e.getMessage());
+                continue;
+            } catch (IOException e) {
+                died("channel error: " + e.getMessage());
+                return;
+            }
+            dispatch(m);
+        }
+    }
+
+    /** For {@link #dispatch}: the answer to {@link #stats}. */
+    protected final void statsArrived(StatsReply stats) {
+        CompletableFuture<StatsReply> f = pendingStats;
+        if (f == null || !f.complete(stats)) {
+            LOG.log(Level.WARNING, title + ": unrequested StatsReply from " + process);
+        }
+    }
+
+    /** For {@link #dispatch}: the device confirmed a reset. */
+    protected final void resetConfirmed() {
+        resetDone.release();
+    }
+
+    /** For {@link #dispatch}: an error the device reports while running (logged). */
+    protected final void reported(Error error) {
+        LOG.log(Level.WARNING, title + ": " + process + ": " + error.getMessage());
+    }
+
+    /** For {@link #dispatch}: a message the device should not send now (logged, dropped). */
+    protected final void unexpected(Object what) {
+        LOG.log(Level.WARNING, title + ": unexpected message from " + process + ": " + what);
+    }
+
+    private void died(String why) {
+        dead = true;
+        resetDone.release(); // a reset waiting for the device waits no longer
+        CompletableFuture<StatsReply> f = pendingStats;
+        if (f != null) {
+            f.completeExceptionally(new IOException(process + " is gone"));
+        }
+        if (closing) {
+            return;
+        }
+        deviceDied();
+        LOG.log(Level.WARNING, title + ": " + process + " died (" + why + ")" + exitStatus()
+                + "; the device needs a reset (DEVICE_NEEDS_RESET)");
+        VirtioPciTransport t = transport;
+        if (t != null) {
+            t.deviceNeedsReset();
+        }
+    }
+
+    /**
+     * Called on the relay thread once the device process is gone while the device was not
+     * being closed (before the transport hears of it).
+     */
+    protected void deviceDied() {}
+
+    private String exitStatus() {
+        Child c = child;
+        if (c == null) {
+            return "";
+        }
+        try {
+            WaitStatus s = c.waitFor(1_000);
+            return s == null ? "" : ", " + s.describe();
+        } catch (SysException e) {
+            return "";
+        }
+    }
+
+    // ---- teardown ----
+
+    /** Asks the device process to exit, then closes the channel, reaps it and closes the eventfds. */
+    @Override
+    public void close() {
+        closing = true;
+        send(envelope(Shutdown.getDefaultInstance()));
+        Child c = child;
+        if (c != null) {
+            try {
+                if (c.waitFor(SHUTDOWN_WAIT_MS) == null) {
+                    LOG.log(Level.WARNING, title + ": " + process + " did not exit on Shutdown; killing it");
+                }
+                c.close(); // closes the channel; kills and reaps if still running
+            } catch (SysException e) {
+                LOG.log(Level.WARNING, title + ": reaping " + process + ": " + e.getMessage());
+            }
+        } else if (channel != null) {
+            channel.close();
+        }
+        Thread r = relayThread;
+        if (r != null) {
+            try {
+                r.join(1_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        closeEventfds();
+    }
+
+    /** Closes the eventfds (a proxy whose handshake never happened). */
+    protected final void closeEventfds() {
+        kicks.forEach(EventFd::close);
+        calls.forEach(EventFd::close);
+    }
+
+    /** Driver writes to the read-only configuration space (ignored). */
+    public synchronized long configWrites() {
+        return configWrites;
+    }
+
+    public int vectors() {
+        return vectors;
+    }
+
+    /**
+     * Makes a proxy with {@code make} and connects its device process: {@code started} (from
+     * {@link #spawnProcess}) or one that {@code spawn} starts now, through {@code start}. On
+     * failure the proxy's eventfds, the process and every descriptor in {@code handedOver}
+     * are closed.
+     */
+    protected static <P extends DeviceProxy<?>> P connect(Step<P> make, Child started, Step<Child> spawn,
+                                                          StartStep<P> start, List<Fd> handedOver)
+            throws IOException {
+        P p = null;
+        Child c = started;
+        try {
+            p = make.run();
+            if (c == null) {
+                c = spawn.run();
+            }
+            start.start(p, c);
+            return p;
+        } catch (IOException | RuntimeException e) {
+            Fd.closeAll(handedOver);
+            if (c != null) {
+                c.close();
+            }
+            if (p != null) {
+                p.closeEventfds();
+            }
+            throw e;
+        }
+    }
+
+    /** A step of {@link #connect} that may fail with an I/O or system error. */
+    @FunctionalInterface
+    protected interface Step<T> {
+        T run() throws IOException;
+    }
+
+    @FunctionalInterface
+    protected interface StartStep<P> {
+        void start(P proxy, Child child) throws IOException;
+    }
+}
