@@ -259,7 +259,7 @@ final class Qcow2Header {
             if (backingSize < 0 || backingSize > MAX_BACKING_NAME) {
                 throw bad("backing file name too long (" + Integer.toUnsignedString(backingSize) + " bytes)");
             }
-            if (backingOffset < 0 || backingOffset + backingSize > Math.min(cs, fileSize)) {
+            if (backingOffset < 0 || backingOffset > Math.min(cs, fileSize) - backingSize) {
                 throw bad("invalid backing file name offset " + backingOffset);
             }
             if (backingSize > 0 && backingOffset < (version == 2 ? V2_LENGTH : headerLength)) {
