@@ -232,16 +232,56 @@ public final class Qcow2Image implements DiskImage {
             checkOpen();
             long off = offset;
             while (dst.hasRemaining()) {
-                int in = (int) (off & (cs - 1));
-                int n = Math.min(cs - in, dst.remaining());
-                ByteBuffer part = dst.slice(dst.position(), n);
-                readChunk(off >>> cb, in, part);
+                int n = readRun(off, dst.slice(dst.position(), dst.remaining()));
                 dst.position(dst.position() + n);
                 off += n;
             }
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Reads the longest run of clusters from off that reads alike (all from the base, all zeros,
+     * or contiguous in the file) with one call; returns the bytes read.
+     */
+    private int readRun(long off, ByteBuffer dst) throws IOException {
+        long gc = off >>> cb;
+        int in = (int) (off & (cs - 1));
+        long e = l2Entry(gc);
+        Kind k = kind(e, gc);
+        int n = Math.min(cs - in, dst.remaining());
+        if (k != Kind.COMPRESSED) {
+            long host = e & OFFSET_MASK;
+            for (long next = gc + 1; n < dst.remaining(); next++) {
+                long e2 = l2Entry(next);
+                Kind k2 = kind(e2, next);
+                boolean same = switch (k) {
+                    case UNALLOCATED -> k2 == Kind.UNALLOCATED;
+                    case ZERO_PLAIN, ZERO_ALLOC -> k2 == Kind.ZERO_PLAIN || k2 == Kind.ZERO_ALLOC;
+                    case NORMAL -> k2 == Kind.NORMAL && (e2 & OFFSET_MASK) == host + ((next - gc) << cb);
+                    default -> false;
+                };
+                if (!same) {
+                    break;
+                }
+                n = (int) Math.min(dst.remaining(), n + (long) cs);
+            }
+        }
+        ByteBuffer part = dst.slice(0, n);
+        switch (k) {
+            case UNALLOCATED -> {
+                if (backing != null) {
+                    readBacking(off, part);
+                } else {
+                    zero(part);
+                }
+            }
+            case ZERO_PLAIN, ZERO_ALLOC -> zero(part);
+            case NORMAL -> file.readOrZero(part, (e & OFFSET_MASK) + in);
+            case COMPRESSED -> part.put(decompress(e, gc), in, n);
+        }
+        return n;
     }
 
     @Override
@@ -368,22 +408,6 @@ public final class Qcow2Image implements DiskImage {
 
     // ---- reading ----
 
-    private void readChunk(long gc, int in, ByteBuffer part) throws IOException {
-        long e = l2Entry(gc);
-        switch (kind(e, gc)) {
-            case UNALLOCATED -> {
-                if (backing != null) {
-                    readBacking(gc * cs + in, part);
-                } else {
-                    zero(part);
-                }
-            }
-            case ZERO_PLAIN, ZERO_ALLOC -> zero(part);
-            case NORMAL -> file.readOrZero(part, (e & OFFSET_MASK) + in);
-            case COMPRESSED -> part.put(decompress(e, gc), in, part.remaining());
-        }
-    }
-
     private void readBacking(long off, ByteBuffer part) throws IOException {
         long bsize = backing.size();
         if (off < bsize) {
@@ -395,9 +419,11 @@ public final class Qcow2Image implements DiskImage {
         zero(part);
     }
 
+    private static final byte[] ZEROS = new byte[4096];
+
     private static void zero(ByteBuffer b) {
         while (b.hasRemaining()) {
-            b.put((byte) 0);
+            b.put(ZEROS, 0, Math.min(ZEROS.length, b.remaining()));
         }
     }
 
