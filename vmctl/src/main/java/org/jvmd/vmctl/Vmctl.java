@@ -59,6 +59,7 @@ public final class Vmctl {
 
     static final List<Cmd> COMMANDS = List.of(
             new Cmd("console", "id"),
+            new Cmd("create", "[-b base | -i disk] [-s size] disk"),
             new Cmd("load", "filename"),
             new Cmd("log", "[brief | verbose]"),
             new Cmd("pause", "id"),
@@ -192,6 +193,11 @@ public final class Vmctl {
         err.println("vmctl: " + msg);
     }
 
+    /** fprintf(stderr, ...): a line without the program name. */
+    void warnRaw(String msg) {
+        err.println(msg);
+    }
+
     /** strerror(3)'s text for an errno. */
     static String strerror(int errno) {
         String d = Errno.describe(errno);
@@ -201,7 +207,7 @@ public final class Vmctl {
 
     // ---- argument parsing (picocli for each command's options) ----
 
-    private ParseResult parse(Cmd cmd, String[] argv, String flags, String valued, boolean multiN) {
+    ParseResult parse(Cmd cmd, String[] argv, String flags, String valued, boolean multiN) {
         CommandSpec spec = CommandSpec.create().name(cmd.name());
         for (char f : flags.toCharArray()) {
             spec.addOption(OptionSpec.builder("-" + f).arity("0").build());
@@ -227,7 +233,7 @@ public final class Vmctl {
         }
     }
 
-    private static List<String> positionals(ParseResult r) {
+    static List<String> positionals(ParseResult r) {
         List<String> p = new ArrayList<>();
         for (PositionalParamSpec s : r.matchedPositionals()) {
             String[] v = s.getValue();
@@ -261,6 +267,11 @@ public final class Vmctl {
     private int dispatch(Cmd cmd, String[] argv) {
         return switch (cmd.name()) {
             case "start" -> start(cmd, argv);
+            case "create" -> {
+                ParseResult r = parse(cmd, argv, "", "bis", false);
+                yield new CreateCommand(this).run(cmd, positionals(r), r.matchedOptionValue("-b", null),
+                        r.matchedOptionValue("-i", null), r.matchedOptionValue("-s", null));
+            }
             case "stop" -> stop(cmd, argv);
             case "status", "show" -> status(cmd, argv);
             case "console" -> console(cmd, argv);
