@@ -365,6 +365,12 @@ class VioblkProcessTest {
         assertEquals(VirtioBlk.S_OK, st.get((int) r[0]));
         d.child.channel().send(ToVioblk.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
         assertEquals(Map.of("read_only", 1L), next(d.child).getStats().getDisks(0).getErrorsMap());
+
+        // Shutdown: it exits 0 without being asked twice.
+        d.child.channel().send(ToVioblk.newBuilder().setShutdown(org.jvmd.proto.Shutdown.getDefaultInstance()).build());
+        WaitStatus exit = d.child.waitFor(20_000);
+        assertNotNull(exit, "vioblk did not exit on Shutdown");
+        assertEquals(0, exit.exitCode(), log());
     }
 
     @Test

@@ -237,7 +237,9 @@ public final class DriverQueue {
             int[] indices = new int[useIndirect ? count : needed];
             for (int k = 0, i = head; k < indices.length; k++) {
                 indices[k] = useIndirect ? k : i;
-                i = nextFree[i];
+                if (!useIndirect && k + 1 < indices.length) {
+                    i = nextFree[i];   // an indirect chain's entries are 0..count-1 of its table
+                }
             }
             tamper.rewrite(useIndirect ? indirectTable[head] : layout.desc(), indices);
         }

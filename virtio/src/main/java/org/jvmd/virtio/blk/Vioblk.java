@@ -81,6 +81,10 @@ public final class Vioblk {
     private boolean resetPending;
     private boolean pendingWork;
     private int inFlight;
+    /** Serve a lone read or write on the device thread ({@link #serveLoneRequestsInline}). */
+    private boolean inlineLone;
+    /** A read or write popped in this round and not yet handed on: served inline if it stays alone. */
+    private BlockRequest held;
 
     public Vioblk(BlockBackend backend, boolean readOnly, String serial, VioblkLimits limits, GuestMemory memory,
                   Submitter submitter, Interrupts interrupts, Listener listener) {
@@ -142,6 +146,18 @@ public final class Vioblk {
     /** True when a kick stopped at its budget with chains left: call {@link #kick} again soon. */
     public boolean hasPendingWork() {
         return pendingWork;
+    }
+
+    /**
+     * With {@code on}, a read or write that is the only request in flight when a round of
+     * popping ends is executed on the device thread instead of being handed to an I/O
+     * thread: at queue depth 1 the hand-off there and back costs two thread wake-ups, more
+     * than a preadv of a cached block. A second request in the same round sends both to the
+     * I/O threads, so deeper queues keep their parallelism; flushes, discards and zeroing
+     * (which may take long) always go to the I/O threads.
+     */
+    public void serveLoneRequestsInline(boolean on) {
+        inlineLone = on;
     }
 
     // ---- control plane (vmm-proc's transport, relayed) ----
@@ -264,6 +280,7 @@ public final class Vioblk {
                 while (queue.pop(chain)) {
                     handle(chain);
                 }
+                releaseHeld();
                 publishAndSignal();
                 if (!queue.enableNotifications()) {
                     return;
@@ -274,6 +291,12 @@ public final class Vioblk {
                 }
             }
         } catch (GuestFault f) {
+            if (held != null) {
+                // never left behind: the queue is broken, but the request is the guest's
+                BlockRequest r = held;
+                held = null;
+                submitter.submit(r);
+            }
             breakQueue();
         }
     }
@@ -294,9 +317,31 @@ public final class Vioblk {
             case SUBMIT -> {
                 r.busy = true;
                 inFlight++;
-                submitter.submit(r);
+                boolean io = r.op == BlockRequest.Op.READ || r.op == BlockRequest.Op.WRITE;
+                if (held != null) {
+                    submitter.submit(held);
+                    held = null;
+                    submitter.submit(r);
+                } else if (inlineLone && io && inFlight == 1) {
+                    held = r;
+                } else {
+                    submitter.submit(r);
+                }
             }
         }
+    }
+
+    /** The end of a round of popping: a request still held is alone, so it is served here. */
+    private void releaseHeld() throws GuestFault {
+        BlockRequest r = held;
+        if (r == null) {
+            return;
+        }
+        held = null;
+        r.execute();
+        r.busy = false;
+        inFlight--;
+        answer(r);
     }
 
     /**

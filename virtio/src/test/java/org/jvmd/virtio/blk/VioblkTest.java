@@ -85,6 +85,37 @@ class VioblkTest {
     }
 
     @Test
+    void aLoneReadOrWriteIsServedOnTheDeviceThreadAndTwoAreHandedOn() throws GuestFault {
+        BlkHarness h = new BlkHarness(IMAGE, false, 64, BlkHarness.all());
+        h.device.serveLoneRequestsInline(true);
+        byte[] d = new byte[512];
+        d[7] = 9;
+        long ws = h.write(3, d, 512);
+        assertTrue(h.submitted.isEmpty(), "served during the kick");
+        assertEquals(VirtioBlk.S_OK, h.status(ws));
+        assertEquals(9, h.backend.image()[3 * 512 + 7]);
+        assertEquals(1, h.reap().size());
+        // two in one round: both to the I/O threads
+        h.queue.readable(h.header(VirtioBlk.T_IN, 3), 16);
+        long b1 = h.buffer(512);
+        h.queue.writable(b1, 512).writable(h.status(), 1);
+        h.queue.add();
+        h.queue.readable(h.header(VirtioBlk.T_IN, 4), 16);
+        h.queue.writable(h.buffer(512), 512).writable(h.status(), 1);
+        h.queue.add();
+        h.queue.kick();
+        h.device.kick();
+        assertEquals(2, h.submitted.size());
+        // a lone flush is handed on too
+        h.completeAll(false);
+        h.simple(VirtioBlk.T_FLUSH, 0);
+        assertEquals(1, h.submitted.size());
+        h.completeAll(false);
+        assertEquals(9, h.memory.readByte(b1 + 7));
+        assertEquals(0, h.device.inFlight());
+    }
+
+    @Test
     void flushReachesTheBackendAndGetIdAnswersTheSerial() throws GuestFault {
         BlkHarness h = new BlkHarness(IMAGE, false, 64, BlkHarness.all());
         long fs = h.simple(VirtioBlk.T_FLUSH, 0);
