@@ -21,8 +21,10 @@ import org.jvmd.proto.DiskStats;
  * depth; first {@code --warmup} seconds unmeasured (default 1), then {@code --time} seconds
  * measured (default 5). For each row it prints on stdout
  * <pre>row NAME iops=N mbps=N lat_us=N lat_max_us=N kicks=N interrupts=N</pre>
- * (MB/s in 10^6 bytes, latency the mean per request from its kick-side submission to its
- * reaping), then vioblk's counters on stderr. Exits 1 if a request fails or vioblk dies,
+ * (MB/s in 10^6 bytes, latency the mean per request from its submission to its reaping),
+ * then vioblk's counters on stderr. With {@code --step} it prints {@code next NAME} before
+ * each row and runs it when a line arrives on stdin (end of input: no more rows), so that
+ * another tool can be measured between rows while vioblk stays up and warm. Exits 1 if a request fails or vioblk dies,
  * 64 on a usage error.
  */
 public final class BlkBenchMain {
@@ -36,6 +38,7 @@ public final class BlkBenchMain {
         double secs = 5;
         double warmup = 1;
         long span = 0;
+        boolean step = false;
         try {
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
@@ -44,6 +47,7 @@ public final class BlkBenchMain {
                     case "--row" -> rows.add(row(value(args, ++i, a)));
                     case "--time" -> secs = Double.parseDouble(value(args, ++i, a));
                     case "--warmup" -> warmup = Double.parseDouble(value(args, ++i, a));
+                    case "--step" -> step = true;
                     case "--span" -> span = Long.parseLong(value(args, ++i, a));
                     case "--segment" -> o.segmentBytes(Integer.parseInt(value(args, ++i, a)));
                     case "--user" -> o.user(value(args, ++i, a));
@@ -61,7 +65,7 @@ public final class BlkBenchMain {
         } catch (IllegalArgumentException e) {
             System.err.println("blk-sim: " + e.getMessage());
             System.err.println("usage: blk-sim --image FILE --row NAME:PATTERN:BLOCK:DEPTH... [--time S] [--warmup S]"
-                    + " [--span BYTES] [--segment BYTES] [--user USER] [--vioblk-log FILE] [--vioblk-jvm-opt OPT]...");
+                    + " [--step] [--span BYTES] [--segment BYTES] [--user USER] [--vioblk-log FILE] [--vioblk-jvm-opt OPT]...");
             System.exit(64);
             return;
         }
@@ -78,7 +82,15 @@ public final class BlkBenchMain {
                 throw new IllegalArgumentException("span " + span + " beyond the disk's " + disk + " bytes");
             }
             long seed = 1;
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
             for (Row r : rows) {
+                if (step) {
+                    System.out.println("next " + r.name);
+                    System.out.flush();
+                    if (in.readLine() == null) {
+                        break;
+                    }
+                }
                 if (warmup > 0) {
                     sim.run(new Pattern(r.kind, r.block, span, seed++), r.depth, nanos(warmup));
                 }
