@@ -7,6 +7,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.nio.ByteBuffer;
 
 /**
  * The file calls a disk image needs (vioblk-proc's raw backend): positional vectored I/O
@@ -45,6 +46,19 @@ public final class FileIo {
         static final MethodHandle H = Native.downcall("pwritev",
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
     }
+    private static final class Pread {
+        static final MethodHandle H = Native.downcall("pread",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class Pwrite {
+        static final MethodHandle H = Native.downcall("pwrite",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    }
+    /** The bounce buffer of a heap ByteBuffer's pread/pwrite (a direct one needs none). */
+    private static final int BOUNCE = 1 << 16;
+    private static final ThreadLocal<MemorySegment> BOUNCES =
+            ThreadLocal.withInitial(() -> java.lang.foreign.Arena.ofAuto().allocate(BOUNCE, 64));
+
     private static final class Fdatasync {
         static final MethodHandle H = Native.downcall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     }
@@ -62,8 +76,9 @@ public final class FileIo {
 
     /** Links every handle of this class (before a privilege drop, with the rest of the start-up). */
     public static void preload() {
-        MethodHandle[] all = {Preadv.H, Pwritev.H, Fdatasync.H, Fallocate.H, Fstat.H, Lseek.H};
-        if (all.length != 6) {
+        MethodHandle[] all = {Preadv.H, Pwritev.H, Pread.H, Pwrite.H, Fdatasync.H, Fallocate.H, Fstat.H, Lseek.H};
+        BOUNCES.get();
+        if (all.length != 8) {
             throw new IllegalStateException();
         }
     }
@@ -90,6 +105,70 @@ public final class FileIo {
             throw Native.rethrow(t);
         }
         return r < 0 ? -Native.errno(st) : r;
+    }
+
+    /**
+     * {@code pread(fd, buf, count, offset)} into {@code dst} from its position, which advances by
+     * the bytes read: the count (0 at end of file) or {@code -errno}. A direct buffer (a view
+     * of guest memory, {@link MappedGuestMemory#byteBuffer}) is read into in place; a heap
+     * buffer through a per-thread bounce buffer, at most 64 KiB per call (a short read).
+     */
+    public static long tryPread(int fd, ByteBuffer dst, long offset) {
+        if (!dst.hasRemaining()) {
+            return 0;
+        }
+        if (dst.isReadOnly()) {
+            throw new IllegalArgumentException("pread into a read-only buffer");
+        }
+        boolean direct = dst.isDirect();
+        MemorySegment buf = direct ? MemorySegment.ofBuffer(dst)
+                : BOUNCES.get().asSlice(0, Math.min(BOUNCE, dst.remaining()));
+        MemorySegment st = Native.state();
+        long r;
+        try {
+            r = (long) Pread.H.invokeExact(st, fd, buf, buf.byteSize(), offset);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (r < 0) {
+            return -Native.errno(st);
+        }
+        if (!direct) {
+            MemorySegment.copy(buf, 0, MemorySegment.ofBuffer(dst), 0, r);
+        }
+        dst.position(dst.position() + (int) r);
+        return r;
+    }
+
+    /**
+     * {@code pwrite(fd, buf, count, offset)} from {@code src}'s position, which advances by the
+     * bytes written: the count or {@code -errno}; a heap buffer goes through the bounce buffer,
+     * at most 64 KiB per call (a short write).
+     */
+    public static long tryPwrite(int fd, ByteBuffer src, long offset) {
+        if (!src.hasRemaining()) {
+            return 0;
+        }
+        boolean direct = src.isDirect();
+        MemorySegment buf;
+        if (direct) {
+            buf = MemorySegment.ofBuffer(src);
+        } else {
+            buf = BOUNCES.get().asSlice(0, Math.min(BOUNCE, src.remaining()));
+            MemorySegment.copy(MemorySegment.ofBuffer(src), 0, buf, 0, buf.byteSize());
+        }
+        MemorySegment st = Native.state();
+        long r;
+        try {
+            r = (long) Pwrite.H.invokeExact(st, fd, buf, buf.byteSize(), offset);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (r < 0) {
+            return -Native.errno(st);
+        }
+        src.position(src.position() + (int) r);
+        return r;
     }
 
     /** {@link #tryPreadv}, retried on EINTR; throws on failure. */

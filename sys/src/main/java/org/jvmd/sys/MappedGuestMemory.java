@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
 import org.jvmd.virtio.GuestFault;
@@ -126,6 +127,19 @@ public final class MappedGuestMemory implements GuestMemory, AutoCloseable {
     public MemorySegment slice(long gpa, long len) throws GuestFault {
         Region r = find(gpa, len);
         return r.seg.asSlice(gpa - r.gpa, len);
+    }
+
+    /**
+     * A direct ByteBuffer over {@code [gpa, gpa+len)} (inside one region, len at most 2 GiB):
+     * for a library that moves bytes through ByteBuffers (the qcow2 image) to read into and
+     * write from guest memory in place. Valid until {@link #close()}; an access after it
+     * fails with IllegalStateException.
+     */
+    public ByteBuffer byteBuffer(long gpa, int len) throws GuestFault {
+        if (len < 0) {
+            throw new GuestFault(GuestFault.Reason.ADDRESS_OUT_OF_RANGE, "negative length " + len);
+        }
+        return slice(gpa, len).asByteBuffer();
     }
 
     /** The host virtual address of {@code [gpa, gpa+len)} (inside one region), e.g. for KVM memory slots. */

@@ -7,7 +7,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import org.jvmd.proto.DiskConfig;
-import org.jvmd.proto.DiskFormat;
 import org.jvmd.proto.Error;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
@@ -18,6 +17,11 @@ import org.jvmd.proto.Ready;
 import org.jvmd.proto.ToVioblk;
 import org.jvmd.proto.VioblkInit;
 import org.jvmd.proto.VioblkReady;
+import org.jvmd.qcow2.BackingChain;
+import org.jvmd.qcow2.DiskImage;
+import org.jvmd.qcow2.ImageException;
+import org.jvmd.qcow2.ImageFormat;
+import org.jvmd.qcow2.Layer;
 import org.jvmd.sys.Channel;
 import org.jvmd.sys.ChildChannel;
 import org.jvmd.sys.EventFd;
@@ -31,6 +35,7 @@ import org.jvmd.sys.Received;
 import org.jvmd.sys.Seccomp;
 import org.jvmd.sys.Shed;
 import org.jvmd.sys.SysException;
+import org.jvmd.virtio.blk.BlockBackend;
 import org.jvmd.virtio.blk.Vioblk;
 import org.jvmd.virtio.blk.VioblkLimits;
 import org.jvmd.virtio.blk.VirtioBlk;
@@ -124,7 +129,7 @@ public final class VioblkMain {
         }
     }
 
-    private record Setup(VioblkInit init, Vioblk vioblk, VioblkLoop loop, IoPool pool, RawBackend backend) {}
+    private record Setup(VioblkInit init, Vioblk vioblk, VioblkLoop loop, IoPool pool, BlockBackend backend) {}
 
     /** Takes the init message and its descriptors; maps memory, sizes the image. */
     private static Setup acquire(Channel ch) throws IOException {
@@ -136,10 +141,6 @@ public final class VioblkMain {
             VioblkInit init = m.getInit();
             Log.title(init.getTitle());
             DiskConfig disk = init.getDisk();
-            if (disk.getFormat() != DiskFormat.FORMAT_RAW) {
-                throw new IOException("disk " + disk.getIndex() + " (" + disk.getPath() + "): format "
-                        + disk.getFormat() + " is not served by this vioblk (raw only)");
-            }
             if (init.getRegionsCount() == 0) {
                 throw new IOException("init names no guest memory regions");
             }
@@ -147,19 +148,21 @@ public final class VioblkMain {
             for (MemoryRegion g : init.getRegionsList()) {
                 ranges.add(new MappedGuestMemory.Range(g.getGuestPhys(), g.getSize(), g.getMemfdOffset()));
             }
-            Fd image = takeDisk(r, disk.getIndex(), 0);
-            RawBackend backend;
+            List<Fd> layers = takeLayers(r, disk);
+            BlockBackend backend;
             boolean readOnly;
-            MappedGuestMemory memory;
+            MappedGuestMemory memory = null;
             try {
-                readOnly = disk.getReadOnly() || accessMode(image) == LibC.O_RDONLY;
-                long size = RawBackend.sizeOf(image);
+                readOnly = disk.getReadOnly() || accessMode(layers.get(0)) == LibC.O_RDONLY;
                 try (Fd memfd = take(r, FdRole.FD_MEMFD, 0, true)) {
                     memory = MappedGuestMemory.map(memfd, ranges);
                 }
-                backend = new RawBackend(image, memory, size);
+                backend = backend(disk, layers, memory, readOnly);
             } catch (IOException | RuntimeException e) {
-                image.close();
+                Fd.closeAll(layers);
+                if (memory != null) {
+                    memory.close();
+                }
                 throw e;
             }
             Fd kick = take(r, FdRole.FD_KICK, VirtioBlk.REQUEST_QUEUE, true);
@@ -174,6 +177,75 @@ public final class VioblkMain {
             return new Setup(init, vioblk, loop, pool, backend);
             // every descriptor not taken (base layers of a raw disk, strays) is closed here
         }
+    }
+
+    /**
+     * The disk's layer descriptors: layer 0 its own image, then one per
+     * {@code base_formats} entry (the base chain vmd resolved), all taken from the message.
+     */
+    private static List<Fd> takeLayers(Received<ToVioblk> r, DiskConfig disk) throws IOException {
+        if (disk.getBaseFormatsCount() > MAX_LAYERS - 1) {
+            throw new IOException(what(disk) + ": " + disk.getBaseFormatsCount() + " base layers (at most "
+                    + (MAX_LAYERS - 1) + ")");
+        }
+        List<Fd> layers = new ArrayList<>();
+        try {
+            for (int l = 0; l <= disk.getBaseFormatsCount(); l++) {
+                layers.add(takeDisk(r, disk.getIndex(), l));
+            }
+        } catch (IOException | RuntimeException e) {
+            Fd.closeAll(layers);
+            throw e;
+        }
+        return layers;
+    }
+
+    /** At most this many layers (image and bases): the qcow2 library's chain bound. */
+    static final int MAX_LAYERS = BackingChain.MAX_DEPTH;
+
+    private static String what(DiskConfig disk) {
+        return "disk " + disk.getIndex() + " (" + disk.getPath() + ")";
+    }
+
+    /**
+     * The backend for the disk's format: a raw image by preadv/pwritev on guest memory
+     * ({@link RawBackend}), a qcow2 image and its bases through the qcow2 library
+     * ({@link Qcow2Backend}). The layers are adopted (closed on failure by the caller only
+     * while none was adopted: the library takes them all or none).
+     */
+    private static BlockBackend backend(DiskConfig disk, List<Fd> layers, MappedGuestMemory memory, boolean readOnly)
+            throws IOException {
+        return switch (disk.getFormat()) {
+            case FORMAT_RAW -> {
+                if (layers.size() > 1) {
+                    throw new IOException(what(disk) + ": a raw image has no base, but " + (layers.size() - 1)
+                            + " base layer(s) were given");
+                }
+                yield new RawBackend(layers.get(0), memory, RawBackend.sizeOf(layers.get(0)));
+            }
+            case FORMAT_QCOW2 -> {
+                List<Layer> ls = new ArrayList<>();
+                for (int l = 0; l < layers.size(); l++) {
+                    ImageFormat f = l == 0 ? ImageFormat.QCOW2 : switch (disk.getBaseFormats(l - 1)) {
+                        case FORMAT_RAW -> ImageFormat.RAW;
+                        case FORMAT_QCOW2 -> ImageFormat.QCOW2;
+                        default -> throw new IOException(what(disk) + ": base " + l + " has format "
+                                + disk.getBaseFormats(l - 1) + " (vmd resolves every format)");
+                    };
+                    String name = l == 0 ? disk.getPath() : "base " + l + " of " + disk.getPath();
+                    ls.add(new Layer(new FdImageFile(layers.get(l), name), f));
+                }
+                DiskImage image;
+                try {
+                    image = DiskImage.open(ls, readOnly);
+                } catch (ImageException e) {
+                    throw new IOException(what(disk) + ": " + e.getMessage(), e);
+                }
+                yield new Qcow2Backend(image, memory);
+            }
+            default -> throw new IOException(what(disk) + ": format " + disk.getFormat()
+                    + " is not served by vioblk (vmd resolves the format before)");
+        };
     }
 
     /** O_RDONLY, O_WRONLY or O_RDWR: how the parent opened the image. */
@@ -247,7 +319,8 @@ public final class VioblkMain {
      */
     private static Shed shedding(VioblkInit init, Setup s) {
         return Shed.to(init.getUser())
-                .preloadPackages("org.jvmd.vioblk.", "org.jvmd.virtio.", "org.jvmd.sys.", "org.jvmd.proto.")
+                .preloadPackages("org.jvmd.vioblk.", "org.jvmd.virtio.", "org.jvmd.sys.", "org.jvmd.proto.",
+                        "org.jvmd.qcow2.")
                 .preloadClasses(FileIo.class)
                 .warmup(() -> warmup(s))
                 .seccomp(Seccomp.disk());
@@ -285,13 +358,18 @@ public final class VioblkMain {
             }
             FileIo.preload();
             Warmup.run();
+            Warmup.qcow2();
             if (s != null) {
                 Frames.encode(ready(s.vioblk));
                 VioblkLoop.stats(s.vioblk, 0);
                 NativeBuffer b = new NativeBuffer(VirtioBlk.SECTOR_SIZE);
-                IoVec iov = new IoVec(1);
-                iov.add(b, 0, b.size());
-                FileIo.tryPreadv(s.backend.fd().num(), iov, 0);
+                if (s.backend instanceof RawBackend raw) {
+                    IoVec iov = new IoVec(1);
+                    iov.add(b, 0, b.size());
+                    FileIo.tryPreadv(raw.fd().num(), iov, 0);
+                } else if (s.backend instanceof Qcow2Backend q && q.image().size() >= b.size()) {
+                    q.image().read(0, b.asByteBuffer());
+                }
                 FileIo.tryFdatasync(-1);
                 FileIo.tryFallocate(-1, FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE, 0, 0);
             }

@@ -1,5 +1,14 @@
 package org.jvmd.vioblk;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+import org.jvmd.qcow2.DiskImage;
+import org.jvmd.qcow2.ImageFile;
+import org.jvmd.qcow2.ImageFormat;
+import org.jvmd.qcow2.Layer;
+import org.jvmd.qcow2.Qcow2Create;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.SysException;
@@ -85,5 +94,90 @@ final class Warmup {
         } catch (GuestFault | SysException e) {
             throw new IllegalStateException("warm-up: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The qcow2 path on heap files: a v3 image over a raw base, then a v2 image over it,
+     * written, read, discarded, zeroed and flushed (direct buffers, as guest memory views are),
+     * so that the library's classes and paths are loaded and compiled before the drop.
+     */
+    static void qcow2() {
+        try {
+            int size = 1 << 20;
+            HeapFile base = new HeapFile("warm-up base");
+            base.write(ByteBuffer.allocate(size), 0);
+            HeapFile mid = new HeapFile("warm-up mid");
+            Qcow2Create.create(mid, size, "base", ImageFormat.RAW,
+                    new Qcow2Create.Options(2, 12, 4));
+            HeapFile top = new HeapFile("warm-up top");
+            Qcow2Create.create(top, size, "mid", ImageFormat.QCOW2);
+            try (DiskImage d = DiskImage.open(List.of(new Layer(top, ImageFormat.QCOW2),
+                    new Layer(mid, ImageFormat.QCOW2), new Layer(base, ImageFormat.RAW)), false)) {
+                ByteBuffer b = ByteBuffer.allocateDirect(8192);
+                for (int round = 0; round < 50; round++) {
+                    long at = (round * 12_288L) % (size - 8192);
+                    d.write(at, b.clear());
+                    d.read(at + 512, b.clear().limit(4096));
+                    d.discard(at, 65536);
+                    d.writeZeroes(at + 4096, 512);
+                    if (round % 10 == 0) {
+                        d.flush();
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("qcow2 warm-up: " + e.getMessage(), e);
+        }
+    }
+
+    /** A growing in-memory file for the warm-up. */
+    private static final class HeapFile implements ImageFile {
+        private final String name;
+        private byte[] data = new byte[0];
+
+        HeapFile(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public int read(ByteBuffer dst, long position) {
+            if (position >= data.length) {
+                return -1;
+            }
+            int n = (int) Math.min(dst.remaining(), data.length - position);
+            dst.put(data, (int) position, n);
+            return n;
+        }
+
+        @Override
+        public int write(ByteBuffer src, long position) {
+            int n = src.remaining();
+            if (position + n > data.length) {
+                data = Arrays.copyOf(data, (int) (position + n));
+            }
+            src.get(data, (int) position, n);
+            return n;
+        }
+
+        @Override
+        public long size() {
+            return data.length;
+        }
+
+        @Override
+        public void setSize(long size) {
+            data = Arrays.copyOf(data, (int) size);
+        }
+
+        @Override
+        public void flush() {}
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public void close() {}
     }
 }
