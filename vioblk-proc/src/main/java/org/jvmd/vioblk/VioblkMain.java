@@ -117,7 +117,16 @@ public final class VioblkMain {
         ch.send(ready(s.vioblk));
         Log.debug("ready: " + s.vioblk.capacitySectors() + " sectors" + (s.vioblk.readOnly() ? ", read-only" : "")
                 + ", " + s.pool.threads() + " I/O threads");
-        return s.loop.run();
+        int status = s.loop.run();
+        try {
+            // Requests in flight have drained: a qcow2 image writes back its cached metadata
+            // (refcounts lowered since the last flush), a raw one has nothing to write.
+            s.backend.close();
+        } catch (IOException | RuntimeException e) {
+            Log.warn("closing the image: " + e.getMessage());
+            return status == 0 ? 1 : status;
+        }
+        return status;
     }
 
     private static void answerError(Channel ch, String message, Exception e) {

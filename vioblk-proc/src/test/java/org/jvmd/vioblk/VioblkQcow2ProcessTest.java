@@ -1,0 +1,377 @@
+package org.jvmd.vioblk;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.jvmd.proto.DiskConfig;
+import org.jvmd.proto.DiskFormat;
+import org.jvmd.proto.FdRole;
+import org.jvmd.proto.FdSlot;
+import org.jvmd.proto.FromVioblk;
+import org.jvmd.proto.MemoryRegion;
+import org.jvmd.proto.Shutdown;
+import org.jvmd.proto.ToVioblk;
+import org.jvmd.proto.VioblkInit;
+import org.jvmd.proto.VioblkReady;
+import org.jvmd.qcow2.QemuImg;
+import org.jvmd.sys.Child;
+import org.jvmd.sys.ChildFailedException;
+import org.jvmd.sys.EventFd;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.sys.MappedGuestMemory;
+import org.jvmd.sys.Memfd;
+import org.jvmd.sys.Spawner;
+import org.jvmd.sys.WaitStatus;
+import org.jvmd.virtio.blk.Vioblk;
+import org.jvmd.virtio.blk.VirtioBlk;
+
+/**
+ * The real vioblk-proc serving qcow2 disks over a base chain, judged by qemu-img: random
+ * writes, discards and write-zeroes through the process leave an image that {@code qemu-img
+ * check} accepts and that {@code qemu-img compare} finds identical to a raw image given the
+ * same operations, with the base untouched; and a process SIGKILLed at random points, 50
+ * times, never leaves a corrupt image nor loses data whose flush completed.
+ */
+class VioblkQcow2ProcessTest {
+    private static final int MEM = 32 << 20;
+    private static final int DISK = 16 << 20;
+    private static final int CLUSTER = 64 << 10;
+    private static final String TITLE = "vm/test/vioblk0";
+
+    private Path dir;
+    private Path empty;
+    private Path log;
+    private final List<AutoCloseable> open = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() throws IOException {
+        dir = Files.createTempDirectory("jvmd-vioblk-qcow2");
+        empty = Files.createDirectory(dir.resolve("empty"));
+        log = Path.of("target", "vioblk-qcow2-" + System.nanoTime() + ".log");
+        Files.createDirectories(log.getParent());
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            open.get(i).close();
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    /** A started vioblk-proc with its guest side; close() ends the process and frees the guest. */
+    private record Disk(Child child, MappedGuestMemory mem, EventFd kick, EventFd call, VioblkReady ready,
+                        List<AutoCloseable> owned) implements AutoCloseable {
+        @Override
+        public void close() throws Exception {
+            child.close();
+            for (int i = owned.size() - 1; i >= 0; i--) {
+                owned.get(i).close();
+            }
+        }
+    }
+
+    /** Starts vioblk-proc on {@code layers} (top first) as vmd hands them: FD_DISK layer 0..n. */
+    private Disk start(List<Path> layers, DiskFormat format, List<DiskFormat> baseFormats) throws Exception {
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        List<AutoCloseable> owned = new ArrayList<>();
+        Fd memfd = Memfd.create("guest", MEM);
+        owned.add(memfd);
+        MappedGuestMemory mem = MappedGuestMemory.map(memfd, MEM);
+        owned.add(mem);
+        EventFd kick = EventFd.create(false);
+        EventFd config = EventFd.create(true);
+        EventFd call = EventFd.create(true);
+        owned.addAll(List.of(kick, config, call));
+        Child c = Spawner.java(TITLE, VioblkMain.MAIN_CLASS).classpath(cp)
+                .jvmOptions(VioblkMain.JVM_OPTIONS.toArray(String[]::new)).output(log).spawn();
+        List<Fd> fds = new ArrayList<>(List.of(memfd.dup()));
+        ToVioblk.Builder m = ToVioblk.newBuilder().setInit(VioblkInit.newBuilder()
+                        .setDisk(DiskConfig.newBuilder().setIndex(0).setPath(layers.get(0).toString()).setFormat(format)
+                                .setSerial("jvmd-qcow2-0").addAllBaseFormats(baseFormats))
+                        .setTitle(TITLE).setUser("_vmd").setChroot(empty.toString())
+                        .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(MEM)))
+                .addFds(slot(FdRole.FD_MEMFD, 0, 0));
+        for (int l = 0; l < layers.size(); l++) {
+            fds.add(LibC.open(layers.get(l).toString(), (l == 0 ? LibC.O_RDWR : LibC.O_RDONLY) | LibC.O_CLOEXEC));
+            m.addFds(slot(FdRole.FD_DISK, 0, l));
+        }
+        m.addFds(slot(FdRole.FD_KICK, 0, 0)).addFds(slot(FdRole.FD_CALL, 0, 0)).addFds(slot(FdRole.FD_CALL, 1, 0));
+        fds.addAll(List.of(kick.fd().dup(), config.fd().dup(), call.fd().dup()));
+        Disk d = new Disk(c, mem, kick, call, null, owned);
+        try {
+            c.channel().send(m.build(), fds.toArray(Fd[]::new));
+            FromVioblk ready = c.awaitReady(FromVioblk.parser(), 60_000);
+            return new Disk(c, mem, kick, call, ready.getReady(), owned);
+        } catch (Exception e) {
+            d.close();
+            throw e;
+        }
+    }
+
+    private static FdSlot slot(FdRole role, int index, int layer) {
+        return FdSlot.newBuilder().setRole(role).setIndex(index).setLayer(layer).build();
+    }
+
+    private String log() throws IOException {
+        return Files.exists(log) ? Files.readString(log) : "(no log)";
+    }
+
+    private static String sha256(Path p) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p)));
+    }
+
+    /** A file of {@code size} bytes, random data in a third of its 64 KiB clusters, holes elsewhere. */
+    private static Path randomRaw(Path p, int size, Random rnd) throws IOException {
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            byte[] b = new byte[CLUSTER];
+            for (int c = 0; c < size / CLUSTER; c++) {
+                if (rnd.nextInt(3) == 0) {
+                    rnd.nextBytes(b);
+                    ch.write(ByteBuffer.wrap(b), (long) c * CLUSTER);
+                }
+            }
+            ch.truncate(size);
+            if (ch.size() < size) {
+                ch.write(ByteBuffer.allocate(1), size - 1);
+            }
+        }
+        return p;
+    }
+
+    /** The same operations on the raw reference file. */
+    private static void apply(FileChannel ref, long offset, byte[] data) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(data);
+        while (b.hasRemaining()) {
+            ref.write(b, offset + b.position());
+        }
+    }
+
+    @Test
+    void randomOperationsOverAQcow2BaseMatchARawImageAndLeaveTheBaseAlone() throws Exception {
+        randomOperations(DiskFormat.FORMAT_QCOW2, 1);
+    }
+
+    @Test
+    void randomOperationsOverARawBaseMatchARawImageAndLeaveTheBaseAlone() throws Exception {
+        randomOperations(DiskFormat.FORMAT_RAW, 2);
+    }
+
+    private void randomOperations(DiskFormat baseFormat, long seed) throws Exception {
+        Random rnd = new Random(seed);
+        Path baseRaw = randomRaw(dir.resolve("base.raw"), DISK, rnd);
+        Path base = baseRaw;
+        if (baseFormat == DiskFormat.FORMAT_QCOW2) {
+            base = dir.resolve("base.qcow2");
+            QemuImg.ok("qemu-img", "convert", "-O", "qcow2", baseRaw.toString(), base.toString());
+        }
+        String fmt = baseFormat == DiskFormat.FORMAT_QCOW2 ? "qcow2" : "raw";
+        Path top = dir.resolve("top.qcow2");
+        QemuImg.ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.getFileName().toString(), "-F", fmt,
+                top.toString());
+        Path ref = dir.resolve("ref.raw");
+        Files.copy(baseRaw, ref);
+        String baseSum = sha256(base);
+
+        try (Disk d = start(List.of(top, base), DiskFormat.FORMAT_QCOW2, List.of(baseFormat));
+             FileChannel refCh = FileChannel.open(ref, StandardOpenOption.WRITE)) {
+            assertEquals(DISK / 512, d.ready.getCapacitySectors());
+            long features = Vioblk.offeredFeatures(false);
+            BlkGuest g = new BlkGuest(d.mem, features);
+            g.configure(d.child.channel(), features);
+            for (int batch = 0; batch < 12; batch++) {
+                List<long[]> busy = new ArrayList<>();   // [start, end) bytes of the requests in flight
+                for (int i = 0; i < 24; i++) {
+                    int kind = rnd.nextInt(10);
+                    long off;
+                    int len;
+                    if (kind < 6) {   // a write of 512 B .. 128 KiB at any sector: partial clusters over the base
+                        len = 512 * (1 + rnd.nextInt(256));
+                        off = 512L * rnd.nextInt((DISK - len) / 512 + 1);
+                    } else if (kind < 8) {   // write-zeroes of any sector range
+                        len = 512 * (1 + rnd.nextInt(512));
+                        off = 512L * rnd.nextInt((DISK - len) / 512 + 1);
+                    } else {   // discard of whole clusters (a qcow2 v3 over a base: zero clusters)
+                        len = CLUSTER * (1 + rnd.nextInt(4));
+                        off = (long) CLUSTER * rnd.nextInt((DISK - len) / CLUSTER + 1);
+                    }
+                    long o = off;
+                    long e = off + len;
+                    if (busy.stream().anyMatch(r -> o < r[1] && r[0] < e)) {
+                        continue;   // overlapping requests in flight have no defined order
+                    }
+                    busy.add(new long[] {off, e});
+                    if (kind < 6) {
+                        byte[] data = new byte[len];
+                        rnd.nextBytes(data);
+                        g.write(off / 512, data);
+                        apply(refCh, off, data);
+                    } else {
+                        g.range(kind < 8 ? VirtioBlk.T_WRITE_ZEROES : VirtioBlk.T_DISCARD, off / 512, len / 512, 0);
+                        apply(refCh, off, new byte[len]);
+                    }
+                }
+                g.kick(d.kick);
+                Map<Integer, Integer> st = g.awaitAll(d.call, 30_000);
+                assertTrue(st.values().stream().allMatch(s -> s == VirtioBlk.S_OK), st + "\n" + log());
+            }
+            int flush = g.simple(VirtioBlk.T_FLUSH);
+            g.kick(d.kick);
+            assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get(flush));
+
+            // The guest reads the whole disk back, 1 MiB at a time, as the reference has it.
+            byte[] want = Files.readAllBytes(ref);
+            for (int at = 0; at < DISK; at += 1 << 20) {
+                long[] r = g.read(at / 512, 1 << 20);
+                g.kick(d.kick);
+                assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get((int) r[0]));
+                byte[] back = new byte[1 << 20];
+                d.mem.read(r[1], back, 0, back.length);
+                assertArrayEquals(Arrays.copyOfRange(want, at, at + back.length), back, "MiB at " + at);
+            }
+
+            d.child.channel().send(ToVioblk.newBuilder().setShutdown(Shutdown.getDefaultInstance()).build());
+            WaitStatus w = d.child.waitFor(20_000);
+            assertNotNull(w, "vioblk did not exit on Shutdown");
+            assertEquals(0, w.exitCode(), log());
+        }
+        String check = QemuImg.check(top, false);
+        assertTrue(check.contains("No errors were found"), check);
+        QemuImg.Run cmp = QemuImg.run("qemu-img", "compare", "-f", "qcow2", "-F", "raw", top.toString(), ref.toString());
+        assertEquals(0, cmp.status(), cmp.out());
+        assertTrue(cmp.out().contains("Images are identical"), cmp.out());
+        assertEquals(baseSum, sha256(base), "the base is unchanged");
+    }
+
+    @Test
+    void aProcessKilledAtRandomPointsNeverCorruptsTheImageNorLosesFlushedData() throws Exception {
+        int rounds = Integer.getInteger("jvmd.test.crashRounds", 50);
+        int size = 8 << 20;
+        Random rnd = new Random(Long.getLong("jvmd.test.crashSeed", 7));
+        Path base = randomRaw(dir.resolve("base.raw"), size, rnd);
+        Path top = dir.resolve("top.qcow2");
+        QemuImg.ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", top.toString());
+        String baseSum = sha256(base);
+        byte[] model = Files.readAllBytes(base);   // what each flushed block holds
+        BitSet unsure = new BitSet();               // 4 KiB blocks an unflushed request touched
+        long features = Vioblk.offeredFeatures(false);
+        long started = System.nanoTime();
+        for (int round = 0; round < rounds; round++) {
+            try (Disk d = start(List.of(top, base), DiskFormat.FORMAT_QCOW2, List.of(DiskFormat.FORMAT_RAW))) {
+                BlkGuest g = new BlkGuest(d.mem, features);
+                g.configure(d.child.channel(), features);
+                // 1. Everything flushed before any earlier kill reads back.
+                for (int at = 0; at < size; at += 1 << 20) {
+                    long[] r = g.read(at / 512, 1 << 20);
+                    g.kick(d.kick);
+                    assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get((int) r[0]), log());
+                    byte[] back = new byte[1 << 20];
+                    d.mem.read(r[1], back, 0, back.length);
+                    for (int b = 0; b < back.length; b += 4096) {
+                        int block = (at + b) / 4096;
+                        if (!unsure.get(block)) {
+                            assertArrayEquals(Arrays.copyOfRange(model, at + b, at + b + 4096),
+                                    Arrays.copyOfRange(back, b, b + 4096),
+                                    "round " + round + ": flushed block " + block + " lost");
+                        }
+                    }
+                }
+                // 2. Writes, completed, then a completed flush: now they must survive.
+                List<long[]> busy = new ArrayList<>();
+                List<byte[]> datas = new ArrayList<>();
+                for (int i = 0; i < 12; i++) {
+                    int blocks = 1 + rnd.nextInt(8);
+                    long off = 4096L * rnd.nextInt(size / 4096 - blocks + 1);
+                    long end = off + blocks * 4096L;
+                    if (busy.stream().anyMatch(r -> off < r[1] && r[0] < end)) {
+                        continue;
+                    }
+                    byte[] data = new byte[blocks * 4096];
+                    rnd.nextBytes(data);
+                    busy.add(new long[] {off, end});
+                    datas.add(data);
+                    g.write(off / 512, data);
+                }
+                g.kick(d.kick);
+                assertTrue(g.awaitAll(d.call, 30_000).values().stream().allMatch(s -> s == VirtioBlk.S_OK), log());
+                int flush = g.simple(VirtioBlk.T_FLUSH);
+                g.kick(d.kick);
+                assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get(flush));
+                for (int i = 0; i < busy.size(); i++) {
+                    int off = (int) busy.get(i)[0];
+                    System.arraycopy(datas.get(i), 0, model, off, datas.get(i).length);
+                    unsure.clear(off / 4096, (int) (busy.get(i)[1] / 4096));
+                }
+                // 3. Writes, write-zeroes and discards in flight, and the kill at a random point.
+                for (int i = 0; i < 48; i++) {
+                    int kind = rnd.nextInt(8);
+                    int len = kind < 6 ? 4096 * (1 + rnd.nextInt(16)) : CLUSTER * (1 + rnd.nextInt(2));
+                    long off = kind < 6 ? 4096L * rnd.nextInt((size - len) / 4096 + 1)
+                            : (long) CLUSTER * rnd.nextInt((size - len) / CLUSTER + 1);
+                    if (kind < 6) {
+                        byte[] data = new byte[len];
+                        rnd.nextBytes(data);
+                        g.write(off / 512, data);
+                    } else {
+                        g.range(kind == 6 ? VirtioBlk.T_DISCARD : VirtioBlk.T_WRITE_ZEROES, off / 512, len / 512, 0);
+                    }
+                    unsure.set((int) (off / 4096), (int) ((off + len) / 4096));
+                }
+                g.kick(d.kick);
+                long spin = System.nanoTime() + rnd.nextInt(40_000) * 1000L;   // 0 .. 40 ms
+                while (System.nanoTime() < spin) {
+                    Thread.onSpinWait();
+                }
+                d.child.signal(LibC.SIGKILL);
+                WaitStatus w = d.child.waitFor(10_000);
+                assertNotNull(w, "round " + round + ": not dead");
+            }
+            // 4. The outside judge: leaked clusters at most, never corruption.
+            QemuImg.check(top, true);
+        }
+        assertEquals(baseSum, sha256(base), "the base is unchanged");
+        byte[] raw = QemuImg.toRaw(top, dir);
+        for (int block = 0; block < size / 4096; block++) {
+            if (!unsure.get(block)) {
+                assertArrayEquals(Arrays.copyOfRange(model, block * 4096, block * 4096 + 4096),
+                        Arrays.copyOfRange(raw, block * 4096, block * 4096 + 4096), "block " + block);
+            }
+        }
+        System.out.printf("crash test: %d kills in %.1f s%n", rounds, (System.nanoTime() - started) / 1e9);
+    }
+
+    @Test
+    void aBrokenChainFailsTheStartWithTheLibrarysMessage() throws Exception {
+        Path base = randomRaw(dir.resolve("base.raw"), DISK, new Random(3));
+        Path top = dir.resolve("top.qcow2");
+        QemuImg.ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", top.toString());
+        ChildFailedException e = assertThrows(ChildFailedException.class,
+                () -> start(List.of(top), DiskFormat.FORMAT_QCOW2, List.of()));
+        assertTrue(e.getMessage().contains("disk 0 (" + top + "): " + top + ": missing base image 'base.raw'"),
+                e.getMessage());
+    }
+}
