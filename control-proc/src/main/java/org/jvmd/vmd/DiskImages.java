@@ -13,6 +13,11 @@ import org.jvmd.proto.DiskConfig;
 import org.jvmd.proto.DiskFormat;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
+import org.jvmd.qcow2.BackingChain;
+import org.jvmd.qcow2.ChannelImageFile;
+import org.jvmd.qcow2.ImageException;
+import org.jvmd.qcow2.ImageFile;
+import org.jvmd.qcow2.ImageFormat;
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
@@ -31,8 +36,8 @@ import org.jvmd.vmd.config.DiskSpec;
  * itself: vmd's {@code vm_checkaccess}, on the descriptor vmd opened. Every refusal names the
  * disk: {@code disk 0 (/var/vm/web.img): ...}.
  *
- * <p>{@link #layers} is the one seam where an image's format and base chain are resolved;
- * today it serves raw images and refuses qcow2 until the qcow2 library lands.
+ * <p>{@link #layers} is the one seam where an image's format and base chain are resolved:
+ * raw, or qcow2 with its read-only, share-locked bases (FD_DISK layer 1..n).
  */
 final class DiskImages implements AutoCloseable {
     /** The qcow2 magic, "QFI\xfb" (QEMU docs/interop/qcow2.txt: header offset 0). */
@@ -95,7 +100,7 @@ final class DiskImages implements AutoCloseable {
                 checkSearch(what, spec.path(), spec.namedBy().getAsInt(), accounts);
             }
             lock(what, own);
-            Layers l = layers(index, spec, own);
+            Layers l = layers(index, spec, own, accounts);
             List<Fd> all = new ArrayList<>();
             all.add(own);
             all.addAll(l.bases());
@@ -135,22 +140,100 @@ final class DiskImages implements AutoCloseable {
     /**
      * The seam for image formats: the format of {@code own} (as configured, or by its magic for
      * {@code AUTO}) and the base images it stands on, opened read-only, with their formats.
-     * Raw images have no bases. qcow2 is refused until the qcow2 library resolves its chain;
-     * then each base (the backing file named in its header, relative to the image's directory)
-     * is to be opened O_RDONLY with a shared lock (LOCK_SH: several VMs may read a base, none
-     * may write it while they do), and its descriptor returned here in chain order; the
-     * caller closes them with the disk.
+     * A raw image has no bases. For a qcow2 image the chain is resolved by the qcow2 library
+     * ({@link BackingChain#resolve}: a relative base name against the directory of the image
+     * that names it, an absolute one as is; a loop, a missing base, an unknown format, a base
+     * larger than its disk or a chain deeper than {@value BackingChain#MAX_DEPTH} refused with
+     * the library's message). Each base is opened here once, O_RDONLY, and its header read
+     * through that very descriptor, so the chain checked is the chain handed down; a base a
+     * non-root caller could not read itself (or reach: search permission on its directories)
+     * is refused as its own image would be; and each base takes a shared lock (LOCK_SH|LOCK_NB):
+     * several VMs may stand on one base, but none may have it as its own, written disk while
+     * they do (that VM's exclusive lock and these shared ones exclude each other, whichever
+     * comes first). The caller closes the bases with the disk, which releases the locks.
      */
-    static Layers layers(int index, DiskSpec spec, Fd own) throws IOException {
+    static Layers layers(int index, DiskSpec spec, Fd own, Accounts accounts) throws IOException {
         DiskSpec.Format f = spec.format();
         if (f == DiskSpec.Format.AUTO) {
             f = isQcow2(own) ? DiskSpec.Format.QCOW2 : DiskSpec.Format.RAW;
         }
         return switch (f) {
             case RAW -> new Layers(DiskFormat.FORMAT_RAW, List.of(), List.of());
-            case QCOW2 -> throw new DiskImageException(name(index, spec) + ": qcow2 images are not supported yet");
+            case QCOW2 -> qcow2Layers(index, spec, own, accounts);
             case AUTO -> throw new IllegalStateException("format still AUTO");
         };
+    }
+
+    private static Layers qcow2Layers(int index, DiskSpec spec, Fd own, Accounts accounts) throws IOException {
+        String what = name(index, spec);
+        List<Fd> bases = new ArrayList<>();
+        boolean[] top = {true};
+        try {
+            List<BackingChain.Entry> chain = BackingChain.resolve(spec.path(), ImageFormat.QCOW2, p -> {
+                if (top[0]) {
+                    top[0] = false;
+                    return view(own, p);   // the top (asked first): the descriptor already opened and locked
+                }
+                Fd base = openBase(what, p, spec, accounts);
+                bases.add(base);
+                return view(base, p);
+            });
+            if (chain.size() != bases.size() + 1) {
+                throw new IllegalStateException("chain of " + chain.size() + " for " + bases.size() + " bases");
+            }
+            List<DiskFormat> formats = new ArrayList<>();
+            for (BackingChain.Entry e : chain.subList(1, chain.size())) {
+                formats.add(e.format() == ImageFormat.QCOW2 ? DiskFormat.FORMAT_QCOW2 : DiskFormat.FORMAT_RAW);
+            }
+            return new Layers(DiskFormat.FORMAT_QCOW2, formats, List.copyOf(bases));
+        } catch (DiskImageException e) {
+            Fd.closeAll(bases);
+            throw e;
+        } catch (ImageException e) {
+            Fd.closeAll(bases);
+            throw new DiskImageException(what + ": " + e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            Fd.closeAll(bases);
+            throw new DiskImageException(what + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+        }
+    }
+
+    /**
+     * A base of a disk: opened O_RDONLY, a regular file, readable (and reachable)
+     * by the caller who named the disk, locked shared.
+     */
+    private static Fd openBase(String what, Path p, DiskSpec spec, Accounts accounts) throws IOException {
+        String base = what + ": base image " + p;
+        Fd fd;
+        try {
+            fd = LibC.open(p.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
+        } catch (SysException e) {
+            throw new DiskImageException(base + ": " + strerror(e.errno()));
+        }
+        try {
+            if (!Files.isRegularFile(fdPath(fd))) {
+                throw new DiskImageException(base + ": not a regular file");
+            }
+            if (spec.namedBy().isPresent()) {
+                checkAccess(base, fd, spec.namedBy().getAsInt(), accounts, false);
+                checkSearch(base, p, spec.namedBy().getAsInt(), accounts);
+            }
+            try {
+                LibC.flock(fd.num(), LibC.LOCK_SH | LibC.LOCK_NB);
+            } catch (SysException e) {
+                throw new DiskImageException(base + ": " + (e.errno() == Errno.EAGAIN
+                        ? "in use by another VM as its own disk (locked)" : "cannot lock: " + strerror(e.errno())));
+            }
+            return fd;
+        } catch (IOException | RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    /** A read-only ImageFile over a descriptor of ours (its own open file description, the same file). */
+    private static ImageFile view(Fd fd, Path p) throws IOException {
+        return new ChannelImageFile(FileChannel.open(fdPath(fd), StandardOpenOption.READ), p.toString());
     }
 
     /** True when the image starts with the qcow2 magic (read through a descriptor of its own). */

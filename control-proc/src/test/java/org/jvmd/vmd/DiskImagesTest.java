@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -21,6 +23,9 @@ import org.jvmd.proto.DiskConfig;
 import org.jvmd.proto.DiskFormat;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
+import org.jvmd.qcow2.ChannelImageFile;
+import org.jvmd.qcow2.ImageFormat;
+import org.jvmd.qcow2.Qcow2Create;
 import org.jvmd.sys.Fd;
 import org.jvmd.vmd.config.Accounts;
 import org.jvmd.vmd.config.DiskSpec;
@@ -122,17 +127,151 @@ class DiskImagesTest {
         Path a = image("a.img", "a");
         Path q = image("q.qcow2", "QFI\u00fb and the rest of a header");
         Files.write(q, new byte[] {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 3});
-        assertEquals("disk 1 (" + q + "): qcow2 images are not supported yet", refused(List.of(raw(a), raw(q))));
+        String m = refused(List.of(raw(a), raw(q)));
+        assertTrue(m.startsWith("disk 1 (" + q + "): "), m);
         DiskImages.open(List.of(raw(a)), ACCOUNTS).close(); // disk 0's lock went with the refusal
     }
 
     @Test
-    void qcow2IsRefusedWhetherConfiguredOrDetected() throws Exception {
+    void aRawFileConfiguredAsQcow2IsRefusedAndAShortFileIsRaw() throws Exception {
         Path a = image("a.img", "not qcow2 at all");
-        assertEquals("disk 0 (" + a + "): qcow2 images are not supported yet",
+        assertEquals("disk 0 (" + a + "): " + a + ": too small (16 bytes) to be a qcow2 image",
                 refused(List.of(DiskSpec.of(a, DiskSpec.Format.QCOW2))));
         Path tiny = image("tiny.img", "QF"); // shorter than the magic: raw
         DiskImages.open(List.of(raw(tiny)), ACCOUNTS).close();
+    }
+
+    // ---- qcow2 base chains ----
+
+    private static final long SIZE = 1 << 20;
+
+    /** A new qcow2 image of 1 MiB at p over backing (as its header names it; null: none). */
+    private static Path qcow2(Path p, String backing, ImageFormat backingFormat) throws IOException {
+        try (ChannelImageFile f = new ChannelImageFile(FileChannel.open(p, StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.READ, StandardOpenOption.WRITE), p.toString())) {
+            Qcow2Create.create(f, SIZE, backing, backingFormat);
+        }
+        return p;
+    }
+
+    private Path rawBase(String name) throws IOException {
+        Path p = dir.resolve(name);
+        Files.write(p, new byte[(int) SIZE]);
+        return p;
+    }
+
+    /** The FD_DISK slots dupInto hands down, as "index/layer", and the descriptors' files. */
+    private static List<String> handedDown(DiskImages images, List<Path> files) throws IOException {
+        List<Fd> fds = new ArrayList<>();
+        List<FdSlot> slots = new ArrayList<>();
+        images.dupInto(fds, slots);
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < fds.size(); i++) {
+            out.add(slots.get(i).getIndex() + "/" + slots.get(i).getLayer());
+            files.add(Files.readSymbolicLink(Path.of("/proc/self/fd/" + fds.get(i).num())));
+        }
+        Fd.closeAll(fds);
+        return out;
+    }
+
+    @Test
+    void aQcow2ImageOverARelativeRawBaseHandsDownBothLayers() throws Exception {
+        Path base = rawBase("base.raw");
+        Path top = qcow2(dir.resolve("vm1.qcow2"), "base.raw", ImageFormat.RAW);
+        try (DiskImages images = DiskImages.open(List.of(raw(top)), ACCOUNTS)) {
+            DiskConfig c = images.configs("web").get(0);
+            assertEquals(DiskFormat.FORMAT_QCOW2, c.getFormat());
+            assertEquals(List.of(DiskFormat.FORMAT_RAW), c.getBaseFormatsList());
+            List<Path> files = new ArrayList<>();
+            assertEquals(List.of("0/0", "0/1"), handedDown(images, files));
+            assertEquals(List.of(top, base), files);
+            // the base is held read-only and shared: another VM may stand on it, none may take it as its own
+            assertEquals("disk 0 (" + base + "): in use by another VM (locked)", refused(List.of(raw(base))));
+            Path top2 = qcow2(dir.resolve("vm2.qcow2"), base.toString(), ImageFormat.RAW);
+            DiskImages.open(List.of(raw(top2)), ACCOUNTS).close();
+        }
+        DiskImages.open(List.of(raw(base)), ACCOUNTS).close(); // released with the VM
+    }
+
+    @Test
+    void aBaseInUseAsAnotherVmsOwnDiskIsRefused() throws Exception {
+        Path base = rawBase("base.raw");
+        Path top = qcow2(dir.resolve("vm1.qcow2"), "base.raw", ImageFormat.RAW);
+        try (DiskImages other = DiskImages.open(List.of(raw(base)), ACCOUNTS)) {
+            assertEquals("disk 0 (" + top + "): base image " + base + ": in use by another VM as its own disk (locked)",
+                    refused(List.of(raw(top))));
+        }
+    }
+
+    @Test
+    void aThreeDeepChainWithAbsoluteAndRelativeNamesResolvesInOrder() throws Exception {
+        Files.createDirectories(dir.resolve("bases/deeper"));
+        Path base = rawBase("bases/deeper/root.raw");
+        Path mid = qcow2(dir.resolve("bases/mid.qcow2"), "deeper/root.raw", ImageFormat.RAW);  // relative to bases/
+        Path top = qcow2(dir.resolve("top.qcow2"), mid.toString(), ImageFormat.QCOW2);           // absolute
+        try (DiskImages images = DiskImages.open(List.of(DiskSpec.of(top, DiskSpec.Format.QCOW2)), ACCOUNTS)) {
+            assertEquals(List.of(DiskFormat.FORMAT_QCOW2, DiskFormat.FORMAT_RAW),
+                    images.configs("web").get(0).getBaseFormatsList());
+            List<Path> files = new ArrayList<>();
+            assertEquals(List.of("0/0", "0/1", "0/2"), handedDown(images, files));
+            assertEquals(List.of(top, mid, base), files);
+        }
+        // with no format named in the header, a base's format is found by its magic
+        Path top2 = qcow2(dir.resolve("top2.qcow2"), "bases/mid.qcow2", null);
+        try (DiskImages images = DiskImages.open(List.of(raw(top2)), ACCOUNTS)) {
+            assertEquals(List.of(DiskFormat.FORMAT_QCOW2, DiskFormat.FORMAT_RAW),
+                    images.configs("web").get(0).getBaseFormatsList());
+        }
+    }
+
+    @Test
+    void aBackingLoopIsRefusedAndNothingStaysOpen() throws Exception {
+        Path a = qcow2(dir.resolve("a.qcow2"), "b.qcow2", ImageFormat.QCOW2);
+        Path b = qcow2(dir.resolve("b.qcow2"), "a.qcow2", ImageFormat.QCOW2);
+        assertEquals("disk 0 (" + a + "): " + a + ": backing file loop: " + a + " appears twice in the chain",
+                refused(List.of(raw(a))));
+        // a's lock went with the refusal (as raw, it has no chain to follow)
+        DiskImages.open(List.of(DiskSpec.of(a, DiskSpec.Format.RAW), DiskSpec.of(b, DiskSpec.Format.RAW)), ACCOUNTS)
+                .close();
+    }
+
+    @Test
+    void aMissingBaseIsRefusedByName() throws Exception {
+        Path top = qcow2(dir.resolve("vm1.qcow2"), "gone.raw", ImageFormat.RAW);
+        assertEquals("disk 0 (" + top + "): " + top + ": base image " + dir.resolve("gone.raw") + " not found",
+                refused(List.of(raw(top))));
+        DiskImages.open(List.of(DiskSpec.of(rawBase("gone.raw"), DiskSpec.Format.RAW)), ACCOUNTS).close();
+    }
+
+    @Test
+    void aUserNamingAnImageOverABaseItCannotReadIsRefused() throws Exception {
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path base = rawBase("secret.raw");
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rw-------"));
+        Path top = qcow2(dir.resolve("joe.qcow2"), "secret.raw", ImageFormat.RAW);
+        Files.setAttribute(top, "unix:uid", JOE);
+        Files.setPosixFilePermissions(top, PosixFilePermissions.fromString("rw-------"));
+        assertEquals("disk 0 (" + top + "): base image " + base + ": Permission denied",
+                refused(List.of(namedBy(top, JOE))));
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rw-r--r--"));
+        DiskImages.open(List.of(namedBy(top, JOE)), ACCOUNTS).close(); // reading a base is enough
+        // a base behind a directory joe cannot search
+        Path hidden = Files.createDirectory(dir.resolve("hidden"));
+        Path base2 = rawBase("hidden/b.raw");
+        Path top2 = qcow2(dir.resolve("joe2.qcow2"), "hidden/b.raw", ImageFormat.RAW);
+        Files.setAttribute(top2, "unix:uid", JOE);
+        Files.setPosixFilePermissions(hidden, PosixFilePermissions.fromString("rwx------"));
+        assertEquals("disk 0 (" + top2 + "): base image " + base2 + ": Permission denied",
+                refused(List.of(namedBy(top2, JOE))));
+    }
+
+    @Test
+    void aBaseLargerThanItsDiskIsRefused() throws Exception {
+        Path big = dir.resolve("big.raw");
+        Files.write(big, new byte[(int) SIZE * 2]);
+        Path top = qcow2(dir.resolve("vm1.qcow2"), "big.raw", ImageFormat.RAW);
+        assertEquals("disk 0 (" + top + "): " + top + ": base image " + big + " (" + 2 * SIZE
+                + " bytes) is larger than the disk (" + SIZE + " bytes)", refused(List.of(raw(top))));
     }
 
     // ---- vm_checkaccess ----
