@@ -254,9 +254,10 @@ public final class Seccomp {
      * open, socket, exec or ioctl (its image size was read before the drop; io_uring stays
      * refused, as its operations would bypass this filter) — and nothing that changes a
      * file other than by writing its blocks: no ftruncate (the guest's disk keeps its
-     * size), no flock (the image's lock is vmd's, shared through the open file description,
+     * size; a qcow2 image grows only by pwrite of new clusters past its end, and its
+     * library never truncates in the disk process), no flock (the image's lock is vmd's, shared through the open file description,
      * and must not be released from here), no rename, link, unlink, mkdir, chmod or chown.
-     * What remains for block I/O: preadv/pwritev, fdatasync, fallocate, eventfd reads and
+     * What remains for block I/O: preadv/pwritev (pread/pwrite for qcow2), fdatasync, fallocate, eventfd reads and
      * writes, epoll, sendmsg/recvmsg on the channel, and what the JVM itself needs.
      */
     public static Builder disk() {
