@@ -692,11 +692,10 @@ public final class Qcow2Image implements DiskImage {
         Map.Entry<Long, V> eldest = it.next();
         long key = eldest.getKey();
         if (isL2) {
+            // data and refcounts durable before the L2 table that maps them
             syncRefcounts();
-            if (refUnsynced) {
-                file.flush();
-                refUnsynced = false;
-            }
+            file.flush();
+            refUnsynced = false;
             writeL2(key, (long[]) eldest.getValue());
         } else {
             writeRefBlock(key, (byte[]) eldest.getValue());
@@ -744,7 +743,8 @@ public final class Qcow2Image implements DiskImage {
 
     private void flushLocked() throws IOException {
         syncRefcounts();
-        if ((!dirtyL2.isEmpty() || !l1Dirty.isEmpty()) && refUnsynced) {
+        if (!dirtyL2.isEmpty() || !l1Dirty.isEmpty()) {
+            // guest data and refcounts are durable before any L2 entry that maps them
             file.flush();
             refUnsynced = false;
         }
