@@ -772,6 +772,8 @@ public final class Qcow2Image implements DiskImage {
                 if (r == 1) {
                     metaClusters.remove(c);
                     freeHint = Math.min(freeHint, c);
+                    // unreferenced on disk already: give its blocks back where the file can
+                    file.punchHole(c << cb, cs);
                 }
             }
         }
