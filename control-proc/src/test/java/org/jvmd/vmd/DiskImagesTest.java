@@ -29,6 +29,7 @@ import org.jvmd.qcow2.Qcow2Create;
 import org.jvmd.sys.Fd;
 import org.jvmd.vmd.config.Accounts;
 import org.jvmd.vmd.config.DiskSpec;
+import org.jvmd.vmd.config.EtcAccounts;
 
 /**
  * vmd opening a VM's disk images at start: each opened, format-checked and locked, every
@@ -39,23 +40,9 @@ class DiskImagesTest {
     static final int JOE = 1000;
     static final int GID_VMUSERS = 500;
 
-    /** joe is in group 500 and nothing else. */
-    static final Accounts ACCOUNTS = new Accounts() {
-        @Override
-        public OptionalInt uid(String user) {
-            return OptionalInt.empty();
-        }
-
-        @Override
-        public OptionalInt gid(String group) {
-            return OptionalInt.empty();
-        }
-
-        @Override
-        public boolean isMember(int uid, int gid) {
-            return uid == JOE && gid == GID_VMUSERS;
-        }
-    };
+    /** joe (1000) is in group vmusers (500) besides his own. */
+    static final Accounts ACCOUNTS = EtcAccounts.of("joe:x:1000:1000::/home/joe:/bin/sh\n",
+            "joe:x:1000:\nvmusers:x:500:joe\n");
 
     @TempDir
     Path dir;

@@ -19,6 +19,7 @@ import org.jvmd.vmd.Registry.StartOptions;
 import org.jvmd.vmd.Registry.VmInfo;
 import org.jvmd.vmd.Registry.VmRef;
 import org.jvmd.vmd.config.Caller;
+import org.jvmd.vmd.config.DiskSpec;
 import org.jvmd.vmd.config.Config;
 import org.jvmd.vmd.config.ConfigEnvironment;
 import org.jvmd.vmd.config.ConfigParser;
@@ -236,6 +237,38 @@ class RegistryTest {
         ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(1, TimeUnit.SECONDS));
         assertEquals(VmdException.EIO, ((VmdException) e.getCause()).errno());
         assertEquals(VmState.STOPPED, info("web").state());
+    }
+
+    @Test
+    void aRefusedDiskImageReachesVmctlWithItsOwnMessage() throws Exception {
+        reg.load(parse(CONF));
+        launcher.failNext = new DiskImages.DiskImageException("disk 0 (/var/vm/web.img): in use by another VM (locked)");
+        CompletableFuture<VmInfo> f = reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        VmdException e = (VmdException) assertThrows(ExecutionException.class, () -> f.get(1, TimeUnit.SECONDS))
+                .getCause();
+        assertEquals(0, e.errno(), "errno 0: vmctl prints the message");
+        assertEquals("disk 0 (/var/vm/web.img): in use by another VM (locked)", e.getMessage());
+        assertEquals(VmState.STOPPED, info("web").state());
+    }
+
+    @Test
+    void disksFromVmctlReachTheLauncherMarkedWithTheUserWhoNamedThem() throws Exception {
+        reg.load(parse(CONF + "vm \"tpl\" {\n  boot \"bzImage\"\n  disk \"/var/vm/tpl.img\"\n  disable\n"
+                + "  allow instance { disk, owner joe }\n}\n"));
+        assertEquals(List.of("/var/vm/tpl.img"), info("tpl").disks());
+        var joes = List.of(new DiskSpec(Path.of("/home/joe/a.img"), DiskSpec.Format.RAW, java.util.OptionalInt.of(1000)));
+        StartOptions withDisks = new StartOptions(java.util.Optional.of("tpl"), java.util.Optional.empty(), 0, -1,
+                List.of(), joes);
+        reg.start(VmRef.of("j1"), withDisks, JOE);
+        assertEquals(joes, launcher.last().spec.disks());
+        assertEquals(List.of("raw:/home/joe/a.img"), info("j1").disks());
+        assertEquals(VmdException.EPERM, assertThrows(VmdException.class,
+                () -> reg.start(VmRef.of("web"), new StartOptions(java.util.Optional.empty(), java.util.Optional.empty(),
+                        0, -1, List.of(), joes), JOE)).errno(), "only root overrides a configured VM's disks");
+        reg.start(VmRef.of("x1"), new StartOptions(java.util.Optional.of("tpl"), java.util.Optional.empty(), 0, -1,
+                List.of(), List.of()), JOE);
+        assertEquals(List.of(DiskSpec.of(Path.of("/var/vm/tpl.img"), DiskSpec.Format.AUTO)),
+                launcher.last().spec.disks(), "an instance without -d inherits its template's disks");
     }
 
     @Test

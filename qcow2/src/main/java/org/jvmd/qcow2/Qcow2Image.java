@@ -77,6 +77,9 @@ public final class Qcow2Image implements DiskImage {
     private final Set<Long> dirtyL2 = new HashSet<>();
     private final Lru<byte[]> refCache;
     private final Set<Long> dirtyRef = new HashSet<>();
+    /** L2 tables and refcount blocks found at open (sorted), never handed out by the allocator. */
+    private final long[] openMeta;
+    /** Those allocated since. */
     private final Set<Long> metaClusters = new HashSet<>();
     private final List<Long> pendingFree = new ArrayList<>();
     private long hostEnd;
@@ -122,17 +125,8 @@ public final class Qcow2Image implements DiskImage {
                 "refcount table");
         this.rtStart = h.refcountTableOffset >>> cb;
         this.rtEnd = rtStart + h.refcountTableClusters;
+        this.openMeta = readOnly ? new long[0] : metadataClusters();
         if (!readOnly) {
-            for (long e : l1) {
-                if ((e & OFFSET_MASK) != 0) {
-                    metaClusters.add((e & OFFSET_MASK) >>> cb);
-                }
-            }
-            for (long e : rtable) {
-                if (e != 0) {
-                    metaClusters.add(e >>> cb);
-                }
-            }
             if (h.version == 3 && h.autoclear != 0) {
                 // qcow2.txt autoclear_features: clear unknown bits before the first write
                 file.writeFully(ByteBuffer.allocate(8), 88);
@@ -178,6 +172,27 @@ public final class Qcow2Image implements DiskImage {
                     + " base layer(s) were given");
         }
         return new Qcow2Image(top, h, backing, readOnly, l2CacheBytes);
+    }
+
+    /** The clusters of the L2 tables and refcount blocks the tables point to inside the file, sorted. */
+    private long[] metadataClusters() {
+        long[] m = new long[l1.length + rtable.length];
+        int n = 0;
+        for (long e : l1) {
+            long c = (e & OFFSET_MASK) >>> cb;
+            if (c != 0 && c < hostEnd) {
+                m[n++] = c;
+            }
+        }
+        for (long e : rtable) {
+            long c = e >>> cb;
+            if (c != 0 && c < hostEnd) {
+                m[n++] = c;
+            }
+        }
+        m = Arrays.copyOf(m, n);
+        Arrays.sort(m);
+        return m;
     }
 
     private long[] readTable(long offset, int entries, String what) throws IOException {
@@ -486,7 +501,7 @@ public final class Qcow2Image implements DiskImage {
     }
 
     private byte[] decompress(long e, long gc) throws IOException {
-        if (e == zipKey) {
+        if (zipData != null && e == zipKey) {
             return zipData;
         }
         long[] ext = compressedExtent(e, gc);
@@ -692,11 +707,10 @@ public final class Qcow2Image implements DiskImage {
         Map.Entry<Long, V> eldest = it.next();
         long key = eldest.getKey();
         if (isL2) {
+            // data and refcounts durable before the L2 table that maps them
             syncRefcounts();
-            if (refUnsynced) {
-                file.flush();
-                refUnsynced = false;
-            }
+            file.flush();
+            refUnsynced = false;
             writeL2(key, (long[]) eldest.getValue());
         } else {
             writeRefBlock(key, (byte[]) eldest.getValue());
@@ -744,7 +758,8 @@ public final class Qcow2Image implements DiskImage {
 
     private void flushLocked() throws IOException {
         syncRefcounts();
-        if ((!dirtyL2.isEmpty() || !l1Dirty.isEmpty()) && refUnsynced) {
+        if (!dirtyL2.isEmpty() || !l1Dirty.isEmpty()) {
+            // guest data and refcounts are durable before any L2 entry that maps them
             file.flush();
             refUnsynced = false;
         }
@@ -772,6 +787,8 @@ public final class Qcow2Image implements DiskImage {
                 if (r == 1) {
                     metaClusters.remove(c);
                     freeHint = Math.min(freeHint, c);
+                    // unreferenced on disk already: give its blocks back where the file can
+                    file.punchHole(c << cb, cs);
                 }
             }
         }
@@ -845,7 +862,8 @@ public final class Qcow2Image implements DiskImage {
     }
 
     private boolean isFixedMeta(long c) {
-        return c == 0 || (c >= l1Start && c < l1End) || (c >= rtStart && c < rtEnd) || metaClusters.contains(c);
+        return c == 0 || (c >= l1Start && c < l1End) || (c >= rtStart && c < rtEnd) || metaClusters.contains(c)
+                || Arrays.binarySearch(openMeta, c) >= 0;
     }
 
     /** The lowest free cluster at or after from (refcount 0, no known metadata). */

@@ -77,6 +77,23 @@ public final class MemImageFile implements ImageFile {
         flushes++;
     }
 
+    /** Punched ranges read as zeros, like fallocate(PUNCH_HOLE | KEEP_SIZE). */
+    boolean punchHoles = true;
+    long punched;
+
+    @Override
+    public boolean punchHole(long offset, long length) {
+        if (!punchHoles) {
+            return false;
+        }
+        long end = Math.min(size, offset + length);
+        if (offset < end) {
+            Arrays.fill(data, (int) offset, (int) end, (byte) 0);
+            punched += end - offset;
+        }
+        return true;
+    }
+
     @Override
     public String name() {
         return "mem";

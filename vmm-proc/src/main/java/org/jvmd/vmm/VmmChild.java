@@ -217,11 +217,10 @@ final class VmmChild {
         List<Fd> taps = VmNics.takeTaps(r, c.getNicsCount());
         held.addAll(taps);
         List<List<Fd>> images = VmDisks.takeImages(r, c.getDisksList()); // to the disks' vioblk-procs
-        images.forEach(held::addAll);
+        images.forEach(held::addAll); // until handed over; closing a handed-over Fd again is a no-op
         VmmMain.Booted b = VmmMain.build(kvm, new Vm.Config(c.getName(), c.getMemoryBytes(), Math.max(1, c.getVcpus())),
                 kernel, initrd, c.getCmdline(), sinks);
         held.removeAll(taps);
-        images.forEach(held::removeAll);
         pty.startInput(b.hw().com1, title + "/console-in");
         try {
             // Spawned before the privilege drop: posix_spawn is gone after it.

@@ -436,4 +436,65 @@ class ConfigParserTest {
         assertEquals(List.of("failed to open " + tmp.resolve("none.conf") + ": No such file or directory"),
                 r.errors().stream().map(Object::toString).toList());
     }
+
+    // ---- disk ----
+
+    private static DiskSpec disk(Path p, DiskSpec.Format f) {
+        return DiskSpec.of(p, f);
+    }
+
+    @Test
+    void disksKeepTheirOrderAndFormat() {
+        VmSpec vm = fx.ok(fx.vm("web", "disk \"/var/vm/root.img\"", "disk \"/var/vm/data.qcow2\" format qcow2",
+                "disk \"/var/vm/swap.img\" format \"raw\"")).vm("web").orElseThrow();
+        assertEquals(List.of(disk(Path.of("/var/vm/root.img"), DiskSpec.Format.AUTO),
+                disk(Path.of("/var/vm/data.qcow2"), DiskSpec.Format.QCOW2),
+                disk(Path.of("/var/vm/swap.img"), DiskSpec.Format.RAW)), vm.disks());
+    }
+
+    @Test
+    void aVmWithoutDisksHasNone() {
+        assertEquals(List.of(), fx.ok(fx.vm("web")).vm("web").orElseThrow().disks());
+    }
+
+    @Test
+    void relativeDiskPathsAreTakenFromTheConfigurationsDirectoryAndNeedNotExistYet() {
+        VmSpec vm = fx.ok(fx.vm("web", "disk \"images/../images/web.img\"")).vm("web").orElseThrow();
+        assertEquals(List.of(disk(tmp.toAbsolutePath().resolve("images/web.img"), DiskSpec.Format.AUTO)), vm.disks());
+    }
+
+    @Test
+    void macrosAndAdjacentStringsMakeTheDiskPath() {
+        VmSpec vm = fx.ok("dir=\"/var/vm\"\n" + fx.vm("web", "disk $dir \"/web.img\" format raw")).vm("web").orElseThrow();
+        assertEquals(List.of(disk(Path.of("/var/vm/web.img"), DiskSpec.Format.RAW)), vm.disks());
+    }
+
+    @Test
+    void fourDisksAreTheLimit() {
+        VmSpec vm = fx.ok(fx.vm("web", "disk a", "disk b", "disk c", "disk d")).vm("web").orElseThrow();
+        assertEquals(4, vm.disks().size());
+    }
+
+    @Test
+    void statusShowsTheFormatOnlyWhenConfigured() {
+        assertEquals("/a.img", disk(Path.of("/a.img"), DiskSpec.Format.AUTO).toString());
+        assertEquals("qcow2:/a.img", disk(Path.of("/a.img"), DiskSpec.Format.QCOW2).toString());
+    }
+
+    @Test
+    void anInstanceInheritsItsParentsDisksOrReplacesThemAll() {
+        Config c = fx.ok(fx.vm("base", "disk \"/var/vm/base.img\"", "disk \"/var/vm/data.img\"")
+                + "vm base instance same {\n}\n"
+                + "vm base instance own {\n disk \"/var/vm/own.img\" format raw\n}\n");
+        assertEquals(c.vm("base").orElseThrow().disks(), c.vm("same").orElseThrow().disks());
+        assertEquals(List.of(disk(Path.of("/var/vm/own.img"), DiskSpec.Format.RAW)), c.vm("own").orElseThrow().disks());
+    }
+
+    @Test
+    void formatNamesAreVmds() {
+        assertEquals(Optional.of(DiskSpec.Format.RAW), DiskSpec.Format.named("raw"));
+        assertEquals(Optional.of(DiskSpec.Format.QCOW2), DiskSpec.Format.named("qcow2"));
+        assertEquals(Optional.empty(), DiskSpec.Format.named(""));
+        assertEquals(Optional.empty(), DiskSpec.Format.named("auto"));
+    }
 }

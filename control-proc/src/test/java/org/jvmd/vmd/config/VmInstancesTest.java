@@ -3,11 +3,13 @@ package org.jvmd.vmd.config;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -170,5 +172,24 @@ class VmInstancesTest {
         assertEquals(true, new Caller(BOB, Fixture.ACCOUNTS).permits(owner));
         assertEquals(false, new Caller(4242, Fixture.ACCOUNTS).permits(owner));
         assertEquals(false, new Caller(BOB, Fixture.ACCOUNTS).permits(new Owner(JOE, Owner.NO_GROUP)));
+    }
+
+    private VmInstances.Outcome withDisks(Config c, String parent, List<DiskSpec> disks, int uid) {
+        return VmInstances.create(c.vm(parent).orElseThrow(), InstanceRequest.named("i1").withDisks(disks),
+                new Caller(uid, Fixture.ACCOUNTS), Map.of(), new LladdrAllocator(fx.sequential(), List.of()));
+    }
+
+    @Test
+    void onlyAllowInstanceDiskLetsAUserSetDisks() {
+        Config c = fx.ok(fx.vm("closed", "owner joe", "allow instance { memory, owner joe }")
+                + fx.vm("open", "owner joe", "allow instance { disk, owner joe }"));
+        List<DiskSpec> mine = List.of(new DiskSpec(Path.of("/home/joe/i1.img"), DiskSpec.Format.AUTO,
+                OptionalInt.of(JOE)));
+        assertEquals("vm \"i1\" no permission to set disks",
+                assertInstanceOf(VmInstances.Refused.class, withDisks(c, "closed", mine, JOE)).message());
+        VmSpec vm = assertInstanceOf(VmInstances.Created.class, withDisks(c, "open", mine, JOE)).vm();
+        assertEquals(mine, vm.disks());
+        assertTrue(c.vm("open").orElseThrow().allowInstance().allows(InstanceFlag.DISK));
+        assertInstanceOf(VmInstances.Created.class, withDisks(c, "closed", mine, 0), "root may set anything");
     }
 }

@@ -11,10 +11,12 @@ import org.jvmd.vioblk.VioblkMain;
 /**
  * How vioblk-proc is started: its main class, JVM options and classpath, in this one place.
  *
- * <p>TODO(vmm-proc): replace by vmm-proc's VioblkProxy spawner (its startEarly, as
- * {@code VionetProxy.startEarly} is for vionet) once that exists, so that the simulator
- * starts vioblk exactly as a VM does. Until then this mirrors VionetProxy: the shared
- * {@link Spawner} with its default child options plus the device's own.
+ * <p>TODO(vmm-proc): replace {@link #start} by vmm-proc's
+ * {@code org.jvmd.vmm.blk.VioblkProxy.startEarly(title, output, classpath)} (branch vmmdisk,
+ * over {@code DeviceProxy.spawnProcess}) once it is merged, so that the simulator starts
+ * vioblk exactly as a VM does. Until then: the shared {@link Spawner} with its default child
+ * options plus vioblk-proc's own {@code VioblkMain.JVM_OPTIONS}. (vmmdisk's DeviceProxy
+ * passes -Xmx256m where VioblkMain declares -Xmx128m: one of them should give way.)
  */
 public final class VioblkSpawn {
     private VioblkSpawn() {}
