@@ -1,6 +1,5 @@
 package org.jvmd.it.blk;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +15,7 @@ import org.jvmd.proto.DiskStats;
  *         [--span BYTES] [--segment BYTES] [--user USER] [--vioblk-log FILE] [--vioblk-jvm-opt OPT]...
  * </pre>
  *
- * Starts one vioblk-proc on FILE and runs each row in turn: PATTERN is fio's rw name
+ * Starts one vioblk-proc on FILE (raw, or qcow2 with its base chain, by its magic, as vmd) and runs each row in turn: PATTERN is fio's rw name
  * (randread, randwrite, read, write), BLOCK the request size in bytes, DEPTH the queue
  * depth; first {@code --warmup} seconds unmeasured (default 1), then {@code --time} seconds
  * measured (default 5). For each row it prints on stdout
@@ -72,12 +71,12 @@ public final class BlkBenchMain {
         int maxDepth = rows.stream().mapToInt(Row::depth).max().orElse(1);
         int maxBlock = rows.stream().mapToInt(Row::block).max().orElse(4096);
         o.maxDepth(maxDepth).bufferBytes(Math.max(4096, (maxBlock + 4095) / 4096 * 4096));
-        if (span == 0) {
-            span = Files.size(o.image);
-        }
         int status = 0;
         try (BlkSim sim = BlkSim.start(o)) {
             long disk = sim.capacitySectors() * 512;
+            if (span == 0) {
+                span = disk;   // the virtual disk (a qcow2 file's size is not its disk's)
+            }
             if (span > disk) {
                 throw new IllegalArgumentException("span " + span + " beyond the disk's " + disk + " bytes");
             }

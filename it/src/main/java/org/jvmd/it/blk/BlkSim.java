@@ -26,6 +26,8 @@ import org.jvmd.proto.StatsRequest;
 import org.jvmd.proto.ToVioblk;
 import org.jvmd.proto.VioblkInit;
 import org.jvmd.proto.VioblkReady;
+import org.jvmd.qcow2.BackingChain;
+import org.jvmd.qcow2.ImageFormat;
 import org.jvmd.sys.Child;
 import org.jvmd.sys.Epoll;
 import org.jvmd.sys.EventFd;
@@ -219,10 +221,23 @@ public final class BlkSim implements AutoCloseable {
         }
         List<Fd> fds = new ArrayList<>();
         ToVioblk.Builder msg = ToVioblk.newBuilder();
+        DiskFormat format = DiskFormat.FORMAT_RAW;
+        List<DiskFormat> baseFormats = new ArrayList<>();
         try {
-            // vmd's part: the image opened by the privileged side, handed down
-            fds.add(LibC.open(o.image.toString(), o.readOnly ? LibC.O_RDONLY : LibC.O_RDWR));
-            msg.addFds(slot(FdRole.FD_DISK, 0));
+            // vmd's part: the image opened by the privileged side, handed down; a qcow2
+            // image (found by its magic) with its base chain as vmd resolves it, each base
+            // read-only as FD_DISK layer 1..n
+            List<BackingChain.Entry> chain = BackingChain.resolve(o.image, null);
+            for (int l = 0; l < chain.size(); l++) {
+                fds.add(LibC.open(chain.get(l).path().toString(), o.readOnly || l > 0 ? LibC.O_RDONLY : LibC.O_RDWR));
+                msg.addFds(FdSlot.newBuilder().setRole(FdRole.FD_DISK).setIndex(0).setLayer(l).build());
+                DiskFormat f = chain.get(l).format() == ImageFormat.QCOW2 ? DiskFormat.FORMAT_QCOW2 : DiskFormat.FORMAT_RAW;
+                if (l == 0) {
+                    format = f;
+                } else {
+                    baseFormats.add(f);
+                }
+            }
             fds.add(memfd.dup());
             msg.addFds(slot(FdRole.FD_MEMFD, 0));
             fds.add(kick.fd().dup());
@@ -237,8 +252,8 @@ public final class BlkSim implements AutoCloseable {
             throw e;
         }
         msg.setInit(VioblkInit.newBuilder()
-                .setDisk(DiskConfig.newBuilder().setIndex(0).setPath(o.image.toString()).setFormat(DiskFormat.FORMAT_RAW)
-                        .setReadOnly(o.readOnly).setSerial(o.serial))
+                .setDisk(DiskConfig.newBuilder().setIndex(0).setPath(o.image.toString()).setFormat(format)
+                        .addAllBaseFormats(baseFormats).setReadOnly(o.readOnly).setSerial(o.serial))
                 .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(mem.size()).setMemfdOffset(0))
                 .setTitle(o.title)
                 .setUser(o.user)
