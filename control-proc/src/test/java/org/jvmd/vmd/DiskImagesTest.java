@@ -253,6 +253,17 @@ class DiskImagesTest {
     }
 
     @Test
+    void anEncryptedBaseIsRefusedWithTheLibrarysMessage() throws Exception {
+        Path base = qcow2(dir.resolve("base.qcow2"), null, null);
+        try (FileChannel ch = FileChannel.open(base, StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.allocate(4).putInt(0, 1), 32);   // crypt_method = AES
+        }
+        Path top = qcow2(dir.resolve("vm1.qcow2"), "base.qcow2", ImageFormat.QCOW2);
+        String m = refused(List.of(raw(top)));
+        assertTrue(m.startsWith("disk 0 (" + top + "): " + base + ": encrypted images are not supported"), m);
+    }
+
+    @Test
     void aBaseLargerThanItsDiskIsRefused() throws Exception {
         Path big = dir.resolve("big.raw");
         Files.write(big, new byte[(int) SIZE * 2]);

@@ -377,6 +377,41 @@ class VioblkQcow2ProcessTest {
     }
 
     @Test
+    void aCompressedImageReadsBackAsQemuConvertedItAfterTheDrop() throws Exception {
+        // compressible data: each 64 KiB cluster a 64-byte random pattern repeated, one in four left zero
+        Random rnd = new Random(4);
+        byte[] data = new byte[DISK];
+        byte[] pattern = new byte[64];
+        for (int c = 0; c < DISK / CLUSTER; c++) {
+            if (rnd.nextInt(4) != 0) {
+                rnd.nextBytes(pattern);
+                for (int at = c * CLUSTER; at < (c + 1) * CLUSTER; at += pattern.length) {
+                    System.arraycopy(pattern, 0, data, at, pattern.length);
+                }
+            }
+        }
+        Path raw = Files.write(dir.resolve("data.raw"), data);
+        Path comp = dir.resolve("comp.qcow2");
+        QemuImg.ok("qemu-img", "convert", "-c", "-O", "qcow2", raw.toString(), comp.toString());
+        String check = QemuImg.check(comp, false);
+        assertTrue(!check.contains(" 0.00% compressed clusters"), check);
+        try (Disk d = start(List.of(comp), DiskFormat.FORMAT_QCOW2, List.of())) {
+            long features = Vioblk.offeredFeatures(false);
+            BlkGuest g = new BlkGuest(d.mem, features);
+            g.configure(d.child.channel(), features);
+            byte[] want = Files.readAllBytes(raw);
+            for (int at = 0; at < DISK; at += 1 << 20) {
+                long[] r = g.read(at / 512, 1 << 20);
+                g.kick(d.kick);
+                assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get((int) r[0]), log());
+                byte[] back = new byte[1 << 20];
+                d.mem.read(r[1], back, 0, back.length);
+                assertArrayEquals(Arrays.copyOfRange(want, at, at + back.length), back, "MiB at " + at);
+            }
+        }
+    }
+
+    @Test
     void aBrokenChainFailsTheStartWithTheLibrarysMessage() throws Exception {
         Path base = randomRaw(dir.resolve("base.raw"), DISK, new Random(3));
         Path top = dir.resolve("top.qcow2");
