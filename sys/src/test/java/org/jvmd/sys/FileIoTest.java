@@ -39,6 +39,41 @@ class FileIoTest {
     }
 
     @Test
+    void preadAndPwriteMoveAGuestMemoryViewInPlaceAndAHeapBufferThroughTheBounce() throws Exception {
+        byte[] data = new byte[200_000];   // more than the 64 KiB bounce: heap calls are short
+        new Random(9).nextBytes(data);
+        mem.write(0x4000, data, 0, data.length);
+        java.nio.ByteBuffer view = mem.byteBuffer(0x4000, data.length);
+        assertTrue(view.isDirect());
+        assertEquals(data.length, FileIo.tryPwrite(fd.num(), view, 1000));
+        assertEquals(data.length, view.position(), "the position advances");
+        byte[] onDisk = Files.readAllBytes(file);
+        assertArrayEquals(data, java.util.Arrays.copyOfRange(onDisk, 1000, 1000 + data.length));
+
+        java.nio.ByteBuffer heap = java.nio.ByteBuffer.allocate(data.length);
+        long n = FileIo.tryPread(fd.num(), heap, 1000);
+        assertEquals(65536, n, "a heap buffer goes through the 64 KiB bounce buffer");
+        while (heap.hasRemaining()) {
+            assertTrue(FileIo.tryPread(fd.num(), heap, 1000 + heap.position()) > 0);
+        }
+        assertArrayEquals(data, heap.array());
+
+        java.nio.ByteBuffer into = mem.byteBuffer(0x80000, 4096);
+        heap.clear().limit(4096);
+        while (heap.hasRemaining()) {
+            FileIo.tryPwrite(fd.num(), heap, (1 << 20) - 2048 + heap.position());   // grows the file
+        }
+        assertEquals((1 << 20) + 2048, Files.size(file));
+        assertEquals(4096, FileIo.tryPread(fd.num(), into, (1 << 20) - 2048));
+        byte[] back = new byte[4096];
+        mem.read(0x80000, back, 0, 4096);
+        assertArrayEquals(java.util.Arrays.copyOf(data, 4096), back);
+        assertEquals(0, FileIo.tryPread(fd.num(), mem.byteBuffer(0x80000, 512), 1 << 21), "end of file");
+        assertEquals(-Errno.EBADF, FileIo.tryPread(-1, mem.byteBuffer(0x80000, 512), 0));
+        assertThrows(org.jvmd.virtio.GuestFault.class, () -> mem.byteBuffer(MEM - 100, 4096));
+    }
+
+    @Test
     void pwritevAndPreadvMoveGuestMemoryToTheFileAndBack() throws Exception {
         byte[] data = new byte[4096 + 512];
         new Random(7).nextBytes(data);
