@@ -1,6 +1,8 @@
 package org.jvmd.qcow2;
 
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,8 +35,13 @@ public final class BackingChain {
     }
 
     /** The name a header stores, resolved against the image that stores it. */
-    public static Path resolveName(Path image, String backingName) {
-        Path n = Path.of(backingName);
+    public static Path resolveName(Path image, String backingName) throws ImageException {
+        Path n;
+        try {
+            n = Path.of(backingName);
+        } catch (InvalidPathException e) {
+            throw new ImageException(image + ": invalid base image name '" + backingName.replace('\0', '?') + "'");
+        }
         if (n.isAbsolute()) {
             return n.normalize();
         }
@@ -71,7 +78,17 @@ public final class BackingChain {
             String next;
             String nextFormat;
             long mySize;
-            try (ImageFile f = opener.open(p)) {
+            ImageFile opened;
+            try {
+                opened = opener.open(p);
+            } catch (ImageException e) {
+                throw e;
+            } catch (IOException e) {
+                String why = e instanceof AccessDeniedException ? "Permission denied"
+                        : e instanceof NoSuchFileException ? "No such file or directory" : e.getMessage();
+                throw new ImageException((child == null ? "" : child + ": base image ") + p + ": " + why);
+            }
+            try (ImageFile f = opened) {
                 if (fmt == null) {
                     fmt = ImageFormat.detect(f);
                 }

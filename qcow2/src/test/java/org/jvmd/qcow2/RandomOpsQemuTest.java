@@ -124,6 +124,24 @@ class RandomOpsQemuTest {
     }
 
     @Test
+    void writesIntoCompressedClustersMoveThemAndKeepRefcountsRight() throws Exception {
+        for (String o : new String[] {"compat=1.1", "compat=0.10", "compat=1.1,cluster_size=4096"}) {
+            byte[] data = QemuImagesReadTest.content(21, 4 << 20);
+            Path raw = dir.resolve("z.raw");
+            Files.write(raw, data);
+            Path img = dir.resolve("z.qcow2");
+            Files.deleteIfExists(img);
+            QemuImg.ok("qemu-img", "convert", "-c", "-O", "qcow2", "-o", o, raw.toString(), img.toString());
+            try (DiskImage d = ImageFiles.openChain(img, false);
+                    FileChannel rc = FileChannel.open(raw, StandardOpenOption.WRITE)) {
+                randomOps(d, rc, 22, 300, 30_000);
+            }
+            QemuImg.check(img, false);
+            QemuImg.ok("qemu-img", "compare", "-f", "raw", "-F", "qcow2", raw.toString(), img.toString());
+        }
+    }
+
+    @Test
     void imageCreatedByTheLibraryPassesCheck() throws Exception {
         Path img = dir.resolve("own.qcow2");
         for (int version : new int[] {2, 3}) {

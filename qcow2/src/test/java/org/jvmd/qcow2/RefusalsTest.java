@@ -112,6 +112,24 @@ class RefusalsTest {
     }
 
     @Test
+    void hostileBaseNamesAndUnreadableBasesAreImageExceptions() throws Exception {
+        Path top = dir.resolve("nul.qcow2");
+        Files.write(top, image(1 << 20, "a\0b"));
+        ImageException e = assertThrows(ImageException.class, () -> BackingChain.resolve(top, null));
+        assertEquals(top + ": invalid base image name 'a?b'", e.getMessage());
+        Path t2 = dir.resolve("t2.qcow2");
+        Files.write(t2, image(1 << 20, "b.raw"));
+        Files.write(dir.resolve("b.raw"), new byte[4096]);
+        e = assertThrows(ImageException.class, () -> BackingChain.resolve(t2, null, p -> {
+            if (p.toString().endsWith("b.raw")) {
+                throw new java.nio.file.AccessDeniedException(p.toString());
+            }
+            return ChannelImageFile.open(p, true);
+        }));
+        assertEquals(t2 + ": base image " + dir.resolve("b.raw") + ": Permission denied", e.getMessage());
+    }
+
+    @Test
     void readOnlyImagesRefuseWrites() throws Exception {
         try (DiskImage d = Qcow2Image.open(new MemImageFile(image(1 << 20, null)), List.of(), true)) {
             assertEquals("mem: the image is read-only",

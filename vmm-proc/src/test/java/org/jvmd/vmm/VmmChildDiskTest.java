@@ -35,8 +35,11 @@ import org.jvmd.vmm.boot.SyntheticBzImage;
  * layer): a missing image descriptor is an Error naming the disk; with vioblk-proc on the
  * class path, a raw disk comes up behind a virtio-blk device and answers stats.
  */
-@Timeout(value = 180, unit = TimeUnit.SECONDS)
+@Timeout(value = 900, unit = TimeUnit.SECONDS)
 class VmmChildDiskTest {
+    /** Waits stretch inside kvm-lab's emulated machine (a JVM start there takes minutes). */
+    static final long SLOW = System.getenv("KVM_LAB") != null ? 5 : 1;
+
     @TempDir
     Path dir;
 
@@ -74,9 +77,9 @@ class VmmChildDiskTest {
         try (Child c = start("nodisk", VmConfig.newBuilder().addDisks(raw(0, img)).addDisks(raw(1, img)),
                 LibC.open(img.toString(), LibC.O_RDWR))) {
             ChildFailedException e = assertThrows(ChildFailedException.class,
-                    () -> c.awaitReady(FromVmm.parser(), 60_000));
+                    () -> c.awaitReady(FromVmm.parser(), 60_000 * SLOW));
             assertTrue(e.getMessage().endsWith("no FD_DISK for disk 1 layer 0"), e.getMessage());
-            assertTrue(c.waitFor(30_000) != null, "vmm-proc exits");
+            assertTrue(c.waitFor(30_000 * SLOW) != null, "vmm-proc exits");
         }
     }
 
@@ -94,7 +97,7 @@ class VmmChildDiskTest {
         Path img = Files.write(dir.resolve("a.img"), new byte[4 << 20]);
         try (Child c = start("disk", VmConfig.newBuilder().addDisks(raw(0, img)),
                 LibC.open(img.toString(), LibC.O_RDWR))) {
-            assertEquals("vm/disk", c.awaitReady(FromVmm.parser(), 120_000).getReady().getProcess());
+            assertEquals("vm/disk", c.awaitReady(FromVmm.parser(), 120_000 * SLOW).getReady().getProcess());
             assertTrue(next(c).hasStarted());
             c.channel().send(ToVmm.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
             FromVmm stats = next(c);
@@ -108,7 +111,7 @@ class VmmChildDiskTest {
     }
 
     private static FromVmm next(Child c) throws Exception {
-        try (Received<FromVmm> r = c.channel().receive(FromVmm.parser(), 60_000)) {
+        try (Received<FromVmm> r = c.channel().receive(FromVmm.parser(), 60_000 * SLOW)) {
             return r.message();
         }
     }
