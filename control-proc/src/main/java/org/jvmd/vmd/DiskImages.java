@@ -174,7 +174,7 @@ final class DiskImages implements AutoCloseable {
                     top[0] = false;
                     return view(own, p);   // the top (asked first): the descriptor already opened and locked
                 }
-                Fd base = openBase(what, p, spec, accounts);
+                Fd base = openBase(p, spec, accounts);
                 bases.add(base);
                 return view(base, p);
             });
@@ -199,29 +199,35 @@ final class DiskImages implements AutoCloseable {
     }
 
     /**
-     * A base of a disk: opened O_RDONLY, a regular file, readable (and reachable)
-     * by the caller who named the disk, locked shared.
+     * A base of a disk: opened O_RDONLY, a regular file, readable (and reachable) by the
+     * caller who named the disk, locked shared. A refusal is an {@link ImageException}
+     * ("base image /path: Permission denied"), which the chain's resolution passes on as it
+     * is and {@link #qcow2Layers} prefixes with the disk's name.
      */
-    private static Fd openBase(String what, Path p, DiskSpec spec, Accounts accounts) throws IOException {
-        String base = what + ": base image " + p;
+    private static Fd openBase(Path p, DiskSpec spec, Accounts accounts) throws IOException {
+        String base = "base image " + p;
         Fd fd;
         try {
             fd = LibC.open(p.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
         } catch (SysException e) {
-            throw new DiskImageException(base + ": " + strerror(e.errno()));
+            throw new ImageException(base + ": " + strerror(e.errno()));
         }
         try {
             if (!Files.isRegularFile(fdPath(fd))) {
-                throw new DiskImageException(base + ": not a regular file");
+                throw new ImageException(base + ": not a regular file");
             }
             if (spec.namedBy().isPresent()) {
-                checkAccess(base, fd, spec.namedBy().getAsInt(), accounts, false);
-                checkSearch(base, p, spec.namedBy().getAsInt(), accounts);
+                try {
+                    checkAccess(base, fd, spec.namedBy().getAsInt(), accounts, false);
+                    checkSearch(base, p, spec.namedBy().getAsInt(), accounts);
+                } catch (DiskImageException e) {
+                    throw new ImageException(e.getMessage());
+                }
             }
             try {
                 LibC.flock(fd.num(), LibC.LOCK_SH | LibC.LOCK_NB);
             } catch (SysException e) {
-                throw new DiskImageException(base + ": " + (e.errno() == Errno.EAGAIN
+                throw new ImageException(base + ": " + (e.errno() == Errno.EAGAIN
                         ? "in use by another VM as its own disk (locked)" : "cannot lock: " + strerror(e.errno())));
             }
             return fd;
