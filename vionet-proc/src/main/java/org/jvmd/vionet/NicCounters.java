@@ -26,6 +26,11 @@ public final class NicCounters {
         TX_WRITABLE_DESCRIPTOR,
         /** A received frame the guest's CTRL_RX filter does not want (virtio 1.2 §5.1.6.5.1-2). */
         RX_MAC_FILTER,
+        /**
+         * A DHCP message from the guest to the local server that needs no answer (RELEASE,
+         * DECLINE, a REQUEST for another server: RFC 2131 §4.3): consumed, not forwarded.
+         */
+        DHCP_UNANSWERED,
     }
 
     private static final DropReason[] ENGINE = DropReason.values();

@@ -846,20 +846,30 @@ public final class Vionet {
         }
         boolean all = true;
         for (int i = 0; i < n; i++) {
-            all &= tapWritten(txTap.write(txSegOut, txSegOff[i] - TAP_HDR, txSegLen[i] + TAP_HDR));
+            all &= written(txTap.write(txSegOut, txSegOff[i] - TAP_HDR, txSegLen[i] + TAP_HDR));
         }
         if (all) {
             txCounters.txFrames++;
             txCounters.txBytes += len;
             txCounters.txSwSegmented++;
+        } else {
+            txCounters.drop(NicCounters.Drop.TX_TAP_ERROR);   // one outcome per chain, however many segments failed
         }
     }
 
-    private boolean tapWritten(long n) {
+    /** True if the write went through; a failed one is counted as a tap error (its drop is the caller's). */
+    private boolean written(long n) {
         if (n >= 0) {
             return true;
         }
         txCounters.tapError((int) -n, true);
+        return false;
+    }
+
+    private boolean tapWritten(long n) {
+        if (written(n)) {
+            return true;
+        }
         txCounters.drop(NicCounters.Drop.TX_TAP_ERROR);
         return false;
     }
@@ -899,6 +909,7 @@ public final class Vionet {
         byte[] out = dhcpOut[slot];
         int replyLen = cfg.dhcp().respond(dhcpIn, out, TAP_HDR);
         if (replyLen == 0) {
+            txCounters.drop(NicCounters.Drop.DHCP_UNANSWERED);
             return true;
         }
         Arrays.fill(out, 0, TAP_HDR, (byte) 0);

@@ -585,6 +585,23 @@ class VionetTest {
         assertEquals(0, r.tap.written(), "DHCP of a local interface never reaches the tap");
     }
 
+    /** Regression (found by VionetDevicePropertiesTest): a RELEASE was consumed without being counted. */
+    @Test
+    void dhcpMessagesThatNeedNoAnswerAreCountedAndNotForwarded() throws Exception {
+        long f = RING | HOST | GUEST | MRG;
+        NicConfig.Builder local = nic(f).setLocal(true)
+                .setLocalGuestAddr(ByteString.copyFrom(new byte[] {100, 64, 7, 3}))
+                .setLocalGatewayAddr(ByteString.copyFrom(new byte[] {100, 64, 7, 2}));
+        Rig r = new Rig(local, f, 1536);
+        r.guest.postRx(16);
+        r.send(DhcpPackets.request(MAC, DhcpMessage.RELEASE, 0x1234, 0x64400703, 0, 0x64400702, false));
+        assertEquals(1, r.guest.reapTx());
+        assertNull(r.guest.receive(), "a RELEASE has no answer");
+        assertEquals(0, r.tap.written(), "nor does it reach the tap");
+        assertEquals(1, r.drops("dhcp_unanswered"));
+        assertEquals(0, r.stats().getTxFrames());
+    }
+
     // ---------------------------------------------------------------- faults and life cycle
 
     @Test
@@ -604,6 +621,22 @@ class VionetTest {
         assertEquals(1, s.getDropsOrDefault("tap_enobufs", 0));
         assertEquals(1, s.getDropsOrDefault("tap_einval", 0));
         assertEquals(3, r.guest.reapTx());
+    }
+
+    /** Regression (found by VionetDevicePropertiesTest): each failed segment was counted as a dropped frame. */
+    @Test
+    void aSegmentedFrameWhoseWritesFailIsOneDroppedFrameAndATapErrorPerWrite() throws Exception {
+        long f = RING | HOST | MRG;    // no USO asked of the tap: USO is segmented in software
+        Rig r = new Rig(nic(f), f, 1536);
+        r.tapApplies();
+        r.tap.failWrites(5, 2);
+        r.send(Packets.udp4(PEER, MAC, 3000, true, 1000));
+        assertEquals(1, r.tap.written(), "the third segment went through");
+        assertEquals(1, r.guest.reapTx());
+        NicStats s = r.stats();
+        assertEquals(1, s.getDropsOrDefault("tx_tap_error", 0));
+        assertEquals(2, s.getTapErrors());
+        assertEquals(0, s.getTxFrames());
     }
 
     @Test
