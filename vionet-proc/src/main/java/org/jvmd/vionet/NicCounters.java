@@ -7,9 +7,9 @@ import org.jvmd.virtio.QueueCounters;
 import org.jvmd.virtio.net.DropReason;
 
 /**
- * Per-NIC counters (common.proto NicStats). Each data path of the device writes its own
- * instance (one writer each); a StatsRequest adds them up under the device's locks, so
- * plain fields suffice. Nothing here allocates except {@link #toProto}.
+ * Per-NIC counters (common.proto NicStats). Each queue of the device writes its own
+ * instance; a StatsRequest adds them up on the device's one thread, so plain fields
+ * suffice. Nothing here allocates except {@link #toProto}.
  */
 public final class NicCounters {
     /** Drops that are vionet's own, beside the offload engine's and the rings'. */
@@ -31,6 +31,11 @@ public final class NicCounters {
          * DECLINE, a REQUEST for another server: RFC 2131 §4.3): consumed, not forwarded.
          */
         DHCP_UNANSWERED,
+        /**
+         * A transmit chain longer than any frame ({@link Vionet#MAX_FRAME} behind the header);
+         * its key is the one the rings use for the same fault, "frame_too_long".
+         */
+        FRAME_TOO_LONG,
     }
 
     private static final DropReason[] ENGINE = DropReason.values();

@@ -145,8 +145,7 @@ public final class VionetMain {
                 calls[v] = take(r, FdRole.FD_CALL, v, false);
             }
             VionetLoop loop = new VionetLoop(ch, tap, kicks, calls);
-            Vionet vionet = new Vionet(cfg, memory, new NativeTapPort(tap, memory),
-                    new NativeTapPort(tap, memory), loop, loop);
+            Vionet vionet = new Vionet(cfg, memory, new NativeTapPort(tap, memory), loop, loop);
             loop.attach(vionet);
             return new Setup(init, cfg, tap, loop);
             // every descriptor not taken is closed here

@@ -42,7 +42,7 @@ final class Warmup {
             tap.offer(f, 0, 200);
             v.tapReadable();
             g.receive();
-            g.control(Vionet.CTRL_CLASS_GUEST_OFFLOADS, Vionet.CTRL_GUEST_OFFLOADS_SET, new byte[8]);
+            g.control(VionetCtrl.CLASS_GUEST_OFFLOADS, VionetCtrl.GUEST_OFFLOADS_SET, new byte[8]);
             v.kick(Vionet.CTRL);
             f = Packets.tcp4(mac, peer, 3000, true, 1448);
             tap.offer(f, 0, f.length);

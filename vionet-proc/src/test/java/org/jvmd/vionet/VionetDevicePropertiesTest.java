@@ -333,13 +333,13 @@ class VionetDevicePropertiesTest {
             int cmd;
             switch (op.a() % 5) {
                 case 0 -> {
-                    cls = Vionet.CTRL_CLASS_RX;
+                    cls = VionetCtrl.CLASS_RX;
                     cmd = r.nextInt(3);
                     data = new byte[] {(byte) r.nextInt(3)};
                 }
                 case 1 -> {
-                    cls = Vionet.CTRL_CLASS_MAC;
-                    cmd = Vionet.CTRL_MAC_TABLE_SET;
+                    cls = VionetCtrl.CLASS_MAC;
+                    cmd = VionetCtrl.MAC_TABLE_SET;
                     int uni = r.nextInt(3);
                     int multi = r.nextInt(3);
                     data = new byte[8 + 6 * (uni + multi)];
@@ -357,13 +357,13 @@ class VionetDevicePropertiesTest {
                     }
                 }
                 case 2 -> {
-                    cls = Vionet.CTRL_CLASS_MAC;
-                    cmd = Vionet.CTRL_MAC_ADDR_SET;
+                    cls = VionetCtrl.CLASS_MAC;
+                    cmd = VionetCtrl.MAC_ADDR_SET;
                     data = (r.nextBoolean() ? MAC : OTHER).clone();
                 }
                 default -> {
-                    cls = Vionet.CTRL_CLASS_GUEST_OFFLOADS;
-                    cmd = Vionet.CTRL_GUEST_OFFLOADS_SET;
+                    cls = VionetCtrl.CLASS_GUEST_OFFLOADS;
+                    cmd = VionetCtrl.GUEST_OFFLOADS_SET;
                     long want = op.bits() & (r.nextInt(4) == 0 ? -1L : VirtioNetFeatures.GUEST_OFFLOADS);
                     data = new byte[8];
                     for (int i = 0; i < 8; i++) {

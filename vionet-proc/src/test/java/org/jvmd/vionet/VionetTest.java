@@ -532,15 +532,15 @@ class VionetTest {
     void controlQueueAcksRxModesAndGuestOffloadsAndRefusesTheRest() throws Exception {
         Rig r = full();
         int before = r.caps.size();
-        long promisc = r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
-        long table = r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET,
+        long promisc = r.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_PROMISC, new byte[] {0});
+        long table = r.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_TABLE_SET,
                 new byte[] {1, 0, 0, 0, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0});
         byte[] csumOnly = new byte[8];
         csumOnly[0] = (byte) bit(VirtioNetFeatures.GUEST_CSUM);
-        long offloads = r.guest.control(Vionet.CTRL_CLASS_GUEST_OFFLOADS, Vionet.CTRL_GUEST_OFFLOADS_SET, csumOnly);
+        long offloads = r.guest.control(VionetCtrl.CLASS_GUEST_OFFLOADS, VionetCtrl.GUEST_OFFLOADS_SET, csumOnly);
         byte[] notAcked = new byte[8];
         notAcked[1] = 0x04;      // GUEST_UFO (bit 10) was never negotiated
-        long refused = r.guest.control(Vionet.CTRL_CLASS_GUEST_OFFLOADS, Vionet.CTRL_GUEST_OFFLOADS_SET, notAcked);
+        long refused = r.guest.control(VionetCtrl.CLASS_GUEST_OFFLOADS, VionetCtrl.GUEST_OFFLOADS_SET, notAcked);
         long unknown = r.guest.control(9, 0, new byte[] {1});
         r.dev.kick(Vionet.CTRL);
         assertEquals(0, r.mem.readByte(promisc));
@@ -740,18 +740,18 @@ class VionetTest {
     void rxAppliesTheMacFilter(Rig r) throws Exception {
         byte[][] all = {MAC, OTHER, TABLE_UNI, BCAST, TABLE_MULTI, OTHER_MULTI};
         assertEquals(names(all), deliveredOf(r, all), "promiscuous until the driver sets the filter");
-        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
-        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_ALLMULTI, new byte[] {0});
-        long table = r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET, macTable(TABLE_UNI, TABLE_MULTI));
+        r.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_PROMISC, new byte[] {0});
+        r.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_ALLMULTI, new byte[] {0});
+        long table = r.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_TABLE_SET, macTable(TABLE_UNI, TABLE_MULTI));
         r.dev.kick(Vionet.CTRL);
         assertEquals(0, r.mem.readByte(table));
         assertEquals(names(MAC, TABLE_UNI, BCAST, TABLE_MULTI), deliveredOf(r, all));
         assertEquals(2, r.drops("rx_mac_filter"));
-        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_ALLMULTI, new byte[] {1});
+        r.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_ALLMULTI, new byte[] {1});
         r.dev.kick(Vionet.CTRL);
         assertEquals(names(MAC, TABLE_UNI, BCAST, TABLE_MULTI, OTHER_MULTI), deliveredOf(r, all));
         assertEquals(3, r.drops("rx_mac_filter"));
-        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {1});
+        r.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_PROMISC, new byte[] {1});
         r.dev.kick(Vionet.CTRL);
         assertEquals(names(all), deliveredOf(r, all));
         assertEquals(3, r.drops("rx_mac_filter"));
@@ -773,10 +773,10 @@ class VionetTest {
     @Test
     void macTableSetRefusesMalformedTablesAndKeepsTheOldOne() throws Exception {
         Rig r = full();
-        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
-        r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET, macTable(TABLE_UNI, TABLE_MULTI));
+        r.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_PROMISC, new byte[] {0});
+        r.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_TABLE_SET, macTable(TABLE_UNI, TABLE_MULTI));
         byte[] shortTable = Arrays.copyOf(macTable(OTHER, OTHER_MULTI), 19);
-        long bad = r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET, shortTable);
+        long bad = r.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_TABLE_SET, shortTable);
         r.dev.kick(Vionet.CTRL);
         assertEquals(1, r.mem.readByte(bad));
         assertEquals(names(TABLE_UNI), deliveredOf(r, OTHER, TABLE_UNI));
@@ -788,8 +788,8 @@ class VionetTest {
         Rig open = new Rig(nic(f), f, 1536);
         open.tapApplies();
         open.guest.postRx(64);
-        open.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
-        long moved = open.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_ADDR_SET, OTHER);
+        open.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_PROMISC, new byte[] {0});
+        long moved = open.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_ADDR_SET, OTHER);
         open.dev.kick(Vionet.CTRL);
         assertEquals(0, open.mem.readByte(moved));
         assertEquals(names(OTHER), deliveredOf(open, MAC, OTHER));
@@ -797,8 +797,8 @@ class VionetTest {
         Rig locked = new Rig(nic(f).setLockedLladdr(true), f, 1536);
         locked.tapApplies();
         locked.guest.postRx(64);
-        long refused = locked.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_ADDR_SET, OTHER);
-        long same = locked.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_ADDR_SET, MAC);
+        long refused = locked.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_ADDR_SET, OTHER);
+        long same = locked.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_ADDR_SET, MAC);
         locked.dev.kick(Vionet.CTRL);
         assertEquals(1, locked.mem.readByte(refused));
         assertEquals(0, locked.mem.readByte(same));
