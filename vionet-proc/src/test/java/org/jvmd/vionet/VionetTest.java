@@ -639,6 +639,24 @@ class VionetTest {
         assertEquals(0, s.getTxFrames());
     }
 
+    /** A chain too long for any frame is a counted drop of the transmit path, like one too short, not a ring fault. */
+    @Test
+    void txChainsTooShortOrTooLongAreDroppedCountedAndReturned() throws Exception {
+        Rig r = full();
+        byte[] tooLong = new byte[12 + Vionet.MAX_FRAME + 1];
+        System.arraycopy(Packets.tcp4(PEER, MAC, 100, false, 0), 0, tooLong, 0, 12 + 54 + 100);
+        r.guest.send(tooLong, 0, tooLong.length);
+        r.guest.send(new byte[8], 0, 8);
+        r.dev.kick(Vionet.TX);
+        assertEquals(2, r.guest.reapTx());
+        assertEquals(0, r.tap.written());
+        assertEquals(1, r.drops("frame_too_long"));
+        assertEquals(1, r.drops("frame_too_short"));
+        assertEquals(0, r.dev.ringCounters()[Vionet.TX].total(), "the ring itself was fine");
+        assertEquals(2, VionetPaths.tx(r.dev).drops(NicCounters.Drop.FRAME_TOO_LONG)
+                + VionetPaths.tx(r.dev).drops(org.jvmd.virtio.net.DropReason.FRAME_TOO_SHORT));
+    }
+
     @Test
     void resetMidTrafficStopsTheQueuesAsksForNoOffloadsAndRenegotiates() throws Exception {
         Rig r = full();
