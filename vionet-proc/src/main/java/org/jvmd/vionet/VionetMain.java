@@ -24,7 +24,6 @@ import org.jvmd.sys.Seccomp;
 import org.jvmd.sys.Shed;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.Tap;
-import org.jvmd.virtio.HeapGuestMemory;
 
 /**
  * vionet-proc: the unprivileged virtio-net device process (vmd's vionet). Acquire, then
@@ -225,7 +224,7 @@ public final class VionetMain {
             for (ToVionet.MsgCase c : ToVionet.MsgCase.values()) {
                 c.getNumber();
             }
-            Warmup.run(new HeapGuestMemory(GuestDriver.memoryNeeded(16, 2048)));
+            Warmup.run();
         } catch (IOException e) {
             throw new IllegalStateException("warm-up: " + e.getMessage(), e);
         }

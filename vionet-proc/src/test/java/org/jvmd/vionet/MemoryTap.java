@@ -4,7 +4,7 @@ import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.GuestMemory;
 
 /**
- * A tap in memory, for the warm-up before the privilege drop and for tests: frames written
+ * A tap in memory, for tests: frames written
  * are kept (header included) in a ring of preallocated slots; frames to be read are queued
  * with {@link #offer}. Reads behave like Linux tun: the full length is returned even when
  * the buffers were too small (the frame is then truncated). Errors can be injected. No
