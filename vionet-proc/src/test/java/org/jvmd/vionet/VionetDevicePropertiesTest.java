@@ -37,12 +37,13 @@ import org.jvmd.virtio.net.VirtioNetHdr;
  * transmit chains (good frames, random virtio_net_hdr headers, random bytes, too short and
  * too long, writable descriptors, DHCP), tap frames (good, random headers, runts, oversize),
  * receive buffers (good and too small), control-queue commands (valid and random), TUNSCAP
- * answers (applied, refused, unasked), tap errors, spurious kicks, resets and feature
- * renegotiation, on heap guest memory and the in-memory tap. The shell's loop is played by
+ * answers (applied, refused, unasked), tap errors, spurious kicks, a bogus avail.idx,
+ * resets and feature renegotiation, on heap guest memory and the in-memory tap. The shell's loop is played by
  * {@link #pump}; the guest kicks only when the ring's notification suppression says so, so
  * a lost wake-up shows as a stall. After every step:
  * <ul>
- * <li>nothing throws, and no queue is stopped (nothing here breaks a ring);</li>
+ * <li>nothing throws, and no queue is stopped but one whose avail.idx the guest made bogus
+ *     (until the next reset; the other queues keep working);</li>
  * <li>{@code used.idx} never passes {@code avail.idx} on any queue;</li>
  * <li>every chain the device returns was in flight and is returned once (the driver side
  *     checks id and length), a transmit chain with length 0, a control chain with its ack;</li>
@@ -75,7 +76,7 @@ class VionetDevicePropertiesTest {
         CTRL_COMMAND, CTRL_RANDOM,
         TUNCAP_OK, TUNCAP_REFUSED,
         TAP_WRITE_ERRORS, TAP_READ_ERRORS, SPURIOUS_KICK,
-        RESET, RENEGOTIATE, DRAIN
+        RESET, RENEGOTIATE, DRAIN, CORRUPT_AVAIL
     }
 
     record Op(Kind kind, int a, int b, int c, long bits) {
@@ -98,7 +99,8 @@ class VionetDevicePropertiesTest {
                 Tuple.of(2, Kind.TUNCAP_OK), Tuple.of(1, Kind.TUNCAP_REFUSED),
                 Tuple.of(1, Kind.TAP_WRITE_ERRORS), Tuple.of(1, Kind.TAP_READ_ERRORS),
                 Tuple.of(1, Kind.SPURIOUS_KICK), Tuple.of(1, Kind.RESET),
-                Tuple.of(1, Kind.RENEGOTIATE), Tuple.of(1, Kind.DRAIN));
+                Tuple.of(1, Kind.RENEGOTIATE), Tuple.of(1, Kind.DRAIN),
+                Tuple.of(1, Kind.CORRUPT_AVAIL));
         Arbitrary<Integer> small = Arbitraries.integers().between(0, 255);
         Arbitrary<Integer> any = Arbitraries.integers().between(0, Integer.MAX_VALUE);
         return Combinators.combine(kind, small, any, any, Arbitraries.longs()).as(Op::new).list().ofMaxSize(50);
@@ -139,6 +141,8 @@ class VionetDevicePropertiesTest {
         Guest guest;
         /** Between DRIVER_OK and the next reset. */
         boolean live;
+        /** Queues whose avail.idx the guest made bogus since the last reset: they may stop (and only they). */
+        final boolean[] corrupted = new boolean[3];
 
         // bookkeeping of the current epoch (since the last reset), checked at drain points
         long txReaped;
@@ -149,6 +153,7 @@ class VionetDevicePropertiesTest {
         NicCounters epochRx;
         long epochRingTx;
         long epochTapConsumed;
+        long epochCtrlBroken;
 
         Harness(long offered, boolean locked, boolean dhcp, int size, int rxBufLen) throws GuestFault {
             this.offered = offered;
@@ -175,6 +180,7 @@ class VionetDevicePropertiesTest {
                 features &= ~bit(unmet);
             }
             guest = new Guest(mem, features, size, rxBufLen);
+            Arrays.fill(corrupted, false);
             dev.featuresAcked(features);
             dev.queueReady(Vionet.RX, guest.rx.layout(), 0);
             dev.queueReady(Vionet.TX, guest.tx.layout(), 1);
@@ -194,6 +200,7 @@ class VionetDevicePropertiesTest {
             epochRx = copy(VionetPaths.rx(dev));
             epochRingTx = dev.ringCounters()[Vionet.TX].total();
             epochTapConsumed = tapOffered - tap.pendingReads();
+            epochCtrlBroken = dev.ctrl().counters().drops(NicCounters.Drop.QUEUE_BROKEN);
         }
 
         static NicCounters copy(NicCounters c) {
@@ -286,6 +293,17 @@ class VionetDevicePropertiesTest {
                     renegotiate(op.bits());
                 }
                 case DRAIN -> drain();
+                case CORRUPT_AVAIL -> {
+                    // avail.idx more than a ring ahead of the device (virtio 1.2 §2.7.13): the
+                    // device stops that queue until reset, and nothing else
+                    int q = op.a() % 3;
+                    org.jvmd.virtio.DriverQueue dq = q == Vionet.RX ? guest.rx : q == Vionet.TX ? guest.tx : guest.ctrl;
+                    if (dq != null) {
+                        corrupted[q] = true;
+                        mem.writeShort(dq.layout().availIdx(), (short) (dq.availIdx() + dq.size() + 1 + op.b() % 1000));
+                        dev.kick(q);
+                    }
+                }
             }
         }
 
@@ -409,8 +427,16 @@ class VionetDevicePropertiesTest {
 
         void check(Op op) throws GuestFault {
             NicStats s = dev.stats();
-            assertEquals(0, s.getDropsOrDefault("queue_broken", 0), "a queue stopped after " + op + ": " + s);
-            guest.checkIndices(mem);
+            if (!corrupted[Vionet.TX]) {
+                assertEquals(epochTx.drops(NicCounters.Drop.QUEUE_BROKEN), VionetPaths.tx(dev).drops(NicCounters.Drop.QUEUE_BROKEN), "transmit stopped after " + op);
+            }
+            if (!corrupted[Vionet.RX]) {
+                assertEquals(epochRx.drops(NicCounters.Drop.QUEUE_BROKEN), VionetPaths.rx(dev).drops(NicCounters.Drop.QUEUE_BROKEN), "receive stopped after " + op);
+            }
+            if (!corrupted[Vionet.CTRL]) {
+                assertEquals(epochCtrlBroken, dev.ctrl().counters().drops(NicCounters.Drop.QUEUE_BROKEN), "control stopped after " + op);
+            }
+            guest.checkIndices(mem, corrupted);
         }
 
         /**
@@ -438,10 +464,17 @@ class VionetDevicePropertiesTest {
                 }
             }
             reapAll();
-            assertEquals(0, tap.pendingReads(), "tap frames left while the guest offers buffers");
-            assertTrue(dev.wantsTap(), "the device does not read the tap while the guest offers buffers");
+            if (!corrupted[Vionet.RX]) {
+                assertEquals(0, tap.pendingReads(), "tap frames left while the guest offers buffers");
+                assertTrue(dev.wantsTap(), "the device does not read the tap while the guest offers buffers");
+            }
+            if (!corrupted[Vionet.CTRL]) {
+                assertEquals(0, guest.ctrl == null ? 0 : guest.ctrl.inFlight(), "control chains never returned");
+            }
+            if (corrupted[Vionet.TX]) {
+                return;   // chains behind the bogus index are never returned: nothing to account
+            }
             assertEquals(0, guest.tx.inFlight(), "transmit chains never returned");
-            assertEquals(0, guest.ctrl == null ? 0 : guest.ctrl.inFlight(), "control chains never returned");
 
             NicCounters tx = VionetPaths.tx(dev);
             NicCounters rx = VionetPaths.rx(dev);
@@ -451,6 +484,9 @@ class VionetDevicePropertiesTest {
             assertEquals(txReaped, outcomes, "transmit chains returned vs. their outcomes (frames "
                     + (tx.txFrames - epochTx.txFrames) + ", dhcp " + (tx.dhcpReplies - epochTx.dhcpReplies)
                     + ", drops " + (allDrops(tx) - allDrops(epochTx)) + ", ring faults " + ringTx + ")");
+            if (corrupted[Vionet.RX]) {
+                return;   // used entries pushed before the stop are never published: nothing to account
+            }
             NicCounters all = dev.counters();
             long rxFrames = all.rxFrames - epochRx.rxFrames;
             assertEquals(rxTaken, rxFrames, "frames the guest took vs. rx_frames");
@@ -686,9 +722,11 @@ class VionetDevicePropertiesTest {
         }
 
         /** used.idx never passes avail.idx, nor falls more than a ring behind it. */
-        void checkIndices(HeapGuestMemory m) throws GuestFault {
-            for (DriverQueue q : new DriverQueue[] {rx, tx, ctrl}) {
-                if (q == null) {
+        void checkIndices(HeapGuestMemory m, boolean[] corrupted) throws GuestFault {
+            DriverQueue[] queues = {rx, tx, ctrl};   // in queue-number order
+            for (int i = 0; i < queues.length; i++) {
+                DriverQueue q = queues[i];
+                if (q == null || corrupted[i]) {
                     continue;
                 }
                 int avail = m.readShort(q.layout().availIdx()) & 0xffff;
