@@ -2,6 +2,7 @@ package org.jvmd.vionet;
 
 import java.util.Locale;
 import org.jvmd.proto.NicStats;
+import org.jvmd.sys.Errno;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.QueueCounters;
 import org.jvmd.virtio.net.DropReason;
@@ -148,9 +149,9 @@ public final class NicCounters {
             put(b, r.name(), n);
         }
         for (int e = 0; e < tapErrno.length; e++) {
-            put(b, "tap_" + errnoKey(e), tapErrno[e] + (e == 11 ? 0 : tapErrnoWrite[e]));
+            put(b, "tap_" + errnoKey(e), tapErrno[e] + (e == Errno.EAGAIN ? 0 : tapErrnoWrite[e]));
         }
-        put(b, "tap_eagain_write", tapErrnoWrite[11]);
+        put(b, "tap_eagain_write", tapErrnoWrite[Errno.EAGAIN]);
         return b.build();
     }
 
@@ -163,13 +164,13 @@ public final class NicCounters {
 
     private static String errnoKey(int e) {
         return switch (e) {
-            case 5 -> "eio";
-            case 11 -> "eagain";
-            case 14 -> "efault";
-            case 22 -> "einval";
-            case 90 -> "emsgsize";
-            case 100 -> "enetdown";
-            case 105 -> "enobufs";
+            case Errno.EIO -> "eio";
+            case Errno.EAGAIN -> "eagain";
+            case Errno.EFAULT -> "efault";
+            case Errno.EINVAL -> "einval";
+            case Errno.EMSGSIZE -> "emsgsize";
+            case Errno.ENETDOWN -> "enetdown";
+            case Errno.ENOBUFS -> "enobufs";
             default -> "errno" + e;
         };
     }
