@@ -137,7 +137,6 @@ class VionetDevicePropertiesTest {
         final int size;
         final int rxBufLen;
         final List<TunCapabilities> caps = new ArrayList<>();
-        final Random random = new Random(1);
         Guest guest;
         /** Between DRIVER_OK and the next reset. */
         boolean live;
