@@ -105,7 +105,7 @@ public final class NativeTapPort implements TapPort {
     private boolean addSpans(GuestSpans spans) {
         try {
             if (spans.count() > iov.capacity() - iov.count() - 1) {
-                return false;   // Vionet.MAX_SPANS keeps room for the header and the overflow byte
+                return false;   // WorkArea.MAX_SPANS keeps room for the header and the overflow byte
             }
             for (int i = 0; i < spans.count(); i++) {
                 iov.add(memory, spans.address(i), spans.length(i));

@@ -2,14 +2,15 @@ package org.jvmd.vionet;
 
 import java.util.Locale;
 import org.jvmd.proto.NicStats;
+import org.jvmd.sys.Errno;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.QueueCounters;
 import org.jvmd.virtio.net.DropReason;
 
 /**
- * Per-NIC counters (common.proto NicStats). Each data path of the device writes its own
- * instance (one writer each); a StatsRequest adds them up under the device's locks, so
- * plain fields suffice. Nothing here allocates except {@link #toProto}.
+ * Per-NIC counters (common.proto NicStats). Each queue of the device writes its own
+ * instance; a StatsRequest adds them up on the device's one thread, so plain fields
+ * suffice. Nothing here allocates except {@link #toProto}.
  */
 public final class NicCounters {
     /** Drops that are vionet's own, beside the offload engine's and the rings'. */
@@ -26,6 +27,16 @@ public final class NicCounters {
         TX_WRITABLE_DESCRIPTOR,
         /** A received frame the guest's CTRL_RX filter does not want (virtio 1.2 §5.1.6.5.1-2). */
         RX_MAC_FILTER,
+        /**
+         * A DHCP message from the guest to the local server that needs no answer (RELEASE,
+         * DECLINE, a REQUEST for another server: RFC 2131 §4.3): consumed, not forwarded.
+         */
+        DHCP_UNANSWERED,
+        /**
+         * A transmit chain longer than any frame ({@link Vionet#MAX_FRAME} behind the header);
+         * its key is the one the rings use for the same fault, "frame_too_long".
+         */
+        FRAME_TOO_LONG,
     }
 
     private static final DropReason[] ENGINE = DropReason.values();
@@ -138,9 +149,9 @@ public final class NicCounters {
             put(b, r.name(), n);
         }
         for (int e = 0; e < tapErrno.length; e++) {
-            put(b, "tap_" + errnoKey(e), tapErrno[e] + (e == 11 ? 0 : tapErrnoWrite[e]));
+            put(b, "tap_" + errnoKey(e), tapErrno[e] + (e == Errno.EAGAIN ? 0 : tapErrnoWrite[e]));
         }
-        put(b, "tap_eagain_write", tapErrnoWrite[11]);
+        put(b, "tap_eagain_write", tapErrnoWrite[Errno.EAGAIN]);
         return b.build();
     }
 
@@ -153,13 +164,13 @@ public final class NicCounters {
 
     private static String errnoKey(int e) {
         return switch (e) {
-            case 5 -> "eio";
-            case 11 -> "eagain";
-            case 14 -> "efault";
-            case 22 -> "einval";
-            case 90 -> "emsgsize";
-            case 100 -> "enetdown";
-            case 105 -> "enobufs";
+            case Errno.EIO -> "eio";
+            case Errno.EAGAIN -> "eagain";
+            case Errno.EFAULT -> "efault";
+            case Errno.EINVAL -> "einval";
+            case Errno.EMSGSIZE -> "emsgsize";
+            case Errno.ENETDOWN -> "enetdown";
+            case Errno.ENOBUFS -> "enobufs";
             default -> "errno" + e;
         };
     }

@@ -23,6 +23,16 @@ public record VionetConfig(int nic, byte[] mac, int mtu, long offered, boolean l
         mac = mac.clone();
     }
 
+    /** True if {@code b[off..off+6)} is this NIC's MAC address. */
+    public boolean isOwnMac(byte[] b, int off) {
+        for (int i = 0; i < 6; i++) {
+            if (b[off + i] != mac[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** From the init message; throws IllegalArgumentException naming what is wrong. */
     public static VionetConfig from(NicConfig c) {
         byte[] mac = c.getMac().toByteArray();

@@ -20,16 +20,13 @@ import org.jvmd.sys.Tap;
 import org.jvmd.virtio.RingLayout;
 
 /**
- * The shell's threads: one for everything by default, or (with {@link #SPLIT_PROPERTY})
- * three. Split, the control thread (the caller of {@link #run}) waits on the
- * channel and the control queue's kick; the transmit thread on the transmit kick; the
- * receive thread on the tap and the receive kick. Each queue is served by one thread, so
- * acknowledgements for the guest are never held up behind frames for the tap; the device
- * core ({@link Vionet}) serialises the control plane against both. The tap is polled only
- * while the core can take frames ({@link Vionet#wantsTap}); work left after a budget makes
- * the next wait non-blocking, so a busy queue cannot starve its thread's other event. A
- * control message that may change what the receive path can do wakes the receive thread
- * (through its own kick eventfd, which costs the guest nothing).
+ * The shell's one thread: epoll over the channel, the tap and the kicks, calling into the
+ * device core ({@link Vionet}), which has no locks. The tap is polled only while the core
+ * can take frames ({@link Vionet#wantsTap}); work left after a budget makes the next wait
+ * non-blocking, so a busy queue cannot starve the other events. (Transmit and receive on
+ * threads of their own were measured to cost 15-30 % more CPU per GB on the shared 2-CPU
+ * test machine without raising throughput, docs/dev-notes/guest-sim.md item 5, and were
+ * removed.)
  */
 public final class VionetLoop implements Interrupts, Uplink {
     private static final long CHANNEL = 0;
@@ -41,27 +38,15 @@ public final class VionetLoop implements Interrupts, Uplink {
      * to reset the counter (a 64-bit counter that one kick at a time never fills).
      */
     private static final int EPOLLET = 1 << 31;
-    /**
-     * {@code -Djvmd.vionet.splitPaths=true}: transmit and receive on threads of their own.
-     * Off by default: on the shared 2-CPU test machine the split cost ~15-30 % more CPU per
-     * GB (more wake-ups) and did not raise throughput (docs/dev-notes/guest-sim.md, item 5).
-     */
-    public static final String SPLIT_PROPERTY = "jvmd.vionet.splitPaths";
 
     private final Channel channel;
     private final Tap tap;
     private final Fd[] kicks;
     private final Fd[] calls;
     private final Epoll epoll;
-    private final Epoll txEpoll;
-    private final Epoll rxEpoll;
-    private final Thread txThread;
-    private final Thread rxThread;
-    /** Two data threads (true) or one thread for everything (false, the default). */
-    private final boolean split;
     private Vionet vionet;
     private boolean tapPolled;
-    private volatile boolean channelGone;
+    private boolean channelGone;
     private final boolean[] callWarned;
 
     /** {@code kicks[q]} and {@code calls[v]} may be null (not given). */
@@ -71,71 +56,25 @@ public final class VionetLoop implements Interrupts, Uplink {
         this.kicks = kicks;
         this.calls = calls;
         this.callWarned = new boolean[calls.length];
-        this.split = Boolean.parseBoolean(System.getProperty(SPLIT_PROPERTY, "false"));
         this.epoll = new Epoll(16);
-        this.txEpoll = split ? new Epoll(4) : epoll;
-        this.rxEpoll = split ? new Epoll(4) : epoll;
         epoll.add(channel.fd().num(), LibC.EPOLLIN, CHANNEL);
-        rxEpoll.add(tap.fd().num(), 0, TAP);
+        epoll.add(tap.fd().num(), 0, TAP);
         for (int q = 0; q < kicks.length; q++) {
             if (kicks[q] != null) {
                 LibC.setNonBlocking(kicks[q].num(), true);
-                if (q == Vionet.TX || q == Vionet.RX) {
-                    (q == Vionet.TX ? txEpoll : rxEpoll).add(kicks[q].num(), LibC.EPOLLIN | EPOLLET, KICK + q);
-                } else {
-                    epoll.add(kicks[q].num(), LibC.EPOLLIN, KICK + q);
-                }
+                boolean data = q == Vionet.TX || q == Vionet.RX;
+                epoll.add(kicks[q].num(), data ? LibC.EPOLLIN | EPOLLET : LibC.EPOLLIN, KICK + q);
             }
         }
         tap.setNonBlocking(true);
-        txThread = new Thread(new PathLoop(true), "vionet-tx");
-        rxThread = new Thread(new PathLoop(false), "vionet-rx");
-        txThread.setDaemon(true);
-        rxThread.setDaemon(true);
     }
 
     public void attach(Vionet v) {
         this.vionet = v;
-        if (split) {
-            v.rxNudge(this::nudgeRx);
-        }
     }
 
-    /**
-     * Runs until Shutdown or end of file on the channel; returns the exit status. With
-     * split paths it starts the transmit and receive threads and serves the control plane.
-     */
+    /** Runs until Shutdown or end of file on the channel; returns the exit status. */
     public int run() throws IOException {
-        if (!split) {
-            return runSingle();
-        }
-        txThread.start();
-        rxThread.start();
-        while (true) {
-            int n = epoll.waitFor(-1);
-            for (int i = 0; i < n; i++) {
-                long data = epoll.data(i);
-                if (data == CHANNEL) {
-                    if (!onChannel()) {
-                        return 0;
-                    }
-                    nudgeRx();
-                } else {
-                    int q = (int) (data - KICK);
-                    EventFd.read(kicks[q].num());
-                    vionet.kick(q);
-                    nudgeRx();
-                }
-                if (channelGone) {
-                    Log.info("channel closed by parent (EOF), exiting");
-                    return 0;
-                }
-            }
-        }
-    }
-
-    /** Everything on this thread: the channel, the tap and every kick. */
-    private int runSingle() throws IOException {
         while (true) {
             syncTapPolling();
             boolean pending = vionet.txHasPendingWork() || vionet.rxHasPendingWork();
@@ -169,72 +108,10 @@ public final class VionetLoop implements Interrupts, Uplink {
         }
     }
 
-    /** One data path's thread: transmit (kick) or receive (tap and kick). */
-    private final class PathLoop implements Runnable {
-        private final boolean transmit;
-
-        PathLoop(boolean transmit) {
-            this.transmit = transmit;
-        }
-
-        @Override
-        public void run() {
-            try {
-                if (transmit) {
-                    transmitLoop();
-                } else {
-                    receiveLoop();
-                }
-            } catch (Throwable t) {
-                Log.warn("fatal in the " + (transmit ? "transmit" : "receive") + " path: " + t);
-                t.printStackTrace();
-                System.exit(1);
-            }
-        }
-    }
-
-    private void transmitLoop() throws SysException {
-        while (true) {
-            int n = txEpoll.waitFor(vionet.txHasPendingWork() ? 0 : -1);
-            for (int i = 0; i < n; i++) {
-                vionet.kick(Vionet.TX);   // edge-triggered: no read of the eventfd
-            }
-            if (vionet.txHasPendingWork()) {
-                vionet.runPendingTx();
-            }
-        }
-    }
-
-    private void receiveLoop() throws SysException {
-        while (true) {
-            syncTapPolling();
-            int n = rxEpoll.waitFor(vionet.rxHasPendingWork() ? 0 : -1);
-            for (int i = 0; i < n; i++) {
-                if (rxEpoll.data(i) == TAP) {
-                    vionet.tapReadable();
-                } else {
-                    vionet.kick(Vionet.RX);   // edge-triggered: no read of the eventfd
-                }
-            }
-            if (vionet.rxHasPendingWork()) {
-                vionet.runPendingRx();
-            }
-        }
-    }
-
-    /** Wakes the receive thread so that it looks at its queue and the tap again. */
-    private void nudgeRx() {
-        try {
-            EventFd.signal(kicks[Vionet.RX].num(), 1);
-        } catch (SysException e) {
-            Log.warn("waking the receive path: " + e.getMessage());
-        }
-    }
-
     private void syncTapPolling() throws SysException {
         boolean want = vionet.wantsTap();
         if (want != tapPolled) {
-            rxEpoll.modify(tap.fd().num(), want ? LibC.EPOLLIN : 0, TAP);
+            epoll.modify(tap.fd().num(), want ? LibC.EPOLLIN : 0, TAP);
             tapPolled = want;
         }
     }
@@ -285,7 +162,7 @@ public final class VionetLoop implements Interrupts, Uplink {
         return FromVionet.newBuilder().setError(Error.newBuilder().setMessage(message)).build();
     }
 
-    private synchronized void send(FromVionet m) {
+    private void send(FromVionet m) {
         try {
             channel.send(m);
         } catch (PeerClosedException e) {
@@ -324,9 +201,5 @@ public final class VionetLoop implements Interrupts, Uplink {
 
     public void close() {
         epoll.close();
-        if (split) {
-            txEpoll.close();
-            rxEpoll.close();
-        }
     }
 }

@@ -24,7 +24,6 @@ import org.jvmd.sys.Seccomp;
 import org.jvmd.sys.Shed;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.Tap;
-import org.jvmd.virtio.HeapGuestMemory;
 
 /**
  * vionet-proc: the unprivileged virtio-net device process (vmd's vionet). Acquire, then
@@ -145,8 +144,7 @@ public final class VionetMain {
                 calls[v] = take(r, FdRole.FD_CALL, v, false);
             }
             VionetLoop loop = new VionetLoop(ch, tap, kicks, calls);
-            Vionet vionet = new Vionet(cfg, memory, new NativeTapPort(tap, memory),
-                    new NativeTapPort(tap, memory), loop, loop);
+            Vionet vionet = new Vionet(cfg, memory, new NativeTapPort(tap, memory), loop, loop);
             loop.attach(vionet);
             return new Setup(init, cfg, tap, loop);
             // every descriptor not taken is closed here
@@ -226,7 +224,7 @@ public final class VionetMain {
             for (ToVionet.MsgCase c : ToVionet.MsgCase.values()) {
                 c.getNumber();
             }
-            Warmup.run(new HeapGuestMemory(GuestDriver.memoryNeeded(16, 2048)));
+            Warmup.run();
         } catch (IOException e) {
             throw new IllegalStateException("warm-up: " + e.getMessage(), e);
         }

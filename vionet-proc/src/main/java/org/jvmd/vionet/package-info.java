@@ -3,12 +3,15 @@
  *
  * <h2>Pure core, thin shell</h2>
  * <ul>
- *   <li>{@link org.jvmd.vionet.Vionet}: the device (receive, transmit and control queues,
- *       TUNSCAP, locked lladdr, counters) against {@link org.jvmd.virtio.GuestMemory},
+ *   <li>{@link org.jvmd.vionet.Vionet}: the device (negotiation, activation, reset, TUNSCAP,
+ *       counters) against {@link org.jvmd.virtio.GuestMemory},
  *       {@link org.jvmd.vionet.TapPort}, {@link org.jvmd.vionet.Interrupts} and
- *       {@link org.jvmd.vionet.Uplink}. Tested in process with heap memory,
- *       {@link org.jvmd.vionet.GuestDriver} (the driver side) and
- *       {@link org.jvmd.vionet.MemoryTap}.</li>
+ *       {@link org.jvmd.vionet.Uplink}, with one class per queue: {@code VionetTx},
+ *       {@code VionetRx} (held chains, backlog), {@code VionetCtrl} (over
+ *       {@link org.jvmd.vionet.MacFilter}), and {@code TunCapTracker}, the pure state machine
+ *       of what the tap may hand. One thread, no locks. Tested in process with heap memory, the
+ *       driver side of the rings and a tap in memory (src/test: GuestDriver, MemoryTap,
+ *       Packets).</li>
  *   <li>{@link org.jvmd.vionet.DhcpMessage} / {@link org.jvmd.vionet.DhcpResponder}: the
  *       local interface's DHCP server, pure code on byte arrays.</li>
  *   <li>{@link org.jvmd.vionet.VionetMain}: acquire (init message, memfd, tap, eventfds),

@@ -532,15 +532,15 @@ class VionetTest {
     void controlQueueAcksRxModesAndGuestOffloadsAndRefusesTheRest() throws Exception {
         Rig r = full();
         int before = r.caps.size();
-        long promisc = r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
-        long table = r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET,
+        long promisc = r.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_PROMISC, new byte[] {0});
+        long table = r.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_TABLE_SET,
                 new byte[] {1, 0, 0, 0, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0});
         byte[] csumOnly = new byte[8];
         csumOnly[0] = (byte) bit(VirtioNetFeatures.GUEST_CSUM);
-        long offloads = r.guest.control(Vionet.CTRL_CLASS_GUEST_OFFLOADS, Vionet.CTRL_GUEST_OFFLOADS_SET, csumOnly);
+        long offloads = r.guest.control(VionetCtrl.CLASS_GUEST_OFFLOADS, VionetCtrl.GUEST_OFFLOADS_SET, csumOnly);
         byte[] notAcked = new byte[8];
         notAcked[1] = 0x04;      // GUEST_UFO (bit 10) was never negotiated
-        long refused = r.guest.control(Vionet.CTRL_CLASS_GUEST_OFFLOADS, Vionet.CTRL_GUEST_OFFLOADS_SET, notAcked);
+        long refused = r.guest.control(VionetCtrl.CLASS_GUEST_OFFLOADS, VionetCtrl.GUEST_OFFLOADS_SET, notAcked);
         long unknown = r.guest.control(9, 0, new byte[] {1});
         r.dev.kick(Vionet.CTRL);
         assertEquals(0, r.mem.readByte(promisc));
@@ -585,6 +585,23 @@ class VionetTest {
         assertEquals(0, r.tap.written(), "DHCP of a local interface never reaches the tap");
     }
 
+    /** Regression (found by VionetDevicePropertiesTest): a RELEASE was consumed without being counted. */
+    @Test
+    void dhcpMessagesThatNeedNoAnswerAreCountedAndNotForwarded() throws Exception {
+        long f = RING | HOST | GUEST | MRG;
+        NicConfig.Builder local = nic(f).setLocal(true)
+                .setLocalGuestAddr(ByteString.copyFrom(new byte[] {100, 64, 7, 3}))
+                .setLocalGatewayAddr(ByteString.copyFrom(new byte[] {100, 64, 7, 2}));
+        Rig r = new Rig(local, f, 1536);
+        r.guest.postRx(16);
+        r.send(DhcpPackets.request(MAC, DhcpMessage.RELEASE, 0x1234, 0x64400703, 0, 0x64400702, false));
+        assertEquals(1, r.guest.reapTx());
+        assertNull(r.guest.receive(), "a RELEASE has no answer");
+        assertEquals(0, r.tap.written(), "nor does it reach the tap");
+        assertEquals(1, r.drops("dhcp_unanswered"));
+        assertEquals(0, r.stats().getTxFrames());
+    }
+
     // ---------------------------------------------------------------- faults and life cycle
 
     @Test
@@ -604,6 +621,40 @@ class VionetTest {
         assertEquals(1, s.getDropsOrDefault("tap_enobufs", 0));
         assertEquals(1, s.getDropsOrDefault("tap_einval", 0));
         assertEquals(3, r.guest.reapTx());
+    }
+
+    /** Regression (found by VionetDevicePropertiesTest): each failed segment was counted as a dropped frame. */
+    @Test
+    void aSegmentedFrameWhoseWritesFailIsOneDroppedFrameAndATapErrorPerWrite() throws Exception {
+        long f = RING | HOST | MRG;    // no USO asked of the tap: USO is segmented in software
+        Rig r = new Rig(nic(f), f, 1536);
+        r.tapApplies();
+        r.tap.failWrites(5, 2);
+        r.send(Packets.udp4(PEER, MAC, 3000, true, 1000));
+        assertEquals(1, r.tap.written(), "the third segment went through");
+        assertEquals(1, r.guest.reapTx());
+        NicStats s = r.stats();
+        assertEquals(1, s.getDropsOrDefault("tx_tap_error", 0));
+        assertEquals(2, s.getTapErrors());
+        assertEquals(0, s.getTxFrames());
+    }
+
+    /** A chain too long for any frame is a counted drop of the transmit path, like one too short, not a ring fault. */
+    @Test
+    void txChainsTooShortOrTooLongAreDroppedCountedAndReturned() throws Exception {
+        Rig r = full();
+        byte[] tooLong = new byte[12 + Vionet.MAX_FRAME + 1];
+        System.arraycopy(Packets.tcp4(PEER, MAC, 100, false, 0), 0, tooLong, 0, 12 + 54 + 100);
+        r.guest.send(tooLong, 0, tooLong.length);
+        r.guest.send(new byte[8], 0, 8);
+        r.dev.kick(Vionet.TX);
+        assertEquals(2, r.guest.reapTx());
+        assertEquals(0, r.tap.written());
+        assertEquals(1, r.drops("frame_too_long"));
+        assertEquals(1, r.drops("frame_too_short"));
+        assertEquals(0, r.dev.ringCounters()[Vionet.TX].total(), "the ring itself was fine");
+        assertEquals(2, VionetPaths.tx(r.dev).drops(NicCounters.Drop.FRAME_TOO_LONG)
+                + VionetPaths.tx(r.dev).drops(org.jvmd.virtio.net.DropReason.FRAME_TOO_SHORT));
     }
 
     @Test
@@ -707,18 +758,18 @@ class VionetTest {
     void rxAppliesTheMacFilter(Rig r) throws Exception {
         byte[][] all = {MAC, OTHER, TABLE_UNI, BCAST, TABLE_MULTI, OTHER_MULTI};
         assertEquals(names(all), deliveredOf(r, all), "promiscuous until the driver sets the filter");
-        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
-        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_ALLMULTI, new byte[] {0});
-        long table = r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET, macTable(TABLE_UNI, TABLE_MULTI));
+        r.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_PROMISC, new byte[] {0});
+        r.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_ALLMULTI, new byte[] {0});
+        long table = r.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_TABLE_SET, macTable(TABLE_UNI, TABLE_MULTI));
         r.dev.kick(Vionet.CTRL);
         assertEquals(0, r.mem.readByte(table));
         assertEquals(names(MAC, TABLE_UNI, BCAST, TABLE_MULTI), deliveredOf(r, all));
         assertEquals(2, r.drops("rx_mac_filter"));
-        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_ALLMULTI, new byte[] {1});
+        r.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_ALLMULTI, new byte[] {1});
         r.dev.kick(Vionet.CTRL);
         assertEquals(names(MAC, TABLE_UNI, BCAST, TABLE_MULTI, OTHER_MULTI), deliveredOf(r, all));
         assertEquals(3, r.drops("rx_mac_filter"));
-        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {1});
+        r.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_PROMISC, new byte[] {1});
         r.dev.kick(Vionet.CTRL);
         assertEquals(names(all), deliveredOf(r, all));
         assertEquals(3, r.drops("rx_mac_filter"));
@@ -740,10 +791,10 @@ class VionetTest {
     @Test
     void macTableSetRefusesMalformedTablesAndKeepsTheOldOne() throws Exception {
         Rig r = full();
-        r.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
-        r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET, macTable(TABLE_UNI, TABLE_MULTI));
+        r.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_PROMISC, new byte[] {0});
+        r.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_TABLE_SET, macTable(TABLE_UNI, TABLE_MULTI));
         byte[] shortTable = Arrays.copyOf(macTable(OTHER, OTHER_MULTI), 19);
-        long bad = r.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_TABLE_SET, shortTable);
+        long bad = r.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_TABLE_SET, shortTable);
         r.dev.kick(Vionet.CTRL);
         assertEquals(1, r.mem.readByte(bad));
         assertEquals(names(TABLE_UNI), deliveredOf(r, OTHER, TABLE_UNI));
@@ -755,8 +806,8 @@ class VionetTest {
         Rig open = new Rig(nic(f), f, 1536);
         open.tapApplies();
         open.guest.postRx(64);
-        open.guest.control(Vionet.CTRL_CLASS_RX, Vionet.CTRL_RX_PROMISC, new byte[] {0});
-        long moved = open.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_ADDR_SET, OTHER);
+        open.guest.control(VionetCtrl.CLASS_RX, VionetCtrl.RX_PROMISC, new byte[] {0});
+        long moved = open.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_ADDR_SET, OTHER);
         open.dev.kick(Vionet.CTRL);
         assertEquals(0, open.mem.readByte(moved));
         assertEquals(names(OTHER), deliveredOf(open, MAC, OTHER));
@@ -764,8 +815,8 @@ class VionetTest {
         Rig locked = new Rig(nic(f).setLockedLladdr(true), f, 1536);
         locked.tapApplies();
         locked.guest.postRx(64);
-        long refused = locked.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_ADDR_SET, OTHER);
-        long same = locked.guest.control(Vionet.CTRL_CLASS_MAC, Vionet.CTRL_MAC_ADDR_SET, MAC);
+        long refused = locked.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_ADDR_SET, OTHER);
+        long same = locked.guest.control(VionetCtrl.CLASS_MAC, VionetCtrl.MAC_ADDR_SET, MAC);
         locked.dev.kick(Vionet.CTRL);
         assertEquals(1, locked.mem.readByte(refused));
         assertEquals(0, locked.mem.readByte(same));

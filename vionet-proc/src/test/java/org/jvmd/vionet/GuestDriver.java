@@ -9,8 +9,7 @@ import org.jvmd.virtio.net.VirtioNetHdr;
 /**
  * A simulated guest driver for one NIC, playing Linux virtio-net against an in-process
  * {@link Vionet} over shared guest memory: receive buffers posted in a pool, transmit
- * frames copied into per-slot buffers, used entries reaped (num_buffers merged). For the
- * warm-up before the privilege drop and for tests; the notifications are direct calls.
+ * frames copied into per-slot buffers, used entries reaped (num_buffers merged). For tests; the notifications are direct calls.
  */
 public final class GuestDriver {
     public static final int TX_SLOT = Vionet.TAP_HDR + Vionet.MAX_FRAME + 64;

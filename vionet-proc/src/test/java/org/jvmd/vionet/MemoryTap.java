@@ -1,10 +1,11 @@
 package org.jvmd.vionet;
 
+import org.jvmd.sys.Errno;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.GuestMemory;
 
 /**
- * A tap in memory, for the warm-up before the privilege drop and for tests: frames written
+ * A tap in memory, for tests: frames written
  * are kept (header included) in a ring of preallocated slots; frames to be read are queued
  * with {@link #offer}. Reads behave like Linux tun: the full length is returned even when
  * the buffers were too small (the frame is then truncated). Errors can be injected. No
@@ -94,7 +95,7 @@ public final class MemoryTap implements TapPort {
                 at += n;
             }
         } catch (GuestFault f) {
-            return -14;   // EFAULT
+            return -Errno.EFAULT;
         }
         outLen[i] = at;
         written++;
@@ -121,7 +122,7 @@ public final class MemoryTap implements TapPort {
             return -readErrno;
         }
         if (inCount == 0) {
-            return -11;   // EAGAIN
+            return -Errno.EAGAIN;
         }
         byte[] f = in[inHead];
         int len = inLen[inHead];
@@ -136,7 +137,7 @@ public final class MemoryTap implements TapPort {
                 at += n;
             }
         } catch (GuestFault e) {
-            return -14;
+            return -Errno.EFAULT;
         }
         return len;
     }
@@ -148,7 +149,7 @@ public final class MemoryTap implements TapPort {
             return -readErrno;
         }
         if (inCount == 0) {
-            return -11;
+            return -Errno.EAGAIN;
         }
         byte[] f = in[inHead];
         int n = inLen[inHead];

@@ -4,8 +4,7 @@ import org.jvmd.virtio.net.InetChecksum;
 import org.jvmd.virtio.net.VirtioNetHdr;
 
 /**
- * Builds Ethernet/IPv4/TCP and UDP frames with a virtio_net_hdr in front, for the warm-up
- * and for tests: either with a complete checksum or, for NEEDS_CSUM, with the
+ * Builds Ethernet/IPv4/TCP and UDP frames with a virtio_net_hdr in front, for tests: either with a complete checksum or, for NEEDS_CSUM, with the
  * pseudo-header sum in the checksum field as a driver leaves it (virtio 1.2 §5.1.6.2).
  */
 public final class Packets {
