@@ -590,8 +590,26 @@ public final class Vmctl {
     // ---- status ----
 
     private int status(Cmd cmd, String[] argv) {
-        ParseResult r = parse(cmd, argv, "r", "", false);
-        List<String> pos = positionals(r);
+        // Not picocli: status runs in loops and scripts, and its one flag does not need the
+        // start-up of a general parser (and the converters it registers).
+        boolean runningOnly = false;
+        List<String> pos = new ArrayList<>();
+        boolean options = true;
+        for (int i = 1; i < argv.length; i++) {
+            String a = argv[i];
+            if (options && a.equals("--")) {
+                options = false;
+            } else if (options && a.startsWith("-") && a.length() > 1) {
+                for (int j = 1; j < a.length(); j++) {
+                    if (a.charAt(j) != 'r') {
+                        ctlUsage(cmd);
+                    }
+                }
+                runningOnly = true;
+            } else {
+                pos.add(a);
+            }
+        }
         if (pos.size() > 1) {
             ctlUsage(cmd);
         }
@@ -600,7 +618,6 @@ public final class Vmctl {
             errx("unexpected response received from vmd");
         }
         List<VmStatus> list = resp.getStatus().getVmsList();
-        boolean runningOnly = r.hasMatchedOption("-r");
         List<VmStatus> shown = new ArrayList<>();
         int counted = 0;
         VmSelector only = pos.isEmpty() ? null : vmid(pos.get(0));
