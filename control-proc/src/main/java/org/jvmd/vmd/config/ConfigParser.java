@@ -190,6 +190,8 @@ public final class ConfigParser {
         String cmdline;
         final List<IfDraft> interfaces = new ArrayList<>();
         Integer count;
+        /** Where {@code interfaces N} was given (errors about those interfaces point there). */
+        Token countTok;
         Owner owner;
         boolean disabled;
         final EnumSet<InstanceFlag> insFlags = EnumSet.noneOf(InstanceFlag.class);
@@ -868,6 +870,7 @@ public final class ConfigParser {
                 return;
             }
             d.count = (int) n;
+            d.countTok = v;
         }
 
         private void allowInstance(VmDraft d) {
@@ -1150,11 +1153,21 @@ public final class ConfigParser {
             for (IfDraft f : d.interfaces) {
                 InterfaceRequest r = f.request();
                 SwitchSpec sw = r.switchName().map(switchMap::get).orElse(null);
-                interfaces.add(r.resolve(r.lladdr().orElseGet(() -> lladdrs.allocate(interfaces.size())), sw));
+                try {
+                    interfaces.add(r.resolve(r.lladdr().orElseGet(() -> lladdrs.allocate(interfaces.size())), sw));
+                } catch (LladdrAllocator.Exhausted e) {
+                    error(f.tok, e.getMessage());
+                    return null;
+                }
             }
             int count = d.count == null ? 0 : d.count;
             while (interfaces.size() < count) {
-                interfaces.add(InterfaceRequest.defaults().resolve(lladdrs.allocate(interfaces.size()), null));
+                try {
+                    interfaces.add(InterfaceRequest.defaults().resolve(lladdrs.allocate(interfaces.size()), null));
+                } catch (LladdrAllocator.Exhausted e) {
+                    error(d.countTok != null ? d.countTok : d.nameTok, e.getMessage());
+                    return null;
+                }
             }
             InstancePolicy policy = new InstancePolicy(d.insFlags, d.insOwner == null ? Owner.ROOT : d.insOwner);
             return new VmSpec(d.name, Optional.empty(), d.memory == null ? MemorySize.DEFAULT : d.memory,
