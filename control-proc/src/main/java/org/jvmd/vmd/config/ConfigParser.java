@@ -1090,6 +1090,8 @@ public final class ConfigParser {
             LladdrAllocator lladdrs = new LladdrAllocator(env.lladdrs(), List.of());
             checkInterfaces(switchNames, lladdrs);
             Map<String, VmSpec> done = new LinkedHashMap<>();
+            // VMs whose errors are reported: their instances say nothing more about them.
+            Set<String> failed = new HashSet<>();
             Set<String> names = new HashSet<>();
             for (VmDraft d : vms) {
                 if (!d.nameOk) {
@@ -1099,9 +1101,12 @@ public final class ConfigParser {
                     error(d.nameTok, "duplicate vm name: " + d.name);
                     continue;
                 }
-                VmSpec vm = d.parent == null ? plainVm(d, switchMap, lladdrs) : instance(d, done, switchMap, lladdrs);
+                VmSpec vm = d.parent == null ? plainVm(d, switchMap, lladdrs)
+                        : instance(d, done, failed, switchMap, lladdrs);
                 if (vm != null) {
                     done.put(d.name, vm);
+                } else {
+                    failed.add(d.name);
                 }
             }
             Globals globals = new Globals(localPrefix, inet6, Optional.ofNullable(localPrefix6), socketOwner,
@@ -1176,11 +1181,13 @@ public final class ConfigParser {
                     !d.disabled, policy, Optional.of(d.nameTok.source()));
         }
 
-        private VmSpec instance(VmDraft d, Map<String, VmSpec> done, Map<String, SwitchSpec> switchMap,
-                LladdrAllocator lladdrs) {
+        private VmSpec instance(VmDraft d, Map<String, VmSpec> done, Set<String> failed,
+                Map<String, SwitchSpec> switchMap, LladdrAllocator lladdrs) {
             VmSpec parent = done.get(d.parent);
             if (parent == null) {
-                error(d.parentTok, "unknown template vm: " + d.parent);
+                if (!failed.contains(d.parent)) {
+                    error(d.parentTok, "unknown template vm: " + d.parent);
+                }
                 return null;
             }
             if ((d.kernelSeen && d.kernel == null) || (d.initrdSeen && d.initrd == null)) {
