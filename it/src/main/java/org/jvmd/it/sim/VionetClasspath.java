@@ -28,6 +28,10 @@ public final class VionetClasspath {
             "jvmd-it-", "jvmd-control-proc-", "jvmd-vmm-proc-", "jvmd-vmctl-", "picocli");
 
     public static String find() {
+        return withoutDuplicates(given());
+    }
+
+    private static String given() {
         String cp = System.getProperty("jvmd.vionet.classpath");
         if (cp != null && !cp.isBlank()) {
             return cp.strip();
@@ -41,6 +45,57 @@ public final class VionetClasspath {
             }
         }
         return filter(System.getProperty("java.class.path"));
+    }
+
+    /**
+     * {@code classpath} without the jars the JVM would see twice. A module jar a reactor build
+     * packaged (module/target/jvmd-*.jar) names its libraries in its manifest's Class-Path
+     * (lib/..., which that build also fills), and the JVM adds those after the jar: the same
+     * libraries listed on the class path as well are then searched and opened twice. An entry
+     * that a jar's manifest brings, or that an earlier entry already named, is left out.
+     */
+    static String withoutDuplicates(String classpath) {
+        java.util.Set<String> brought = new java.util.HashSet<>();
+        for (String e : classpath.split(File.pathSeparator)) {
+            if (!e.isEmpty()) {
+                for (Path lib : manifestClassPath(Path.of(e))) {
+                    brought.add(lib.getFileName().toString());
+                }
+            }
+        }
+        List<String> keep = new ArrayList<>();
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (String e : classpath.split(File.pathSeparator)) {
+            String name = e.isEmpty() ? "" : Path.of(e).getFileName().toString();
+            if (!e.isEmpty() && !brought.contains(name) && seen.add(name)) {
+                keep.add(e);
+            }
+        }
+        return String.join(File.pathSeparator, keep);
+    }
+
+    /** The existing files a jar's manifest Class-Path adds (resolved against the jar's directory). */
+    static List<Path> manifestClassPath(Path jar) {
+        List<Path> out = new ArrayList<>();
+        if (!Files.isRegularFile(jar) || !jar.toString().endsWith(".jar")) {
+            return out;
+        }
+        try (java.util.jar.JarFile j = new java.util.jar.JarFile(jar.toFile())) {
+            java.util.jar.Manifest m = j.getManifest();
+            String cp = m == null ? null : m.getMainAttributes().getValue(java.util.jar.Attributes.Name.CLASS_PATH);
+            if (cp == null) {
+                return out;
+            }
+            for (String rel : cp.trim().split("\\s+")) {
+                Path p = jar.resolveSibling(rel);
+                if (!rel.isEmpty() && Files.exists(p)) {
+                    out.add(p);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not a readable jar: the JVM will not expand it either
+        }
+        return out;
     }
 
     /** {@code classpath} without the entries of {@link #FOREIGN}. */
