@@ -11,6 +11,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -27,6 +28,8 @@ public final class Frames {
     public static final int MAX_FRAME = 1 << 20;
     /** Longest varint prefix for a 32-bit length. */
     public static final int MAX_PREFIX = 5;
+    /** What a stream read allocates for a body before any of it has arrived. */
+    static final int FIRST_CHUNK = 4096;
 
     private Frames() {}
 
@@ -117,10 +120,15 @@ public final class Frames {
             throw new FrameException("frame too large: declares " + Integer.toUnsignedString(declared)
                     + " bytes, cap " + cap);
         }
-        byte[] body = new byte[declared];
+        // The body grows as its bytes arrive: a peer that declares a large frame and stalls
+        // holds what it sent (at most twice that), not the cap.
+        byte[] body = new byte[Math.min(declared, FIRST_CHUNK)];
         int got = 0;
         while (got < declared) {
-            int n = in.read(body, got, declared - got);
+            if (got == body.length) {
+                body = Arrays.copyOf(body, (int) Math.min(declared, 2L * body.length));
+            }
+            int n = in.read(body, got, body.length - got);
             if (n < 0) {
                 throw new FrameException("frame truncated: declares " + declared + " bytes, got " + got,
                         new EOFException());
