@@ -221,6 +221,26 @@ public final class ControlSocket implements AutoCloseable {
             return out;
         }
 
+        /**
+         * Shuts the connection down both ways without closing it: a thread blocked reading it
+         * (in native code, which a close from another thread does not wake) sees its end.
+         * Its owner still closes it.
+         */
+        public void shutdown() throws IOException {
+            if (accepted != null) {
+                if (accepted.isOpen()) {
+                    try {
+                        LibC.shutdown(accepted.getFD(), LibC.SHUT_RDWR);
+                    } catch (SysException e) {
+                        // ENOTCONN: the peer is gone already
+                    }
+                }
+            } else if (ch instanceof SocketChannel s && s.isOpen()) {
+                s.shutdownInput();
+                s.shutdownOutput();
+            }
+        }
+
         @Override
         public void close() throws IOException {
             ch.close();
