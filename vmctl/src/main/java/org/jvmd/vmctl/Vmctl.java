@@ -678,8 +678,7 @@ public final class Vmctl {
                 if (resp.hasError()) {
                     errx("stats command failed: " + strerror(resp.getError().getErrno()));
                 }
-                printStats(resp.getStats().getNicsList());
-                return 0;
+                return printStats(vm, resp.getStats().getNicsList());
             }
         }
     }
@@ -697,14 +696,29 @@ public final class Vmctl {
         return 0;
     }
 
-    private void printStats(List<NicStats> nics) {
+    /**
+     * The NIC table. A NIC whose device process is gone shows as dead, and vmctl says so on
+     * stderr and ends with status 1, so that scripts notice as well as operators.
+     */
+    private int printStats(VmSelector vm, List<NicStats> nics) {
         out.printf("%4s %12s %14s %12s %14s %10s %8s%n", "NIC", "TX-FRAMES", "TX-BYTES", "RX-FRAMES", "RX-BYTES",
                 "TAP-ERRS", "DROPS");
+        List<Integer> dead = new ArrayList<>();
         for (NicStats n : nics) {
+            if (n.getDead()) {
+                out.printf("%4d %12s %14s %12s %14s %10s %8s  dead%n", n.getNic(), "-", "-", "-", "-", "-", "-");
+                dead.add(n.getNic());
+                continue;
+            }
             long drops = n.getDropsMap().values().stream().mapToLong(Long::longValue).sum();
             out.printf("%4d %12d %14d %12d %14d %10d %8d%n", n.getNic(), n.getTxFrames(), n.getTxBytes(),
                     n.getRxFrames(), n.getRxBytes(), n.getTapErrors(), drops);
             n.getDropsMap().forEach((why, count) -> out.printf("     drop %-24s %d%n", why, count));
         }
+        for (int nic : dead) {
+            warnx("vm " + (vm.hasName() ? vm.getName() : Integer.toString(vm.getId())) + ": nic " + nic
+                    + " is dead: its device process is gone (stop and start the vm to bring it back)");
+        }
+        return dead.isEmpty() ? 0 : 1;
     }
 }
