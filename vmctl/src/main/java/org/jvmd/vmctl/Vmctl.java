@@ -96,7 +96,10 @@ public final class Vmctl {
     public static void main(String[] args) {
         int status = new Vmctl(System.in, System.out, System.err).run(args);
         System.out.flush();
-        System.exit(status);
+        System.err.flush();
+        // halt, not exit: vmctl registers no shutdown hooks, and System.exit would first start
+        // the JDK's logging (it logs Runtime.exit), only to end (bin/vmctl's start-up budget).
+        Runtime.getRuntime().halt(status);
     }
 
     /** Runs one vmctl command line; returns the exit status. */
