@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
 import java.util.logging.Logger;
 import org.jvmd.proto.FrameException;
@@ -24,10 +25,12 @@ import org.jvmd.vmd.config.Caller;
  * <li>a client waiting to send, or sending, has {@link #READ_TIMEOUT_MS} for its whole next
  *     request, counted from its connect or from vmd's last answer: vmctl sends its request at
  *     once, so an idle or trickling client is cut off;</li>
- * <li>at most {@link #MAX_CLIENTS} connections are open at once. At the cap, a new client
- *     takes the place of the one that has waited longest for its request, which is never one
- *     whose request vmd is answering (start, stop -w and wait may take minutes); only if all
- *     {@link #MAX_CLIENTS} are being answered is a newcomer turned away, with EBUSY.</li>
+ * <li>at most {@link #MAX_CLIENTS} connections are open at once. At the cap, newcomers wait
+ *     in the socket's backlog until a client leaves or until the one that has waited longest
+ *     for its request has waited {@link #EVICT_AFTER_MS}; then a newcomer takes its place. A
+ *     client whose request vmd is answering (start, stop -w and wait may take minutes) is
+ *     never cut off; only if all {@link #MAX_CLIENTS} are being answered, and none ends within
+ *     {@link #EVICT_AFTER_MS}, is a newcomer turned away, with EBUSY.</li>
  * </ul>
  * So stalled clients cost vmd at most {@link #MAX_CLIENTS} threads and partial requests, and
  * every other client is still answered.
@@ -55,18 +58,27 @@ public final class ControlServer implements AutoCloseable {
 
     public static final Limits DEFAULT_LIMITS = new Limits(MAX_CLIENTS, READ_TIMEOUT_MS);
 
+    /**
+     * At the cap, a client waiting for its request keeps its place this long before a newcomer
+     * may take it: vmctl writes its request right after connect, so only a stalled or very
+     * slow client waits that long, and a burst of real clients is queued, not cut off.
+     */
+    static final long EVICT_AFTER_MS = 2000;
+
     /** errno vmctl prints for a client turned away at the cap. */
     private static final int EBUSY = 16;
 
     /** One client: its connection and, while vmd waits for its request, when that wait began. */
     private static final class Client {
         final ControlSocket.Connection conn;
-        /** System.nanoTime() at which the wait for the next request began; -1 while answering. */
-        volatile long waitingSince;
-
-        Client(ControlSocket.Connection conn, long now) {
+        /**
+         * System.nanoTime() at which vmd began reading the client's next request; -1 while vmd
+         * answers it, or before the client's thread first runs (a busy machine's scheduling
+         * delay is not the client's).
+         */
+        volatile long waitingSince = -1;
+        Client(ControlSocket.Connection conn) {
             this.conn = conn;
-            this.waitingSince = now;
         }
     }
 
@@ -121,19 +133,41 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    /** Takes a new connection in, making room at the cap (see the class comment). */
+    /**
+     * Takes a new connection in, making room at the cap (see the class comment). Until there
+     * is room, the acceptor waits here and further clients wait in the socket's backlog.
+     */
     private void admit(ControlSocket.Connection c) {
+        long evictAfter = TimeUnit.MILLISECONDS.toNanos(Math.min(EVICT_AFTER_MS, limits.readTimeoutMs()));
+        long arrived = System.nanoTime();
         synchronized (open) {
-            if (open.size() >= limits.maxClients() && !evictLongestWaiting()) {
-                LOG.warning("control: " + limits.maxClients() + " clients are being answered; turning one away");
-                try (c) {
-                    c.write(Control.error(EBUSY, "too many clients"));
-                } catch (IOException | RuntimeException e) {
-                    // it is turned away either way
+            while (open.size() >= limits.maxClients() && !closed) {
+                Client idle = longestWaiting();
+                long now = System.nanoTime();
+                long wait;
+                if (idle == null) {
+                    // every client is being answered: one may end soon; if none does, EBUSY
+                    if (now - arrived >= evictAfter) {
+                        turnAway(c);
+                        return;
+                    }
+                    wait = evictAfter - (now - arrived);
+                } else if (now - idle.waitingSince >= evictAfter) {
+                    LOG.fine("control: at " + limits.maxClients() + " clients: dropping the one idle longest");
+                    drop(idle);
+                    continue;
+                } else {
+                    wait = evictAfter - (now - idle.waitingSince);
                 }
-                return;
+                try {
+                    open.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(wait)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    turnAway(c);
+                    return;
+                }
             }
-            Client client = new Client(c, System.nanoTime());
+            Client client = new Client(c);
             open.add(client);
             // A platform thread: the client's reads block in native code (jnr), which would pin
             // a virtual thread's carrier; a few idle clients would then starve vmd.
@@ -141,8 +175,17 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    /** Cuts off the client that has waited longest for its request; false if none is waiting. */
-    private boolean evictLongestWaiting() {
+    private void turnAway(ControlSocket.Connection c) {
+        LOG.warning("control: " + limits.maxClients() + " clients are being answered; turning one away");
+        try (c) {
+            c.write(Control.error(EBUSY, "too many clients"));
+        } catch (IOException | RuntimeException e) {
+            // it is turned away either way
+        }
+    }
+
+    /** The client that has waited longest for its request, or null if every one is being answered. */
+    private Client longestWaiting() {
         Client oldest = null;
         for (Client c : open) {
             long since = c.waitingSince;
@@ -150,17 +193,15 @@ public final class ControlServer implements AutoCloseable {
                 oldest = c;
             }
         }
-        if (oldest == null) {
-            return false;
-        }
-        LOG.fine("control: at " + limits.maxClients() + " clients: dropping the one idle longest");
-        drop(oldest);
-        return true;
+        return oldest;
     }
 
     /** Ends a client's connection from outside its thread, which then sees its end and leaves. */
     private void drop(Client c) {
         if (open.remove(c)) {
+            synchronized (open) {
+                open.notifyAll();
+            }
             try {
                 c.conn.shutdown();
             } catch (IOException | RuntimeException e) {
@@ -194,6 +235,7 @@ public final class ControlServer implements AutoCloseable {
         ControlSocket.Connection c = client.conn;
         try (c) {
             Caller caller = callers.apply(c.peer().uid());
+            client.waitingSince = System.nanoTime();
             while (!closed) {
                 Request req;
                 try {
@@ -214,6 +256,9 @@ public final class ControlServer implements AutoCloseable {
             LOG.fine(() -> "control: client: " + e);
         } finally {
             open.remove(client);
+            synchronized (open) {
+                open.notifyAll(); // room for a client the acceptor holds back
+            }
         }
     }
 

@@ -155,4 +155,18 @@ class ControlServerTest {
             }
         }
     }
+
+    @Test
+    void aBurstOfRealClientsBeyondTheCapIsQueuedAndEveryOneAnswered() throws Exception {
+        Path socket = dir.resolve("s");
+        try (ControlServer s = server(socket, new ControlServer.Limits(4, 60_000))) {
+            List<CompletableFuture<Response>> answers = new ArrayList<>();
+            for (int i = 0; i < 40; i++) {
+                answers.add(status(socket));
+            }
+            for (CompletableFuture<Response> a : answers) {
+                assertEquals(1, a.get(20, TimeUnit.SECONDS).getStatus().getVmsCount());
+            }
+        }
+    }
 }
