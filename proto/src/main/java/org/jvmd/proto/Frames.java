@@ -4,6 +4,7 @@ import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.Message;
 import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
@@ -162,8 +163,21 @@ public final class Frames {
             throw new FrameException("garbage frame: " + e.getMessage(), e);
         }
         // Every peer speaks the same schema: a field we do not know is garbage, not news.
-        if (m instanceof Message msg && hasUnknownFields(msg)) {
-            throw new FrameException("garbage frame: unknown fields in " + msg.getDescriptorForType().getName());
+        // Looked for in a DynamicMessage of the same bytes: it walks the descriptors alone,
+        // where the generated message's getAllFields would first build its reflection
+        // accessors (a Method lookup per field, most of a short-lived vmctl's run).
+        if (m instanceof Message msg) {
+            DynamicMessage d;
+            try {
+                d = DynamicMessage.parseFrom(msg.getDescriptorForType(), CodedInputStream.newInstance(buf, off, len));
+            } catch (InvalidProtocolBufferException e) {
+                throw new FrameException("garbage frame: " + e.getMessage(), e);
+            } catch (IOException e) {
+                throw new FrameException("garbage frame", e);
+            }
+            if (hasUnknownFields(d)) {
+                throw new FrameException("garbage frame: unknown fields in " + msg.getDescriptorForType().getName());
+            }
         }
         return m;
     }
