@@ -23,8 +23,8 @@ import org.jvmd.vmd.config.Caller;
  * <li>a request's body is allocated as its bytes arrive ({@link org.jvmd.proto.Frames#read}),
  *     so a client that announces 1 MiB and stalls holds what it sent;</li>
  * <li>a client waiting to send, or sending, has {@link #READ_TIMEOUT_MS} for its whole next
- *     request, counted from its connect or from vmd's last answer: vmctl sends its request at
- *     once, so an idle or trickling client is cut off;</li>
+ *     request, counted from when vmd starts reading it (after accept, or after vmd's last
+ *     answer): vmctl sends its request at once, so an idle or trickling client is cut off;</li>
  * <li>at most {@link #MAX_CLIENTS} connections are open at once. At the cap, newcomers wait
  *     in the socket's backlog until a client leaves or until the one that has waited longest
  *     for its request has waited {@link #EVICT_AFTER_MS}; then a newcomer takes its place. A
@@ -77,6 +77,7 @@ public final class ControlServer implements AutoCloseable {
          * delay is not the client's).
          */
         volatile long waitingSince = -1;
+
         Client(ControlSocket.Connection conn) {
             this.conn = conn;
         }
