@@ -329,7 +329,7 @@ public final class Registry {
     }
 
     /** Root's vmctl start options applied to a VM (-b, -m, -i, -n, -d). */
-    private VmSpec override(VmSpec s, StartOptions o) {
+    private VmSpec override(VmSpec s, StartOptions o) throws VmdException {
         var ifs = new ArrayList<>(s.interfaces());
         int count = Math.max(o.interfaceCount(), o.switches().size());
         LladdrAllocator alloc = allocator();
@@ -342,7 +342,11 @@ public final class Registry {
             if (i < o.switches().size() && o.switches().get(i).equals(".")) {
                 req = localInterface();
             }
-            ifs.add(req.resolve(alloc.allocate(i), req.switchName().map(sws::get).orElse(null)));
+            try {
+                ifs.add(req.resolve(alloc.allocate(i), req.switchName().map(sws::get).orElse(null)));
+            } catch (org.jvmd.vmd.config.LladdrAllocator.Exhausted e) {
+                throw new VmdException(28 /* ENOSPC */, e.getMessage());
+            }
         }
         return new VmSpec(s.name(), s.parent(), o.memoryBytes() != 0 ? o.memoryBytes() : s.memoryBytes(), s.vcpus(),
                 o.kernel().orElse(s.kernel()), s.initrd(), s.cmdline(), ifs,

@@ -28,6 +28,10 @@ class ControlServerTest {
     Path dir;
 
     ControlServer server(Path socket) throws IOException {
+        return server(socket, ControlServer.DEFAULT_LIMITS);
+    }
+
+    ControlServer server(Path socket, ControlServer.Limits limits) throws IOException {
         Files.writeString(dir.resolve("bzImage"), "k");
         var env = new ConfigEnvironment(EtcAccounts.of("root:x:0:0::/:/bin/sh\n", "root:x:0:\n"),
                 LladdrGenerator.secure(), 1, Map.of());
@@ -48,7 +52,7 @@ class ControlServerTest {
             public void setVerbose(boolean verbose) {
             }
         });
-        ControlServer s = new ControlServer(ControlSocket.bind(socket, 0600, -1), control, uid -> Caller.root());
+        ControlServer s = new ControlServer(ControlSocket.bind(socket, 0600, -1), control, uid -> Caller.root(), limits);
         s.start();
         return s;
     }
@@ -82,6 +86,86 @@ class ControlServerTest {
         } finally {
             for (ControlSocket.Connection c : idle) {
                 c.close();
+            }
+        }
+    }
+
+    /** vmctl status over a fresh connection, from a daemon thread (a stuck server leaves it blocked). */
+    private static CompletableFuture<Response> status(Path socket) {
+        CompletableFuture<Response> answer = new CompletableFuture<>();
+        Thread.ofPlatform().daemon(true).start(() -> {
+            try (ControlSocket.Connection c = ControlSocket.connect(socket)) {
+                c.write(Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
+                answer.complete(c.read(Response.parser()));
+            } catch (IOException | RuntimeException e) {
+                answer.completeExceptionally(e);
+            }
+        });
+        return answer;
+    }
+
+    /** Waits (from a daemon thread) until vmd ends this connection: the read sees its end. */
+    private static CompletableFuture<Integer> endOf(ControlSocket.Connection c) {
+        CompletableFuture<Integer> end = new CompletableFuture<>();
+        Thread.ofPlatform().daemon(true).start(() -> {
+            try {
+                end.complete(c.in().read());
+            } catch (IOException e) {
+                end.complete(-1);
+            }
+        });
+        return end;
+    }
+
+    @Test
+    void aClientThatSendsNoWholeRequestInTimeIsCutOffIdleOrTrickling() throws Exception {
+        Path socket = dir.resolve("s");
+        try (ControlServer s = server(socket, new ControlServer.Limits(8, 300));
+                ControlSocket.Connection idle = ControlSocket.connect(socket);
+                ControlSocket.Connection partial = ControlSocket.connect(socket)) {
+            partial.out().write(new byte[] {(byte) 0x80, (byte) 0x80, 0x40, 1, 2, 3}); // 1 MiB announced, 3 sent
+            partial.out().flush();
+            assertEquals(-1, endOf(idle).get(10, TimeUnit.SECONDS));
+            assertEquals(-1, endOf(partial).get(10, TimeUnit.SECONDS));
+            // and vmd still answers
+            assertEquals(1, status(socket).get(10, TimeUnit.SECONDS).getStatus().getVmsCount());
+        }
+    }
+
+    @Test
+    void atTheCapANewClientTakesThePlaceOfTheOneWaitingLongestAndIsAnswered() throws Exception {
+        Path socket = dir.resolve("s");
+        List<ControlSocket.Connection> stalled = new ArrayList<>();
+        try (ControlServer s = server(socket, new ControlServer.Limits(8, 60_000))) {
+            for (int i = 0; i < 30; i++) {
+                ControlSocket.Connection c = ControlSocket.connect(socket);
+                stalled.add(c);
+                c.out().write(new byte[] {(byte) 0x80, (byte) 0x80, 0x40}); // 1 MiB announced, none sent
+                c.out().flush();
+            }
+            for (int i = 0; i < 3; i++) {
+                assertEquals(1, status(socket).get(10, TimeUnit.SECONDS).getStatus().getVmsCount());
+            }
+            // the first ones were cut off to make room; never more than the cap are open
+            assertEquals(-1, endOf(stalled.get(0)).get(10, TimeUnit.SECONDS));
+            org.junit.jupiter.api.Assertions.assertTrue(s.clients() <= 8, s.clients() + " clients");
+        } finally {
+            for (ControlSocket.Connection c : stalled) {
+                c.close();
+            }
+        }
+    }
+
+    @Test
+    void aBurstOfRealClientsBeyondTheCapIsQueuedAndEveryOneAnswered() throws Exception {
+        Path socket = dir.resolve("s");
+        try (ControlServer s = server(socket, new ControlServer.Limits(4, 60_000))) {
+            List<CompletableFuture<Response>> answers = new ArrayList<>();
+            for (int i = 0; i < 40; i++) {
+                answers.add(status(socket));
+            }
+            for (CompletableFuture<Response> a : answers) {
+                assertEquals(1, a.get(20, TimeUnit.SECONDS).getStatus().getVmsCount());
             }
         }
     }

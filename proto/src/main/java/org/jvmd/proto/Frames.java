@@ -4,6 +4,7 @@ import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.Message;
 import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
@@ -11,6 +12,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -27,6 +29,8 @@ public final class Frames {
     public static final int MAX_FRAME = 1 << 20;
     /** Longest varint prefix for a 32-bit length. */
     public static final int MAX_PREFIX = 5;
+    /** What a stream read allocates for a body before any of it has arrived. */
+    static final int FIRST_CHUNK = 4096;
 
     private Frames() {}
 
@@ -117,10 +121,15 @@ public final class Frames {
             throw new FrameException("frame too large: declares " + Integer.toUnsignedString(declared)
                     + " bytes, cap " + cap);
         }
-        byte[] body = new byte[declared];
+        // The body grows as its bytes arrive: a peer that declares a large frame and stalls
+        // holds what it sent (at most twice that), not the cap.
+        byte[] body = new byte[Math.min(declared, FIRST_CHUNK)];
         int got = 0;
         while (got < declared) {
-            int n = in.read(body, got, declared - got);
+            if (got == body.length) {
+                body = Arrays.copyOf(body, (int) Math.min(declared, 2L * body.length));
+            }
+            int n = in.read(body, got, body.length - got);
             if (n < 0) {
                 throw new FrameException("frame truncated: declares " + declared + " bytes, got " + got,
                         new EOFException());
@@ -154,8 +163,21 @@ public final class Frames {
             throw new FrameException("garbage frame: " + e.getMessage(), e);
         }
         // Every peer speaks the same schema: a field we do not know is garbage, not news.
-        if (m instanceof Message msg && hasUnknownFields(msg)) {
-            throw new FrameException("garbage frame: unknown fields in " + msg.getDescriptorForType().getName());
+        // Looked for in a DynamicMessage of the same bytes: it walks the descriptors alone,
+        // where the generated message's getAllFields would first build its reflection
+        // accessors (a Method lookup per field, most of a short-lived vmctl's run).
+        if (m instanceof Message msg) {
+            DynamicMessage d;
+            try {
+                d = DynamicMessage.parseFrom(msg.getDescriptorForType(), CodedInputStream.newInstance(buf, off, len));
+            } catch (InvalidProtocolBufferException e) {
+                throw new FrameException("garbage frame: " + e.getMessage(), e);
+            } catch (IOException e) {
+                throw new FrameException("garbage frame", e);
+            }
+            if (hasUnknownFields(d)) {
+                throw new FrameException("garbage frame: unknown fields in " + msg.getDescriptorForType().getName());
+            }
         }
         return m;
     }

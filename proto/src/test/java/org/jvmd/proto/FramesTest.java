@@ -117,4 +117,62 @@ class FramesTest {
         byte[] one = Frames.encode(Request.newBuilder().setStart(StartRequest.newBuilder().setName("x")).build());
         assertArrayEquals(one, Frames.encode(Frames.decode(one, one.length, Request.parser())));
     }
+
+    /** A stream that hands out at most {@code chunk} bytes a read and remembers the largest buffer it saw. */
+    private static final class Trickle extends java.io.InputStream {
+        final byte[] data;
+        final int chunk;
+        int pos;
+        int largestBuffer;
+
+        Trickle(byte[] data, int chunk) {
+            this.data = data;
+            this.chunk = chunk;
+        }
+
+        @Override
+        public int read() {
+            return pos < data.length ? data[pos++] & 0xff : -1;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) {
+            largestBuffer = Math.max(largestBuffer, b.length);
+            if (pos >= data.length) {
+                return -1;
+            }
+            int n = Math.min(Math.min(len, chunk), data.length - pos);
+            System.arraycopy(data, pos, b, off, n);
+            pos += n;
+            return n;
+        }
+    }
+
+    @Test
+    void aDeclaredButUnsentBodyIsNotAllocatedUpFront() {
+        // The control socket attack of issue 11: a 1 MiB length prefix, ten bytes, then nothing.
+        byte[] partial = {(byte) 0x80, (byte) 0x80, 0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+        Trickle in = new Trickle(partial, 3);
+        assertThrows(FrameException.class, () -> Frames.read(in, Request.parser()));
+        assertTrue(in.largestBuffer <= Frames.FIRST_CHUNK, "read into a buffer of " + in.largestBuffer + " bytes");
+    }
+
+    @Property(tries = 200)
+    void framesOfAnySizeSurviveAStreamThatTricklesAndTheBufferStaysWithinTwiceWhatArrived(
+            @ForAll @Size(max = 3) List<@Size(max = 20_000) String> names,
+            @ForAll @net.jqwik.api.constraints.IntRange(min = 1, max = 5000) int chunk) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int largestFrame = 0;
+        for (String n : names) {
+            Request r = Request.newBuilder().setStart(StartRequest.newBuilder().setName(n)).build();
+            largestFrame = Math.max(largestFrame, r.getSerializedSize());
+            Frames.write(out, r);
+        }
+        Trickle in = new Trickle(out.toByteArray(), chunk);
+        for (String n : names) {
+            assertEquals(n, Frames.read(in, Request.parser()).getStart().getName());
+        }
+        assertNull(Frames.read(in, Request.parser()));
+        assertTrue(in.largestBuffer <= Math.max(Frames.FIRST_CHUNK, 2 * largestFrame), in.largestBuffer + " bytes");
+    }
 }

@@ -5,7 +5,11 @@ import com.google.protobuf.Parser;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.channels.ClosedChannelException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -104,12 +108,23 @@ public final class ControlSocket implements AutoCloseable {
             }
             throw new ClosedChannelException();
         }
-        return new Connection(c);
+        return new Connection(c, c);
     }
 
-    /** Connects to a control socket (vmctl's side). */
+    /**
+     * Connects to a control socket (vmctl's side). The JDK's own unix-domain channel: a
+     * client needs no peer credentials, and so vmctl starts without loading jnr's native
+     * stubs and the classes it generates at run time (most of its start-up).
+     */
     public static Connection connect(Path path) throws IOException {
-        return new Connection(UnixSocketChannel.open(new UnixSocketAddress(path.toFile())));
+        SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            ch.connect(UnixDomainSocketAddress.of(path));
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        return new Connection(ch, null);
     }
 
     /** Stops listening (waking a thread blocked in {@link #accept()}) and removes the socket file. */
@@ -134,12 +149,15 @@ public final class ControlSocket implements AutoCloseable {
 
     /** One connection: framed protobuf messages both ways, and the peer's credentials. */
     public static final class Connection implements AutoCloseable {
-        private final UnixSocketChannel ch;
+        private final ByteChannel ch;
+        /** The accepted side's channel, which knows the peer's credentials; null on a client. */
+        private final UnixSocketChannel accepted;
         private final InputStream in;
         private final OutputStream out;
 
-        Connection(UnixSocketChannel ch) {
+        Connection(ByteChannel ch, UnixSocketChannel accepted) {
             this.ch = ch;
+            this.accepted = accepted;
             // Not Channels.newInputStream: those streams share the channel's blocking lock,
             // so a reader blocked in read would stall a writer.
             this.in = new InputStream() {
@@ -177,7 +195,10 @@ public final class ControlSocket implements AutoCloseable {
 
         /** SO_PEERCRED of the connection. */
         public PeerCredentials peer() throws IOException {
-            Credentials c = ch.getOption(UnixSocketOptions.SO_PEERCRED);
+            if (accepted == null) {
+                throw new IllegalStateException("peer credentials are known on the accepting side only");
+            }
+            Credentials c = accepted.getOption(UnixSocketOptions.SO_PEERCRED);
             return new PeerCredentials(c.getUid(), c.getGid(), c.getPid());
         }
 
@@ -198,6 +219,26 @@ public final class ControlSocket implements AutoCloseable {
 
         public OutputStream out() {
             return out;
+        }
+
+        /**
+         * Shuts the connection down both ways without closing it: a thread blocked reading it
+         * (in native code, which a close from another thread does not wake) sees its end.
+         * Its owner still closes it.
+         */
+        public void shutdown() throws IOException {
+            if (accepted != null) {
+                if (accepted.isOpen()) {
+                    try {
+                        LibC.shutdown(accepted.getFD(), LibC.SHUT_RDWR);
+                    } catch (SysException e) {
+                        // ENOTCONN: the peer is gone already
+                    }
+                }
+            } else if (ch instanceof SocketChannel s && s.isOpen()) {
+                s.shutdownInput();
+                s.shutdownOutput();
+            }
         }
 
         @Override

@@ -55,8 +55,22 @@ public final class StatusTable {
         return String.format("%5s disk%d %s", "", index, image);
     }
 
-    /** user, or user:group; cut to 15 characters like vmctl's char user[16]. */
+    /**
+     * user, or user:group; cut to 15 characters like vmctl's char user[16]. The names are
+     * the ones vmd sent ({@code owner}, looked up on the same host); only a status without
+     * them is looked up here, which costs vmctl the start-up of the native linker.
+     */
     static String owner(VmStatus v) {
+        if (!v.getOwner().isEmpty()) {
+            String o = v.getOwner();
+            int colon = v.getOwnerGid() != -1 ? o.lastIndexOf(':') : -1;
+            String user = colon >= 0 ? o.substring(0, colon) : o;
+            if (user.length() > 15) {
+                user = user.substring(0, 15);
+            }
+            String both = colon >= 0 ? user + o.substring(colon) : user;
+            return both.length() > 15 ? both.substring(0, 15) : both;
+        }
         String user = Users.userName(v.getOwnerUid());
         if (user.length() > 15) {
             user = user.substring(0, 15);

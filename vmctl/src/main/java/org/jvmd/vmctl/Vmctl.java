@@ -102,7 +102,10 @@ public final class Vmctl {
     public static void main(String[] args) {
         int status = new Vmctl(System.in, System.out, System.err).run(args);
         System.out.flush();
-        System.exit(status);
+        System.err.flush();
+        // halt, not exit: vmctl registers no shutdown hooks, and System.exit would first start
+        // the JDK's logging (it logs Runtime.exit), only to end (bin/vmctl's start-up budget).
+        Runtime.getRuntime().halt(status);
     }
 
     /** Runs one vmctl command line; returns the exit status. */
@@ -643,8 +646,26 @@ public final class Vmctl {
     // ---- status ----
 
     private int status(Cmd cmd, String[] argv) {
-        ParseResult r = parse(cmd, argv, "r", "", false);
-        List<String> pos = positionals(r);
+        // Not picocli: status runs in loops and scripts, and its one flag does not need the
+        // start-up of a general parser (and the converters it registers).
+        boolean runningOnly = false;
+        List<String> pos = new ArrayList<>();
+        boolean options = true;
+        for (int i = 1; i < argv.length; i++) {
+            String a = argv[i];
+            if (options && a.equals("--")) {
+                options = false;
+            } else if (options && a.startsWith("-") && a.length() > 1) {
+                for (int j = 1; j < a.length(); j++) {
+                    if (a.charAt(j) != 'r') {
+                        ctlUsage(cmd);
+                    }
+                }
+                runningOnly = true;
+            } else {
+                pos.add(a);
+            }
+        }
         if (pos.size() > 1) {
             ctlUsage(cmd);
         }
@@ -653,7 +674,6 @@ public final class Vmctl {
             errx("unexpected response received from vmd");
         }
         List<VmStatus> list = resp.getStatus().getVmsList();
-        boolean runningOnly = r.hasMatchedOption("-r");
         List<VmStatus> shown = new ArrayList<>();
         int counted = 0;
         VmSelector only = pos.isEmpty() ? null : vmid(pos.get(0));
@@ -714,9 +734,8 @@ public final class Vmctl {
                 if (resp.hasError()) {
                     errx("stats command failed: " + strerror(resp.getError().getErrno()));
                 }
-                printStats(resp.getStats().getNicsList());
-                printDiskStats(resp.getStats().getDisksList());
-                return 0;
+                int status = printStats(vm, resp.getStats().getNicsList());
+                return printDiskStats(resp.getStats().getDisksList()) | status;
             }
         }
     }
@@ -736,17 +755,19 @@ public final class Vmctl {
 
     /**
      * Per-disk counters beside the NICs' (none printed for a VM without disks); a disk whose
-     * vioblk-proc is gone shows as dead.
+     * vioblk-proc is gone shows as dead and makes the status 1, as a dead NIC does.
      */
-    void printDiskStats(List<DiskStats> disks) {
+    int printDiskStats(List<DiskStats> disks) {
+        int status = 0;
         if (disks.isEmpty()) {
-            return;
+            return status;
         }
         out.printf("%4s %10s %10s %14s %14s %8s %8s %8s %8s%n", "DISK", "READS", "WRITES", "READ-BYTES",
                 "WRITE-BYTES", "FLUSHES", "DISCARDS", "ZEROES", "ERRORS");
         for (DiskStats d : disks) {
             if (d.getDead()) {
                 out.printf("%4d dead: its device process is gone%n", d.getDisk());
+                status = 1;
                 continue;
             }
             long errors = d.getErrorsMap().values().stream().mapToLong(Long::longValue).sum();
@@ -760,16 +781,32 @@ public final class Vmctl {
             }
             new java.util.TreeMap<>(d.getErrorsMap()).forEach((why, count) -> out.printf("     error %-23s %d%n", why, count));
         }
+        return status;
     }
 
-    private void printStats(List<NicStats> nics) {
+    /**
+     * The NIC table. A NIC whose device process is gone shows as dead, and vmctl says so on
+     * stderr and ends with status 1, so that scripts notice as well as operators.
+     */
+    private int printStats(VmSelector vm, List<NicStats> nics) {
         out.printf("%4s %12s %14s %12s %14s %10s %8s%n", "NIC", "TX-FRAMES", "TX-BYTES", "RX-FRAMES", "RX-BYTES",
                 "TAP-ERRS", "DROPS");
+        List<Integer> dead = new ArrayList<>();
         for (NicStats n : nics) {
+            if (n.getDead()) {
+                out.printf("%4d %12s %14s %12s %14s %10s %8s  dead%n", n.getNic(), "-", "-", "-", "-", "-", "-");
+                dead.add(n.getNic());
+                continue;
+            }
             long drops = n.getDropsMap().values().stream().mapToLong(Long::longValue).sum();
             out.printf("%4d %12d %14d %12d %14d %10d %8d%n", n.getNic(), n.getTxFrames(), n.getTxBytes(),
                     n.getRxFrames(), n.getRxBytes(), n.getTapErrors(), drops);
             n.getDropsMap().forEach((why, count) -> out.printf("     drop %-24s %d%n", why, count));
         }
+        for (int nic : dead) {
+            warnx("vm " + (vm.hasName() ? vm.getName() : Integer.toString(vm.getId())) + ": nic " + nic
+                    + " is dead: its device process is gone (stop and start the vm to bring it back)");
+        }
+        return dead.isEmpty() ? 0 : 1;
     }
 }

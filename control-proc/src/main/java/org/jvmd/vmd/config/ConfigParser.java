@@ -194,6 +194,8 @@ public final class ConfigParser {
         final List<IfDraft> interfaces = new ArrayList<>();
         final List<DiskSpec> disks = new ArrayList<>();
         Integer count;
+        /** Where {@code interfaces N} was given (errors about those interfaces point there). */
+        Token countTok;
         Owner owner;
         boolean disabled;
         final EnumSet<InstanceFlag> insFlags = EnumSet.noneOf(InstanceFlag.class);
@@ -912,6 +914,7 @@ public final class ConfigParser {
                 return;
             }
             d.count = (int) n;
+            d.countTok = v;
         }
 
         private void allowInstance(VmDraft d) {
@@ -1131,6 +1134,8 @@ public final class ConfigParser {
             LladdrAllocator lladdrs = new LladdrAllocator(env.lladdrs(), List.of());
             checkInterfaces(switchNames, lladdrs);
             Map<String, VmSpec> done = new LinkedHashMap<>();
+            // VMs whose errors are reported: their instances say nothing more about them.
+            Set<String> failed = new HashSet<>();
             Set<String> names = new HashSet<>();
             for (VmDraft d : vms) {
                 if (!d.nameOk) {
@@ -1140,9 +1145,12 @@ public final class ConfigParser {
                     error(d.nameTok, "duplicate vm name: " + d.name);
                     continue;
                 }
-                VmSpec vm = d.parent == null ? plainVm(d, switchMap, lladdrs) : instance(d, done, switchMap, lladdrs);
+                VmSpec vm = d.parent == null ? plainVm(d, switchMap, lladdrs)
+                        : instance(d, done, failed, switchMap, lladdrs);
                 if (vm != null) {
                     done.put(d.name, vm);
+                } else {
+                    failed.add(d.name);
                 }
             }
             Globals globals = new Globals(localPrefix, inet6, Optional.ofNullable(localPrefix6), socketOwner,
@@ -1194,11 +1202,21 @@ public final class ConfigParser {
             for (IfDraft f : d.interfaces) {
                 InterfaceRequest r = f.request();
                 SwitchSpec sw = r.switchName().map(switchMap::get).orElse(null);
-                interfaces.add(r.resolve(r.lladdr().orElseGet(() -> lladdrs.allocate(interfaces.size())), sw));
+                try {
+                    interfaces.add(r.resolve(r.lladdr().orElseGet(() -> lladdrs.allocate(interfaces.size())), sw));
+                } catch (LladdrAllocator.Exhausted e) {
+                    error(f.tok, e.getMessage());
+                    return null;
+                }
             }
             int count = d.count == null ? 0 : d.count;
             while (interfaces.size() < count) {
-                interfaces.add(InterfaceRequest.defaults().resolve(lladdrs.allocate(interfaces.size()), null));
+                try {
+                    interfaces.add(InterfaceRequest.defaults().resolve(lladdrs.allocate(interfaces.size()), null));
+                } catch (LladdrAllocator.Exhausted e) {
+                    error(d.countTok != null ? d.countTok : d.nameTok, e.getMessage());
+                    return null;
+                }
             }
             InstancePolicy policy = new InstancePolicy(d.insFlags, d.insOwner == null ? Owner.ROOT : d.insOwner);
             return new VmSpec(d.name, Optional.empty(), d.memory == null ? MemorySize.DEFAULT : d.memory,
@@ -1207,11 +1225,13 @@ public final class ConfigParser {
                     !d.disabled, policy, Optional.of(d.nameTok.source()));
         }
 
-        private VmSpec instance(VmDraft d, Map<String, VmSpec> done, Map<String, SwitchSpec> switchMap,
-                LladdrAllocator lladdrs) {
+        private VmSpec instance(VmDraft d, Map<String, VmSpec> done, Set<String> failed,
+                Map<String, SwitchSpec> switchMap, LladdrAllocator lladdrs) {
             VmSpec parent = done.get(d.parent);
             if (parent == null) {
-                error(d.parentTok, "unknown template vm: " + d.parent);
+                if (!failed.contains(d.parent)) {
+                    error(d.parentTok, "unknown template vm: " + d.parent);
+                }
                 return null;
             }
             if ((d.kernelSeen && d.kernel == null) || (d.initrdSeen && d.initrd == null)) {

@@ -10,8 +10,24 @@ public final class LladdrAllocator {
     /** Far more attempts than a 16-bit random part ever needs; a generator stuck on one value fails. */
     private static final int MAX_ATTEMPTS = 1 << 20;
 
+    /**
+     * No generated address is left for an interface index: vmd's scheme has 2^16 per index
+     * (fe:e1:bb:dN:xx:xx), so a configuration or a start that needs more fails with this,
+     * which the caller reports against the VM or interface that asked.
+     */
+    public static final class Exhausted extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Exhausted(int interfaceIndex) {
+            super("no unused lladdr left for interface " + interfaceIndex
+                    + ": every generated address for it is taken (set one with lladdr)");
+        }
+    }
+
     private final LladdrGenerator generator;
     private final Set<MacAddress> used = new HashSet<>();
+    /** Indices whose search already failed: every later VM asking for one fails at once. */
+    private final Set<Integer> exhausted = new HashSet<>();
 
     /**
      * @param generator makes candidate addresses
@@ -27,14 +43,22 @@ public final class LladdrAllocator {
         return used.add(address);
     }
 
-    /** A fresh unicast address for the interface with this index, now taken. */
+    /**
+     * A fresh unicast address for the interface with this index, now taken.
+     *
+     * @throws Exhausted when none is left for that index
+     */
     public MacAddress allocate(int interfaceIndex) {
+        if (exhausted.contains(interfaceIndex)) {
+            throw new Exhausted(interfaceIndex);
+        }
         for (int i = 0; i < MAX_ATTEMPTS; i++) {
             MacAddress a = generator.generate(interfaceIndex);
             if (!a.isZero() && !a.isMulticast() && used.add(a)) {
                 return a;
             }
         }
-        throw new IllegalStateException("no unused lladdr after " + MAX_ATTEMPTS + " attempts");
+        exhausted.add(interfaceIndex);
+        throw new Exhausted(interfaceIndex);
     }
 }

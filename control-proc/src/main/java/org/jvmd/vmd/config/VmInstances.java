@@ -88,7 +88,12 @@ public final class VmInstances {
             return refuse(name, "cannot change instance permissions");
         }
         InstancePolicy childPolicy = policy.allows(InstanceFlag.INSTANCE) ? policy : InstancePolicy.NONE;
-        List<InterfaceSpec> interfaces = interfaces(parent, request, count, switches, lladdrs);
+        List<InterfaceSpec> interfaces;
+        try {
+            interfaces = interfaces(parent, request, count, switches, lladdrs);
+        } catch (LladdrAllocator.Exhausted e) {
+            return refuse(name, "needs an lladdr: " + e.getMessage());
+        }
         VmSpec vm = new VmSpec(name, Optional.of(parent.name()), memory, vcpus,
                 request.kernel().orElse(parent.kernel()),
                 request.initrd().or(parent::initrd),

@@ -79,7 +79,7 @@ class ValueTypesTest {
     void allocatorNeverHandsOutAClaimedAddress() {
         MacAddress taken = MacAddress.parse("fe:e1:bb:d1:00:01").orElseThrow();
         LladdrAllocator a = new LladdrAllocator(i -> taken, java.util.List.of(taken));
-        assertThrows(IllegalStateException.class, () -> a.allocate(0));
+        assertThrows(LladdrAllocator.Exhausted.class, () -> a.allocate(0));
         LladdrAllocator b = new LladdrAllocator(LladdrGenerator.vmd(new SplittableRandom(1)), java.util.List.of());
         java.util.Set<MacAddress> seen = new java.util.HashSet<>();
         for (int i = 0; i < 5000; i++) {

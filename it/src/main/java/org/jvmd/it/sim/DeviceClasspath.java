@@ -27,8 +27,15 @@ public final class DeviceClasspath {
             "/vmctl/", "/test-classes", "junit", "jqwik", "opentest4j", "apiguardian", "surefire",
             "jvmd-it-", "jvmd-control-proc-", "jvmd-vmm-proc-", "jvmd-vmctl-", "picocli");
 
-    /** The classpath named by {@code property} or its file, else this JVM's without {@code foreign}. */
+    /**
+     * The classpath named by {@code property} or its file, else this JVM's without
+     * {@code foreign}; a jar named twice, or also brought by a jar's manifest, once.
+     */
     public static String find(String property, List<String> foreign) {
+        return withoutDuplicates(given(property, foreign));
+    }
+
+    private static String given(String property, List<String> foreign) {
         String cp = System.getProperty(property);
         if (cp != null && !cp.isBlank()) {
             return cp.strip();
@@ -54,5 +61,56 @@ public final class DeviceClasspath {
             }
         }
         return String.join(File.pathSeparator, keep);
+    }
+
+    /**
+     * {@code classpath} without the jars the JVM would see twice. A module jar a reactor build
+     * packaged (module/target/jvmd-*.jar) names its libraries in its manifest's Class-Path
+     * (lib/..., which that build also fills), and the JVM adds those after the jar: the same
+     * libraries listed on the class path as well are then searched and opened twice. An entry
+     * that a jar's manifest brings, or that an earlier entry already named, is left out.
+     */
+    static String withoutDuplicates(String classpath) {
+        java.util.Set<String> brought = new java.util.HashSet<>();
+        for (String e : classpath.split(File.pathSeparator)) {
+            if (!e.isEmpty()) {
+                for (Path lib : manifestClassPath(Path.of(e))) {
+                    brought.add(lib.getFileName().toString());
+                }
+            }
+        }
+        List<String> keep = new ArrayList<>();
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (String e : classpath.split(File.pathSeparator)) {
+            String name = e.isEmpty() ? "" : Path.of(e).getFileName().toString();
+            if (!e.isEmpty() && !brought.contains(name) && seen.add(name)) {
+                keep.add(e);
+            }
+        }
+        return String.join(File.pathSeparator, keep);
+    }
+
+    /** The existing files a jar's manifest Class-Path adds (resolved against the jar's directory). */
+    static List<Path> manifestClassPath(Path jar) {
+        List<Path> out = new ArrayList<>();
+        if (!Files.isRegularFile(jar) || !jar.toString().endsWith(".jar")) {
+            return out;
+        }
+        try (java.util.jar.JarFile j = new java.util.jar.JarFile(jar.toFile())) {
+            java.util.jar.Manifest m = j.getManifest();
+            String cp = m == null ? null : m.getMainAttributes().getValue(java.util.jar.Attributes.Name.CLASS_PATH);
+            if (cp == null) {
+                return out;
+            }
+            for (String rel : cp.trim().split("\\s+")) {
+                Path p = jar.resolveSibling(rel);
+                if (!rel.isEmpty() && Files.exists(p)) {
+                    out.add(p);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not a readable jar: the JVM will not expand it either
+        }
+        return out;
     }
 }

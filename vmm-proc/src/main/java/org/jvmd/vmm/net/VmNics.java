@@ -9,6 +9,7 @@ import java.util.concurrent.TimeoutException;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.NicConfig;
+import org.jvmd.proto.NicStats;
 import org.jvmd.proto.StatsReply;
 import org.jvmd.proto.TunCapabilitiesReply;
 import org.jvmd.sys.Child;
@@ -134,15 +135,31 @@ public final class VmNics implements AutoCloseable {
         nics.get(i).proxy().tuncapReply(reply);
     }
 
-    /** Every NIC's counters; a NIC whose vionet is gone or silent is left out (and logged). */
+    /**
+     * Every NIC's counters. A NIC whose vionet is gone is there, marked dead (an operator must
+     * see it); one that is alive but silent is left out (and logged).
+     */
     public StatsReply stats(long timeoutMs) {
+        return stats(nics.stream().map(AttachedDevice::proxy).toList(), timeoutMs);
+    }
+
+    /** {@link #stats(long)} over the proxies of NIC 0, 1, ... */
+    static StatsReply stats(List<VionetProxy> proxies, long timeoutMs) {
         StatsReply.Builder all = StatsReply.newBuilder();
-        for (AttachedDevice<VionetProxy> n : nics) {
+        for (int i = 0; i < proxies.size(); i++) {
+            VionetProxy p = proxies.get(i);
             try {
-                all.addAllNics(n.proxy().stats(timeoutMs).getNicsList());
+                if (p.alive()) {
+                    all.addAllNics(p.stats(timeoutMs).getNicsList());
+                    continue;
+                }
             } catch (IOException | TimeoutException e) {
-                LOG.log(Level.WARNING, n.proxy().title() + ": no stats: " + e);
+                if (p.alive()) {
+                    LOG.log(Level.WARNING, p.title() + ": no stats: " + e);
+                    continue;
+                }
             }
+            all.addNics(NicStats.newBuilder().setNic(i).setDead(true));
         }
         return all.build();
     }

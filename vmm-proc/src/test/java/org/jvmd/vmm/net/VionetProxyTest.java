@@ -222,6 +222,9 @@ class VionetProxyTest {
         assertFalse(proxy.alive());
         await(() -> plugged.raised(0), "the configuration-change MSI on vector 0");
         assertThrows(IOException.class, () -> proxy.stats(T));
+        // vmctl stats shows it dead rather than leaving it out (issue 11)
+        assertEquals(org.jvmd.proto.NicStats.newBuilder().setNic(0).setDead(true).build(),
+                VmNics.stats(List.of(proxy), T).getNics(0));
         assertFalse(driver.negotiate(VERSION_1), "FEATURES_OK is refused while vionet is gone");
     }
 
