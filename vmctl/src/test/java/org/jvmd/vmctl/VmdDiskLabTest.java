@@ -151,7 +151,10 @@ class VmdDiskLabTest {
             f.write(java.nio.ByteBuffer.wrap(new byte[1]), (64L << 20) - 1);
         }
         List<String> disks = List.of("\"" + root + "\"", "\"" + data + "\" format raw");
+        // The serial getty prints its prompt on its own time: the script waits for agetty (and
+        // a little) before it powers the guest off, so that the prompt is on the console.
         String write = "set -e\nsystemctl is-system-running --wait || true\nfindmnt -n -o SOURCE /\n"
+                + "for i in $(seq 120); do pgrep -x agetty >/dev/null && break; sleep 1; done; sleep 10\n"
                 + "mkfs.ext4 -q -L jvmd-data /dev/vdb\nmount /dev/vdb /mnt\necho jvmd-disk-$((6*7)) > /mnt/hello\n"
                 + "sync\numount /mnt\necho JVMD-DATA-WRITTEN\n";
         String read = "set -e\nfsck.ext4 -n /dev/vdb && echo JVMD-FSCK-CLEAN\nmount -o ro /dev/vdb /mnt\n"
