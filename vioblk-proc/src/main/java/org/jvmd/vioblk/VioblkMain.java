@@ -43,12 +43,14 @@ import org.jvmd.virtio.blk.VirtioBlk;
 /**
  * vioblk-proc: the unprivileged virtio-blk device process, one per disk (vmd's vioblk.c).
  * Acquire, then shed: it receives its channel (fd 3), then {@code VioblkInit} with the
- * guest memfd, the image, the request queue's kick eventfd and a call eventfd per MSI-X
- * vector; maps guest memory, sizes the image, closes everything else; loads what it will
- * need; drops to the unprivileged user in an empty chroot with no_new_privs and the disk
+ * guest memfd, the image (and a qcow2 disk's read-only base chain, FD_DISK layers 1..n),
+ * the request queue's kick eventfd and a call eventfd per MSI-X vector; maps guest memory,
+ * opens the image (sizes a raw one; reads a qcow2 one's header and tables through the qcow2
+ * library), closes everything else; loads what it will need; drops to the unprivileged user in an empty chroot with no_new_privs and the disk
  * seccomp profile (no open, socket, exec, ioctl, truncate or flock); answers
  * {@code VioblkReady} with the geometry; and serves the guest ({@link VioblkLoop},
- * {@link Vioblk}, {@link RawBackend}, {@link IoPool}) until Shutdown or end of file.
+ * {@link Vioblk}, {@link RawBackend} or {@link Qcow2Backend}, {@link IoPool}) until Shutdown
+ * or end of file, then closes the image (a qcow2 image writes back its cached metadata).
  */
 public final class VioblkMain {
     /** The class a parent starts (vmm-proc's proxy, the block-driver simulator). */
@@ -184,7 +186,7 @@ public final class VioblkMain {
             vioblk.serveLoneRequestsInline(Boolean.parseBoolean(System.getProperty(INLINE_PROPERTY, "true")));
             loop.attach(vioblk);
             return new Setup(init, vioblk, loop, pool, backend);
-            // every descriptor not taken (base layers of a raw disk, strays) is closed here
+            // every descriptor not taken (strays beyond the layers base_formats names) is closed here
         }
     }
 
