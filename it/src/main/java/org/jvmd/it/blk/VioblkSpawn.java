@@ -11,19 +11,14 @@ import org.jvmd.vioblk.VioblkMain;
 /**
  * How vioblk-proc is started: its main class, JVM options and classpath, in this one place.
  *
- * <p>TODO(vmm-proc): replace {@link #start} by vmm-proc's
- * {@code org.jvmd.vmm.blk.VioblkProxy.startEarly(title, output, classpath)} (branch vmmdisk,
- * over {@code DeviceProxy.spawnProcess}) once it is merged, so that the simulator starts
- * vioblk exactly as a VM does. Until then: the shared {@link Spawner} with its default child
- * options plus vioblk-proc's own {@code VioblkMain.JVM_OPTIONS}. (vmmdisk's DeviceProxy
- * passes -Xmx256m where VioblkMain declares -Xmx128m: one of them should give way.)
+ * <p>{@link #start} is vmm-proc's {@code VioblkProxy.startEarly}, so that the simulator
+ * starts vioblk exactly as a VM does (a test may add JVM options after those).
  */
 public final class VioblkSpawn {
     private VioblkSpawn() {}
 
-    /** vioblk-proc's own: its main class and JVM options (beside Spawner's defaults). */
+    /** vioblk-proc's main class. */
     public static final String MAIN_CLASS = VioblkMain.MAIN_CLASS;
-    public static final List<String> JVM_OPTIONS = VioblkMain.JVM_OPTIONS;
 
     /** Entries of a full classpath that vioblk never needs. */
     public static final List<String> FOREIGN = java.util.stream.Stream.concat(DeviceClasspath.NOT_A_DEVICE.stream(),
@@ -45,9 +40,13 @@ public final class VioblkSpawn {
      */
     public static Child start(String title, Path output, String classpath, List<String> extraJvmOptions)
             throws IOException {
+        String cp = classpath != null ? classpath : classpath();
+        if (extraJvmOptions.isEmpty()) {
+            return org.jvmd.vmm.blk.VioblkProxy.startEarly(title, output, cp);   // exactly as a VM starts it
+        }
         Spawner s = Spawner.java(title, MAIN_CLASS)
-                .classpath(classpath != null ? classpath : classpath())
-                .jvmOptions(JVM_OPTIONS.toArray(String[]::new))
+                .classpath(cp)
+                .jvmOptions(org.jvmd.vmm.blk.VioblkProxy.VIOBLK_JVM_OPTIONS)
                 .jvmOptions(extraJvmOptions.toArray(String[]::new));
         if (output != null) {
             s.output(output);

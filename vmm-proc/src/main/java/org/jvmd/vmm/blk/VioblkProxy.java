@@ -39,6 +39,12 @@ public final class VioblkProxy extends DeviceProxy<FromVioblk> {
     private static final System.Logger LOG = System.getLogger(VioblkProxy.class.getName());
 
     public static final String MAIN_CLASS = "org.jvmd.vioblk.VioblkMain";
+    /**
+     * vioblk-proc's JVM options (beside Spawner's defaults): org.jvmd.vioblk.VioblkMain.JVM_OPTIONS,
+     * which the block-driver simulator starts it with too (a test in it keeps the two equal).
+     * A smaller heap than vionet's: its buffers are guest memory and the image's page cache.
+     */
+    public static final String[] VIOBLK_JVM_OPTIONS = {"-Xmx128m", "-XX:+ErrorFileToStderr"};
     /** The request queue's size: room for 256 requests in flight (a power of two, virtio 1.2 §2.7). */
     public static final int QUEUE_SIZE = 256;
     static final long PAUSE_TIMEOUT_MS = 5_000;
@@ -70,7 +76,7 @@ public final class VioblkProxy extends DeviceProxy<FromVioblk> {
      * its JVM starts while the VM is being set up (vioblk waits for its init message).
      */
     public static Child startEarly(String title, Path output, String classpath) throws IOException {
-        return spawnProcess(title, MAIN_CLASS, JVM_OPTIONS, output, classpath);
+        return spawnProcess(title, MAIN_CLASS, VIOBLK_JVM_OPTIONS, output, classpath);
     }
 
     /**
