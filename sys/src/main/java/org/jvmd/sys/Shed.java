@@ -133,10 +133,18 @@ public final class Shed {
         if (!Files.isDirectory(dir)) {
             throw new IOException("chroot " + dir + ": not a directory");
         }
+        List<String> found = new ArrayList<>();
         try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
-            if (s.iterator().hasNext()) {
-                throw new IOException("chroot " + dir + ": not empty");
+            for (Path p : s) {
+                if (found.size() == 3) {
+                    found.add("...");
+                    break;
+                }
+                found.add(p.getFileName().toString());
             }
+        }
+        if (!found.isEmpty()) {
+            throw new IOException("chroot " + dir + ": not empty (" + String.join(", ", found) + ")");
         }
     }
 

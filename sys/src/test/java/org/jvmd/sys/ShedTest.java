@@ -46,7 +46,7 @@ class ShedTest {
     void theChrootMustBeAnEmptyDirectory() throws Exception {
         Files.writeString(dir.resolve("something"), "x");
         IOException e = assertThrows(IOException.class, () -> Shed.to("_vmd").chroot(dir).drop());
-        assertEquals("chroot " + dir + ": not empty", e.getMessage());
+        assertEquals("chroot " + dir + ": not empty (something)", e.getMessage());
     }
 
     @Test

@@ -163,14 +163,36 @@ final class VmdProcess implements AutoCloseable {
             } catch (IOException e) {
                 return false;
             }
-        }, millis, "vmd's fds back to " + before);
+        }, millis, "vmd's fds back to " + before, this::fdList);
+    }
+
+    /** What each of vmd's descriptors is (for a failure message). */
+    String fdList() {
+        StringBuilder b = new StringBuilder();
+        try (var s = Files.list(Path.of("/proc", Long.toString(pid()), "fd"))) {
+            for (Path fd : s.sorted(java.util.Comparator.comparingInt(f -> Integer.parseInt(f.getFileName().toString())))
+                    .toList()) {
+                try {
+                    b.append(fd.getFileName()).append(" -> ").append(Files.readSymbolicLink(fd)).append('\n');
+                } catch (IOException e) {
+                    b.append(fd.getFileName()).append(" (gone)\n");
+                }
+            }
+        } catch (IOException e) {
+            b.append("(no fd list: ").append(e).append(")\n");
+        }
+        return b.toString();
     }
 
     void awaitUntil(BooleanSupplier cond, long millis, String what) {
+        awaitUntil(cond, millis, what, () -> "");
+    }
+
+    void awaitUntil(BooleanSupplier cond, long millis, String what, java.util.function.Supplier<String> more) {
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
         while (!cond.getAsBoolean()) {
             if (System.nanoTime() > end) {
-                throw new AssertionError("timed out waiting for " + what + "; vmd log:\n" + logText());
+                throw new AssertionError("timed out waiting for " + what + "; vmd log:\n" + logText() + more.get());
             }
             try {
                 Thread.sleep(20);
