@@ -47,10 +47,12 @@ public final class ControlServer implements AutoCloseable {
     public static final int MAX_CLIENTS = Integer.getInteger("jvmd.controlMaxClients", 64);
     /**
      * How long a client has for a whole request (-Djvmd.controlReadTimeoutMs): vmctl writes
-     * its few hundred bytes right after connect, so 10 s is slack for a loaded machine and
-     * short for a client that holds a connection without using it.
+     * its few hundred bytes, encoded before it connects, right after connect. 30 s is slack
+     * for a machine so loaded that a JVM's first socket write takes seconds (seen at 10 s
+     * in the emulated lab under load), and still short for a client that holds a
+     * connection without using it; the client cap bounds how many can do that at once.
      */
-    public static final long READ_TIMEOUT_MS = Long.getLong("jvmd.controlReadTimeoutMs", 10_000);
+    public static final long READ_TIMEOUT_MS = Long.getLong("jvmd.controlReadTimeoutMs", 30_000);
 
     /** The two bounds; tests shrink them, vmd uses {@link #DEFAULT_LIMITS}. */
     public record Limits(int maxClients, long readTimeoutMs) {

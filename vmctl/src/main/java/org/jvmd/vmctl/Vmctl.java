@@ -15,6 +15,7 @@ import org.jvmd.proto.LogRequest;
 import org.jvmd.proto.NicStats;
 import org.jvmd.proto.PauseRequest;
 import org.jvmd.proto.ReloadRequest;
+import org.jvmd.proto.Frames;
 import org.jvmd.proto.Request;
 import org.jvmd.proto.ResetRequest;
 import org.jvmd.proto.Response;
@@ -352,9 +353,10 @@ public final class Vmctl {
         return m;
     }
 
-    private Response call(ControlSocket.Connection c, Request r) {
+    private Response call(ControlSocket.Connection c, byte[] frame) {
         try {
-            c.write(r);
+            c.out().write(frame);
+            c.out().flush();
             Response resp = c.read(Response.parser());
             if (resp == null) {
                 errx("pipe closed");
@@ -366,9 +368,21 @@ public final class Vmctl {
         }
     }
 
+    /**
+     * One request, one answer. The request is encoded before connecting: vmd gives a client
+     * {@code ControlServer.READ_TIMEOUT_MS} from accept for its whole request, and a slow
+     * start-up (first use of the encoder's classes) must not fall into that window.
+     */
     private Response call(Request r) {
+        byte[] frame;
+        try {
+            frame = Frames.encode(r);
+        } catch (IOException e) {
+            errx("request: " + e.getMessage());
+            return null;
+        }
         try (ControlSocket.Connection c = connect()) {
-            return call(c, r);
+            return call(c, frame);
         } catch (IOException e) {
             return null;
         }

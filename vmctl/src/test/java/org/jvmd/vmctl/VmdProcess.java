@@ -173,13 +173,35 @@ final class VmdProcess implements AutoCloseable {
             for (Path fd : s.sorted(java.util.Comparator.comparingInt(f -> Integer.parseInt(f.getFileName().toString())))
                     .toList()) {
                 try {
-                    b.append(fd.getFileName()).append(" -> ").append(Files.readSymbolicLink(fd)).append('\n');
+                    String target = Files.readSymbolicLink(fd).toString();
+                    b.append(fd.getFileName()).append(" -> ").append(target).append(socketKind(target)).append('\n');
                 } catch (IOException e) {
                     b.append(fd.getFileName()).append(" (gone)\n");
                 }
             }
         } catch (IOException e) {
             b.append("(no fd list: ").append(e).append(")\n");
+        }
+        return b.toString();
+    }
+
+    /** Which of /proc/PID/net/{unix,netlink,tcp,udp,raw,packet} has the socket's inode (and the unix path). */
+    private String socketKind(String target) {
+        if (!target.startsWith("socket:[")) {
+            return "";
+        }
+        String inode = target.substring(8, target.length() - 1);
+        StringBuilder b = new StringBuilder();
+        for (String table : List.of("unix", "netlink", "tcp", "tcp6", "udp", "udp6", "raw", "packet")) {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid()), "net", table))) {
+                    if (List.of(line.strip().split(" +")).contains(inode)) {
+                        b.append(" [").append(table).append(": ").append(line.strip()).append(']');
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // a table this kernel does not have
+            }
         }
         return b.toString();
     }
