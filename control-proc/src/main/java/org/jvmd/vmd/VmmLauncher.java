@@ -42,7 +42,7 @@ import org.jvmd.vmd.config.InterfaceSpec;
 import org.jvmd.vmd.config.VmSpec;
 
 /**
- * Starts a VM as a vmm-proc child (see NOTES-vmd.md for the sequence): vmd opens and locks
+ * Starts a VM as a vmm-proc child (docs/architecture.md, "A vmctl start's path"): vmd opens and locks
  * the disk images ({@link DiskImages}), creates the taps and opens /dev/kvm, the kernel and
  * the initrd, spawns {@code org.jvmd.vmm.VmmMain} with its
  * channel on fd 3, sends StartVm with those fds, waits for Ready, then reads VmStarted,
