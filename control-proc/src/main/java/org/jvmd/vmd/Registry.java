@@ -242,9 +242,15 @@ public final class Registry {
     private static VmInfo info(Vm vm) {
         VmSpec s = vm.spec;
         boolean proc = vm.state.hasProcess();
-        return new VmInfo(vm.id, proc ? vm.pid : 0, s.vcpus(), s.memoryBytes(), proc ? s.memoryBytes() : 0,
+        return new VmInfo(vm.id, proc ? vm.pid : 0, s.vcpus(), s.memoryBytes(), proc ? curMemory(vm) : 0,
                 proc ? vm.tty : "", s.owner().uid(), s.owner().gid(), vm.state, s.name(),
                 diskNames(s));
+    }
+
+    /** vmd's CURMEM: the guest memory in use as the VM process reports it (0 until its first report). */
+    private static long curMemory(Vm vm) {
+        VmProcess p = vm.process;
+        return p == null ? 0 : Math.max(0, p.residentBytes());
     }
 
     private static List<String> diskNames(VmSpec s) {

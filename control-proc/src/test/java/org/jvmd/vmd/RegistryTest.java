@@ -109,6 +109,22 @@ class RegistryTest {
     }
 
     @Test
+    void curMemoryIsWhatTheVmProcessReportsAndNothingWithoutAProcess() throws Exception {
+        reg.load(parse(CONF));
+        assertEquals(0, info("db").curMemory(), "stopped");
+        reg.start(VmRef.of("db"), StartOptions.none(), ROOT);
+        launcher.last().started();
+        assertEquals(0, info("db").curMemory(), "no report yet");
+        launcher.last().resident = 37L << 20;
+        assertEquals(37L << 20, info("db").curMemory());
+        assertEquals(1L << 30, info("db").maxMemory());
+        launcher.last().resident = 300L << 20;
+        assertEquals(300L << 20, reg.status().get(1).curMemory(), "status follows the reports");
+        launcher.last().terminated(Termination.TERM_POWEROFF);
+        assertEquals(0, info("db").curMemory());
+    }
+
+    @Test
     void startOfARunningVmIsRefusedWithEalready() throws Exception {
         reg.load(parse(CONF));
         reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
