@@ -32,12 +32,15 @@ import org.jvmd.vmd.config.DiskSpec;
 public final class Control {
     private static final Logger LOG = Logger.getLogger("vmd");
 
-    /** What the daemon itself does for reload, load, reset and log. */
+    /** What the daemon itself does for reload, load, reset and log (vmd.c's vmd_reload). */
     public interface Daemon {
-        /** Re-reads vm.conf (or {@code file}, which becomes the configuration file). */
-        void reload(Optional<Path> file) throws VmdException;
+        /** vmctl reload: re-reads the configuration file. */
+        void reload() throws VmdException;
 
-        /** reset vms / switches / all. */
+        /** vmctl load: adds the VMs and switches of {@code file} to the running configuration. */
+        void load(Path file) throws VmdException;
+
+        /** vmctl reset vms / switches / all: forgets that part of the running configuration. */
         void reset(ResetRequest.What what) throws VmdException;
 
         void setVerbose(boolean verbose);
@@ -66,12 +69,12 @@ public final class Control {
                         .build();
                 case RELOAD -> {
                     rootOnly(caller, req);
-                    daemon.reload(Optional.empty());
+                    daemon.reload();
                     yield ok("reload requested");
                 }
                 case LOAD -> {
                     rootOnly(caller, req);
-                    daemon.reload(Optional.of(Path.of(req.getLoad().getFile())));
+                    daemon.load(loadPath(req.getLoad().getFile()));
                     yield ok("load requested");
                 }
                 case RESET -> {
@@ -88,6 +91,19 @@ public final class Control {
             };
         } catch (VmdException e) {
             return error(e.errno(), e.getMessage());
+        }
+    }
+
+    /** The file of a load request: an absolute path (vmctl makes it so; vmd runs from elsewhere). */
+    private static Path loadPath(String file) throws VmdException {
+        try {
+            Path p = Path.of(file);
+            if (file.isEmpty() || !p.isAbsolute()) {
+                throw new VmdException(VmdException.EINVAL, "load: not an absolute path: " + file);
+            }
+            return p;
+        } catch (InvalidPathException e) {
+            throw new VmdException(VmdException.EINVAL, "load: invalid path");
         }
     }
 

@@ -19,6 +19,8 @@ import org.jvmd.proto.Termination;
 import org.jvmd.vmd.config.Caller;
 import org.jvmd.vmd.config.Config;
 import org.jvmd.vmd.config.DiskSpec;
+import org.jvmd.vmd.config.Globals;
+import org.jvmd.vmd.config.Ipv4Prefix;
 import org.jvmd.vmd.config.LladdrAllocator;
 import org.jvmd.vmd.config.LladdrGenerator;
 import org.jvmd.vmd.config.MacAddress;
@@ -142,6 +144,77 @@ public final class Registry {
         return toStart;
     }
 
+    /** What {@link #add} added: the enabled VMs to start, in order, and the new switches. */
+    public record Added(List<Integer> toStart, List<SwitchSpec> switches) {
+        public Added {
+            toStart = List.copyOf(toStart);
+            switches = List.copyOf(switches);
+        }
+    }
+
+    /**
+     * vmctl load (vmd.c's vmd_reload with a file, parse.y's vm_register): adds the VMs and
+     * switches of {@code c} to the running configuration. A VM whose name is known already
+     * (configured, loaded, an instance or an ad-hoc VM; running or not) and a switch whose
+     * name is known are skipped: what runs keeps its settings. Nothing is forgotten, and the
+     * file's global settings are not applied (vmd sends them to its children only on reload).
+     */
+    public synchronized Added add(Config c) {
+        Config current = config != null ? config : new Config(c.globals(), List.of(), List.of());
+        List<SwitchSpec> switches = new ArrayList<>(current.switches());
+        List<SwitchSpec> newSwitches = new ArrayList<>();
+        for (SwitchSpec s : c.switches()) {
+            if (current.switchNamed(s.name()).isPresent()) {
+                LOG.fine(() -> "load: switch " + s.name() + " skipped (already exists)");
+            } else {
+                switches.add(s);
+                newSwitches.add(s);
+            }
+        }
+        List<VmSpec> specs = new ArrayList<>(current.vms());
+        List<Integer> toStart = new ArrayList<>();
+        for (VmSpec spec : c.vms()) {
+            Vm known = find(VmRef.of(spec.name()));
+            if (known != null) {
+                LOG.fine(() -> "load: vm " + spec.name() + " skipped ("
+                        + (known.state.hasProcess() ? "running" : "already exists") + ")");
+                continue;
+            }
+            Vm vm = new Vm(nextId++, spec, true);
+            vms.put(vm.id, vm);
+            specs.add(spec);
+            if (spec.enabled()) {
+                toStart.add(vm.id);
+            }
+        }
+        config = new Config(current.globals(), switches, specs);
+        return new Added(toStart, newSwitches);
+    }
+
+    /**
+     * vmctl reset (vmd's config_purge): forgets the VMs ({@code vms}) and/or the switches
+     * ({@code switches}) of the running configuration, and sets the local prefix back to its
+     * default. No file is read. A VM that still has a process is no longer configured: it is
+     * forgotten when it ends (the caller stops it). Ids are not reused.
+     */
+    public synchronized void purge(boolean purgeVms, boolean purgeSwitches) {
+        if (purgeVms) {
+            for (Iterator<Vm> it = vms.values().iterator(); it.hasNext();) {
+                Vm vm = it.next();
+                vm.configured = false;
+                if (vm.state == VmState.STOPPED || vm.state == VmState.WAITING) {
+                    it.remove();
+                }
+            }
+        }
+        if (config != null) {
+            Globals g = config.globals();
+            config = new Config(new Globals(Ipv4Prefix.DEFAULT_LOCAL, g.localInet6(), g.localPrefix6(),
+                    g.socketOwner(), g.staggeredStart()),
+                    purgeSwitches ? List.of() : config.switches(), purgeVms ? List.of() : config.vms());
+        }
+    }
+
     public synchronized Config config() {
         return config;
     }
@@ -169,9 +242,15 @@ public final class Registry {
     private static VmInfo info(Vm vm) {
         VmSpec s = vm.spec;
         boolean proc = vm.state.hasProcess();
-        return new VmInfo(vm.id, proc ? vm.pid : 0, s.vcpus(), s.memoryBytes(), proc ? s.memoryBytes() : 0,
+        return new VmInfo(vm.id, proc ? vm.pid : 0, s.vcpus(), s.memoryBytes(), proc ? curMemory(vm) : 0,
                 proc ? vm.tty : "", s.owner().uid(), s.owner().gid(), vm.state, s.name(),
                 diskNames(s));
+    }
+
+    /** vmd's CURMEM: the guest memory in use as the VM process reports it (0 until its first report). */
+    private static long curMemory(Vm vm) {
+        VmProcess p = vm.process;
+        return p == null ? 0 : Math.max(0, p.residentBytes());
     }
 
     private static List<String> diskNames(VmSpec s) {

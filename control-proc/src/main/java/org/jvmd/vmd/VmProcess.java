@@ -23,6 +23,12 @@ public interface VmProcess {
     /** Kills the process (SIGKILL) and releases everything vmd holds for the VM (taps, fds). */
     void kill();
 
+    /**
+     * The guest memory in use (vmctl status's CURMEM) as the VM process last reported it, or
+     * -1 before its first report.
+     */
+    long residentBytes();
+
     /** Per-NIC counters. */
     StatsReply stats() throws IOException;
 }

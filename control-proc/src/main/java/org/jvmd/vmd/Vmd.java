@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -54,7 +53,7 @@ public final class Vmd implements Control.Daemon {
         return t;
     });
     private final CountDownLatch done = new CountDownLatch(1);
-    private volatile Path configFile;
+    private final Path configFile;
     private ControlServer server;
 
     Vmd(Options options, ConfigEnvironment env) {
@@ -187,7 +186,7 @@ public final class Vmd implements Control.Daemon {
         Signal.handle(new Signal("HUP"), s -> Thread.ofPlatform().daemon(true).start(() -> {
             LOG.info("SIGHUP: reloading " + configFile);
             try {
-                reload(Optional.empty());
+                reload();
             } catch (VmdException e) {
                 LOG.warning("reload failed: " + e.getMessage());
             }
@@ -243,7 +242,11 @@ public final class Vmd implements Control.Daemon {
 
     /** Creates the bridges of enabled switches and brings them up or down as configured. */
     private static void applySwitches(Config config) {
-        for (SwitchSpec sw : config.switches()) {
+        applySwitches(config.switches());
+    }
+
+    private static void applySwitches(List<SwitchSpec> switches) {
+        for (SwitchSpec sw : switches) {
             if (!sw.enabled()) {
                 continue;
             }
@@ -258,36 +261,62 @@ public final class Vmd implements Control.Daemon {
         }
     }
 
-    @Override
-    public synchronized void reload(Optional<Path> file) throws VmdException {
-        Path f = file.orElse(configFile);
-        ParseResult r = parseConfig(env, f);
+    /** A parsed file, or the first of its errors as EINVAL (each one is logged). */
+    private Config parsed(Path file) throws VmdException {
+        ParseResult r = parseConfig(env, file);
         if (!r.ok()) {
             r.errors().forEach(e -> LOG.warning(e.toString()));
             throw new VmdException(VmdException.EINVAL, r.errors().get(0).toString());
         }
-        configFile = f;
-        Config c = r.config().orElseThrow();
+        return r.config().orElseThrow();
+    }
+
+    /**
+     * vmctl reload and SIGHUP: re-reads the configuration file. Stopped VMs are taken from it
+     * again (or forgotten), running ones keep running, its globals apply.
+     */
+    @Override
+    public synchronized void reload() throws VmdException {
+        Config c = parsed(configFile);
         applySwitches(c);
         List<Integer> toStart = registry.load(c);
         LOG.info("config reloaded: " + c.vms().size() + " vms");
         staggeredStart(toStart, c.globals().staggeredStart());
     }
 
+    /**
+     * vmctl load: adds the file's VMs and switches to the running configuration (vmd's
+     * vmd_reload with a file: VMs known by name are skipped; the configuration file stays the
+     * one later reloads read). A missing file adds nothing, as for vmd.
+     */
+    @Override
+    public synchronized void load(Path file) throws VmdException {
+        if (!Files.exists(file)) {
+            LOG.warning("load: " + file + ": No such file or directory; nothing added");
+        }
+        Config c = parsed(file);
+        Registry.Added added = registry.add(c);
+        applySwitches(added.switches());
+        LOG.info("config loaded from " + file + ": " + added.toStart().size() + " vms to start");
+        staggeredStart(added.toStart(), registry.config().globals().staggeredStart());
+    }
+
+    /**
+     * vmctl reset (vmd's config_purge): forgets the VMs (each is stopped, gracefully then by
+     * force after {@link #SHUTDOWN_TIMEOUT_MS}), the switches (their bridges stay), or both.
+     * The configuration file is not read; {@code vmctl reload} reads it again.
+     */
     @Override
     public void reset(ResetRequest.What what) throws VmdException {
-        if (what == ResetRequest.What.VMS || what == ResetRequest.What.ALL) {
+        boolean vms = what == ResetRequest.What.VMS || what == ResetRequest.What.ALL;
+        boolean switches = what == ResetRequest.What.SWITCHES || what == ResetRequest.What.ALL;
+        synchronized (this) {
+            registry.purge(vms, switches);
+        }
+        if (vms) {
             registry.stopAll(SHUTDOWN_TIMEOUT_MS);
         }
-        if (what == ResetRequest.What.SWITCHES || what == ResetRequest.What.ALL) {
-            Config c = registry.config();
-            if (c != null) {
-                applySwitches(c);
-            }
-        }
-        if (what != ResetRequest.What.SWITCHES) {
-            reload(Optional.empty());
-        }
+        LOG.info("reset " + what.name().toLowerCase(java.util.Locale.ROOT));
     }
 
     @Override

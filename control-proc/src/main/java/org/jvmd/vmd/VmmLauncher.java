@@ -42,7 +42,7 @@ import org.jvmd.vmd.config.InterfaceSpec;
 import org.jvmd.vmd.config.VmSpec;
 
 /**
- * Starts a VM as a vmm-proc child (see NOTES-vmd.md for the sequence): vmd opens and locks
+ * Starts a VM as a vmm-proc child (docs/architecture.md, "A vmctl start's path"): vmd opens and locks
  * the disk images ({@link DiskImages}), creates the taps and opens /dev/kvm, the kernel and
  * the initrd, spawns {@code org.jvmd.vmm.VmmMain} with its
  * channel on fd 3, sends StartVm with those fds, waits for Ready, then reads VmStarted,
@@ -196,6 +196,8 @@ public final class VmmLauncher implements VmLauncher {
         private volatile CompletableFuture<FromVmm> pending;
         private volatile Termination how = Termination.TERM_UNSPECIFIED;
         private volatile String reason = "";
+        /** The guest memory in use as vmm-proc last reported it (MemoryUsage), -1 before that. */
+        private volatile long residentBytes = -1;
         private final long stopTimeoutMillis;
         private final long stopGraceMillis;
         private final CountDownLatch ended = new CountDownLatch(1);
@@ -295,6 +297,11 @@ public final class VmmLauncher implements VmLauncher {
         }
 
         @Override
+        public long residentBytes() {
+            return residentBytes;
+        }
+
+        @Override
         public StatsReply stats() throws IOException {
             return call(ToVmm.newBuilder().setStats(StatsRequest.getDefaultInstance()).build(),
                     FromVmm.MsgCase.STATS).getStats();
@@ -333,6 +340,7 @@ public final class VmmLauncher implements VmLauncher {
                     how = m.getTerminated().getHow();
                     reason = m.getTerminated().getReason();
                 }
+                case MEMORY -> residentBytes = m.getMemory().getResidentBytes();
                 case TUNCAP -> send(ToVmm.newBuilder().setTuncapReply(applyTunCapabilities(m.getTuncap())).build());
                 case STATS, PAUSED, UNPAUSED, ERROR -> {
                     CompletableFuture<FromVmm> f = pending;

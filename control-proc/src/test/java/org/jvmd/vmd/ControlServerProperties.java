@@ -7,7 +7,6 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.Optional;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
@@ -47,7 +46,11 @@ class ControlServerProperties {
         reg.load(cfg);
         Control control = new Control(reg, new Control.Daemon() {
             @Override
-            public void reload(Optional<Path> file) {
+            public void reload() {
+            }
+
+            @Override
+            public void load(Path file) {
             }
 
             @Override

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.jvmd.proto.Request;
@@ -41,7 +40,11 @@ class ControlServerTest {
         reg.load(cfg);
         Control control = new Control(reg, new Control.Daemon() {
             @Override
-            public void reload(Optional<Path> file) {
+            public void reload() {
+            }
+
+            @Override
+            public void load(Path file) {
             }
 
             @Override

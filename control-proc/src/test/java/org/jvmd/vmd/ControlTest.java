@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.jvmd.proto.LoadRequest;
 import org.jvmd.proto.LogRequest;
 import org.jvmd.proto.ReloadRequest;
@@ -50,8 +49,13 @@ class ControlTest {
         reg.load(cfg);
         control = new Control(reg, new Control.Daemon() {
             @Override
-            public void reload(Optional<Path> file) {
-                daemonCalls.add("reload " + file.map(Path::toString).orElse(""));
+            public void reload() {
+                daemonCalls.add("reload");
+            }
+
+            @Override
+            public void load(Path file) {
+                daemonCalls.add("load " + file);
             }
 
             @Override
@@ -81,7 +85,7 @@ class ControlTest {
         for (Request r : daemonRequests) {
             assertTrue(control.handle(r, Caller.root()).hasOk(), r.toString());
         }
-        assertEquals(List.of("reload ", "reload /x", "reset VMS", "verbose true"), daemonCalls);
+        assertEquals(List.of("reload", "load /x", "reset VMS", "verbose true"), daemonCalls);
     }
 
     @Test

@@ -55,6 +55,14 @@ final class RecordingLauncher implements VmLauncher {
             listener.terminated(Termination.TERM_ERROR, "killed");
         }
 
+        /** What {@link #residentBytes} answers; the test sets it. */
+        volatile long resident = -1;
+
+        @Override
+        public long residentBytes() {
+            return resident;
+        }
+
         @Override
         public StatsReply stats() {
             return StatsReply.getDefaultInstance();

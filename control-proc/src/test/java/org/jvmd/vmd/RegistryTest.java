@@ -109,6 +109,22 @@ class RegistryTest {
     }
 
     @Test
+    void curMemoryIsWhatTheVmProcessReportsAndNothingWithoutAProcess() throws Exception {
+        reg.load(parse(CONF));
+        assertEquals(0, info("db").curMemory(), "stopped");
+        reg.start(VmRef.of("db"), StartOptions.none(), ROOT);
+        launcher.last().started();
+        assertEquals(0, info("db").curMemory(), "no report yet");
+        launcher.last().resident = 37L << 20;
+        assertEquals(37L << 20, info("db").curMemory());
+        assertEquals(1L << 30, info("db").maxMemory());
+        launcher.last().resident = 300L << 20;
+        assertEquals(300L << 20, reg.status().get(1).curMemory(), "status follows the reports");
+        launcher.last().terminated(Termination.TERM_POWEROFF);
+        assertEquals(0, info("db").curMemory());
+    }
+
+    @Test
     void startOfARunningVmIsRefusedWithEalready() throws Exception {
         reg.load(parse(CONF));
         reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
@@ -307,6 +323,89 @@ class RegistryTest {
         assertEquals(4, info("new").id(), "ids are never reused");
         launcher.last().terminated(Termination.TERM_POWEROFF);
         assertTrue(reg.info(VmRef.of("web")).isEmpty(), "web is forgotten once it stops");
+    }
+
+    @Test
+    void addKeepsEveryKnownVmAsItIsAndRegistersTheRest() throws Exception {
+        reg.load(parse(CONF));
+        reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        launcher.last().started();
+        Registry.Added added = reg.add(parse("""
+                vm "web" {
+                  boot "bzImage"
+                  memory 2G
+                }
+                vm "db" {
+                  boot "bzImage"
+                  memory 3G
+                  disable
+                }
+                vm "new" {
+                  boot "bzImage"
+                  memory 256M
+                }
+                vm "off" {
+                  boot "bzImage"
+                  disable
+                }
+                """));
+        assertEquals(VmState.RUNNING, info("web").state(), "running web is untouched");
+        assertEquals(512L << 20, info("web").maxMemory(), "and keeps its settings");
+        assertEquals(1L << 30, info("db").maxMemory(), "stopped db is known: skipped, not redefined");
+        assertEquals(VmState.STOPPED, info("auto").state(), "auto is not in the file and stays");
+        assertEquals(4, info("new").id());
+        assertEquals(256L << 20, info("new").maxMemory());
+        assertEquals(5, info("off").id());
+        assertEquals(List.of(4), added.toStart(), "only the enabled VMs added are to start");
+        assertEquals(List.of("web", "db", "auto", "new", "off"),
+                reg.config().vms().stream().map(org.jvmd.vmd.config.VmSpec::name).toList());
+    }
+
+    @Test
+    void addKeepsKnownSwitchesAndTheGlobalsAndReturnsTheNewSwitches() {
+        reg.load(parse("local prefix 100.80.0.0/16\nswitch \"lan\" {\n  interface br-lan\n}\n" + CONF));
+        Registry.Added added = reg.add(parse("""
+                local prefix 100.90.0.0/16
+                switch "lan" {
+                  interface br-other
+                }
+                switch "dmz" {
+                  interface br-dmz
+                }
+                """));
+        assertEquals(List.of("dmz"), added.switches().stream().map(org.jvmd.vmd.config.SwitchSpec::name).toList());
+        assertEquals("br-lan", reg.config().switchNamed("lan").orElseThrow().ifname(), "a known switch is kept");
+        assertEquals("br-dmz", reg.config().switchNamed("dmz").orElseThrow().ifname());
+        assertEquals("100.80.0.0/16", reg.config().globals().localPrefix().toString(), "globals are not loaded");
+        assertEquals(List.of(), added.toStart());
+    }
+
+    @Test
+    void purgeOfVmsForgetsStoppedVmsAtOnceAndRunningOnesWhenTheyEnd() throws Exception {
+        reg.load(parse("local prefix 100.80.0.0/16\nswitch \"lan\" {\n  interface br-lan\n}\n" + CONF));
+        reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        launcher.last().started();
+        reg.purge(true, false);
+        assertTrue(reg.info(VmRef.of("db")).isEmpty(), "stopped db is forgotten");
+        assertTrue(reg.info(VmRef.of("auto")).isEmpty());
+        assertEquals(VmState.RUNNING, info("web").state(), "web runs until it is stopped");
+        assertEquals(List.of(), reg.config().vms());
+        assertEquals(1, reg.config().switches().size(), "switches stay");
+        assertEquals("100.64.0.0/10", reg.config().globals().localPrefix().toString(), "the local prefix is reset");
+        launcher.last().terminated(Termination.TERM_POWEROFF);
+        assertTrue(reg.info(VmRef.of("web")).isEmpty(), "web is forgotten once it stops");
+        assertEquals(List.of(), reg.status());
+        VmdException e = assertThrows(VmdException.class, () -> reg.start(VmRef.of("db"), StartOptions.none(), ROOT));
+        assertEquals(VmdException.ENOENT, e.errno());
+    }
+
+    @Test
+    void purgeOfSwitchesKeepsTheVms() {
+        reg.load(parse("switch \"lan\" {\n  interface br-lan\n}\n" + CONF));
+        reg.purge(false, true);
+        assertEquals(List.of(), reg.config().switches());
+        assertEquals(3, reg.status().size());
+        assertEquals(3, reg.config().vms().size());
     }
 
     @Test

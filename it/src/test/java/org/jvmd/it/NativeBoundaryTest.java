@@ -12,7 +12,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * ARCHITECTURE.md: only the `sys` module touches native code. No source file outside
+ * docs/architecture.md: only the `sys` module touches native code. No source file outside
  * sys may import (or name fully qualified) java.lang.foreign or jnr.
  */
 class NativeBoundaryTest {

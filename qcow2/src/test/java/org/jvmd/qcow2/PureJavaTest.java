@@ -11,7 +11,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
-/** ARCHITECTURE.md: only module sys touches native code; the qcow2 library is JDK-only. */
+/** docs/architecture.md: only module sys touches native code; the qcow2 library is JDK-only. */
 class PureJavaTest {
     private static final Pattern NATIVE = Pattern.compile("\\b(java\\.lang\\.foreign|jnr|sun\\.misc|jdk\\.internal)\\.[A-Za-z*]");
 

@@ -33,10 +33,16 @@ public final class FileIo {
     public static final int S_IFMT = 0170000;
     public static final int S_IFREG = 0100000;
     public static final int S_IFBLK = 0060000;
-    /** struct stat on x86_64 (arch/x86/include/uapi/asm/stat.h): 144 bytes, st_mode at 24, st_size at 48. */
+    /**
+     * struct stat on x86_64 (arch/x86/include/uapi/asm/stat.h): 144 bytes, st_mode at 24,
+     * st_size at 48, st_blocks (512-byte units, whatever st_blksize is: stat(2)) at 64.
+     */
     static final int STAT_BYTES = 144;
     static final int STAT_MODE = 24;
     static final int STAT_SIZE = 48;
+    static final int STAT_BLOCKS = 64;
+    /** stat(2): st_blocks counts 512-byte units. */
+    public static final int STAT_BLOCK_UNIT = 512;
 
     private static final class Preadv {
         static final MethodHandle H = Native.downcall("preadv",
@@ -229,8 +235,16 @@ public final class FileIo {
         check(r, "fallocate");
     }
 
-    /** What {@link #fstat} tells: the file type and permission bits, the size. */
-    public record Stat(int mode, long size) {
+    /**
+     * What {@link #fstat} tells: the file type and permission bits, the size, and the storage
+     * allocated in 512-byte blocks (for a memfd: the pages written or touched so far).
+     */
+    public record Stat(int mode, long size, long blocks) {
+        /** The bytes allocated to the file: st_blocks * 512. */
+        public long allocatedBytes() {
+            return blocks * STAT_BLOCK_UNIT;
+        }
+
         public boolean isRegular() {
             return (mode & S_IFMT) == S_IFREG;
         }
@@ -240,7 +254,7 @@ public final class FileIo {
         }
     }
 
-    /** {@code fstat(fd)}: st_mode and st_size (0 for a block device: use {@link #size}). */
+    /** {@code fstat(fd)}: st_mode, st_size (0 for a block device: use {@link #size}) and st_blocks. */
     public static Stat fstat(int fd) throws SysException {
         MemorySegment st = Native.state();
         MemorySegment buf = Native.scratch().asSlice(0, STAT_BYTES);
@@ -253,7 +267,7 @@ public final class FileIo {
         if (r < 0) {
             throw new SysException("fstat", Native.errno(st));
         }
-        return new Stat(buf.get(JAVA_INT, STAT_MODE), buf.get(JAVA_LONG, STAT_SIZE));
+        return new Stat(buf.get(JAVA_INT, STAT_MODE), buf.get(JAVA_LONG, STAT_SIZE), buf.get(JAVA_LONG, STAT_BLOCKS));
     }
 
     /** {@code lseek(fd, offset, whence)}: the new offset. */

@@ -20,7 +20,7 @@
  *       channel, the tap and the kicks), with {@link org.jvmd.vionet.NativeTapPort} doing
  *       readv/writev straight between the tap and mapped guest memory.</li>
  * </ul>
- * The channel contract (messages, descriptors, TUNSCAP replies, stats keys) is written down
- * in NOTES-vionet.md beside the worktrees.
+ * The channel contract (messages, descriptors, TUNSCAP replies, stats keys) is described in
+ * docs/architecture.md and, as first built, in docs/dev-notes/vionet-channel.md.
  */
 package org.jvmd.vionet;

@@ -293,10 +293,10 @@ public final class Vmctl {
                 if (argv.length == 1 || argv.length > 2) {
                     ctlUsage(cmd);
                 }
-                if (argv[1].equals("verbose")) {
-                    verbose = true;
-                } else if (argv[1].equals("brief")) {
+                if (abbreviates(argv[1], "brief")) {
                     verbose = false;
+                } else if (abbreviates(argv[1], "verbose")) {
+                    verbose = true;
                 } else {
                     ctlUsage(cmd);
                     verbose = false;
@@ -306,7 +306,7 @@ public final class Vmctl {
             case "reset" -> {
                 ResetRequest.What what = ResetRequest.What.ALL;
                 if (argv.length == 2) {
-                    what = switch (argv[1]) {
+                    what = switch (argv[1].toLowerCase(java.util.Locale.ROOT)) {
                         case "all" -> ResetRequest.What.ALL;
                         case "vms" -> ResetRequest.What.VMS;
                         case "switches" -> ResetRequest.What.SWITCHES;
@@ -323,6 +323,11 @@ public final class Vmctl {
             }
             default -> throw new IllegalStateException(cmd.name());
         };
+    }
+
+    /** ctl_log's strncasecmp(full, word, strlen(word)): word is a prefix of full, in any case. */
+    static boolean abbreviates(String word, String full) {
+        return word.length() <= full.length() && full.regionMatches(true, 0, word, 0, word.length());
     }
 
     // ---- talking to vmd ----

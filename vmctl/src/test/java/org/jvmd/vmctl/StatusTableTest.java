@@ -1,6 +1,7 @@
 package org.jvmd.vmctl;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.jvmd.proto.VmState;
@@ -9,6 +10,25 @@ import org.junit.jupiter.api.Test;
 
 /** vmctl status's table, column by column (print_vm_info's widths). */
 class StatusTableTest {
+    /** About the bytes a fmt_scaled(3) text stands for ("1.5M", "192M", "0B"); -1 for "-". */
+    static long scaled(String text) {
+        if (text.equals("-")) {
+            return -1;
+        }
+        int unit = "BKMGTPE".indexOf(text.charAt(text.length() - 1));
+        assertTrue(unit >= 0, "a scaled size: " + text);
+        return (long) (Double.parseDouble(text.substring(0, text.length() - 1)) * (1L << (10 * unit)));
+    }
+
+    @Test
+    void scaledReadsWhatFmtScaledWrites() {
+        for (long v : new long[] {0, 1000, 37L << 20, (3L << 20) / 2, 192L << 20, 1L << 30}) {
+            long back = scaled(FmtScaled.format(v));
+            assertTrue(Math.abs(back - v) <= v / 20, v + " -> " + FmtScaled.format(v) + " -> " + back);
+        }
+        assertEquals(-1, scaled("-"));
+    }
+
     /** Splits a line at print_vm_info's fixed widths: 5 5 5 7 7 7 12 8, then the name. */
     static String[] columns(String line) {
         int[] w = {5, 5, 5, 7, 7, 7, 12, 8};

@@ -73,6 +73,21 @@ class VmctlArgumentsTest {
     }
 
     @Test
+    void resetWordsTakeAnyCaseAndLogLevelsAnyCaseOrPrefixAsVmctls() {
+        for (String[] args : new String[][] {{"reset", "ALL"}, {"reset", "Vms"}, {"reset", "switches"},
+                {"log", "VERBOSE"}, {"log", "v"}, {"log", "Brief"}, {"log", "b"}}) {
+            Run r = vmctl(java.util.stream.Stream.concat(java.util.stream.Stream.of("-s", sock()),
+                    java.util.Arrays.stream(args)).toArray(String[]::new));
+            assertEquals(1, r.status(), String.join(" ", args));
+            assertTrue(r.err().startsWith("vmctl: connect: " + sock()), String.join(" ", args) + ": " + r.err());
+        }
+        assertEquals("usage:\tvmctl [-v] [-s socket] log [brief | verbose]\n", vmctl("-s", sock(), "log", "verbosely").err());
+        assertEquals("usage:\tvmctl [-v] [-s socket] reset [all | switches | vms]\n", vmctl("-s", sock(), "reset", "al").err());
+        assertTrue(Vmctl.abbreviates("VERB", "verbose"));
+        assertTrue(!Vmctl.abbreviates("verbosex", "verbose"));
+    }
+
+    @Test
     void commandUsageErrors() {
         Run r = vmctl("-s", sock(), "pause");
         assertEquals(1, r.status());

@@ -257,6 +257,55 @@ class VmdDaemonTest {
         }
     }
 
+    static List<String> names(Vmctl.Result status) {
+        return status.out().lines().skip(1).filter(l -> !l.startsWith("      disk"))
+                .map(l -> StatusTableTest.columns(l)[8]).toList();
+    }
+
+    @Test
+    void loadAddsToTheRunningConfigurationAndReloadStillReadsTheConfigurationFile() throws Exception {
+        try (VmdProcess vmd = VmdProcess.start(dir, conf(vm("web", ""), vm("db", "")))) {
+            Path other = dir.resolve("other.conf");
+            Files.writeString(other, conf(vm("web", "  memory 2G\n"), vm("extra", "  memory 256M\n")));
+            Vmctl.Result r = vmd.vmctl("load", other.toString());
+            assertEquals(0, r.status(), r.err() + vmd.logText());
+            Vmctl.Result st = vmd.vmctl("status");
+            assertEquals(List.of("web", "db", "extra"), names(st), st.out());
+            List<String> lines = st.out().lines().toList();
+            assertEquals("   512M", StatusTableTest.columns(lines.get(1))[3], "web is known: the file does not redefine it");
+            assertEquals("    3", StatusTableTest.columns(lines.get(3))[0]);
+            assertEquals("   256M", StatusTableTest.columns(lines.get(3))[3]);
+            assertEquals(0, vmd.vmctl("reload").status());
+            assertEquals(List.of("web", "db"), names(vmd.vmctl("status")),
+                    "reload reads vm.conf again, not the loaded file: the stopped loaded VM is forgotten");
+            Path broken = dir.resolve("broken.conf");
+            Files.writeString(broken, "vm \"x\" {\n  memory lots\n}\n");
+            r = vmd.vmctl("load", broken.toString());
+            assertEquals(1, r.status());
+            assertEquals("vmctl: command failed: Invalid argument\n", r.err());
+            assertEquals(List.of("web", "db"), names(vmd.vmctl("status")), "a broken file adds nothing");
+        }
+    }
+
+    @Test
+    void resetForgetsTheVmsOrSwitchesWithoutReadingTheConfigurationFile() throws Exception {
+        try (VmdProcess vmd = VmdProcess.start(dir, conf(vm("web", ""), vm("db", "")))) {
+            Files.writeString(vmd.conf, conf(vm("web", ""), vm("db", ""), vm("later", "")));
+            Vmctl.Result r = vmd.vmctl("reset", "switches");
+            assertEquals(0, r.status(), r.err());
+            assertEquals(List.of("web", "db"), names(vmd.vmctl("status")), "reset switches keeps the VMs");
+            r = vmd.vmctl("reset", "VMS");
+            assertEquals(0, r.status(), r.err());
+            Vmctl.Result st = vmd.vmctl("status");
+            assertEquals(1, st.status(), "no VM left: " + st.out());
+            assertEquals(List.of(), names(st), "vm.conf is not read again: 'later' does not appear");
+            assertEquals(0, vmd.vmctl("reload").status());
+            assertEquals(List.of("web", "db", "later"), names(vmd.vmctl("status")), "reload reads it");
+            assertEquals(0, vmd.vmctl("reset").status(), "reset alone is reset all");
+            assertEquals(List.of(), names(vmd.vmctl("status")));
+        }
+    }
+
     @Test
     void vmdRefusesASocketInUseByAnotherVmd() throws Exception {
         try (VmdProcess vmd = VmdProcess.start(dir, conf(vm("web", "")))) {

@@ -3,6 +3,7 @@ package org.jvmd.vmm;
 import java.util.ArrayList;
 import java.util.List;
 import org.jvmd.sys.Fd;
+import org.jvmd.sys.FileIo;
 import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.sys.Memfd;
 import org.jvmd.sys.SysException;
@@ -64,6 +65,16 @@ public final class GuestRam implements AutoCloseable {
 
     public MappedGuestMemory memory() {
         return memory;
+    }
+
+    /**
+     * The guest memory in use: the bytes the memfd has allocated (fstat's st_blocks). A page
+     * of a memfd is allocated when it is first written or touched, by the guest through KVM
+     * or by a device process through its mapping, and stays until the VM ends; an allocated
+     * page is resident unless the host swapped it out.
+     */
+    public long residentBytes() throws SysException {
+        return FileIo.fstat(memfd.num()).allocatedBytes();
     }
 
     /** The memfd (still owned here); dup it to hand it to a device process. */

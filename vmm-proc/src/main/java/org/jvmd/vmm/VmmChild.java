@@ -14,6 +14,7 @@ import com.google.protobuf.MessageLite;
 import org.jvmd.proto.Error;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FromVmm;
+import org.jvmd.proto.MemoryUsage;
 import org.jvmd.proto.Ready;
 import org.jvmd.proto.StatsReply;
 import org.jvmd.proto.StopVm;
@@ -58,6 +59,8 @@ final class VmmChild {
     static final long PAUSE_TIMEOUT_MS = 10_000;
     /** How long each NIC's vionet has to answer a stats request. */
     static final long STATS_TIMEOUT_MS = 5_000;
+    /** How often vmd hears the guest memory in use (vmctl status's CURMEM), when it changed. */
+    static final long MEMORY_REPORT_MS = 1_000;
 
     private final Channel channel;
     private final List<Fd> held = new ArrayList<>();
@@ -73,6 +76,9 @@ final class VmmChild {
         t.setDaemon(true);
         return t;
     });
+
+    /** The last MemoryUsage sent, -1 before the first. */
+    private long reportedResident = -1;
 
     private VmmChild(Channel channel) {
         this.channel = channel;
@@ -125,7 +131,9 @@ final class VmmChild {
         Vm vm = booted.vm();
         send(FromVmm.newBuilder().setReady(Ready.newBuilder().setProcess(title).setPid(LibC.getpid())).build());
         vm.start();
+        reportMemory(vm); // before VmStarted: the first vmctl status after start shows it
         send(FromVmm.newBuilder().setStarted(VmStarted.newBuilder().setPid(LibC.getpid()).setTty(pty.path())).build());
+        timer.scheduleWithFixedDelay(() -> reportMemory(vm), MEMORY_REPORT_MS, MEMORY_REPORT_MS, TimeUnit.MILLISECONDS);
         Thread.ofPlatform().daemon().name(title + "/control").start(this::controlLoop);
         VmExit e = vm.exit().join();
         booted.console().flush();
@@ -133,6 +141,20 @@ final class VmmChild {
         send(FromVmm.newBuilder().setTerminated(VmTerminated.newBuilder()
                 .setHow(termination(e.kind())).setReason(e.reason())).build());
         return finish(VmmMain.exitStatus(e));
+    }
+
+    /** Sends MemoryUsage when the guest memory in use changed (at start, then on the timer thread). */
+    private synchronized void reportMemory(Vm vm) {
+        long resident;
+        try {
+            resident = vm.ram().residentBytes();
+        } catch (SysException e) {
+            return; // the VM is ending: its memfd is closed
+        }
+        if (resident != reportedResident) {
+            reportedResident = resident;
+            send(FromVmm.newBuilder().setMemory(MemoryUsage.newBuilder().setResidentBytes(resident)).build());
+        }
     }
 
     private int finish(int status) {

@@ -103,6 +103,28 @@ class VmTest {
     }
 
     @Test
+    void residentBytesGrowAsTheGuestTouchesItsMemory() throws Exception {
+        // mov bx,0x2000; l: mov es,bx; xor di,di; mov cx,0x8000; mov ax,0x5a5a; rep stosw;
+        // add bx,0x1000; cmp bx,0xa000; jne l; mov dx,0x500; out dx,al; jmp $
+        // (fills 0x20000-0x9ffff: 512 KiB, then says so on port 0x500)
+        realModeGuest(1, "bb0020 8ec3 31ff b90080 b85a5a f3ab 81c30010 81fb00a0 75ea ba0005 ee ebfe");
+        Port port = new Port();
+        vm.pio().register(0x500, 1, port);
+        long before = vm.ram().residentBytes();
+        vm.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (port.writes.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(1, port.writes.size(), "the guest finished its writes");
+        long after = vm.ram().residentBytes();
+        assertTrue(after >= before + (384 << 10) && after <= 4L << 20,
+                "the guest wrote 512 KiB: " + before + " -> " + after);
+        vm.terminate(VmExit.stopped("test over"));
+        assertEquals(VmExit.Kind.STOPPED, vm.awaitExit(10_000).kind());
+    }
+
+    @Test
     void pauseParksEveryVcpuAndResumeRunsThemAgain() throws Exception {
         // mov dx,0x500; l: inc ax; out dx,ax; jmp l
         realModeGuest(2, "ba0005 40 ef ebfc");

@@ -43,7 +43,7 @@ import org.jvmd.vmm.bus.BusDevice;
  *       the done port. Any other vector writes 0xEF there; a failed step writes 0xE1
  *       (no device), 0xE2 (FEATURES_OK refused) or 0xE3 (vector not taken).</li>
  * </ol>
- * HLT does not exit with the in-kernel irqchip (NOTES-kvm), so the guest signals the end
+ * HLT does not exit with the in-kernel irqchip (docs/dev-notes/kvm.md), so the guest signals the end
  * with {@code out}; this bus device then terminates the VM.
  *
  * <p>Assembled from {@code src/test/resources/org/jvmd/vmm/tiny/tiny-guest.s} (GNU as, Intel
