@@ -1,6 +1,7 @@
 package org.jvmd.vioblk;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import org.jvmd.qcow2.DiskImage;
 import org.jvmd.qcow2.ImageException;
 import org.jvmd.sys.MappedGuestMemory;
@@ -42,27 +43,26 @@ final class Qcow2Backend implements BlockBackend {
 
     @Override
     public void read(long offset, GuestSpans dst) throws BlockIoException {
-        long off = offset;
-        for (int i = 0; i < dst.count(); i++) {
-            int len = dst.length(i);
-            try {
-                image.read(off, memory.byteBuffer(dst.address(i), len));
-            } catch (GuestFault f) {
-                throw new BlockIoException(BlockError.GUEST_FAULT, f.getMessage());
-            } catch (IOException e) {
-                throw failure(e);
-            }
-            off += len;
-        }
+        transfer(offset, dst, false);
     }
 
     @Override
     public void write(long offset, GuestSpans src) throws BlockIoException {
+        transfer(offset, src, true);
+    }
+
+    /** Each span in turn, as a view of guest memory the image reads into or writes from. */
+    private void transfer(long offset, GuestSpans spans, boolean write) throws BlockIoException {
         long off = offset;
-        for (int i = 0; i < src.count(); i++) {
-            int len = src.length(i);
+        for (int i = 0; i < spans.count(); i++) {
+            int len = spans.length(i);
             try {
-                image.write(off, memory.byteBuffer(src.address(i), len));
+                ByteBuffer guest = memory.byteBuffer(spans.address(i), len);
+                if (write) {
+                    image.write(off, guest);
+                } else {
+                    image.read(off, guest);
+                }
             } catch (GuestFault f) {
                 throw new BlockIoException(BlockError.GUEST_FAULT, f.getMessage());
             } catch (IOException e) {

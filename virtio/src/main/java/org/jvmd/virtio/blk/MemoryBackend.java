@@ -41,24 +41,25 @@ public final class MemoryBackend implements BlockBackend {
 
     @Override
     public synchronized void read(long offset, GuestSpans dst) throws IOException {
-        long at = check(offset, dst.bytes());
-        try {
-            for (int i = 0; i < dst.count(); i++) {
-                memory.write(dst.address(i), image, (int) at, dst.length(i));
-                at += dst.length(i);
-            }
-        } catch (GuestFault f) {
-            throw new BlockIoException(BlockError.GUEST_FAULT, f.getMessage());
-        }
+        transfer(offset, dst, false);
     }
 
     @Override
     public synchronized void write(long offset, GuestSpans src) throws IOException {
-        long at = check(offset, src.bytes());
+        transfer(offset, src, true);
+    }
+
+    /** Copies between the image array and each span in turn. */
+    private void transfer(long offset, GuestSpans spans, boolean write) throws IOException {
+        long at = check(offset, spans.bytes());
         try {
-            for (int i = 0; i < src.count(); i++) {
-                memory.read(src.address(i), image, (int) at, src.length(i));
-                at += src.length(i);
+            for (int i = 0; i < spans.count(); i++) {
+                if (write) {
+                    memory.read(spans.address(i), image, (int) at, spans.length(i));
+                } else {
+                    memory.write(spans.address(i), image, (int) at, spans.length(i));
+                }
+                at += spans.length(i);
             }
         } catch (GuestFault f) {
             throw new BlockIoException(BlockError.GUEST_FAULT, f.getMessage());
