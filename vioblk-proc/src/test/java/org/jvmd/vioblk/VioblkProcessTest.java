@@ -18,7 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.jvmd.proto.DiskConfig;
@@ -52,25 +52,17 @@ class VioblkProcessTest {
     private static final int IMAGE = 16 << 20;
     private static final String TITLE = VioblkBench.TITLE;
 
+    @AutoClose
     private VioblkBench bench;
-    private Path dir;
-    private Path empty;
     private Path image;
 
     @BeforeEach
     void setUp() throws IOException {
         bench = new VioblkBench("vioblk-process");
-        dir = bench.dir;
-        empty = bench.empty;
-        image = dir.resolve("disk.img");
+        image = bench.dir.resolve("disk.img");
         try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
             f.setLength(IMAGE);
         }
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        bench.close();
     }
 
     private Disk start(boolean readOnly, DiskFormat format) throws Exception {
@@ -227,7 +219,7 @@ class VioblkProcessTest {
         assertTrue(status.contains("CapEff:\t0000000000000000"), status.toString());
         assertTrue(status.contains("CapPrm:\t0000000000000000"), status.toString());
         Path root = Files.readSymbolicLink(Path.of("/proc/" + pid + "/root"));
-        assertEquals(empty.toRealPath(), root);
+        assertEquals(bench.empty.toRealPath(), root);
         try (Stream<Path> s = Files.list(root)) {
             assertEquals(0, s.count(), "the root directory is empty");
         }
@@ -263,7 +255,7 @@ class VioblkProcessTest {
 
     @Test
     void aFullFileSystemIsIoerrToTheGuestCountedAndNotFatal() throws Exception {
-        Path small = Files.createDirectory(dir.resolve("small"));
+        Path small = Files.createDirectory(bench.dir.resolve("small"));
         sh("mount", "-t", "tmpfs", "-o", "size=1m", "jvmd-vioblk-test", small.toString());
         try {
             image = small.resolve("sparse.img");

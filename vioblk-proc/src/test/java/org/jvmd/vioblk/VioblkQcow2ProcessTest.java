@@ -20,7 +20,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.jvmd.proto.DiskConfig;
@@ -46,18 +46,15 @@ class VioblkQcow2ProcessTest {
     private static final int DISK = 16 << 20;
     private static final int CLUSTER = 64 << 10;
 
+    @AutoClose
     private VioblkBench bench;
+    /** The bench's directory: images and their reference copies. */
     private Path dir;
 
     @BeforeEach
     void setUp() throws IOException {
         bench = new VioblkBench("vioblk-qcow2");
         dir = bench.dir;
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        bench.close();
     }
 
     /** Starts vioblk-proc on {@code layers} (top first) as vmd hands them: FD_DISK layer 0..n. */
