@@ -72,6 +72,18 @@ class VioblkQcow2ProcessTest {
         return bench.log();
     }
 
+    /** The guest reads the whole disk back, 1 MiB at a time, as {@code want} has it. */
+    private void assertReadsAs(BlkGuest g, Disk d, byte[] want) throws Exception {
+        for (int at = 0; at < DISK; at += 1 << 20) {
+            long[] r = g.read(at / 512, 1 << 20);
+            g.kick(d.kick);
+            assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get((int) r[0]), log());
+            byte[] back = new byte[1 << 20];
+            d.mem.read(r[1], back, 0, back.length);
+            assertArrayEquals(Arrays.copyOfRange(want, at, at + back.length), back, "MiB at " + at);
+        }
+    }
+
     private static String sha256(Path p) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p)));
     }
@@ -174,16 +186,7 @@ class VioblkQcow2ProcessTest {
             g.kick(d.kick);
             assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get(flush));
 
-            // The guest reads the whole disk back, 1 MiB at a time, as the reference has it.
-            byte[] want = Files.readAllBytes(ref);
-            for (int at = 0; at < DISK; at += 1 << 20) {
-                long[] r = g.read(at / 512, 1 << 20);
-                g.kick(d.kick);
-                assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get((int) r[0]));
-                byte[] back = new byte[1 << 20];
-                d.mem.read(r[1], back, 0, back.length);
-                assertArrayEquals(Arrays.copyOfRange(want, at, at + back.length), back, "MiB at " + at);
-            }
+            assertReadsAs(g, d, Files.readAllBytes(ref));
 
             d.child.channel().send(ToVioblk.newBuilder().setShutdown(Shutdown.getDefaultInstance()).build());
             WaitStatus w = d.child.waitFor(20_000);
@@ -357,15 +360,7 @@ class VioblkQcow2ProcessTest {
             long features = Vioblk.offeredFeatures(false);
             BlkGuest g = new BlkGuest(d.mem, features);
             g.configure(d.child.channel(), features);
-            byte[] want = Files.readAllBytes(raw);
-            for (int at = 0; at < DISK; at += 1 << 20) {
-                long[] r = g.read(at / 512, 1 << 20);
-                g.kick(d.kick);
-                assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get((int) r[0]), log());
-                byte[] back = new byte[1 << 20];
-                d.mem.read(r[1], back, 0, back.length);
-                assertArrayEquals(Arrays.copyOfRange(want, at, at + back.length), back, "MiB at " + at);
-            }
+            assertReadsAs(g, d, Files.readAllBytes(raw));
         }
     }
 
