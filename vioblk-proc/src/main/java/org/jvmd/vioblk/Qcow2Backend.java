@@ -6,7 +6,6 @@ import org.jvmd.qcow2.DiskImage;
 import org.jvmd.qcow2.ImageException;
 import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.virtio.GuestFault;
-import org.jvmd.virtio.blk.BlockBackend;
 import org.jvmd.virtio.blk.BlockError;
 import org.jvmd.virtio.blk.BlockIoException;
 import org.jvmd.virtio.blk.GuestSpans;
@@ -22,7 +21,7 @@ import org.jvmd.virtio.blk.GuestSpans;
  * image's content (a corrupt table) is IO_OTHER; the guest gets IOERR for each, and the
  * device goes on.
  */
-final class Qcow2Backend implements BlockBackend {
+final class Qcow2Backend extends SpanBackend {
     private final DiskImage image;
     private final MappedGuestMemory memory;
 
@@ -41,18 +40,9 @@ final class Qcow2Backend implements BlockBackend {
         return image.size();
     }
 
-    @Override
-    public void read(long offset, GuestSpans dst) throws BlockIoException {
-        transfer(offset, dst, false);
-    }
-
-    @Override
-    public void write(long offset, GuestSpans src) throws BlockIoException {
-        transfer(offset, src, true);
-    }
-
     /** Each span in turn, as a view of guest memory the image reads into or writes from. */
-    private void transfer(long offset, GuestSpans spans, boolean write) throws BlockIoException {
+    @Override
+    void transfer(long offset, GuestSpans spans, boolean write) throws BlockIoException {
         long off = offset;
         for (int i = 0; i < spans.count(); i++) {
             int len = spans.length(i);
