@@ -9,6 +9,7 @@ import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.blk.BlockError;
 import org.jvmd.virtio.blk.BlockIoException;
 import org.jvmd.virtio.blk.GuestSpans;
+import org.jvmd.virtio.blk.SpanBackend;
 
 /**
  * A disk served through the qcow2 library ({@link DiskImage}: a qcow2 image over its
@@ -42,7 +43,7 @@ final class Qcow2Backend extends SpanBackend {
 
     /** Each span in turn, as a view of guest memory the image reads into or writes from. */
     @Override
-    void transfer(long offset, GuestSpans spans, boolean write) throws BlockIoException {
+    protected void transfer(long offset, GuestSpans spans, boolean write) throws BlockIoException {
         long off = offset;
         for (int i = 0; i < spans.count(); i++) {
             int len = spans.length(i);

@@ -11,6 +11,7 @@ import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.blk.BlockError;
 import org.jvmd.virtio.blk.BlockIoException;
 import org.jvmd.virtio.blk.GuestSpans;
+import org.jvmd.virtio.blk.SpanBackend;
 
 /**
  * A raw image (vmd's vioraw.c): the guest's sectors are the file's bytes. Reads and writes
@@ -55,7 +56,7 @@ public final class RawBackend extends SpanBackend {
 
     /** preadv/pwritev until every byte moved (a short transfer continues where it stopped). */
     @Override
-    void transfer(long offset, GuestSpans spans, boolean write) throws BlockIoException {
+    protected void transfer(long offset, GuestSpans spans, boolean write) throws BlockIoException {
         IoVec iov = iovecs.get();
         long total = spans.bytes();
         long done = 0;

@@ -10,7 +10,7 @@ import org.jvmd.virtio.GuestMemory;
  * for tests, the property tests' reference, and vioblk-proc's warm-up before its drop.
  * Thread-safe (one lock). Counts flushes, discards and zeroed ranges so tests can see them.
  */
-public final class MemoryBackend implements BlockBackend {
+public final class MemoryBackend extends SpanBackend {
     private final GuestMemory memory;
     private final byte[] image;
     private long flushes;
@@ -39,18 +39,9 @@ public final class MemoryBackend implements BlockBackend {
         return discarded;
     }
 
-    @Override
-    public synchronized void read(long offset, GuestSpans dst) throws IOException {
-        transfer(offset, dst, false);
-    }
-
-    @Override
-    public synchronized void write(long offset, GuestSpans src) throws IOException {
-        transfer(offset, src, true);
-    }
-
     /** Copies between the image array and each span in turn. */
-    private void transfer(long offset, GuestSpans spans, boolean write) throws IOException {
+    @Override
+    protected synchronized void transfer(long offset, GuestSpans spans, boolean write) throws BlockIoException {
         long at = check(offset, spans.bytes());
         try {
             for (int i = 0; i < spans.count(); i++) {
