@@ -76,16 +76,7 @@ class ControlServerTest {
                 c.out().flush();
             }
             // asked from a daemon thread: a starved server would leave it blocked in read
-            CompletableFuture<Response> answer = new CompletableFuture<>();
-            Thread.ofPlatform().daemon(true).start(() -> {
-                try (ControlSocket.Connection c = ControlSocket.connect(socket)) {
-                    c.write(Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
-                    answer.complete(c.read(Response.parser()));
-                } catch (IOException | RuntimeException e) {
-                    answer.completeExceptionally(e);
-                }
-            });
-            assertEquals(1, answer.get(10, TimeUnit.SECONDS).getStatus().getVmsCount());
+            assertEquals(1, status(socket).get(10, TimeUnit.SECONDS).getStatus().getVmsCount());
         } finally {
             for (ControlSocket.Connection c : idle) {
                 c.close();

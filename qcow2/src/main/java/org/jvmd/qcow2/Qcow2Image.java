@@ -35,7 +35,7 @@ import java.util.zip.Inflater;
  *
  * <p>Thread safety: all methods may be called from any thread; one lock serialises them.
  */
-public final class Qcow2Image implements DiskImage {
+public final class Qcow2Image extends ImageBase {
     // qcow2.txt "Cluster mapping": L1/L2 entry bits
     static final long COPIED = 1L << 63;
     static final long COMPRESSED = 1L << 62;
@@ -57,12 +57,9 @@ public final class Qcow2Image implements DiskImage {
     private final ImageFile file;
     private final Qcow2Header h;
     private final DiskImage backing;
-    private final boolean readOnly;
-    private final String name;
     private final int cb;
     private final int cs;
     private final int l2Entries;
-    private final long size;
     private final long[] l1;
     private final BitSet l1Dirty = new BitSet();
     private final long l1Start;
@@ -103,15 +100,13 @@ public final class Qcow2Image implements DiskImage {
 
     private Qcow2Image(ImageFile file, Qcow2Header h, DiskImage backing, boolean readOnly, int l2CacheBytes)
             throws IOException {
+        super(file.name(), h.size, readOnly);
         this.file = file;
         this.h = h;
         this.backing = backing;
-        this.readOnly = readOnly;
-        this.name = file.name();
         this.cb = h.clusterBits;
         this.cs = h.clusterSize();
         this.l2Entries = cs / 8;
-        this.size = h.size;
         this.refOrder = h.refcountOrder;
         this.refEntries = ((long) cs * 8) >>> refOrder;
         this.l2Cache = new Lru<>(Math.max(4, l2CacheBytes / cs));
@@ -210,16 +205,6 @@ public final class Qcow2Image implements DiskImage {
     // ---- public API ----
 
     @Override
-    public long size() {
-        return size;
-    }
-
-    @Override
-    public boolean readOnly() {
-        return readOnly;
-    }
-
-    @Override
     public int discardGranularity() {
         return cs;
     }
@@ -241,19 +226,15 @@ public final class Qcow2Image implements DiskImage {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
-        DiskImage.checkRange(name, size, offset, dst.remaining());
-        lock.lock();
-        try {
-            checkOpen();
+        checkRange(offset, dst.remaining());
+        locked(() -> {
             long off = offset;
             while (dst.hasRemaining()) {
                 int n = readRun(off, dst.slice(dst.position(), dst.remaining()));
                 dst.position(dst.position() + n);
                 off += n;
             }
-        } finally {
-            lock.unlock();
-        }
+        });
     }
 
     /**
@@ -301,11 +282,8 @@ public final class Qcow2Image implements DiskImage {
 
     @Override
     public void write(long offset, ByteBuffer src) throws IOException {
-        checkWritable();
-        DiskImage.checkRange(name, size, offset, src.remaining());
-        lock.lock();
-        try {
-            checkOpen();
+        checkChange(offset, src.remaining());
+        locked(() -> {
             long off = offset;
             while (src.hasRemaining()) {
                 int in = (int) (off & (cs - 1));
@@ -315,18 +293,13 @@ public final class Qcow2Image implements DiskImage {
                 src.position(src.position() + n);
                 off += n;
             }
-        } finally {
-            lock.unlock();
-        }
+        });
     }
 
     @Override
     public void discard(long offset, long length) throws IOException {
-        checkWritable();
-        DiskImage.checkRange(name, size, offset, length);
-        lock.lock();
-        try {
-            checkOpen();
+        checkChange(offset, length);
+        locked(() -> {
             if (backing != null && h.version == 2) {
                 return; // v2 has no zero clusters: unallocating would show the base
             }
@@ -335,18 +308,13 @@ public final class Qcow2Image implements DiskImage {
             for (long gc = first; gc < end; gc++) {
                 zeroCluster(gc, backing != null);
             }
-        } finally {
-            lock.unlock();
-        }
+        });
     }
 
     @Override
     public void writeZeroes(long offset, long length) throws IOException {
-        checkWritable();
-        DiskImage.checkRange(name, size, offset, length);
-        lock.lock();
-        try {
-            checkOpen();
+        checkChange(offset, length);
+        locked(() -> {
             long off = offset;
             long end = offset + length;
             while (off < end) {
@@ -360,9 +328,7 @@ public final class Qcow2Image implements DiskImage {
                 }
                 off += n;
             }
-        } finally {
-            lock.unlock();
-        }
+        });
     }
 
     @Override
@@ -370,13 +336,7 @@ public final class Qcow2Image implements DiskImage {
         if (readOnly) {
             return;
         }
-        lock.lock();
-        try {
-            checkOpen();
-            flushLocked();
-        } finally {
-            lock.unlock();
-        }
+        locked(this::flushLocked);
     }
 
     @Override
@@ -409,15 +369,26 @@ public final class Qcow2Image implements DiskImage {
         }
     }
 
-    private void checkWritable() throws ImageException {
-        if (readOnly) {
-            throw bad("the image is read-only");
-        }
-    }
-
     private void checkOpen() throws ImageException {
         if (closed) {
             throw bad("the image is closed");
+        }
+    }
+
+    /** A request's work on the image's tables and file. */
+    @FunctionalInterface
+    private interface Work {
+        void run() throws IOException;
+    }
+
+    /** Runs {@code work} under the image's lock, once the image is known to be open. */
+    private void locked(Work work) throws IOException {
+        lock.lock();
+        try {
+            checkOpen();
+            work.run();
+        } finally {
+            lock.unlock();
         }
     }
 

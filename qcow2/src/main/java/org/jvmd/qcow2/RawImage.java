@@ -4,28 +4,15 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /** A raw image: guest offset = file offset (vmd's vioraw.c). Its size is the file's size at open. */
-public final class RawImage implements DiskImage {
+public final class RawImage extends ImageBase {
     private static final int ZERO_CHUNK = 1 << 16;
 
     private final ImageFile file;
-    private final boolean readOnly;
-    private final long size;
     private volatile boolean closed;
 
     public RawImage(ImageFile file, boolean readOnly) throws IOException {
+        super(file.name(), file.size(), readOnly);
         this.file = file;
-        this.readOnly = readOnly;
-        this.size = file.size();
-    }
-
-    @Override
-    public long size() {
-        return size;
-    }
-
-    @Override
-    public boolean readOnly() {
-        return readOnly;
     }
 
     @Override
@@ -35,14 +22,13 @@ public final class RawImage implements DiskImage {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
-        DiskImage.checkRange(file.name(), size, offset, dst.remaining());
+        checkRange(offset, dst.remaining());
         file.readOrZero(dst, offset);
     }
 
     @Override
     public void write(long offset, ByteBuffer src) throws IOException {
-        checkWritable();
-        DiskImage.checkRange(file.name(), size, offset, src.remaining());
+        checkChange(offset, src.remaining());
         file.writeFully(src, offset);
     }
 
@@ -53,19 +39,16 @@ public final class RawImage implements DiskImage {
         }
     }
 
+    /** A raw file gives the range back where it can (a hole reads as zeros), else writes zeros. */
     @Override
     public void discard(long offset, long length) throws IOException {
-        checkWritable();
-        DiskImage.checkRange(file.name(), size, offset, length);
-        if (!file.punchHole(offset, length)) {
-            writeZeroBytes(offset, length);
-        }
+        writeZeroes(offset, length);
     }
 
+    /** A hole where the file system punches one, zero bytes written where it does not. */
     @Override
     public void writeZeroes(long offset, long length) throws IOException {
-        checkWritable();
-        DiskImage.checkRange(file.name(), size, offset, length);
+        checkChange(offset, length);
         if (!file.punchHole(offset, length)) {
             writeZeroBytes(offset, length);
         }
@@ -77,12 +60,6 @@ public final class RawImage implements DiskImage {
             int n = (int) Math.min(zeros.capacity(), length - done);
             file.writeFully(zeros.clear().limit(n), offset + done);
             done += n;
-        }
-    }
-
-    private void checkWritable() throws ImageException {
-        if (readOnly) {
-            throw new ImageException(file.name() + ": the image is read-only");
         }
     }
 

@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Random writes, discards and write-zeroes through the library; the same operations on a raw
@@ -95,24 +97,12 @@ class RandomOpsQemuTest {
         }
     }
 
-    @Test
-    void v3WithoutBase() throws Exception {
-        runCase("compat=1.1", false, 11);
-    }
-
-    @Test
-    void v2WithoutBase() throws Exception {
-        runCase("compat=0.10", false, 12);
-    }
-
-    @Test
-    void v3OverBase() throws Exception {
-        runCase("compat=1.1", true, 13);
-    }
-
-    @Test
-    void v2OverBase() throws Exception {
-        runCase("compat=0.10", true, 14);
+    /** Versions 3 (compat=1.1) and 2 (compat=0.10), each alone and over a qcow2 base. */
+    @ParameterizedTest(name = "{0}, over a base: {1}")
+    @CsvSource({"compat=1.1, false, 11", "compat=0.10, false, 12", "compat=1.1, true, 13", "compat=0.10, true, 14"})
+    void randomOpsLeaveAnImageQemuChecksAndReadsAsTheRawMirror(String createOpts, boolean withBase, long seed)
+            throws Exception {
+        runCase(createOpts, withBase, seed);
     }
 
     @Test

@@ -59,29 +59,26 @@ final class FdImageFile implements ImageFile {
         if (!dst.hasRemaining()) {
             return 0;
         }
-        while (true) {
-            long r = FileIo.tryPread(fd.num(), dst, position);
-            if (r == -Errno.EINTR) {
-                continue;
-            }
-            if (r < 0) {
-                throw new FileIoException(name, "pread", (int) -r);
-            }
-            return r == 0 ? -1 : (int) r;
-        }
+        long r = transfer(dst, position, false);
+        return r == 0 ? -1 : (int) r;
     }
 
     @Override
     public int write(ByteBuffer src, long position) throws IOException {
+        return (int) transfer(src, position, true);
+    }
+
+    /** One pread or pwrite, again after EINTR; the bytes it moved. */
+    private long transfer(ByteBuffer b, long position, boolean write) throws IOException {
         while (true) {
-            long r = FileIo.tryPwrite(fd.num(), src, position);
+            long r = write ? FileIo.tryPwrite(fd.num(), b, position) : FileIo.tryPread(fd.num(), b, position);
             if (r == -Errno.EINTR) {
                 continue;
             }
             if (r < 0) {
-                throw new FileIoException(name, "pwrite", (int) -r);
+                throw new FileIoException(name, write ? "pwrite" : "pread", (int) -r);
             }
-            return (int) r;
+            return r;
         }
     }
 

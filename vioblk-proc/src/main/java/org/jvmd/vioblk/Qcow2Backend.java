@@ -1,14 +1,15 @@
 package org.jvmd.vioblk;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import org.jvmd.qcow2.DiskImage;
 import org.jvmd.qcow2.ImageException;
 import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.virtio.GuestFault;
-import org.jvmd.virtio.blk.BlockBackend;
 import org.jvmd.virtio.blk.BlockError;
 import org.jvmd.virtio.blk.BlockIoException;
 import org.jvmd.virtio.blk.GuestSpans;
+import org.jvmd.virtio.blk.SpanBackend;
 
 /**
  * A disk served through the qcow2 library ({@link DiskImage}: a qcow2 image over its
@@ -21,7 +22,7 @@ import org.jvmd.virtio.blk.GuestSpans;
  * image's content (a corrupt table) is IO_OTHER; the guest gets IOERR for each, and the
  * device goes on.
  */
-final class Qcow2Backend implements BlockBackend {
+final class Qcow2Backend extends SpanBackend {
     private final DiskImage image;
     private final MappedGuestMemory memory;
 
@@ -40,29 +41,19 @@ final class Qcow2Backend implements BlockBackend {
         return image.size();
     }
 
+    /** Each span in turn, as a view of guest memory the image reads into or writes from. */
     @Override
-    public void read(long offset, GuestSpans dst) throws BlockIoException {
+    protected void transfer(long offset, GuestSpans spans, boolean write) throws BlockIoException {
         long off = offset;
-        for (int i = 0; i < dst.count(); i++) {
-            int len = dst.length(i);
+        for (int i = 0; i < spans.count(); i++) {
+            int len = spans.length(i);
             try {
-                image.read(off, memory.byteBuffer(dst.address(i), len));
-            } catch (GuestFault f) {
-                throw new BlockIoException(BlockError.GUEST_FAULT, f.getMessage());
-            } catch (IOException e) {
-                throw failure(e);
-            }
-            off += len;
-        }
-    }
-
-    @Override
-    public void write(long offset, GuestSpans src) throws BlockIoException {
-        long off = offset;
-        for (int i = 0; i < src.count(); i++) {
-            int len = src.length(i);
-            try {
-                image.write(off, memory.byteBuffer(src.address(i), len));
+                ByteBuffer guest = memory.byteBuffer(spans.address(i), len);
+                if (write) {
+                    image.write(off, guest);
+                } else {
+                    image.read(off, guest);
+                }
             } catch (GuestFault f) {
                 throw new BlockIoException(BlockError.GUEST_FAULT, f.getMessage());
             } catch (IOException e) {

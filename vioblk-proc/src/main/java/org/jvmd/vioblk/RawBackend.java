@@ -8,10 +8,10 @@ import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.sys.NativeBuffer;
 import org.jvmd.sys.SysException;
 import org.jvmd.virtio.GuestFault;
-import org.jvmd.virtio.blk.BlockBackend;
 import org.jvmd.virtio.blk.BlockError;
 import org.jvmd.virtio.blk.BlockIoException;
 import org.jvmd.virtio.blk.GuestSpans;
+import org.jvmd.virtio.blk.SpanBackend;
 
 /**
  * A raw image (vmd's vioraw.c): the guest's sectors are the file's bytes. Reads and writes
@@ -22,7 +22,7 @@ import org.jvmd.virtio.blk.GuestSpans;
  *
  * <p>Thread-safe: positional calls share no file offset; each I/O thread has its own iovec.
  */
-public final class RawBackend implements BlockBackend {
+public final class RawBackend extends SpanBackend {
     /** UIO_MAXIOV bounds one preadv/pwritev; a request has at most seg_max spans, far below. */
     private static final int IOVECS = IoVec.MAX;
     private static final int ZERO_CHUNK = 1 << 20;
@@ -54,18 +54,9 @@ public final class RawBackend implements BlockBackend {
         return fd;
     }
 
-    @Override
-    public void read(long offset, GuestSpans dst) throws BlockIoException {
-        transfer(offset, dst, false);
-    }
-
-    @Override
-    public void write(long offset, GuestSpans src) throws BlockIoException {
-        transfer(offset, src, true);
-    }
-
     /** preadv/pwritev until every byte moved (a short transfer continues where it stopped). */
-    private void transfer(long offset, GuestSpans spans, boolean write) throws BlockIoException {
+    @Override
+    protected void transfer(long offset, GuestSpans spans, boolean write) throws BlockIoException {
         IoVec iov = iovecs.get();
         long total = spans.bytes();
         long done = 0;

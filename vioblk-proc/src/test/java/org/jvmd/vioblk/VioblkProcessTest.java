@@ -18,16 +18,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.jvmd.proto.DiskConfig;
 import org.jvmd.proto.DiskFormat;
 import org.jvmd.proto.DiskStats;
-import org.jvmd.proto.FdRole;
-import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.FromVioblk;
-import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.Pause;
 import org.jvmd.proto.Reset;
 import org.jvmd.proto.StatsRequest;
@@ -37,15 +34,11 @@ import org.jvmd.proto.VioblkInit;
 import org.jvmd.proto.VioblkReady;
 import org.jvmd.sys.Child;
 import org.jvmd.sys.ChildFailedException;
-import org.jvmd.sys.EventFd;
-import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Memfd;
 import org.jvmd.sys.PeerClosedException;
 import org.jvmd.sys.Received;
-import org.jvmd.sys.Spawner;
 import org.jvmd.sys.WaitStatus;
+import org.jvmd.vioblk.VioblkBench.Disk;
 import org.jvmd.virtio.blk.Vioblk;
 import org.jvmd.virtio.blk.VirtioBlk;
 
@@ -56,72 +49,25 @@ import org.jvmd.virtio.blk.VirtioBlk;
  * root), then carry the guest's requests to the image and back.
  */
 class VioblkProcessTest {
-    private static final int MEM = 32 << 20;
     private static final int IMAGE = 16 << 20;
-    private static final String TITLE = "vm/test/vioblk0";
+    private static final String TITLE = VioblkBench.TITLE;
 
-    private Path dir;
-    private Path empty;
+    @AutoClose
+    private VioblkBench bench;
     private Path image;
-    private Path log;
-    private final List<AutoCloseable> open = new ArrayList<>();
 
     @BeforeEach
     void setUp() throws IOException {
-        dir = Files.createTempDirectory("jvmd-vioblk");
-        empty = Files.createDirectory(dir.resolve("empty"));
-        image = dir.resolve("disk.img");
+        bench = new VioblkBench("vioblk-process");
+        image = bench.dir.resolve("disk.img");
         try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
             f.setLength(IMAGE);
         }
-        log = Path.of("target", "vioblk-process-" + System.nanoTime() + ".log");
-        Files.createDirectories(log.getParent());
     }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
-
-    private <T extends AutoCloseable> T keep(T c) {
-        open.add(c);
-        return c;
-    }
-
-    /** A started vioblk-proc with its guest side. */
-    private record Disk(Child child, MappedGuestMemory mem, EventFd kick, EventFd call, VioblkReady ready) {}
 
     private Disk start(boolean readOnly, DiskFormat format) throws Exception {
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        Fd memfd = keep(Memfd.create("guest", MEM));
-        MappedGuestMemory mem = keep(MappedGuestMemory.map(memfd, MEM));
-        EventFd kick = keep(EventFd.create(false));
-        EventFd config = keep(EventFd.create(true));
-        EventFd call = keep(EventFd.create(true));
-        Fd img = LibC.open(image.toString(), (readOnly ? LibC.O_RDONLY : LibC.O_RDWR) | LibC.O_CLOEXEC);
-        Child c = keep(Spawner.java(TITLE, VioblkMain.MAIN_CLASS).classpath(cp)
-                .jvmOptions(VioblkMain.JVM_OPTIONS.toArray(String[]::new)).output(log).spawn());
-        ToVioblk init = ToVioblk.newBuilder().setInit(VioblkInit.newBuilder()
-                        .setDisk(DiskConfig.newBuilder().setIndex(0).setPath(image.toString()).setFormat(format)
-                                .setReadOnly(readOnly).setSerial("jvmd-test-disk-0"))
-                        .setTitle(TITLE).setUser("_vmd").setChroot(empty.toString())
-                        .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(MEM)))
-                .addFds(slot(FdRole.FD_MEMFD, 0, 0)).addFds(slot(FdRole.FD_DISK, 0, 0))
-                .addFds(slot(FdRole.FD_KICK, 0, 0)).addFds(slot(FdRole.FD_CALL, 0, 0))
-                .addFds(slot(FdRole.FD_CALL, 1, 0))
-                .build();
-        c.channel().send(init, memfd.dup(), img, kick.fd().dup(), config.fd().dup(), call.fd().dup());
-        FromVioblk ready = c.awaitReady(FromVioblk.parser(), 60_000);
-        return new Disk(c, mem, kick, call, ready.getReady());
-    }
-
-    private static FdSlot slot(FdRole role, int index, int layer) {
-        return FdSlot.newBuilder().setRole(role).setIndex(index).setLayer(layer).build();
+        return bench.start(List.of(image), DiskConfig.newBuilder().setFormat(format).setReadOnly(readOnly)
+                .setSerial("jvmd-test-disk-0"), List.of());
     }
 
     private static FromVioblk next(Child c) throws IOException {
@@ -131,7 +77,7 @@ class VioblkProcessTest {
     }
 
     private String log() throws IOException {
-        return Files.exists(log) ? Files.readString(log) : "(no log)";
+        return bench.log();
     }
 
     @Test
@@ -273,7 +219,7 @@ class VioblkProcessTest {
         assertTrue(status.contains("CapEff:\t0000000000000000"), status.toString());
         assertTrue(status.contains("CapPrm:\t0000000000000000"), status.toString());
         Path root = Files.readSymbolicLink(Path.of("/proc/" + pid + "/root"));
-        assertEquals(empty.toRealPath(), root);
+        assertEquals(bench.empty.toRealPath(), root);
         try (Stream<Path> s = Files.list(root)) {
             assertEquals(0, s.count(), "the root directory is empty");
         }
@@ -309,7 +255,7 @@ class VioblkProcessTest {
 
     @Test
     void aFullFileSystemIsIoerrToTheGuestCountedAndNotFatal() throws Exception {
-        Path small = Files.createDirectory(dir.resolve("small"));
+        Path small = Files.createDirectory(bench.dir.resolve("small"));
         sh("mount", "-t", "tmpfs", "-o", "size=1m", "jvmd-vioblk-test", small.toString());
         try {
             image = small.resolve("sparse.img");

@@ -20,30 +20,18 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.jvmd.proto.DiskConfig;
 import org.jvmd.proto.DiskFormat;
-import org.jvmd.proto.FdRole;
-import org.jvmd.proto.FdSlot;
-import org.jvmd.proto.FromVioblk;
-import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.Shutdown;
 import org.jvmd.proto.ToVioblk;
-import org.jvmd.proto.VioblkInit;
-import org.jvmd.proto.VioblkReady;
 import org.jvmd.qcow2.QemuImg;
-import org.jvmd.sys.Child;
 import org.jvmd.sys.ChildFailedException;
-import org.jvmd.sys.EventFd;
-import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Memfd;
-import org.jvmd.sys.Spawner;
 import org.jvmd.sys.WaitStatus;
+import org.jvmd.vioblk.VioblkBench.Disk;
 import org.jvmd.virtio.blk.Vioblk;
 import org.jvmd.virtio.blk.VirtioBlk;
 
@@ -55,44 +43,18 @@ import org.jvmd.virtio.blk.VirtioBlk;
  * times, never leaves a corrupt image nor loses data whose flush completed.
  */
 class VioblkQcow2ProcessTest {
-    private static final int MEM = 32 << 20;
     private static final int DISK = 16 << 20;
     private static final int CLUSTER = 64 << 10;
-    private static final String TITLE = "vm/test/vioblk0";
 
+    @AutoClose
+    private VioblkBench bench;
+    /** The bench's directory: images and their reference copies. */
     private Path dir;
-    private Path empty;
-    private Path log;
-    private final List<AutoCloseable> open = new ArrayList<>();
 
     @BeforeEach
     void setUp() throws IOException {
-        dir = Files.createTempDirectory("jvmd-vioblk-qcow2");
-        empty = Files.createDirectory(dir.resolve("empty"));
-        log = Path.of("target", "vioblk-qcow2-" + System.nanoTime() + ".log");
-        Files.createDirectories(log.getParent());
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
-
-    /** A started vioblk-proc with its guest side; close() ends the process and frees the guest. */
-    private record Disk(Child child, MappedGuestMemory mem, EventFd kick, EventFd call, VioblkReady ready,
-                        List<AutoCloseable> owned) implements AutoCloseable {
-        @Override
-        public void close() throws Exception {
-            child.close();
-            for (int i = owned.size() - 1; i >= 0; i--) {
-                owned.get(i).close();
-            }
-        }
+        bench = new VioblkBench("vioblk-qcow2");
+        dir = bench.dir;
     }
 
     /** Starts vioblk-proc on {@code layers} (top first) as vmd hands them: FD_DISK layer 0..n. */
@@ -102,49 +64,24 @@ class VioblkQcow2ProcessTest {
 
     private Disk start(List<Path> layers, DiskFormat format, List<DiskFormat> baseFormats, List<String> jvm)
             throws Exception {
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<AutoCloseable> owned = new ArrayList<>();
-        Fd memfd = Memfd.create("guest", MEM);
-        owned.add(memfd);
-        MappedGuestMemory mem = MappedGuestMemory.map(memfd, MEM);
-        owned.add(mem);
-        EventFd kick = EventFd.create(false);
-        EventFd config = EventFd.create(true);
-        EventFd call = EventFd.create(true);
-        owned.addAll(List.of(kick, config, call));
-        Child c = Spawner.java(TITLE, VioblkMain.MAIN_CLASS).classpath(cp)
-                .jvmOptions(VioblkMain.JVM_OPTIONS.toArray(String[]::new)).jvmOptions(jvm.toArray(String[]::new))
-                .output(log).spawn();
-        List<Fd> fds = new ArrayList<>(List.of(memfd.dup()));
-        ToVioblk.Builder m = ToVioblk.newBuilder().setInit(VioblkInit.newBuilder()
-                        .setDisk(DiskConfig.newBuilder().setIndex(0).setPath(layers.get(0).toString()).setFormat(format)
-                                .setSerial("jvmd-qcow2-0").addAllBaseFormats(baseFormats))
-                        .setTitle(TITLE).setUser("_vmd").setChroot(empty.toString())
-                        .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(MEM)))
-                .addFds(slot(FdRole.FD_MEMFD, 0, 0));
-        for (int l = 0; l < layers.size(); l++) {
-            fds.add(LibC.open(layers.get(l).toString(), (l == 0 ? LibC.O_RDWR : LibC.O_RDONLY) | LibC.O_CLOEXEC));
-            m.addFds(slot(FdRole.FD_DISK, 0, l));
-        }
-        m.addFds(slot(FdRole.FD_KICK, 0, 0)).addFds(slot(FdRole.FD_CALL, 0, 0)).addFds(slot(FdRole.FD_CALL, 1, 0));
-        fds.addAll(List.of(kick.fd().dup(), config.fd().dup(), call.fd().dup()));
-        Disk d = new Disk(c, mem, kick, call, null, owned);
-        try {
-            c.channel().send(m.build(), fds.toArray(Fd[]::new));
-            FromVioblk ready = c.awaitReady(FromVioblk.parser(), 60_000);
-            return new Disk(c, mem, kick, call, ready.getReady(), owned);
-        } catch (Exception e) {
-            d.close();
-            throw e;
-        }
-    }
-
-    private static FdSlot slot(FdRole role, int index, int layer) {
-        return FdSlot.newBuilder().setRole(role).setIndex(index).setLayer(layer).build();
+        return bench.start(layers, DiskConfig.newBuilder().setFormat(format).setSerial("jvmd-qcow2-0")
+                .addAllBaseFormats(baseFormats), jvm);
     }
 
     private String log() throws IOException {
-        return Files.exists(log) ? Files.readString(log) : "(no log)";
+        return bench.log();
+    }
+
+    /** The guest reads the whole disk back, 1 MiB at a time, as {@code want} has it. */
+    private void assertReadsAs(BlkGuest g, Disk d, byte[] want) throws Exception {
+        for (int at = 0; at < DISK; at += 1 << 20) {
+            long[] r = g.read(at / 512, 1 << 20);
+            g.kick(d.kick);
+            assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get((int) r[0]), log());
+            byte[] back = new byte[1 << 20];
+            d.mem.read(r[1], back, 0, back.length);
+            assertArrayEquals(Arrays.copyOfRange(want, at, at + back.length), back, "MiB at " + at);
+        }
     }
 
     private static String sha256(Path p) throws Exception {
@@ -249,16 +186,7 @@ class VioblkQcow2ProcessTest {
             g.kick(d.kick);
             assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get(flush));
 
-            // The guest reads the whole disk back, 1 MiB at a time, as the reference has it.
-            byte[] want = Files.readAllBytes(ref);
-            for (int at = 0; at < DISK; at += 1 << 20) {
-                long[] r = g.read(at / 512, 1 << 20);
-                g.kick(d.kick);
-                assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get((int) r[0]));
-                byte[] back = new byte[1 << 20];
-                d.mem.read(r[1], back, 0, back.length);
-                assertArrayEquals(Arrays.copyOfRange(want, at, at + back.length), back, "MiB at " + at);
-            }
+            assertReadsAs(g, d, Files.readAllBytes(ref));
 
             d.child.channel().send(ToVioblk.newBuilder().setShutdown(Shutdown.getDefaultInstance()).build());
             WaitStatus w = d.child.waitFor(20_000);
@@ -432,15 +360,7 @@ class VioblkQcow2ProcessTest {
             long features = Vioblk.offeredFeatures(false);
             BlkGuest g = new BlkGuest(d.mem, features);
             g.configure(d.child.channel(), features);
-            byte[] want = Files.readAllBytes(raw);
-            for (int at = 0; at < DISK; at += 1 << 20) {
-                long[] r = g.read(at / 512, 1 << 20);
-                g.kick(d.kick);
-                assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get((int) r[0]), log());
-                byte[] back = new byte[1 << 20];
-                d.mem.read(r[1], back, 0, back.length);
-                assertArrayEquals(Arrays.copyOfRange(want, at, at + back.length), back, "MiB at " + at);
-            }
+            assertReadsAs(g, d, Files.readAllBytes(raw));
         }
     }
 

@@ -20,13 +20,13 @@ final class DhcpPackets {
         if (requested != 0) {
             opts[o++] = 50;
             opts[o++] = 4;
-            be32(opts, o, requested);
+            Packets.put32(opts, o, requested);
             o += 4;
         }
         if (serverId != 0) {
             opts[o++] = 54;
             opts[o++] = 4;
-            be32(opts, o, serverId);
+            Packets.put32(opts, o, serverId);
             o += 4;
         }
         opts[o++] = 55;   // parameter request list
@@ -51,23 +51,23 @@ final class DhcpPackets {
         b[f + 12] = 0x08;
         int ip = f + 14;
         b[ip] = 0x45;
-        be16(b, ip + 2, 20 + 8 + bootp);
+        Packets.put16(b, ip + 2, 20 + 8 + bootp);
         b[ip + 8] = 64;
         b[ip + 9] = 17;
-        be32(b, ip + 12, ciaddr);
-        be32(b, ip + 16, -1);
+        Packets.put32(b, ip + 12, ciaddr);
+        Packets.put32(b, ip + 16, -1);
         InetChecksum.writeIpv4HeaderChecksum(b, ip, 20);
         int udp = ip + 20;
-        be16(b, udp, 68);
-        be16(b, udp + 2, 67);
-        be16(b, udp + 4, 8 + bootp);
+        Packets.put16(b, udp, 68);
+        Packets.put16(b, udp + 2, 67);
+        Packets.put16(b, udp + 4, 8 + bootp);
         int p = udp + 8;
         b[p] = 1;
         b[p + 1] = 1;
         b[p + 2] = 6;
-        be32(b, p + 4, xid);
-        be16(b, p + 10, flags);
-        be32(b, p + 12, ciaddr);
+        Packets.put32(b, p + 4, xid);
+        Packets.put16(b, p + 10, flags);
+        Packets.put32(b, p + 12, ciaddr);
         System.arraycopy(mac, 0, b, p + 28, 6);
         b[p + 236] = 99;
         b[p + 237] = (byte) 130;
@@ -110,15 +110,5 @@ final class DhcpPackets {
         }
         return new Reply(type, DhcpMessage.be32(b, p + 4), DhcpMessage.be32(b, p + 16), server, mask, router,
                 java.util.Arrays.copyOfRange(b, off, off + 6), DhcpMessage.be32(b, ip + 16));
-    }
-
-    static void be16(byte[] b, int off, int v) {
-        b[off] = (byte) (v >>> 8);
-        b[off + 1] = (byte) v;
-    }
-
-    static void be32(byte[] b, int off, int v) {
-        be16(b, off, v >>> 16);
-        be16(b, off + 2, v);
     }
 }

@@ -92,13 +92,13 @@ class DhcpPropertiesTest {
         if (requested != 0) {
             opts[o++] = 50;
             opts[o++] = 4;
-            DhcpPackets.be32(opts, o, requested);
+            Packets.put32(opts, o, requested);
             o += 4;
         }
         if (server != 0) {
             opts[o++] = 54;
             opts[o++] = 4;
-            DhcpPackets.be32(opts, o, server);
+            Packets.put32(opts, o, server);
             o += 4;
         }
         opts[o++] = (byte) 255;

@@ -80,12 +80,11 @@ public final class MemoryTap implements TapPort {
 
     @Override
     public long write(byte[] prefix, int prefixLen, GuestSpans frame) {
-        if (writeErrors > 0) {
-            writeErrors--;
-            return -writeErrno;
+        int fault = writeFault();
+        if (fault != 0) {
+            return fault;
         }
-        int i = (int) (written % out.length);
-        byte[] slot = out[i];
+        byte[] slot = out[(int) (written % out.length)];
         System.arraycopy(prefix, 0, slot, 0, prefixLen);
         int at = prefixLen;
         try {
@@ -97,37 +96,44 @@ public final class MemoryTap implements TapPort {
         } catch (GuestFault f) {
             return -Errno.EFAULT;
         }
-        outLen[i] = at;
-        written++;
-        return at;
+        return kept(at);
     }
 
     @Override
     public long write(byte[] buf, int off, int len) {
+        int fault = writeFault();
+        if (fault != 0) {
+            return fault;
+        }
+        System.arraycopy(buf, off, out[(int) (written % out.length)], 0, Math.min(len, SLOT));
+        kept(Math.min(len, SLOT));
+        return len;
+    }
+
+    /** -errno when an injected write error is due (it is then used up), else 0. */
+    private int writeFault() {
         if (writeErrors > 0) {
             writeErrors--;
             return -writeErrno;
         }
-        int i = (int) (written % out.length);
-        System.arraycopy(buf, off, out[i], 0, Math.min(len, SLOT));
-        outLen[i] = Math.min(len, SLOT);
+        return 0;
+    }
+
+    /** The slot being written holds {@code len} bytes now: one more frame written. */
+    private int kept(int len) {
+        outLen[(int) (written % out.length)] = len;
         written++;
         return len;
     }
 
     @Override
     public long read(byte[] hdr, GuestSpans into) {
-        if (readErrors > 0) {
-            readErrors--;
-            return -readErrno;
+        int i = takeIn();
+        if (i < 0) {
+            return i;
         }
-        if (inCount == 0) {
-            return -Errno.EAGAIN;
-        }
-        byte[] f = in[inHead];
-        int len = inLen[inHead];
-        inHead = (inHead + 1) % in.length;
-        inCount--;
+        byte[] f = in[i];
+        int len = inLen[i];
         System.arraycopy(f, 0, hdr, 0, Vionet.TAP_HDR);
         int at = Vionet.TAP_HDR;
         try {
@@ -144,6 +150,19 @@ public final class MemoryTap implements TapPort {
 
     @Override
     public long read(byte[] buf, int off, int len) {
+        int i = takeIn();
+        if (i < 0) {
+            return i;
+        }
+        System.arraycopy(in[i], 0, buf, off, Math.min(inLen[i], len));
+        return inLen[i];
+    }
+
+    /**
+     * The slot of the next queued frame, taken off the queue; or -errno: an injected read error
+     * (used up), EAGAIN when nothing is queued.
+     */
+    private int takeIn() {
         if (readErrors > 0) {
             readErrors--;
             return -readErrno;
@@ -151,12 +170,10 @@ public final class MemoryTap implements TapPort {
         if (inCount == 0) {
             return -Errno.EAGAIN;
         }
-        byte[] f = in[inHead];
-        int n = inLen[inHead];
+        int i = inHead;
         inHead = (inHead + 1) % in.length;
         inCount--;
-        System.arraycopy(f, 0, buf, off, Math.min(n, len));
-        return n;
+        return i;
     }
 
     @Override

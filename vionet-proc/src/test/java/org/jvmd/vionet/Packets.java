@@ -20,11 +20,8 @@ public final class Packets {
      * {@code gsoSize} 0: no GSO. With {@code partial} the header says NEEDS_CSUM.
      */
     public static byte[] tcp4(byte[] dst, byte[] src, int payload, boolean partial, int gsoSize) {
-        int len = ETH + IP + TCP + payload;
-        byte[] b = new byte[VirtioNetHdr.SIZE + len];
-        int f = VirtioNetHdr.SIZE;
-        ipv4(b, f, dst, src, 6, IP + TCP + payload);
-        int t = f + ETH + IP;
+        byte[] b = ipv4Frame(dst, src, 6, TCP + payload);
+        int t = VirtioNetHdr.SIZE + ETH + IP;
         put16(b, t, 40000);
         put16(b, t + 2, 5201);
         put32(b, t + 4, 1000);
@@ -35,49 +32,51 @@ public final class Packets {
         for (int i = 0; i < payload; i++) {
             b[t + TCP + i] = (byte) (i * 7 + 3);
         }
-        finishL4(b, f, t, 16, TCP + payload, partial);
-        VirtioNetHdr h = new VirtioNetHdr();
-        if (partial) {
-            h.flags = VirtioNetHdr.F_NEEDS_CSUM;
-            h.csumStart = ETH + IP;
-            h.csumOffset = 16;
-        }
-        if (gsoSize > 0) {
-            h.gsoType = VirtioNetHdr.GSO_TCPV4;
-            h.gsoSize = gsoSize;
-            h.hdrLen = ETH + IP + TCP;
-        }
-        h.write(b, 0, VirtioNetHdr.SIZE);
+        finishL4(b, VirtioNetHdr.SIZE, t, 16, TCP + payload, partial);
+        header(b, partial, 16, VirtioNetHdr.GSO_TCPV4, gsoSize, TCP);
         return b;
     }
 
     /** A 12-byte header and an IPv4/UDP frame; {@code gsoSize} > 0 makes it USO (UDP_L4). */
     public static byte[] udp4(byte[] dst, byte[] src, int payload, boolean partial, int gsoSize) {
-        int len = ETH + IP + UDP + payload;
-        byte[] b = new byte[VirtioNetHdr.SIZE + len];
-        int f = VirtioNetHdr.SIZE;
-        ipv4(b, f, dst, src, 17, IP + UDP + payload);
-        int u = f + ETH + IP;
+        byte[] b = ipv4Frame(dst, src, 17, UDP + payload);
+        int u = VirtioNetHdr.SIZE + ETH + IP;
         put16(b, u, 5353);
         put16(b, u + 2, 9);
         put16(b, u + 4, UDP + payload);
         for (int i = 0; i < payload; i++) {
             b[u + UDP + i] = (byte) (i * 5 + 1);
         }
-        finishL4(b, f, u, 6, UDP + payload, partial);
+        finishL4(b, VirtioNetHdr.SIZE, u, 6, UDP + payload, partial);
+        header(b, partial, 6, VirtioNetHdr.GSO_UDP_L4, gsoSize, UDP);
+        return b;
+    }
+
+    /** A new array: room for the 12-byte header, then Ethernet and IPv4 headers before {@code l4Len} bytes of {@code proto}. */
+    private static byte[] ipv4Frame(byte[] dst, byte[] src, int proto, int l4Len) {
+        byte[] b = new byte[VirtioNetHdr.SIZE + ETH + IP + l4Len];
+        ipv4(b, VirtioNetHdr.SIZE, dst, src, proto, IP + l4Len);
+        return b;
+    }
+
+    /**
+     * The virtio_net_hdr at b[0]: with {@code partial}, NEEDS_CSUM from the L4 header with the
+     * checksum at {@code csumOffset}; with {@code gsoSize} > 0, GSO of {@code gsoType} after
+     * {@code l4Header} bytes of L4 header.
+     */
+    private static void header(byte[] b, boolean partial, int csumOffset, int gsoType, int gsoSize, int l4Header) {
         VirtioNetHdr h = new VirtioNetHdr();
         if (partial) {
             h.flags = VirtioNetHdr.F_NEEDS_CSUM;
             h.csumStart = ETH + IP;
-            h.csumOffset = 6;
+            h.csumOffset = csumOffset;
         }
         if (gsoSize > 0) {
-            h.gsoType = VirtioNetHdr.GSO_UDP_L4;
+            h.gsoType = gsoType;
             h.gsoSize = gsoSize;
-            h.hdrLen = ETH + IP + UDP;
+            h.hdrLen = ETH + IP + l4Header;
         }
         h.write(b, 0, VirtioNetHdr.SIZE);
-        return b;
     }
 
     private static void ipv4(byte[] b, int f, byte[] dst, byte[] src, int proto, int ipLen) {

@@ -3,10 +3,8 @@ package org.jvmd.vmctl;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -16,15 +14,8 @@ class VmctlArgumentsTest {
     @TempDir
     Path dir;
 
-    record Run(int status, String out, String err) {
-    }
-
-    Run vmctl(String... args) {
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        int st = new Vmctl(new ByteArrayInputStream(new byte[0]), new PrintStream(o, true, StandardCharsets.UTF_8),
-                new PrintStream(e, true, StandardCharsets.UTF_8)).run(args);
-        return new Run(st, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+    Vmctl.Result vmctl(String... args) {
+        return VmctlRun.inJvm(args);
     }
 
     String sock() {
@@ -33,7 +24,7 @@ class VmctlArgumentsTest {
 
     @Test
     void noCommandPrintsUsageAndExits1() {
-        Run r = vmctl();
+        Vmctl.Result r = vmctl();
         assertEquals(1, r.status());
         assertTrue(r.err().startsWith("usage:\tvmctl [-v] [-s socket] command [arg ...]\n"), r.err());
         assertTrue(r.err().contains("\tvmctl stop [-fw] [id | -a]\n"), r.err());
@@ -41,14 +32,14 @@ class VmctlArgumentsTest {
 
     @Test
     void unknownCommandIsReported() {
-        Run r = vmctl("frobnicate");
+        Vmctl.Result r = vmctl("frobnicate");
         assertEquals(1, r.status());
         assertTrue(r.err().startsWith("unknown argument: frobnicate\nusage:"), r.err());
     }
 
     @Test
     void ambiguousPrefixIsReported() {
-        Run r = vmctl("s");
+        Vmctl.Result r = vmctl("s");
         assertEquals(1, r.status());
         assertTrue(r.err().startsWith("ambiguous argument: s\nusage:"), r.err());
         assertTrue(vmctl("un").err().isEmpty() || !vmctl("un").err().startsWith("ambiguous"));
@@ -60,7 +51,7 @@ class VmctlArgumentsTest {
         for (String p : new String[] {"stat", "statu", "sto", "sh", "star", "con", "pa", "unp", "rel", "stats"}) {
             String[] args = p.equals("stat") || p.equals("statu") || p.equals("sh") || p.equals("rel")
                     ? new String[] {"-s", sock(), p} : new String[] {"-s", sock(), p, "1"};
-            Run r = vmctl(args);
+            Vmctl.Result r = vmctl(args);
             assertEquals(1, r.status(), p);
             assertTrue(r.err().contains("vmctl: connect: " + sock() + ": No such file or directory"), p + ": " + r.err());
         }
@@ -89,7 +80,7 @@ class VmctlArgumentsTest {
 
     @Test
     void commandUsageErrors() {
-        Run r = vmctl("-s", sock(), "pause");
+        Vmctl.Result r = vmctl("-s", sock(), "pause");
         assertEquals(1, r.status());
         assertEquals("usage:\tvmctl [-v] [-s socket] pause id\n", r.err());
         r = vmctl("-s", sock(), "stop");
@@ -125,13 +116,13 @@ class VmctlArgumentsTest {
         assertEquals(512, v.parseSize("512M"));
         assertEquals(1536, v.parseSize("1.5G"));
         assertEquals(1, v.parseSize("1048577"));
-        Run r = vmctl("-s", sock(), "start", "web", "-m", "1048577");
+        Vmctl.Result r = vmctl("-s", sock(), "start", "web", "-m", "1048577");
         assertTrue(r.err().startsWith("vmctl: size rounded to 1 megabytes\n"), r.err());
     }
 
     @Test
     void missingSocketIsAConnectError() {
-        Run r = vmctl("-s", sock(), "status");
+        Vmctl.Result r = vmctl("-s", sock(), "status");
         assertEquals(1, r.status());
         assertEquals("vmctl: connect: " + sock() + ": No such file or directory\n", r.err());
     }
@@ -158,7 +149,7 @@ class VmctlArgumentsTest {
         String a = java.nio.file.Files.writeString(dir.resolve("a.img"), "").toString();
         assertEquals("vmctl: too many disks\n",
                 vmctl("-s", sock(), "start", "web", "-d", a, "-d", a, "-d", a, "-d", a, "-d", a).err());
-        Run r = vmctl("-s", sock(), "start", "web", "-d", a, "-d", "raw:" + a);
+        Vmctl.Result r = vmctl("-s", sock(), "start", "web", "-d", a, "-d", "raw:" + a);
         assertEquals(1, r.status());
         assertEquals("vmctl: connect: " + sock() + ": No such file or directory\n", r.err(), "two disks reach vmd");
     }

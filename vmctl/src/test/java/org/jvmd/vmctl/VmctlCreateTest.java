@@ -4,10 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -23,15 +19,8 @@ class VmctlCreateTest {
     @TempDir
     Path dir;
 
-    record Run(int status, String out, String err) {
-    }
-
-    Run vmctl(String... args) {
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        int st = new Vmctl(new ByteArrayInputStream(new byte[0]), new PrintStream(o, true, StandardCharsets.UTF_8),
-                new PrintStream(e, true, StandardCharsets.UTF_8)).run(args);
-        return new Run(st, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+    Vmctl.Result vmctl(String... args) {
+        return VmctlRun.inJvm(args);
     }
 
     String p(String name) {
@@ -47,7 +36,7 @@ class VmctlCreateTest {
 
     @Test
     void createsQcow2ThatQemuImgAccepts() throws Exception {
-        Run r = vmctl("create", "-s", "1G", p("disk.qcow2"));
+        Vmctl.Result r = vmctl("create", "-s", "1G", p("disk.qcow2"));
         assertEquals(0, r.status(), r.err());
         assertEquals("vmctl: qcow2 imagefile created\n", r.err());
         assertEquals("qcow2", info(p("disk.qcow2"), "format"));
@@ -64,7 +53,7 @@ class VmctlCreateTest {
         assertEquals(0, vmctl("create", "-s", "10M", "qcow2:" + p("b.img")).status());
         assertEquals("qcow2", info(p("b.img"), "format"));
         QemuImg.check(dir.resolve("b.img"), false);
-        Run r = vmctl("create", "-s", "2M", "raw:" + p("c.qcow2"));
+        Vmctl.Result r = vmctl("create", "-s", "2M", "raw:" + p("c.qcow2"));
         assertEquals("vmctl: raw imagefile created\n", r.err());
         assertEquals("raw", info(p("c.qcow2"), "format"));
         assertEquals(0, vmctl("create", "-s", "2M", p("D.QCOW2")).status());
@@ -73,7 +62,7 @@ class VmctlCreateTest {
 
     @Test
     void sizesAreScaledAndRoundedToTheMegabyte() throws Exception {
-        Run r = vmctl("create", "-s", "1536K", p("r.qcow2"));
+        Vmctl.Result r = vmctl("create", "-s", "1536K", p("r.qcow2"));
         assertEquals(0, r.status());
         assertEquals("vmctl: disk size rounded to 1.0M\nvmctl: qcow2 imagefile created\n", r.err());
         assertEquals("1048576", info(p("r.qcow2"), "virtual-size"));
@@ -92,7 +81,7 @@ class VmctlCreateTest {
         QemuImg.ok("qemu-io", "-c", "write -P 0x42 1M 3M", p("sub/base.qcow2"));
         // relative to the working directory: stored relative to the new image's directory
         String rel = Path.of("").toAbsolutePath().relativize(dir.resolve("sub/base.qcow2")).toString();
-        Run r = vmctl("create", "-b", rel, p("thin1.qcow2"));
+        Vmctl.Result r = vmctl("create", "-b", rel, p("thin1.qcow2"));
         assertEquals(0, r.status(), r.err());
         assertEquals("vmctl: qcow2 imagefile created\n", r.err());
         assertEquals("sub/base.qcow2", info(p("thin1.qcow2"), "backing-filename"));
@@ -132,7 +121,7 @@ class VmctlCreateTest {
             }
         }
         Files.write(dir.resolve("src.raw"), data);
-        Run c = vmctl("create", "-i", p("src.raw"), p("full.qcow2"));
+        Vmctl.Result c = vmctl("create", "-i", p("src.raw"), p("full.qcow2"));
         assertEquals(0, c.status(), c.err());
         assertEquals("vmctl: qcow2 imagefile created\n", c.err());
         QemuImg.check(dir.resolve("full.qcow2"), false);
@@ -154,7 +143,7 @@ class VmctlCreateTest {
     @Test
     void errorsAreVmctls() throws Exception {
         assertEquals(0, vmctl("create", "-s", "4M", p("base.qcow2")).status());
-        Run r = vmctl("create", "-b", p("base.qcow2"), "-i", p("base.qcow2"), p("x.qcow2"));
+        Vmctl.Result r = vmctl("create", "-b", p("base.qcow2"), "-i", p("base.qcow2"), p("x.qcow2"));
         assertEquals(1, r.status());
         assertEquals("vmctl: conflicting -b and -i arguments\n", r.err());
         r = vmctl("create", "-b", p("base.qcow2"), "raw:" + p("x.img"));
@@ -187,7 +176,7 @@ class VmctlCreateTest {
         assertEquals(0, vmctl("create", "-b", p("a.qcow2"), p("b.qcow2")).status());
         // make a's base b: a loop qemu-img itself would refuse to create
         QemuImg.ok("qemu-img", "rebase", "-u", "-f", "qcow2", "-b", p("b.qcow2"), "-F", "qcow2", p("a.qcow2"));
-        Run r = vmctl("create", "-b", p("b.qcow2"), p("c.qcow2"));
+        Vmctl.Result r = vmctl("create", "-b", p("b.qcow2"), p("c.qcow2"));
         assertEquals(1, r.status());
         assertTrue(r.err().contains("backing file loop"), r.err());
         r = vmctl("create", "-i", p("b.qcow2"), p("d.raw"));

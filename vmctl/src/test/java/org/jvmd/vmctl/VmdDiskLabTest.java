@@ -14,7 +14,7 @@ import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -43,6 +43,7 @@ class VmdDiskLabTest {
     Path dir;
     Path debian;
     Path consoles;
+    @AutoClose
     VmdProcess vmd;
 
     @BeforeEach
@@ -56,25 +57,11 @@ class VmdDiskLabTest {
         consoles = dir.resolve("consoles");
     }
 
-    @AfterEach
-    void stopVmd() throws Exception {
-        try {
-            if (vmd != null) {
-                vmd.close();
-            }
-        } finally {
-            if (vmd != null) {
-                TestUser.sh("ip", "netns", "del", NS);
-            }
-        }
-    }
-
     void startVmd(String conf) throws Exception {
         Files.createDirectories(consoles);
-        TestUser.sh("ip", "netns", "add", NS);
-        vmd = VmdProcess.start(dir, conf, NS, List.of("-Djvmd.shutdownTimeoutMs=" + 10_000 * SLOW,
-                "-Djvmd.stopTimeoutMs=" + 120_000, "-Djvmd.vmmReadyTimeoutMs=" + 300_000 * SLOW,
-                "-Djvmd.consoleLogDir=" + consoles));
+        List<String> props = new ArrayList<>(VmdProcess.LAB_TIMEOUTS);
+        props.add("-Djvmd.consoleLogDir=" + consoles);
+        vmd = VmdProcess.startInNewNetns(dir, conf, NS, props);
     }
 
     /** A vm block booting the image's kernel with {@code script} as jvmd.cmd, from {@code disks}. */

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,32 +24,17 @@ class VmdDiskTest {
 
     @TempDir
     static Path dir;
+    @AutoClose
     static VmdProcess vmd;
-    static boolean netnsCreated;
     static Path image;
 
     @BeforeAll
     static void startVmd() throws Exception {
-        TestUser.sh("ip", "netns", "add", NS);
-        netnsCreated = true;
         Files.writeString(dir.resolve("bzImage"), "not a kernel");
         image = Files.writeString(dir.resolve("web.img"), "a raw disk");
         String conf = "vm \"missing\" {\n  boot \"bzImage\"\n  interface\n  disk \"missing.img\"\n  disable\n}\n"
                 + "vm \"web\" {\n  boot \"bzImage\"\n  interface\n  disk \"web.img\" format raw\n  disable\n}\n";
-        vmd = VmdProcess.start(dir, conf, NS, List.of());
-    }
-
-    @AfterAll
-    static void stopVmd() throws Exception {
-        try {
-            if (vmd != null) {
-                vmd.close();
-            }
-        } finally {
-            if (netnsCreated) {
-                TestUser.sh("ip", "netns", "del", NS);
-            }
-        }
+        vmd = VmdProcess.startInNewNetns(dir, conf, NS, List.of());
     }
 
     /** What vmd left: links in its namespace besides lo, and its child processes. */

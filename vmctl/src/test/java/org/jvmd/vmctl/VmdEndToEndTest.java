@@ -58,7 +58,6 @@ class VmdEndToEndTest {
     static Path dir;
     static TestUser user;
     static VmdProcess vmd;
-    static boolean netnsCreated;
 
     long fdsBefore;
 
@@ -66,8 +65,6 @@ class VmdEndToEndTest {
     static void startVmd() throws Exception {
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         user = TestUser.create("jvmde");
-        TestUser.sh("ip", "netns", "add", NS);
-        netnsCreated = true;
         Path echo = dir.resolve("echo.bzImage");
         Files.write(echo, EchoGuest.bzImage());
         Path deaf = dir.resolve("deaf.bzImage");
@@ -87,7 +84,7 @@ class VmdEndToEndTest {
         for (int i = 0; i < CROWD; i++) {
             conf.append(vm("c" + i, echo, "")); // 10..19
         }
-        vmd = VmdProcess.start(dir, conf.toString(), NS, List.of("-Djvmd.stopTimeoutMs=" + STOP_TIMEOUT_MS,
+        vmd = VmdProcess.startInNewNetns(dir, conf.toString(), NS, List.of("-Djvmd.stopTimeoutMs=" + STOP_TIMEOUT_MS,
                 "-Djvmd.consoleLogDir=" + dir.resolve("consoles")));
     }
 
@@ -102,14 +99,8 @@ class VmdEndToEndTest {
                 vmd.close();
             }
         } finally {
-            try {
-                if (netnsCreated) {
-                    TestUser.sh("ip", "netns", "del", NS);
-                }
-            } finally {
-                if (user != null) {
-                    user.close();
-                }
+            if (user != null) {
+                user.close();
             }
         }
     }

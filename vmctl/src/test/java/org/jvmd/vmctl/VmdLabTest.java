@@ -11,7 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -35,6 +35,7 @@ class VmdLabTest {
 
     @TempDir
     Path dir;
+    @AutoClose
     VmdProcess vmd;
 
     @BeforeEach
@@ -42,22 +43,9 @@ class VmdLabTest {
         String kernel = System.getProperty("jvmd.guest.kernel");
         String initrd = System.getProperty("jvmd.guest.initrd");
         assertTrue(kernel != null && initrd != null, "scripts/lab-test passes -Djvmd.guest.kernel/initrd");
-        TestUser.sh("ip", "netns", "add", NS);
         String conf = "vm \"g0\" {\n  memory 192M\n  boot \"" + kernel + "\"\n  initrd \"" + initrd + "\"\n"
                 + "  cmdline \"console=ttyS0 quiet panic=-1 jvmd.ip=dhcp\"\n  local interface\n  disable\n}\n";
-        vmd = VmdProcess.start(dir, conf, NS, List.of("-Djvmd.shutdownTimeoutMs=" + 10_000 * SLOW,
-                "-Djvmd.stopTimeoutMs=" + 120_000, "-Djvmd.vmmReadyTimeoutMs=" + 300_000 * SLOW));
-    }
-
-    @AfterEach
-    void stopVmd() throws Exception {
-        try {
-            if (vmd != null) {
-                vmd.close();
-            }
-        } finally {
-            TestUser.sh("ip", "netns", "del", NS);
-        }
+        vmd = VmdProcess.startInNewNetns(dir, conf, NS, VmdProcess.LAB_TIMEOUTS);
     }
 
     /** The status row of a VM, split at vmctl's widths. */

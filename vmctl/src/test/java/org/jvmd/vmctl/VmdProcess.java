@@ -1,11 +1,7 @@
 package org.jvmd.vmctl;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,6 +22,10 @@ final class VmdProcess implements AutoCloseable {
     /** Timeouts stretch under kvm-lab's emulation. */
     static final long SLOW = System.getenv("KVM_LAB") != null ? 4 : 1;
 
+    /** vmd's timeouts for real guests under kvm-lab: shutdown, a guest's graceful stop, vmm-proc's Ready. */
+    static final List<String> LAB_TIMEOUTS = List.of("-Djvmd.shutdownTimeoutMs=" + 10_000 * SLOW,
+            "-Djvmd.stopTimeoutMs=" + 120_000, "-Djvmd.vmmReadyTimeoutMs=" + 300_000 * SLOW);
+
     final Path dir;
     final Path conf;
     final Path socket;
@@ -33,6 +33,8 @@ final class VmdProcess implements AutoCloseable {
     final Process process;
     /** The network namespace vmd runs in, or null. */
     final String netns;
+    /** Whether {@link #startInNewNetns} made {@link #netns} (then {@link #close} removes it). */
+    private boolean ownNetns;
 
     private VmdProcess(Path dir, Path conf, Path socket, Path log, Process process, String netns) {
         this.dir = dir;
@@ -85,6 +87,23 @@ final class VmdProcess implements AutoCloseable {
         cmd.add(mainClass);
         cmd.addAll(args);
         return cmd;
+    }
+
+    /**
+     * Creates network namespace {@code netns} and starts vmd in it as {@link #start(Path, String,
+     * String, List, String...)} does; {@link #close} stops vmd, then removes the namespace (a
+     * start that fails removes it at once).
+     */
+    static VmdProcess startInNewNetns(Path dir, String config, String netns, List<String> props) throws Exception {
+        TestUser.sh("ip", "netns", "add", netns);
+        try {
+            VmdProcess v = start(dir, config, netns, props);
+            v.ownNetns = true;
+            return v;
+        } catch (Exception | Error e) {
+            TestUser.sh("ip", "netns", "del", netns);
+            throw e;
+        }
     }
 
     /** Starts vmd with {@code config} as vm.conf and waits until its socket answers. */
@@ -235,11 +254,7 @@ final class VmdProcess implements AutoCloseable {
         all[0] = "-s";
         all[1] = socket.toString();
         System.arraycopy(args, 0, all, 2, args.length);
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        int st = new Vmctl(new ByteArrayInputStream(new byte[0]), new PrintStream(o, true, StandardCharsets.UTF_8),
-                new PrintStream(e, true, StandardCharsets.UTF_8)).run(all);
-        return new Vmctl.Result(st, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        return VmctlRun.inJvm(all);
     }
 
     /** vmctl as its own process (the runtime class path), as root. */
@@ -306,10 +321,17 @@ final class VmdProcess implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        if (process.isAlive()) {
-            process.destroy();
-            if (!process.waitFor(60, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor();
+        try {
+            if (process.isAlive()) {
+                process.destroy();
+                if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                    process.destroyForcibly().waitFor();
+                }
+            }
+        } finally {
+            if (ownNetns) {
+                ownNetns = false;
+                TestUser.sh("ip", "netns", "del", netns);
             }
         }
     }

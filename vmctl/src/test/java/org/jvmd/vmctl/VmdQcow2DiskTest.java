@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,13 +26,11 @@ class VmdQcow2DiskTest {
 
     @TempDir
     static Path dir;
+    @AutoClose
     static VmdProcess vmd;
-    static boolean netnsCreated;
 
     @BeforeAll
     static void startVmd() throws Exception {
-        TestUser.sh("ip", "netns", "add", NS);
-        netnsCreated = true;
         Files.writeString(dir.resolve("bzImage"), "not a kernel");
         Files.write(dir.resolve("base.raw"), new byte[1 << 20]);
         QemuImg.ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw",
@@ -46,20 +44,7 @@ class VmdQcow2DiskTest {
         String conf = "vm \"thin\" {\n  boot \"bzImage\"\n  interface\n  disk \"thin.qcow2\"\n  disable\n}\n"
                 + "vm \"orphan\" {\n  boot \"bzImage\"\n  interface\n  disk \"orphan.qcow2\" format qcow2\n  disable\n}\n"
                 + "vm \"loop\" {\n  boot \"bzImage\"\n  interface\n  disk \"a.qcow2\"\n  disable\n}\n";
-        vmd = VmdProcess.start(dir, conf, NS, List.of());
-    }
-
-    @AfterAll
-    static void stopVmd() throws Exception {
-        try {
-            if (vmd != null) {
-                vmd.close();
-            }
-        } finally {
-            if (netnsCreated) {
-                TestUser.sh("ip", "netns", "del", NS);
-            }
-        }
+        vmd = VmdProcess.startInNewNetns(dir, conf, NS, List.of());
     }
 
     @Test

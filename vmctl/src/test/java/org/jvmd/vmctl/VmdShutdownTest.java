@@ -8,8 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,27 +26,8 @@ class VmdShutdownTest {
 
     @TempDir
     Path dir;
+    @AutoClose
     VmdProcess vmd;
-    boolean netnsCreated;
-
-    @BeforeEach
-    void netns() throws Exception {
-        TestUser.sh("ip", "netns", "add", NS);
-        netnsCreated = true;
-    }
-
-    @AfterEach
-    void cleanUp() throws Exception {
-        try {
-            if (vmd != null) {
-                vmd.close();
-            }
-        } finally {
-            if (netnsCreated) { // not when the test was skipped before creating it
-                TestUser.sh("ip", "netns", "del", NS);
-            }
-        }
-    }
 
     @Test
     void enabledVmsStartWithVmdAndSigtermStopsThemRemovesTapsAndSocketAndExitsZero() throws Exception {
@@ -58,7 +38,8 @@ class VmdShutdownTest {
         String conf = "vm \"up\" {\n  memory 64M\n  boot \"" + echo + "\"\n  local interface\n}\n"
                 + "vm \"deaf\" {\n  memory 64M\n  boot \"" + deaf + "\"\n}\n"
                 + "vm \"off\" {\n  memory 64M\n  boot \"" + echo + "\"\n  disable\n}\n";
-        vmd = VmdProcess.start(dir, conf, NS, List.of("-Djvmd.stopTimeoutMs=1500", "-Djvmd.shutdownTimeoutMs=20000"));
+        vmd = VmdProcess.startInNewNetns(dir, conf, NS,
+                List.of("-Djvmd.stopTimeoutMs=1500", "-Djvmd.shutdownTimeoutMs=20000"));
         vmd.awaitUntil(() -> vmd.vmctl("status", "-r").out().lines().count() == 3, 60_000, "up and deaf running");
         List<String> rows = vmd.vmctl("status").out().lines().skip(1).toList();
         assertEquals(" running", StatusTableTest.columns(rows.get(0))[7], rows.get(0));

@@ -1,10 +1,13 @@
 package org.jvmd.it.blk;
 
+import static org.jvmd.it.transport.Simulators.value;
+
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import org.jvmd.it.transport.Simulators;
 import org.jvmd.proto.DiskStats;
 
 /**
@@ -62,10 +65,8 @@ public final class BlkBenchMain {
                 throw new IllegalArgumentException("no --row");
             }
         } catch (IllegalArgumentException e) {
-            System.err.println("blk-sim: " + e.getMessage());
-            System.err.println("usage: blk-sim --image FILE --row NAME:PATTERN:BLOCK:DEPTH... [--time S] [--warmup S]"
+            Simulators.exitUsage("blk-sim", e.getMessage(), "blk-sim --image FILE --row NAME:PATTERN:BLOCK:DEPTH... [--time S] [--warmup S]"
                     + " [--step] [--span BYTES] [--segment BYTES] [--user USER] [--vioblk-log FILE] [--vioblk-jvm-opt OPT]...");
-            System.exit(64);
             return;
         }
         int maxDepth = rows.stream().mapToInt(Row::depth).max().orElse(1);
@@ -130,12 +131,5 @@ public final class BlkBenchMain {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("row " + spec + ": " + e.getMessage());
         }
-    }
-
-    private static String value(String[] args, int i, String opt) {
-        if (i >= args.length) {
-            throw new IllegalArgumentException(opt + " needs a value");
-        }
-        return args[i];
     }
 }

@@ -1,13 +1,10 @@
 package org.jvmd.it.blk;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.jvmd.proto.DiskConfig;
 import org.jvmd.proto.DiskFormat;
@@ -16,7 +13,6 @@ import org.jvmd.proto.DriverOk;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.FeaturesAcked;
-import org.jvmd.proto.FrameException;
 import org.jvmd.proto.FromVioblk;
 import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.QueueReady;
@@ -26,17 +22,16 @@ import org.jvmd.proto.StatsRequest;
 import org.jvmd.proto.ToVioblk;
 import org.jvmd.proto.VioblkInit;
 import org.jvmd.proto.VioblkReady;
+import org.jvmd.it.transport.DeviceLink;
+import org.jvmd.it.transport.MemfdRam;
+import org.jvmd.it.transport.Handover;
+import org.jvmd.it.transport.Simulators;
 import org.jvmd.qcow2.BackingChain;
 import org.jvmd.qcow2.ImageFormat;
-import org.jvmd.sys.Child;
 import org.jvmd.sys.Epoll;
 import org.jvmd.sys.EventFd;
-import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Memfd;
-import org.jvmd.sys.PeerClosedException;
-import org.jvmd.sys.Received;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.WaitStatus;
 import org.jvmd.virtio.DriverQueue;
@@ -83,7 +78,7 @@ public final class BlkSim implements AutoCloseable {
     private static final long CALL = 2;
 
     private final BlkOptions o;
-    private Fd memfd;
+    private MemfdRam ram;
     private MappedGuestMemory mem;
     private GuestAllocator alloc;
     private DriverQueue q;
@@ -91,21 +86,12 @@ public final class BlkSim implements AutoCloseable {
     private final EventFd[] calls = new EventFd[VECTORS];
     private EventFd wake;
     private Epoll epoll;
-    private Path chroot;
-    private boolean ownChroot;
-    private Child child;
-    private Thread controlThread;
+    private DeviceLink<FromVioblk> link;
     private VioblkReady ready;
     private long acked;
     private int segmentBytes;
     private BlkRequest[] slots;
     private BlkRequest[] byHead;
-    private volatile boolean closing;
-    private volatile boolean gone;
-    private final Object sendLock = new Object();
-    private final Object statsLock = new Object();
-    private final LinkedBlockingQueue<StatsReply> statsReplies = new LinkedBlockingQueue<>();
-    private final List<String> problems = new ArrayList<>();
     private long kicks;
     private long interrupts;
 
@@ -119,17 +105,11 @@ public final class BlkSim implements AutoCloseable {
             throw new IllegalArgumentException("no image");
         }
         BlkSim sim = new BlkSim(o);
-        try {
-            sim.boot();
-            return sim;
-        } catch (Exception | Error e) {
-            sim.close();
-            throw e;
-        }
+        return Simulators.start(sim, sim::boot);
     }
 
     static void log(String msg) {
-        System.err.println("blk-sim: " + msg);
+        Simulators.log("blk-sim", msg);
     }
 
     private void boot() throws Exception {
@@ -161,11 +141,9 @@ public final class BlkSim implements AutoCloseable {
                 + RingLayout.linuxBytes(o.queueSize, 64) + 4096
                 + (long) o.queueSize * worstIndirect * Virtq.DESC_SIZE + 16L * o.queueSize
                 + (long) o.maxDepth * (4096 + o.bufferBytes);
-        long size = align(need + (1 << 20), 2 << 20);
-        memfd = Memfd.create("blk-sim-ram", size);
-        mem = MappedGuestMemory.map(memfd, size);
-        // guest-physical page 0 stays unused, as in a real guest
-        alloc = new GuestAllocator(mem, 4096, size);
+        ram = MemfdRam.create("blk-sim-ram", need);
+        mem = ram.memory();
+        alloc = ram.allocator();
         slots = new BlkRequest[o.maxDepth];
         for (int i = 0; i < slots.length; i++) {
             long control = alloc.allocate(64, 64);
@@ -206,21 +184,11 @@ public final class BlkSim implements AutoCloseable {
         byHead = new BlkRequest[o.queueSize];
     }
 
-    private static long align(long v, long a) {
-        return (v + a - 1) / a * a;
-    }
-
     // ---- vioblk-proc -------------------------------------------------------------------
 
     private void spawnVioblk() throws IOException {
-        chroot = o.chroot;
-        if (chroot == null) {
-            chroot = Files.createTempDirectory("jvmd-vioblk-root-",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
-            ownChroot = true;
-        }
-        List<Fd> fds = new ArrayList<>();
-        ToVioblk.Builder msg = ToVioblk.newBuilder();
+        link = new DeviceLink<>("blk-sim", "vioblk", o.title, FromVioblk.parser(), o.chroot);
+        Handover fds = new Handover();
         DiskFormat format = DiskFormat.FORMAT_RAW;
         List<DiskFormat> baseFormats = new ArrayList<>();
         try {
@@ -229,8 +197,8 @@ public final class BlkSim implements AutoCloseable {
             // read-only as FD_DISK layer 1..n
             List<BackingChain.Entry> chain = BackingChain.resolve(o.image, null);
             for (int l = 0; l < chain.size(); l++) {
-                fds.add(LibC.open(chain.get(l).path().toString(), o.readOnly || l > 0 ? LibC.O_RDONLY : LibC.O_RDWR));
-                msg.addFds(FdSlot.newBuilder().setRole(FdRole.FD_DISK).setIndex(0).setLayer(l).build());
+                fds.add(FdSlot.newBuilder().setRole(FdRole.FD_DISK).setIndex(0).setLayer(l).build(),
+                        LibC.open(chain.get(l).path().toString(), o.readOnly || l > 0 ? LibC.O_RDONLY : LibC.O_RDWR));
                 DiskFormat f = chain.get(l).format() == ImageFormat.QCOW2 ? DiskFormat.FORMAT_QCOW2 : DiskFormat.FORMAT_RAW;
                 if (l == 0) {
                     format = f;
@@ -238,84 +206,48 @@ public final class BlkSim implements AutoCloseable {
                     baseFormats.add(f);
                 }
             }
-            fds.add(memfd.dup());
-            msg.addFds(slot(FdRole.FD_MEMFD, 0));
-            fds.add(kick.fd().dup());
-            msg.addFds(slot(FdRole.FD_KICK, VirtioBlk.REQUEST_QUEUE));
+            fds.add(FdRole.FD_MEMFD, 0, ram.memfd().dup());
+            fds.add(FdRole.FD_KICK, VirtioBlk.REQUEST_QUEUE, kick.fd().dup());
             for (int v = 0; v < VECTORS; v++) {
-                fds.add(calls[v].fd().dup());
-                msg.addFds(slot(FdRole.FD_CALL, v));
+                fds.add(FdRole.FD_CALL, v, calls[v].fd().dup());
             }
-            child = VioblkSpawn.start(o.title, o.vioblkLog, o.classpath, o.jvmOptions);
+            link.adopt(VioblkSpawn.start(o.title, o.vioblkLog, o.classpath, o.jvmOptions));
         } catch (IOException | RuntimeException e) {
-            Fd.closeAll(fds);
+            fds.close();
             throw e;
         }
-        msg.setInit(VioblkInit.newBuilder()
+        ToVioblk msg = ToVioblk.newBuilder().addAllFds(fds.slots()).setInit(VioblkInit.newBuilder()
                 .setDisk(DiskConfig.newBuilder().setIndex(0).setPath(o.image.toString()).setFormat(format)
                         .addAllBaseFormats(baseFormats).setReadOnly(o.readOnly).setSerial(o.serial))
                 .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(mem.size()).setMemfdOffset(0))
                 .setTitle(o.title)
                 .setUser(o.user)
-                .setChroot(chroot.toString()));
-        send(msg.build(), fds);
-        FromVioblk r = child.awaitReady(FromVioblk.parser(), o.readyTimeoutMillis);
-        ready = r.getReady();
-        log(o.title + " ready, pid " + child.pid() + ": " + ready.getCapacitySectors() + " sectors, seg_max "
+                .setChroot(link.chroot().toString())).build();
+        link.send(msg, fds.fds());
+        ready = link.awaitReady(o.readyTimeoutMillis).getReady();
+        log(o.title + " ready, pid " + link.child().pid() + ": " + ready.getCapacitySectors() + " sectors, seg_max "
                 + ready.getSegMax() + ", size_max " + ready.getSizeMax() + (ready.getReadOnly() ? ", read-only" : ""));
-        controlThread = Thread.ofPlatform().name("blk-sim-control").daemon().start(this::controlLoop);
-    }
-
-    private static FdSlot slot(FdRole role, int index) {
-        return FdSlot.newBuilder().setRole(role).setIndex(index).build();
-    }
-
-    private void send(ToVioblk m, List<Fd> fds) throws IOException {
-        synchronized (sendLock) {
-            child.channel().send(m, fds);
-        }
+        link.listen("blk-sim-control", this::received, this::wakeDriver);
     }
 
     private void send(ToVioblk m) throws IOException {
-        send(m, List.of());
+        link.send(m);
     }
 
     /** virtio 1.2 §3.1.1: FEATURES_OK, the queue, DRIVER_OK, as vmm-proc's transport forwards them. */
     private void negotiate() throws IOException {
         send(ToVioblk.newBuilder().setFeaturesAcked(FeaturesAcked.newBuilder().setFeatures(acked)).build());
-        RingLayout l = q.layout();
-        send(ToVioblk.newBuilder().setQueueReady(QueueReady.newBuilder()
-                .setQueue(VirtioBlk.REQUEST_QUEUE).setSize(l.size()).setDesc(l.desc()).setDriver(l.avail())
-                .setDevice(l.used()).setMsixVector(QUEUE_VECTOR)).build());
+        send(ToVioblk.newBuilder().setQueueReady(DeviceLink.queueReady(VirtioBlk.REQUEST_QUEUE, q.layout(), QUEUE_VECTOR))
+                .build());
         send(ToVioblk.newBuilder().setDriverOk(DriverOk.getDefaultInstance()).build());
     }
 
-    private void controlLoop() {
-        while (!closing) {
-            try (Received<FromVioblk> r = child.channel().receive(FromVioblk.parser(), -1)) {
-                FromVioblk m = r.message();
-                switch (m.getMsgCase()) {
-                    case STATS -> statsReplies.add(m.getStats());
-                    case ERROR -> problem("vioblk reported: " + m.getError().getMessage());
-                    default -> problem("unexpected message from vioblk: " + m.getMsgCase());
-                }
-            } catch (PeerClosedException e) {
-                gone = true;
-                if (!closing) {
-                    problem("vioblk closed its channel (it exited)");
-                }
-                wakeDriver();
-                return;
-            } catch (FrameException e) {
-                problem("bad frame from vioblk: " + e.getMessage());
-            } catch (IOException | RuntimeException e) {
-                if (!closing) {
-                    problem("control channel failed: " + e);
-                }
-                gone = true;
-                wakeDriver();
-                return;
-            }
+    /** What vioblk sends unasked or in answer, on the link's reader thread. */
+    private void received(FromVioblk m) {
+        switch (m.getMsgCase()) {
+            case STATS -> link.statsReply(m.getStats());
+            case ERROR -> link.problem("vioblk reported: " + m.getError().getMessage());
+            default -> link.problem("unexpected message from vioblk: " + m.getMsgCase());
         }
     }
 
@@ -324,13 +256,6 @@ public final class BlkSim implements AutoCloseable {
             wake.signal();
         } catch (SysException e) {
             // closing anyway
-        }
-    }
-
-    private void problem(String what) {
-        log(what);
-        synchronized (problems) {
-            problems.add(what);
         }
     }
 
@@ -353,10 +278,7 @@ public final class BlkSim implements AutoCloseable {
         long irq0 = interrupts;
         long start = System.nanoTime();
         long end = durationNanos > 0 ? start + durationNanos : Long.MAX_VALUE;
-        long requests = 0;
-        long bytes = 0;
-        long latSum = 0;
-        long latMax = 0;
+        RunStats.Tally tally = new RunStats.Tally();
         int inFlight = 0;
         boolean more = true;
         for (int i = 0; i < depth && more; i++) {
@@ -382,12 +304,7 @@ public final class BlkSim implements AutoCloseable {
                 long lat = now - r.startNanos;
                 int status = mem.readByte(r.status) & 0xff;
                 w.done(r, status, q.usedLen(), lat);
-                requests++;
-                if (r.type == VirtioBlk.T_IN || r.type == VirtioBlk.T_OUT) {
-                    bytes += r.len;
-                }
-                latSum += lat;
-                latMax = Math.max(latMax, lat);
+                tally.completed(r, lat);
                 inFlight--;
                 reaped++;
                 last = now;
@@ -408,7 +325,7 @@ public final class BlkSim implements AutoCloseable {
             }
             awaitInterrupt(inFlight, last);
         }
-        return new RunStats(requests, bytes, last - start, latSum, latMax, kicks - kicks0, interrupts - irq0);
+        return tally.stats(last - start, kicks - kicks0, interrupts - irq0);
     }
 
     /** Lays {@code r} out as a chain (virtio 1.2 §5.2.6) and makes it available; no kick. */
@@ -451,7 +368,7 @@ public final class BlkSim implements AutoCloseable {
                 interrupts++;
             }
         }
-        if (gone) {
+        if (link.ended()) {
             throw new VioblkGoneException(o.title + " closed its channel (EOF) with " + inFlight + " requests in flight"
                     + exitStatus());
         }
@@ -463,7 +380,7 @@ public final class BlkSim implements AutoCloseable {
 
     private String exitStatus() {
         try {
-            WaitStatus s = child.waitFor(2000);
+            WaitStatus s = link.child().waitFor(2000);
             return s == null ? " (still running)" : " (" + s.describe() + ")";
         } catch (SysException e) {
             return "";
@@ -551,18 +468,11 @@ public final class BlkSim implements AutoCloseable {
 
     /** vioblk's counters for the disk (a Stats request). */
     public DiskStats stats() throws IOException, InterruptedException {
-        synchronized (statsLock) {
-            statsReplies.clear();
-            send(ToVioblk.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
-            StatsReply r = statsReplies.poll(10, TimeUnit.SECONDS);
-            if (r == null) {
-                throw new IOException(o.title + " did not answer a Stats request within 10 s");
-            }
-            if (r.getDisksCount() != 1) {
-                throw new IOException("StatsReply with " + r.getDisksCount() + " disks, expected 1");
-            }
-            return r.getDisks(0);
+        StatsReply r = link.stats(ToVioblk.newBuilder().setStats(StatsRequest.getDefaultInstance()).build(), 10_000);
+        if (r.getDisksCount() != 1) {
+            throw new IOException("StatsReply with " + r.getDisksCount() + " disks, expected 1");
         }
+        return r.getDisks(0);
     }
 
     /** What vioblk answered its init with. */
@@ -595,29 +505,27 @@ public final class BlkSim implements AutoCloseable {
     }
 
     public int vioblkPid() {
-        return child.pid();
+        return link.child().pid();
     }
 
     /** The empty directory vioblk was told to chroot into. */
     public Path chroot() {
-        return chroot;
+        return link.chroot();
     }
 
     /** Sends SIGKILL to vioblk-proc (not reaped here: the channel's EOF is what the driver sees). */
     public void killVioblk() throws SysException {
-        child.signal(LibC.SIGKILL);
+        link.child().signal(LibC.SIGKILL);
     }
 
     /** True once vioblk's channel has closed. */
     public boolean vioblkGone() {
-        return gone;
+        return link.ended();
     }
 
     /** What went wrong on the control channel so far. */
     public List<String> problems() {
-        synchronized (problems) {
-            return List.copyOf(problems);
-        }
+        return link == null ? List.of() : link.problems();
     }
 
     /** The driver's kicks and the interrupts it took, all runs together. */
@@ -630,52 +538,22 @@ public final class BlkSim implements AutoCloseable {
     /** Asks vioblk to shut down (kills it after 3 s) and frees everything. */
     @Override
     public void close() {
-        closing = true;
-        if (child != null) {
-            try {
-                if (!gone) {
-                    send(ToVioblk.newBuilder().setShutdown(Shutdown.getDefaultInstance()).build());
-                }
-            } catch (IOException e) {
-                // it is gone already
-            }
-            try {
-                WaitStatus s = child.waitFor(3000);
-                if (s == null) {
-                    log(o.title + " did not exit within 3 s of Shutdown: killed");
-                }
-                child.close();
-            } catch (SysException e) {
-                log("reaping " + o.title + ": " + e.getMessage());
-            }
+        if (link != null) {
+            link.close(link.ended() ? null : ToVioblk.newBuilder().setShutdown(Shutdown.getDefaultInstance()).build());
         }
-        if (controlThread != null) {
-            try {
-                controlThread.join(3000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        for (AutoCloseable c : Arrays.asList(kick, calls[0], calls[1], wake, epoll, ram)) {
+            close(c);
         }
-        for (EventFd e : Arrays.asList(kick, calls[0], calls[1], wake)) {
-            if (e != null) {
-                e.close();
-            }
+    }
+
+    private static void close(AutoCloseable c) {
+        if (c == null) {
+            return;
         }
-        if (epoll != null) {
-            epoll.close();
-        }
-        if (mem != null) {
-            mem.close();
-        }
-        if (memfd != null) {
-            memfd.close();
-        }
-        if (ownChroot && chroot != null) {
-            try {
-                Files.deleteIfExists(chroot);
-            } catch (IOException e) {
-                log("removing " + chroot + ": " + e.getMessage());
-            }
+        try {
+            c.close();
+        } catch (Exception e) {
+            log("closing " + c + ": " + e);
         }
     }
 }

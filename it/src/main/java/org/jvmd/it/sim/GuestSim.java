@@ -19,21 +19,19 @@ import static org.jvmd.virtio.net.VirtioNetFeatures.has;
 
 import com.google.protobuf.ByteString;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
+import org.jvmd.it.transport.DeviceLink;
+import org.jvmd.it.transport.MemfdRam;
+import org.jvmd.it.transport.Handover;
+import org.jvmd.it.transport.Simulators;
 import org.jvmd.proto.DriverOk;
 import org.jvmd.proto.FdRole;
-import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.FeaturesAcked;
-import org.jvmd.proto.FrameException;
 import org.jvmd.proto.FromVionet;
 import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.NicConfig;
@@ -46,19 +44,13 @@ import org.jvmd.proto.ToVionet;
 import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
 import org.jvmd.proto.VionetInit;
-import org.jvmd.sys.Child;
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.EventFd;
-import org.jvmd.sys.Fd;
 import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Memfd;
 import org.jvmd.sys.Netns;
-import org.jvmd.sys.PeerClosedException;
-import org.jvmd.sys.Received;
 import org.jvmd.sys.Spawner;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.Tap;
-import org.jvmd.sys.WaitStatus;
 import org.jvmd.virtio.DriverQueue;
 import org.jvmd.virtio.GuestAllocator;
 import org.jvmd.virtio.GuestFault;
@@ -116,13 +108,11 @@ public final class GuestSim implements AutoCloseable {
     private byte[] mac;
     private Tap guestTap;
     private Tap hostTap;
-    private Fd memfd;
+    private MemfdRam ram;
     private MappedGuestMemory mem;
     private final EventFd[] kicks = new EventFd[3];
     private final EventFd[] calls = new EventFd[3];
-    private Path chroot;
-    private boolean ownChroot;
-    private Child child;
+    private DeviceLink<FromVionet> link;
     private DriverQueue rxq;
     private DriverQueue txq;
     private DriverQueue ctrlq;
@@ -131,16 +121,10 @@ public final class GuestSim implements AutoCloseable {
     private TxPath tx;
     private Thread rxThread;
     private Thread txThread;
-    private Thread controlThread;
-    private volatile boolean closing;
-    private volatile boolean vionetGone;
     private long rxOffloads;
 
-    private final Object sendLock = new Object();
     private final java.util.concurrent.Semaphore resetDone = new java.util.concurrent.Semaphore(0);
-    private final LinkedBlockingQueue<StatsReply> statsReplies = new LinkedBlockingQueue<>();
     private final List<TunCapabilities> tunscaps = new ArrayList<>();
-    private final List<String> problems = new ArrayList<>();
     private volatile int hostTapFlags;
     private volatile int refuseTunFlags;
 
@@ -154,17 +138,11 @@ public final class GuestSim implements AutoCloseable {
      */
     public static GuestSim start(SimOptions o) throws Exception {
         GuestSim sim = new GuestSim(o);
-        try {
-            sim.boot();
-            return sim;
-        } catch (Exception | Error e) {
-            sim.close();
-            throw e;
-        }
+        return Simulators.start(sim, sim::boot);
     }
 
     static void log(String msg) {
-        System.err.println("guest-sim: " + msg);
+        Simulators.log("guest-sim", msg);
     }
 
     private void boot() throws Exception {
@@ -275,18 +253,16 @@ public final class GuestSim implements AutoCloseable {
 
     private void layOutMemory() throws SysException, GuestFault {
         int chainBytes = RxPath.chainBytes(rxLayout(), o.mergeableBufferSize);
-        long rxStride = align(chainBytes, 64);
+        long rxStride = MemfdRam.align(chainBytes, 64);
         long need = 4096
                 + ringBytes(o.rxQueueSize, rxMaxIndirect())
                 + ringBytes(o.txQueueSize, TX_MAX_INDIRECT)
                 + ringBytes(64, CTRL_MAX_INDIRECT) + 4096
                 + rxChains() * rxStride
                 + (long) o.txQueueSize * TX_BUFFER;
-        long size = align(need + (1 << 20), 2 << 20);
-        memfd = Memfd.create("guest-sim-ram", size);
-        mem = MappedGuestMemory.map(memfd, size);
-        // guest-physical page 0 stays unused, as in a real guest
-        alloc = new GuestAllocator(mem, 4096, size);
+        ram = MemfdRam.create("guest-sim-ram", need);
+        mem = ram.memory();
+        alloc = ram.allocator();
         layOutRings();
     }
 
@@ -295,7 +271,7 @@ public final class GuestSim implements AutoCloseable {
     /** Rings (zeroed) and buffers; the same guest addresses every time (after a reset too). */
     private void layOutRings() throws GuestFault {
         alloc.reset();
-        long rxStride = align(RxPath.chainBytes(rxLayout(), o.mergeableBufferSize), 64);
+        long rxStride = MemfdRam.align(RxPath.chainBytes(rxLayout(), o.mergeableBufferSize), 64);
         rxq = DriverQueue.create(mem, alloc, o.rxQueueSize, acked, rxMaxIndirect());
         txq = DriverQueue.create(mem, alloc, o.txQueueSize, acked, TX_MAX_INDIRECT);
         if (has(acked, CTRL_VQ)) {
@@ -321,19 +297,10 @@ public final class GuestSim implements AutoCloseable {
         return ring + (indirectFor(maxIndirect) ? (long) size * maxIndirect * Virtq.DESC_SIZE + 16L * size : 0);
     }
 
-    private static long align(long v, long a) {
-        return (v + a - 1) / a * a;
-    }
-
     // ---- vionet-proc -------------------------------------------------------------------
 
     private void spawnVionet() throws IOException {
-        chroot = o.chroot;
-        if (chroot == null) {
-            chroot = Files.createTempDirectory("jvmd-vionet-root-",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
-            ownChroot = true;
-        }
+        link = new DeviceLink<>("guest-sim", "vionet", o.title, FromVionet.parser(), o.chroot);
         Spawner sp = Spawner.java(o.title, VIONET_MAIN)
                 .classpath(o.vionetClasspath != null ? o.vionetClasspath : VionetClasspath.find())
                 .jvmOptions(VIONET_JVM_OPTIONS.toArray(String[]::new))
@@ -341,7 +308,7 @@ public final class GuestSim implements AutoCloseable {
         if (o.vionetLog != null) {
             sp.output(o.vionetLog);
         }
-        child = sp.spawn();
+        link.adopt(sp.spawn());
         NicConfig.Builder nic = NicConfig.newBuilder()
                 .setIndex(0)
                 .setMac(ByteString.copyFrom(mac))
@@ -360,45 +327,30 @@ public final class GuestSim implements AutoCloseable {
                 .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(mem.size()).setMemfdOffset(0))
                 .setTitle(o.title)
                 .setUser(o.vionetUser)
-                .setChroot(chroot.toString())
+                .setChroot(link.chroot().toString())
                 .build();
-        ToVionet.Builder msg = ToVionet.newBuilder().setInit(init);
-        List<Fd> fds = new ArrayList<>();
+        Handover fds = new Handover();
         try {
-            fds.add(memfd.dup());
-            msg.addFds(slot(FdRole.FD_MEMFD, 0));
-            fds.add(hostTap.fd().dup());
-            msg.addFds(slot(FdRole.FD_TAP, 0));
+            fds.add(FdRole.FD_MEMFD, 0, ram.memfd().dup());
+            fds.add(FdRole.FD_TAP, 0, hostTap.fd().dup());
             for (int q = 0; q < 3; q++) {
-                fds.add(kicks[q].fd().dup());
-                msg.addFds(slot(FdRole.FD_KICK, q));
+                fds.add(FdRole.FD_KICK, q, kicks[q].fd().dup());
             }
             for (int v = 0; v < 3; v++) {
-                fds.add(calls[v].fd().dup());
-                msg.addFds(slot(FdRole.FD_CALL, v));
+                fds.add(FdRole.FD_CALL, v, calls[v].fd().dup());
             }
         } catch (SysException e) {
-            Fd.closeAll(fds);
+            fds.close();
             throw e;
         }
-        send(msg.build(), fds);
-        FromVionet ready = child.awaitReady(FromVionet.parser(), o.readyTimeoutMillis);
-        log(o.title + " ready, pid " + child.pid() + " (" + ready.getReady().getProcess() + ")");
-        controlThread = Thread.ofPlatform().name("guest-sim-control").daemon().start(this::controlLoop);
-    }
-
-    private static FdSlot slot(FdRole role, int index) {
-        return FdSlot.newBuilder().setRole(role).setIndex(index).build();
-    }
-
-    private void send(ToVionet m, List<Fd> fds) throws IOException {
-        synchronized (sendLock) {
-            child.channel().send(m, fds);
-        }
+        link.send(ToVionet.newBuilder().setInit(init).addAllFds(fds.slots()).build(), fds.fds());
+        FromVionet ready = link.awaitReady(o.readyTimeoutMillis);
+        log(o.title + " ready, pid " + link.child().pid() + " (" + ready.getReady().getProcess() + ")");
+        link.listen("guest-sim-control", this::received, () -> { });
     }
 
     private void send(ToVionet m) throws IOException {
-        send(m, List.of());
+        link.send(m);
     }
 
     /** virtio 1.2 §3.1.1: FEATURES_OK, the queues, then DRIVER_OK; then the receive buffers (Linux virtnet_open). */
@@ -423,47 +375,24 @@ public final class GuestSim implements AutoCloseable {
     }
 
     private void queueReady(int index, DriverQueue q, int vector) throws IOException {
-        RingLayout l = q.layout();
-        send(ToVionet.newBuilder().setQueueReady(QueueReady.newBuilder()
-                .setQueue(index).setSize(l.size()).setDesc(l.desc()).setDriver(l.avail()).setDevice(l.used())
-                .setMsixVector(vector)).build());
+        send(ToVionet.newBuilder().setQueueReady(DeviceLink.queueReady(index, q.layout(), vector)).build());
     }
 
     // ---- control channel: TUNSCAP, stats -----------------------------------------------
 
-    private void controlLoop() {
-        while (!closing) {
-            try (Received<FromVionet> r = child.channel().receive(FromVionet.parser(), -1)) {
-                FromVionet m = r.message();
-                switch (m.getMsgCase()) {
-                    case TUNCAP -> applyTunCapabilities(m.getTuncap());
-                    case STATS -> statsReplies.add(m.getStats());
-                    case ERROR -> problem("vionet reported: " + m.getError().getMessage());
-                    case RESET_DONE -> resetDone.release();
-                    default -> problem("unexpected message from vionet: " + m.getMsgCase());
-                }
-            } catch (PeerClosedException e) {
-                vionetGone = true;
-                if (!closing) {
-                    problem("vionet closed its channel (it exited)");
-                }
-                return;
-            } catch (FrameException e) {
-                problem("bad frame from vionet: " + e.getMessage());
-            } catch (IOException | RuntimeException e) {
-                if (!closing) {
-                    problem("control channel failed: " + e);
-                }
-                return;
-            }
+    /** What vionet sends unasked or in answer, on the link's reader thread. */
+    private void received(FromVionet m) throws IOException {
+        switch (m.getMsgCase()) {
+            case TUNCAP -> applyTunCapabilities(m.getTuncap());
+            case STATS -> link.statsReply(m.getStats());
+            case ERROR -> problem("vionet reported: " + m.getError().getMessage());
+            case RESET_DONE -> resetDone.release();
+            default -> problem("unexpected message from vionet: " + m.getMsgCase());
         }
     }
 
     private void problem(String what) {
-        log(what);
-        synchronized (problems) {
-            problems.add(what);
-        }
+        link.problem(what);
     }
 
     /** vmd's side of TUNSCAP: TUNSETOFFLOAD on our copy of the tap, then the answer. */
@@ -503,7 +432,7 @@ public final class GuestSim implements AutoCloseable {
         synchronized (tunscaps) {
             while (tunscaps.size() < count) {
                 long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-                if (left <= 0 || vionetGone) {
+                if (left <= 0 || link.eof()) {
                     throw new TimeoutException("vionet sent " + tunscaps.size() + " TunCapabilities, expected "
                             + count + " within " + timeoutMillis + " ms");
                 }
@@ -537,18 +466,11 @@ public final class GuestSim implements AutoCloseable {
 
     /** {@link #stats()}, waiting at most {@code timeoutMillis} for the answer. */
     public NicStats stats(long timeoutMillis) throws IOException, InterruptedException {
-        synchronized (statsReplies) {
-            statsReplies.clear();
-            send(ToVionet.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
-            StatsReply r = statsReplies.poll(timeoutMillis, TimeUnit.MILLISECONDS);
-            if (r == null) {
-                throw new IOException("vionet did not answer a Stats request within " + timeoutMillis + " ms");
-            }
-            if (r.getNicsCount() != 1) {
-                throw new IOException("StatsReply with " + r.getNicsCount() + " NICs, expected 1");
-            }
-            return r.getNics(0);
+        StatsReply r = link.stats(ToVionet.newBuilder().setStats(StatsRequest.getDefaultInstance()).build(), timeoutMillis);
+        if (r.getNicsCount() != 1) {
+            throw new IOException("StatsReply with " + r.getNicsCount() + " NICs, expected 1");
         }
+        return r.getNics(0);
     }
 
     // ---- control queue -----------------------------------------------------------------
@@ -584,7 +506,7 @@ public final class GuestSim implements AutoCloseable {
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (ctrlq.reap() == DriverQueue.NONE) {
-            if (System.nanoTime() > deadline || vionetGone) {
+            if (System.nanoTime() > deadline || link.eof()) {
                 throw new IOException("vionet did not complete control command " + cls + "/" + cmd + " within 10 s");
             }
             LockSupport.parkNanos(200_000);
@@ -653,8 +575,8 @@ public final class GuestSim implements AutoCloseable {
         if (rx != null) {
             rx.stop();
         }
-        join(txThread);
-        join(rxThread);
+        DeviceLink.join(txThread);
+        DeviceLink.join(rxThread);
         if (tx != null) {
             tx.close();
         }
@@ -691,7 +613,7 @@ public final class GuestSim implements AutoCloseable {
     }
 
     public int vionetPid() {
-        return child.pid();
+        return link.child().pid();
     }
 
     /** The host tap (vionet's); the simulator keeps this copy for TUNSETOFFLOAD. */
@@ -701,15 +623,12 @@ public final class GuestSim implements AutoCloseable {
 
     /** True once vionet's channel has closed. */
     public boolean vionetGone() {
-        return vionetGone;
+        return link != null && link.eof();
     }
 
     /** What went wrong so far: device errors seen by the receive path, protocol problems, a stopped path. */
     public List<String> problems() {
-        List<String> all;
-        synchronized (problems) {
-            all = new ArrayList<>(problems);
-        }
+        List<String> all = new ArrayList<>(link == null ? List.of() : link.problems());
         if (rx != null && rx.deviceErrors > 0) {
             all.add(rx.deviceErrors + " receive-side device errors, first: " + rx.firstDeviceError());
         }
@@ -750,27 +669,10 @@ public final class GuestSim implements AutoCloseable {
     /** Stops both directions, asks vionet to shut down (kills it after 3 s), and frees everything. */
     @Override
     public void close() {
-        closing = true;
         stopPaths();
-        if (child != null) {
-            try {
-                if (!vionetGone) {
-                    send(ToVionet.newBuilder().setShutdown(Shutdown.getDefaultInstance()).build());
-                }
-            } catch (IOException e) {
-                // it is gone already
-            }
-            try {
-                WaitStatus s = child.waitFor(3000);
-                if (s == null) {
-                    log(o.title + " did not exit within 3 s of Shutdown: killed");
-                }
-                child.close();
-            } catch (SysException e) {
-                log("reaping " + o.title + ": " + e.getMessage());
-            }
+        if (link != null) {
+            link.close(link.eof() ? null : ToVionet.newBuilder().setShutdown(Shutdown.getDefaultInstance()).build());
         }
-        join(controlThread);
         for (int i = 0; i < 3; i++) {
             if (kicks[i] != null) {
                 kicks[i].close();
@@ -785,29 +687,8 @@ public final class GuestSim implements AutoCloseable {
         if (hostTap != null) {
             hostTap.close();
         }
-        if (mem != null) {
-            mem.close();
-        }
-        if (memfd != null) {
-            memfd.close();
-        }
-        if (ownChroot && chroot != null) {
-            try {
-                Files.deleteIfExists(chroot);
-            } catch (IOException e) {
-                log("removing " + chroot + ": " + e.getMessage());
-            }
-        }
-    }
-
-    private static void join(Thread t) {
-        if (t == null) {
-            return;
-        }
-        try {
-            t.join(3000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        if (ram != null) {
+            ram.close();
         }
     }
 }

@@ -1,8 +1,12 @@
 package org.jvmd.it.sim;
 
+import static org.jvmd.it.transport.Simulators.number;
+import static org.jvmd.it.transport.Simulators.value;
+
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.jvmd.it.transport.Simulators;
 import org.jvmd.proto.NicStats;
 
 /**
@@ -28,11 +32,9 @@ public final class GuestSimMain {
         try {
             o = parse(args);
         } catch (IllegalArgumentException e) {
-            System.err.println("guest-sim: " + e.getMessage());
-            System.err.println("usage: guest-sim --ns1 NS --tap1 TAP --ns2 NS --tap2 TAP --guest-offloads on|off"
+            Simulators.exitUsage("guest-sim", e.getMessage(), "guest-sim --ns1 NS --tap1 TAP --ns2 NS --tap2 TAP --guest-offloads on|off"
                     + " [--rx-queue N] [--tx-queue N] [--mrg-buffer BYTES] [--split-header] [--no-locked-lladdr]"
                     + " [--user USER] [--vionet-log FILE] [--vionet-jvm-opt OPT]...");
-            System.exit(64);
             return;
         }
         GuestSim sim;
@@ -126,21 +128,5 @@ public final class GuestSimMain {
             throw new IllegalArgumentException("--guest-offloads wants on or off");
         }
         return o.guest(ns1, tap1).host(ns2, tap2).guestOffloads("on".equals(offloads));
-    }
-
-    private static String value(String[] args, int i, String opt) {
-        if (i >= args.length) {
-            throw new IllegalArgumentException(opt + " needs a value");
-        }
-        return args[i];
-    }
-
-    private static int number(String[] args, int i, String opt) {
-        String v = value(args, i, opt);
-        try {
-            return Integer.parseInt(v);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(opt + " wants a number, got " + v);
-        }
     }
 }

@@ -10,7 +10,7 @@ import org.jvmd.virtio.GuestMemory;
  * for tests, the property tests' reference, and vioblk-proc's warm-up before its drop.
  * Thread-safe (one lock). Counts flushes, discards and zeroed ranges so tests can see them.
  */
-public final class MemoryBackend implements BlockBackend {
+public final class MemoryBackend extends SpanBackend {
     private final GuestMemory memory;
     private final byte[] image;
     private long flushes;
@@ -39,26 +39,18 @@ public final class MemoryBackend implements BlockBackend {
         return discarded;
     }
 
+    /** Copies between the image array and each span in turn. */
     @Override
-    public synchronized void read(long offset, GuestSpans dst) throws IOException {
-        long at = check(offset, dst.bytes());
+    protected synchronized void transfer(long offset, GuestSpans spans, boolean write) throws BlockIoException {
+        long at = check(offset, spans.bytes());
         try {
-            for (int i = 0; i < dst.count(); i++) {
-                memory.write(dst.address(i), image, (int) at, dst.length(i));
-                at += dst.length(i);
-            }
-        } catch (GuestFault f) {
-            throw new BlockIoException(BlockError.GUEST_FAULT, f.getMessage());
-        }
-    }
-
-    @Override
-    public synchronized void write(long offset, GuestSpans src) throws IOException {
-        long at = check(offset, src.bytes());
-        try {
-            for (int i = 0; i < src.count(); i++) {
-                memory.read(src.address(i), image, (int) at, src.length(i));
-                at += src.length(i);
+            for (int i = 0; i < spans.count(); i++) {
+                if (write) {
+                    memory.read(spans.address(i), image, (int) at, spans.length(i));
+                } else {
+                    memory.write(spans.address(i), image, (int) at, spans.length(i));
+                }
+                at += spans.length(i);
             }
         } catch (GuestFault f) {
             throw new BlockIoException(BlockError.GUEST_FAULT, f.getMessage());
