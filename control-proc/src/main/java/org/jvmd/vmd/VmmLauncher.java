@@ -34,6 +34,7 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.PeerClosedException;
 import org.jvmd.sys.Received;
+import org.jvmd.sys.Role;
 import org.jvmd.sys.Spawner;
 import org.jvmd.sys.SysException;
 import org.jvmd.vmd.config.Accounts;
@@ -50,8 +51,8 @@ import org.jvmd.vmd.config.VmSpec;
  */
 public final class VmmLauncher implements VmLauncher {
     private static final Logger LOG = Logger.getLogger("vmd");
-    /** vmm-proc's main class. */
-    public static final String VMM_MAIN = "org.jvmd.vmm.VmmMain";
+    /** vmm-proc's main class ({@link Role#VMM}). */
+    public static final String VMM_MAIN = Role.VMM.mainClass();
 
     /**
      * How long a graceful stop waits for the guest before vmm-proc forces it (vmd's vmmci
@@ -124,12 +125,7 @@ public final class VmmLauncher implements VmLauncher {
                         LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_CLOEXEC, 0640));
                 msg.addFds(slot(FdRole.FD_LOG, 0));
             }
-            Spawner sp = Spawner.java("vm/" + spec.name(), VMM_MAIN);
-            String cp = System.getProperty("jvmd.vmmClasspath", "");
-            if (!cp.isEmpty()) {
-                sp.classpath(cp);
-            }
-            child = sp.spawn();
+            child = spawner(spec.name()).spawn();
             child.channel().send(msg.build(), fds);
             fds.clear();
             child.awaitReady(FromVmm.parser(), readyTimeoutMillis);
@@ -147,6 +143,16 @@ public final class VmmLauncher implements VmLauncher {
         // pins a virtual thread's carrier; as many running VMs as CPUs would starve vmd.
         Thread.ofPlatform().name("vm/" + spec.name()).daemon(true).start(p::readLoop);
         return p;
+    }
+
+    /** How VM {@code name}'s vmm-proc is started: the role's row ({@link Role#VMM}), class path -Djvmd.vmmClasspath or vmd's. */
+    static Spawner spawner(String name) {
+        Spawner sp = Spawner.role(Role.VMM, "vm/" + name);
+        String cp = System.getProperty("jvmd.vmmClasspath", "");
+        if (!cp.isEmpty()) {
+            sp.classpath(cp);
+        }
+        return sp;
     }
 
     private static FdSlot slot(FdRole role, int index) {

@@ -31,7 +31,7 @@ import java.util.stream.Stream;
  * }</pre>
  */
 public final class Shed {
-    public static final String DEFAULT_USER = "_vmd";
+    public static final String DEFAULT_USER = Role.DEFAULT_USER;
 
     /** The classes of this module that run after a drop. */
     private static final List<Class<?>> SYS_CLASSES = List.of(Native.class, LibC.class, Errno.class,

@@ -104,8 +104,7 @@ class VioblkProcessTest {
         EventFd config = keep(EventFd.create(true));
         EventFd call = keep(EventFd.create(true));
         Fd img = LibC.open(image.toString(), (readOnly ? LibC.O_RDONLY : LibC.O_RDWR) | LibC.O_CLOEXEC);
-        Child c = keep(Spawner.java(TITLE, VioblkMain.MAIN_CLASS).classpath(cp)
-                .jvmOptions(VioblkMain.JVM_OPTIONS.toArray(String[]::new)).output(log).spawn());
+        Child c = keep(Spawner.role(org.jvmd.sys.Role.VIOBLK, TITLE).classpath(cp).output(log).spawn());
         ToVioblk init = ToVioblk.newBuilder().setInit(VioblkInit.newBuilder()
                         .setDisk(DiskConfig.newBuilder().setIndex(0).setPath(image.toString()).setFormat(format)
                                 .setReadOnly(readOnly).setSerial("jvmd-test-disk-0"))

@@ -112,8 +112,7 @@ class VioblkQcow2ProcessTest {
         EventFd config = EventFd.create(true);
         EventFd call = EventFd.create(true);
         owned.addAll(List.of(kick, config, call));
-        Child c = Spawner.java(TITLE, VioblkMain.MAIN_CLASS).classpath(cp)
-                .jvmOptions(VioblkMain.JVM_OPTIONS.toArray(String[]::new)).jvmOptions(jvm.toArray(String[]::new))
+        Child c = Spawner.role(org.jvmd.sys.Role.VIOBLK, TITLE).classpath(cp).jvmOptions(jvm.toArray(String[]::new))
                 .output(log).spawn();
         List<Fd> fds = new ArrayList<>(List.of(memfd.dup()));
         ToVioblk.Builder m = ToVioblk.newBuilder().setInit(VioblkInit.newBuilder()

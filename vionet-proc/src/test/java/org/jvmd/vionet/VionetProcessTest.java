@@ -97,8 +97,8 @@ class VionetProcessTest {
                 EventFd kickTx = EventFd.create(false);
                 EventFd callRx = EventFd.create(true);
                 EventFd callTx = EventFd.create(true);
-                Child c = Spawner.java("vm/test/vionet0", VionetMain.class.getName()).classpath(cp)
-                        .jvmOptions("-Xmx128m").output(log).spawn()) {
+                Child c = Spawner.role(org.jvmd.sys.Role.VIONET, "vm/test/vionet0").classpath(cp)
+                        .output(log).spawn()) {
             sh("ip", "-n", NS, "addr", "add", "100.64.60.1/24", "dev", "vn0");
             sh("ip", "-n", NS, "link", "set", "vn0", "up");
 
