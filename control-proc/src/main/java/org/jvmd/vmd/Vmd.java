@@ -16,6 +16,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.jvmd.proto.ResetRequest;
 import org.jvmd.sys.ControlSocket;
+import org.jvmd.sys.Role;
+import org.jvmd.sys.Users;
 import org.jvmd.vmd.config.Caller;
 import org.jvmd.vmd.config.Config;
 import org.jvmd.vmd.config.ConfigEnvironment;
@@ -85,6 +87,34 @@ public final class Vmd implements Control.Daemon {
 
     /** Runs vmd; returns its exit status. */
     static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, out, err, vmmUser());
+    }
+
+    /** The user every VM process drops to: -Djvmd.vmmUser, or the role's default ({@code _vmd}). */
+    static String vmmUser() {
+        return Role.VMM.user(System.getProperty("jvmd.vmmUser", ""));
+    }
+
+    /**
+     * Why VM processes could not drop to {@code user}, or null when they can: it must exist
+     * and not be root. Checked at start, so that a missing user is one clear line, not a
+     * failed start of every VM.
+     */
+    static String unusableUser(String user) {
+        Users.Ids ids;
+        try {
+            ids = Users.lookup(user);
+        } catch (IOException e) {
+            return "user " + user + " does not exist: run etc/install or scripts/setup";
+        }
+        if (ids.uid() == 0 || ids.gid() == 0) {
+            return "user " + user + " is root: VM processes must drop to an unprivileged user";
+        }
+        return null;
+    }
+
+    /** {@link #run(String[], PrintStream, PrintStream)} whose VM processes drop to {@code user}. */
+    static int run(String[] args, PrintStream out, PrintStream err, String user) {
         Options o;
         try {
             o = parse(args);
@@ -104,6 +134,11 @@ public final class Vmd implements Control.Daemon {
         }
         if (!parsed.ok()) {
             err.print(parsed.noActionOutput());
+            return 1;
+        }
+        String unusable = unusableUser(user);
+        if (unusable != null) {
+            err.println("vmd: " + unusable);
             return 1;
         }
         Logging.init(o.foreground(), o.verbose() > 0, Path.of("/dev/log"));

@@ -1,0 +1,42 @@
+package org.jvmd.vmd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** vmd refuses to start when its VM processes could not drop privileges. */
+class VmdStartTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aMissingUnprivilegedUserIsOneClearLineAtStart() throws Exception {
+        Path conf = Files.writeString(dir.resolve("vm.conf"), "");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Vmd.run(new String[] {"-d", "-f", conf.toString(), "-s", dir.resolve("sock").toString()},
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                "jvmd-no-such-user");
+        assertEquals(1, status);
+        assertEquals("vmd: user jvmd-no-such-user does not exist: run etc/install or scripts/setup\n",
+                err.toString(StandardCharsets.UTF_8));
+        assertEquals("", out.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void theDefaultUserIsVmdAndRootIsRefused() {
+        assertEquals("_vmd", Vmd.vmmUser());
+        assertEquals("user root is root: VM processes must drop to an unprivileged user", Vmd.unusableUser("root"));
+        Assumptions.assumeTrue(Vmd.unusableUser("nobody") == null || !Vmd.unusableUser("nobody").contains("exist"),
+                "no user nobody here");
+        assertNull(Vmd.unusableUser("nobody"));
+    }
+}
