@@ -65,11 +65,26 @@ final class CallerAccess {
     /**
      * The caller {@code uid} may read (and, with {@code write}, write) the file open at
      * {@code fd}, reached as {@code path}: permission on the file itself and search
-     * permission on every directory above it.
+     * permission on every directory above it, both above the name the caller gave and above
+     * the file the descriptor is open on (a symbolic link in the caller's own directory to a
+     * file under a directory it cannot search does not reach that file).
      */
     static void check(String what, Fd fd, Path path, int uid, Accounts accounts, boolean write) throws IOException {
         checkAccess(what, fd, uid, accounts, write);
         checkSearch(what, path, uid, accounts);
+        Path real;
+        try {
+            real = Files.readSymbolicLink(fdPath(fd));
+        } catch (IOException e) {
+            throw new Refused(what + ": cannot resolve: " + e.getMessage());
+        }
+        if (!real.equals(path.toAbsolutePath().normalize())) {
+            try {
+                checkSearch(what, real, uid, accounts);
+            } catch (java.nio.file.NoSuchFileException e) {
+                throw new Refused(what + ": No such file or directory"); // renamed or removed meanwhile
+            }
+        }
     }
 
     /** The caller needs read (and write) permission on the file. */

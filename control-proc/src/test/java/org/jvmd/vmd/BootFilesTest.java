@@ -78,6 +78,12 @@ class BootFilesTest {
         Files.setPosixFilePermissions(hidden, PosixFilePermissions.fromString("rwx------"));
         OptionalInt joe = OptionalInt.of(JOE);
         assertEquals("kernel " + k + ": Permission denied", refused(vm(k, Optional.empty(), joe, OptionalInt.empty())));
+        // nor through a symbolic link where it may search
+        Path link = Files.createSymbolicLink(dir.resolve("link"), k);
+        assertEquals("initrd " + link + ": Permission denied",
+                refused(vm(kernel, Optional.of(link), OptionalInt.empty(), joe)));
+        Path fine = Files.createSymbolicLink(dir.resolve("fine"), kernel);
+        assertEquals(1, opened(vm(fine, Optional.empty(), joe, OptionalInt.empty())), "a link to a file it may read");
         assertEquals("initrd " + dir + ": not a regular file",
                 refused(vm(kernel, Optional.of(dir), OptionalInt.empty(), joe)));
         assertEquals("kernel " + dir.resolve("nope") + ": No such file or directory",

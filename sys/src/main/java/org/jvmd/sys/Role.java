@@ -134,10 +134,11 @@ public enum Role {
     }
 
     /**
-     * For scripts (scripts/aot-cache, scripts/bench-*): {@code Role PROCESS [--no-share]}
-     * prints the JVM options a child of that role starts with, one a line ({@code --no-share}:
-     * without {@code -Xshare:*}, which an AOT cache excludes); {@code Role --main PROCESS}
-     * prints its main class.
+     * For scripts (scripts/aot-cache, scripts/bench-boot): {@code Role [--no-share] PROCESS...}
+     * prints, for each process role named, one line with the JVM options a child of that role
+     * starts with, separated by blanks (no option holds one) ({@code --no-share}: without
+     * {@code -Xshare:*}, which an AOT cache excludes); {@code Role --main PROCESS} prints its
+     * main class. One JVM start for every role a script needs.
      */
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
@@ -149,12 +150,15 @@ public enum Role {
                 out.println(of(args[1]).mainClass());
                 return 0;
             }
-            if (args.length == 1 || (args.length == 2 && args[1].equals("--no-share"))) {
-                boolean share = args.length == 1;
-                for (String o : of(args[0]).allJvmOptions()) {
-                    if (share || !o.startsWith("-Xshare:")) {
-                        out.println(o);
-                    }
+            boolean share = args.length == 0 || !args[0].equals("--no-share");
+            List<Role> roles = new ArrayList<>();
+            for (int i = share ? 0 : 1; i < args.length; i++) {
+                roles.add(of(args[i]));
+            }
+            if (!roles.isEmpty()) {
+                for (Role r : roles) {
+                    out.println(String.join(" ", r.allJvmOptions().stream()
+                            .filter(o -> share || !o.startsWith("-Xshare:")).toList()));
                 }
                 return 0;
             }
@@ -162,7 +166,7 @@ public enum Role {
             err.println("role: " + e.getMessage());
             return 2;
         }
-        err.println("usage: Role PROCESS [--no-share] | Role --main PROCESS");
+        err.println("usage: Role [--no-share] PROCESS... | Role --main PROCESS");
         return 2;
     }
 }

@@ -32,9 +32,13 @@ class RoleTest {
 
     @Test
     void scriptsReadTheOptionsOfARole() {
-        assertEquals(String.join("\n", Role.VIOBLK.allJvmOptions()) + "\n", run(0, "vioblk-proc"));
-        String noShare = run(0, "vionet-proc", "--no-share");
-        assertTrue(noShare.contains("-Xmx256m\n") && !noShare.contains("-Xshare"), noShare);
+        assertEquals(String.join(" ", Role.VIOBLK.allJvmOptions()) + "\n", run(0, "vioblk-proc"));
+        String noShare = run(0, "--no-share", "vmm-proc", "vionet-proc");
+        assertEquals(2, noShare.lines().count(), noShare);
+        assertTrue(noShare.lines().toList().get(1).endsWith(" -Xmx256m -XX:+ErrorFileToStderr") && !noShare.contains("-Xshare"),
+                noShare);
+        assertTrue(Role.VMM.allJvmOptions().stream().noneMatch(o -> o.contains(" ")), "blank-separated for scripts");
+        run(2);
         assertEquals("org.jvmd.vmm.VmmMain\n", run(0, "--main", "vmm-proc"));
         run(2, "no-such-proc");
         assertThrows(IllegalArgumentException.class, () -> Role.of("vmd"));
