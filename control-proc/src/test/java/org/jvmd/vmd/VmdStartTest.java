@@ -32,6 +32,24 @@ class VmdStartTest {
     }
 
     @Test
+    void aChrootThatIsNotEmptyIsOneClearLineAtStart() throws Exception {
+        Path conf = Files.writeString(dir.resolve("vm.conf"), "");
+        Path root = Files.createDirectory(dir.resolve("root"));
+        Files.writeString(root.resolve("stray"), "x");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Vmd.run(new String[] {"-d", "-f", conf.toString(), "-s", dir.resolve("sock").toString()},
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), "nobody", root.toString());
+        assertEquals(1, status);
+        assertEquals("vmd: chroot " + root + ": not empty (stray): every VM process chroots there\n",
+                err.toString(StandardCharsets.UTF_8));
+        assertEquals("chroot " + dir.resolve("none") + ": not a directory: every VM process chroots there",
+                Vmd.unusableChroot(dir.resolve("none").toString()));
+        Files.delete(root.resolve("stray"));
+        assertNull(Vmd.unusableChroot(root.toString()));
+    }
+
+    @Test
     void theDefaultUserIsVmdAndRootIsRefused() {
         assertEquals("_vmd", Vmd.vmmUser());
         assertEquals("user root is root: VM processes must drop to an unprivileged user", Vmd.unusableUser("root"));

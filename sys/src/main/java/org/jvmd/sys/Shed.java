@@ -129,7 +129,8 @@ public final class Shed {
         Seccomp.install(program);
     }
 
-    private static void checkEmptyDirectory(Path dir) throws IOException {
+    /** Fails unless {@code dir} is an empty directory, naming what is in it ({@link #drop}'s check, for a parent to make early). */
+    public static void checkEmptyDirectory(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new IOException("chroot " + dir + ": not a directory");
         }
