@@ -127,10 +127,27 @@ public final class Control {
                 s.getTemplate().isEmpty() ? Optional.empty() : Optional.of(s.getTemplate()),
                 s.getKernel().isEmpty() ? Optional.empty() : Optional.of(Path.of(s.getKernel())),
                 s.getMemoryBytes(), s.getInterfaces() == 0 && s.getSwitchesCount() == 0 ? -1 : s.getInterfaces(),
-                s.getSwitchesList(), disks(s, caller));
+                s.getSwitchesList(), disks(s, caller)).withInitrd(initrd(s));
         VmRef ref = s.getName().matches("[0-9]+") ? VmRef.of(Integer.parseInt(s.getName())) : VmRef.of(s.getName());
         VmInfo vm = await(registry.start(ref, opts, caller));
         return Response.newBuilder().setOk(Ok.newBuilder().setId(vm.id()).setMessage(vm.tty())).build();
+    }
+
+    /** StartRequest.initrd: an absolute path, or none. */
+    static Optional<Path> initrd(StartRequest s) throws VmdException {
+        if (s.getInitrd().isEmpty()) {
+            return Optional.empty();
+        }
+        Path p;
+        try {
+            p = Path.of(s.getInitrd());
+        } catch (InvalidPathException e) {
+            throw new VmdException(VmdException.EINVAL, "invalid initrd path: " + s.getInitrd());
+        }
+        if (!p.isAbsolute()) {
+            throw new VmdException(VmdException.EINVAL, "initrd path is not absolute: " + s.getInitrd());
+        }
+        return Optional.of(p.normalize());
     }
 
     /**

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.jvmd.proto.DiskConfig;
 import org.jvmd.proto.DiskFormat;
 import org.jvmd.proto.FdRole;
@@ -96,8 +95,7 @@ final class DiskImages implements AutoCloseable {
                 throw new DiskImageException(what + ": not a regular file");
             }
             if (spec.namedBy().isPresent()) {
-                checkAccess(what, own, spec.namedBy().getAsInt(), accounts, true);
-                checkSearch(what, spec.path(), spec.namedBy().getAsInt(), accounts);
+                checkCaller(what, own, spec.path(), spec.namedBy().getAsInt(), accounts, true);
             }
             lock(what, own);
             Layers l = layers(index, spec, own, accounts);
@@ -113,9 +111,7 @@ final class DiskImages implements AutoCloseable {
 
     /** strerror(3)'s text: "No such file or directory". */
     static String strerror(int errno) {
-        String d = Errno.describe(errno);
-        int open = d.indexOf('(');
-        return open >= 0 && d.endsWith(")") ? d.substring(open + 1, d.length() - 1) : d;
+        return CallerAccess.strerror(errno);
     }
 
     /** {@code disk N (path)}, as every message about a disk starts. */
@@ -124,7 +120,7 @@ final class DiskImages implements AutoCloseable {
     }
 
     private static Path fdPath(Fd fd) {
-        return Path.of("/proc/self/fd/" + fd.num());
+        return CallerAccess.fdPath(fd);
     }
 
     /** flock(LOCK_EX|LOCK_NB): a VM holding the image already makes this one fail at once. */
@@ -218,8 +214,7 @@ final class DiskImages implements AutoCloseable {
             }
             if (spec.namedBy().isPresent()) {
                 try {
-                    checkAccess(base, fd, spec.namedBy().getAsInt(), accounts, false);
-                    checkSearch(base, p, spec.namedBy().getAsInt(), accounts);
+                    checkCaller(base, fd, p, spec.namedBy().getAsInt(), accounts, false);
                 } catch (DiskImageException e) {
                     throw new ImageException(e.getMessage());
                 }
@@ -255,46 +250,14 @@ final class DiskImages implements AutoCloseable {
 
     // ---- vm_checkaccess ----
 
-    /** vmd's vm_checkaccess on the image: the caller needs read (and write) permission. */
-    private static void checkAccess(String what, Fd fd, int uid, Accounts accounts, boolean write)
+    /** vmd's vm_checkaccess on an image ({@link CallerAccess}): a refusal names the disk. */
+    private static void checkCaller(String what, Fd fd, Path p, int uid, Accounts accounts, boolean write)
             throws IOException {
-        Map<String, Object> a = Files.readAttributes(fdPath(fd), "unix:uid,gid,mode");
-        int need = write ? R_OK | W_OK : R_OK;
-        if (!permits(uid, accounts, (Integer) a.get("uid"), (Integer) a.get("gid"), (Integer) a.get("mode"), need)) {
-            throw new DiskImageException(what + ": Permission denied");
+        try {
+            CallerAccess.check(what, fd, p, uid, accounts, write);
+        } catch (CallerAccess.Refused e) {
+            throw new DiskImageException(e.getMessage());
         }
-    }
-
-    /** The caller must be able to reach the image too: search permission on every directory above it. */
-    private static void checkSearch(String what, Path image, int uid, Accounts accounts) throws IOException {
-        for (Path dir = image.getParent(); dir != null; dir = dir.getParent()) {
-            Map<String, Object> a = Files.readAttributes(dir, "unix:uid,gid,mode");
-            if (!permits(uid, accounts, (Integer) a.get("uid"), (Integer) a.get("gid"), (Integer) a.get("mode"), X_OK)) {
-                throw new DiskImageException(what + ": Permission denied");
-            }
-        }
-    }
-
-    static final int R_OK = 4;
-    static final int W_OK = 2;
-    static final int X_OK = 1;
-
-    /**
-     * The permission bits that apply to {@code uid} on a file owned by {@code fileUid}:{@code
-     * fileGid} with {@code mode} allow all of {@code need} (R_OK, W_OK, X_OK): the owner's
-     * bits for the owner, the group's for a member of the file's group, the others' else
-     * (POSIX file permission classes; vmd's vm_checkaccess). Root is not asked here.
-     */
-    static boolean permits(int uid, Accounts accounts, int fileUid, int fileGid, int mode, int need) {
-        int bits;
-        if (uid == fileUid) {
-            bits = mode >> 6;
-        } else if (accounts.isMember(uid, fileGid)) {
-            bits = mode >> 3;
-        } else {
-            bits = mode;
-        }
-        return (bits & need & 7) == (need & 7);
     }
 
     // ---- handing them down ----

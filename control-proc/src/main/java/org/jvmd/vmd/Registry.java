@@ -75,10 +75,22 @@ public final class Registry {
 
     /** What vmctl start asks besides the VM. */
     public record StartOptions(Optional<String> template, Optional<java.nio.file.Path> kernel, long memoryBytes,
-            int interfaceCount, List<String> switches, List<DiskSpec> disks) {
+            int interfaceCount, List<String> switches, List<DiskSpec> disks, Optional<java.nio.file.Path> initrd) {
         public StartOptions {
             switches = List.copyOf(switches);
             disks = List.copyOf(disks);
+            java.util.Objects.requireNonNull(initrd, "initrd");
+        }
+
+        /** Options without an initrd. */
+        public StartOptions(Optional<String> template, Optional<java.nio.file.Path> kernel, long memoryBytes,
+                int interfaceCount, List<String> switches, List<DiskSpec> disks) {
+            this(template, kernel, memoryBytes, interfaceCount, switches, disks, Optional.empty());
+        }
+
+        /** These options with {@code initrd} (StartRequest.initrd). */
+        public StartOptions withInitrd(Optional<java.nio.file.Path> i) {
+            return new StartOptions(template, kernel, memoryBytes, interfaceCount, switches, disks, i);
         }
 
         public static StartOptions none() {
@@ -86,7 +98,7 @@ public final class Registry {
         }
 
         boolean overrides() {
-            return kernel.isPresent() || memoryBytes != 0 || interfaceCount >= 0 || !switches.isEmpty()
+            return kernel.isPresent() || initrd.isPresent() || memoryBytes != 0 || interfaceCount >= 0 || !switches.isEmpty()
                     || !disks.isEmpty();
         }
     }
@@ -356,6 +368,9 @@ public final class Registry {
             if (opts.kernel().isPresent()) {
                 req = req.withKernel(opts.kernel().get());
             }
+            if (opts.initrd().isPresent()) {
+                req = req.withInitrd(opts.initrd().get());
+            }
             if (opts.interfaceCount() >= 0) {
                 req = req.withInterfaceCount(opts.interfaceCount());
             }
@@ -428,9 +443,12 @@ public final class Registry {
             }
         }
         return new VmSpec(s.name(), s.parent(), o.memoryBytes() != 0 ? o.memoryBytes() : s.memoryBytes(), s.vcpus(),
-                o.kernel().orElse(s.kernel()), s.initrd(), s.cmdline(), ifs,
+                o.kernel().orElse(s.kernel()), o.initrd().or(s::initrd), s.cmdline(), ifs,
                 o.disks().isEmpty() ? s.disks() : o.disks(), s.owner(), s.enabled(),
-                s.allowInstance(), s.source());
+                s.allowInstance(), s.source(),
+                // root's own files are root's to name; files kept from before keep their checks
+                o.kernel().isPresent() ? java.util.OptionalInt.empty() : s.kernelNamedBy(),
+                o.initrd().isPresent() ? java.util.OptionalInt.empty() : s.initrdNamedBy());
     }
 
     /** vmctl's "." switch (start -L): a local interface. */
@@ -465,8 +483,9 @@ public final class Registry {
             LOG.warning("vm " + spec.name() + ": start failed: " + e.getMessage());
             synchronized (this) {
                 if (gen == vm.generation) {
-                    // a refused disk image names itself to vmctl (errno 0: the message is printed)
-                    int errno = e instanceof DiskImages.DiskImageException ? 0 : VmdException.EIO;
+                    // a refused disk image or boot file names itself to vmctl (errno 0: the message is printed)
+                    int errno = e instanceof DiskImages.DiskImageException || e instanceof CallerAccess.Refused
+                            ? 0 : VmdException.EIO;
                     ended(vm, new VmdException(errno, String.valueOf(e.getMessage())));
                 }
             }

@@ -15,6 +15,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.jvmd.proto.ResetRequest;
 import org.jvmd.sys.ControlSocket;
+import org.jvmd.sys.Role;
+import org.jvmd.sys.Shed;
+import org.jvmd.sys.Users;
 import org.jvmd.vmd.config.Caller;
 import org.jvmd.vmd.config.Config;
 import org.jvmd.vmd.config.ConfigEnvironment;
@@ -63,7 +66,7 @@ public final class Vmd implements Control.Daemon {
         long readyMs = Long.getLong("jvmd.vmmReadyTimeoutMs", System.getenv("KVM_LAB") != null ? 300_000 : 60_000);
         this.registry = new Registry(
                 new VmmLauncher(this::currentConfig, readyMs, System.getProperty("jvmd.vmmUser", ""),
-                        System.getProperty("jvmd.vmmChroot", ""), consoleLogDir(), EtcAccounts.system()),
+                        vmmChroot(), consoleLogDir(), EtcAccounts.system()),
                 Executors.newCachedThreadPool(Thread.ofPlatform().name("vmd-worker-", 0).daemon(true).factory()),
                 System::nanoTime, env.lladdrs());
     }
@@ -84,6 +87,57 @@ public final class Vmd implements Control.Daemon {
 
     /** Runs vmd; returns its exit status. */
     static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, out, err, vmmUser());
+    }
+
+    /** The user every VM process drops to: -Djvmd.vmmUser, or the role's default ({@code _vmd}). */
+    static String vmmUser() {
+        return Role.VMM.user(System.getProperty("jvmd.vmmUser", ""));
+    }
+
+    /**
+     * Why VM processes could not drop to {@code user}, or null when they can: it must exist
+     * and not be root. Checked at start, so that a missing user is one clear line, not a
+     * failed start of every VM.
+     */
+    static String unusableUser(String user) {
+        Users.Ids ids;
+        try {
+            ids = Users.lookup(user);
+        } catch (IOException e) {
+            return "user " + user + " does not exist: run etc/install or scripts/setup";
+        }
+        if (ids.uid() == 0 || ids.gid() == 0) {
+            return "user " + user + " is root: VM processes must drop to an unprivileged user";
+        }
+        return null;
+    }
+
+    /** The directory every VM process chroots to: -Djvmd.vmmChroot, or the role's default ({@code /var/empty}). */
+    static String vmmChroot() {
+        return System.getProperty("jvmd.vmmChroot", "");
+    }
+
+    /**
+     * Why VM processes could not chroot to {@code chroot} ("" for the role's default, created
+     * here when absent), or null when they can: it must be an empty directory.
+     */
+    static String unusableChroot(String chroot) {
+        try {
+            Shed.checkEmptyDirectory(Role.VMM.chroot(chroot));
+            return null;
+        } catch (IOException e) {
+            return e.getMessage() + ": every VM process chroots there";
+        }
+    }
+
+    /** {@link #run(String[], PrintStream, PrintStream)} whose VM processes drop to {@code user}. */
+    static int run(String[] args, PrintStream out, PrintStream err, String user) {
+        return run(args, out, err, user, vmmChroot());
+    }
+
+    /** {@link #run(String[], PrintStream, PrintStream)} whose VM processes drop to {@code user} in {@code chroot}. */
+    static int run(String[] args, PrintStream out, PrintStream err, String user, String chroot) {
         Options o;
         try {
             o = parse(args);
@@ -103,6 +157,14 @@ public final class Vmd implements Control.Daemon {
         }
         if (!parsed.ok()) {
             err.print(parsed.noActionOutput());
+            return 1;
+        }
+        String unusable = unusableUser(user);
+        if (unusable == null) {
+            unusable = unusableChroot(chroot);
+        }
+        if (unusable != null) {
+            err.println("vmd: " + unusable);
             return 1;
         }
         Logging.init(o.foreground(), o.verbose() > 0, Path.of("/dev/log"));

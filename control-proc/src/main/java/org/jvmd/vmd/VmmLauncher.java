@@ -34,6 +34,7 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.PeerClosedException;
 import org.jvmd.sys.Received;
+import org.jvmd.sys.Role;
 import org.jvmd.sys.Spawner;
 import org.jvmd.sys.SysException;
 import org.jvmd.vmd.config.Accounts;
@@ -50,8 +51,8 @@ import org.jvmd.vmd.config.VmSpec;
  */
 public final class VmmLauncher implements VmLauncher {
     private static final Logger LOG = Logger.getLogger("vmd");
-    /** vmm-proc's main class. */
-    public static final String VMM_MAIN = "org.jvmd.vmm.VmmMain";
+    /** vmm-proc's main class ({@link Role#VMM}). */
+    public static final String VMM_MAIN = Role.VMM.mainClass();
 
     /**
      * How long a graceful stop waits for the guest before vmm-proc forces it (vmd's vmmci
@@ -89,11 +90,21 @@ public final class VmmLauncher implements VmLauncher {
     @Override
     public VmProcess launch(int id, VmSpec spec, Listener listener) throws IOException {
         Config cfg = config.get();
-        DiskImages images = DiskImages.open(spec.disks(), accounts); // first: a refused image leaves nothing behind
+        // First the files the VM's owner may have named, then the images: a refused file
+        // leaves nothing behind.
+        List<Fd> boot = openBootFiles(spec, accounts);
+        DiskImages images;
+        try {
+            images = DiskImages.open(spec.disks(), accounts);
+        } catch (IOException | RuntimeException e) {
+            Fd.closeAll(boot);
+            throw e;
+        }
         VmTaps taps;
         try {
             taps = VmTaps.create(id, spec.interfaces(), cfg);
         } catch (IOException | RuntimeException e) {
+            Fd.closeAll(boot);
             images.close();
             throw e;
         }
@@ -102,14 +113,14 @@ public final class VmmLauncher implements VmLauncher {
         try {
             ToVmm.Builder msg = ToVmm.newBuilder().setStart(StartVm.newBuilder()
                     .setConfig(vmConfig(id, spec, taps).toBuilder().addAllDisks(images.configs(spec.name()))));
-            fds.add(LibC.open("/dev/kvm", LibC.O_RDWR | LibC.O_CLOEXEC));
-            msg.addFds(slot(FdRole.FD_KVM, 0));
-            fds.add(LibC.open(spec.kernel().toString(), LibC.O_RDONLY | LibC.O_CLOEXEC));
+            fds.addAll(boot);
+            boot.clear();
             msg.addFds(slot(FdRole.FD_KERNEL, 0));
             if (spec.initrd().isPresent()) {
-                fds.add(LibC.open(spec.initrd().get().toString(), LibC.O_RDONLY | LibC.O_CLOEXEC));
                 msg.addFds(slot(FdRole.FD_INITRD, 0));
             }
+            fds.add(LibC.open("/dev/kvm", LibC.O_RDWR | LibC.O_CLOEXEC));
+            msg.addFds(slot(FdRole.FD_KVM, 0));
             List<Fd> tapFds = taps.dupFds();
             for (int i = 0; i < tapFds.size(); i++) {
                 fds.add(tapFds.get(i));
@@ -124,16 +135,12 @@ public final class VmmLauncher implements VmLauncher {
                         LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_CLOEXEC, 0640));
                 msg.addFds(slot(FdRole.FD_LOG, 0));
             }
-            Spawner sp = Spawner.java("vm/" + spec.name(), VMM_MAIN);
-            String cp = System.getProperty("jvmd.vmmClasspath", "");
-            if (!cp.isEmpty()) {
-                sp.classpath(cp);
-            }
-            child = sp.spawn();
+            child = spawner(spec.name()).spawn();
             child.channel().send(msg.build(), fds);
             fds.clear();
             child.awaitReady(FromVmm.parser(), readyTimeoutMillis);
         } catch (IOException | RuntimeException e) {
+            Fd.closeAll(boot);
             Fd.closeAll(fds);
             if (child != null) {
                 child.close();
@@ -147,6 +154,38 @@ public final class VmmLauncher implements VmLauncher {
         // pins a virtual thread's carrier; as many running VMs as CPUs would starve vmd.
         Thread.ofPlatform().name("vm/" + spec.name()).daemon(true).start(p::readLoop);
         return p;
+    }
+
+    /**
+     * The kernel and, if any, the initrd, opened by vmd: regular files, and those a non-root
+     * caller named ({@link VmSpec#kernelNamedBy}, an instance's {@code vmctl start -b}) only
+     * when that caller could read them itself (vmd's vm_checkaccess, {@link CallerAccess}):
+     * root never loads a file into a guest for a caller who could not read it. A refusal names
+     * the file: {@code kernel /etc/shadow: Permission denied}.
+     */
+    static List<Fd> openBootFiles(VmSpec spec, Accounts accounts) throws IOException {
+        List<Fd> out = new ArrayList<>();
+        out.add(CallerAccess.openReadOnly("kernel " + spec.kernel(), spec.kernel(), spec.kernelNamedBy(), accounts));
+        if (spec.initrd().isPresent()) {
+            try {
+                out.add(CallerAccess.openReadOnly("initrd " + spec.initrd().get(), spec.initrd().get(),
+                        spec.initrdNamedBy(), accounts));
+            } catch (IOException | RuntimeException e) {
+                Fd.closeAll(out);
+                throw e;
+            }
+        }
+        return out;
+    }
+
+    /** How VM {@code name}'s vmm-proc is started: the role's row ({@link Role#VMM}), class path -Djvmd.vmmClasspath or vmd's. */
+    static Spawner spawner(String name) {
+        Spawner sp = Spawner.role(Role.VMM, "vm/" + name);
+        String cp = System.getProperty("jvmd.vmmClasspath", "");
+        if (!cp.isEmpty()) {
+            sp.classpath(cp);
+        }
+        return sp;
     }
 
     private static FdSlot slot(FdRole role, int index) {

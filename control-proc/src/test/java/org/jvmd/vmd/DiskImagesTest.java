@@ -321,8 +321,8 @@ class DiskImagesTest {
         int fileUid = who == 0 ? JOE : 0;
         int fileGid = who == 1 ? GID_VMUSERS : 0;
         int bits = who == 0 ? mode >> 6 : who == 1 ? mode >> 3 : mode;
-        assertEquals((bits & need) == need, DiskImages.permits(JOE, ACCOUNTS, fileUid, fileGid, mode, need));
-        assertFalse(DiskImages.permits(JOE, ACCOUNTS, fileUid, fileGid, 0, need), "mode 0 grants nothing");
-        assertTrue(DiskImages.permits(JOE, ACCOUNTS, fileUid, fileGid, 0777, need));
+        assertEquals((bits & need) == need, CallerAccess.permits(JOE, ACCOUNTS, fileUid, fileGid, mode, need));
+        assertFalse(CallerAccess.permits(JOE, ACCOUNTS, fileUid, fileGid, 0, need), "mode 0 grants nothing");
+        assertTrue(CallerAccess.permits(JOE, ACCOUNTS, fileUid, fileGid, 0777, need));
     }
 }

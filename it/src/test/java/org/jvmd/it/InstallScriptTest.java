@@ -1,6 +1,7 @@
 package org.jvmd.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -50,7 +51,8 @@ class InstallScriptTest {
         assertTrue(Files.isRegularFile(dest.resolve("etc/vm.conf")));
         String unit = Files.readString(dest.resolve("etc/systemd/system/vmd.service"));
         assertTrue(unit.contains("ExecStart=/opt/jvmd/bin/vmd -d -f /etc/vm.conf"), unit);
-        assertTrue(Files.isDirectory(dest.resolve("var/empty/vmd")));
+        assertTrue(Files.isDirectory(dest.resolve("var/empty")));
+        assertFalse(Files.exists(dest.resolve("var/empty/vmd")), "the chroot of VM processes is /var/empty itself");
         assertTrue(Files.isDirectory(dest.resolve("var/log/vmd")));
 
         // The installed jars stand alone: vmd checks the installed example (its guest files given

@@ -31,7 +31,7 @@ import java.util.stream.Stream;
  * }</pre>
  */
 public final class Shed {
-    public static final String DEFAULT_USER = "_vmd";
+    public static final String DEFAULT_USER = Role.DEFAULT_USER;
 
     /** The classes of this module that run after a drop. */
     private static final List<Class<?>> SYS_CLASSES = List.of(Native.class, LibC.class, Errno.class,
@@ -129,7 +129,8 @@ public final class Shed {
         Seccomp.install(program);
     }
 
-    private static void checkEmptyDirectory(Path dir) throws IOException {
+    /** Fails unless {@code dir} is an empty directory, naming what is in it ({@link #drop}'s check, for a parent to make early). */
+    public static void checkEmptyDirectory(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new IOException("chroot " + dir + ": not a directory");
         }

@@ -67,6 +67,14 @@ public final class Spawner {
         return new Spawner(title, mainClass);
     }
 
+    /**
+     * A child of {@code role} called {@code title}: the role's main class and JVM options
+     * ({@link Role}), the one way every spawner of a role starts it.
+     */
+    public static Spawner role(Role role, String title) {
+        return new Spawner(title, role.mainClass()).jvmOptions(role.jvmOptions().toArray(String[]::new));
+    }
+
     /** Classpath of the child; default: this JVM's. */
     public Spawner classpath(String cp) {
         this.classpath = cp;

@@ -1,9 +1,7 @@
 package org.jvmd.vioblk;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import org.jvmd.proto.DiskConfig;
@@ -32,7 +30,7 @@ import org.jvmd.sys.LibC;
 import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.sys.NativeBuffer;
 import org.jvmd.sys.Received;
-import org.jvmd.sys.Seccomp;
+import org.jvmd.sys.Role;
 import org.jvmd.sys.Shed;
 import org.jvmd.sys.SysException;
 import org.jvmd.virtio.blk.BlockBackend;
@@ -54,15 +52,7 @@ import org.jvmd.virtio.blk.VirtioBlk;
  */
 public final class VioblkMain {
     /** The class a parent starts (vmm-proc's proxy, the block-driver simulator). */
-    public static final String MAIN_CLASS = "org.jvmd.vioblk.VioblkMain";
-    /**
-     * JVM options beside {@code Spawner.DEFAULT_JVM_OPTIONS}. The data path wants C2 (no
-     * TieredStopAtLevel); ErrorFileToStderr because a crash report could not be written in
-     * the empty chroot. Guest data never enters the heap, so it stays small.
-     */
-    public static final List<String> JVM_OPTIONS = List.of("-Xmx128m", "-XX:+ErrorFileToStderr");
-    /** Where vioblk chroots when the init message names no directory (as OpenBSD's vmd). */
-    static final Path DEFAULT_CHROOT = Path.of("/var/empty");
+    public static final String MAIN_CLASS = Role.VIOBLK.mainClass();
     /** How long the parent has to send the init message (a parent may start us early). */
     private static final long INIT_TIMEOUT_MS = 180_000;
     /**
@@ -318,9 +308,9 @@ public final class VioblkMain {
 
     /** Loads what the data path needs, then drops to the unprivileged user in an empty chroot. */
     private static void shed(VioblkInit init, Setup s) throws IOException {
-        Path root = init.getChroot().isEmpty() ? defaultChroot() : Path.of(init.getChroot());
+        Path root = Role.VIOBLK.chroot(init.getChroot());
         shedding(init, s).chroot(root).drop();
-        Log.debug("dropped to " + (init.getUser().isEmpty() ? Shed.DEFAULT_USER : init.getUser()) + " in " + root);
+        Log.debug("dropped to " + Role.VIOBLK.user(init.getUser()) + " in " + root);
     }
 
     /**
@@ -329,20 +319,11 @@ public final class VioblkMain {
      * data path warmed up, the disk seccomp profile chosen.
      */
     private static Shed shedding(VioblkInit init, Setup s) {
-        return Shed.to(init.getUser())
+        return Role.VIOBLK.shed(init.getUser())
                 .preloadPackages("org.jvmd.vioblk.", "org.jvmd.virtio.", "org.jvmd.sys.", "org.jvmd.proto.",
                         "org.jvmd.qcow2.")
                 .preloadClasses(FileIo.class)
-                .warmup(() -> warmup(s))
-                .seccomp(Seccomp.disk());
-    }
-
-    static Path defaultChroot() throws IOException {
-        if (!Files.isDirectory(DEFAULT_CHROOT)) {
-            Files.createDirectories(DEFAULT_CHROOT,
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
-        }
-        return DEFAULT_CHROOT;
+                .warmup(() -> warmup(s));
     }
 
     static FromVioblk ready(Vioblk v) {

@@ -84,6 +84,12 @@ final class VioblkBench implements AutoCloseable {
      * and path are set here), extra JVM options {@code jvm}; returns once it answered Ready.
      */
     Disk start(List<Path> layers, DiskConfig.Builder disk, List<String> jvm) throws Exception {
+        return start(layers, disk, jvm, "_vmd", empty.toString());
+    }
+
+    /** As {@link #start(List, DiskConfig.Builder, List)}, {@code user} and {@code chroot} as vmm-proc sends them (empty: the role's defaults). */
+    Disk start(List<Path> layers, DiskConfig.Builder disk, List<String> jvm, String user, String chroot)
+            throws Exception {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<AutoCloseable> owned = new ArrayList<>();
         Fd memfd = Memfd.create("guest", MEM);
@@ -94,15 +100,14 @@ final class VioblkBench implements AutoCloseable {
         EventFd config = EventFd.create(true);
         EventFd call = EventFd.create(true);
         owned.addAll(List.of(kick, config, call));
-        Child c = Spawner.java(TITLE, VioblkMain.MAIN_CLASS).classpath(cp)
-                .jvmOptions(VioblkMain.JVM_OPTIONS.toArray(String[]::new)).jvmOptions(jvm.toArray(String[]::new))
+        Child c = Spawner.role(org.jvmd.sys.Role.VIOBLK, TITLE).classpath(cp).jvmOptions(jvm.toArray(String[]::new))
                 .output(log).spawn();
         Disk d = new Disk(c, mem, kick, call, owned);
         started.add(d);
         List<Fd> fds = new ArrayList<>(List.of(memfd.dup()));
         ToVioblk.Builder m = ToVioblk.newBuilder().setInit(VioblkInit.newBuilder()
                         .setDisk(disk.setIndex(0).setPath(layers.get(0).toString()))
-                        .setTitle(TITLE).setUser("_vmd").setChroot(empty.toString())
+                        .setTitle(TITLE).setUser(user).setChroot(chroot)
                         .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(MEM)))
                 .addFds(slot(FdRole.FD_MEMFD, 0, 0));
         try {

@@ -1,9 +1,7 @@
 package org.jvmd.vionet;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import org.jvmd.proto.Error;
@@ -20,7 +18,7 @@ import org.jvmd.sys.ChildChannel;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.sys.Received;
-import org.jvmd.sys.Seccomp;
+import org.jvmd.sys.Role;
 import org.jvmd.sys.Shed;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.Tap;
@@ -34,8 +32,6 @@ import org.jvmd.sys.Tap;
  * data path ({@link VionetLoop}, {@link Vionet}) until Shutdown or end of file.
  */
 public final class VionetMain {
-    /** Where vionet chroots when the init message names no directory (as OpenBSD's vmd). */
-    static final Path DEFAULT_CHROOT = Path.of("/var/empty");
     /**
      * How long the parent has to send the init message. A parent may start vionet before it
      * sets its VM up (vmm-proc's development entry does), which under kvm-lab's emulator
@@ -182,9 +178,9 @@ public final class VionetMain {
 
     /** Loads what the data path needs, then drops to the unprivileged user in an empty chroot. */
     private static void shed(VionetInit init) throws IOException {
-        Path root = init.getChroot().isEmpty() ? defaultChroot() : Path.of(init.getChroot());
+        Path root = Role.VIONET.chroot(init.getChroot());
         shedding(init).chroot(root).drop();
-        Log.debug("dropped to " + (init.getUser().isEmpty() ? Shed.DEFAULT_USER : init.getUser()) + " in " + root);
+        Log.debug("dropped to " + Role.VIONET.user(init.getUser()) + " in " + root);
     }
 
     /**
@@ -194,18 +190,9 @@ public final class VionetMain {
      */
     private static Shed shedding(VionetInit init) {
         FromVionet sample = ready();
-        return Shed.to(init.getUser())
+        return Role.VIONET.shed(init.getUser())
                 .preloadPackages("org.jvmd.vionet.", "org.jvmd.virtio.", "org.jvmd.sys.", "org.jvmd.proto.")
-                .warmup(() -> warmup(sample))
-                .seccomp(Seccomp.device(true));
-    }
-
-    static Path defaultChroot() throws IOException {
-        if (!Files.isDirectory(DEFAULT_CHROOT)) {
-            Files.createDirectories(DEFAULT_CHROOT,
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
-        }
-        return DEFAULT_CHROOT;
+                .warmup(() -> warmup(sample));
     }
 
     private static FromVionet ready() {

@@ -15,6 +15,7 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.Dropped;
 import org.jvmd.proto.DriverOk;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
@@ -86,7 +87,6 @@ class VionetProcessTest {
 
     @Test
     void theProcessDropsPrivilegeAndCarriesAFrameEachWay() throws Exception {
-        Path empty = Files.createTempDirectory("jvmd-vionet-empty");
         Path log = Path.of("target", "vionet-process.log");
         Files.deleteIfExists(log);
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
@@ -97,15 +97,15 @@ class VionetProcessTest {
                 EventFd kickTx = EventFd.create(false);
                 EventFd callRx = EventFd.create(true);
                 EventFd callTx = EventFd.create(true);
-                Child c = Spawner.java("vm/test/vionet0", VionetMain.class.getName()).classpath(cp)
-                        .jvmOptions("-Xmx128m").output(log).spawn()) {
+                Child c = Spawner.role(org.jvmd.sys.Role.VIONET, "vm/test/vionet0").classpath(cp)
+                        .output(log).spawn()) {
             sh("ip", "-n", NS, "addr", "add", "100.64.60.1/24", "dev", "vn0");
             sh("ip", "-n", NS, "link", "set", "vn0", "up");
 
             NicConfig nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(MAC)).setMtu(1500)
                     .setFeatures(FEATURES).setTapName("vn0").build();
             ToVionet init = ToVionet.newBuilder().setInit(VionetInit.newBuilder().setNic(nic).setTitle("vm/test/vionet0")
-                            .setUser("_vmd").setChroot(empty.toString())
+                            .setUser("").setChroot("") // as vmd sends them: the role's defaults
                             .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(MEM)))
                     .addFds(slot(FdRole.FD_MEMFD, 0)).addFds(slot(FdRole.FD_TAP, 0))
                     .addFds(slot(FdRole.FD_KICK, 0)).addFds(slot(FdRole.FD_KICK, 1))
@@ -119,14 +119,8 @@ class VionetProcessTest {
             assertEquals(c.pid(), ready.getReady().getPid());
             assertEquals("vm/test/vionet0", ready.getReady().getProcess());
 
-            Users.Ids vmd = Users.lookup("_vmd");
-            List<String> status = Files.readAllLines(Path.of("/proc/" + c.pid() + "/status"));
-            assertTrue(status.stream().anyMatch(l -> l.equals("Uid:\t" + vmd.uid() + "\t" + vmd.uid() + "\t"
-                    + vmd.uid() + "\t" + vmd.uid())), status.toString());
-            assertTrue(status.stream().anyMatch(l -> l.startsWith("Gid:\t" + vmd.gid() + "\t")), status.toString());
-            assertNotEquals(0, vmd.uid());
-            assertTrue(status.contains("NoNewPrivs:\t1"), status.toString());
-            assertTrue(status.contains("Seccomp:\t2"), status.toString());
+            // Nothing named: every thread dropped to the role's user, chrooted in its empty /var/empty.
+            Dropped.assertDropped(c.pid(), "_vmd", Path.of("/var/empty"));
 
             // The transport's part: features, queues, DRIVER_OK.
             GuestDriver guest = new GuestDriver(mem, FEATURES, 64, 2048, false);
@@ -254,8 +248,6 @@ class VionetProcessTest {
             assertEquals(0, w.exitCode(), Files.readString(log));
             assertTrue(Files.readString(log).contains("vm/test/vionet0: channel closed by parent (EOF), exiting"),
                     Files.readString(log));
-        } finally {
-            Files.deleteIfExists(empty);
         }
     }
 

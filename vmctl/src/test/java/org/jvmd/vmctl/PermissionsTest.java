@@ -138,4 +138,36 @@ class PermissionsTest {
             assertTrue(vmd.process.isAlive());
         }
     }
+
+    @Test
+    void aUserMayBootItsInstanceOnlyFromAKernelItCouldReadItself() throws Exception {
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.writeString(dir.resolve("bzImage"), "not a kernel");
+        Path readable = Files.writeString(dir.resolve("readable-bzImage"), "not a kernel either");
+        Files.setPosixFilePermissions(readable, PosixFilePermissions.fromString("rw-r--r--"));
+        Path rootOnly = Files.writeString(dir.resolve("root-bzImage"), "root's");
+        Files.setPosixFilePermissions(rootOnly, PosixFilePermissions.fromString("rw-------"));
+        assertTrue(Files.isRegularFile(Path.of("/etc/shadow")), "a host with /etc/shadow");
+        String conf = "socket owner root:" + USER + "\n"
+                + "vm \"tpl\" {\n  boot \"bzImage\"\n  owner " + USER + "\n  disable\n"
+                + "  allow instance { boot, owner " + USER + " }\n}\n";
+        try (VmdProcess vmd = VmdProcess.start(dir, conf)) {
+            // root's vmd would read it; the caller cannot, so the guest does not get it
+            Vmctl.Result r = asUser(vmd.socket, "start", "-t", "tpl", "-b", "/etc/shadow", "i1");
+            assertEquals(1, r.status());
+            assertEquals("vmctl: start vm command failed: kernel /etc/shadow: Permission denied\n", r.err());
+            r = asUser(vmd.socket, "start", "-t", "tpl", "-b", rootOnly.toString(), "i2");
+            assertEquals("vmctl: start vm command failed: kernel " + rootOnly + ": Permission denied\n", r.err());
+
+            // a kernel it can read passes vmd's checks; without KVM the start fails later
+            r = asUser(vmd.socket, "start", "-t", "tpl", "-b", readable.toString(), "i3");
+            if (Files.exists(Path.of("/dev/kvm"))) {
+                assertTrue(!r.err().contains("Permission denied"), r.err());
+            } else {
+                assertEquals("vmctl: start vm command failed: Input/output error\n", r.err());
+                assertTrue(vmd.logText().contains("open(/dev/kvm)"), vmd.logText());
+            }
+            assertTrue(vmd.process.isAlive());
+        }
+    }
 }

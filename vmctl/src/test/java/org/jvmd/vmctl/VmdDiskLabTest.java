@@ -158,6 +158,15 @@ class VmdDiskLabTest {
         String status = vmd.vmctl("status", "deb1").out();
         assertTrue(status.contains(" running deb1"), status);
         assertTrue(status.contains(root.toString()) && status.contains(data.toString()), "the disks in status:\n" + status);
+        // Nothing named in vm.conf or on vmd's command line: vmm-proc, its vionet-proc and both
+        // vioblk-procs dropped to the roles' defaults.
+        long pid = Long.parseLong(StatusTableTest.columns(status.lines().skip(1).findFirst().orElseThrow())[1].strip());
+        org.jvmd.testkit.Dropped.assertDropped(pid, "_vmd", Path.of("/var/empty"));
+        List<ProcessHandle> devices = ProcessHandle.of(pid).orElseThrow().children().toList();
+        assertEquals(3, devices.size(), "a vionet-proc and two vioblk-procs: " + devices);
+        for (ProcessHandle d : devices) {
+            org.jvmd.testkit.Dropped.assertDropped(d.pid(), "_vmd", Path.of("/var/empty"));
+        }
         String stats = vmd.vmctl("stats", "deb1").out();
         String[] disk0 = stats.lines().filter(l -> l.strip().startsWith("0 ") && !l.contains("dead")).reduce((a, b) -> b)
                 .orElse("").strip().split(" +");

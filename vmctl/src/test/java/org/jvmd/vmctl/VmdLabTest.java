@@ -16,6 +16,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvmd.testkit.Dropped;
 
 /**
  * End to end with a stock Linux guest (tag "lab": scripts/lab-test runs it where KVM boots stock
@@ -86,6 +87,16 @@ class VmdLabTest {
         assertEquals("g0", c[8]);
         int pid = Integer.parseInt(c[1].strip());
         assertTrue(vmd.linkExists("vm1-if0"), "the local interface's tap while running");
+        // vmd started as bin/vmd starts it names no user and no chroot: vmm-proc (every thread,
+        // vCPUs included) and its vionet-proc dropped to the roles' defaults, _vmd in /var/empty.
+        Dropped.assertDropped(pid, "_vmd", Path.of("/var/empty"));
+        List<ProcessHandle> devices = ProcessHandle.of(pid).orElseThrow().children().toList();
+        assertEquals(1, devices.size(), "one vionet-proc for the local interface: " + devices);
+        for (ProcessHandle d : devices) {
+            Dropped.assertDropped(d.pid(), "_vmd", Path.of("/var/empty"));
+        }
+        System.out.printf("lab: vmd: vmm-proc %d and vionet-proc %d dropped to _vmd in /var/empty%n", pid,
+                devices.get(0).pid());
 
         // vmctl console on a pty of its own (script(1)); the guest's shell answers, its NIC got
         // 100.64.1.1/31 by DHCP from vionet and reaches the gateway vmd put on the tap.

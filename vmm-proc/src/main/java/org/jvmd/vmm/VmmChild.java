@@ -3,7 +3,6 @@ package org.jvmd.vmm;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
@@ -32,7 +31,7 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.PeerClosedException;
 import org.jvmd.sys.Received;
-import org.jvmd.sys.Shed;
+import org.jvmd.sys.Role;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.kvm.Kvm;
 import org.jvmd.vmm.blk.VioblkProxy;
@@ -46,7 +45,8 @@ import org.jvmd.vmm.net.VmNics;
  * descriptors (FD_KVM, FD_KERNEL, optionally FD_INITRD, FD_LOG, FD_TAP per NIC, FD_DISK per
  * disk and layer). Each disk becomes a virtio-blk device served by its own vioblk-proc, in
  * configuration order after the NICs' devices (disk 0 is the guest's {@code /dev/vda}). The
- * process builds and loads the VM, sheds its privileges (when the config names a chroot),
+ * process builds and loads the VM, sheds its privileges (always: to the config's user and
+ * chroot, or {@link Role#VMM}'s defaults {@code _vmd} and {@code /var/empty} when they are empty),
  * answers {@code Ready} (or {@code Error} and exits), starts the vCPUs and reports
  * {@code VmStarted}; then it serves pause/unpause/stop until the VM ends, reports
  * {@code VmTerminated} and exits. The channel closing means vmd is gone: the VM stops.
@@ -260,13 +260,15 @@ final class VmmChild {
             b.close();
             throw e;
         }
-        if (!c.getChroot().isEmpty()) {
-            try {
-                Shed.to(c.getUser()).chroot(Path.of(c.getChroot())).preloadPackages(VmmMain.PRELOAD).drop();
-            } catch (IOException | RuntimeException e) {
-                b.close();
-                throw new IOException("privilege drop: " + e.getMessage(), e);
-            }
+        // Always (vmd's vm.c drops unconditionally): an empty user or chroot means the role's
+        // default (_vmd, /var/empty). Everything the VM needs from the file system (kvm, kernel,
+        // initrd, log, taps, images, the pty) is a descriptor by now, and the device processes
+        // are spawned.
+        try {
+            Role.VMM.shed(c.getUser()).chroot(Role.VMM.chroot(c.getChroot())).preloadPackages(VmmMain.PRELOAD).drop();
+        } catch (IOException | RuntimeException e) {
+            b.close();
+            throw new IOException("privilege drop: " + e.getMessage(), e);
         }
         return b;
     }

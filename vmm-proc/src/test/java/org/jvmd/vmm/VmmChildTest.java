@@ -52,7 +52,7 @@ class VmmChildTest {
     }
 
     static Spawner spawner(String title) {
-        return Spawner.java(title, VmmMain.class.getName()).jvmOptions("-XX:TieredStopAtLevel=1");
+        return Spawner.role(org.jvmd.sys.Role.VMM, title).jvmOptions("-XX:TieredStopAtLevel=1");
     }
 
     @Test

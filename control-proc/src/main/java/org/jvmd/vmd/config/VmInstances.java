@@ -98,7 +98,8 @@ public final class VmInstances {
                 request.kernel().orElse(parent.kernel()),
                 request.initrd().or(parent::initrd),
                 request.cmdline().orElse(parent.cmdline()), interfaces, request.disks().orElse(parent.disks()),
-                owner, request.enabled(), childPolicy, Optional.empty());
+                owner, request.enabled(), childPolicy, Optional.empty(),
+                namedBy(request.kernel().isPresent(), caller), namedBy(request.initrd().isPresent(), caller));
         return new Created(vm);
     }
 
@@ -138,5 +139,10 @@ public final class VmInstances {
 
     private static Refused refuse(String name, String why) {
         return new Refused("vm \"" + name + "\" " + why);
+    }
+
+    /** A boot file the request names is checked with a non-root caller's rights when the VM starts. */
+    private static java.util.OptionalInt namedBy(boolean named, Caller caller) {
+        return named && !caller.isRoot() ? java.util.OptionalInt.of(caller.uid()) : java.util.OptionalInt.empty();
     }
 }

@@ -109,6 +109,20 @@ class VmInstancesTest {
     }
 
     @Test
+    void bootFilesANonRootCallerNamesAreMarkedForTheCheckWithItsRights() {
+        Path other = fx.write("other", "k");
+        VmSpec vm = created(create("free", InstanceRequest.named("f2").withKernel(other), ANN));
+        assertEquals(java.util.OptionalInt.of(ANN), vm.kernelNamedBy());
+        assertEquals(java.util.OptionalInt.empty(), vm.initrdNamedBy(), "the parent's initrd is vm.conf's");
+        vm = created(create("free", InstanceRequest.named("f3").withInitrd(other), ANN));
+        assertEquals(java.util.OptionalInt.empty(), vm.kernelNamedBy());
+        assertEquals(java.util.OptionalInt.of(ANN), vm.initrdNamedBy());
+        vm = created(create("free", InstanceRequest.named("f4").withKernel(other).withInitrd(other), 0));
+        assertEquals(java.util.OptionalInt.empty(), vm.kernelNamedBy(), "root's files are root's");
+        assertEquals(java.util.OptionalInt.empty(), vm.initrdNamedBy());
+    }
+
+    @Test
     void instanceOwnerMustBeTheCallerOrTheParentsOwner() {
         refused(create("open", InstanceRequest.named("o1").withOwner(new Owner(BOB, -1)), ANN),
                 "vm \"o1\" user mismatch");

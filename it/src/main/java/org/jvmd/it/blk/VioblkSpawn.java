@@ -44,13 +44,11 @@ public final class VioblkSpawn {
         if (extraJvmOptions.isEmpty()) {
             return org.jvmd.vmm.blk.VioblkProxy.startEarly(title, output, cp);   // exactly as a VM starts it
         }
-        Spawner s = Spawner.java(title, MAIN_CLASS)
-                .classpath(cp)
-                .jvmOptions(org.jvmd.vmm.blk.VioblkProxy.VIOBLK_JVM_OPTIONS)
-                .jvmOptions(extraJvmOptions.toArray(String[]::new));
-        if (output != null) {
-            s.output(output);
-        }
-        return s.spawn();
+        return spawner(title, output, cp).jvmOptions(extraJvmOptions.toArray(String[]::new)).spawn();
+    }
+
+    /** vioblk-proc as a VM starts it (the role's main class and JVM options, org.jvmd.sys.Role). */
+    public static Spawner spawner(String title, Path output, String classpath) {
+        return org.jvmd.vmm.blk.VioblkProxy.spawner(title, output, classpath);
     }
 }

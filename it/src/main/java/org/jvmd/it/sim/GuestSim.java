@@ -83,7 +83,7 @@ import org.jvmd.virtio.net.VirtioNetFeatures;
  * (VIRTIO_MSI_NO_VECTOR) and its completions are polled.
  */
 public final class GuestSim implements AutoCloseable {
-    public static final String VIONET_MAIN = "org.jvmd.vionet.VionetMain";
+    public static final String VIONET_MAIN = org.jvmd.sys.Role.VIONET.mainClass();
     public static final int RX_QUEUE = 0;
     public static final int TX_QUEUE = 1;
     public static final int CTRL_QUEUE = 2;
@@ -94,8 +94,6 @@ public final class GuestSim implements AutoCloseable {
     static final int NO_VECTOR = 0xffff;
     /** A transmit buffer: header + the largest GSO frame a tap hands out (64 KiB + link headers) with room. */
     static final int TX_BUFFER = 68 * 1024;
-    /** vionet's heap; its speed needs C2, which the JVM's default (tiered) compilation gives. */
-    static final List<String> VIONET_JVM_OPTIONS = List.of("-Xms64m", "-Xmx128m");
 
     /** virtio 1.2 §5.1.6.5: control command classes, commands and acks. */
     static final int CTRL_CLASS_GUEST_OFFLOADS = 5;
@@ -299,16 +297,19 @@ public final class GuestSim implements AutoCloseable {
 
     // ---- vionet-proc -------------------------------------------------------------------
 
+    /**
+     * vionet-proc as a VM starts it (vmm-proc's {@code VionetProxy.startEarly}: the role's
+     * main class and JVM options, org.jvmd.sys.Role), then the simulator's extra options.
+     */
+    public static Spawner vionetSpawner(SimOptions o) {
+        return org.jvmd.vmm.net.VionetProxy.spawner(o.title, o.vionetLog,
+                        o.vionetClasspath != null ? o.vionetClasspath : VionetClasspath.find())
+                .jvmOptions(o.vionetJvmOptions.toArray(String[]::new));
+    }
+
     private void spawnVionet() throws IOException {
         link = new DeviceLink<>("guest-sim", "vionet", o.title, FromVionet.parser(), o.chroot);
-        Spawner sp = Spawner.java(o.title, VIONET_MAIN)
-                .classpath(o.vionetClasspath != null ? o.vionetClasspath : VionetClasspath.find())
-                .jvmOptions(VIONET_JVM_OPTIONS.toArray(String[]::new))
-                .jvmOptions(o.vionetJvmOptions.toArray(String[]::new));
-        if (o.vionetLog != null) {
-            sp.output(o.vionetLog);
-        }
-        link.adopt(sp.spawn());
+        link.adopt(vionetSpawner(o).spawn());
         NicConfig.Builder nic = NicConfig.newBuilder()
                 .setIndex(0)
                 .setMac(ByteString.copyFrom(mac))

@@ -23,6 +23,7 @@ import org.jvmd.proto.VioblkReady;
 import org.jvmd.sys.Channel;
 import org.jvmd.sys.Child;
 import org.jvmd.sys.Fd;
+import org.jvmd.sys.Role;
 import org.jvmd.sys.SysException;
 import org.jvmd.virtio.blk.VirtioBlk;
 import org.jvmd.vmm.proxy.DeviceProxy;
@@ -38,13 +39,7 @@ import org.jvmd.vmm.proxy.DeviceProxy;
 public final class VioblkProxy extends DeviceProxy<FromVioblk> {
     private static final System.Logger LOG = System.getLogger(VioblkProxy.class.getName());
 
-    public static final String MAIN_CLASS = "org.jvmd.vioblk.VioblkMain";
-    /**
-     * vioblk-proc's JVM options (beside Spawner's defaults): org.jvmd.vioblk.VioblkMain.JVM_OPTIONS,
-     * which the block-driver simulator starts it with too (a test in it keeps the two equal).
-     * A smaller heap than vionet's: its buffers are guest memory and the image's page cache.
-     */
-    public static final String[] VIOBLK_JVM_OPTIONS = {"-Xmx128m", "-XX:+ErrorFileToStderr"};
+    public static final String MAIN_CLASS = Role.VIOBLK.mainClass();
     /** The request queue's size: room for 256 requests in flight (a power of two, virtio 1.2 §2.7). */
     public static final int QUEUE_SIZE = 256;
     static final long PAUSE_TIMEOUT_MS = 5_000;
@@ -76,7 +71,12 @@ public final class VioblkProxy extends DeviceProxy<FromVioblk> {
      * its JVM starts while the VM is being set up (vioblk waits for its init message).
      */
     public static Child startEarly(String title, Path output, String classpath) throws IOException {
-        return spawnProcess(title, MAIN_CLASS, VIOBLK_JVM_OPTIONS, output, classpath);
+        return spawner(title, output, classpath).spawn();
+    }
+
+    /** How {@link #startEarly} starts vioblk-proc {@code title} (the role's row, {@link Role#VIOBLK}). */
+    public static org.jvmd.sys.Spawner spawner(String title, Path output, String classpath) {
+        return spawner(Role.VIOBLK, title, output, classpath);
     }
 
     /**

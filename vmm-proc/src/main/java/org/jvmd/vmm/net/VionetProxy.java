@@ -17,6 +17,7 @@ import org.jvmd.sys.Channel;
 import org.jvmd.sys.Child;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.MappedGuestMemory;
+import org.jvmd.sys.Role;
 import org.jvmd.sys.SysException;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 import org.jvmd.vmm.proxy.DeviceProxy;
@@ -34,9 +35,7 @@ public final class VionetProxy extends DeviceProxy<FromVionet> {
     private static final System.Logger LOG = System.getLogger(VionetProxy.class.getName());
     /** virtio 1.2 §5: device ID 1, network card. */
     public static final int DEVICE_TYPE = 1;
-    public static final String MAIN_CLASS = "org.jvmd.vionet.VionetMain";
-    /** vionet's JVM options: a device process's ({@link DeviceProxy#JVM_OPTIONS}). */
-    static final String[] JVM_OPTIONS = DeviceProxy.JVM_OPTIONS;
+    public static final String MAIN_CLASS = Role.VIONET.mainClass();
     public static final int QUEUE_SIZE = 256;
     public static final int RX = 0;
     public static final int TX = 1;
@@ -83,7 +82,12 @@ public final class VionetProxy extends DeviceProxy<FromVionet> {
      * its JVM starts while the VM is being set up (vionet waits for its init message).
      */
     public static Child startEarly(String title, Path output, String classpath) throws IOException {
-        return spawnProcess(title, MAIN_CLASS, JVM_OPTIONS, output, classpath);
+        return spawner(title, output, classpath).spawn();
+    }
+
+    /** How {@link #startEarly} starts vionet-proc {@code title} (the role's row, {@link Role#VIONET}). */
+    public static org.jvmd.sys.Spawner spawner(String title, Path output, String classpath) {
+        return spawner(Role.VIONET, title, output, classpath);
     }
 
     /**

@@ -34,6 +34,7 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.sys.PeerClosedException;
 import org.jvmd.sys.Received;
+import org.jvmd.sys.Role;
 import org.jvmd.sys.Spawner;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.WaitStatus;
@@ -68,14 +69,6 @@ import org.jvmd.vmm.pci.VirtioTransportListener;
 public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(DeviceProxy.class.getName());
     public static final long RESET_TIMEOUT_MS = 2_000;
-    /**
-     * A device process's JVM options. Its data path wants C2, which the JVM's default
-     * (tiered) gives: no -XX:TieredStopAtLevel here, so that JAVA_TOOL_OPTIONS may still
-     * lower it (the lab does, see scripts/lab-test). ErrorFileToStderr: the process runs
-     * chrooted in an empty directory, where a JVM crash report (hs_err) could not be
-     * written; on stderr it lands in vmm-proc's log.
-     */
-    protected static final String[] JVM_OPTIONS = {"-Xmx256m", "-XX:+ErrorFileToStderr"};
     static final long SHUTDOWN_WAIT_MS = 2_000;
 
     private final String title;
@@ -150,18 +143,22 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
 
     // ---- spawning and the handshake ----
 
-    /** A device process {@code title} running {@code mainClass}, started now (it waits for init). */
-    public static Child spawnProcess(String title, String mainClass, String[] jvmOptions, Path output,
-                                     String classpath) throws IOException {
-        Spawner s = Spawner.java(title, mainClass).jvmOptions(jvmOptions);
+    /**
+     * How a device process {@code title} of {@code role} is started: the role's main class and
+     * JVM options ({@link Role}); {@code output} its stdout+stderr or null to inherit,
+     * {@code classpath} null for this JVM's.
+     */
+    public static Spawner spawner(Role role, String title, Path output, String classpath) {
+        Spawner s = Spawner.role(role, title);
         if (output != null) {
             s.output(output);
         }
         if (classpath != null) {
             s.classpath(classpath);
         }
-        return s.spawn();
+        return s;
     }
+
 
     /** The init message's descriptors and their slots, in the order they travel. */
     protected static final class InitFds {
@@ -545,7 +542,7 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
 
     /**
      * Makes a proxy with {@code make} and connects its device process: {@code started} (from
-     * {@link #spawnProcess}) or one that {@code spawn} starts now, through {@code start}. On
+     * {@link #spawner}) or one that {@code spawn} starts now, through {@code start}. On
      * failure the proxy's eventfds, the process and every descriptor in {@code handedOver}
      * are closed.
      */

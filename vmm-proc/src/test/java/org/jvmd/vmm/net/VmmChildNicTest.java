@@ -71,7 +71,7 @@ class VmmChildNicTest {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         sh("ip", "netns", "add", NS);
         try (Tap tap = Netns.call(NS, () -> Tap.open("vmc0"));
-             Child c = Spawner.java("vm/nic", "org.jvmd.vmm.VmmMain").classpath(cp)
+             Child c = Spawner.role(org.jvmd.sys.Role.VMM, "vm/nic").classpath(cp)
                      .jvmOptions("-XX:TieredStopAtLevel=1").output(dir.resolve("vmm.log")).spawn()) {
             NicConfig nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(new byte[] {2, 0, 0, 0, 0x62, 2}))
                     .setMtu(1500).setFeatures(VirtioNetFeatures.bit(VirtioNetFeatures.MAC)).setTapName("vmc0").build();
