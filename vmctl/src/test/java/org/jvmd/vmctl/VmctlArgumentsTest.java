@@ -67,7 +67,7 @@ class VmctlArgumentsTest {
     void resetWordsTakeAnyCaseAndLogLevelsAnyCaseOrPrefixAsVmctls() {
         for (String[] args : new String[][] {{"reset", "ALL"}, {"reset", "Vms"}, {"reset", "switches"},
                 {"log", "VERBOSE"}, {"log", "v"}, {"log", "Brief"}, {"log", "b"}}) {
-            Run r = vmctl(java.util.stream.Stream.concat(java.util.stream.Stream.of("-s", sock()),
+            Vmctl.Result r = vmctl(java.util.stream.Stream.concat(java.util.stream.Stream.of("-s", sock()),
                     java.util.Arrays.stream(args)).toArray(String[]::new));
             assertEquals(1, r.status(), String.join(" ", args));
             assertTrue(r.err().startsWith("vmctl: connect: " + sock()), String.join(" ", args) + ": " + r.err());
