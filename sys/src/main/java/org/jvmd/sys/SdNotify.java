@@ -3,6 +3,8 @@ package org.jvmd.sys;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import jnr.unixsocket.UnixDatagramChannel;
 import jnr.unixsocket.UnixSocketAddress;
 
@@ -67,6 +69,54 @@ public final class SdNotify {
             }
         }
         return true;
+    }
+
+    /**
+     * The service manager's side: a unix datagram socket at a path that receives what
+     * {@link #send} sends (for tests that stand in for systemd, outside this module too).
+     */
+    public static final class Receiver implements AutoCloseable {
+        private final UnixDatagramChannel channel;
+        private final Path path;
+
+        private Receiver(UnixDatagramChannel channel, Path path) {
+            this.channel = channel;
+            this.path = path;
+        }
+
+        /** Binds a new socket at {@code path}. */
+        public static Receiver bind(Path path) throws IOException {
+            UnixDatagramChannel ch = UnixDatagramChannel.open();
+            try {
+                ch.bind(new UnixSocketAddress(path.toFile()));
+            } catch (IOException | RuntimeException e) {
+                ch.close();
+                throw e;
+            }
+            return new Receiver(ch, path);
+        }
+
+        public Path path() {
+            return path;
+        }
+
+        /** Waits for the next datagram and returns its text (at most 4096 bytes of it). */
+        public String receive() throws IOException {
+            ByteBuffer b = ByteBuffer.allocate(4096);
+            channel.receive(b);
+            b.flip();
+            return StandardCharsets.UTF_8.decode(b).toString();
+        }
+
+        /** Closes the socket (a thread blocked in {@link #receive()} gets an IOException) and removes it. */
+        @Override
+        public void close() throws IOException {
+            try {
+                channel.close();
+            } finally {
+                Files.deleteIfExists(path);
+            }
+        }
     }
 
     @Override

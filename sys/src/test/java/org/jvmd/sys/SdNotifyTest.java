@@ -51,6 +51,16 @@ class SdNotifyTest {
     }
 
     @Test
+    void theReceiverIsTheManagersSide() throws Exception {
+        Path sock = dir.resolve("manager");
+        try (SdNotify.Receiver r = SdNotify.Receiver.bind(sock)) {
+            assertTrue(SdNotify.of(r.path().toString()).send("STOPPING=1"));
+            assertEquals("STOPPING=1", r.receive());
+        }
+        assertFalse(java.nio.file.Files.exists(sock), "close removes the socket");
+    }
+
+    @Test
     void withoutTheVariableNothingIsSent() throws Exception {
         assertFalse(SdNotify.of(null).enabled());
         assertFalse(SdNotify.of("").send("READY=1"));

@@ -4,15 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import jnr.unixsocket.UnixDatagramChannel;
-import jnr.unixsocket.UnixSocketAddress;
+import org.jvmd.sys.SdNotify;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,7 +22,7 @@ class VmdNotifyTest {
     @TempDir
     Path dir;
 
-    /** The datagrams, as a blocking reader thread receives them (jnr's non-blocking receive throws EAGAIN). */
+    /** The datagrams, as a blocking reader thread receives them. */
     private final BlockingQueue<String> received = new LinkedBlockingQueue<>();
 
     private String next(Process vmd, Path log) throws Exception {
@@ -51,15 +48,11 @@ class VmdNotifyTest {
         Path conf = dir.resolve("vm.conf");
         Path log = dir.resolve("vmd.log");
         Files.writeString(conf, "# empty\n");
-        try (UnixDatagramChannel ch = UnixDatagramChannel.open()) {
-            ch.bind(new UnixSocketAddress(notify.toFile()));
-            Thread reader = Thread.ofPlatform().daemon(true).start(() -> {
+        try (SdNotify.Receiver ch = SdNotify.Receiver.bind(notify)) {
+            Thread.ofPlatform().daemon(true).start(() -> {
                 try {
                     while (true) {
-                        ByteBuffer b = ByteBuffer.allocate(4096);
-                        ch.receive(b);
-                        b.flip();
-                        received.add(StandardCharsets.UTF_8.decode(b).toString());
+                        received.add(ch.receive());
                     }
                 } catch (java.io.IOException closed) {
                     // the channel closed at the end of the test
