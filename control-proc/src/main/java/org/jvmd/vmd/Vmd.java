@@ -18,6 +18,7 @@ import org.jvmd.sys.ControlSocket;
 import org.jvmd.sys.Role;
 import org.jvmd.sys.Shed;
 import org.jvmd.sys.Users;
+import org.jvmd.sys.SdNotify;
 import org.jvmd.vmd.config.Caller;
 import org.jvmd.vmd.config.Config;
 import org.jvmd.vmd.config.ConfigEnvironment;
@@ -57,6 +58,8 @@ public final class Vmd implements Control.Daemon {
     });
     private final CountDownLatch done = new CountDownLatch(1);
     private final Path configFile;
+    /** systemd's $NOTIFY_SOCKET (Type=notify in etc/vmd.service); a no-op outside systemd. */
+    private final SdNotify notify = SdNotify.fromEnvironment();
     private ControlServer server;
 
     Vmd(Options options, ConfigEnvironment env) {
@@ -247,11 +250,14 @@ public final class Vmd implements Control.Daemon {
         // signals first: a client that sees the socket may signal vmd at once
         Signal.handle(new Signal("HUP"), s -> Thread.ofPlatform().daemon(true).start(() -> {
             LOG.info("SIGHUP: reloading " + configFile);
+            // systemctl reload waits from RELOADING=1 to the next READY=1 (sd_notify(3))
+            notify("RELOADING=1\nSTATUS=reloading " + configFile);
             try {
                 reload();
             } catch (VmdException e) {
                 LOG.warning("reload failed: " + e.getMessage());
             }
+            notify("READY=1\nSTATUS=" + status());
         }));
         Signal.handle(new Signal("TERM"), s -> done.countDown());
         Signal.handle(new Signal("INT"), s -> done.countDown());
@@ -266,6 +272,7 @@ public final class Vmd implements Control.Daemon {
         List<Integer> toStart = registry.load(config);
         server.start();
         LOG.info("startup: " + config.vms().size() + " vms, socket " + options.socket());
+        notify("READY=1\nSTATUS=" + status());
         staggeredStart(toStart, config.globals().staggeredStart());
         try {
             done.await();
@@ -277,6 +284,7 @@ public final class Vmd implements Control.Daemon {
 
     private void shutdown() {
         LOG.info("terminating");
+        notify("STOPPING=1\nSTATUS=stopping every VM");
         try {
             server.close();
         } catch (IOException e) {
@@ -284,6 +292,19 @@ public final class Vmd implements Control.Daemon {
         }
         registry.stopAll(SHUTDOWN_TIMEOUT_MS);
         timer.shutdownNow();
+    }
+
+    /** Tells systemd (when it started vmd) {@code state}; a failed send is logged, never fatal. */
+    private void notify(String state) {
+        try {
+            notify.send(state);
+        } catch (IOException | RuntimeException e) {
+            LOG.warning("sd_notify " + notify + ": " + e.getMessage());
+        }
+    }
+
+    private String status() {
+        return registry.config().vms().size() + " vms configured, control socket " + options.socket();
     }
 
     /** vmd's start_vm_batch: {@code parallelism} VMs at a time, {@code delay} seconds apart. */

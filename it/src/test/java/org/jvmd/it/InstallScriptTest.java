@@ -15,7 +15,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * etc/install into a staging directory (--destdir): the layout an operator gets (launchers,
+ * etc/install into a staging directory (--destdir): the layout an operator gets, shared with the
+ * Debian package (launchers,
  * self-contained jars, the example vm.conf, the systemd unit pointing at the prefix, the
  * empty chroot, the log directory), and the installed daemon's jar checks the example
  * configuration on its own. The modules are packaged before this module's tests run.
@@ -39,18 +40,19 @@ class InstallScriptTest {
                 "--destdir", dest.toString()));
         assertEquals(0, r.status(), r.out());
         Path prefix = dest.resolve("opt/jvmd");
-        for (String launcher : new String[] {"vmd", "vmctl"}) {
-            Path l = prefix.resolve("bin").resolve(launcher);
+        for (String launcher : new String[] {"sbin/vmd", "bin/vmctl"}) {
+            Path l = prefix.resolve(launcher);
             assertEquals("rwxr-xr-x", PosixFilePermissions.toString(Files.getPosixFilePermissions(l)), l.toString());
-            assertTrue(Files.readString(l).contains("/opt/jvmd/libexec/jvmd/"), Files.readString(l));
+            assertTrue(Files.readString(l).contains("/opt/jvmd/lib/jvmd/"), Files.readString(l));
         }
-        for (String m : new String[] {"control-proc", "vmctl", "vmm-proc", "vionet-proc"}) {
-            Path jar = prefix.resolve("libexec/jvmd").resolve(m).resolve("jvmd-" + m + ".jar");
+        for (String m : new String[] {"control-proc", "vmctl", "vmm-proc", "vionet-proc", "vioblk-proc"}) {
+            Path jar = prefix.resolve("lib/jvmd").resolve(m).resolve("jvmd-" + m + ".jar");
             assertTrue(Files.isRegularFile(jar), jar + ": " + r.out());
         }
         assertTrue(Files.isRegularFile(dest.resolve("etc/vm.conf")));
         String unit = Files.readString(dest.resolve("etc/systemd/system/vmd.service"));
-        assertTrue(unit.contains("ExecStart=/opt/jvmd/bin/vmd -d -f /etc/vm.conf"), unit);
+        assertTrue(unit.contains("ExecStart=/opt/jvmd/sbin/vmd -d -f /etc/vm.conf"), unit);
+        assertTrue(unit.contains("ExecStartPre=/opt/jvmd/sbin/vmd -n -f /etc/vm.conf"), unit);
         assertTrue(Files.isDirectory(dest.resolve("var/empty")));
         assertFalse(Files.exists(dest.resolve("var/empty/vmd")), "the chroot of VM processes is /var/empty itself");
         assertTrue(Files.isDirectory(dest.resolve("var/log/vmd")));
@@ -61,14 +63,14 @@ class InstallScriptTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> vmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow", "-cp",
-                prefix.resolve("libexec/jvmd/control-proc/jvmd-control-proc.jar").toString(), "org.jvmd.vmd.Vmd",
+                prefix.resolve("lib/jvmd/control-proc/jvmd-control-proc.jar").toString(), "org.jvmd.vmd.Vmd",
                 "-n", "-D", "guest_kernel=" + root.resolve("etc/install"), "-D", "guest_initrd=" + root.resolve("etc/install"),
-                "-f", prefix.resolve("share/examples/jvmd/vm.conf").toString()));
+                "-f", prefix.resolve("share/doc/jvmd/examples/vm.conf").toString()));
         Run check = run(vmd);
         assertEquals(0, check.status(), check.out());
         assertTrue(check.out().lines().anyMatch(l -> l.equals("configuration OK")), check.out());
         Run usage = run(List.of(java, "--enable-native-access=ALL-UNNAMED", "-jar",
-                prefix.resolve("libexec/jvmd/vmctl/jvmd-vmctl.jar").toString()));
+                prefix.resolve("lib/jvmd/vmctl/jvmd-vmctl.jar").toString()));
         assertEquals(1, usage.status(), usage.out());
         assertTrue(usage.out().startsWith("usage:\tvmctl [-v] [-s socket] command"), usage.out());
     }
