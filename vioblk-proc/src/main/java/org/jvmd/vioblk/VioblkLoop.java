@@ -24,6 +24,7 @@ import org.jvmd.virtio.QueueCounters;
 import org.jvmd.virtio.RingLayout;
 import org.jvmd.virtio.blk.BlockCounters;
 import org.jvmd.virtio.blk.Vioblk;
+import org.jvmd.virtio.device.Log;
 
 /**
  * The device thread: one epoll over the channel to vmm-proc, the request queue's kick

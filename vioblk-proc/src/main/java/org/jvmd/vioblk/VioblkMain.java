@@ -37,6 +37,7 @@ import org.jvmd.virtio.blk.BlockBackend;
 import org.jvmd.virtio.blk.Vioblk;
 import org.jvmd.virtio.blk.VioblkLimits;
 import org.jvmd.virtio.blk.VirtioBlk;
+import org.jvmd.virtio.device.Log;
 
 /**
  * vioblk-proc: the unprivileged virtio-blk device process, one per disk (vmd's vioblk.c).
@@ -63,6 +64,10 @@ public final class VioblkMain {
     public static final String INLINE_PROPERTY = "jvmd.vioblk.inlineLone";
     /** {@code --aot-training}: the start-up without a parent, for scripts/aot-cache. */
     static final String AOT_TRAINING = "--aot-training";
+
+    static {
+        Log.process("vioblk");
+    }
 
     private VioblkMain() {}
 

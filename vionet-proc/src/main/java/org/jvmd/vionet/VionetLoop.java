@@ -18,6 +18,7 @@ import org.jvmd.sys.Received;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.Tap;
 import org.jvmd.virtio.RingLayout;
+import org.jvmd.virtio.device.Log;
 
 /**
  * The shell's one thread: epoll over the channel, the tap and the kicks, calling into the

@@ -22,6 +22,7 @@ import org.jvmd.sys.Role;
 import org.jvmd.sys.Shed;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.Tap;
+import org.jvmd.virtio.device.Log;
 
 /**
  * vionet-proc: the unprivileged virtio-net device process (vmd's vionet). Acquire, then
@@ -38,6 +39,10 @@ public final class VionetMain {
      * takes tens of seconds; a parent that dies ends the wait at once (end of file).
      */
     private static final long INIT_TIMEOUT_MS = 180_000;
+
+    static {
+        Log.process("vionet");
+    }
 
     private VionetMain() {}
 
