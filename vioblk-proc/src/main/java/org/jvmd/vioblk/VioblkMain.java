@@ -67,10 +67,6 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
         PROCESS.main(args);
     }
 
-    static int run(Channel ch) throws IOException {
-        return PROCESS.run(ch);
-    }
-
     /** AOT training (JEP 514): the start-up up to the drop, without a parent, memory or image. */
     static int train() {
         return PROCESS.train();
@@ -101,18 +97,9 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
         return FromVioblk.newBuilder().setError(e).build();
     }
 
-    record Setup(VioblkInit init, Vioblk vioblk, VioblkLoop loop, IoPool pool, BlockBackend backend)
-            implements DeviceMain.Setup {
-        @Override
-        public String user() {
-            return init.getUser();
-        }
-
-        @Override
-        public String chroot() {
-            return init.getChroot();
-        }
-    }
+    /** What acquire took: the drop's user and chroot as init names them, the device, its loop, threads and image. */
+    record Setup(String user, String chroot, Vioblk vioblk, VioblkLoop loop, IoPool pool, BlockBackend backend)
+            implements DeviceMain.Setup {}
 
     /** Takes the init message and its descriptors; maps memory, sizes the image. */
     @Override
@@ -152,7 +139,7 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
                     pool::submit, loop, loop);
             vioblk.serveLoneRequestsInline(Boolean.parseBoolean(System.getProperty(INLINE_PROPERTY, "true")));
             loop.attach(vioblk);
-            return new Setup(init, vioblk, loop, pool, backend);
+            return new Setup(init.getUser(), init.getChroot(), vioblk, loop, pool, backend);
             // every descriptor not taken (strays beyond the layers base_formats names) is closed here
         }
     }

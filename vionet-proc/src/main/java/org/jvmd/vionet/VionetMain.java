@@ -38,26 +38,8 @@ public final class VionetMain implements DeviceMain.Device<VionetMain.Setup> {
         PROCESS.main(args);
     }
 
-    static int run(Channel ch) throws IOException {
-        return PROCESS.run(ch);
-    }
-
-    /** An AOT training run (see {@link DeviceMain#train}); returns the exit status. */
-    static int train() {
-        return PROCESS.train();
-    }
-
-    record Setup(VionetInit init, VionetConfig cfg, Tap tap, VionetLoop loop) implements DeviceMain.Setup {
-        @Override
-        public String user() {
-            return init.getUser();
-        }
-
-        @Override
-        public String chroot() {
-            return init.getChroot();
-        }
-    }
+    /** What acquire took: the drop's user and chroot as init names them, the NIC, its tap and loop. */
+    record Setup(String user, String chroot, VionetConfig cfg, Tap tap, VionetLoop loop) implements DeviceMain.Setup {}
 
     /** Takes the init message and its descriptors; maps memory and adopts the tap. */
     @Override
@@ -84,7 +66,7 @@ public final class VionetMain implements DeviceMain.Device<VionetMain.Setup> {
             VionetLoop loop = new VionetLoop(ch, tap, kicks, calls);
             Vionet vionet = new Vionet(cfg, memory, new NativeTapPort(tap, memory), loop, loop);
             loop.attach(vionet);
-            return new Setup(init, cfg, tap, loop);
+            return new Setup(init.getUser(), init.getChroot(), cfg, tap, loop);
             // every descriptor not taken is closed here
         }
     }
