@@ -7,6 +7,7 @@ import java.util.function.Consumer;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.SysException;
 import org.jvmd.virtio.blk.BlockRequest;
+import org.jvmd.virtio.device.Log;
 
 /**
  * The I/O threads: several requests in flight against the image, each a blocking

@@ -1,7 +1,6 @@
 package org.jvmd.vioblk;
 
 import java.io.IOException;
-import java.net.SocketTimeoutException;
 import java.util.Locale;
 import org.jvmd.proto.DiskStats;
 import org.jvmd.proto.Error;
@@ -16,14 +15,15 @@ import org.jvmd.sys.Epoll;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
-import org.jvmd.sys.PeerClosedException;
-import org.jvmd.sys.Received;
 import org.jvmd.sys.SysException;
+import org.jvmd.sys.device.DeviceChannel;
+import org.jvmd.sys.device.Irqfds;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.QueueCounters;
 import org.jvmd.virtio.RingLayout;
 import org.jvmd.virtio.blk.BlockCounters;
 import org.jvmd.virtio.blk.Vioblk;
+import org.jvmd.virtio.device.Log;
 
 /**
  * The device thread: one epoll over the channel to vmm-proc, the request queue's kick
@@ -38,26 +38,23 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
     /** How long Shutdown or end of file waits for requests in flight before exiting. */
     static final long DRAIN_MS = 5_000;
 
-    private final Channel channel;
+    private final DeviceChannel<ToVioblk> channel;
     private final Fd kick;
-    private final Fd[] calls;
+    private final Irqfds calls;
     private final EventFd done;
     private final IoPool pool;
     private final Epoll epoll;
     private final int disk;
-    private final boolean[] callWarned;
     private Vioblk vioblk;
-    private boolean channelGone;
     private boolean exiting;
 
     VioblkLoop(Channel channel, Fd kick, Fd[] calls, EventFd done, IoPool pool, int disk) throws SysException {
-        this.channel = channel;
+        this.channel = new DeviceChannel<>(channel, ToVioblk.parser(), VioblkLoop::error);
         this.kick = kick;
-        this.calls = calls;
+        this.calls = new Irqfds(calls);
         this.done = done;
         this.pool = pool;
         this.disk = disk;
-        this.callWarned = new boolean[calls.length];
         this.epoll = new Epoll(8);
         epoll.add(channel.fd().num(), LibC.EPOLLIN, CHANNEL);
         if (kick != null) {
@@ -120,18 +117,9 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
 
     /** One control message; false when vioblk should exit. */
     private boolean onChannel() throws IOException {
-        ToVioblk m;
-        try (Received<ToVioblk> r = channel.receive(ToVioblk.parser(), 0)) {
-            m = r.message();
-        } catch (SocketTimeoutException e) {
-            return true;
-        } catch (PeerClosedException e) {
-            Log.info("channel closed by parent (EOF), exiting");
-            return false;
-        } catch (org.jvmd.proto.FrameException e) {
-            Log.warn("bad frame on the channel: " + e.getMessage());
-            send(error("bad frame: " + e.getMessage()));
-            return true;
+        ToVioblk m = channel.receive();
+        if (m == null) {
+            return !channel.closed();
         }
         switch (m.getMsgCase()) {
             case FEATURES_ACKED -> {
@@ -150,18 +138,15 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
             case RESET -> vioblk.reset();                 // ResetDone once nothing is in flight
             case PAUSE -> vioblk.pause();                 // Paused once nothing is in flight
             case UNPAUSE -> vioblk.unpause();
-            case STATS -> send(FromVioblk.newBuilder()
+            case STATS -> channel.send(FromVioblk.newBuilder()
                     .setStats(StatsReply.newBuilder().addDisks(stats(vioblk, disk))).build());
             case SHUTDOWN -> {
                 Log.info("shutdown");
                 return false;
             }
-            default -> {
-                Log.warn("unexpected message " + m.getMsgCase() + " (answered with an error)");
-                send(error("unexpected message " + m.getMsgCase()));
-            }
+            default -> channel.unexpected(m.getMsgCase());
         }
-        return !channelGone;
+        return !channel.gone();
     }
 
     /** The DiskStats of {@code v}: its counters, the queue's dropped chains among the errors. */
@@ -184,20 +169,10 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
         return FromVioblk.newBuilder().setError(Error.newBuilder().setMessage(message)).build();
     }
 
-    private void send(FromVioblk m) {
-        try {
-            channel.send(m);
-        } catch (PeerClosedException e) {
-            channelGone = true;
-        } catch (IOException e) {
-            Log.warn("channel send failed: " + e.getMessage());
-        }
-    }
-
     @Override
     public void resetDone() {
         Log.debug("reset done");
-        send(FromVioblk.newBuilder().setResetDone(ResetDone.getDefaultInstance()).build());
+        channel.send(FromVioblk.newBuilder().setResetDone(ResetDone.getDefaultInstance()).build());
     }
 
     @Override
@@ -206,27 +181,12 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
             return;
         }
         Log.debug("paused");
-        send(FromVioblk.newBuilder().setPaused(Paused.getDefaultInstance()).build());
+        channel.send(FromVioblk.newBuilder().setPaused(Paused.getDefaultInstance()).build());
     }
 
     @Override
     public void signal(int vector) {
-        Fd fd = vector >= 0 && vector < calls.length ? calls[vector] : null;
-        if (fd == null) {
-            if (vector >= 0 && vector < callWarned.length && !callWarned[vector]) {
-                callWarned[vector] = true;
-                Log.warn("no irqfd for MSI-X vector " + vector);
-            }
-            return;
-        }
-        try {
-            EventFd.signal(fd.num(), 1);
-        } catch (SysException e) {
-            if (!callWarned[vector]) {
-                callWarned[vector] = true;
-                Log.warn("irqfd of vector " + vector + ": " + e.getMessage());
-            }
-        }
+        calls.signal(vector);
     }
 
     void close() {

@@ -1,7 +1,7 @@
 package org.jvmd.vioblk;
 
+import com.google.protobuf.MessageLite;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.jvmd.proto.DiskConfig;
@@ -10,7 +10,6 @@ import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.Frames;
 import org.jvmd.proto.FromVioblk;
-import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.Ready;
 import org.jvmd.proto.ToVioblk;
 import org.jvmd.proto.VioblkInit;
@@ -21,7 +20,6 @@ import org.jvmd.qcow2.ImageException;
 import org.jvmd.qcow2.ImageFormat;
 import org.jvmd.qcow2.Layer;
 import org.jvmd.sys.Channel;
-import org.jvmd.sys.ChildChannel;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.FileIo;
@@ -33,14 +31,16 @@ import org.jvmd.sys.Received;
 import org.jvmd.sys.Role;
 import org.jvmd.sys.Shed;
 import org.jvmd.sys.SysException;
+import org.jvmd.sys.device.DeviceMain;
 import org.jvmd.virtio.blk.BlockBackend;
 import org.jvmd.virtio.blk.Vioblk;
 import org.jvmd.virtio.blk.VioblkLimits;
 import org.jvmd.virtio.blk.VirtioBlk;
+import org.jvmd.virtio.device.Log;
 
 /**
  * vioblk-proc: the unprivileged virtio-blk device process, one per disk (vmd's vioblk.c).
- * Acquire, then shed: it receives its channel (fd 3), then {@code VioblkInit} with the
+ * Acquire, then shed ({@link DeviceMain}): it receives its channel (fd 3), then {@code VioblkInit} with the
  * guest memfd, the image (and a qcow2 disk's read-only base chain, FD_DISK layers 1..n),
  * the request queue's kick eventfd and a call eventfd per MSI-X vector; maps guest memory,
  * opens the image (sizes a raw one; reads a qcow2 one's header and tables through the qcow2
@@ -50,65 +50,30 @@ import org.jvmd.virtio.blk.VirtioBlk;
  * {@link Vioblk}, {@link RawBackend} or {@link Qcow2Backend}, {@link IoPool}) until Shutdown
  * or end of file, then closes the image (a qcow2 image writes back its cached metadata).
  */
-public final class VioblkMain {
+public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
     /** The class a parent starts (vmm-proc's proxy, the block-driver simulator). */
     public static final String MAIN_CLASS = Role.VIOBLK.mainClass();
-    /** How long the parent has to send the init message (a parent may start us early). */
-    private static final long INIT_TIMEOUT_MS = 180_000;
     /**
      * {@code -Djvmd.vioblk.inlineLone=false}: hand even a lone request to an I/O thread
      * (see {@link Vioblk#serveLoneRequestsInline}; on by default: two thread wake-ups fewer
      * per request at queue depth 1).
      */
     public static final String INLINE_PROPERTY = "jvmd.vioblk.inlineLone";
-    /** {@code --aot-training}: the start-up without a parent, for scripts/aot-cache. */
-    static final String AOT_TRAINING = "--aot-training";
+    private static final DeviceMain<Setup> PROCESS = new DeviceMain<>("vioblk", Role.VIOBLK, new VioblkMain());
 
     private VioblkMain() {}
 
     public static void main(String[] args) {
-        if (args.length == 1 && args[0].equals(AOT_TRAINING)) {
-            System.exit(train());
-            return;
-        }
-        Channel ch;
-        try {
-            ch = ChildChannel.inherit();
-        } catch (SysException e) {
-            System.err.println("vioblk: no channel on fd 3: " + e.getMessage());
-            System.exit(1);
-            return;
-        }
-        int status;
-        try {
-            status = run(ch);
-        } catch (Throwable t) {
-            Log.warn("fatal: " + t);
-            t.printStackTrace();
-            status = 1;
-        }
-        System.exit(status);
+        PROCESS.main(args);
     }
 
-    static int run(Channel ch) throws IOException {
-        Setup s;
-        try {
-            s = acquire(ch);
-        } catch (IOException | RuntimeException e) {
-            Log.warn("start-up failed: " + e.getMessage());
-            answerError(ch, String.valueOf(e.getMessage()), e);
-            return 1;
-        }
-        try {
-            shed(s.init, s);
-        } catch (IOException | RuntimeException e) {
-            Log.warn("privilege drop failed: " + e.getMessage());
-            answerError(ch, "privilege drop: " + e.getMessage(), e);
-            return 1;
-        }
-        ch.send(ready(s.vioblk));
-        Log.debug("ready: " + s.vioblk.capacitySectors() + " sectors" + (s.vioblk.readOnly() ? ", read-only" : "")
-                + ", " + s.pool.threads() + " I/O threads");
+    /** AOT training (JEP 514): the start-up up to the drop, without a parent, memory or image. */
+    static int train() {
+        return PROCESS.train();
+    }
+
+    @Override
+    public int serve(Setup s) throws IOException {
         int status = s.loop.run();
         try {
             // Requests in flight have drained: a qcow2 image writes back its cached metadata
@@ -121,20 +86,25 @@ public final class VioblkMain {
         return status;
     }
 
-    private static void answerError(Channel ch, String message, Exception e) {
-        try {
-            ch.send(FromVioblk.newBuilder().setError(Error.newBuilder().setMessage(message)
-                    .setErrno(e instanceof SysException se ? se.errno() : 0)).build());
-        } catch (IOException | RuntimeException gone) {
-            Log.warn("cannot answer the parent: " + gone.getMessage());
-        }
+    @Override
+    public String describe(Setup s) {
+        return s.vioblk.capacitySectors() + " sectors" + (s.vioblk.readOnly() ? ", read-only" : "")
+                + ", " + s.pool.threads() + " I/O threads";
     }
 
-    private record Setup(VioblkInit init, Vioblk vioblk, VioblkLoop loop, IoPool pool, BlockBackend backend) {}
+    @Override
+    public MessageLite error(Error e) {
+        return FromVioblk.newBuilder().setError(e).build();
+    }
+
+    /** What acquire took: the drop's user and chroot as init names them, the device, its loop, threads and image. */
+    record Setup(String user, String chroot, Vioblk vioblk, VioblkLoop loop, IoPool pool, BlockBackend backend)
+            implements DeviceMain.Setup {}
 
     /** Takes the init message and its descriptors; maps memory, sizes the image. */
-    private static Setup acquire(Channel ch) throws IOException {
-        try (Received<ToVioblk> r = ch.receive(ToVioblk.parser(), INIT_TIMEOUT_MS)) {
+    @Override
+    public Setup acquire(Channel ch) throws IOException {
+        try (Received<ToVioblk> r = ch.receive(ToVioblk.parser(), DeviceMain.INIT_TIMEOUT_MS)) {
             ToVioblk m = r.message();
             if (!m.hasInit()) {
                 throw new IOException("first message is " + m.getMsgCase() + ", not init");
@@ -142,20 +112,14 @@ public final class VioblkMain {
             VioblkInit init = m.getInit();
             Log.title(init.getTitle());
             DiskConfig disk = init.getDisk();
-            if (init.getRegionsCount() == 0) {
-                throw new IOException("init names no guest memory regions");
-            }
-            List<MappedGuestMemory.Range> ranges = new ArrayList<>();
-            for (MemoryRegion g : init.getRegionsList()) {
-                ranges.add(new MappedGuestMemory.Range(g.getGuestPhys(), g.getSize(), g.getMemfdOffset()));
-            }
+            List<MappedGuestMemory.Range> ranges = DeviceMain.ranges(init.getRegionsList());
             List<Fd> layers = takeLayers(r, disk);
             BlockBackend backend;
             boolean readOnly;
             MappedGuestMemory memory = null;
             try {
                 readOnly = disk.getReadOnly() || accessMode(layers.get(0)) == LibC.O_RDONLY;
-                try (Fd memfd = take(r, FdRole.FD_MEMFD, 0, true)) {
+                try (Fd memfd = DeviceMain.take(r, FdRole.FD_MEMFD, 0, true)) {
                     memory = MappedGuestMemory.map(memfd, ranges);
                 }
                 backend = backend(disk, layers, memory, readOnly);
@@ -166,8 +130,8 @@ public final class VioblkMain {
                 }
                 throw e;
             }
-            Fd kick = take(r, FdRole.FD_KICK, VirtioBlk.REQUEST_QUEUE, true);
-            Fd[] calls = calls(r);
+            Fd kick = DeviceMain.take(r, FdRole.FD_KICK, VirtioBlk.REQUEST_QUEUE, true);
+            Fd[] calls = DeviceMain.calls(r);
             EventFd done = EventFd.create(true);
             IoPool pool = new IoPool(Log.title(), done, IoPool.defaultThreads());
             VioblkLoop loop = new VioblkLoop(ch, kick, calls, done, pool, disk.getIndex());
@@ -175,7 +139,7 @@ public final class VioblkMain {
                     pool::submit, loop, loop);
             vioblk.serveLoneRequestsInline(Boolean.parseBoolean(System.getProperty(INLINE_PROPERTY, "true")));
             loop.attach(vioblk);
-            return new Setup(init, vioblk, loop, pool, backend);
+            return new Setup(init.getUser(), init.getChroot(), vioblk, loop, pool, backend);
             // every descriptor not taken (strays beyond the layers base_formats names) is closed here
         }
     }
@@ -265,65 +229,21 @@ public final class VioblkMain {
         throw new IOException("init carries no FD_DISK #" + index + " layer " + layer);
     }
 
-    private static Fd[] calls(Received<ToVioblk> r) throws IOException {
-        int vectors = 0;
-        for (FdSlot slot : r.slots()) {
-            if (slot.getRole() == FdRole.FD_CALL) {
-                vectors = Math.max(vectors, slot.getIndex() + 1);
-            }
-        }
-        if (vectors > 2048) {   // MSI-X has at most 2048 vectors (PCI 3.0 §6.8.2)
-            throw new IOException("FD_CALL index " + (vectors - 1) + " above the MSI-X maximum");
-        }
-        Fd[] calls = new Fd[vectors];
-        for (int v = 0; v < vectors; v++) {
-            calls[v] = take(r, FdRole.FD_CALL, v, false);
-        }
-        return calls;
-    }
-
-    private static Fd take(Received<ToVioblk> r, FdRole role, int index, boolean required) throws IOException {
-        for (FdSlot s : r.slots()) {
-            if (s.getRole() == role && s.getIndex() == index) {
-                return r.take(role, index);
-            }
-        }
-        if (required) {
-            throw new IOException("init carries no " + role + " #" + index);
-        }
-        return null;
-    }
-
-    /** AOT training (JEP 514): the start-up up to the drop, without a parent, memory or image. */
-    static int train() {
-        try {
-            shedding(VioblkInit.getDefaultInstance(), null).preloadOnly();
-            Frames.encode(VioblkLoop.error("aot training"));
-            return 0;
-        } catch (IOException | RuntimeException e) {
-            System.err.println("vioblk: AOT training: " + e);
-            return 1;
-        }
-    }
-
-    /** Loads what the data path needs, then drops to the unprivileged user in an empty chroot. */
-    private static void shed(VioblkInit init, Setup s) throws IOException {
-        Path root = Role.VIOBLK.chroot(init.getChroot());
-        shedding(init, s).chroot(root).drop();
-        Log.debug("dropped to " + Role.VIOBLK.user(init.getUser()) + " in " + root);
-    }
-
     /**
-     * The drop of {@code init}'s user, chroot not yet set: vioblk's own classes and those of
-     * the modules it runs on are preloaded (not vmm-proc's, whose class path it shares), the
-     * data path warmed up, the disk seccomp profile chosen.
+     * The drop, chroot not yet set: vioblk's own classes and those of the modules it runs on
+     * are preloaded (not vmm-proc's, whose class path it shares), the data path warmed up.
      */
-    private static Shed shedding(VioblkInit init, Setup s) {
-        return Role.VIOBLK.shed(init.getUser())
-                .preloadPackages("org.jvmd.vioblk.", "org.jvmd.virtio.", "org.jvmd.sys.", "org.jvmd.proto.",
+    @Override
+    public Shed shedding(Shed shed, Setup s) {
+        return shed.preloadPackages("org.jvmd.vioblk.", "org.jvmd.virtio.", "org.jvmd.sys.", "org.jvmd.proto.",
                         "org.jvmd.qcow2.")
                 .preloadClasses(FileIo.class)
                 .warmup(() -> warmup(s));
+    }
+
+    @Override
+    public FromVioblk ready(Setup s) {
+        return ready(s.vioblk);
     }
 
     static FromVioblk ready(Vioblk v) {

@@ -6,6 +6,7 @@ import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.sys.NativeBuffer;
 import org.jvmd.sys.Tap;
 import org.jvmd.virtio.GuestFault;
+import org.jvmd.virtio.blk.GuestSpans;
 
 /**
  * The real tap behind {@link TapPort}: readv/writev with the guest ranges turned into host

@@ -1,6 +1,7 @@
 package org.jvmd.vionet;
 
 import org.jvmd.virtio.GuestFault;
+import org.jvmd.virtio.blk.GuestSpans;
 
 /**
  * The tap as the device core sees it: one frame per call, each preceded by the 12-byte

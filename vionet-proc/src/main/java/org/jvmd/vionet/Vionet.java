@@ -10,6 +10,7 @@ import org.jvmd.virtio.QueueCounters;
 import org.jvmd.virtio.RingLayout;
 import org.jvmd.virtio.SplitQueue;
 import org.jvmd.virtio.Virtq;
+import org.jvmd.virtio.device.Log;
 import org.jvmd.virtio.net.RxOffloadPolicy;
 import org.jvmd.virtio.net.TapOffloads;
 import org.jvmd.virtio.net.TunFlags;

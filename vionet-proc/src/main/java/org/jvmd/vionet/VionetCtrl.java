@@ -3,6 +3,7 @@ package org.jvmd.vionet;
 import org.jvmd.virtio.DescriptorChain;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.SplitQueue;
+import org.jvmd.virtio.device.Log;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 
 /**

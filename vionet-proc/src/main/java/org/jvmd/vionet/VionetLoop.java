@@ -1,7 +1,6 @@
 package org.jvmd.vionet;
 
 import java.io.IOException;
-import java.net.SocketTimeoutException;
 import org.jvmd.proto.Error;
 import org.jvmd.proto.FromVionet;
 import org.jvmd.proto.QueueReady;
@@ -13,11 +12,12 @@ import org.jvmd.sys.Epoll;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
-import org.jvmd.sys.PeerClosedException;
-import org.jvmd.sys.Received;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.Tap;
+import org.jvmd.sys.device.DeviceChannel;
+import org.jvmd.sys.device.Irqfds;
 import org.jvmd.virtio.RingLayout;
+import org.jvmd.virtio.device.Log;
 
 /**
  * The shell's one thread: epoll over the channel, the tap and the kicks, calling into the
@@ -39,23 +39,20 @@ public final class VionetLoop implements Interrupts, Uplink {
      */
     private static final int EPOLLET = 1 << 31;
 
-    private final Channel channel;
+    private final DeviceChannel<ToVionet> channel;
     private final Tap tap;
     private final Fd[] kicks;
-    private final Fd[] calls;
+    private final Irqfds calls;
     private final Epoll epoll;
     private Vionet vionet;
     private boolean tapPolled;
-    private boolean channelGone;
-    private final boolean[] callWarned;
 
     /** {@code kicks[q]} and {@code calls[v]} may be null (not given). */
     public VionetLoop(Channel channel, Tap tap, Fd[] kicks, Fd[] calls) throws SysException {
-        this.channel = channel;
+        this.channel = new DeviceChannel<>(channel, ToVionet.parser(), VionetLoop::error);
         this.tap = tap;
         this.kicks = kicks;
-        this.calls = calls;
-        this.callWarned = new boolean[calls.length];
+        this.calls = new Irqfds(calls);
         this.epoll = new Epoll(16);
         epoll.add(channel.fd().num(), LibC.EPOLLIN, CHANNEL);
         epoll.add(tap.fd().num(), 0, TAP);
@@ -94,7 +91,7 @@ public final class VionetLoop implements Interrupts, Uplink {
                     }
                     vionet.kick(q);
                 }
-                if (channelGone) {
+                if (channel.gone()) {
                     Log.info("channel closed by parent (EOF), exiting");
                     return 0;
                 }
@@ -118,18 +115,9 @@ public final class VionetLoop implements Interrupts, Uplink {
 
     /** One control message; false when vionet should exit. */
     private boolean onChannel() throws IOException {
-        ToVionet m;
-        try (Received<ToVionet> r = channel.receive(ToVionet.parser(), 0)) {
-            m = r.message();
-        } catch (SocketTimeoutException e) {
-            return true;
-        } catch (PeerClosedException e) {
-            Log.info("channel closed by parent (EOF), exiting");
-            return false;
-        } catch (org.jvmd.proto.FrameException e) {
-            Log.warn("bad frame on the channel: " + e.getMessage());
-            send(error("bad frame: " + e.getMessage()));
-            return true;
+        ToVionet m = channel.receive();
+        if (m == null) {
+            return !channel.closed();
         }
         switch (m.getMsgCase()) {
             case FEATURES_ACKED -> vionet.featuresAcked(m.getFeaturesAcked().getFeatures());
@@ -141,62 +129,32 @@ public final class VionetLoop implements Interrupts, Uplink {
             case DRIVER_OK -> vionet.driverOk();
             case RESET -> {
                 vionet.reset();
-                send(FromVionet.newBuilder().setResetDone(ResetDone.getDefaultInstance()).build());
+                channel.send(FromVionet.newBuilder().setResetDone(ResetDone.getDefaultInstance()).build());
             }
             case TUNCAP_REPLY -> vionet.tunCapReply(m.getTuncapReply());
-            case STATS -> send(FromVionet.newBuilder()
+            case STATS -> channel.send(FromVionet.newBuilder()
                     .setStats(StatsReply.newBuilder().addNics(vionet.stats())).build());
             case SHUTDOWN -> {
                 Log.info("shutdown");
                 return false;
             }
-            default -> {
-                Log.warn("unexpected message " + m.getMsgCase() + " (answered with an error)");
-                send(error("unexpected message " + m.getMsgCase()));
-            }
+            default -> channel.unexpected(m.getMsgCase());
         }
-        return !channelGone;
+        return !channel.gone();
     }
 
     static FromVionet error(String message) {
         return FromVionet.newBuilder().setError(Error.newBuilder().setMessage(message)).build();
     }
 
-    private void send(FromVionet m) {
-        try {
-            channel.send(m);
-        } catch (PeerClosedException e) {
-            channelGone = true;
-        } catch (IOException e) {
-            Log.warn("channel send failed: " + e.getMessage());
-        }
-    }
-
     @Override
     public void tunCap(org.jvmd.proto.TunCapabilities caps) {
-        send(FromVionet.newBuilder().setTuncap(caps).build());
+        channel.send(FromVionet.newBuilder().setTuncap(caps).build());
     }
 
     @Override
     public void signal(int vector) {
-        Fd fd = vector >= 0 && vector < calls.length ? calls[vector] : null;
-        if (fd == null) {
-            if (vector >= 0 && vector < callWarned.length && !callWarned[vector]) {
-                callWarned[vector] = true;
-                Log.warn("no irqfd for MSI-X vector " + vector);
-            } else if (vector >= callWarned.length) {
-                return;
-            }
-            return;
-        }
-        try {
-            EventFd.signal(fd.num(), 1);
-        } catch (SysException e) {
-            if (!callWarned[vector]) {
-                callWarned[vector] = true;
-                Log.warn("irqfd of vector " + vector + ": " + e.getMessage());
-            }
-        }
+        calls.signal(vector);
     }
 
     public void close() {

@@ -4,6 +4,7 @@ import java.util.Arrays;
 import org.jvmd.virtio.DescriptorChain;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.SplitQueue;
+import org.jvmd.virtio.blk.GuestSpans;
 import org.jvmd.virtio.net.DropReason;
 import org.jvmd.virtio.net.InetChecksum;
 import org.jvmd.virtio.net.TxValidator;

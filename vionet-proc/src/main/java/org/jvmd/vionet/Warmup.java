@@ -9,6 +9,7 @@ import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.GuestMemory;
 import org.jvmd.virtio.HeapGuestMemory;
 import org.jvmd.virtio.Virtq;
+import org.jvmd.virtio.blk.GuestSpans;
 import org.jvmd.virtio.net.InetChecksum;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 import org.jvmd.virtio.net.VirtioNetHdr;

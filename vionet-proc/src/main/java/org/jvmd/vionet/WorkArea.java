@@ -1,5 +1,6 @@
 package org.jvmd.vionet;
 
+import org.jvmd.virtio.blk.GuestSpans;
 import org.jvmd.virtio.net.Segmenter;
 import org.jvmd.virtio.net.VirtioNetHdr;
 

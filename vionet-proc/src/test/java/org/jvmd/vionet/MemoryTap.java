@@ -3,6 +3,7 @@ package org.jvmd.vionet;
 import org.jvmd.sys.Errno;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.GuestMemory;
+import org.jvmd.virtio.blk.GuestSpans;
 
 /**
  * A tap in memory, for tests: frames written

@@ -12,6 +12,7 @@ import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.sys.Memfd;
 import org.jvmd.sys.Netns;
 import org.jvmd.sys.Tap;
+import org.jvmd.virtio.blk.GuestSpans;
 
 /** The real tap port in a namespace this test creates: zero-copy writev from guest memory, cut frames detected. */
 class NativeTapPortTest {

@@ -1,12 +1,14 @@
 package org.jvmd.virtio.blk;
 
 /**
- * The guest buffers one block request reads into or writes from: (guest-physical address,
- * length) pairs in order, each inside guest memory (the queue checked every descriptor when
- * it popped the chain). A backend moves bytes between the image and these spans, without
- * a copy where it can (preadv/pwritev on the mapped guest memory).
+ * Guest buffers for one transfer: (guest-physical address, length) pairs in order, each
+ * inside guest memory (the queue checked every descriptor when it popped the chain). The
+ * buffers of one block request, which a backend moves to or from the image; the frame part
+ * of one or more network chains, for one readv or writev on the tap. The bytes move without
+ * a copy where they can (preadv/pwritev, readv/writev on the mapped guest memory).
  *
- * <p>Preallocated per request slot and refilled per request: nothing is allocated per I/O.
+ * <p>Preallocated (per request slot, per data path) and refilled per transfer: nothing is
+ * allocated per I/O or per packet.
  */
 public final class GuestSpans {
     private final long[] gpa;
@@ -27,16 +29,23 @@ public final class GuestSpans {
         bytes = 0;
     }
 
-    /** Appends {@code [address, address+length)}; false when the spans are full. */
-    public boolean add(long address, int length) {
+    /**
+     * Appends {@code [address, address+length)}; an empty range adds nothing. False (and
+     * nothing added) when the spans are full or the range is longer than one span may be
+     * ({@link Integer#MAX_VALUE}: a descriptor's length is 32 bits unsigned, virtio 1.2 §2.7.5).
+     */
+    public boolean add(long address, long length) {
         if (length < 0) {
             throw new IllegalArgumentException("length " + length);
         }
-        if (count == gpa.length) {
+        if (length == 0) {
+            return true;
+        }
+        if (count == gpa.length || length > Integer.MAX_VALUE) {
             return false;
         }
         gpa[count] = address;
-        len[count] = length;
+        len[count] = (int) length;
         count++;
         bytes += length;
         return true;
