@@ -287,9 +287,14 @@ public final class Qcow2Image extends ImageBase {
             long off = offset;
             while (src.hasRemaining()) {
                 int in = (int) (off & (cs - 1));
-                int n = Math.min(cs - in, src.remaining());
-                ByteBuffer part = src.slice(src.position(), n);
-                writeChunk(off >>> cb, in, part);
+                int n = 0;
+                if (in == 0 && src.remaining() >= cs) {
+                    n = writeClusters(off >>> cb, src.slice(src.position(), src.remaining() & -cs));
+                }
+                if (n == 0) {
+                    n = Math.min(cs - in, src.remaining());
+                    writeChunk(off >>> cb, in, src.slice(src.position(), n));
+                }
                 src.position(src.position() + n);
                 off += n;
             }
@@ -552,6 +557,64 @@ public final class Qcow2Image extends ImageBase {
         file.writeFully(data, c << cb);
         setL2(l2off, l2i, (c << cb) | COPIED);
         freeLater(e, k, gc);
+    }
+
+    /**
+     * Whole guest clusters from gc written with one call where their host clusters lie side by
+     * side: either clusters this image owns already (COPIED, normal), contiguous in the file,
+     * written in place; or clusters that each need a new host cluster (unallocated, zero,
+     * compressed or shared), which get a run of neighbouring new host clusters, as many as
+     * are free next to each other, their L2 entries set once the data is written (data before
+     * the L2 table that maps it, as {@link #writeChunk} does). {@code data} holds whole
+     * clusters; returns the bytes written, 0 when gc's cluster is neither (nothing was done:
+     * {@link #writeChunk} handles it).
+     */
+    private int writeClusters(long gc, ByteBuffer data) throws IOException {
+        int max = data.remaining() >>> cb;
+        long first = -1; // the first new host cluster
+        long start = -1; // where the data goes in the file
+        boolean inPlace = false;
+        int k = 0;
+        while (k < max) {
+            long g = gc + k;
+            long l2off = l2OffsetForWrite(g, true);
+            long e = loadL2(l2off)[(int) (g & (l2Entries - 1))];
+            Kind kd = kind(e, g);
+            boolean owned = (kd == Kind.NORMAL || kd == Kind.ZERO_ALLOC)
+                    && ((e & COPIED) != 0 || refcount((e & OFFSET_MASK) >>> cb) == 1);
+            if (k == 0) {
+                if (kd == Kind.NORMAL && (e & COPIED) != 0) {
+                    inPlace = true;
+                    start = e & OFFSET_MASK;
+                } else if (owned) {
+                    return 0; // made COPIED, or a zero cluster filled, by writeChunk
+                } else {
+                    first = allocCluster();
+                    start = first << cb;
+                }
+            } else if (inPlace) {
+                if (kd != Kind.NORMAL || (e & COPIED) == 0 || (e & OFFSET_MASK) != start + ((long) k << cb)) {
+                    break;
+                }
+            } else if (owned || !isFree(first + k)) {
+                break; // owned: written in place; not free: a new L2 table took it, or data lies there
+            } else {
+                claim(first + k);
+            }
+            k++;
+        }
+        file.writeFully(data.slice(0, k << cb), start);
+        if (!inPlace) {
+            for (int j = 0; j < k; j++) {
+                long g = gc + j;
+                long l2off = l2OffsetForWrite(g, true); // exists and is ours: made so above
+                int l2i = (int) (g & (l2Entries - 1));
+                long e = loadL2(l2off)[l2i];
+                setL2(l2off, l2i, ((first + j) << cb) | COPIED);
+                freeLater(e, kind(e, g), g);
+            }
+        }
+        return k << cb;
     }
 
     /** Whether all of guest cluster gc reads as zeros without looking at data. */
@@ -840,19 +903,27 @@ public final class Qcow2Image extends ImageBase {
     /** The lowest free cluster at or after from (refcount 0, no known metadata). */
     private long findFree(long from) throws IOException {
         long c = Math.max(1, from);
-        while (true) {
-            if (!isFixedMeta(c)) {
-                long ti = c / refEntries;
-                if (ti >= rtable.length || refBlockOffset(ti) == 0 || refcount(c) == 0) {
-                    return c;
-                }
-            }
+        while (!isFree(c)) {
             c++;
         }
+        return c;
+    }
+
+    /** Whether host cluster c (at least 1) is free: refcount 0 and no known metadata. */
+    private boolean isFree(long c) throws IOException {
+        if (isFixedMeta(c)) {
+            return false;
+        }
+        long ti = c / refEntries;
+        return ti >= rtable.length || refBlockOffset(ti) == 0 || refcount(c) == 0;
     }
 
     private long allocCluster() throws IOException {
-        long c = findFree(freeHint);
+        return claim(findFree(freeHint));
+    }
+
+    /** Counts free cluster c as used (refcount 1); the next search starts after it. */
+    private long claim(long c) throws IOException {
         hostEnd = Math.max(hostEnd, c + 1);
         setRefcount(c, 1);
         freeHint = c + 1;
