@@ -31,7 +31,7 @@ class WriteRunTest {
         }
 
         @Override
-        public int write(ByteBuffer src, long position) throws IOException {
+        public synchronized int write(ByteBuffer src, long position) throws IOException {
             writes.add(new long[] {position, src.remaining()});
             return mem.write(src, position);
         }
