@@ -11,6 +11,9 @@ import java.nio.ByteBuffer;
  * <p>Reads and writes are positional and may be short, like pread(2)/pwrite(2); the library
  * loops. Whoever hands an ImageFile to {@link DiskImage#open} hands over its ownership: the
  * image's {@code close()} closes it.
+ *
+ * <p>Thread safety: a qcow2 image writes the data of cluster runs outside its lock, so reads,
+ * writes and flushes may come from several threads at once, as pread/pwrite/fdatasync may.
  */
 public interface ImageFile extends AutoCloseable {
     /** pread(2): reads up to dst.remaining() bytes at position; -1 at end of file. */

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
@@ -33,7 +34,9 @@ import java.util.zip.Inflater;
  * the reference is durable. A process or machine dying at any point leaves at most leaked
  * clusters, and {@link #flush()} makes every completed write durable.
  *
- * <p>Thread safety: all methods may be called from any thread; one lock serialises them.
+ * <p>Thread safety: all methods may be called from any thread; one lock serialises them, except
+ * that the data of a cluster-aligned run of whole clusters is written outside it (its clusters
+ * chosen and counted before, mapped after, under the lock: see {@code writeClusters}).
  */
 public final class Qcow2Image extends ImageBase {
     // qcow2.txt "Cluster mapping": L1/L2 entry bits
@@ -54,6 +57,10 @@ public final class Qcow2Image extends ImageBase {
     enum Kind { UNALLOCATED, ZERO_PLAIN, ZERO_ALLOC, NORMAL, COMPRESSED }
 
     private final ReentrantLock lock = new ReentrantLock();
+    /** Signalled when the last data write running outside the lock ends ({@link #ioOutside}). */
+    private final Condition ioDone = lock.newCondition();
+    /** Data writes of cluster runs running outside the lock now. */
+    private int ioOutside;
     private final ImageFile file;
     private final Qcow2Header h;
     private final DiskImage backing;
@@ -79,6 +86,13 @@ public final class Qcow2Image extends ImageBase {
     /** Those allocated since. */
     private final Set<Long> metaClusters = new HashSet<>();
     private final List<Long> pendingFree = new ArrayList<>();
+    /**
+     * Clusters whose dropped references are durable, not yet counted down because a data write
+     * planned before the drop may still be running outside the lock into one of them: counted
+     * down once none runs ({@link #freeDurable}), so that no such write lands in a cluster
+     * handed out again.
+     */
+    private final List<Long> durableFree = new ArrayList<>();
     private long hostEnd;
     private long freeHint = 1;
     private boolean refUnsynced;
@@ -283,17 +297,21 @@ public final class Qcow2Image extends ImageBase {
     @Override
     public void write(long offset, ByteBuffer src) throws IOException {
         checkChange(offset, src.remaining());
-        locked(() -> {
-            long off = offset;
-            while (src.hasRemaining()) {
-                int in = (int) (off & (cs - 1));
-                int n = Math.min(cs - in, src.remaining());
+        long off = offset;
+        while (src.hasRemaining()) {
+            int in = (int) (off & (cs - 1));
+            int n;
+            if (in == 0 && src.remaining() >= cs) {
+                n = writeClusters(off >>> cb, src.slice(src.position(), src.remaining() & -cs));
+            } else {
+                n = Math.min(cs - in, src.remaining());
+                long o = off;
                 ByteBuffer part = src.slice(src.position(), n);
-                writeChunk(off >>> cb, in, part);
-                src.position(src.position() + n);
-                off += n;
+                locked(() -> writeChunk(o >>> cb, in, part));
             }
-        });
+            src.position(src.position() + n);
+            off += n;
+        }
     }
 
     @Override
@@ -345,6 +363,9 @@ public final class Qcow2Image extends ImageBase {
         try {
             if (closed) {
                 return;
+            }
+            while (ioOutside > 0) {
+                ioDone.awaitUninterruptibly(); // its file stays open until the write returns
             }
             try {
                 if (!readOnly) {
@@ -554,6 +575,92 @@ public final class Qcow2Image extends ImageBase {
         freeLater(e, k, gc);
     }
 
+    /**
+     * Whole guest clusters from gc written with one call where their host clusters lie side by
+     * side: either clusters this image owns already (COPIED, normal), contiguous in the file,
+     * written in place; or clusters that each need a new host cluster (unallocated, zero,
+     * compressed or shared), which get a run of neighbouring new host clusters, as many as
+     * are free next to each other, their L2 entries set once the data is written (data before
+     * the L2 table that maps it, as {@link #writeChunk} does). {@code data} holds whole
+     * clusters; returns the bytes written. Where gc's cluster is neither, it is written by
+     * {@link #writeChunk}, alone.
+     *
+     * <p>The run is chosen and its clusters counted under the lock; the data is written
+     * outside it, so that several requests copy their data at once (as they do on a raw
+     * image); the L2 entries are set under the lock again. A cluster that a concurrent
+     * request drops meanwhile is not counted down before this write has ended
+     * ({@link #durableFree}), and {@link #close} waits for it.
+     */
+    private int writeClusters(long gc, ByteBuffer data) throws IOException {
+        int max = data.remaining() >>> cb;
+        long first = -1; // the first new host cluster
+        long start = -1; // where the data goes in the file
+        boolean inPlace = false;
+        int k = 0;
+        lock.lock();
+        try {
+            checkOpen();
+            while (k < max) {
+                long g = gc + k;
+                long l2off = l2OffsetForWrite(g, true);
+                long e = loadL2(l2off)[(int) (g & (l2Entries - 1))];
+                Kind kd = kind(e, g);
+                boolean owned = (kd == Kind.NORMAL || kd == Kind.ZERO_ALLOC)
+                        && ((e & COPIED) != 0 || refcount((e & OFFSET_MASK) >>> cb) == 1);
+                if (k == 0) {
+                    if (kd == Kind.NORMAL && (e & COPIED) != 0) {
+                        inPlace = true;
+                        start = e & OFFSET_MASK;
+                    } else if (owned) {
+                        writeChunk(gc, 0, data.slice(0, cs)); // made COPIED, or a zero cluster filled
+                        return cs;
+                    } else {
+                        first = allocCluster();
+                        start = first << cb;
+                    }
+                } else if (inPlace) {
+                    if (kd != Kind.NORMAL || (e & COPIED) == 0 || (e & OFFSET_MASK) != start + ((long) k << cb)) {
+                        break;
+                    }
+                } else if (owned || !isFree(first + k)) {
+                    break; // owned: written in place; not free: a new L2 table took it, or data lies there
+                } else {
+                    claim(first + k);
+                }
+                k++;
+            }
+            ioOutside++;
+        } finally {
+            lock.unlock();
+        }
+        boolean written = false;
+        try {
+            file.writeFully(data.slice(0, k << cb), start);
+            written = true;
+        } finally {
+            lock.lock();
+            try {
+                if (--ioOutside == 0) {
+                    ioDone.signalAll();
+                    freeDurable();
+                }
+                if (written && !inPlace) {
+                    for (int j = 0; j < k; j++) {
+                        long g = gc + j;
+                        long l2off = l2OffsetForWrite(g, true); // exists and is ours: made so above
+                        int l2i = (int) (g & (l2Entries - 1));
+                        long e = loadL2(l2off)[l2i];
+                        setL2(l2off, l2i, ((first + j) << cb) | COPIED);
+                        freeLater(e, kind(e, g), g);
+                    }
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+        return k << cb;
+    }
+
     /** Whether all of guest cluster gc reads as zeros without looking at data. */
     private boolean readsZero(long gc) throws IOException {
         Kind k = kind(l2Entry(gc), gc);
@@ -750,8 +857,19 @@ public final class Qcow2Image extends ImageBase {
         file.flush();
         refUnsynced = false;
         l2Unsynced = false;
-        // the L2 changes that dropped these references are durable: lower the refcounts now
-        for (long c : pendingFree) {
+        // the L2 changes that dropped these references are durable: lower the refcounts now,
+        // or once no data write runs outside the lock
+        durableFree.addAll(pendingFree);
+        pendingFree.clear();
+        freeDurable();
+    }
+
+    /** Counts down the clusters of {@link #durableFree}, unless a data write runs outside the lock. */
+    private void freeDurable() throws IOException {
+        if (ioOutside > 0 || durableFree.isEmpty()) {
+            return;
+        }
+        for (long c : durableFree) {
             long r = refcount(c);
             if (r > 0) {
                 setRefcount(c, r - 1);
@@ -763,7 +881,7 @@ public final class Qcow2Image extends ImageBase {
                 }
             }
         }
-        pendingFree.clear();
+        durableFree.clear();
     }
 
     // ---- refcounts and allocation ----
@@ -840,19 +958,27 @@ public final class Qcow2Image extends ImageBase {
     /** The lowest free cluster at or after from (refcount 0, no known metadata). */
     private long findFree(long from) throws IOException {
         long c = Math.max(1, from);
-        while (true) {
-            if (!isFixedMeta(c)) {
-                long ti = c / refEntries;
-                if (ti >= rtable.length || refBlockOffset(ti) == 0 || refcount(c) == 0) {
-                    return c;
-                }
-            }
+        while (!isFree(c)) {
             c++;
         }
+        return c;
+    }
+
+    /** Whether host cluster c (at least 1) is free: refcount 0 and no known metadata. */
+    private boolean isFree(long c) throws IOException {
+        if (isFixedMeta(c)) {
+            return false;
+        }
+        long ti = c / refEntries;
+        return ti >= rtable.length || refBlockOffset(ti) == 0 || refcount(c) == 0;
     }
 
     private long allocCluster() throws IOException {
-        long c = findFree(freeHint);
+        return claim(findFree(freeHint));
+    }
+
+    /** Counts free cluster c as used (refcount 1); the next search starts after it. */
+    private long claim(long c) throws IOException {
         hostEnd = Math.max(hostEnd, c + 1);
         setRefcount(c, 1);
         freeHint = c + 1;

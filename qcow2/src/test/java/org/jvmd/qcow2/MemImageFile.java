@@ -26,12 +26,12 @@ public final class MemImageFile implements ImageFile {
         this(new byte[0]);
     }
 
-    public byte[] bytes() {
+    public synchronized byte[] bytes() {
         return Arrays.copyOf(data, (int) size);
     }
 
     @Override
-    public int read(ByteBuffer dst, long position) {
+    public synchronized int read(ByteBuffer dst, long position) {
         if (position >= size) {
             return -1;
         }
@@ -41,7 +41,7 @@ public final class MemImageFile implements ImageFile {
     }
 
     @Override
-    public int write(ByteBuffer src, long position) throws IOException {
+    public synchronized int write(ByteBuffer src, long position) throws IOException {
         int n = src.remaining();
         ensure(position + n);
         src.get(data, (int) position, n);
@@ -59,12 +59,12 @@ public final class MemImageFile implements ImageFile {
     }
 
     @Override
-    public long size() {
+    public synchronized long size() {
         return size;
     }
 
     @Override
-    public void setSize(long s) throws IOException {
+    public synchronized void setSize(long s) throws IOException {
         ensure(s);
         if (s < size) {
             Arrays.fill(data, (int) s, (int) size, (byte) 0);
@@ -73,7 +73,7 @@ public final class MemImageFile implements ImageFile {
     }
 
     @Override
-    public void flush() {
+    public synchronized void flush() {
         flushes++;
     }
 
@@ -82,7 +82,7 @@ public final class MemImageFile implements ImageFile {
     long punched;
 
     @Override
-    public boolean punchHole(long offset, long length) {
+    public synchronized boolean punchHole(long offset, long length) {
         if (!punchHoles) {
             return false;
         }
@@ -100,7 +100,7 @@ public final class MemImageFile implements ImageFile {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         closed = true;
     }
 }

@@ -143,7 +143,7 @@ final class Warmup {
         }
 
         @Override
-        public int read(ByteBuffer dst, long position) {
+        public synchronized int read(ByteBuffer dst, long position) {
             if (position >= data.length) {
                 return -1;
             }
@@ -153,7 +153,7 @@ final class Warmup {
         }
 
         @Override
-        public int write(ByteBuffer src, long position) {
+        public synchronized int write(ByteBuffer src, long position) {
             int n = src.remaining();
             if (position + n > data.length) {
                 data = Arrays.copyOf(data, (int) (position + n));
@@ -163,12 +163,12 @@ final class Warmup {
         }
 
         @Override
-        public long size() {
+        public synchronized long size() {
             return data.length;
         }
 
         @Override
-        public void setSize(long size) {
+        public synchronized void setSize(long size) {
             data = Arrays.copyOf(data, (int) size);
         }
 
