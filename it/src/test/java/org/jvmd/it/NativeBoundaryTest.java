@@ -19,14 +19,7 @@ class NativeBoundaryTest {
     private static final Pattern NATIVE = Pattern.compile("\\b(java\\.lang\\.foreign|jnr)\\.[A-Za-z*]");
 
     static Path projectRoot() {
-        Path p = Path.of("").toAbsolutePath();
-        while (p != null && !Files.exists(p.resolve("parent/pom.xml"))) {
-            p = p.getParent();
-        }
-        if (p == null) {
-            throw new IllegalStateException("project root not found above " + Path.of("").toAbsolutePath());
-        }
-        return p;
+        return org.jvmd.testkit.Host.projectRoot();
     }
 
     @Test

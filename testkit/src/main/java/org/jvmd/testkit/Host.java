@@ -26,6 +26,18 @@ public final class Host {
 
     private Host() {}
 
+    /** The checkout's root: the nearest directory at or above the working directory with parent/pom.xml. */
+    public static Path projectRoot() {
+        Path p = Path.of("").toAbsolutePath();
+        while (p != null && !Files.exists(p.resolve("parent/pom.xml"))) {
+            p = p.getParent();
+        }
+        if (p == null) {
+            throw new IllegalStateException("project root not found above " + Path.of("").toAbsolutePath());
+        }
+        return p;
+    }
+
     /** Why {@code /dev/kvm} cannot be used here, or empty when it can (tiny guests). */
     public static Optional<String> missingKvm() {
         if (Boolean.getBoolean(HIDE_KVM)) {

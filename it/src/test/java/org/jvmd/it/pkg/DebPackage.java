@@ -29,14 +29,7 @@ public final class DebPackage {
     }
 
     public static Path projectRoot() {
-        Path p = Path.of("").toAbsolutePath();
-        while (p != null && !Files.exists(p.resolve("parent/pom.xml"))) {
-            p = p.getParent();
-        }
-        if (p == null) {
-            throw new IllegalStateException("project root not found above " + Path.of("").toAbsolutePath());
-        }
-        return p;
+        return org.jvmd.testkit.Host.projectRoot();
     }
 
     /** The .deb's path, built on first use. */
