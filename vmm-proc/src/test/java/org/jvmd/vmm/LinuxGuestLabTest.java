@@ -22,7 +22,6 @@ import org.jvmd.proto.VmConfig;
 import org.jvmd.sys.Child;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
-import org.jvmd.sys.Received;
 import org.jvmd.sys.WaitStatus;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -196,15 +195,15 @@ class LinuxGuestLabTest {
                 FromVmm ready = c.awaitReady(FromVmm.parser(), SETUP_DEADLINE_MS);
                 System.out.printf("lab: child vmm-proc Ready %.1f s after spawn%n", (System.nanoTime() - t0) / 1e9);
                 assertEquals("vm/labchild", ready.getReady().getProcess());
-                try (Received<FromVmm> r = c.channel().receive(FromVmm.parser(), 30_000)) {
-                    assertTrue(r.message().hasStarted(), r.message().toString());
-                    assertEquals(c.pid(), r.message().getStarted().getPid());
-                }
-                try (Received<FromVmm> r = c.channel().receive(FromVmm.parser(), BOOT_DEADLINE_MS)) {
-                    assertTrue(r.message().hasTerminated(), r.message().toString());
-                    how = r.message().getTerminated().getHow();
+                FromVmm started = VmmChildTest.next(c, 30_000);
+                assertTrue(started.hasStarted(), started.toString());
+                assertEquals(c.pid(), started.getStarted().getPid());
+                try {
+                    FromVmm end = VmmChildTest.next(c, BOOT_DEADLINE_MS);
+                    assertTrue(end.hasTerminated(), end.toString());
+                    how = end.getTerminated().getHow();
                     System.out.printf("lab: child vmm-proc: %s (%s) after %.1f s%n", how,
-                            r.message().getTerminated().getReason(), (System.nanoTime() - t0) / 1e9);
+                            end.getTerminated().getReason(), (System.nanoTime() - t0) / 1e9);
                 } catch (SocketTimeoutException e) {
                     System.out.printf("lab: child boot missed the %d s deadline, attempt %d%n", BOOT_DEADLINE_MS / 1000, attempt);
                     continue;

@@ -26,7 +26,6 @@ import org.jvmd.sys.Child;
 import org.jvmd.sys.ChildFailedException;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
-import org.jvmd.sys.Received;
 import org.jvmd.vmm.blk.VioblkProxy;
 import org.jvmd.vmm.boot.SyntheticBzImage;
 
@@ -111,8 +110,6 @@ class VmmChildDiskTest {
     }
 
     private static FromVmm next(Child c) throws Exception {
-        try (Received<FromVmm> r = c.channel().receive(FromVmm.parser(), 60_000 * SLOW)) {
-            return r.message();
-        }
+        return VmmChildTest.next(c, 60_000 * SLOW);
     }
 }

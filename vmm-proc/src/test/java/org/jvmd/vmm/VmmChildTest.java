@@ -84,8 +84,21 @@ class VmmChildTest {
     }
 
     private static FromVmm next(Child c) throws Exception {
-        try (Received<FromVmm> r = c.channel().receive(FromVmm.parser(), 60_000)) {
-            return r.message();
+        return next(c, 60_000);
+    }
+
+    /**
+     * The child's next message other than MemoryUsage, which vmm-proc sends whenever the
+     * guest's resident memory changed (at most once a second: before VmStarted, and between
+     * any two other messages).
+     */
+    static FromVmm next(Child c, long timeoutMs) throws Exception {
+        while (true) {
+            try (Received<FromVmm> r = c.channel().receive(FromVmm.parser(), timeoutMs)) {
+                if (!r.message().hasMemory()) {
+                    return r.message();
+                }
+            }
         }
     }
 
