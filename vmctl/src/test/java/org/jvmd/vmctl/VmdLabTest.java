@@ -112,6 +112,11 @@ class VmdLabTest {
             // The shell comes up at the end of the boot: ask until it answers.
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240 * SLOW);
             while (!readQuietly(out).contains("JVMD-CONSOLE-42") && System.nanoTime() < deadline) {
+                // vmctl console (under script) must stay until ~.: if it ended, say how and what it
+                // printed (a JVM crash report there is the emulator's, which scripts/test retries).
+                assertTrue(p.isAlive(), "vmctl console ended early, status "
+                        + (p.isAlive() ? "-" : Integer.toString(p.exitValue())) + ":\n" + readQuietly(out)
+                        + "\nvmd log:\n" + vmd.logText());
                 in.write(probe.getBytes(StandardCharsets.US_ASCII));
                 in.flush();
                 Thread.sleep(10_000);
