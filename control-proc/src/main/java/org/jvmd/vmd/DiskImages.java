@@ -204,32 +204,18 @@ final class DiskImages implements AutoCloseable {
         String base = "base image " + p;
         Fd fd;
         try {
-            fd = LibC.open(p.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
-        } catch (SysException e) {
-            throw new ImageException(base + ": " + strerror(e.errno()));
+            fd = CallerAccess.openReadOnly(base, p, spec.namedBy(), accounts);
+        } catch (CallerAccess.Refused e) {
+            throw new ImageException(e.getMessage());
         }
         try {
-            if (!Files.isRegularFile(fdPath(fd))) {
-                throw new ImageException(base + ": not a regular file");
-            }
-            if (spec.namedBy().isPresent()) {
-                try {
-                    checkCaller(base, fd, p, spec.namedBy().getAsInt(), accounts, false);
-                } catch (DiskImageException e) {
-                    throw new ImageException(e.getMessage());
-                }
-            }
-            try {
-                LibC.flock(fd.num(), LibC.LOCK_SH | LibC.LOCK_NB);
-            } catch (SysException e) {
-                throw new ImageException(base + ": " + (e.errno() == Errno.EAGAIN
-                        ? "in use by another VM as its own disk (locked)" : "cannot lock: " + strerror(e.errno())));
-            }
-            return fd;
-        } catch (IOException | RuntimeException e) {
+            LibC.flock(fd.num(), LibC.LOCK_SH | LibC.LOCK_NB);
+        } catch (SysException e) {
             fd.close();
-            throw e;
+            throw new ImageException(base + ": " + (e.errno() == Errno.EAGAIN
+                    ? "in use by another VM as its own disk (locked)" : "cannot lock: " + strerror(e.errno())));
         }
+        return fd;
     }
 
     /** A read-only ImageFile over a descriptor of ours (its own open file description, the same file). */
