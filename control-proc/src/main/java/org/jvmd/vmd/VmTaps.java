@@ -6,17 +6,21 @@ import java.util.Optional;
 import java.util.logging.Logger;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.NetIf;
+import org.jvmd.sys.Rtnetlink;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.Tap;
 import org.jvmd.vmd.config.Config;
+import org.jvmd.vmd.config.InterfaceGroups;
 import org.jvmd.vmd.config.InterfaceSpec;
 import org.jvmd.vmd.config.Ipv4Prefix;
+import org.jvmd.vmd.config.Ipv6Prefix;
 import org.jvmd.vmd.config.SwitchSpec;
 
 /**
  * The taps of one VM, created and configured by vmd (vmd's priv.c work on Linux): named
  * {@code vmN-ifM} unless configured, MTU, bridge port of their switch (the bridge is created
- * if missing), gateway address of a local interface, up. vmd keeps these fds; closing them
+ * if missing), interface group, gateway address of a local interface (IPv4, and IPv6 with
+ * {@code local inet6}), up. vmd keeps these fds; closing them
  * removes the (non-persistent) taps once vmm-proc's copies are closed too.
  */
 public final class VmTaps implements AutoCloseable {
@@ -75,11 +79,19 @@ public final class VmTaps implements AutoCloseable {
                         }
                         joinBridge(sw.get(), name);
                     }
+                    Optional<String> group = spec.group().or(() -> switchOf(spec, config).flatMap(SwitchSpec::group));
+                    if (group.isPresent()) {
+                        joinGroup(name, group.get());
+                    }
                     if (spec.local()) {
                         Ipv4Prefix prefix = config == null ? Ipv4Prefix.DEFAULT_LOCAL : config.globals().localPrefix();
                         gw = localAddress(prefix, id, i, false);
                         guest = localAddress(prefix, id, i, true);
                         NetIf.setIpv4(name, gw, 31);
+                        if (config != null && config.globals().localInet6()) {
+                            Ipv6Prefix prefix6 = config.globals().localPrefix6().orElse(AutoPrefix6.PREFIX);
+                            NetIf.addIpv6(name, localAddress6(prefix6, guest), 96);
+                        }
                     }
                     if (spec.up()) {
                         NetIf.setUp(name, true);
@@ -97,6 +109,58 @@ public final class VmTaps implements AutoCloseable {
             throw e;
         }
         return new VmTaps(List.copyOf(made));
+    }
+
+    /**
+     * vmd's vm_priv_addr6: the gateway's IPv6 address of a local interface, on a /96 of the
+     * prefix that holds the guest's IPv4 address in bytes 8 to 11, ending in 1 (the guest's
+     * would end in 2; vmd does not answer router solicitations, and neither does jvmd).
+     */
+    public static byte[] localAddress6(Ipv6Prefix prefix, byte[] guest4) {
+        byte[] a = prefix.address().getAddress();
+        System.arraycopy(guest4, 0, a, 8, 4);
+        a[12] = 0;
+        a[13] = 0;
+        a[14] = 0;
+        a[15] = 1;
+        return a;
+    }
+
+    /**
+     * The prefix of {@code local inet6} without {@code prefix}: a random unique local /48
+     * (fd00::/8 and 40 random bits, RFC 4193), chosen once per vmd process so reloads keep it.
+     */
+    private static final class AutoPrefix6 {
+        static final Ipv6Prefix PREFIX = randomUla();
+
+        private static Ipv6Prefix randomUla() {
+            byte[] a = new byte[16];
+            new java.security.SecureRandom().nextBytes(a);
+            a[0] = (byte) 0xfd;
+            java.util.Arrays.fill(a, 6, 16, (byte) 0);
+            try {
+                return new Ipv6Prefix((java.net.Inet6Address) java.net.InetAddress.getByAddress(a), 48);
+            } catch (java.net.UnknownHostException e) {
+                throw new AssertionError(e);
+            }
+        }
+    }
+
+    private static Optional<SwitchSpec> switchOf(InterfaceSpec spec, Config config) {
+        return config == null ? Optional.empty() : spec.switchName().flatMap(config::switchNamed);
+    }
+
+    /**
+     * Puts the tap into the Linux interface group {@code group} names (a number, or a name
+     * iproute2 knows; the parser checked it). An interface's own group wins over its switch's:
+     * a Linux interface is in one group, an OpenBSD one may be in several.
+     */
+    static void joinGroup(String tap, String group) throws SysException {
+        InterfaceGroups names = InterfaceGroups.system();
+        long n = names.resolve(group).orElseThrow(() -> new SysException("interface group " + group
+                + " (not a number, not named in " + names.source() + ")", org.jvmd.sys.Errno.ENOENT));
+        Rtnetlink.setGroup(NetIf.index(tap), n);
+        LOG.fine(() -> tap + ": interface group " + group + " (" + n + ")");
     }
 
     /** Makes {@code port} a port of the switch's bridge, creating the bridge when it is missing. */

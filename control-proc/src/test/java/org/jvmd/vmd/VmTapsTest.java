@@ -109,6 +109,43 @@ class VmTapsTest {
     }
 
     @Test
+    void groupsAndLocalInet6AreApplied() throws Exception {
+        Files.writeString(dir.resolve("bzImage"), "k");
+        String text = """
+                local prefix 100.80.0.0/16
+                local inet6 prefix fd00:1:2::/48
+                switch "grouped" {
+                  interface jvbr1
+                  group 7
+                }
+                vm "g" {
+                  boot "bzImage"
+                  interface { switch "grouped" }
+                  interface { switch "grouped"; group default }
+                  local interface { group 42 }
+                }
+                """;
+        var env = new ConfigEnvironment(EtcAccounts.of("root:x:0:0::/:/bin/sh\n", "root:x:0:\n"),
+                LladdrGenerator.secure(), 1, Map.of());
+        var r = new ConfigParser(env).parse("vm.conf", text, dir);
+        assertTrue(r.ok(), r.errors().toString());
+        Config c = r.config().orElseThrow();
+        VmTaps taps = Netns.call(NS, () -> VmTaps.create(7, c.vm("g").orElseThrow().interfaces(), c));
+        try {
+            assertTrue(sh("ip", "-n", NS, "-d", "link", "show", "vm7-if0").contains(" group 7 "), "the switch's group");
+            assertTrue(sh("ip", "-n", NS, "-d", "link", "show", "vm7-if1").contains(" group default "),
+                    "the interface's own group wins");
+            String local = link("vm7-if2");
+            assertTrue(local.contains(" group 42 "), local);
+            assertTrue(local.contains("inet 100.80.7.4/31"), local);
+            // vm_priv_addr6: the guest's IPv4 address (100.80.7.5) in bytes 8-11, gateway ::1, /96
+            assertTrue(local.contains("inet6 fd00:1:2:0:6450:705:0:1/96"), local);
+        } finally {
+            taps.close();
+        }
+    }
+
+    @Test
     void aFailingInterfaceLeavesNoTapBehind() throws Exception {
         Config c = config();
         Tap squatter = Netns.call(NS, () -> Tap.open("named0"));

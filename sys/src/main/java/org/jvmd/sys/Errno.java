@@ -41,6 +41,7 @@ public final class Errno {
     public static final int ENOTEMPTY = 39;
     public static final int ELOOP = 40;
     public static final int ENODATA = 61;
+    public static final int EPROTO = 71;
     public static final int EOVERFLOW = 75;
     public static final int EBADFD = 77;
     public static final int ENOTSOCK = 88;
@@ -108,6 +109,7 @@ public final class Errno {
         def(ENOTEMPTY, "ENOTEMPTY", "Directory not empty");
         def(ELOOP, "ELOOP", "Too many levels of symbolic links");
         def(ENODATA, "ENODATA", "No data available");
+        def(EPROTO, "EPROTO", "Protocol error");
         def(EOVERFLOW, "EOVERFLOW", "Value too large for defined data type");
         def(EBADFD, "EBADFD", "File descriptor in bad state");
         def(ENOTSOCK, "ENOTSOCK", "Socket operation on non-socket");

@@ -10,7 +10,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Network interface configuration through the classic socket ioctls (netdevice(7)):
- * link up/down, MTU, IPv4 address and netmask, bridges and their ports. Every call works on
+ * link up/down, MTU, IPv4 address and netmask, IPv6 addresses, bridges and their ports
+ * (the interface group, which has no ioctl, is {@link Rtnetlink}'s). Every call works on
  * the calling thread's network namespace.
  */
 public final class NetIf {
@@ -122,6 +123,33 @@ public final class NetIf {
             sockaddrIn(ifr, m);
             LibC.ioctl(s, Ioctls.SIOCSIFNETMASK, ifr);
         });
+    }
+
+    /** AF_INET6 (include/linux/socket.h): SIOCSIFADDR on a socket of this family adds an IPv6 address. */
+    private static final int AF_INET6 = 10;
+    /** sizeof(struct in6_ifreq) (include/uapi/linux/ipv6.h): in6_addr, u32 prefixlen, int ifindex. */
+    private static final int IN6_IFREQ_BYTES = 24;
+
+    /**
+     * SIOCSIFADDR on an AF_INET6 socket (struct in6_ifreq): adds an IPv6 address with its prefix
+     * length to the interface, as {@code ip -6 addr add} does. EEXIST when it is there already;
+     * EACCES when IPv6 is disabled on the interface.
+     *
+     * @param address 16 bytes, network order
+     */
+    public static void addIpv6(String name, byte[] address, int prefixLen) throws SysException {
+        if (address.length != 16 || prefixLen < 0 || prefixLen > 128) {
+            throw new IllegalArgumentException("bad IPv6 address/prefix");
+        }
+        int ifindex = index(name);
+        try (Fd sock = LibC.socket(AF_INET6, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
+                Arena a = Arena.ofConfined()) {
+            MemorySegment req = a.allocate(IN6_IFREQ_BYTES, 4);
+            MemorySegment.copy(address, 0, req, JAVA_BYTE, 0, 16);
+            req.set(JAVA_INT, 16, prefixLen);
+            req.set(JAVA_INT, 20, ifindex);
+            LibC.ioctl(sock.num(), Ioctls.SIOCSIFADDR, req);
+        }
     }
 
     /** struct sockaddr_in at ifr_addr: family, port 0, address. */

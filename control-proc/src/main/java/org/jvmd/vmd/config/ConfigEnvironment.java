@@ -13,18 +13,29 @@ import java.util.Objects;
  * @param lladdrs makes the addresses of interfaces without {@code lladdr}
  * @param cpus the number of CPUs
  * @param defines command-line macros, in the order given
+ * @param groups the names of Linux interface groups for {@code group} statements
  */
-public record ConfigEnvironment(Accounts accounts, LladdrGenerator lladdrs, int cpus, Map<String, String> defines) {
+public record ConfigEnvironment(Accounts accounts, LladdrGenerator lladdrs, int cpus, Map<String, String> defines,
+        InterfaceGroups groups) {
     public ConfigEnvironment {
         Objects.requireNonNull(accounts, "accounts");
         Objects.requireNonNull(lladdrs, "lladdrs");
+        Objects.requireNonNull(groups, "groups");
         if (cpus < 1) {
             throw new IllegalArgumentException("cpus " + cpus);
         }
         defines = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(defines));
     }
 
-    /** The running system: /etc/passwd and /etc/group, a SecureRandom, every CPU, no macros. */
+    /** These accounts, addresses, CPUs and macros, with the running system's interface group names. */
+    public ConfigEnvironment(Accounts accounts, LladdrGenerator lladdrs, int cpus, Map<String, String> defines) {
+        this(accounts, lladdrs, cpus, defines, InterfaceGroups.system());
+    }
+
+    /**
+     * The running system: /etc/passwd and /etc/group, a SecureRandom, every CPU, no macros,
+     * iproute2's group names.
+     */
     public static ConfigEnvironment system() {
         return new ConfigEnvironment(EtcAccounts.system(), LladdrGenerator.secure(),
                 Runtime.getRuntime().availableProcessors(), Map.of());
@@ -32,7 +43,12 @@ public record ConfigEnvironment(Accounts accounts, LladdrGenerator lladdrs, int 
 
     /** This environment with command-line macros ({@code -D name=value}). */
     public ConfigEnvironment withDefines(Map<String, String> macros) {
-        return new ConfigEnvironment(accounts, lladdrs, cpus, macros);
+        return new ConfigEnvironment(accounts, lladdrs, cpus, macros, groups);
+    }
+
+    /** This environment with these interface group names. */
+    public ConfigEnvironment withGroups(InterfaceGroups names) {
+        return new ConfigEnvironment(accounts, lladdrs, cpus, defines, names);
     }
 
     /**

@@ -620,6 +620,29 @@ public final class ConfigParser {
             switches.add(s);
         }
 
+        /** A group's word: a string, or a bare number (a Linux group number). */
+        private String groupWord() {
+            return peek().is(Token.Kind.NUMBER) ? Long.toString(number()) : string();
+        }
+
+        /**
+         * A {@code group}: vmd's group-name rules (not ending in a digit), or, jvmd's addition,
+         * a Linux interface group number; a name must be one iproute2 knows. Null (after an
+         * error at the token) when it is neither.
+         */
+        private String group(Token at, String group) {
+            if (InterfaceGroups.number(group).isEmpty() && !Names.validGroup(group)) {
+                error(at, "invalid group name: " + group);
+                return null;
+            }
+            if (env.groups().resolve(group).isEmpty()) {
+                error(at, "unknown interface group: " + group + " (not a number, not named in "
+                        + env.groups().source() + ")");
+                return null;
+            }
+            return group;
+        }
+
         private void switchOption(SwitchDraft s) {
             Token t = peek();
             if (!t.is(Token.Kind.KEYWORD)) {
@@ -638,12 +661,7 @@ public final class ConfigParser {
                 case GROUP -> {
                     next();
                     Token g = peek();
-                    String group = string();
-                    if (Names.validGroup(group)) {
-                        s.group = group;
-                    } else {
-                        error(g, "invalid group name: " + group);
-                    }
+                    s.group = group(g, groupWord());
                 }
                 case INTERFACE -> {
                     next();
@@ -1028,12 +1046,7 @@ public final class ConfigParser {
                 }
                 case GROUP -> {
                     Token g = peek();
-                    String group = string();
-                    if (Names.validGroup(group)) {
-                        f.group = group;
-                    } else {
-                        error(g, "invalid group name: " + group);
-                    }
+                    f.group = group(g, groupWord());
                 }
                 case LOCKED -> {
                     expect(Keyword.LLADDR);

@@ -236,6 +236,21 @@ class ConfigParserTest {
     }
 
     @Test
+    void groupsAreLinuxNumbersOrNamesIproute2Knows() {
+        assertEquals(Optional.of("42"), fx.ok("switch s { interface br0; group 42 }").switches().getFirst().group());
+        assertEquals(Optional.of("4294967295"),
+                fx.ok("switch s { interface br0; group 4294967295 }").switches().getFirst().group());
+        assertEquals(Optional.of("lab"), fx.ok("switch s { interface br0; group lab }").switches().getFirst().group());
+        assertEquals(Optional.of("default"),
+                fx.ok(fx.vm("a", "interface { group default }")).vms().getFirst().interfaces().getFirst().group());
+        assertEquals(java.util.OptionalLong.of(0x20), Fixture.GROUPS.resolve("lab"));
+        assertEquals(java.util.OptionalLong.of(42), Fixture.GROUPS.resolve("42"));
+        assertEquals(java.util.OptionalLong.empty(), Fixture.GROUPS.resolve("+42"));
+        assertEquals(java.util.OptionalLong.empty(), Fixture.GROUPS.resolve("nosuch"));
+        assertEquals(java.util.OptionalLong.of(0), InterfaceGroups.of("", "none").resolve("default"));
+    }
+
+    @Test
     void switchDefaultsToUpAndEnabled() {
         SwitchSpec s = fx.ok("switch lan { interface br1 }").switches().getFirst();
         assertTrue(s.up());

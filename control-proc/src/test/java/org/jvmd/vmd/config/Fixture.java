@@ -58,8 +58,11 @@ final class Fixture {
         };
     }
 
+    /** Interface group names as /etc/iproute2/group would give them, the same on every machine. */
+    static final InterfaceGroups GROUPS = InterfaceGroups.of("# test\n0\tdefault\n100 vms\n101 vmnet\n0x20 lab\n", "groups");
+
     ConfigEnvironment env(Map<String, String> defines) {
-        return new ConfigEnvironment(ACCOUNTS, sequential(), 4, defines);
+        return new ConfigEnvironment(ACCOUNTS, sequential(), 4, defines, GROUPS);
     }
 
     ConfigParser parser() {
