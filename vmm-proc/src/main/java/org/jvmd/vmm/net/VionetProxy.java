@@ -173,10 +173,10 @@ public final class VionetProxy extends DeviceProxy<FromVionet> {
         return config.read(offset, size);
     }
 
-    /** Refuses every set once vionet is gone, and sets breaking §5.1.3.1's dependencies. */
+    /** Refuses sets breaking §5.1.3.1's dependencies (a gone vionet refuses every set: {@link DeviceProxy}). */
     @Override
-    public boolean acceptFeatures(long features) {
-        return super.acceptFeatures(features) && VirtioNetFeatures.firstUnmetDependency(features) < 0;
+    protected boolean featuresServable(long features) {
+        return VirtioNetFeatures.firstUnmetDependency(features) < 0;
     }
 
     /** vmd's answer to a {@code TunCapabilities}, passed down to vionet. */
