@@ -167,6 +167,9 @@ public final class Vionet {
     }
 
     // ---------------------------------------------------------------- control plane
+    // The device-process end of vmm-proc's one VirtioDevice life-cycle: VionetProxy forwards
+    // acceptFeatures, queueEnabled, activate and reset as FeaturesAcked, QueueReady, DriverOk
+    // and Reset, which arrive here in that order, on the shell's one thread (VionetLoop).
 
     /** FeaturesAcked (virtio 1.2 §3.1.1 step 5): only bits offered and implemented count. */
     public void featuresAcked(long features) {
