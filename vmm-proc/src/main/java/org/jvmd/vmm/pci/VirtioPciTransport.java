@@ -36,7 +36,9 @@ import org.jvmd.vmm.bus.Interrupts;
  * writes are applied one at a time, and the device's life-cycle calls are made under it
  * alone, on the writing vCPU's thread, after the register lock is released. A device may
  * therefore block in them (a proxy waits for its process's ResetDone) without stalling
- * register reads or {@link #deviceNeedsReset}. Lock order: life-cycle, then register.
+ * register reads or {@link #deviceNeedsReset}. Lock order: life-cycle, then register; a
+ * write through the PCI configuration access window reaches the BAR only after the
+ * configuration write released the register lock ({@link #afterConfigWrite}).
  * A status bit that depends on the device (FEATURES_OK, DRIVER_OK) becomes visible only
  * once the device's call returned; device_status reads 0 after a reset only once the
  * device's {@code reset} returned.
@@ -308,8 +310,13 @@ public final class VirtioPciTransport extends PciDevice {
         }
     }
 
+    /**
+     * A write through the PCI configuration access window goes to BAR 0 once the
+     * configuration lock (the register lock) is released: a common-configuration write takes
+     * the life-cycle lock first, and the device's life-cycle calls run without the register lock.
+     */
     @Override
-    protected void afterConfigWrite(int offset, int size, long value) {
+    protected Runnable afterConfigWrite(int offset, int size, long value) {
         if (touches(offset, size, msixCap + 2, 2)) {
             int control = get16(msixCap + 2);
             msix.setControl((control & 0x8000) != 0, (control & 0x4000) != 0);
@@ -319,9 +326,10 @@ public final class VirtioPciTransport extends PciDevice {
             long at = get32(pciCfgCap + CAP_OFFSET) & 0xffffffffL;
             if (pciCfgWindowValid(at, len)) {
                 long data = get32(pciCfgCap + CAP_PCI_CFG_DATA) & 0xffffffffL;
-                barWrite(at, len, data);
+                return () -> barWrite(at, len, data);
             }
         }
+        return null;
     }
 
     /** §4.1.4.9: cap.bar names our BAR, length 1, 2 or 4, offset aligned to it and inside the BAR. */

@@ -220,6 +220,22 @@ class VirtioPciTransportTest {
     @Test
     void aDeviceBlockedInResetStallsNoRegisterReadAndStatusReadsZeroAfterIt() throws Exception {
         bringUp();
+        resetBlocksNoRead(() -> drv.setStatus(0));
+    }
+
+    /** The same for a reset written through the PCI configuration access window (§4.1.4.9). */
+    @Test
+    void aResetThroughThePciConfigurationWindowHoldsNoConfigurationLockEither() throws Exception {
+        bringUp();
+        int cap = drv.capByType.get(VirtioPciTransport.CAP_PCI_CFG);
+        dev.writeConfig(cap + VirtioPciTransport.CAP_BAR, 1, 0);
+        dev.writeConfig(cap + VirtioPciTransport.CAP_OFFSET, 4, VirtioPciTransport.DEVICE_STATUS);
+        dev.writeConfig(cap + VirtioPciTransport.CAP_LENGTH, 4, 1);
+        resetBlocksNoRead(() -> dev.writeConfig(cap + VirtioPciTransport.CAP_PCI_CFG_DATA, 4, 0));
+    }
+
+    /** Runs {@code resetWrite} on one thread, blocks the device in its reset, reads on another. */
+    private void resetBlocksNoRead(Runnable resetWrite) throws Exception {
         CountDownLatch inReset = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         fake.onReset = () -> {
@@ -232,11 +248,14 @@ class VirtioPciTransportTest {
         };
         // a thread each, as two vCPUs (the common pool may have a single worker)
         Executor vcpu = r -> Thread.ofPlatform().daemon().start(r);
-        CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> drv.setStatus(0), vcpu);
+        CompletableFuture<Void> writer = CompletableFuture.runAsync(resetWrite, vcpu);
         try {
             assertTrue(inReset.await(5, TimeUnit.SECONDS));
             int during = CompletableFuture.supplyAsync(drv::status, vcpu).get(5, TimeUnit.SECONDS);
             assertTrue((during & STATUS_DRIVER_OK) != 0, "still running while the device resets: " + during);
+            long vendor = CompletableFuture.supplyAsync(() -> dev.readConfig(PciDevice.VENDOR_ID, 2), vcpu)
+                    .get(5, TimeUnit.SECONDS);
+            assertEquals(VirtioPciTransport.VENDOR, vendor);
         } finally {
             release.countDown();
         }
