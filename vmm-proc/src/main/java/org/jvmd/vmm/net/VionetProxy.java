@@ -26,7 +26,7 @@ import org.jvmd.vmm.proxy.DeviceProxy;
  * virtio-net in vmm-proc: the guest-visible half of a NIC whose queues a vionet-proc
  * serves (vmd's vionet.c split vhost-user style). This side offers the features of the
  * {@link NicConfig} and answers the device configuration space ({@link NetConfigSpace});
- * the relay of control events, stats, reset and vionet's death are the shared
+ * the forwarding of the VirtioDevice life-cycle, stats and vionet's death are the shared
  * {@link DeviceProxy}'s. Besides those, vionet's {@code TunCapabilities} go up to the
  * {@link TunCapRelay} (vmd applies TUNSETOFFLOAD) and the replies come back down through
  * {@link #tuncapReply}.
