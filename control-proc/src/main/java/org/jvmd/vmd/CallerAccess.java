@@ -16,7 +16,7 @@ import org.jvmd.vmd.config.Accounts;
  * initrd) is one that caller could open itself. vmd opens it as root, then checks, on the
  * descriptor it opened, that the caller may read it (and write it, for a disk) and may search
  * every directory above it, with the caller's uid and groups. One implementation for every
- * file a caller may name ({@link DiskImages}, {@link VmmLauncher}'s boot files).
+ * file a caller may name ({@link DiskImages}, {@link VmmProcSpawner}'s boot files).
  */
 final class CallerAccess {
     private CallerAccess() {}

@@ -45,7 +45,7 @@ public final class Registry {
     private final Executor executor;
     private final LongSupplier nanoTime;
     private final LladdrGenerator lladdrs;
-    private final Map<Integer, Vm> vms = new LinkedHashMap<>();
+    private final Map<Integer, VmdVm> vms = new LinkedHashMap<>();
     private int nextId = 1;
     private Config config;
 
@@ -119,16 +119,16 @@ public final class Registry {
      */
     public synchronized List<Integer> load(Config c) {
         this.config = c;
-        Map<String, Vm> byName = new HashMap<>();
-        for (Vm vm : vms.values()) {
+        Map<String, VmdVm> byName = new HashMap<>();
+        for (VmdVm vm : vms.values()) {
             byName.put(vm.name(), vm);
         }
         List<String> names = new ArrayList<>();
         for (VmSpec spec : c.vms()) {
             names.add(spec.name());
-            Vm vm = byName.get(spec.name());
+            VmdVm vm = byName.get(spec.name());
             if (vm == null) {
-                vm = new Vm(nextId++, spec, true);
+                vm = new VmdVm(nextId++, spec, true);
                 vms.put(vm.id, vm);
             } else {
                 vm.configured = true;
@@ -137,8 +137,8 @@ public final class Registry {
                 }
             }
         }
-        for (Iterator<Vm> it = vms.values().iterator(); it.hasNext();) {
-            Vm vm = it.next();
+        for (Iterator<VmdVm> it = vms.values().iterator(); it.hasNext();) {
+            VmdVm vm = it.next();
             if (vm.configured && !names.contains(vm.name())) {
                 vm.configured = false;
                 if (vm.state == VmState.STOPPED) {
@@ -148,7 +148,7 @@ public final class Registry {
         }
         List<Integer> toStart = new ArrayList<>();
         for (VmSpec spec : c.vms()) {
-            Vm vm = byName.containsKey(spec.name()) ? byName.get(spec.name()) : find(VmRef.of(spec.name()));
+            VmdVm vm = byName.containsKey(spec.name()) ? byName.get(spec.name()) : find(VmRef.of(spec.name()));
             if (vm != null && spec.enabled() && vm.state == VmState.STOPPED) {
                 toStart.add(vm.id);
             }
@@ -186,13 +186,13 @@ public final class Registry {
         List<VmSpec> specs = new ArrayList<>(current.vms());
         List<Integer> toStart = new ArrayList<>();
         for (VmSpec spec : c.vms()) {
-            Vm known = find(VmRef.of(spec.name()));
+            VmdVm known = find(VmRef.of(spec.name()));
             if (known != null) {
                 LOG.fine(() -> "load: vm " + spec.name() + " skipped ("
                         + (known.state.hasProcess() ? "running" : "already exists") + ")");
                 continue;
             }
-            Vm vm = new Vm(nextId++, spec, true);
+            VmdVm vm = new VmdVm(nextId++, spec, true);
             vms.put(vm.id, vm);
             specs.add(spec);
             if (spec.enabled()) {
@@ -211,8 +211,8 @@ public final class Registry {
      */
     public synchronized void purge(boolean purgeVms, boolean purgeSwitches) {
         if (purgeVms) {
-            for (Iterator<Vm> it = vms.values().iterator(); it.hasNext();) {
-                Vm vm = it.next();
+            for (Iterator<VmdVm> it = vms.values().iterator(); it.hasNext();) {
+                VmdVm vm = it.next();
                 vm.configured = false;
                 if (vm.state == VmState.STOPPED || vm.state == VmState.WAITING) {
                     it.remove();
@@ -235,14 +235,14 @@ public final class Registry {
 
     public synchronized List<VmInfo> status() {
         List<VmInfo> out = new ArrayList<>();
-        for (Vm vm : vms.values()) {
+        for (VmdVm vm : vms.values()) {
             out.add(info(vm));
         }
         return out;
     }
 
     public synchronized Optional<VmInfo> info(VmRef ref) {
-        Vm vm = find(ref);
+        VmdVm vm = find(ref);
         return vm == null ? Optional.empty() : Optional.of(info(vm));
     }
 
@@ -251,7 +251,7 @@ public final class Registry {
         return info(require(ref, caller));
     }
 
-    private static VmInfo info(Vm vm) {
+    private static VmInfo info(VmdVm vm) {
         VmSpec s = vm.spec;
         boolean proc = vm.state.hasProcess();
         return new VmInfo(vm.id, proc ? vm.pid : 0, s.vcpus(), s.memoryBytes(), proc ? curMemory(vm) : 0,
@@ -260,7 +260,7 @@ public final class Registry {
     }
 
     /** vmd's CURMEM: the guest memory in use as the VM process reports it (0 until its first report). */
-    private static long curMemory(Vm vm) {
+    private static long curMemory(VmdVm vm) {
         VmProcess p = vm.process;
         return p == null ? 0 : Math.max(0, p.residentBytes());
     }
@@ -269,11 +269,11 @@ public final class Registry {
         return s.disks().stream().map(DiskSpec::toString).toList();
     }
 
-    private Vm find(VmRef ref) {
+    private VmdVm find(VmRef ref) {
         if (ref.id() != 0) {
             return vms.get(ref.id());
         }
-        for (Vm vm : vms.values()) {
+        for (VmdVm vm : vms.values()) {
             if (vm.name().equals(ref.name())) {
                 return vm;
             }
@@ -281,8 +281,8 @@ public final class Registry {
         return null;
     }
 
-    private Vm require(VmRef ref, Caller caller) throws VmdException {
-        Vm vm = find(ref);
+    private VmdVm require(VmRef ref, Caller caller) throws VmdException {
+        VmdVm vm = find(ref);
         if (vm == null) {
             throw new VmdException(VmdException.ENOENT, "vm not found");
         }
@@ -300,7 +300,7 @@ public final class Registry {
      */
     public synchronized CompletableFuture<VmInfo> start(VmRef ref, StartOptions opts, Caller caller)
             throws VmdException {
-        Vm vm = find(ref);
+        VmdVm vm = find(ref);
         if (vm == null) {
             vm = create(ref, opts, caller);
         } else {
@@ -331,7 +331,7 @@ public final class Registry {
 
     /** Starts a VM queued by staggered start, if it is still waiting. */
     public synchronized void startQueued(int id) {
-        Vm vm = vms.get(id);
+        VmdVm vm = vms.get(id);
         if (vm != null && (vm.state == VmState.WAITING || vm.state == VmState.STOPPED)) {
             launch(vm).exceptionally(e -> null);
         }
@@ -340,14 +340,14 @@ public final class Registry {
     /** Marks configured VMs as waiting for staggered start. */
     public synchronized void markWaiting(List<Integer> ids) {
         for (int id : ids) {
-            Vm vm = vms.get(id);
+            VmdVm vm = vms.get(id);
             if (vm != null && vm.state == VmState.STOPPED) {
                 vm.state = VmState.WAITING;
             }
         }
     }
 
-    private Vm create(VmRef ref, StartOptions opts, Caller caller) throws VmdException {
+    private VmdVm create(VmRef ref, StartOptions opts, Caller caller) throws VmdException {
         if (ref.id() != 0 || ref.name().isEmpty()) {
             throw new VmdException(VmdException.ENOENT, "vm not found");
         }
@@ -357,7 +357,7 @@ public final class Registry {
         }
         VmSpec spec;
         if (opts.template().isPresent()) {
-            Vm parent = find(VmRef.of(opts.template().get()));
+            VmdVm parent = find(VmRef.of(opts.template().get()));
             if (parent == null) {
                 throw new VmdException(VmdException.EINVAL, "invalid template");
             }
@@ -399,7 +399,7 @@ public final class Registry {
         } else {
             throw new VmdException(VmdException.ENOENT, "vm not found");
         }
-        Vm vm = new Vm(nextId++, spec, false);
+        VmdVm vm = new VmdVm(nextId++, spec, false);
         vms.put(vm.id, vm);
         return vm;
     }
@@ -416,7 +416,7 @@ public final class Registry {
 
     private LladdrAllocator allocator() {
         List<MacAddress> used = new ArrayList<>();
-        for (Vm vm : vms.values()) {
+        for (VmdVm vm : vms.values()) {
             vm.spec.interfaces().forEach(i -> used.add(i.lladdr()));
         }
         return new LladdrAllocator(lladdrs, used);
@@ -458,7 +458,7 @@ public final class Registry {
     }
 
     /** Under the lock: STARTING, then launch on the executor. */
-    private CompletableFuture<Vm> launch(Vm vm) {
+    private CompletableFuture<VmdVm> launch(VmdVm vm) {
         long now = nanoTime.getAsLong();
         vm.starts.addLast(now);
         while (vm.starts.size() > RESTART_LIMIT) {
@@ -467,7 +467,7 @@ public final class Registry {
         vm.state = VmState.STARTING;
         vm.stopRequested = false;
         int gen = ++vm.generation;
-        CompletableFuture<Vm> result = new CompletableFuture<>();
+        CompletableFuture<VmdVm> result = new CompletableFuture<>();
         vm.startResult = result;
         VmSpec spec = vm.spec;
         LOG.fine(() -> "vm " + spec.name() + ": starting");
@@ -475,7 +475,7 @@ public final class Registry {
         return result;
     }
 
-    private void doLaunch(Vm vm, int gen, VmSpec spec) {
+    private void doLaunch(VmdVm vm, int gen, VmSpec spec) {
         VmProcess p;
         try {
             p = launcher.launch(vm.id, spec, new Events(vm, gen));
@@ -512,10 +512,10 @@ public final class Registry {
 
     /** The process's events for one launch; stale ones (an earlier launch) are ignored. */
     private final class Events implements VmLauncher.Listener {
-        private final Vm vm;
+        private final VmdVm vm;
         private final int gen;
 
-        Events(Vm vm, int gen) {
+        Events(VmdVm vm, int gen) {
             this.vm = vm;
             this.gen = gen;
         }
@@ -561,7 +561,7 @@ public final class Registry {
         }
     }
 
-    private boolean restartAllowed(Vm vm) {
+    private boolean restartAllowed(VmdVm vm) {
         if (vm.starts.size() < RESTART_LIMIT) {
             return true;
         }
@@ -569,7 +569,7 @@ public final class Registry {
     }
 
     /** Under the lock: the VM is stopped; wake everyone waiting on it. */
-    private void ended(Vm vm, VmdException startFailure) {
+    private void ended(VmdVm vm, VmdException startFailure) {
         vm.state = VmState.STOPPED;
         vm.process = null;
         vm.pid = 0;
@@ -577,7 +577,7 @@ public final class Registry {
         if (vm.startResult != null && !vm.startResult.isDone()) {
             vm.startResult.completeExceptionally(startFailure);
         }
-        for (CompletableFuture<Vm> f : vm.stopWaiters) {
+        for (CompletableFuture<VmdVm> f : vm.stopWaiters) {
             f.complete(vm);
         }
         vm.stopWaiters.clear();
@@ -591,10 +591,10 @@ public final class Registry {
     /** vmctl stop: the future completes when the VM has terminated. */
     public CompletableFuture<VmInfo> stop(VmRef ref, boolean force, Caller caller) throws VmdException {
         VmProcess p;
-        CompletableFuture<Vm> done = new CompletableFuture<>();
+        CompletableFuture<VmdVm> done = new CompletableFuture<>();
         int id;
         synchronized (this) {
-            Vm vm = require(ref, caller);
+            VmdVm vm = require(ref, caller);
             id = vm.id;
             if (vm.state == VmState.WAITING) {
                 vm.state = VmState.STOPPED;
@@ -618,18 +618,18 @@ public final class Registry {
         return done.thenApply(v -> stoppedInfo(vmId, v));
     }
 
-    private static VmInfo stoppedInfo(int id, Vm v) {
+    private static VmInfo stoppedInfo(int id, VmdVm v) {
         return new VmInfo(id, 0, v.spec.vcpus(), v.spec.memoryBytes(), 0, "", v.spec.owner().uid(),
                 v.spec.owner().gid(), VmState.STOPPED, v.name(), diskNames(v.spec));
     }
 
     /** vmctl wait: completes when the VM terminates. */
     public synchronized CompletableFuture<VmInfo> waitFor(VmRef ref, Caller caller) throws VmdException {
-        Vm vm = require(ref, caller);
+        VmdVm vm = require(ref, caller);
         if (vm.state == VmState.STOPPED || vm.state == VmState.WAITING) {
             throw new VmdException(VmdException.EINVAL, "cannot stop vm that is not running");
         }
-        CompletableFuture<Vm> f = new CompletableFuture<>();
+        CompletableFuture<VmdVm> f = new CompletableFuture<>();
         vm.stopWaiters.add(f);
         int id = vm.id;
         return f.thenApply(v -> stoppedInfo(id, v));
@@ -645,7 +645,7 @@ public final class Registry {
 
     private VmInfo pauseOrUnpause(VmRef ref, Caller caller, boolean pause) throws VmdException {
         VmProcess p;
-        Vm vm;
+        VmdVm vm;
         synchronized (this) {
             vm = require(ref, caller);
             VmState need = pause ? VmState.RUNNING : VmState.PAUSED;
@@ -675,7 +675,7 @@ public final class Registry {
     public StatsReply stats(VmRef ref, Caller caller) throws VmdException {
         VmProcess p;
         synchronized (this) {
-            Vm vm = require(ref, caller);
+            VmdVm vm = require(ref, caller);
             p = vm.process;
             if (p == null) {
                 throw new VmdException(VmdException.EINVAL, "vm is not running");
@@ -701,7 +701,7 @@ public final class Registry {
         for (int id : ids) {
             try {
                 synchronized (this) {
-                    Vm vm = vms.get(id);
+                    VmdVm vm = vms.get(id);
                     if (vm == null) {
                         continue;
                     }
@@ -714,9 +714,9 @@ public final class Registry {
             } catch (VmdException e) {
                 // already stopping or stopped
                 synchronized (this) {
-                    Vm vm = vms.get(id);
+                    VmdVm vm = vms.get(id);
                     if (vm != null && vm.state == VmState.STOPPING) {
-                        CompletableFuture<Vm> f = new CompletableFuture<>();
+                        CompletableFuture<VmdVm> f = new CompletableFuture<>();
                         vm.stopWaiters.add(f);
                         pending.add(f.thenApply(v -> null));
                     }
@@ -732,7 +732,7 @@ public final class Registry {
         }
         List<VmProcess> left = new ArrayList<>();
         synchronized (this) {
-            for (Vm vm : vms.values()) {
+            for (VmdVm vm : vms.values()) {
                 if (vm.process != null) {
                     left.add(vm.process);
                 }

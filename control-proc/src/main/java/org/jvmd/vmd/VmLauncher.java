@@ -6,7 +6,7 @@ import org.jvmd.vmd.config.VmSpec;
 
 /**
  * Starts VM processes. The registry's state machine only sees this interface, so it is tested
- * without processes; {@link VmmLauncher} spawns vmm-proc.
+ * without processes; {@link VmmProcSpawner} spawns vmm-proc.
  */
 public interface VmLauncher {
     /** What the process reports after {@link #launch} returned. */

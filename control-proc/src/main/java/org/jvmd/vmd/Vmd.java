@@ -68,7 +68,7 @@ public final class Vmd implements Control.Daemon {
         this.configFile = options.config();
         long readyMs = Long.getLong("jvmd.vmmReadyTimeoutMs", System.getenv("KVM_LAB") != null ? 300_000 : 60_000);
         this.registry = new Registry(
-                new VmmLauncher(this::currentConfig, readyMs, System.getProperty("jvmd.vmmUser", ""),
+                new VmmProcSpawner(this::currentConfig, readyMs, System.getProperty("jvmd.vmmUser", ""),
                         vmmChroot(), consoleLogDir(), EtcAccounts.system()),
                 Executors.newCachedThreadPool(Thread.ofPlatform().name("vmd-worker-", 0).daemon(true).factory()),
                 System::nanoTime, env.lladdrs());

@@ -48,11 +48,11 @@ class BootFilesTest {
 
     static String refused(VmSpec spec) {
         return assertThrows(CallerAccess.Refused.class,
-                () -> VmmLauncher.openBootFiles(spec, DiskImagesTest.ACCOUNTS)).getMessage();
+                () -> VmmProcSpawner.openBootFiles(spec, DiskImagesTest.ACCOUNTS)).getMessage();
     }
 
     static int opened(VmSpec spec) throws Exception {
-        List<Fd> fds = VmmLauncher.openBootFiles(spec, DiskImagesTest.ACCOUNTS);
+        List<Fd> fds = VmmProcSpawner.openBootFiles(spec, DiskImagesTest.ACCOUNTS);
         Fd.closeAll(fds);
         return fds.size();
     }

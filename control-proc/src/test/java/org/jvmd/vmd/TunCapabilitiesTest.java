@@ -58,7 +58,7 @@ class TunCapabilitiesTest {
             }
         };
         try {
-            var p = new VmmLauncher.VmmProcess(spec, null, taps,
+            var p = new VmmProcSpawner.VmmProcess(spec, null, taps,
                     DiskImages.open(java.util.List.of(), org.jvmd.vmd.config.Accounts.NONE), none, 1000, 1000);
             int flags = Tap.TUN_F_CSUM | Tap.TUN_F_TSO4 | Tap.TUN_F_TSO6;
             TunCapabilitiesReply ok = p.applyTunCapabilities(TunCapabilities.newBuilder().setNic(0).setCsum(true)

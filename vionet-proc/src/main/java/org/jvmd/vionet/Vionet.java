@@ -24,8 +24,8 @@ import org.jvmd.virtio.net.VirtioNetHdr;
  * {@link VionetTx} (guest frames to the tap), {@link VionetRx} (tap frames and DHCP answers
  * to the guest) and {@link VionetCtrl} (the control queue over {@link MacFilter}); what the
  * tap may hand is {@link TunCapTracker}'s. Pure: it sees guest memory through
- * {@link GuestMemory}, the tap through {@link TapPort}, interrupts through
- * {@link Interrupts} and its channel through {@link Uplink}; the shell ({@link VionetMain},
+ * {@link GuestMemory}, the tap through {@link TapIo}, interrupts through
+ * {@link VectorInterrupt} and its channel through {@link VionetUplink}; the shell ({@link VionetMain},
  * {@link VionetLoop}) wires the real ones and calls in from its one thread. There are no
  * locks: nothing here may be called from two threads.
  *
@@ -71,8 +71,8 @@ public final class Vionet {
 
     private final VionetConfig cfg;
     private final GuestMemory memory;
-    private final Interrupts irq;
-    private final Uplink uplink;
+    private final VectorInterrupt irq;
+    private final VionetUplink uplink;
     private final MacFilter filter;
     private final TunCapTracker tunCap = new TunCapTracker();
     private final VionetRx rx;
@@ -91,7 +91,7 @@ public final class Vionet {
     private boolean driverOk;
     private boolean tapRefusalLogged;
 
-    public Vionet(VionetConfig cfg, GuestMemory memory, TapPort tap, Interrupts irq, Uplink uplink) {
+    public Vionet(VionetConfig cfg, GuestMemory memory, TapIo tap, VectorInterrupt irq, VionetUplink uplink) {
         this.cfg = cfg;
         this.memory = memory;
         this.irq = irq;
@@ -167,6 +167,9 @@ public final class Vionet {
     }
 
     // ---------------------------------------------------------------- control plane
+    // The device-process end of vmm-proc's one VirtioDevice life-cycle: VionetProxy forwards
+    // acceptFeatures, queueEnabled, activate and reset as FeaturesAcked, QueueReady, DriverOk
+    // and Reset, which arrive here in that order, on the shell's one thread (VionetLoop).
 
     /** FeaturesAcked (virtio 1.2 §3.1.1 step 5): only bits offered and implemented count. */
     public void featuresAcked(long features) {

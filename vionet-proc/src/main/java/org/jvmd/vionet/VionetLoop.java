@@ -28,7 +28,7 @@ import org.jvmd.virtio.device.Log;
  * test machine without raising throughput, docs/dev-notes/guest-sim.md item 5, and were
  * removed.)
  */
-public final class VionetLoop implements Interrupts, Uplink {
+public final class VionetLoop implements VectorInterrupt, VionetUplink {
     private static final long CHANNEL = 0;
     private static final long TAP = 1;
     private static final long KICK = 10;

@@ -64,7 +64,7 @@ public final class VionetMain implements DeviceMain.Device<VionetMain.Setup> {
             kicks[Vionet.CTRL] = DeviceMain.take(r, FdRole.FD_KICK, Vionet.CTRL, false);
             Fd[] calls = DeviceMain.calls(r);
             VionetLoop loop = new VionetLoop(ch, tap, kicks, calls);
-            Vionet vionet = new Vionet(cfg, memory, new NativeTapPort(tap, memory), loop, loop);
+            Vionet vionet = new Vionet(cfg, memory, new NativeTapIo(tap, memory), loop, loop);
             loop.attach(vionet);
             return new Setup(init.getUser(), init.getChroot(), cfg, tap, loop);
             // every descriptor not taken is closed here
@@ -115,7 +115,7 @@ public final class VionetMain implements DeviceMain.Device<VionetMain.Setup> {
             for (ToVionet.MsgCase c : ToVionet.MsgCase.values()) {
                 c.getNumber();
             }
-            Warmup.run();
+            VionetWarmup.run();
         } catch (IOException e) {
             throw new IllegalStateException("warm-up: " + e.getMessage(), e);
         }

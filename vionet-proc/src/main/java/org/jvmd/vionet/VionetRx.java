@@ -52,7 +52,7 @@ final class VionetRx {
 
     private final VionetConfig cfg;
     private final GuestMemory memory;
-    private final TapPort tap;
+    private final TapIo tap;
     private final MacFilter filter;
     private final TunCapTracker tunCap;
     private final NicCounters counters = new NicCounters();
@@ -91,7 +91,7 @@ final class VionetRx {
     /** An answer was posted since the last {@link #process}: the device should run receive. */
     private boolean dhcpMail;
 
-    VionetRx(VionetConfig cfg, GuestMemory memory, TapPort tap, MacFilter filter, TunCapTracker tunCap,
+    VionetRx(VionetConfig cfg, GuestMemory memory, TapIo tap, MacFilter filter, TunCapTracker tunCap,
              RxOffloadPolicy policy) {
         this.cfg = cfg;
         this.memory = memory;

@@ -26,7 +26,7 @@ final class VionetTx {
     static final int BUDGET = 256;
 
     private final VionetConfig cfg;
-    private final TapPort tap;
+    private final TapIo tap;
     private final VionetRx rx;
     private final NicCounters counters = new NicCounters();
     private final WorkArea work = new WorkArea();
@@ -40,7 +40,7 @@ final class VionetTx {
     private TxValidator validator;
     private boolean pending;
 
-    VionetTx(VionetConfig cfg, TapPort tap, VionetRx rx, TxValidator validator) {
+    VionetTx(VionetConfig cfg, TapIo tap, VionetRx rx, TxValidator validator) {
         this.cfg = cfg;
         this.tap = tap;
         this.rx = rx;

@@ -5,8 +5,8 @@
  * <ul>
  *   <li>{@link org.jvmd.vionet.Vionet}: the device (negotiation, activation, reset, TUNSCAP,
  *       counters) against {@link org.jvmd.virtio.GuestMemory},
- *       {@link org.jvmd.vionet.TapPort}, {@link org.jvmd.vionet.Interrupts} and
- *       {@link org.jvmd.vionet.Uplink}, with one class per queue: {@code VionetTx},
+ *       {@link org.jvmd.vionet.TapIo}, {@link org.jvmd.vionet.VectorInterrupt} and
+ *       {@link org.jvmd.vionet.VionetUplink}, with one class per queue: {@code VionetTx},
  *       {@code VionetRx} (held chains, backlog), {@code VionetCtrl} (over
  *       {@link org.jvmd.vionet.MacFilter}), and {@code TunCapTracker}, the pure state machine
  *       of what the tap may hand. One thread, no locks. Tested in process with heap memory, the
@@ -17,7 +17,7 @@
  *   <li>{@link org.jvmd.vionet.VionetMain}: acquire (init message, memfd, tap, eventfds),
  *       shed (preload, warm-up, chroot, setresuid, seccomp without open/socket/exec/ioctl),
  *       then {@link org.jvmd.vionet.VionetLoop}, the one event-loop thread (epoll over the
- *       channel, the tap and the kicks), with {@link org.jvmd.vionet.NativeTapPort} doing
+ *       channel, the tap and the kicks), with {@link org.jvmd.vionet.NativeTapIo} doing
  *       readv/writev straight between the tap and mapped guest memory.</li>
  * </ul>
  * The channel contract (messages, descriptors, TUNSCAP replies, stats keys) is described in

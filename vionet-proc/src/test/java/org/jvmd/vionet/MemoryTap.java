@@ -12,7 +12,7 @@ import org.jvmd.virtio.blk.GuestSpans;
  * the buffers were too small (the frame is then truncated). Errors can be injected. No
  * allocation per frame.
  */
-public final class MemoryTap implements TapPort {
+public final class MemoryTap implements TapIo {
     public static final int SLOT = Vionet.TAP_HDR + Vionet.MAX_FRAME + 64;
 
     private final GuestMemory memory;

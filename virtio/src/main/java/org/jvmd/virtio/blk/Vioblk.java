@@ -161,6 +161,9 @@ public final class Vioblk {
     }
 
     // ---- control plane (vmm-proc's transport, relayed) ----
+    // The device-process end of vmm-proc's one VirtioDevice life-cycle: VioblkProxy forwards
+    // acceptFeatures, queueEnabled, activate and reset as FeaturesAcked, QueueReady, DriverOk
+    // and Reset, which arrive here in that order, on the device thread (VioblkLoop).
 
     /** FeaturesAcked: the driver's choice, masked to what was offered. */
     public void featuresAcked(long features) {

@@ -32,7 +32,7 @@ import org.jvmd.vmm.proxy.DeviceProxy;
  * virtio-blk in vmm-proc: the guest-visible half of a disk whose request queue a
  * vioblk-proc serves (vmd's vioblk.c split vhost-user style). This side offers the disk's
  * features and answers the configuration space ({@link BlkConfigSpace}) from the geometry
- * vioblk reports in {@code VioblkReady}; the relay of control events, stats, reset and
+ * vioblk reports in {@code VioblkReady}; the forwarding of the VirtioDevice life-cycle, stats and
  * vioblk's death are the shared {@link DeviceProxy}'s. Besides those, {@link #pause} asks
  * vioblk to finish its in-flight requests and stop touching guest memory (vmctl pause).
  */

@@ -26,9 +26,9 @@ import org.jvmd.vmm.proxy.DeviceProxy;
  * virtio-net in vmm-proc: the guest-visible half of a NIC whose queues a vionet-proc
  * serves (vmd's vionet.c split vhost-user style). This side offers the features of the
  * {@link NicConfig} and answers the device configuration space ({@link NetConfigSpace});
- * the relay of control events, stats, reset and vionet's death are the shared
+ * the forwarding of the VirtioDevice life-cycle, stats and vionet's death are the shared
  * {@link DeviceProxy}'s. Besides those, vionet's {@code TunCapabilities} go up to the
- * {@link Uplink} (vmd applies TUNSETOFFLOAD) and the replies come back down through
+ * {@link TunCapRelay} (vmd applies TUNSETOFFLOAD) and the replies come back down through
  * {@link #tuncapReply}.
  */
 public final class VionetProxy extends DeviceProxy<FromVionet> {
@@ -42,22 +42,22 @@ public final class VionetProxy extends DeviceProxy<FromVionet> {
     public static final int CTRL = 2;
     static final long RESET_TIMEOUT_MS = DeviceProxy.RESET_TIMEOUT_MS;
 
-    /** Where vionet's TUNSCAP goes: vmd, through vmm-proc's channel ({@code FromVmm{tuncap}}). */
-    public interface Uplink {
+    /** Relays vionet's TUNSCAP on to vmd, through vmm-proc's channel ({@code FromVmm{tuncap}}). */
+    public interface TunCapRelay {
         void tunCapabilities(TunCapabilities caps);
     }
 
     private final NicConfig nic;
-    private final Uplink uplink;
+    private final TunCapRelay uplink;
     private final NetConfigSpace config;
     private final long offered;
 
     /** Creates the device and its eventfds; {@link #start} or {@link #spawn} connects vionet. */
-    public VionetProxy(String title, NicConfig nic, Uplink uplink) throws SysException {
+    public VionetProxy(String title, NicConfig nic, TunCapRelay uplink) throws SysException {
         this(title, nic, uplink, NetConfigSpace.offeredFeatures(nic.getFeatures()));
     }
 
-    private VionetProxy(String title, NicConfig nic, Uplink uplink, long offered) throws SysException {
+    private VionetProxy(String title, NicConfig nic, TunCapRelay uplink, long offered) throws SysException {
         super(title, "vionet", FromVionet.parser(),
                 VirtioNetFeatures.has(offered, VirtioNetFeatures.CTRL_VQ) ? 3 : 2);
         this.nic = nic;
@@ -71,7 +71,7 @@ public final class VionetProxy extends DeviceProxy<FromVionet> {
      * {@code tap} are handed over (closed in every case). {@code output}: vionet's
      * stdout+stderr, or null to inherit. {@code classpath}: null for this JVM's.
      */
-    public static VionetProxy spawn(String title, NicConfig nic, Uplink uplink, Fd memfd, Fd tap,
+    public static VionetProxy spawn(String title, NicConfig nic, TunCapRelay uplink, Fd memfd, Fd tap,
                                     List<MemoryRegion> regions, String user, String chroot, Path output,
                                     String classpath, long readyTimeoutMs) throws IOException {
         return connect(title, nic, uplink, null, memfd, tap, regions, user, chroot, output, classpath, readyTimeoutMs);
@@ -94,7 +94,7 @@ public final class VionetProxy extends DeviceProxy<FromVionet> {
      * {@link #spawn}, or, when {@code started} is not null, the same with that vionet-proc
      * from {@link #startEarly} (handed over: closed on failure).
      */
-    public static VionetProxy connect(String title, NicConfig nic, Uplink uplink, Child started, Fd memfd, Fd tap,
+    public static VionetProxy connect(String title, NicConfig nic, TunCapRelay uplink, Child started, Fd memfd, Fd tap,
                                       List<MemoryRegion> regions, String user, String chroot, Path output,
                                       String classpath, long readyTimeoutMs) throws IOException {
         return connect(() -> new VionetProxy(title, nic, uplink), started,
@@ -173,10 +173,10 @@ public final class VionetProxy extends DeviceProxy<FromVionet> {
         return config.read(offset, size);
     }
 
-    /** Refuses every set once vionet is gone, and sets breaking §5.1.3.1's dependencies. */
+    /** Refuses sets breaking §5.1.3.1's dependencies (a gone vionet refuses every set: {@link DeviceProxy}). */
     @Override
-    public boolean acceptFeatures(long features) {
-        return super.acceptFeatures(features) && VirtioNetFeatures.firstUnmetDependency(features) < 0;
+    protected boolean featuresServable(long features) {
+        return VirtioNetFeatures.firstUnmetDependency(features) < 0;
     }
 
     /** vmd's answer to a {@code TunCapabilities}, passed down to vionet. */

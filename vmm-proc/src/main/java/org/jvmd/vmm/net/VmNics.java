@@ -50,7 +50,7 @@ public final class VmNics implements AutoCloseable {
      * vionet started so far is stopped and every tap closed.
      */
     public static VmNics attach(String vmTitle, Vm vm, PciHost pci, PciBarMapper bars, List<NicConfig> configs,
-                                List<Fd> taps, String user, String chroot, VionetProxy.Uplink uplink, Path output)
+                                List<Fd> taps, String user, String chroot, VionetProxy.TunCapRelay uplink, Path output)
             throws IOException {
         return attach(vmTitle, vm, pci, bars, configs, taps, null, user, chroot, uplink, output);
     }
@@ -61,7 +61,7 @@ public final class VmNics implements AutoCloseable {
      */
     public static VmNics attach(String vmTitle, Vm vm, PciHost pci, PciBarMapper bars, List<NicConfig> configs,
                                 List<Fd> taps, List<Child> started, String user, String chroot,
-                                VionetProxy.Uplink uplink, Path output) throws IOException {
+                                VionetProxy.TunCapRelay uplink, Path output) throws IOException {
         List<Child> early = started == null ? new ArrayList<>() : new ArrayList<>(started);
         if (taps.size() != configs.size() || (started != null && started.size() != configs.size())) {
             Fd.closeAll(taps);

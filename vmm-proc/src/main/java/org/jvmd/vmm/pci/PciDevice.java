@@ -188,10 +188,20 @@ public class PciDevice {
         return v;
     }
 
-    /** Writes {@code size} (1..4) bytes at {@code offset} through the write and W1C masks. */
-    public final synchronized void writeConfig(int offset, int size, long value) {
+    /**
+     * Writes {@code size} (1..4) bytes at {@code offset} through the write and W1C masks; then
+     * runs what {@link #afterConfigWrite} left to do once this device's lock is released.
+     */
+    public final void writeConfig(int offset, int size, long value) {
+        Runnable then = writeConfigLocked(offset, size, value);
+        if (then != null) {
+            then.run();
+        }
+    }
+
+    private synchronized Runnable writeConfigLocked(int offset, int size, long value) {
         if (offset < 0 || offset >= CONFIG_SIZE || size < 1 || size > 8) {
-            return;
+            return null;
         }
         int n = Math.min(size, CONFIG_SIZE - offset);
         for (int i = 0; i < n; i++) {
@@ -207,14 +217,20 @@ public class PciDevice {
         if (touches(offset, n, COMMAND, 2) || touches(offset, n, BAR0, 24)) {
             updateMappings();
         }
-        afterConfigWrite(offset, n, value);
+        return afterConfigWrite(offset, n, value);
     }
 
     /** Hook: refresh {@code config} bytes in range before they are read. */
     protected void beforeConfigRead(int offset, int size) {}
 
-    /** Hook: the guest wrote {@code [offset, offset+size)} (already stored through the masks). */
-    protected void afterConfigWrite(int offset, int size, long value) {}
+    /**
+     * Hook, under this device's lock: the guest wrote {@code [offset, offset+size)} (already
+     * stored through the masks). Returns what is left to do once the lock is released (a
+     * write that must not run under it), or null.
+     */
+    protected Runnable afterConfigWrite(int offset, int size, long value) {
+        return null;
+    }
 
     protected static boolean touches(int offset, int size, int start, int length) {
         return offset < start + length && start < offset + size;

@@ -3,7 +3,6 @@ package org.jvmd.vmm.pci;
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.jvmd.virtio.GuestFault;
@@ -27,6 +26,22 @@ import org.jvmd.vmm.bus.Interrupts;
  * with the enabled queues; writing 0 resets. The driver may not clear status bits, nor
  * change a queue once enabled. Accesses that are not of a field's natural width (or a
  * 32-bit half of a 64-bit field) are ignored and counted, never fatal.
+ *
+ * <p>This is where the {@link VirtioDevice} life-cycle originates, the same for an
+ * in-process device and for a device-process proxy: {@link VirtioDevice#acceptFeatures}
+ * (FEATURES_OK), {@link VirtioDevice#queueEnabled} (queue_enable), {@link VirtioDevice#activate}
+ * (DRIVER_OK), {@link VirtioDevice#reset} (status 0). Two locks: the <em>register lock</em>
+ * (this object's monitor) guards the register state and is held only briefly; the
+ * <em>life-cycle lock</em> is held across each whole write to the common configuration, so
+ * writes are applied one at a time, and the device's life-cycle calls are made under it
+ * alone, on the writing vCPU's thread, after the register lock is released. A device may
+ * therefore block in them (a proxy waits for its process's ResetDone) without stalling
+ * register reads or {@link #deviceNeedsReset}. Lock order: life-cycle, then register; a
+ * write through the PCI configuration access window reaches the BAR only after the
+ * configuration write released the register lock ({@link #afterConfigWrite}).
+ * A status bit that depends on the device (FEATURES_OK, DRIVER_OK) becomes visible only
+ * once the device's call returned; device_status reads 0 after a reset only once the
+ * device's {@code reset} returned.
  *
  * <p>The data path does not pass through here when the core registers an ioeventfd on
  * {@link #notifyAddress} and irqfds on the MSI-X vectors; kicks that do arrive here are
@@ -93,7 +108,8 @@ public final class VirtioPciTransport extends PciDevice {
 
     private final VirtioDevice device;
     private final MsixTable msix;
-    private final List<VirtioTransportListener> listeners = new CopyOnWriteArrayList<>();
+    /** Held across each common-configuration write and the device life-cycle call it causes. */
+    private final Object lifecycle = new Object();
     private final Interrupt interrupt = new Interrupt();
 
     // BAR layout.
@@ -220,10 +236,6 @@ public final class VirtioPciTransport extends PciDevice {
         return msix;
     }
 
-    public void addListener(VirtioTransportListener l) {
-        listeners.add(l);
-    }
-
     /** BAR-relative offset of {@code queue}'s notify slot. */
     public int notifyOffset(int queue) {
         return notifyOffset + queue * NOTIFY_MULTIPLIER;
@@ -298,8 +310,13 @@ public final class VirtioPciTransport extends PciDevice {
         }
     }
 
+    /**
+     * A write through the PCI configuration access window goes to BAR 0 once the
+     * configuration lock (the register lock) is released: a common-configuration write takes
+     * the life-cycle lock first, and the device's life-cycle calls run without the register lock.
+     */
     @Override
-    protected void afterConfigWrite(int offset, int size, long value) {
+    protected Runnable afterConfigWrite(int offset, int size, long value) {
         if (touches(offset, size, msixCap + 2, 2)) {
             int control = get16(msixCap + 2);
             msix.setControl((control & 0x8000) != 0, (control & 0x4000) != 0);
@@ -309,9 +326,10 @@ public final class VirtioPciTransport extends PciDevice {
             long at = get32(pciCfgCap + CAP_OFFSET) & 0xffffffffL;
             if (pciCfgWindowValid(at, len)) {
                 long data = get32(pciCfgCap + CAP_PCI_CFG_DATA) & 0xffffffffL;
-                barWrite(at, len, data);
+                return () -> barWrite(at, len, data);
             }
         }
+        return null;
     }
 
     /** §4.1.4.9: cap.bar names our BAR, length 1, 2 or 4, offset aligned to it and inside the BAR. */
@@ -445,20 +463,30 @@ public final class VirtioPciTransport extends PciDevice {
         };
     }
 
+    /**
+     * One write to the common configuration: applied under the register lock, then the device
+     * life-cycle calls it causes, in order, under the life-cycle lock alone (see the class
+     * comment).
+     */
     private void commonWrite(int off, int size, long value) {
-        List<Runnable> events = new ArrayList<>(1);
-        synchronized (this) {
-            if (!commonWriteLocked(off, size, value, events)) {
-                ignoredAccesses++;
+        synchronized (lifecycle) {
+            List<Runnable> lifecycleCalls = new ArrayList<>(2);
+            synchronized (this) {
+                if (!commonWriteLocked(off, size, value, lifecycleCalls)) {
+                    ignoredAccesses++;
+                }
             }
-        }
-        for (Runnable e : events) {
-            e.run();
+            for (Runnable call : lifecycleCalls) {
+                call.run();
+            }
         }
     }
 
-    /** Applies one write; returns false if it was not a valid access. Listener calls go to {@code events}. */
-    private boolean commonWriteLocked(int off, int size, long value, List<Runnable> events) {
+    /**
+     * Applies one write; returns false if it was not a valid access. The device life-cycle
+     * calls it causes go to {@code lifecycleCalls}, run after the register lock is released.
+     */
+    private boolean commonWriteLocked(int off, int size, long value, List<Runnable> lifecycleCalls) {
         if (size == 8 && (off == Q_DESC || off == Q_DRIVER || off == Q_DEVICE)) {
             return writeQueueAddress(off, value);
         }
@@ -478,7 +506,7 @@ public final class VirtioPciTransport extends PciDevice {
                 driverFeatures = (driverFeatures & ~(0xffffffffL << shift)) | ((v32 & 0xffffffffL) << shift);
             }
             case MSIX_CONFIG -> configVector = vectorOrNone(v32 & 0xffff);
-            case DEVICE_STATUS -> writeStatus(v32 & 0xff, events);
+            case DEVICE_STATUS -> writeStatus(v32 & 0xff, lifecycleCalls);
             case Q_SELECT -> queueSelect = v32 & 0xffff;
             case Q_SIZE -> {
                 return writeQueueSize(v32 & 0xffff);
@@ -490,7 +518,7 @@ public final class VirtioPciTransport extends PciDevice {
                 queueVector.set(queueSelect, vectorOrNone(v32 & 0xffff));
             }
             case Q_ENABLE -> {
-                return writeQueueEnable(v32 & 0xffff, events);
+                return writeQueueEnable(v32 & 0xffff, lifecycleCalls);
             }
             case Q_DESC, Q_DESC + 4, Q_DRIVER, Q_DRIVER + 4, Q_DEVICE, Q_DEVICE + 4 -> {
                 return writeQueueAddressHalf(off, v32);
@@ -554,20 +582,25 @@ public final class VirtioPciTransport extends PciDevice {
         return writeQueueAddress(base, next);
     }
 
-    private boolean writeQueueEnable(int v, List<Runnable> events) {
+    private boolean writeQueueEnable(int v, List<Runnable> lifecycleCalls) {
         if (v != 1 || !queueWritable()) {
             return false; // the driver never writes 0 to queue_enable (§4.1.4.3.2)
         }
         int q = queueSelect;
         queueEnabled[q] = true;
         QueueConfig cfg = queue(q);
-        events.add(() -> listeners.forEach(l -> l.queueReady(cfg)));
+        lifecycleCalls.add(() -> device.queueEnabled(cfg));
         return true;
     }
 
-    private void writeStatus(int v, List<Runnable> events) {
+    /**
+     * A write of device_status. 0 resets; otherwise the driver may only add bits (§2.1.2).
+     * FEATURES_OK and DRIVER_OK need the device: they are left clear here and set by
+     * {@link #featuresOk} and {@link #driverOk} once the device's call returned.
+     */
+    private void writeStatus(int v, List<Runnable> lifecycleCalls) {
         if (v == 0) {
-            reset(events);
+            lifecycleCalls.add(this::reset);
             return;
         }
         if ((status & ~v) != 0) {
@@ -575,63 +608,79 @@ public final class VirtioPciTransport extends PciDevice {
             return;
         }
         int added = v & ~status;
-        int next = v;
-        if ((added & STATUS_FEATURES_OK) != 0) {
-            if (featuresAcceptable()) {
-                long acked = driverFeatures;
-                events.add(() -> listeners.forEach(l -> l.featuresAcked(acked)));
-            } else {
-                next &= ~STATUS_FEATURES_OK; // the driver re-reads and sees it refused (§3.1.1)
-            }
-        }
+        if ((added & STATUS_FEATURES_OK) != 0 && featuresValid()) {
+            long features = driverFeatures;
+            lifecycleCalls.add(() -> featuresOk(features));
+        } // else FEATURES_OK stays clear: the driver re-reads and sees it refused (§3.1.1)
+        status = v & ~(added & (STATUS_FEATURES_OK | STATUS_DRIVER_OK));
         if ((added & STATUS_DRIVER_OK) != 0) {
-            if ((next & STATUS_FEATURES_OK) == 0) {
-                next &= ~STATUS_DRIVER_OK;
-            } else {
-                status = next;
-                activate(events);
-                return;
-            }
+            lifecycleCalls.add(this::driverOk);
         }
-        status = next;
     }
 
-    private boolean featuresAcceptable() {
+    /** FEATURES_OK with {@code features} the transport found valid: set if the device accepts them too. */
+    private void featuresOk(long features) {
+        if (device.acceptFeatures(features)) {
+            synchronized (this) {
+                status |= STATUS_FEATURES_OK;
+            }
+        }
+    }
+
+    /** Before the write: DRIVER set, and the driver's features a subset of the offer with VERSION_1 (§3.1.1). */
+    private boolean featuresValid() {
         long f = driverFeatures;
         return (status & STATUS_DRIVER) != 0
                 && (f & ~offered) == 0
-                && (f & (1L << F_VERSION_1)) != 0
-                && device.acceptFeatures(f);
+                && (f & (1L << F_VERSION_1)) != 0;
     }
 
-    private void activate(List<Runnable> events) {
+    /**
+     * DRIVER_OK: refused without FEATURES_OK; otherwise the device is activated with the
+     * enabled queues, and DRIVER_OK is set once it returned (with DEVICE_NEEDS_RESET and a
+     * configuration change notification if it refused the queues: §2.1.2).
+     */
+    private void driverOk() {
+        long features;
         List<QueueConfig> enabled = new ArrayList<>();
-        for (int q = 0; q < queues; q++) {
-            if (queueEnabled[q]) {
-                enabled.add(queue(q));
+        synchronized (this) {
+            if ((status & STATUS_FEATURES_OK) == 0) {
+                return;
+            }
+            features = driverFeatures;
+            for (int q = 0; q < queues; q++) {
+                if (queueEnabled[q]) {
+                    enabled.add(queue(q));
+                }
             }
         }
         try {
-            device.activate(driverFeatures, List.copyOf(enabled), interrupt);
-            events.add(() -> listeners.forEach(VirtioTransportListener::driverOk));
+            device.activate(features, List.copyOf(enabled), interrupt);
+            synchronized (this) {
+                status |= STATUS_DRIVER_OK;
+            }
         } catch (GuestFault f) {
             LOG.log(Level.WARNING, "device {0} refused activation: {1}", device.deviceType(), f.getMessage());
-            status |= STATUS_NEEDS_RESET;
-            events.add(interrupt::signalConfig);
+            synchronized (this) {
+                status |= STATUS_DRIVER_OK | STATUS_NEEDS_RESET;
+            }
+            interrupt.signalConfig();
         }
     }
 
-    private void reset(List<Runnable> events) {
+    /** Status 0: the device stops first, then the registers return to their reset values (§2.4). */
+    private void reset() {
         device.reset();
-        status = 0;
-        driverFeatures = 0;
-        deviceFeatureSelect = 0;
-        driverFeatureSelect = 0;
-        queueSelect = 0;
-        configVector = MsixTable.NO_VECTOR;
-        isr.set(0);
-        resetQueues();
-        events.add(() -> listeners.forEach(VirtioTransportListener::reset));
+        synchronized (this) {
+            status = 0;
+            driverFeatures = 0;
+            deviceFeatureSelect = 0;
+            driverFeatureSelect = 0;
+            queueSelect = 0;
+            configVector = MsixTable.NO_VECTOR;
+            isr.set(0);
+            resetQueues();
+        }
     }
 
     private void resetQueues() {

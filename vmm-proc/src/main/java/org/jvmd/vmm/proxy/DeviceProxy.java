@@ -42,7 +42,6 @@ import org.jvmd.vmm.pci.QueueConfig;
 import org.jvmd.vmm.pci.VirtioDevice;
 import org.jvmd.vmm.pci.VirtioInterrupt;
 import org.jvmd.vmm.pci.VirtioPciTransport;
-import org.jvmd.vmm.pci.VirtioTransportListener;
 
 /**
  * The guest-visible half of a virtio device whose queues a device process serves (vmd's
@@ -54,9 +53,11 @@ import org.jvmd.vmm.pci.VirtioTransportListener;
  *       configuration changes, as the transport's table), handed to the device process
  *       at init and registered with KVM by {@link KvmEventfds};</li>
  *   <li>the handshake (init with its descriptors, then {@code Ready} or {@code Error});</li>
- *   <li>the transport's control events relayed as protobuf ({@code FeaturesAcked},
- *       {@code QueueReady}, {@code DriverOk}, {@code Reset}, the last waiting for
- *       {@code ResetDone}), and stats requests answered by {@code StatsReply};</li>
+ *   <li>the {@link VirtioDevice} life-cycle, received like any in-process device and
+ *       forwarded as protobuf: {@link #acceptFeatures} → {@code FeaturesAcked},
+ *       {@link #queueEnabled} → {@code QueueReady}, {@link #activate} → {@code DriverOk},
+ *       {@link #reset} → {@code Reset}, the last waiting for {@code ResetDone}; and stats
+ *       requests answered by {@code StatsReply};</li>
  *   <li>one relay thread reading the device's messages: when the device process dies it sees
  *       EOF at once, logs it and flags the device DEVICE_NEEDS_RESET (virtio 1.2 §2.1.2)
  *       instead of ending the VM; from then on FEATURES_OK is refused, so a
@@ -89,7 +90,6 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
     private Channel channel;
     private Child child;
     private Thread relayThread;
-    private final VirtioTransportListener events = new TransportEvents();
     private long sendFailures;
     private long configWrites;
 
@@ -245,7 +245,7 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
         return r;
     }
 
-    /** Tells the proxy which transport carries it (for DEVICE_NEEDS_RESET) and listens to it. */
+    /** Tells the proxy which transport carries it: the one it flags DEVICE_NEEDS_RESET when the process dies. */
     public void bind(VirtioPciTransport t) {
         if (t.device() != this) {
             throw new IllegalArgumentException("the transport carries another device");
@@ -254,7 +254,6 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
             throw new IllegalStateException("the transport has " + t.msix().vectors() + " MSI-X vectors, not " + vectors);
         }
         this.transport = t;
-        t.addListener(events);
     }
 
     public String title() {
@@ -294,15 +293,44 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
         configWrites++;
     }
 
-    /** Refuses every feature set once the device process is gone. */
+    // ---- VirtioDevice life-cycle, forwarded to the device process ----
+    // Each runs on the vCPU thread that wrote the register, under the transport's life-cycle
+    // lock and not its register lock (VirtioDevice); the sends take only sendLock.
+
+    /**
+     * FEATURES_OK: refused once the device process is gone, or when {@link #featuresServable}
+     * says no; otherwise {@code FeaturesAcked} tells the device process the features.
+     */
     @Override
-    public boolean acceptFeatures(long features) {
-        return !dead;
+    public final boolean acceptFeatures(long features) {
+        if (dead || !featuresServable(features)) {
+            return false;
+        }
+        send(envelope(FeaturesAcked.newBuilder().setFeatures(features).build()));
+        return true;
     }
 
-    /** The queues reach the device process as {@code QueueReady} when enabled; {@code DriverOk} follows. */
+    /** Whether the device can serve {@code features} (already a valid subset of the offer); all by default. */
+    protected boolean featuresServable(long features) {
+        return true;
+    }
+
+    /** queue_enable: the queue's layout and vector go to the device process as {@code QueueReady}. */
     @Override
-    public final void activate(long features, List<QueueConfig> queueConfigs, VirtioInterrupt interrupt) {}
+    public final void queueEnabled(QueueConfig q) {
+        send(envelope(QueueReady.newBuilder().setQueue(q.index()).setSize(q.size()).setDesc(q.desc())
+                .setDriver(q.driver()).setDevice(q.device()).setMsixVector(q.msixVector()).build()));
+    }
+
+    /**
+     * DRIVER_OK: the device process has each queue from {@code QueueReady} already and
+     * starts serving them on {@code DriverOk}; it raises interrupts through the call
+     * eventfds, not through {@code interrupt}.
+     */
+    @Override
+    public final void activate(long features, List<QueueConfig> queueConfigs, VirtioInterrupt interrupt) {
+        send(envelope(DriverOk.getDefaultInstance()));
+    }
 
     /** A kick that reached the transport (no ioeventfd matched): hand it to the device's eventfd. */
     @Override
@@ -317,50 +345,25 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
         }
     }
 
-    /** Nothing here: the listener relays the reset once the transport is reset. */
+    /**
+     * The driver reset the device: the device process must stop touching the rings before
+     * the driver reuses their memory, so this sends {@code Reset} and waits (on the vCPU)
+     * for {@code ResetDone}, at most {@link #RESET_TIMEOUT_MS}; not at all once the device
+     * process is gone.
+     */
     @Override
-    public final void reset() {}
-
-    // ---- transport events, relayed to the device process ----
-
-    /** Called on the vCPU thread after the transport's state changed (outside its lock). */
-    private final class TransportEvents implements VirtioTransportListener {
-
-        @Override
-        public void featuresAcked(long features) {
-            send(envelope(FeaturesAcked.newBuilder().setFeatures(features).build()));
+    public final void reset() {
+        resetDone.drainPermits();
+        if (dead || !send(envelope(Reset.getDefaultInstance()))) {
+            return;
         }
-
-        @Override
-        public void queueReady(QueueConfig q) {
-            send(envelope(QueueReady.newBuilder().setQueue(q.index()).setSize(q.size()).setDesc(q.desc())
-                    .setDriver(q.driver()).setDevice(q.device()).setMsixVector(q.msixVector()).build()));
-        }
-
-        @Override
-        public void driverOk() {
-            send(envelope(DriverOk.getDefaultInstance()));
-        }
-
-        /**
-         * The driver reset the device: the device process must stop touching the rings
-         * before the driver reuses their memory, so this waits (on the vCPU) for
-         * {@code ResetDone}, at most {@link #RESET_TIMEOUT_MS}.
-         */
-        @Override
-        public void reset() {
-            resetDone.drainPermits();
-            if (dead || !send(envelope(Reset.getDefaultInstance()))) {
-                return;
+        try {
+            if (!resetDone.tryAcquire(RESET_TIMEOUT_MS, TimeUnit.MILLISECONDS) && !dead) {
+                LOG.log(Level.WARNING, title + ": " + process + " did not confirm the reset within "
+                        + RESET_TIMEOUT_MS + " ms");
             }
-            try {
-                if (!resetDone.tryAcquire(RESET_TIMEOUT_MS, TimeUnit.MILLISECONDS) && !dead) {
-                    LOG.log(Level.WARNING, title + ": " + process + " did not confirm the reset within "
-                            + RESET_TIMEOUT_MS + " ms");
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -37,6 +37,7 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.virtio.Virtq;
 import org.jvmd.virtio.blk.VirtioBlk;
+import org.jvmd.vmm.pci.QueueConfig;
 import org.jvmd.vmm.pci.VirtioPciDriver;
 import org.jvmd.vmm.pci.VirtioPciTransport;
 import org.jvmd.vmm.proxy.PluggedProxy;
@@ -200,6 +201,22 @@ class VioblkProxyTest {
         driver.setStatus(0);
         peer.next(ToVioblk.MsgCase.RESET, T);
         assertEquals(0, driver.status());
+        assertTrue(peer.nothingPending());
+    }
+
+    /** The same life-cycle as an in-process device, called on the proxy itself, reaches vioblk. */
+    @Test
+    void lifeCycleCallsOnTheDeviceReachVioblkWithoutATransport() throws Exception {
+        start(disk(false));
+        long features = VERSION_1 | 1L << VirtioBlk.F_FLUSH;
+        assertTrue(proxy.acceptFeatures(features));
+        assertEquals(features, peer.next(ToVioblk.MsgCase.FEATURES_ACKED, T).getFeaturesAcked().getFeatures());
+        proxy.queueEnabled(new QueueConfig(VirtioBlk.REQUEST_QUEUE, 128, 0x10000, 0x11000, 0x12000, 1, 0));
+        assertEquals(128, peer.next(ToVioblk.MsgCase.QUEUE_READY, T).getQueueReady().getSize());
+        proxy.activate(features, List.of(), null);
+        peer.next(ToVioblk.MsgCase.DRIVER_OK, T);
+        proxy.reset(); // returns once the peer answered ResetDone
+        peer.next(ToVioblk.MsgCase.RESET, T);
         assertTrue(peer.nothingPending());
     }
 

@@ -34,6 +34,7 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 import org.jvmd.vmm.bus.Bus;
+import org.jvmd.vmm.pci.QueueConfig;
 import org.jvmd.vmm.pci.VirtioPciDriver;
 import org.jvmd.vmm.pci.VirtioPciTransport;
 import org.jvmd.vmm.proxy.PluggedProxy;
@@ -159,6 +160,42 @@ class VionetProxyTest {
         peer.next(ToVionet.MsgCase.RESET, T);
         assertEquals(0, driver.status());
         assertTrue(peer.nothingPending());
+    }
+
+    /**
+     * The proxy is a {@link org.jvmd.vmm.pci.VirtioDevice} like an in-process device: its
+     * life-cycle methods themselves forward to vionet, with no transport and no listener
+     * in between (before issue 13 its activate and reset were empty).
+     */
+    @Test
+    void lifeCycleCallsOnTheDeviceReachVionetWithoutATransport() throws Exception {
+        long csum = VirtioNetFeatures.bit(VirtioNetFeatures.CSUM);
+        start(csum);
+
+        assertTrue(proxy.acceptFeatures(VERSION_1 | csum));
+        assertEquals(VERSION_1 | csum, peer.next(ToVionet.MsgCase.FEATURES_ACKED, T).getFeaturesAcked().getFeatures());
+        proxy.queueEnabled(new QueueConfig(VionetProxy.TX, 64, 0x1000, 0x2000, 0x3000, 2, 0));
+        assertEquals(QueueReady.newBuilder().setQueue(1).setSize(64).setDesc(0x1000).setDriver(0x2000)
+                .setDevice(0x3000).setMsixVector(2).build(), peer.next(ToVionet.MsgCase.QUEUE_READY, T).getQueueReady());
+        proxy.activate(VERSION_1 | csum, List.of(), null);
+        peer.next(ToVionet.MsgCase.DRIVER_OK, T);
+        peer.answerReset = false;
+        CompletableFuture<Void> reset = CompletableFuture.runAsync(proxy::reset);
+        peer.next(ToVionet.MsgCase.RESET, T);
+        assertFalse(reset.isDone(), "reset returned before vionet confirmed it");
+        peer.send(FromVionet.newBuilder().setResetDone(org.jvmd.proto.ResetDone.getDefaultInstance()).build());
+        reset.get(VionetProxy.RESET_TIMEOUT_MS / 2, TimeUnit.MILLISECONDS);
+        assertTrue(peer.nothingPending());
+    }
+
+    @Test
+    void aFeatureSetTheDeviceRefusesIsNotSentToVionet() throws Exception {
+        long offered = VirtioNetFeatures.bit(VirtioNetFeatures.GUEST_CSUM) | VirtioNetFeatures.bit(VirtioNetFeatures.GUEST_TSO4);
+        start(offered);
+        assertFalse(proxy.acceptFeatures(VERSION_1 | VirtioNetFeatures.bit(VirtioNetFeatures.GUEST_TSO4)));
+        assertTrue(proxy.acceptFeatures(VERSION_1 | offered));
+        assertEquals(VERSION_1 | offered, peer.next(ToVionet.MsgCase.FEATURES_ACKED, T).getFeaturesAcked().getFeatures(),
+                "only the accepted set reaches vionet");
     }
 
     @Test

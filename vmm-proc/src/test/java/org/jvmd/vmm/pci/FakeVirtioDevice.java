@@ -4,18 +4,22 @@ import java.util.ArrayList;
 import java.util.List;
 import org.jvmd.virtio.GuestFault;
 
-/** A virtio device that records what the transport tells it. */
+/** A virtio device that records what the transport tells it: the life-cycle in order in {@link #events}. */
 final class FakeVirtioDevice implements VirtioDevice {
     static final long FEATURES = 1L << VirtioPciTransport.F_VERSION_1 | 1L << 28 | 1L << 0;
 
     final byte[] config = {1, 2, 3, 4, 5, 6, 7, 8};
     final List<List<QueueConfig>> activations = new ArrayList<>();
     final List<Integer> notified = new ArrayList<>();
+    /** "features &lt;hex&gt;" (accepted), "queue &lt;n&gt;", "driver-ok", "reset". */
+    final List<String> events = new ArrayList<>();
     long activatedFeatures;
     VirtioInterrupt interrupt;
     int resets;
     boolean acceptAll = true;
     boolean failActivation;
+    /** Runs inside {@link #reset}, on the transport's thread. */
+    volatile Runnable onReset = () -> {};
 
     @Override
     public int deviceType() {
@@ -60,7 +64,15 @@ final class FakeVirtioDevice implements VirtioDevice {
 
     @Override
     public boolean acceptFeatures(long features) {
+        if (acceptAll) {
+            events.add("features " + Long.toHexString(features));
+        }
         return acceptAll;
+    }
+
+    @Override
+    public void queueEnabled(QueueConfig queue) {
+        events.add("queue " + queue.index());
     }
 
     @Override
@@ -71,6 +83,7 @@ final class FakeVirtioDevice implements VirtioDevice {
         activatedFeatures = features;
         activations.add(queues);
         this.interrupt = interrupt;
+        events.add("driver-ok");
     }
 
     @Override
@@ -80,7 +93,9 @@ final class FakeVirtioDevice implements VirtioDevice {
 
     @Override
     public void reset() {
+        onReset.run();
         resets++;
         interrupt = null;
+        events.add("reset");
     }
 }

@@ -12,6 +12,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -32,33 +36,12 @@ class VirtioPciTransportTest {
     final VirtioPciTransport dev = new VirtioPciTransport(fake, irq);
     final PciHost host = new PciHost(0xc000_0000L, 0x1000_0000L, () -> {});
     final Bus mmio = new Bus("mmio");
-    final List<String> events = new ArrayList<>();
+    final List<String> events = fake.events;
     final VirtioPciDriver drv;
 
     VirtioPciTransportTest() {
         dev.addBarListener(new PciBarMapper(mmio));
         host.attach(dev);
-        dev.addListener(new VirtioTransportListener() {
-            @Override
-            public void featuresAcked(long features) {
-                events.add("features " + Long.toHexString(features));
-            }
-
-            @Override
-            public void queueReady(QueueConfig queue) {
-                events.add("queue " + queue.index());
-            }
-
-            @Override
-            public void driverOk() {
-                events.add("driver-ok");
-            }
-
-            @Override
-            public void reset() {
-                events.add("reset");
-            }
-        });
         drv = new VirtioPciDriver(dev, mmio).probe();
     }
 
@@ -227,6 +210,58 @@ class VirtioPciTransportTest {
         assertEquals(MsixTable.NO_VECTOR, drv.read(VirtioPciTransport.MSIX_CONFIG, 2));
         assertEquals("reset", events.get(events.size() - 1));
         assertTrue(dev.msix().enabled(), "MSI-X is PCI state; a virtio reset leaves it");
+    }
+
+    /**
+     * The device's reset runs outside the register lock (a proxy waits there for its
+     * process): another vCPU still reads the registers meanwhile, and device_status reads 0
+     * only once the device's reset returned (virtio 1.2 §4.1.4.3.2: the driver waits for 0).
+     */
+    @Test
+    void aDeviceBlockedInResetStallsNoRegisterReadAndStatusReadsZeroAfterIt() throws Exception {
+        bringUp();
+        resetBlocksNoRead(() -> drv.setStatus(0));
+    }
+
+    /** The same for a reset written through the PCI configuration access window (§4.1.4.9). */
+    @Test
+    void aResetThroughThePciConfigurationWindowHoldsNoConfigurationLockEither() throws Exception {
+        bringUp();
+        int cap = drv.capByType.get(VirtioPciTransport.CAP_PCI_CFG);
+        dev.writeConfig(cap + VirtioPciTransport.CAP_BAR, 1, 0);
+        dev.writeConfig(cap + VirtioPciTransport.CAP_OFFSET, 4, VirtioPciTransport.DEVICE_STATUS);
+        dev.writeConfig(cap + VirtioPciTransport.CAP_LENGTH, 4, 1);
+        resetBlocksNoRead(() -> dev.writeConfig(cap + VirtioPciTransport.CAP_PCI_CFG_DATA, 4, 0));
+    }
+
+    /** Runs {@code resetWrite} on one thread, blocks the device in its reset, reads on another. */
+    private void resetBlocksNoRead(Runnable resetWrite) throws Exception {
+        CountDownLatch inReset = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        fake.onReset = () -> {
+            inReset.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        // a thread each, as two vCPUs (the common pool may have a single worker)
+        Executor vcpu = r -> Thread.ofPlatform().daemon().start(r);
+        CompletableFuture<Void> writer = CompletableFuture.runAsync(resetWrite, vcpu);
+        try {
+            assertTrue(inReset.await(5, TimeUnit.SECONDS));
+            int during = CompletableFuture.supplyAsync(drv::status, vcpu).get(5, TimeUnit.SECONDS);
+            assertTrue((during & STATUS_DRIVER_OK) != 0, "still running while the device resets: " + during);
+            long vendor = CompletableFuture.supplyAsync(() -> dev.readConfig(PciDevice.VENDOR_ID, 2), vcpu)
+                    .get(5, TimeUnit.SECONDS);
+            assertEquals(VirtioPciTransport.VENDOR, vendor);
+        } finally {
+            release.countDown();
+        }
+        writer.get(5, TimeUnit.SECONDS);
+        assertEquals(0, drv.status());
+        assertEquals("reset", events.get(events.size() - 1));
     }
 
     @Test

@@ -10,7 +10,7 @@ import org.jvmd.virtio.blk.GuestSpans;
  * The shell implements it over the real tap with readv/writev straight from and into
  * guest memory; tests implement it with a recorder.
  */
-public interface TapPort {
+public interface TapIo {
     /**
      * writev of {@code prefix[0..prefixLen)} (the 12-byte header, possibly followed by a
      * checked copy of the Ethernet header) and then the guest ranges of {@code frame}.

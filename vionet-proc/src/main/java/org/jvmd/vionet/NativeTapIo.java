@@ -9,12 +9,12 @@ import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.blk.GuestSpans;
 
 /**
- * The real tap behind {@link TapPort}: readv/writev with the guest ranges turned into host
+ * The real tap behind {@link TapIo}: readv/writev with the guest ranges turned into host
  * addresses of the mapped guest memory (zero copy), the header and the copied frames in
  * preallocated native buffers. EINTR is retried; everything else is returned as
  * {@code -errno}. No allocation per call.
  */
-public final class NativeTapPort implements TapPort {
+public final class NativeTapIo implements TapIo {
     private final Tap tap;
     private final MappedGuestMemory memory;
     private final IoVec iov = new IoVec(IoVec.MAX);
@@ -26,7 +26,7 @@ public final class NativeTapPort implements TapPort {
      */
     private final NativeBuffer overflow = new NativeBuffer(64);
 
-    public NativeTapPort(Tap tap, MappedGuestMemory memory) {
+    public NativeTapIo(Tap tap, MappedGuestMemory memory) {
         this.tap = tap;
         this.memory = memory;
     }

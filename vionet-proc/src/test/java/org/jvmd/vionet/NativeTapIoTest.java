@@ -15,7 +15,7 @@ import org.jvmd.sys.Tap;
 import org.jvmd.virtio.blk.GuestSpans;
 
 /** The real tap port in a namespace this test creates: zero-copy writev from guest memory, cut frames detected. */
-class NativeTapPortTest {
+class NativeTapIoTest {
     private static final String NS = "jvmd-vtap-" + ProcessHandle.current().pid();
 
     @BeforeAll
@@ -36,7 +36,7 @@ class NativeTapPortTest {
             VionetProcessTest.sh("ip", "-n", NS, "addr", "add", "100.64.62.1/24", "dev", "vt0");
             VionetProcessTest.sh("ip", "-n", NS, "link", "set", "vt0", "up");
             tap.setNonBlocking(true);
-            NativeTapPort port = new NativeTapPort(tap, mem);
+            NativeTapIo port = new NativeTapIo(tap, mem);
             byte[] arp = arpRequest();
             // the frame in guest memory, in two pieces; the header from our array
             mem.write(0x1000, arp, 12, 20);
@@ -82,7 +82,7 @@ class NativeTapPortTest {
                 org.jvmd.sys.EventFd call = org.jvmd.sys.EventFd.create(true)) {
             VionetProcessTest.sh("ip", "-n", NS, "link", "set", "vt1", "up");
             tap.setNonBlocking(true);
-            NativeTapPort port = new NativeTapPort(tap, mem);
+            NativeTapIo port = new NativeTapIo(tap, mem);
             byte[] udp = Packets.udp4(new byte[] {2, 0, 0, 0, 0, 9}, new byte[] {2, 0, 0, 0, 0x62, 3}, 1400, true, 0);
             mem.write(0x1000, udp, 12, udp.length - 12);
             GuestSpans out = new GuestSpans(4);

@@ -49,7 +49,7 @@ import org.jvmd.vmd.config.VmSpec;
  * channel on fd 3, sends StartVm with those fds, waits for Ready, then reads VmStarted,
  * TunCapabilities, VmTerminated; channel EOF (the process died) also ends the VM.
  */
-public final class VmmLauncher implements VmLauncher {
+public final class VmmProcSpawner implements VmLauncher {
     private static final Logger LOG = Logger.getLogger("vmd");
     /** vmm-proc's main class ({@link Role#VMM}). */
     public static final String VMM_MAIN = Role.VMM.mainClass();
@@ -77,7 +77,7 @@ public final class VmmLauncher implements VmLauncher {
      * @param logDir where console logs go (FD_LOG), or null for none
      * @param accounts group membership, for the rights of a caller on the images it named
      */
-    public VmmLauncher(Supplier<Config> config, long readyTimeoutMillis, String user, String chroot, Path logDir,
+    public VmmProcSpawner(Supplier<Config> config, long readyTimeoutMillis, String user, String chroot, Path logDir,
                        Accounts accounts) {
         this.accounts = accounts;
         this.config = config;

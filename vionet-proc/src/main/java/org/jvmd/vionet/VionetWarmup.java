@@ -21,7 +21,7 @@ import org.jvmd.virtio.net.VirtioNetHdr;
  * still open files. The guest is {@link DriverQueue}s on heap memory, the tap {@link Loop},
  * which hands back what was written.
  */
-final class Warmup {
+final class VionetWarmup {
     private static final int QUEUE = 16;
     private static final int RX_BUF = 2048;
     private static final int TX_BUF = Vionet.TAP_HDR + 8192;
@@ -30,7 +30,7 @@ final class Warmup {
     static final int MEMORY = 3 * (QUEUE * (32 + 8 * Virtq.DESC_SIZE) + 16384) + QUEUE * (RX_BUF + TX_BUF) + CTRL_BUF
             + 65536;
 
-    private Warmup() {}
+    private VionetWarmup() {}
 
     /** Runs the warm-up; returns the throw-away device's counters before its reset. */
     static org.jvmd.proto.NicStats run() {
@@ -158,7 +158,7 @@ final class Warmup {
     }
 
     /** A tap that takes every write and hands one frame at a time, then reads empty. */
-    private static final class Loop implements TapPort {
+    private static final class Loop implements TapIo {
         private final byte[] frame = new byte[Vionet.TAP_HDR + Vionet.MAX_FRAME];
         private int len = -1;
 

@@ -7,10 +7,10 @@ import org.junit.jupiter.api.Test;
 import org.jvmd.proto.NicStats;
 
 /** The warm-up before the privilege drop goes down the paths it says it does. */
-class WarmupTest {
+class VionetWarmupTest {
     @Test
     void theWarmUpTransmitsSegmentsReceivesDirectAndThroughScratchWithoutDrops() {
-        NicStats s = Warmup.run();
+        NicStats s = VionetWarmup.run();
         assertEquals(2, s.getTxFrames(), "TSO passed through and USO segmented: " + s);
         assertEquals(1, s.getTxTsoFrames());
         assertEquals(1, s.getTxSwSegmented());

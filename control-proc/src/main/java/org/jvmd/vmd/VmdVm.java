@@ -7,8 +7,12 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.jvmd.vmd.config.VmSpec;
 
-/** One VM of the registry (vmd's struct vmd_vm). Guarded by the registry's lock. */
-final class Vm {
+/**
+ * One VM as vmd's registry keeps it (vmd's struct vmd_vm): its spec, state and process;
+ * the running machine itself is vmm-proc's {@code org.jvmd.vmm.Vm}. Guarded by the
+ * registry's lock.
+ */
+final class VmdVm {
     final int id;
     VmSpec spec;
     VmState state = VmState.STOPPED;
@@ -22,13 +26,13 @@ final class Vm {
     /** Start times (nanoTime) for the restart rate limit. */
     final Deque<Long> starts = new ArrayDeque<>();
     /** Completed when the VM runs (with its tty) or fails to start. */
-    CompletableFuture<Vm> startResult;
+    CompletableFuture<VmdVm> startResult;
     /** Completed when the VM terminates. */
-    final List<CompletableFuture<Vm>> stopWaiters = new ArrayList<>();
+    final List<CompletableFuture<VmdVm>> stopWaiters = new ArrayList<>();
     /** A stop was requested: a reboot then does not restart it. */
     boolean stopRequested;
 
-    Vm(int id, VmSpec spec, boolean configured) {
+    VmdVm(int id, VmSpec spec, boolean configured) {
         this.id = id;
         this.spec = spec;
         this.configured = configured;
