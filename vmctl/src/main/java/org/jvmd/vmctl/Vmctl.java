@@ -111,7 +111,10 @@ public final class Vmctl {
                 usage();
             }
             VmctlCommand cmd = lookup(rest.get(0));
-            ParseResult r = parse(cmd.spec(), rest.subList(1, rest.size()).toArray(String[]::new), cmd);
+            // no words after the command (vmctl status, run in loops): nothing to parse, and no
+            // second parser to build (each registers picocli's converters, reflection included)
+            ParseResult r = rest.size() == 1 ? ParseResult.builder(cmd.spec()).build()
+                    : parse(cmd.spec(), rest.subList(1, rest.size()).toArray(String[]::new), cmd);
             if (r.isUsageHelpRequested()) {
                 out.print(help(cmd));
                 return 0;
