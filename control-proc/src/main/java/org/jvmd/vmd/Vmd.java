@@ -5,7 +5,6 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -37,15 +36,19 @@ import sun.misc.Signal;
 public final class Vmd implements Control.Daemon {
     public static final Path DEFAULT_CONFIG = Path.of("/etc/vm.conf");
     public static final Path DEFAULT_SOCKET = Path.of("/run/vmd.sock");
-    /** How long SIGTERM waits for guests to power off before killing them. */
-    static final long SHUTDOWN_TIMEOUT_MS = Long.getLong("jvmd.shutdownTimeoutMs", 30_000);
+    /** How long SIGTERM waits for guests to power off before killing them, unless --shutdown-timeout says. */
+    static final long DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
 
     private static final Logger LOG = Logger.getLogger("vmd");
     static final String USAGE = "usage: vmd [-dnv] [-D macro=value] [-f file] [-s socket]";
 
-    /** The parsed command line. */
+    /**
+     * The parsed command line: vmd's flags, and jvmd's operator settings (--user, --chroot:
+     * "" for the role's default; --console-log-dir: null for none; the timeouts in ms).
+     */
     record Options(boolean foreground, boolean noAction, int verbose, Map<String, String> defines, Path config,
-            Path socket) {
+            Path socket, String user, String chroot, Path consoleLogDir, long shutdownTimeoutMs, long stopTimeoutMs,
+            long readyTimeoutMs) {
     }
 
     private final Options options;
@@ -66,18 +69,12 @@ public final class Vmd implements Control.Daemon {
         this.options = options;
         this.env = env;
         this.configFile = options.config();
-        long readyMs = Long.getLong("jvmd.vmmReadyTimeoutMs", System.getenv("KVM_LAB") != null ? 300_000 : 60_000);
         this.registry = new Registry(
-                new VmmProcSpawner(this::currentConfig, readyMs, System.getProperty("jvmd.vmmUser", ""),
-                        vmmChroot(), consoleLogDir(), EtcAccounts.system()),
+                new VmmProcSpawner(this::currentConfig, options.readyTimeoutMs(), options.stopTimeoutMs(), options.user(),
+                        options.chroot(),
+                        options.consoleLogDir(), EtcAccounts.system()),
                 Executors.newCachedThreadPool(Thread.ofPlatform().name("vmd-worker-", 0).daemon(true).factory()),
                 System::nanoTime, env.lladdrs());
-    }
-
-    /** Where each VM's console is also logged ({@code <name>.log}): -Djvmd.consoleLogDir, or none. */
-    private static Path consoleLogDir() {
-        String d = System.getProperty("jvmd.consoleLogDir", "");
-        return d.isEmpty() ? null : Path.of(d);
     }
 
     private Config currentConfig() {
@@ -90,12 +87,12 @@ public final class Vmd implements Control.Daemon {
 
     /** Runs vmd; returns its exit status. */
     static int run(String[] args, PrintStream out, PrintStream err) {
-        return run(args, out, err, vmmUser());
+        return run(args, out, err, null, null);
     }
 
-    /** The user every VM process drops to: -Djvmd.vmmUser, or the role's default ({@code _vmd}). */
+    /** The user every VM process drops to by default ({@code _vmd}; --user names another). */
     static String vmmUser() {
-        return Role.VMM.user(System.getProperty("jvmd.vmmUser", ""));
+        return Role.VMM.user("");
     }
 
     /**
@@ -116,11 +113,6 @@ public final class Vmd implements Control.Daemon {
         return null;
     }
 
-    /** The directory every VM process chroots to: -Djvmd.vmmChroot, or the role's default ({@code /var/empty}). */
-    static String vmmChroot() {
-        return System.getProperty("jvmd.vmmChroot", "");
-    }
-
     /**
      * Why VM processes could not chroot to {@code chroot} ("" for the role's default, created
      * here when absent), or null when they can: it must be an empty directory.
@@ -136,20 +128,32 @@ public final class Vmd implements Control.Daemon {
 
     /** {@link #run(String[], PrintStream, PrintStream)} whose VM processes drop to {@code user}. */
     static int run(String[] args, PrintStream out, PrintStream err, String user) {
-        return run(args, out, err, user, vmmChroot());
+        return run(args, out, err, user, null);
     }
 
-    /** {@link #run(String[], PrintStream, PrintStream)} whose VM processes drop to {@code user} in {@code chroot}. */
+    /**
+     * {@link #run(String[], PrintStream, PrintStream)} whose VM processes drop to {@code user}
+     * in {@code chroot} (each null: as the command line says).
+     */
     static int run(String[] args, PrintStream out, PrintStream err, String user, String chroot) {
         Options o;
         try {
-            o = parse(args);
-        } catch (IllegalArgumentException e) {
+            o = parse(args, out);
+        } catch (VmdArgs.UsageError e) {
             if (!e.getMessage().isEmpty()) {
                 err.println("vmd: " + e.getMessage());
             }
             err.println(USAGE);
             return 1;
+        }
+        if (o == null) {
+            return 0;
+        }
+        if (user == null) {
+            user = Role.VMM.user(o.user());
+        }
+        if (chroot == null) {
+            chroot = o.chroot();
         }
         ConfigEnvironment env = ConfigEnvironment.system().withDefines(o.defines());
         ParseResult parsed = parseConfig(env, o.config());
@@ -182,59 +186,20 @@ public final class Vmd implements Control.Daemon {
         return 0;
     }
 
-    static Options parse(String[] args) {
-        boolean d = false;
-        boolean n = false;
-        int v = 0;
-        Map<String, String> defines = new LinkedHashMap<>();
-        Path conf = DEFAULT_CONFIG;
-        Path sock = DEFAULT_SOCKET;
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("--")) {
-                if (i + 1 < args.length) {
-                    throw new IllegalArgumentException("");
-                }
-                break;
-            }
-            if (!a.startsWith("-") || a.length() < 2) {
-                throw new IllegalArgumentException("");
-            }
-            for (int j = 1; j < a.length(); j++) {
-                char c = a.charAt(j);
-                switch (c) {
-                    case 'd' -> d = true;
-                    case 'n' -> n = true;
-                    case 'v' -> v++;
-                    case 'D', 'f', 's' -> {
-                        String val;
-                        if (j + 1 < a.length()) {
-                            val = a.substring(j + 1);
-                        } else if (i + 1 < args.length) {
-                            val = args[++i];
-                        } else {
-                            throw new IllegalArgumentException("option requires an argument -- " + c);
-                        }
-                        j = a.length();
-                        switch (c) {
-                            case 'D' -> {
-                                Map.Entry<String, String> e;
-                                try {
-                                    e = ConfigEnvironment.parseDefine(val);
-                                } catch (IllegalArgumentException ex) {
-                                    throw new IllegalArgumentException(ex.getMessage());
-                                }
-                                defines.put(e.getKey(), e.getValue());
-                            }
-                            case 'f' -> conf = Path.of(val);
-                            default -> sock = Path.of(val);
-                        }
-                    }
-                    default -> throw new IllegalArgumentException("unknown option -- " + c);
-                }
-            }
+    /** Parses vmd's command line ({@link VmdArgs}); null after --help. */
+    static Options parse(String[] args, PrintStream out) throws VmdArgs.UsageError {
+        VmdArgs a = VmdArgs.parse(args, out);
+        if (a == null) {
+            return null;
         }
-        return new Options(d, n, v, defines, conf, sock);
+        long shutdownMs = a.shutdownTimeoutSeconds != null ? a.shutdownTimeoutSeconds * 1000
+                : Long.getLong("jvmd.shutdownTimeoutMs", DEFAULT_SHUTDOWN_TIMEOUT_MS);
+        long stopMs = a.stopTimeoutSeconds != null ? a.stopTimeoutSeconds * 1000
+                : Long.getLong("jvmd.stopTimeoutMs", VmmProcSpawner.DEFAULT_STOP_TIMEOUT_MS);
+        long readyMs = a.readyTimeoutSeconds != null ? a.readyTimeoutSeconds * 1000
+                : Long.getLong("jvmd.vmmReadyTimeoutMs", System.getenv("KVM_LAB") != null ? 300_000 : 60_000);
+        return new Options(a.foreground, a.noAction, a.verbose.length, a.defineMap(), a.config, a.socket, a.user,
+                a.chroot, a.consoleLogDir, shutdownMs, stopMs, readyMs);
     }
 
     /** A missing vm.conf is an empty one, as for vmd. */
@@ -290,7 +255,7 @@ public final class Vmd implements Control.Daemon {
         } catch (IOException e) {
             LOG.warning("closing the control socket: " + e.getMessage());
         }
-        registry.stopAll(SHUTDOWN_TIMEOUT_MS);
+        registry.stopAll(options.shutdownTimeoutMs());
         timer.shutdownNow();
     }
 
@@ -386,7 +351,7 @@ public final class Vmd implements Control.Daemon {
 
     /**
      * vmctl reset (vmd's config_purge): forgets the VMs (each is stopped, gracefully then by
-     * force after {@link #SHUTDOWN_TIMEOUT_MS}), the switches (their bridges stay), or both.
+     * force after --shutdown-timeout), the switches (their bridges stay), or both.
      * The configuration file is not read; {@code vmctl reload} reads it again.
      */
     @Override
@@ -397,7 +362,7 @@ public final class Vmd implements Control.Daemon {
             registry.purge(vms, switches);
         }
         if (vms) {
-            registry.stopAll(SHUTDOWN_TIMEOUT_MS);
+            registry.stopAll(options.shutdownTimeoutMs());
         }
         LOG.info("reset " + what.name().toLowerCase(java.util.Locale.ROOT));
     }

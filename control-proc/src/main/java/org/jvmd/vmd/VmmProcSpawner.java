@@ -56,14 +56,16 @@ public final class VmmProcSpawner implements VmLauncher {
 
     /**
      * How long a graceful stop waits for the guest before vmm-proc forces it (vmd's vmmci
-     * shutdown timeout); vmd itself kills the process {@link #STOP_GRACE_MS} after that.
+     * shutdown timeout), unless vmd's --stop-timeout says; vmd itself kills the process
+     * {@link #STOP_GRACE_MS} after that.
      */
-    static final long STOP_TIMEOUT_MS = Long.getLong("jvmd.stopTimeoutMs", 30_000);
+    static final long DEFAULT_STOP_TIMEOUT_MS = 30_000;
     /** How long past the stop timeout vmd waits for vmm-proc to end before it kills it. */
     static final long STOP_GRACE_MS = 5_000;
 
     private final Supplier<Config> config;
     private final long readyTimeoutMillis;
+    private final long stopTimeoutMillis;
     private final String user;
     private final String chroot;
     private final Path logDir;
@@ -72,16 +74,18 @@ public final class VmmProcSpawner implements VmLauncher {
     /**
      * @param config the current configuration (switches, local prefix)
      * @param readyTimeoutMillis how long vmm-proc may take to answer Ready
+     * @param stopTimeoutMillis how long a graceful stop waits for the guest before vmm-proc forces it off
      * @param user the unprivileged user for vmm-proc ("" = its default, _vmd)
      * @param chroot the empty directory vmm-proc chroots to ("" = its default)
      * @param logDir where console logs go (FD_LOG), or null for none
      * @param accounts group membership, for the rights of a caller on the images it named
      */
-    public VmmProcSpawner(Supplier<Config> config, long readyTimeoutMillis, String user, String chroot, Path logDir,
-                       Accounts accounts) {
+    public VmmProcSpawner(Supplier<Config> config, long readyTimeoutMillis, long stopTimeoutMillis, String user,
+                          String chroot, Path logDir, Accounts accounts) {
         this.accounts = accounts;
         this.config = config;
         this.readyTimeoutMillis = readyTimeoutMillis;
+        this.stopTimeoutMillis = stopTimeoutMillis;
         this.user = user;
         this.chroot = chroot;
         this.logDir = logDir;
@@ -149,7 +153,7 @@ public final class VmmProcSpawner implements VmLauncher {
             images.close();
             throw e;
         }
-        VmmProcess p = new VmmProcess(spec, child, taps, images, listener, STOP_TIMEOUT_MS, STOP_GRACE_MS);
+        VmmProcess p = new VmmProcess(spec, child, taps, images, listener, stopTimeoutMillis, STOP_GRACE_MS);
         // Platform threads throughout: the channel's reads block in native poll (FFM), which
         // pins a virtual thread's carrier; as many running VMs as CPUs would starve vmd.
         Thread.ofPlatform().name("vm/" + spec.name()).daemon(true).start(p::readLoop);

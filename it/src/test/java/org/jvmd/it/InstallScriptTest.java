@@ -73,5 +73,15 @@ class InstallScriptTest {
                 prefix.resolve("lib/jvmd/vmctl/jvmd-vmctl.jar").toString()));
         assertEquals(1, usage.status(), usage.out());
         assertTrue(usage.out().startsWith("usage:\tvmctl [-v] [-s socket] command"), usage.out());
+        Run help = run(List.of(java, "--enable-native-access=ALL-UNNAMED", "-jar",
+                prefix.resolve("lib/jvmd/vmctl/jvmd-vmctl.jar").toString(), "--help"));
+        assertEquals(0, help.status(), help.out());
+        assertTrue(help.out().startsWith("usage:\tvmctl [-v] [-s socket] command"), help.out());
+
+        // vmctl's shell completion, generated from its command model at install time
+        Path completion = prefix.resolve("share/bash-completion/completions/vmctl");
+        assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(completion)));
+        String script = Files.readString(completion);
+        assertTrue(script.contains("complete -F _complete_vmctl") && script.contains("_picocli_vmctl_start"), script);
     }
 }

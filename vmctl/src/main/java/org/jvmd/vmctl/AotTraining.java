@@ -27,7 +27,8 @@ import org.jvmd.proto.VmStatus;
  * The training run of vmctl's AOT cache (JDK 25, JEP 483/514; bin/vmctl builds the cache with
  * {@code -XX:AOTCacheOutput} on first use and after every build): the commands operators run
  * in loops — status, show, stats, stop — against a stand-in for vmd on a temporary socket, so
- * that the cache holds what they load, parsed and linked. The stand-in is the JDK's own
+ * that the cache holds what they load, parsed and linked: picocli's parser and the command
+ * models of the top level and of each command run (its help renderer too, for help). The stand-in is the JDK's own
  * unix-domain server, not vmd's: the cache holds vmctl's classes, not the daemon's.
  */
 public final class AotTraining {
@@ -44,7 +45,10 @@ public final class AotTraining {
             String s = sock.toString();
             String[][] commands = {
                 {"-s", s, "status"}, {"-s", s, "status", "-r"}, {"-s", s, "show", "web"}, {"-s", s, "stats", "1"},
-                {"-s", s, "stop", "web"}, {"-s", dir.resolve("absent").toString(), "status"}, {"frobnicate"},
+                {"-s", s, "stop", "web"}, {"-s", s, "stop", "-fw", "web"}, {"-vs", s, "stat"},
+                {"-s", s, "start", "-cL", "-m", "1G", "-n", "uplink", "web"}, {"-s", s, "pause", "web"},
+                {"-s", dir.resolve("absent").toString(), "status"}, {"frobnicate"}, {"stop", "-x"},
+                {"help"}, {"help", "start"}, {"stop", "--help"},
             };
             for (int round = 0; round < 20; round++) {
                 for (String[] c : commands) {

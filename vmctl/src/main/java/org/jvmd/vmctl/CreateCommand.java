@@ -18,13 +18,15 @@ import org.jvmd.qcow2.DiskImage;
 import org.jvmd.qcow2.ImageFile;
 import org.jvmd.qcow2.ImageFormat;
 import org.jvmd.qcow2.Qcow2Create;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParseResult;
 
 /**
  * {@code vmctl create [-b base | -i disk] [-s size] disk} (vmctl main.c ctl_create and
  * ctl_convert): runs as the invoking user, without vmd. The format comes from a {@code raw:} or
  * {@code qcow2:} prefix, the magic of an existing file, or the name's extension (else raw).
  */
-final class CreateCommand {
+final class CreateCommand extends VmctlCommand {
     /** A disk argument: its format and the path without the prefix (vmctl's parse_disktype). */
     record DiskType(ImageFormat format, String path) {
     }
@@ -33,10 +35,27 @@ final class CreateCommand {
     /** ctl_convert's copy buffer: 64 KiB. */
     private static final int CHUNK = 1 << 16;
 
-    private final Vmctl v;
+    /** The run's vmctl (its streams and errx); set by {@link #run(Vmctl, ParseResult)}. */
+    private Vmctl v;
 
-    CreateCommand(Vmctl v) {
-        this.v = v;
+    CreateCommand() {
+        super("create", "[-b base | -i disk] [-s size] disk",
+                "Create a disk image (raw, or qcow2 by a qcow2: prefix or a .qcow2 name), empty, over a base image (-b) or copied from another disk (-i).");
+    }
+
+    @Override
+    void declare(CommandSpec s) {
+        valued(s, 'b', "base", Path.class, "Create a qcow2 image over this base image.");
+        valued(s, 'i', "disk", Path.class, "Copy this disk image into the new one.");
+        valued(s, 's', "size", String.class, "The image's size (scaled: 10G); optional with -b or -i.");
+        operands(s, "disk", Path.class, null, "The image to create ([raw:|qcow2:]path).");
+    }
+
+    @Override
+    int run(Vmctl vmctl, ParseResult r) {
+        CreateCommand run = new CreateCommand();
+        run.v = vmctl;
+        return run.run(operands(r), value(r, 'b'), value(r, 'i'), value(r, 's'));
     }
 
     /** parse_disktype: "raw:" / "qcow2:" prefix, else the file's magic, else the extension, else raw. */
@@ -85,10 +104,10 @@ final class CreateCommand {
         return size;
     }
 
-    int run(Vmctl.Cmd cmd, List<String> pos, String base, String input, String sizeWord) {
+    private int run(List<String> pos, String base, String input, String sizeWord) {
         long size = sizeWord != null ? parseSize(sizeWord) : 0;
         if (pos.size() != 1) {
-            v.ctlUsage(cmd);
+            v.ctlUsage(this);
         }
         DiskType disk = parseDisktype(pos.get(0));
         if (input != null) {
@@ -102,7 +121,7 @@ final class CreateCommand {
         }
         if (size == 0 && base == null) {
             v.warnRaw("could not create " + disk.path() + ": missing size argument");
-            v.ctlUsage(cmd);
+            v.ctlUsage(this);
         }
         try {
             if (disk.format() == ImageFormat.RAW) {

@@ -5,39 +5,30 @@ import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
-import org.jvmd.proto.ConsoleRequest;
 import org.jvmd.proto.DiskFormat;
 import org.jvmd.proto.DiskRequest;
 import org.jvmd.proto.DiskStats;
-import org.jvmd.proto.LoadRequest;
-import org.jvmd.proto.LogRequest;
-import org.jvmd.proto.NicStats;
-import org.jvmd.proto.PauseRequest;
-import org.jvmd.proto.ReloadRequest;
 import org.jvmd.proto.Frames;
+import org.jvmd.proto.NicStats;
 import org.jvmd.proto.Request;
-import org.jvmd.proto.ResetRequest;
 import org.jvmd.proto.Response;
-import org.jvmd.proto.StartRequest;
-import org.jvmd.proto.StatusRequest;
-import org.jvmd.proto.StopRequest;
-import org.jvmd.proto.UnpauseRequest;
 import org.jvmd.proto.VmSelector;
-import org.jvmd.proto.VmStatsRequest;
-import org.jvmd.proto.VmStatus;
-import org.jvmd.proto.WaitRequest;
 import org.jvmd.sys.ControlSocket;
 import org.jvmd.sys.Errno;
 import picocli.CommandLine;
+import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Model.PositionalParamSpec;
 import picocli.CommandLine.ParseResult;
 
 /**
- * vmctl(8) for jvmd: {@code vmctl [-v] [-s socket] command [arg ...]}. Commands may be
- * abbreviated to any unique prefix; messages and exit codes are vmctl's.
+ * vmctl(8) for jvmd: {@code vmctl [-v] [-s socket] command [arg ...]} (vmctl main.c). The
+ * command line is parsed with picocli's model (POSIX clustered short options, as getopt),
+ * one {@link VmctlCommand} per command; commands may be abbreviated to any unique prefix
+ * (vmctl's parse()), and messages and exit codes are vmctl's.
  */
 public final class Vmctl {
     public static final Path DEFAULT_SOCKET = Path.of("/run/vmd.sock");
@@ -47,32 +38,26 @@ public final class Vmctl {
     static final int MAX_NICS = 4;
     /** VMM_MAX_NAME_LEN. */
     static final int MAX_NAME = 64;
+    /** What every usage line starts with (vmctl's usage() and ctl_usage()). */
+    static final String USAGE_PREFIX = "usage:\tvmctl [-v] [-s socket] ";
 
-    /**
-     * A command: name and usage as vmctl prints them; {@code added} marks jvmd's own commands
-     * (stats), which never make one of vmctl's prefixes ambiguous ({@code vmctl stat} is status).
-     */
-    record Cmd(String name, String usage, boolean added) {
-        Cmd(String name, String usage) {
-            this(name, usage, false);
-        }
-    }
-
-    static final List<Cmd> COMMANDS = List.of(
-            new Cmd("console", "id"),
-            new Cmd("create", "[-b base | -i disk] [-s size] disk"),
-            new Cmd("load", "filename"),
-            new Cmd("log", "[brief | verbose]"),
-            new Cmd("pause", "id"),
-            new Cmd("reload", ""),
-            new Cmd("reset", "[all | switches | vms]"),
-            new Cmd("show", "[-r] [id]"),
-            new Cmd("start", "[-cL] [-b path] [-d disk] [-i count] [-m size] [-n switch] [-t name]\n\t\tid | name"),
-            new Cmd("stats", "id", true),
-            new Cmd("status", "[-r] [id]"),
-            new Cmd("stop", "[-fw] [id | -a]"),
-            new Cmd("unpause", "id"),
-            new Cmd("wait", "id"));
+    /** vmctl's ctl_commands, in its order, with jvmd's stats and help. */
+    static final List<VmctlCommand> COMMANDS = List.of(
+            new ConsoleCommand(),
+            new CreateCommand(),
+            new LoadCommand(),
+            new LogCommand(),
+            new PauseCommand(),
+            new ReloadCommand(),
+            new ResetCommand(),
+            new StatusCommand("show"),
+            new StartCommand(),
+            new StatsCommand(),
+            new StatusCommand("status"),
+            new StopCommand(),
+            new UnpauseCommand(),
+            new WaitCommand(),
+            new HelpCommand());
 
     /** Ends vmctl with a status (errx / usage). */
     static final class Exit extends RuntimeException {
@@ -89,9 +74,9 @@ public final class Vmctl {
     public record Result(int status, String out, String err) {
     }
 
-    private final InputStream in;
-    private final PrintStream out;
-    private final PrintStream err;
+    final InputStream in;
+    final PrintStream out;
+    final PrintStream err;
     private Path socket = DEFAULT_SOCKET;
 
     Vmctl(InputStream in, PrintStream out, PrintStream err) {
@@ -112,37 +97,29 @@ public final class Vmctl {
     /** Runs one vmctl command line; returns the exit status. */
     public int run(String[] args) {
         try {
-            int i = 0;
-            for (; i < args.length && args[i].startsWith("-") && args[i].length() > 1; i++) {
-                String a = args[i];
-                if (a.equals("--")) {
-                    i++;
-                    break;
-                }
-                for (int j = 1; j < a.length(); j++) {
-                    char c = a.charAt(j);
-                    if (c == 'v') {
-                        continue;
-                    }
-                    if (c == 's') {
-                        String v = j + 1 < a.length() ? a.substring(j + 1) : (++i < args.length ? args[i] : null);
-                        if (v == null) {
-                            err.println("vmctl: option requires an argument -- s");
-                            usage();
-                        }
-                        socket = Path.of(v);
-                        break;
-                    }
-                    err.println("vmctl: unknown option -- " + c);
-                    usage();
-                }
+            ParseResult top = parse(topSpec(true), args, null);
+            if (top.isUsageHelpRequested()) {
+                out.print(usageText());
+                return 0;
             }
-            if (i >= args.length) {
+            if (top.hasMatchedOption("-s")) {
+                socket = Path.of(top.<String>matchedOptionValue("-s", null));
+            }
+            List<String> rest = top.matchedPositionals().isEmpty() ? List.of()
+                    : Arrays.asList(top.matchedPositionals().get(0).<String[]>getValue());
+            if (rest.isEmpty()) {
                 usage();
             }
-            String[] rest = java.util.Arrays.copyOfRange(args, i, args.length);
-            Cmd cmd = lookup(rest[0]);
-            return dispatch(cmd, rest);
+            VmctlCommand cmd = lookup(rest.get(0));
+            // no words after the command (vmctl status, run in loops): nothing to parse, and no
+            // second parser to build (each registers picocli's converters, reflection included)
+            ParseResult r = rest.size() == 1 ? ParseResult.builder(cmd.spec()).build()
+                    : parse(cmd.spec(), rest.subList(1, rest.size()).toArray(String[]::new), cmd);
+            if (r.isUsageHelpRequested()) {
+                out.print(help(cmd));
+                return 0;
+            }
+            return cmd.run(this, r);
         } catch (Exit e) {
             return e.status;
         } finally {
@@ -151,11 +128,101 @@ public final class Vmctl {
         }
     }
 
-    /** Unique-prefix lookup, as vmctl's parse(). */
-    Cmd lookup(String word) {
-        Cmd found = null;
+    /**
+     * vmctl's own options: {@code [-v] [-s socket]}; with {@code words}, then the command and
+     * its words as operands (picocli's subcommand lookup knows no unique prefixes, and would
+     * build every command's model for each run).
+     */
+    static CommandSpec topSpec(boolean words) {
+        CommandSpec s = CommandSpec.create().name("vmctl");
+        s.usageMessage().description("Control jvmd's vmd: start, stop and inspect virtual machines.")
+                .commandListHeading("%nCommands (any unique prefix):%n").optionListHeading("%nOptions:%n");
+        s.parser().separator(" ");
+        s.addOption(OptionSpec.builder("-v").arity("0").type(boolean.class)
+                .description("Verbose (accepted for vmctl's sake; jvmd's vmctl says the same either way).").build());
+        s.addOption(OptionSpec.builder("-s").arity("1").type(String.class).paramLabel("socket")
+                .description("vmd's control socket (default " + DEFAULT_SOCKET + ").").build());
+        s.addOption(OptionSpec.builder("--help").usageHelp(true).description("Show this help and exit.").build());
+        if (words) {
+            s.addPositional(PositionalParamSpec.builder().arity("0..*").type(String[].class).paramLabel("command")
+                    .hidden(true).build());
+        }
+        return s;
+    }
+
+    /** Every command as a picocli subcommand of vmctl: the model shell completion is generated from. */
+    static CommandLine commandTree() {
+        CommandLine top = new CommandLine(topSpec(false));
+        for (VmctlCommand c : COMMANDS) {
+            top.addSubcommand(c.name(), new CommandLine(c.spec()));
+        }
+        return top;
+    }
+
+    /**
+     * Parses {@code args} with {@code spec} as getopt would: clustered short options, the last
+     * of a repeated option counts, {@code --} ends the options. vmctl's own options stop at the
+     * command word ({@code cmd} null); a command's options may follow its operands (vmctl's
+     * {@code start name -c}). A bad option is getopt's message and the usage.
+     */
+    ParseResult parse(CommandSpec spec, String[] args, VmctlCommand cmd) {
+        CommandLine cl = new CommandLine(spec);
+        cl.setPosixClusteredShortOptionsAllowed(true);
+        cl.setOverwrittenOptionsAllowed(true);
+        cl.setExpandAtFiles(false);
+        cl.setAllowOptionsAsOptionParameters(true);
+        cl.setStopAtPositional(cmd == null);
+        try {
+            return cl.parseArgs(args);
+        } catch (CommandLine.ParameterException e) {
+            String why = getoptMessage(spec, e);
+            if (why != null) {
+                err.println("vmctl: " + why);
+            }
+            if (cmd == null) {
+                usage();
+            }
+            ctlUsage(cmd);
+            return null;
+        }
+    }
+
+    /** getopt(3)'s complaint for a picocli parse error ("unknown option -- x"), or null. */
+    static String getoptMessage(CommandSpec spec, CommandLine.ParameterException e) {
+        if (e instanceof CommandLine.MissingParameterException m) {
+            for (ArgSpec a : m.getMissing()) {
+                if (a instanceof OptionSpec o) {
+                    return "option requires an argument -- " + o.shortestName().substring(1);
+                }
+            }
+            return null;
+        }
+        if (e instanceof CommandLine.UnmatchedArgumentException u) {
+            for (String a : u.getUnmatched()) {
+                if (a.startsWith("-") && a.length() > 1) {
+                    for (int i = 1; i < a.length(); i++) {
+                        OptionSpec o = spec.findOption("-" + a.charAt(i));
+                        if (o == null || a.charAt(i) == '-') {
+                            return "unknown option -- " + a.charAt(i);
+                        }
+                        if (o.arity().max() > 0) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    /** Unique-prefix lookup, as vmctl's parse(): an exact name wins; jvmd's added commands come second. */
+    VmctlCommand lookup(String word) {
+        VmctlCommand found = null;
         for (boolean includeAdded : new boolean[] {false, true}) {
-            for (Cmd c : COMMANDS) {
+            for (VmctlCommand c : COMMANDS) {
+                if (c.name().equals(word)) {
+                    return c;
+                }
                 if (c.name().startsWith(word) && (includeAdded || !c.added())) {
                     if (found != null && found != c) {
                         err.println("ambiguous argument: " + word);
@@ -175,16 +242,32 @@ public final class Vmctl {
         return found;
     }
 
-    void usage() {
-        err.println("usage:\tvmctl [-v] [-s socket] command [arg ...]");
-        for (Cmd c : COMMANDS) {
-            err.println("\tvmctl " + c.name() + " " + c.usage());
+    /** vmctl's usage(): every command's usage line. */
+    static String usageText() {
+        StringBuilder b = new StringBuilder("usage:\tvmctl [-v] [-s socket] command [arg ...]\n");
+        for (VmctlCommand c : COMMANDS) {
+            b.append("\tvmctl ").append(c.name()).append(' ').append(c.usage()).append('\n');
         }
+        return b.toString();
+    }
+
+    /** {@code vmctl help command} and {@code command --help}: the usage line, what it does, its options. */
+    static String help(VmctlCommand c) {
+        CommandLine cl = new CommandLine(c.spec());
+        List<String> sections = new ArrayList<>(cl.getHelpSectionKeys());
+        sections.remove(CommandLine.Model.UsageMessageSpec.SECTION_KEY_SYNOPSIS_HEADING);
+        sections.remove(CommandLine.Model.UsageMessageSpec.SECTION_KEY_SYNOPSIS);
+        cl.setHelpSectionKeys(sections);
+        return USAGE_PREFIX + c.name() + " " + c.usage() + "\n" + cl.getUsageMessage(CommandLine.Help.Ansi.OFF);
+    }
+
+    void usage() {
+        err.print(usageText());
         throw new Exit(1);
     }
 
-    void ctlUsage(Cmd c) {
-        err.println("usage:\tvmctl [-v] [-s socket] " + c.name() + " " + c.usage());
+    void ctlUsage(VmctlCommand c) {
+        err.println(USAGE_PREFIX + c.name() + " " + c.usage());
         throw new Exit(1);
     }
 
@@ -209,47 +292,6 @@ public final class Vmctl {
         return open >= 0 && d.endsWith(")") ? d.substring(open + 1, d.length() - 1) : d;
     }
 
-    // ---- argument parsing (picocli for each command's options) ----
-
-    ParseResult parse(Cmd cmd, String[] argv, String flags, String valued, boolean multiN) {
-        CommandSpec spec = CommandSpec.create().name(cmd.name());
-        for (char f : flags.toCharArray()) {
-            spec.addOption(OptionSpec.builder("-" + f).arity("0").build());
-        }
-        for (char f : valued.toCharArray()) {
-            OptionSpec.Builder b = OptionSpec.builder("-" + f).arity("1");
-            if ((f == 'n' || f == 'd') && multiN) {
-                b.type(String[].class);
-            } else {
-                b.type(String.class);
-            }
-            spec.addOption(b.build());
-        }
-        spec.addPositional(PositionalParamSpec.builder().arity("0..*").type(String[].class).build());
-        CommandLine cl = new CommandLine(spec);
-        cl.setPosixClusteredShortOptionsAllowed(true);
-        cl.setUnmatchedOptionsArePositionalParams(false);
-        try {
-            return cl.parseArgs(java.util.Arrays.copyOfRange(argv, 1, argv.length));
-        } catch (CommandLine.ParameterException e) {
-            ctlUsage(cmd);
-            return null;
-        }
-    }
-
-    static List<String> positionals(ParseResult r) {
-        List<String> p = new ArrayList<>();
-        for (PositionalParamSpec s : r.matchedPositionals()) {
-            String[] v = s.getValue();
-            if (v != null) {
-                for (String x : v) {
-                    p.add(x);
-                }
-            }
-        }
-        return p;
-    }
-
     /** parse_vmid: a number is an id, anything else a name. */
     VmSelector vmid(String word) {
         if (word.matches("[0-9]+")) {
@@ -268,63 +310,6 @@ public final class Vmctl {
         return VmSelector.newBuilder().setName(word).build();
     }
 
-    private int dispatch(Cmd cmd, String[] argv) {
-        return switch (cmd.name()) {
-            case "start" -> start(cmd, argv);
-            case "create" -> {
-                ParseResult r = parse(cmd, argv, "", "bis", false);
-                yield new CreateCommand(this).run(cmd, positionals(r), r.matchedOptionValue("-b", null),
-                        r.matchedOptionValue("-i", null), r.matchedOptionValue("-s", null));
-            }
-            case "stop" -> stop(cmd, argv);
-            case "status", "show" -> status(cmd, argv);
-            case "console" -> console(cmd, argv);
-            case "pause", "unpause", "wait", "stats" -> oneVm(cmd, argv);
-            case "reload" -> simple(cmd, argv, 1, Request.newBuilder().setReload(ReloadRequest.getDefaultInstance()));
-            case "load" -> {
-                if (argv.length != 2) {
-                    ctlUsage(cmd);
-                }
-                yield simple(cmd, argv, 2, Request.newBuilder()
-                        .setLoad(LoadRequest.newBuilder().setFile(Path.of(argv[1]).toAbsolutePath().toString())));
-            }
-            case "log" -> {
-                boolean verbose;
-                if (argv.length == 1 || argv.length > 2) {
-                    ctlUsage(cmd);
-                }
-                if (abbreviates(argv[1], "brief")) {
-                    verbose = false;
-                } else if (abbreviates(argv[1], "verbose")) {
-                    verbose = true;
-                } else {
-                    ctlUsage(cmd);
-                    verbose = false;
-                }
-                yield simple(cmd, argv, 2, Request.newBuilder().setLog(LogRequest.newBuilder().setVerbose(verbose)));
-            }
-            case "reset" -> {
-                ResetRequest.What what = ResetRequest.What.ALL;
-                if (argv.length == 2) {
-                    what = switch (argv[1].toLowerCase(java.util.Locale.ROOT)) {
-                        case "all" -> ResetRequest.What.ALL;
-                        case "vms" -> ResetRequest.What.VMS;
-                        case "switches" -> ResetRequest.What.SWITCHES;
-                        default -> {
-                            ctlUsage(cmd);
-                            yield null;
-                        }
-                    };
-                } else if (argv.length > 2) {
-                    ctlUsage(cmd);
-                }
-                yield simple(cmd, argv, argv.length, Request.newBuilder().setReset(ResetRequest.newBuilder()
-                        .setWhat(what)));
-            }
-            default -> throw new IllegalStateException(cmd.name());
-        };
-    }
-
     /** ctl_log's strncasecmp(full, word, strlen(word)): word is a prefix of full, in any case. */
     static boolean abbreviates(String word, String full) {
         return word.length() <= full.length() && full.regionMatches(true, 0, word, 0, word.length());
@@ -332,7 +317,7 @@ public final class Vmctl {
 
     // ---- talking to vmd ----
 
-    private ControlSocket.Connection connect() {
+    ControlSocket.Connection connect() {
         try {
             return ControlSocket.connect(socket);
         } catch (IOException e) {
@@ -378,7 +363,7 @@ public final class Vmctl {
      * {@code ControlServer.READ_TIMEOUT_MS} from accept for its whole request, and a slow
      * start-up (first use of the encoder's classes) must not fall into that window.
      */
-    private Response call(Request r) {
+    Response call(Request r) {
         byte[] frame;
         try {
             frame = Frames.encode(r);
@@ -394,138 +379,12 @@ public final class Vmctl {
     }
 
     /** reload, load, log, reset: silent on success, "command failed" otherwise. */
-    private int simple(Cmd cmd, String[] argv, int maxArgs, Request.Builder r) {
-        if (argv.length > maxArgs) {
-            ctlUsage(cmd);
-        }
+    int simple(Request.Builder r) {
         Response resp = call(r.build());
         if (resp.hasError()) {
             int e = resp.getError().getErrno();
             errx(e != 0 ? "command failed: " + strerror(e) : "command failed");
         }
-        return 0;
-    }
-
-    // ---- start ----
-
-    private int start(Cmd cmd, String[] argv) {
-        ParseResult r = parse(cmd, argv, "cL", "bdimnt", true);
-        List<String> pos = positionals(r);
-        if (pos.size() != 1) {
-            ctlUsage(cmd);
-        }
-        String name = pos.get(0);
-        StartRequest.Builder b = StartRequest.newBuilder();
-        boolean flags = false;
-        if (r.hasMatchedOption("-m")) {
-            b.setMemoryBytes(parseSize(r.matchedOptionValue("-m", "")) << 20);
-            flags = true;
-        }
-        int nics = -1;
-        if (r.hasMatchedOption("-i")) {
-            String w = r.matchedOptionValue("-i", "");
-            try {
-                long v = Long.parseLong(w);
-                if (v < 0) {
-                    errx("invalid count \"" + w + "\": too small");
-                }
-                if (v > Integer.MAX_VALUE) {
-                    errx("invalid count \"" + w + "\": too large");
-                }
-                nics = (int) v;
-            } catch (NumberFormatException e) {
-                errx("invalid count \"" + w + "\": invalid");
-            }
-            flags = true;
-        }
-        String[] switches = r.matchedOptionValue("-n", new String[0]);
-        if (switches.length > 0) {
-            flags = true;
-        }
-        if (r.hasMatchedOption("-L")) {
-            String[] more = java.util.Arrays.copyOf(switches, switches.length + 1);
-            more[switches.length] = ".";
-            switches = more;
-            flags = true;
-        }
-        String[] disks = r.matchedOptionValue("-d", new String[0]);
-        if (disks.length > 0) {
-            flags = true;
-            if (disks.length > MAX_DISKS) {
-                errx("too many disks");
-            }
-            for (String d : disks) {
-                b.addDisks(disk(d));
-            }
-        }
-        String kernel = r.matchedOptionValue("-b", null);
-        String template = r.matchedOptionValue("-t", null);
-        if (kernel != null) {
-            flags = true;
-        }
-        if (flags) {
-            if (nics < switches.length) {
-                nics = Math.max(nics, switches.length);
-            }
-            if (kernel == null && template == null && !name.matches("[0-9]+")) {
-                // a configured VM started with options takes its kernel from vm.conf
-            }
-            if (nics > MAX_NICS) {
-                errx("too many network interfaces");
-            }
-        }
-        if (!name.matches("[0-9]+")) {
-            if (name.startsWith("-") || name.startsWith(".") || name.startsWith("_")
-                    || !name.matches("[A-Za-z0-9._-]+")) {
-                errx("invalid VM name");
-            }
-            if (name.length() >= MAX_NAME) {
-                errx("vm name too long");
-            }
-        }
-        if (template != null && template.length() >= MAX_NAME) {
-            errx("instance vm name too long");
-        }
-        if (kernel != null) {
-            Path k = Path.of(kernel).toAbsolutePath();
-            if (!java.nio.file.Files.exists(k)) {
-                errx("cannot open kernel '" + kernel + "': No such file or directory");
-            }
-            if (!java.nio.file.Files.isRegularFile(k)) {
-                errx("kernel must be a regular file");
-            }
-            b.setKernel(k.toString());
-        }
-        b.setName(name);
-        if (nics >= 0) {
-            b.setInterfaces(nics);
-        }
-        for (String s : switches) {
-            b.addSwitches(s);
-        }
-        if (template != null) {
-            b.setTemplate(template);
-        }
-        boolean console = r.hasMatchedOption("-c");
-        b.setWait(console);
-        Response resp = call(Request.newBuilder().setStart(b).build());
-        if (resp.hasError()) {
-            String m = resp.getError().getMessage();
-            int e = resp.getError().getErrno();
-            if (m.equals("invalid template")) {
-                warnx("invalid template");
-            } else {
-                warnx("start vm command failed: " + (e != 0 ? strerror(e) : m));
-            }
-            return 1;
-        }
-        if (!resp.hasOk()) {
-            errx("unexpected response received from vmd");
-        }
-        if (console) {
-            return new ConsoleClient(in, out, err).run(resp.getOk().getMessage());
-        }
-        warnx("started vm " + resp.getOk().getId() + " successfully, tty " + resp.getOk().getMessage());
         return 0;
     }
 
@@ -572,41 +431,9 @@ public final class Vmctl {
         return v.longValue();
     }
 
-    // ---- stop ----
-
-    private int stop(Cmd cmd, String[] argv) {
-        ParseResult r = parse(cmd, argv, "afw", "", false);
-        List<String> pos = positionals(r);
-        boolean all = r.hasMatchedOption("-a");
-        if ((all && !pos.isEmpty()) || (!all && pos.size() != 1) || pos.size() > 1) {
-            ctlUsage(cmd);
-        }
-        boolean force = r.hasMatchedOption("-f");
-        boolean wait = r.hasMatchedOption("-w");
-        if (!all) {
-            return stopOne(vmid(pos.get(0)), force, wait);
-        }
-        Response st = call(Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
-        int ret = 0;
-        for (VmStatus v : st.getStatus().getVmsList()) {
-            if (v.getPid() == 0 || v.getId() == 0) {
-                continue;
-            }
-            ret |= stopOne(VmSelector.newBuilder().setName(v.getName()).build(), force, wait);
-        }
-        return ret;
-    }
-
-    private int stopOne(VmSelector vm, boolean force, boolean wait) {
-        err.print(vm.hasName() ? "stopping vm " + vm.getName() + ": " : "stopping vm: ");
-        err.flush();
-        Response resp = call(Request.newBuilder()
-                .setStop(StopRequest.newBuilder().setVm(vm).setForce(force).setWait(wait)).build());
-        return terminateComplete(resp, force, wait);
-    }
 
     /** terminate_vm_complete's messages. */
-    private int terminateComplete(Response resp, boolean force, boolean wait) {
+    int terminateComplete(Response resp, boolean force, boolean wait) {
         if (resp.hasError()) {
             int e = resp.getError().getErrno();
             if (e == 22) {
@@ -635,6 +462,7 @@ public final class Vmctl {
         return 0;
     }
 
+
     /**
      * vmctl's parse_disk: {@code [raw:|qcow2:]path}, the path made absolute (vmd opens it, from
      * another directory). A path that does not exist is refused here, naming it.
@@ -662,104 +490,8 @@ public final class Vmctl {
         return DiskRequest.newBuilder().setPath(p.toString()).setFormat(format).build();
     }
 
-    // ---- status ----
 
-    private int status(Cmd cmd, String[] argv) {
-        // Not picocli: status runs in loops and scripts, and its one flag does not need the
-        // start-up of a general parser (and the converters it registers).
-        boolean runningOnly = false;
-        List<String> pos = new ArrayList<>();
-        boolean options = true;
-        for (int i = 1; i < argv.length; i++) {
-            String a = argv[i];
-            if (options && a.equals("--")) {
-                options = false;
-            } else if (options && a.startsWith("-") && a.length() > 1) {
-                for (int j = 1; j < a.length(); j++) {
-                    if (a.charAt(j) != 'r') {
-                        ctlUsage(cmd);
-                    }
-                }
-                runningOnly = true;
-            } else {
-                pos.add(a);
-            }
-        }
-        if (pos.size() > 1) {
-            ctlUsage(cmd);
-        }
-        Response resp = call(Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
-        if (!resp.hasStatus()) {
-            errx("unexpected response received from vmd");
-        }
-        List<VmStatus> list = resp.getStatus().getVmsList();
-        List<VmStatus> shown = new ArrayList<>();
-        int counted = 0;
-        VmSelector only = pos.isEmpty() ? null : vmid(pos.get(0));
-        for (VmStatus v : list) {
-            boolean running = v.getPid() != 0 && v.getId() != 0;
-            if (!running && runningOnly) {
-                continue;
-            }
-            counted++;
-            if (only == null || (only.hasId() && only.getId() == v.getId())
-                    || (only.hasName() && only.getName().equals(v.getName()))) {
-                shown.add(v);
-            }
-        }
-        out.print(StatusTable.format(shown, false));
-        return counted > 0 ? 0 : 1;
-    }
-
-    // ---- console, pause, unpause, wait, stats ----
-
-    private int console(Cmd cmd, String[] argv) {
-        if (argv.length != 2) {
-            ctlUsage(cmd);
-        }
-        Response resp = call(Request.newBuilder().setConsole(ConsoleRequest.newBuilder().setVm(vmid(argv[1])))
-                .build());
-        if (resp.hasError() && resp.getError().getErrno() == 1) {
-            errx("console: " + strerror(1));
-        }
-        if (!resp.hasOk() || resp.getOk().getMessage().isEmpty()) {
-            errx("console not found");
-        }
-        return new ConsoleClient(in, out, err).run(resp.getOk().getMessage());
-    }
-
-    private int oneVm(Cmd cmd, String[] argv) {
-        if (argv.length != 2) {
-            ctlUsage(cmd);
-        }
-        VmSelector vm = vmid(argv[1]);
-        switch (cmd.name()) {
-            case "pause" -> {
-                Response resp = call(Request.newBuilder().setPause(PauseRequest.newBuilder().setVm(vm)).build());
-                return pauseComplete(resp, "pause", "paused");
-            }
-            case "unpause" -> {
-                Response resp = call(Request.newBuilder().setUnpause(UnpauseRequest.newBuilder().setVm(vm)).build());
-                return pauseComplete(resp, "unpause", "unpaused");
-            }
-            case "wait" -> {
-                err.print(vm.hasName() ? "waiting for vm " + vm.getName() + ": " : "waiting for vm: ");
-                err.flush();
-                Response resp = call(Request.newBuilder().setWait(WaitRequest.newBuilder().setVm(vm)).build());
-                return terminateComplete(resp, false, true);
-            }
-            default -> {
-                Response resp = call(Request.newBuilder().setStats(VmStatsRequest.newBuilder().setVm(vm)).build());
-                if (resp.hasError()) {
-                    errx("stats command failed: " + strerror(resp.getError().getErrno()));
-                }
-                int status = printStats(vm, resp.getStats().getNicsList());
-                return printDiskStats(resp.getStats().getDisksList()) | status;
-            }
-        }
-    }
-
-    private int pauseComplete(Response resp, String verb, String done) {
+    int pauseComplete(Response resp, String verb, String done) {
         if (resp.hasError()) {
             warnx(verb + " vm command failed: " + strerror(resp.getError().getErrno()));
             return 1;
@@ -771,6 +503,7 @@ public final class Vmctl {
         warnx(done + " vm " + resp.getOk().getId() + " successfully");
         return 0;
     }
+
 
     /**
      * Per-disk counters beside the NICs' (none printed for a VM without disks); a disk whose
@@ -807,7 +540,7 @@ public final class Vmctl {
      * The NIC table. A NIC whose device process is gone shows as dead, and vmctl says so on
      * stderr and ends with status 1, so that scripts notice as well as operators.
      */
-    private int printStats(VmSelector vm, List<NicStats> nics) {
+    int printStats(VmSelector vm, List<NicStats> nics) {
         out.printf("%4s %12s %14s %12s %14s %10s %8s%n", "NIC", "TX-FRAMES", "TX-BYTES", "RX-FRAMES", "RX-BYTES",
                 "TAP-ERRS", "DROPS");
         List<Integer> dead = new ArrayList<>();

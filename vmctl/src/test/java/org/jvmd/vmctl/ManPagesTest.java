@@ -63,7 +63,7 @@ class ManPagesTest {
     void vmctlPageDocumentsEveryCommandAndItsUsage() throws IOException {
         String doc = Files.readString(ROOT.resolve("docs/vmctl.md"));
         List<String> missing = new ArrayList<>();
-        for (Vmctl.Cmd c : Vmctl.COMMANDS) {
+        for (VmctlCommand c : Vmctl.COMMANDS) {
             if (!doc.contains("\n**" + c.name() + "**")) {
                 missing.add(c.name());
             }

@@ -59,9 +59,8 @@ class VmdDiskLabTest {
 
     void startVmd(String conf) throws Exception {
         Files.createDirectories(consoles);
-        List<String> props = new ArrayList<>(VmdProcess.LAB_TIMEOUTS);
-        props.add("-Djvmd.consoleLogDir=" + consoles);
-        vmd = VmdProcess.startInNewNetns(dir, conf, NS, props);
+        vmd = VmdProcess.startInNewNetns(dir, conf, NS, VmdProcess.LAB_TIMEOUTS, "--console-log-dir",
+                consoles.toString());
     }
 
     /** A vm block booting the image's kernel with {@code script} as jvmd.cmd, from {@code disks}. */

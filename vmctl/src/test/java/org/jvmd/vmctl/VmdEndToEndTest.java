@@ -84,8 +84,8 @@ class VmdEndToEndTest {
         for (int i = 0; i < CROWD; i++) {
             conf.append(vm("c" + i, echo, "")); // 10..19
         }
-        vmd = VmdProcess.startInNewNetns(dir, conf.toString(), NS, List.of("-Djvmd.stopTimeoutMs=" + STOP_TIMEOUT_MS,
-                "-Djvmd.consoleLogDir=" + dir.resolve("consoles")));
+        vmd = VmdProcess.startInNewNetns(dir, conf.toString(), NS, List.of("-Djvmd.stopTimeoutMs=" + STOP_TIMEOUT_MS),
+                "--console-log-dir", dir.resolve("consoles").toString());
     }
 
     static String vm(String name, Path kernel, String extra) {

@@ -94,10 +94,11 @@ final class VmdProcess implements AutoCloseable {
      * String, List, String...)} does; {@link #close} stops vmd, then removes the namespace (a
      * start that fails removes it at once).
      */
-    static VmdProcess startInNewNetns(Path dir, String config, String netns, List<String> props) throws Exception {
+    static VmdProcess startInNewNetns(Path dir, String config, String netns, List<String> props, String... extra)
+            throws Exception {
         TestUser.sh("ip", "netns", "add", netns);
         try {
-            VmdProcess v = start(dir, config, netns, props);
+            VmdProcess v = start(dir, config, netns, props, extra);
             v.ownNetns = true;
             return v;
         } catch (Exception | Error e) {

@@ -176,49 +176,28 @@ public final class VmmMain {
 
     /** The development entry point; returns the exit status. */
     static int dev(String[] args, PrintStream err) {
-        String kernel = null;
-        String initrd = null;
-        String cmdline = "console=ttyS0";
-        String name = "dev";
-        String consoleLog = null;
-        String kvmPath = "/dev/kvm";
-        long memory = 512L << 20;
-        int vcpus = 1;
-        List<String> tapNames = new ArrayList<>();
-        List<String> diskPaths = new ArrayList<>();
-        long stopAfterMs = 0;
+        VmmDevArgs a;
         try {
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                if (i + 1 >= args.length) {
-                    throw new IllegalArgumentException("missing value after " + a);
-                }
-                String v = args[++i];
-                switch (a) {
-                    case "--kernel" -> kernel = v;
-                    case "--initrd" -> initrd = v;
-                    case "--cmdline" -> cmdline = v;
-                    case "--memory" -> memory = parseSize(v);
-                    case "--vcpus" -> vcpus = Integer.parseInt(v);
-                    case "--name" -> name = v;
-                    case "--console-log" -> consoleLog = v;
-                    case "--kvm" -> kvmPath = v;
-                    case "--tap" -> tapNames.add(checkTapName(v));
-                    case "--disk" -> diskPaths.add(v);
-                    case "--stop-after" -> stopAfterMs = parseSeconds(v);
-                    default -> throw new IllegalArgumentException("unknown option " + a);
-                }
-            }
-            if (kernel == null) {
-                throw new IllegalArgumentException("--kernel is required");
-            }
+            a = VmmDevArgs.parse(args, System.out);
         } catch (IllegalArgumentException e) {
             err.println("vmm: " + e.getMessage());
-            err.println("usage: vmm --kernel FILE [--initrd FILE] [--cmdline TEXT] [--memory SIZE] [--vcpus N]"
-                    + " [--name NAME] [--console-log FILE] [--kvm DEVICE] [--tap NAME]... [--disk IMAGE]..."
-                    + " [--stop-after SECS]");
+            err.println(VmmDevArgs.USAGE);
             return EXIT_USAGE;
         }
+        if (a == null) {
+            return 0;
+        }
+        String kernel = a.kernel;
+        String initrd = a.initrd;
+        String cmdline = a.cmdline;
+        String name = a.name;
+        String consoleLog = a.consoleLog;
+        String kvmPath = a.kvmPath;
+        long memory = a.memory;
+        int vcpus = a.vcpus;
+        List<String> tapNames = a.taps;
+        List<String> diskPaths = a.disks;
+        long stopAfterMs = a.stopAfterMs;
         String title = "vm/" + name;
         long t0 = System.nanoTime();
         List<OutputStream> sinks = new ArrayList<>();

@@ -202,6 +202,26 @@ class VmmMainTest {
     }
 
     @Test
+    void theDevelopmentEntryParsesThroughPicocliAndNamesWhatIsWrong() {
+        assertEquals(0, dev("--help").status());
+        Result r = dev("--memory", "64M");
+        assertEquals("vmm: --kernel is required\n" + VmmDevArgs.USAGE, r.err().strip());
+        r = dev("--kernel", "k", "--bogus", "1");
+        assertTrue(r.err().startsWith("vmm: Unknown options: '--bogus', '1'") || r.err().startsWith("vmm: Unknown option"),
+                r.err());
+        r = dev("--kernel", "k", "--memory", "lots");
+        assertTrue(r.err().contains("lots"), r.err());
+        VmmDevArgs a = VmmDevArgs.parse(new String[] {"--kernel", "k", "--tap", "t0", "--tap", "t1", "--disk", "d",
+            "--memory", "1G", "--vcpus", "2", "--stop-after", "3"}, System.out);
+        assertEquals(List.of("t0", "t1"), a.taps);
+        assertEquals(List.of("d"), a.disks);
+        assertEquals(1L << 30, a.memory);
+        assertEquals(2, a.vcpus);
+        assertEquals(3000, a.stopAfterMs);
+        assertEquals("console=ttyS0", a.cmdline);
+    }
+
+    @Test
     void badUsageExitsWith2() {
         assertEquals(VmmMain.EXIT_USAGE, dev("--memory", "64M").status());
         assertEquals(VmmMain.EXIT_USAGE, dev("--kernel").status());

@@ -75,7 +75,8 @@ class DebPackageTest {
                 "/usr/lib/jvmd/vioblk-proc/jvmd-vioblk-proc.jar",
                 "/usr/lib/jvmd/runtime/lib/server/classes.jsa",
                 "/usr/share/man/man8/vmd.8.gz", "/usr/share/man/man8/vmctl.8.gz", "/usr/share/man/man5/vm.conf.5.gz",
-                "/usr/share/doc/jvmd/copyright", "/usr/share/doc/jvmd/examples/vm.conf")) {
+                "/usr/share/doc/jvmd/copyright", "/usr/share/doc/jvmd/examples/vm.conf",
+                "/usr/share/bash-completion/completions/vmctl")) {
             assertEquals("-rw-r--r--", modes.get(file), file + " in:\n" + listing);
         }
         // Nothing under /var or /run: tmpfiles.d makes those directories.
