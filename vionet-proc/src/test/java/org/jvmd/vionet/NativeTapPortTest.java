@@ -3,9 +3,9 @@ package org.jvmd.vionet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.MappedGuestMemory;
@@ -15,26 +15,15 @@ import org.jvmd.sys.Tap;
 import org.jvmd.virtio.blk.GuestSpans;
 
 /** The real tap port in a namespace this test creates: zero-copy writev from guest memory, cut frames detected. */
+@NetnsTest
 class NativeTapPortTest {
-    private static final String NS = "jvmd-vtap-" + ProcessHandle.current().pid();
-
-    @BeforeAll
-    static void namespace() throws Exception {
-        VionetProcessTest.sh("ip", "netns", "add", NS);
-    }
-
-    @AfterAll
-    static void cleanup() throws Exception {
-        VionetProcessTest.sh("ip", "netns", "del", NS);
-    }
-
     @Test
-    void framesGoFromGuestMemoryToTheTapAndACutFrameIsReportedAsLongerThanTheBuffers() throws Exception {
-        try (Tap tap = Netns.call(NS, () -> Tap.open("vt0"));
+    void framesGoFromGuestMemoryToTheTapAndACutFrameIsReportedAsLongerThanTheBuffers(NetNs ns) throws Exception {
+        try (Tap tap = Netns.call(ns.name(), () -> Tap.open("vt0"));
                 Fd memfd = Memfd.create("guest", 1 << 20);
                 MappedGuestMemory mem = MappedGuestMemory.map(memfd, 1 << 20)) {
-            VionetProcessTest.sh("ip", "-n", NS, "addr", "add", "100.64.62.1/24", "dev", "vt0");
-            VionetProcessTest.sh("ip", "-n", NS, "link", "set", "vt0", "up");
+            ns.ip("addr", "add", "100.64.62.1/24", "dev", "vt0");
+            ns.ip("link", "set", "vt0", "up");
             tap.setNonBlocking(true);
             NativeTapPort port = new NativeTapPort(tap, mem);
             byte[] arp = arpRequest();
@@ -75,12 +64,12 @@ class NativeTapPortTest {
     }
 
     @Test
-    void theNativeHotPathAllocatesNothingPerFrame() throws Exception {
-        try (Tap tap = Netns.call(NS, () -> Tap.open("vt1"));
+    void theNativeHotPathAllocatesNothingPerFrame(NetNs ns) throws Exception {
+        try (Tap tap = Netns.call(ns.name(), () -> Tap.open("vt1"));
                 Fd memfd = Memfd.create("guest", 1 << 20);
                 MappedGuestMemory mem = MappedGuestMemory.map(memfd, 1 << 20);
                 org.jvmd.sys.EventFd call = org.jvmd.sys.EventFd.create(true)) {
-            VionetProcessTest.sh("ip", "-n", NS, "link", "set", "vt1", "up");
+            ns.ip("link", "set", "vt1", "up");
             tap.setNonBlocking(true);
             NativeTapPort port = new NativeTapPort(tap, mem);
             byte[] udp = Packets.udp4(new byte[] {2, 0, 0, 0, 0, 9}, new byte[] {2, 0, 0, 0, 0x62, 3}, 1400, true, 0);
