@@ -18,6 +18,8 @@ import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -33,8 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  * each proves several things.
  */
 @Tag("lab")
+@NetnsTest
 class VmdDiskLabTest {
-    static final String NS = "jvmd-disklab-" + ProcessHandle.current().pid();
     static final long SLOW = VmdProcess.SLOW;
     /** A Debian boot to the end of its jvmd.cmd under kvm-lab: ~2-3 min quiet, ~8 min on a busy host. */
     static final long BOOT_MS = 240_000 * SLOW;
@@ -57,11 +59,11 @@ class VmdDiskLabTest {
         consoles = dir.resolve("consoles");
     }
 
-    void startVmd(String conf) throws Exception {
+    void startVmd(NetNs ns, String conf) throws Exception {
         Files.createDirectories(consoles);
         List<String> props = new ArrayList<>(VmdProcess.LAB_TIMEOUTS);
         props.add("-Djvmd.consoleLogDir=" + consoles);
-        vmd = VmdProcess.startInNewNetns(dir, conf, NS, props);
+        vmd = VmdProcess.start(dir, conf, ns.name(), props);
     }
 
     /** A vm block booting the image's kernel with {@code script} as jvmd.cmd, from {@code disks}. */
@@ -128,7 +130,7 @@ class VmdDiskLabTest {
      * the file system clean (fsck -n) and the file there.
      */
     @Test
-    void debianBootsFromItsDiskFormatsASecondOneAndASecondBootReadsItBackClean() throws Exception {
+    void debianBootsFromItsDiskFormatsASecondOneAndASecondBootReadsItBackClean(NetNs ns) throws Exception {
         Path root = dir.resolve("root.raw");
         sparseCopy(debian.resolve("debian.raw"), root);
         Path data = dir.resolve("data.raw");
@@ -148,7 +150,7 @@ class VmdDiskLabTest {
                 + "sync\numount /mnt\necho JVMD-DATA-WRITTEN\n";
         String read = "set -e\nfsck.ext4 -n /dev/vdb && echo JVMD-FSCK-CLEAN\nmount -o ro /dev/vdb /mnt\n"
                 + "echo JVMD-READ-$(cat /mnt/hello)\numount /mnt\n";
-        startVmd(vm("deb1", write, disks, true) + vm("deb2", read, disks, false));
+        startVmd(ns, vm("deb1", write, disks, true) + vm("deb2", read, disks, false));
 
         long t0 = System.nanoTime();
         Vmctl.Result r = vmd.vmctlProcess("start", "deb1");
@@ -193,7 +195,7 @@ class VmdDiskLabTest {
      * images pass qemu-img check and hold their own file.
      */
     @Test
-    void twoVmsOnThinImagesOverOneQcow2BaseEachKeepTheirOwnWrites() throws Exception {
+    void twoVmsOnThinImagesOverOneQcow2BaseEachKeepTheirOwnWrites(NetNs ns) throws Exception {
         Path base = dir.resolve("base.qcow2");
         run("qemu-img", "convert", "-O", "qcow2", debian.resolve("debian.raw").toString(), base.toString());
         String before = sha256(base);
@@ -205,7 +207,7 @@ class VmdDiskLabTest {
             String script = "set -e\necho " + v + "-was-here > /root/mine\nsync\necho JVMD-MINE-WRITTEN\n";
             conf.add(vm(v, script, List.of("\"" + thin + "\" format qcow2"), false));
         }
-        startVmd(String.join("", conf));
+        startVmd(ns, String.join("", conf));
         long t0 = System.nanoTime();
         for (String v : List.of("thina", "thinb")) {
             Vmctl.Result r = vmd.vmctlProcess("start", v);

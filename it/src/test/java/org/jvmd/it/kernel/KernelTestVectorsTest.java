@@ -27,6 +27,8 @@ import org.jvmd.sys.IoVec;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.NativeBuffer;
 import org.jvmd.sys.Netns;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.jvmd.virtio.net.FrameHeaders;
 import org.jvmd.virtio.net.InetChecksum;
 import org.jvmd.virtio.net.Segmenter;
@@ -59,6 +61,7 @@ import org.junit.jupiter.api.Test;
  * segmenting ({@link #asForwarded}). The vnet header of the kernel's frames must be empty
  * (no GSO, no partial checksum): the kernel did the work.
  */
+@NetnsTest
 class KernelTestVectorsTest {
     private static final int TCP4_PORT = 5001;
     private static final int TCP6_PORT = 5002;
@@ -93,9 +96,9 @@ class KernelTestVectorsTest {
     private static int markerId;
 
     @BeforeAll
-    static void captureFromTheKernel() throws Exception {
+    static void captureFromTheKernel(NetNs tx, NetNs fw) throws Exception {
         new Random(3).nextBytes(STREAM);
-        lab = KernelLab.create();
+        lab = KernelLab.create(tx, fw);
         tcp4 = TcpPeer.exchange(lab, false, STREAM, TCP4_PORT);
         tcp6 = TcpPeer.exchange(lab, true, STREAM, TCP6_PORT);
         udp = new ArrayList<>();
@@ -120,7 +123,7 @@ class KernelTestVectorsTest {
     }
 
     @AfterAll
-    static void removeNamespaces() throws Exception {
+    static void closeTheTaps() throws Exception {
         if (lab != null) {
             lab.close();
         }
