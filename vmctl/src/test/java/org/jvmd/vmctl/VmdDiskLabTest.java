@@ -13,12 +13,12 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.Shell;
 import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -115,14 +115,6 @@ class VmdDiskLabTest {
         return HexFormat.of().formatHex(md.digest());
     }
 
-    static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd));
-        assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + out);
-        return out;
-    }
-
     /**
      * Debian from a raw root disk: multi-user, a login prompt, a DHCP lease from vionet, shown
      * by vmctl status; its script formats a second disk, writes a file, syncs and powers off.
@@ -197,7 +189,7 @@ class VmdDiskLabTest {
     @Test
     void twoVmsOnThinImagesOverOneQcow2BaseEachKeepTheirOwnWrites(NetNs ns) throws Exception {
         Path base = dir.resolve("base.qcow2");
-        run("qemu-img", "convert", "-O", "qcow2", debian.resolve("debian.raw").toString(), base.toString());
+        Shell.sh("qemu-img", "convert", "-O", "qcow2", debian.resolve("debian.raw").toString(), base.toString());
         String before = sha256(base);
         List<String> conf = new ArrayList<>();
         for (String v : List.of("thina", "thinb")) {
@@ -220,10 +212,10 @@ class VmdDiskLabTest {
         assertEquals(before, sha256(base), "the base image is unchanged");
         for (String v : List.of("thina", "thinb")) {
             Path thin = dir.resolve(v + ".qcow2");
-            run("qemu-img", "check", thin.toString());
+            Shell.sh("qemu-img", "check", thin.toString());
             Path flat = dir.resolve(v + ".raw");
-            run("qemu-img", "convert", "-O", "raw", thin.toString(), flat.toString());
-            String mine = run("debugfs", "-R", "cat /root/mine", flat.toString());
+            Shell.sh("qemu-img", "convert", "-O", "raw", thin.toString(), flat.toString());
+            String mine = Shell.sh("debugfs", "-R", "cat /root/mine", flat.toString());
             assertTrue(mine.contains(v + "-was-here"), v + ": " + mine);
             Files.delete(flat);
         }
