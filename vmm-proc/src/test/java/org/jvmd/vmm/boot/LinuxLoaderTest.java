@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.jvmd.testkit.Host;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,7 +17,6 @@ import org.jvmd.virtio.GuestFault;
 import org.jvmd.vmm.MemoryLayout;
 import org.jvmd.vmm.SparseGuestMemory;
 import org.jvmd.vmm.TestGuest;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 class LinuxLoaderTest {
@@ -200,8 +200,8 @@ class LinuxLoaderTest {
     void loadsTheRealKernelAndInitrdInto512MiB() throws Exception {
         Path kernel = TestGuest.kernel().orElse(null);
         Path initrd = TestGuest.initrd().orElse(null);
-        Assumptions.assumeTrue(kernel != null && initrd != null,
-                "SKIPPED: no real test guest (run scripts/test-guest, or set -Djvmd.test.kernel/-Djvmd.test.initrd)");
+        Host.skipIf(kernel != null && initrd != null ? java.util.Optional.empty() : java.util.Optional.of(
+                "no real test guest (run scripts/test-guest, or set -Djvmd.test.kernel/-Djvmd.test.initrd)"), "LinuxLoaderTest");
         MemoryLayout layout = MemoryLayout.of(512 * MIB);
         SparseGuestMemory mem = new SparseGuestMemory(layout);
         BzImage k = BzImage.parse(Files.readAllBytes(kernel));
