@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.Frame;
 import org.jvmd.testkit.NetNs;
 import org.jvmd.testkit.NetnsTest;
 
@@ -57,12 +58,11 @@ class TapTest {
             ns.ip("link", "set", "jt1", "up");
             tap.setNonBlocking(true);
             NativeBuffer tx = new NativeBuffer(128);
-            ByteBuffer b = tx.asByteBuffer().order(ByteOrder.BIG_ENDIAN);
-            b.put(new byte[Tap.VNET_HDR_LEN]); // flags 0, gso NONE: a plain frame
-            b.put(new byte[] {-1, -1, -1, -1, -1, -1}).put(OUR_MAC).putShort((short) 0x0806);
-            b.putShort((short) 1).putShort((short) 0x0800).put((byte) 6).put((byte) 4).putShort((short) 1);
-            b.put(OUR_MAC).put(OUR_IP).put(new byte[6]).put(TAP_IP);
-            int len = b.position();
+            // an empty vnet header (flags 0, gso NONE: a plain frame), then the ARP request
+            byte[] arp = Frame.ethernet(new byte[] {-1, -1, -1, -1, -1, -1}, OUR_MAC).headroom(Tap.VNET_HDR_LEN)
+                    .arp(1, OUR_MAC, OUR_IP, new byte[6], TAP_IP).build();
+            tx.asByteBuffer().put(arp);
+            int len = arp.length;
             IoVec iov = new IoVec(2);
             iov.add(tx, 0, Tap.VNET_HDR_LEN);
             iov.add(tx, Tap.VNET_HDR_LEN, len - Tap.VNET_HDR_LEN);

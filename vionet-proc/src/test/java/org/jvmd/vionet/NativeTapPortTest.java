@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.Frame;
 import org.jvmd.testkit.NetNs;
 import org.jvmd.testkit.NetnsTest;
 import org.jvmd.sys.Fd;
@@ -113,27 +114,10 @@ class NativeTapPortTest {
         }
     }
 
+    /** An ARP request (RFC 826) for 100.64.62.1 from 02:00:00:00:62:02 at 100.64.62.2, after the 12-byte virtio_net_hdr. */
     static byte[] arpRequest() {
-        byte[] b = new byte[12 + 42];
-        int f = 12;
-        for (int i = 0; i < 6; i++) {
-            b[f + i] = (byte) 0xFF;
-        }
         byte[] mac = {2, 0, 0, 0, 0x62, 2};
-        System.arraycopy(mac, 0, b, f + 6, 6);
-        b[f + 12] = 0x08;
-        b[f + 13] = 0x06;
-        int a = f + 14;
-        b[a + 1] = 1;
-        b[a + 2] = 0x08;
-        b[a + 4] = 6;
-        b[a + 5] = 4;
-        b[a + 7] = 1;
-        System.arraycopy(mac, 0, b, a + 8, 6);
-        byte[] spa = {100, 64, 62, 2};
-        byte[] tpa = {100, 64, 62, 1};
-        System.arraycopy(spa, 0, b, a + 14, 4);
-        System.arraycopy(tpa, 0, b, a + 24, 4);
-        return b;
+        return Frame.ethernet(new byte[] {-1, -1, -1, -1, -1, -1}, mac).headroom(12)
+                .arp(1, mac, new byte[] {100, 64, 62, 2}, new byte[6], new byte[] {100, 64, 62, 1}).build();
     }
 }

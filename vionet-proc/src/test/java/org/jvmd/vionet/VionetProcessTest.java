@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.Frame;
 import org.jvmd.testkit.NetNs;
 import org.jvmd.testkit.NetnsTest;
 import org.jvmd.testkit.Dropped;
@@ -251,26 +252,9 @@ class VionetProcessTest {
     }
 
     /** A 12-byte empty header and an ARP request 100.64.60.2 -> who has 100.64.60.1. */
+    /** An ARP request (RFC 826) for 100.64.60.1 from MAC at 100.64.60.2, after the 12-byte virtio_net_hdr. */
     private static byte[] arpRequest() {
-        byte[] b = new byte[12 + 42];
-        int f = 12;
-        for (int i = 0; i < 6; i++) {
-            b[f + i] = (byte) 0xFF;
-        }
-        System.arraycopy(MAC, 0, b, f + 6, 6);
-        b[f + 12] = 0x08;
-        b[f + 13] = 0x06;
-        int a = f + 14;
-        b[a + 1] = 1;              // Ethernet
-        b[a + 2] = 0x08;           // IPv4
-        b[a + 4] = 6;
-        b[a + 5] = 4;
-        b[a + 7] = 1;              // request
-        System.arraycopy(MAC, 0, b, a + 8, 6);
-        byte[] spa = {100, 64, 60, 2};
-        byte[] tpa = {100, 64, 60, 1};
-        System.arraycopy(spa, 0, b, a + 14, 4);
-        System.arraycopy(tpa, 0, b, a + 24, 4);
-        return b;
+        return Frame.ethernet(new byte[] {-1, -1, -1, -1, -1, -1}, MAC).headroom(12)
+                .arp(1, MAC, new byte[] {100, 64, 60, 2}, new byte[6], new byte[] {100, 64, 60, 1}).build();
     }
 }

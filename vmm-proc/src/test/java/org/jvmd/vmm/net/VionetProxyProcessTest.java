@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import com.google.protobuf.ByteString;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.Frame;
 import org.jvmd.testkit.NetNs;
 import org.jvmd.testkit.NetnsTest;
 import org.jvmd.vmm.proxy.AttachedDevice;
@@ -219,26 +220,9 @@ class VionetProxyProcessTest {
     }
 
     /** A zero virtio_net_hdr and an ARP request 100.64.61.2 -> who has 100.64.61.1. */
+    /** An ARP request (RFC 826) for 100.64.61.1 from MAC at 100.64.61.2, after the 12-byte virtio_net_hdr. */
     private static byte[] arpRequest() {
-        byte[] b = new byte[HDR + 42];
-        int f = HDR;
-        for (int i = 0; i < 6; i++) {
-            b[f + i] = (byte) 0xFF;
-        }
-        System.arraycopy(MAC, 0, b, f + 6, 6);
-        b[f + 12] = 0x08;
-        b[f + 13] = 0x06;
-        int a = f + 14;
-        b[a + 1] = 1;
-        b[a + 2] = 0x08;
-        b[a + 4] = 6;
-        b[a + 5] = 4;
-        b[a + 7] = 1;
-        System.arraycopy(MAC, 0, b, a + 8, 6);
-        byte[] spa = {100, 64, 61, 2};
-        byte[] tpa = {100, 64, 61, 1};
-        System.arraycopy(spa, 0, b, a + 14, 4);
-        System.arraycopy(tpa, 0, b, a + 24, 4);
-        return b;
+        return Frame.ethernet(new byte[] {-1, -1, -1, -1, -1, -1}, MAC).headroom(HDR)
+                .arp(1, MAC, new byte[] {100, 64, 61, 2}, new byte[6], new byte[] {100, 64, 61, 1}).build();
     }
 }
