@@ -8,7 +8,7 @@ import java.nio.ByteBuffer;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-class BigEndianTest {
+class ByteOrderTest {
     @Test
     void agreesWithByteBufferInNetworkOrderAtEveryOffset() {
         Random r = new Random(7);
@@ -27,6 +27,33 @@ class BigEndianTest {
             assertArrayEquals(theirs, ours);
             BigEndian.put16(ours, off + 1, v);
             ByteBuffer.wrap(theirs).putShort(off + 1, (short) v);
+            assertArrayEquals(theirs, ours);
+        }
+    }
+
+    @Test
+    void littleEndianAgreesWithByteBufferInLittleEndianOrder() {
+        Random r = new Random(8);
+        for (int i = 0; i < 10_000; i++) {
+            byte[] b = new byte[12];
+            r.nextBytes(b);
+            int off = r.nextInt(4);
+            ByteBuffer bb = ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            assertEquals(bb.getShort(off) & 0xFFFF, LittleEndian.get16(b, off));
+            assertEquals(bb.getInt(off), LittleEndian.get32(b, off));
+            assertEquals(bb.getLong(off), LittleEndian.get64(b, off));
+            int v = r.nextInt();
+            byte[] ours = b.clone();
+            byte[] theirs = b.clone();
+            LittleEndian.put32(ours, off, v);
+            ByteBuffer.wrap(theirs).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(off, v);
+            assertArrayEquals(theirs, ours);
+            long w = r.nextLong();
+            LittleEndian.put64(ours, off, w);
+            ByteBuffer.wrap(theirs).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(off, w);
+            assertArrayEquals(theirs, ours);
+            LittleEndian.put16(ours, off + 1, v);
+            ByteBuffer.wrap(theirs).order(java.nio.ByteOrder.LITTLE_ENDIAN).putShort(off + 1, (short) v);
             assertArrayEquals(theirs, ours);
         }
     }
