@@ -1,9 +1,9 @@
 package org.jvmd.it.sim;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -12,6 +12,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jvmd.sys.Netns;
 import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.Shell;
 
 /**
  * A pair of network namespaces made for one test class: the "guest" with tap gtap0 and the
@@ -81,17 +82,10 @@ final class NetLab implements AutoCloseable {
 
     /** Runs a command to completion (at most {@code timeoutSec}); its exit status and output. */
     static Result run(int timeoutSec, String... cmd) throws IOException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         try {
-            if (!p.waitFor(timeoutSec, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                p.waitFor();
-                return new Result(-1, new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)
-                        + "\n(timed out after " + timeoutSec + " s)");
-            }
-            return new Result(p.exitValue(), new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+            Shell.Result r = Shell.run(Duration.ofSeconds(timeoutSec), List.of(cmd));
+            return new Result(r.status(), r.output());
         } catch (InterruptedException e) {
-            p.destroyForcibly();
             Thread.currentThread().interrupt();
             throw new IOException("interrupted: " + String.join(" ", cmd), e);
         }
