@@ -10,7 +10,9 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass
 
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.platform.testkit.engine.EngineTestKit;
 import org.junit.platform.testkit.engine.Events;
@@ -39,6 +41,38 @@ class NetnsExtensionTest {
             assertFalse(other.ip("addr", "show", "dev", "lo").contains("100.64.250.1"));
             fail("this test fails on purpose: its namespaces must go anyway");
         }
+    }
+
+    /** What an @AutoClose fixture (vmd in the namespace) saw of its namespace when it was closed. */
+    static final List<Boolean> EXISTED_AT_CLOSE = new ArrayList<>();
+
+    @NetnsTest
+    static class WithAFixture {
+        @AutoClose
+        AutoCloseable fixture;
+        @AutoClose
+        static AutoCloseable classFixture;
+
+        @BeforeAll
+        static void up(NetNs shared) {
+            classFixture = () -> EXISTED_AT_CLOSE.add(shared.exists());
+        }
+
+        @BeforeEach
+        void start(NetNs ns) {
+            fixture = () -> EXISTED_AT_CLOSE.add(ns.exists());
+        }
+
+        @Test
+        void runs() {}
+    }
+
+    @Test
+    void autoClosedFixturesCloseWhileTheirNamespaceStillExists() {
+        EXISTED_AT_CLOSE.clear();
+        Events e = EngineTestKit.engine("junit-jupiter").selectors(selectClass(WithAFixture.class)).execute().allEvents();
+        assertEquals(0, e.failed().count(), e.toString());
+        assertEquals(List.of(true, true), EXISTED_AT_CLOSE);
     }
 
     @Test
