@@ -17,37 +17,26 @@ import org.jvmd.vmd.config.ConfigParser;
 import org.jvmd.vmd.config.EtcAccounts;
 import org.jvmd.vmd.config.LladdrGenerator;
 import org.jvmd.vmd.config.VmSpec;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 
 /** TUNSCAP: vmd applies the guest's acked offloads to its own copy of the tap and answers. */
+@NetnsTest
 class TunCapabilitiesTest {
-    static final String NS = "jvmd-tuncap-" + ProcessHandle.current().pid();
-
-    @BeforeAll
-    static void createNamespace() throws Exception {
-        VmTapsTest.sh("ip", "netns", "add", NS);
-    }
-
-    @AfterAll
-    static void deleteNamespace() throws Exception {
-        VmTapsTest.sh("ip", "netns", "del", NS);
-    }
-
     @TempDir
     Path dir;
 
     @Test
-    void acksAreAppliedToTheTapAndRefusalsAnswered() throws Exception {
+    void acksAreAppliedToTheTapAndRefusalsAnswered(NetNs ns) throws Exception {
         Files.writeString(dir.resolve("bzImage"), "k");
         var env = new ConfigEnvironment(EtcAccounts.of("root:x:0:0::/:/bin/sh\n", "root:x:0:\n"),
                 LladdrGenerator.secure(), 1, Map.of());
         var cfg = new ConfigParser(env).parse("vm.conf", "vm \"t\" {\n boot \"bzImage\"\n interface\n}\n", dir)
                 .config().orElseThrow();
         VmSpec spec = cfg.vm("t").orElseThrow();
-        VmTaps taps = Netns.call(NS, () -> VmTaps.create(3, spec.interfaces(), cfg));
+        VmTaps taps = Netns.call(ns.name(), () -> VmTaps.create(3, spec.interfaces(), cfg));
         VmLauncher.Listener none = new VmLauncher.Listener() {
             @Override
             public void started(int pid, String tty) {
@@ -65,7 +54,7 @@ class TunCapabilitiesTest {
                     .setTso4(true).setTso6(true).setTunFlags(flags).build());
             assertTrue(ok.getOk(), ok.toString());
             assertEquals(flags, ok.getAppliedFlags());
-            String features = VmTapsTest.sh("ip", "netns", "exec", NS, "ethtool", "-k", "vm3-if0");
+            String features = ns.exec("ethtool", "-k", "vm3-if0");
             assertTrue(features.contains("tcp-segmentation-offload: on"), features);
 
             TunCapabilitiesReply bad = p.applyTunCapabilities(TunCapabilities.newBuilder().setNic(0)

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -20,34 +19,13 @@ import org.jvmd.vmd.config.ConfigParser;
 import org.jvmd.vmd.config.EtcAccounts;
 import org.jvmd.vmd.config.Ipv4Prefix;
 import org.jvmd.vmd.config.LladdrGenerator;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 
 /** vmd's taps in a network namespace the test creates: names, MTU, bridge, local address, removal. */
 class VmTapsTest {
-    static final String NS = "jvmd-vmd-" + ProcessHandle.current().pid();
-
-    static String sh(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            throw new IOException(String.join(" ", cmd) + ": " + out);
-        }
-        return out;
-    }
-
-    @BeforeAll
-    static void createNamespace() throws Exception {
-        sh("ip", "netns", "add", NS);
-    }
-
-    @AfterAll
-    static void deleteNamespace() throws Exception {
-        sh("ip", "netns", "del", NS);
-    }
-
     @TempDir
     Path dir;
 
@@ -74,42 +52,44 @@ class VmTapsTest {
         return r.config().orElseThrow();
     }
 
-    String link(String name) throws Exception {
-        return sh("ip", "-n", NS, "-d", "addr", "show", "dev", name);
+    static String link(NetNs ns, String name) throws Exception {
+        return ns.ip("-d", "addr", "show", "dev", name);
     }
 
     @Test
-    void tapsAreNamedConfiguredBridgedAndGoneWhenClosed() throws Exception {
+    @NetnsTest
+    void tapsAreNamedConfiguredBridgedAndGoneWhenClosed(NetNs ns) throws Exception {
         Config c = config();
-        VmTaps taps = Netns.call(NS, () -> VmTaps.create(7, c.vm("web").orElseThrow().interfaces(), c));
+        VmTaps taps = Netns.call(ns.name(), () -> VmTaps.create(7, c.vm("web").orElseThrow().interfaces(), c));
         try {
             List<String> names = taps.nics().stream().map(n -> n.tap().name()).toList();
             assertEquals(List.of("vm7-if0", "vm7-if1", "named0", "down0"), names);
 
-            String sw = link("vm7-if0");
+            String sw = link(ns, "vm7-if0");
             assertTrue(sw.contains("mtu 1400"), sw);
             assertTrue(sw.contains("master jvbr0"), sw);
             assertTrue(sw.contains(",UP"), sw);
-            String br = link("jvbr0");
+            String br = link(ns, "jvbr0");
             assertTrue(br.contains("bridge"), br);
             assertTrue(br.contains(",UP"), br);
 
-            String local = link("vm7-if1");
+            String local = link(ns, "vm7-if1");
             assertTrue(local.contains("inet 100.80.7.2/31"), local);
             assertArrayEquals(new byte[] {100, 80, 7, 3}, taps.nics().get(1).guest());
 
-            assertFalse(link("down0").contains(",UP"), link("down0"));
+            assertFalse(link(ns, "down0").contains(",UP"), link(ns, "down0"));
         } finally {
             taps.close();
         }
         for (String n : List.of("vm7-if0", "vm7-if1", "named0", "down0")) {
-            assertThrows(IOException.class, () -> link(n), n + " is gone");
+            assertThrows(IOException.class, () -> link(ns, n), n + " is gone");
         }
-        assertTrue(link("jvbr0").contains("bridge"), "the switch's bridge stays");
+        assertTrue(link(ns, "jvbr0").contains("bridge"), "the switch's bridge stays");
     }
 
     @Test
-    void groupsAndLocalInet6AreApplied() throws Exception {
+    @NetnsTest
+    void groupsAndLocalInet6AreApplied(NetNs ns) throws Exception {
         Files.writeString(dir.resolve("bzImage"), "k");
         String text = """
                 local prefix 100.80.0.0/16
@@ -130,12 +110,12 @@ class VmTapsTest {
         var r = new ConfigParser(env).parse("vm.conf", text, dir);
         assertTrue(r.ok(), r.errors().toString());
         Config c = r.config().orElseThrow();
-        VmTaps taps = Netns.call(NS, () -> VmTaps.create(7, c.vm("g").orElseThrow().interfaces(), c));
+        VmTaps taps = Netns.call(ns.name(), () -> VmTaps.create(7, c.vm("g").orElseThrow().interfaces(), c));
         try {
-            assertTrue(sh("ip", "-n", NS, "-d", "link", "show", "vm7-if0").contains(" group 7 "), "the switch's group");
-            assertTrue(sh("ip", "-n", NS, "-d", "link", "show", "vm7-if1").contains(" group default "),
+            assertTrue(ns.ip("-d", "link", "show", "vm7-if0").contains(" group 7 "), "the switch's group");
+            assertTrue(ns.ip("-d", "link", "show", "vm7-if1").contains(" group default "),
                     "the interface's own group wins");
-            String local = link("vm7-if2");
+            String local = link(ns, "vm7-if2");
             assertTrue(local.contains(" group 42 "), local);
             assertTrue(local.contains("inet 100.80.7.4/31"), local);
             // vm_priv_addr6: the guest's IPv4 address (100.80.7.5) in bytes 8-11, gateway ::1, /96
@@ -147,13 +127,15 @@ class VmTapsTest {
 
     @Test
     void aFailingInterfaceLeavesNoTapBehind() throws Exception {
+    @NetnsTest
+    void aFailingInterfaceLeavesNoTapBehind(NetNs ns) throws Exception {
         Config c = config();
-        Tap squatter = Netns.call(NS, () -> Tap.open("named0"));
+        Tap squatter = Netns.call(ns.name(), () -> Tap.open("named0"));
         try {
             assertThrows(Exception.class,
-                    () -> Netns.call(NS, () -> VmTaps.create(8, c.vm("web").orElseThrow().interfaces(), c)));
-            assertThrows(IOException.class, () -> link("vm8-if0"));
-            assertThrows(IOException.class, () -> link("vm8-if1"));
+                    () -> Netns.call(ns.name(), () -> VmTaps.create(8, c.vm("web").orElseThrow().interfaces(), c)));
+            assertThrows(IOException.class, () -> link(ns, "vm8-if0"));
+            assertThrows(IOException.class, () -> link(ns, "vm8-if1"));
         } finally {
             squatter.close();
         }

@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import org.jvmd.testkit.Shell;
 
 /** The outside judge: runs qemu-img / qemu-io (Debian qemu-utils, installed by scripts/setup). */
 public final class QemuImg {
@@ -23,10 +23,9 @@ public final class QemuImg {
         List<String> cmd = new ArrayList<>(List.of(args));
         assertTrue(Files.isExecutable(Path.of("/usr/bin/" + cmd.get(0))),
                 cmd.get(0) + " missing: run scripts/setup (installs qemu-utils)");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        byte[] out = p.getInputStream().readAllBytes();
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "timeout: " + cmd);
-        return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+        Shell.Result r = Shell.run(Duration.ofSeconds(60), cmd);
+        assertTrue(!r.timedOut(), "timeout: " + cmd + "\n" + r.output());
+        return new Run(r.status(), r.output());
     }
 
     /** Runs and asserts exit 0; returns the output. */

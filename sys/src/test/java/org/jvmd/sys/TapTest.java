@@ -4,46 +4,28 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import static org.jvmd.testkit.Shell.sh;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.Frame;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 
 /** Taps live only in a network namespace this test creates; addresses from 100.64.0.0/10. */
+@NetnsTest
 class TapTest {
-    private static final String NS = "jvmd-sys-" + ProcessHandle.current().pid();
     private static final byte[] OUR_MAC = {0x02, 0, 0, 0, 0, 0x02};
     private static final byte[] OUR_IP = {100, 64, 0, 2};
     private static final byte[] TAP_IP = {100, 64, 0, 1};
 
-    static String sh(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        int rc = p.waitFor();
-        if (rc != 0) {
-            throw new IOException(String.join(" ", cmd) + ": exit " + rc + ": " + out);
-        }
-        return out;
-    }
-
-    @BeforeAll
-    static void createNamespace() throws Exception {
-        sh("ip", "netns", "add", NS);
-    }
-
-    @AfterAll
-    static void deleteNamespace() throws Exception {
-        sh("ip", "netns", "del", NS);
-    }
-
     @Test
-    void aTapOpensInTheNamespaceWithVnetHeadersAndOffloads() throws Exception {
-        try (Tap tap = Netns.call(NS, () -> Tap.open("jt0"))) {
+    void aTapOpensInTheNamespaceWithVnetHeadersAndOffloads(NetNs ns) throws Exception {
+        try (Tap tap = Netns.call(ns.name(), () -> Tap.open("jt0"))) {
             assertEquals("jt0", tap.name());
-            assertTrue(sh("ip", "-n", NS, "link", "show", "jt0").contains("jt0"));
+            assertTrue(ns.ip("link", "show", "jt0").contains("jt0"));
             assertThrows(IOException.class, () -> sh("ip", "link", "show", "jt0"), "leaked into the root namespace");
             assertEquals(Tap.IFF_TAP | Tap.IFF_NO_PI | Tap.IFF_VNET_HDR,
                     tap.flags() & (Tap.IFF_TAP | Tap.IFF_NO_PI | Tap.IFF_VNET_HDR | Tap.IFF_TUN));
@@ -59,29 +41,28 @@ class TapTest {
             }
         }
         // a non-persistent tap goes away with its last descriptor
-        assertThrows(IOException.class, () -> sh("ip", "-n", NS, "link", "show", "jt0"));
+        assertThrows(IOException.class, () -> ns.ip("link", "show", "jt0"));
     }
 
     @Test
-    void theKernelChoosesANameWhenNoneIsGiven() throws Exception {
-        try (Tap tap = Netns.call(NS, () -> Tap.open(null))) {
+    void theKernelChoosesANameWhenNoneIsGiven(NetNs ns) throws Exception {
+        try (Tap tap = Netns.call(ns.name(), () -> Tap.open(null))) {
             assertTrue(tap.name().startsWith("tap"), tap.name());
         }
     }
 
     @Test
-    void anArpRequestWrittenWithAVnetHeaderIsAnsweredThroughReadv() throws Exception {
-        try (Tap tap = Netns.call(NS, () -> Tap.open("jt1"))) {
-            sh("ip", "-n", NS, "addr", "add", "100.64.0.1/24", "dev", "jt1");
-            sh("ip", "-n", NS, "link", "set", "jt1", "up");
+    void anArpRequestWrittenWithAVnetHeaderIsAnsweredThroughReadv(NetNs ns) throws Exception {
+        try (Tap tap = Netns.call(ns.name(), () -> Tap.open("jt1"))) {
+            ns.ip("addr", "add", "100.64.0.1/24", "dev", "jt1");
+            ns.ip("link", "set", "jt1", "up");
             tap.setNonBlocking(true);
             NativeBuffer tx = new NativeBuffer(128);
-            ByteBuffer b = tx.asByteBuffer().order(ByteOrder.BIG_ENDIAN);
-            b.put(new byte[Tap.VNET_HDR_LEN]); // flags 0, gso NONE: a plain frame
-            b.put(new byte[] {-1, -1, -1, -1, -1, -1}).put(OUR_MAC).putShort((short) 0x0806);
-            b.putShort((short) 1).putShort((short) 0x0800).put((byte) 6).put((byte) 4).putShort((short) 1);
-            b.put(OUR_MAC).put(OUR_IP).put(new byte[6]).put(TAP_IP);
-            int len = b.position();
+            // an empty vnet header (flags 0, gso NONE: a plain frame), then the ARP request
+            byte[] arp = Frame.ethernet(new byte[] {-1, -1, -1, -1, -1, -1}, OUR_MAC).headroom(Tap.VNET_HDR_LEN)
+                    .arp(1, OUR_MAC, OUR_IP, new byte[6], TAP_IP).build();
+            tx.asByteBuffer().put(arp);
+            int len = arp.length;
             IoVec iov = new IoVec(2);
             iov.add(tx, 0, Tap.VNET_HDR_LEN);
             iov.add(tx, Tap.VNET_HDR_LEN, len - Tap.VNET_HDR_LEN);

@@ -10,38 +10,26 @@ import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 
 /** connect(2) and setsockopt(2) on an inet socket, in a private namespace's loopback. */
+@NetnsTest
 class UdpSegmentTest {
-    private static final String NS = "jvmd-sysudp-" + ProcessHandle.current().pid();
-
-    @BeforeAll
-    static void createNamespace() throws Exception {
-        TapTest.sh("ip", "netns", "add", NS);
-        TapTest.sh("ip", "-n", NS, "link", "set", "lo", "up");
-    }
-
-    @AfterAll
-    static void deleteNamespace() throws Exception {
-        TapTest.sh("ip", "netns", "del", NS);
+    @Test
+    void udpSegmentSplitsOneWriteIntoDatagramsOverIpv4(NetNs ns) throws Exception {
+        assertEquals(List.of(100, 100, 50), sendSegmented(ns, "127.0.0.1", StandardProtocolFamily.INET, LibC.AF_INET));
     }
 
     @Test
-    void udpSegmentSplitsOneWriteIntoDatagramsOverIpv4() throws Exception {
-        assertEquals(List.of(100, 100, 50), sendSegmented("127.0.0.1", StandardProtocolFamily.INET, LibC.AF_INET));
+    void udpSegmentSplitsOneWriteIntoDatagramsOverIpv6(NetNs ns) throws Exception {
+        assertEquals(List.of(100, 100, 50), sendSegmented(ns, "::1", StandardProtocolFamily.INET6, LibC.AF_INET6));
     }
 
     @Test
-    void udpSegmentSplitsOneWriteIntoDatagramsOverIpv6() throws Exception {
-        assertEquals(List.of(100, 100, 50), sendSegmented("::1", StandardProtocolFamily.INET6, LibC.AF_INET6));
-    }
-
-    @Test
-    void connectToAClosedTcpPortNamesTheCall() throws Exception {
-        SysException e = Netns.call(NS, () -> {
+    void connectToAClosedTcpPortNamesTheCall(NetNs ns) throws Exception {
+        SysException e = Netns.call(ns.name(), () -> {
             try (Fd s = LibC.socket(LibC.AF_INET, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0)) {
                 return assertThrows(SysException.class,
                     () -> LibC.connect(s.num(), new InetSocketAddress(InetAddress.getLoopbackAddress(), 9)));
@@ -51,8 +39,8 @@ class UdpSegmentTest {
     }
 
     /** One 250-byte write with UDP_SEGMENT 100 from a native socket; the sizes a Java receiver gets. */
-    private static List<Integer> sendSegmented(String host, StandardProtocolFamily family, int af) throws Exception {
-        return Netns.call(NS, () -> {
+    private static List<Integer> sendSegmented(NetNs ns, String host, StandardProtocolFamily family, int af) throws Exception {
+        return Netns.call(ns.name(), () -> {
             try (DatagramChannel rx = DatagramChannel.open(family);
                  Fd tx = LibC.socket(af, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0)) {
                 rx.bind(new InetSocketAddress(InetAddress.getByName(host), 0));

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.Shell;
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
@@ -122,7 +123,7 @@ class RawBackendTest {
             b.writeZeroes(0, 4096, true);
             b.discard(4096, 4096);
         } finally {
-            run("losetup", "-d", dev);
+            Shell.sh("losetup", "-d", dev);
         }
         byte[] now = Files.readAllBytes(file);
         assertArrayEquals(new byte[4096], Arrays.copyOfRange(now, 0, 4096));
@@ -134,8 +135,4 @@ class RawBackendTest {
         return p.waitFor() == 0 && out.startsWith("/dev/") ? out : null;
     }
 
-    private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).inheritIO().start();
-        assertEquals(0, p.waitFor(), String.join(" ", cmd));
-    }
 }

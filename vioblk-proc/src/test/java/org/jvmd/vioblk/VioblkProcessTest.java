@@ -1,5 +1,6 @@
 package org.jvmd.vioblk;
 
+import static org.jvmd.testkit.Shell.sh;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -275,14 +276,6 @@ class VioblkProcessTest {
             d.child.close();
         } finally {
             sh("umount", "-l", small.toString());
-        }
-    }
-
-    private static void sh(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            throw new IOException(String.join(" ", cmd) + ": " + out);
         }
     }
 

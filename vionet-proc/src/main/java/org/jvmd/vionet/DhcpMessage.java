@@ -1,5 +1,7 @@
 package org.jvmd.vionet;
 
+import org.jvmd.bytes.BigEndian;
+
 /**
  * A DHCP (RFC 2131) or BOOTP (RFC 951) request from the guest, located in an Ethernet frame
  * it transmitted: untagged IPv4, not fragmented, UDP from port 68 to port 67. Only what the
@@ -64,23 +66,23 @@ public final class DhcpMessage {
         if (off < 0 || len < 0 || off > frame.length - len) {
             return false;
         }
-        if (len < ETH_HLEN + 20 + UDP_HLEN + FIXED_LEN || be16(frame, off + 12) != 0x0800) {
+        if (len < ETH_HLEN + 20 + UDP_HLEN + FIXED_LEN || BigEndian.get16(frame, off + 12) != 0x0800) {
             return false;
         }
         int ip = off + ETH_HLEN;
         int ihl = (frame[ip] & 0x0F) * 4;
         if ((frame[ip] & 0xF0) != 0x40 || ihl < 20 || (frame[ip + 9] & 0xFF) != 17
-                || (be16(frame, ip + 6) & 0x3FFF) != 0) {   // RFC 791: MF or offset = a fragment
+                || (BigEndian.get16(frame, ip + 6) & 0x3FFF) != 0) {   // RFC 791: MF or offset = a fragment
             return false;
         }
-        int ipTotal = be16(frame, ip + 2);
+        int ipTotal = BigEndian.get16(frame, ip + 2);
         int frameEnd = off + len;
         if (ipTotal < ihl + UDP_HLEN || ip + ipTotal > frameEnd) {
             return false;
         }
         int udp = ip + ihl;
-        int udpLen = be16(frame, udp + 4);
-        if (be16(frame, udp) != CLIENT_PORT || be16(frame, udp + 2) != SERVER_PORT
+        int udpLen = BigEndian.get16(frame, udp + 4);
+        if (BigEndian.get16(frame, udp) != CLIENT_PORT || BigEndian.get16(frame, udp + 2) != SERVER_PORT
                 || udpLen < UDP_HLEN + FIXED_LEN || udp + udpLen > ip + ipTotal) {
             return false;
         }
@@ -90,14 +92,14 @@ public final class DhcpMessage {
             return false;
         }
         System.arraycopy(frame, off + 6, ethSrc, 0, 6);
-        ipSrc = be32(frame, ip + 12);
+        ipSrc = BigEndian.get32(frame, ip + 12);
         htype = frame[b + 1] & 0xFF;
         hlen = frame[b + 2] & 0xFF;
         hops = frame[b + 3] & 0xFF;
-        xid = be32(frame, b + 4);
-        flags = be16(frame, b + 10);
-        ciaddr = be32(frame, b + 12);
-        giaddr = be32(frame, b + 24);
+        xid = BigEndian.get32(frame, b + 4);
+        flags = BigEndian.get16(frame, b + 10);
+        ciaddr = BigEndian.get32(frame, b + 12);
+        giaddr = BigEndian.get32(frame, b + 24);
         System.arraycopy(frame, b + 28, chaddr, 0, 6);
         int o = b + FIXED_LEN;
         if (o + COOKIE_LEN <= end && frame[o] == 99 && (frame[o + 1] & 0xFF) == 130 && frame[o + 2] == 83
@@ -131,8 +133,8 @@ public final class DhcpMessage {
                     dhcp = true;
                     messageType = n == 1 ? f[data] & 0xFF : 0;
                 }
-                case OPT_REQUESTED_ADDRESS -> requestedAddress = n == 4 ? be32(f, data) : requestedAddress;
-                case OPT_SERVER_ID -> serverId = n == 4 ? be32(f, data) : serverId;
+                case OPT_REQUESTED_ADDRESS -> requestedAddress = n == 4 ? BigEndian.get32(f, data) : requestedAddress;
+                case OPT_SERVER_ID -> serverId = n == 4 ? BigEndian.get32(f, data) : serverId;
                 default -> { }
             }
             p = data + n;
@@ -154,13 +156,5 @@ public final class DhcpMessage {
         requestedAddress = 0;
         serverId = 0;
         ipSrc = 0;
-    }
-
-    static int be16(byte[] b, int off) {
-        return (b[off] & 0xFF) << 8 | (b[off + 1] & 0xFF);
-    }
-
-    static int be32(byte[] b, int off) {
-        return be16(b, off) << 16 | be16(b, off + 2);
     }
 }

@@ -1,6 +1,7 @@
 package org.jvmd.vionet;
 
 import java.util.Arrays;
+import org.jvmd.bytes.BigEndian;
 import org.jvmd.virtio.net.InetChecksum;
 
 /**
@@ -89,11 +90,11 @@ public final class DhcpResponder {
         out[b] = BOOTREPLY;
         out[b + 1] = 1;
         out[b + 2] = 6;
-        putBe32(out, b + 4, m.xid);
-        putBe16(out, b + 10, m.flags);
-        putBe32(out, b + 12, inform ? m.ciaddr : 0);
-        putBe32(out, b + 16, yiaddr);
-        putBe32(out, b + 20, gatewayAddr);
+        BigEndian.put32(out, b + 4, m.xid);
+        BigEndian.put16(out, b + 10, m.flags);
+        BigEndian.put32(out, b + 12, inform ? m.ciaddr : 0);
+        BigEndian.put32(out, b + 16, yiaddr);
+        BigEndian.put32(out, b + 20, gatewayAddr);
         System.arraycopy(m.chaddr, 0, out, b + 28, 6);
         int o = b + DhcpMessage.FIXED_LEN;
         out[o++] = 99;
@@ -116,20 +117,20 @@ public final class DhcpResponder {
         int bootpLen = Math.max(o - b, BOOTP_MIN_LEN);
         int udpLen = DhcpMessage.UDP_HLEN + bootpLen;
         // UDP (RFC 768), checksum over the pseudo header
-        putBe16(out, udp, DhcpMessage.SERVER_PORT);
-        putBe16(out, udp + 2, DhcpMessage.CLIENT_PORT);
-        putBe16(out, udp + 4, udpLen);
+        BigEndian.put16(out, udp, DhcpMessage.SERVER_PORT);
+        BigEndian.put16(out, udp + 2, DhcpMessage.CLIENT_PORT);
+        BigEndian.put16(out, udp + 4, udpLen);
         // IPv4 (RFC 791): no options, TTL 64, protocol UDP
         out[ip] = 0x45;
-        putBe16(out, ip + 2, 20 + udpLen);
+        BigEndian.put16(out, ip + 2, 20 + udpLen);
         out[ip + 8] = 64;
         out[ip + 9] = 17;
-        putBe32(out, ip + 12, gatewayAddr);
-        putBe32(out, ip + 16, ipDst);
+        BigEndian.put32(out, ip + 12, gatewayAddr);
+        BigEndian.put32(out, ip + 16, ipDst);
         InetChecksum.writeIpv4HeaderChecksum(out, ip, 20);
         int c = InetChecksum.finish(InetChecksum.sum(out, udp, udpLen,
                 InetChecksum.pseudoHeaderV4(out, ip, 17, udpLen)));
-        putBe16(out, udp + 6, c == 0 ? 0xFFFF : c);
+        BigEndian.put16(out, udp + 6, c == 0 ? 0xFFFF : c);
         // Ethernet
         if (broadcast) {
             Arrays.fill(out, eth, eth + 6, (byte) 0xFF);
@@ -137,7 +138,7 @@ public final class DhcpResponder {
             System.arraycopy(m.chaddr, 0, out, eth, 6);
         }
         System.arraycopy(serverMac, 0, out, eth + 6, 6);
-        putBe16(out, eth + 12, 0x0800);
+        BigEndian.put16(out, eth + 12, 0x0800);
         return DhcpMessage.ETH_HLEN + 20 + udpLen;
     }
 
@@ -147,19 +148,9 @@ public final class DhcpResponder {
         if (len == 1) {
             out[o++] = (byte) value;
         } else {
-            putBe32(out, o, value);
+            BigEndian.put32(out, o, value);
             o += 4;
         }
         return o;
-    }
-
-    static void putBe16(byte[] b, int off, int v) {
-        b[off] = (byte) (v >>> 8);
-        b[off + 1] = (byte) v;
-    }
-
-    static void putBe32(byte[] b, int off, int v) {
-        putBe16(b, off, v >>> 16);
-        putBe16(b, off + 2, v);
     }
 }

@@ -1,5 +1,6 @@
 package org.jvmd.vionet;
 
+import org.jvmd.bytes.BigEndian;
 import org.jvmd.proto.NicConfig;
 
 /**
@@ -45,7 +46,7 @@ public record VionetConfig(int nic, byte[] mac, int mtu, long offered, boolean l
                 throw new IllegalArgumentException("local interface needs 4-byte local_guest_addr and local_gateway_addr");
             }
             int prefix = c.getLocalPrefixLen() == 0 ? 31 : c.getLocalPrefixLen();
-            dhcp = new DhcpResponder(mac, DhcpMessage.be32(g, 0), DhcpMessage.be32(gw, 0), prefix);
+            dhcp = new DhcpResponder(mac, BigEndian.get32(g, 0), BigEndian.get32(gw, 0), prefix);
         }
         return new VionetConfig(c.getIndex(), mac, mtu, c.getFeatures(), c.getLockedLladdr(), dhcp);
     }

@@ -1,6 +1,7 @@
 package org.jvmd.vionet;
 
 import com.google.protobuf.ByteString;
+import org.jvmd.bytes.BigEndian;
 import org.jvmd.proto.NicConfig;
 import org.jvmd.proto.TunCapabilitiesReply;
 import org.jvmd.virtio.DriverQueue;
@@ -122,23 +123,23 @@ final class VionetWarmup {
         System.arraycopy(src, 0, b, VirtioNetHdr.SIZE + 6, 6);
         b[VirtioNetHdr.SIZE + 12] = 0x08;
         b[ip] = 0x45;
-        be16(b, ip + 2, 20 + l4Hdr + payload);
+        BigEndian.put16(b, ip + 2, 20 + l4Hdr + payload);
         b[ip + 8] = 64;
         b[ip + 9] = (byte) protocol;
         byte[] addrs = {100, 64, 0, 2, 100, 64, 0, 1};
         System.arraycopy(addrs, 0, b, ip + 12, 8);
         InetChecksum.writeIpv4HeaderChecksum(b, ip, 20);
-        be16(b, l4, 40000);
-        be16(b, l4 + 2, 5201);
+        BigEndian.put16(b, l4, 40000);
+        BigEndian.put16(b, l4 + 2, 5201);
         if (tcp) {
             b[l4 + 12] = 0x50;
             b[l4 + 13] = 0x18;
-            be16(b, l4 + 14, 65535);
+            BigEndian.put16(b, l4 + 14, 65535);
         } else {
-            be16(b, l4 + 4, l4Hdr + payload);
+            BigEndian.put16(b, l4 + 4, l4Hdr + payload);
         }
         int csumOffset = tcp ? 16 : 6;
-        be16(b, l4 + csumOffset, InetChecksum.pseudoHeaderV4(b, ip, protocol, l4Hdr + payload));
+        BigEndian.put16(b, l4 + csumOffset, InetChecksum.pseudoHeaderV4(b, ip, protocol, l4Hdr + payload));
         VirtioNetHdr h = new VirtioNetHdr();
         h.flags = VirtioNetHdr.F_NEEDS_CSUM;
         h.csumStart = 14 + 20;
@@ -150,11 +151,6 @@ final class VionetWarmup {
         }
         h.write(b, 0, VirtioNetHdr.SIZE);
         return b;
-    }
-
-    private static void be16(byte[] b, int off, int v) {
-        b[off] = (byte) (v >>> 8);
-        b[off + 1] = (byte) v;
     }
 
     /** A tap that takes every write and hands one frame at a time, then reads empty. */

@@ -15,6 +15,7 @@ import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 import org.junit.jupiter.api.Test;
+import org.jvmd.bytes.BigEndian;
 
 /** The DHCP parser and responder over generated packets: guest input is hostile. */
 class DhcpPropertiesTest {
@@ -92,13 +93,13 @@ class DhcpPropertiesTest {
         if (requested != 0) {
             opts[o++] = 50;
             opts[o++] = 4;
-            Packets.put32(opts, o, requested);
+            BigEndian.put32(opts, o, requested);
             o += 4;
         }
         if (server != 0) {
             opts[o++] = 54;
             opts[o++] = 4;
-            Packets.put32(opts, o, server);
+            BigEndian.put32(opts, o, server);
             o += 4;
         }
         opts[o++] = (byte) 255;

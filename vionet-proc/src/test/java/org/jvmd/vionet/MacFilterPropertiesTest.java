@@ -10,6 +10,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 import org.junit.jupiter.api.Test;
+import org.jvmd.bytes.LittleEndian;
 
 /** The CTRL_RX filter over generated tables and addresses: the table data is guest input. */
 class MacFilterPropertiesTest {
@@ -67,10 +68,10 @@ class MacFilterPropertiesTest {
         boolean ok = f.setTables(of(data), data.length);
         long expectedEnd = -1;
         if (data.length >= 4) {
-            long uni = le32(data, 0);
+            long uni = Integer.toUnsignedLong(LittleEndian.get32(data, 0));
             long at = 4 + 6 * uni;
             if (at + 4 <= data.length) {
-                expectedEnd = at + 4 + 6 * le32(data, (int) at);
+                expectedEnd = at + 4 + 6 * Integer.toUnsignedLong(LittleEndian.get32(data, (int) at));
             }
         }
         assertEquals(expectedEnd == data.length, ok);
@@ -122,9 +123,5 @@ class MacFilterPropertiesTest {
         assertFalse(f.accepts(group, 0));
         f.reset(OWN);
         assertTrue(f.accepts(other, 0));
-    }
-
-    private static long le32(byte[] b, int at) {
-        return (b[at] & 0xFFL) | (b[at + 1] & 0xFFL) << 8 | (b[at + 2] & 0xFFL) << 16 | (b[at + 3] & 0xFFL) << 24;
     }
 }

@@ -3,9 +3,10 @@ package org.jvmd.vionet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.Frame;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.MappedGuestMemory;
@@ -15,26 +16,15 @@ import org.jvmd.sys.Tap;
 import org.jvmd.virtio.blk.GuestSpans;
 
 /** The real tap port in a namespace this test creates: zero-copy writev from guest memory, cut frames detected. */
+@NetnsTest
 class NativeTapIoTest {
-    private static final String NS = "jvmd-vtap-" + ProcessHandle.current().pid();
-
-    @BeforeAll
-    static void namespace() throws Exception {
-        VionetProcessTest.sh("ip", "netns", "add", NS);
-    }
-
-    @AfterAll
-    static void cleanup() throws Exception {
-        VionetProcessTest.sh("ip", "netns", "del", NS);
-    }
-
     @Test
-    void framesGoFromGuestMemoryToTheTapAndACutFrameIsReportedAsLongerThanTheBuffers() throws Exception {
-        try (Tap tap = Netns.call(NS, () -> Tap.open("vt0"));
+    void framesGoFromGuestMemoryToTheTapAndACutFrameIsReportedAsLongerThanTheBuffers(NetNs ns) throws Exception {
+        try (Tap tap = Netns.call(ns.name(), () -> Tap.open("vt0"));
                 Fd memfd = Memfd.create("guest", 1 << 20);
                 MappedGuestMemory mem = MappedGuestMemory.map(memfd, 1 << 20)) {
-            VionetProcessTest.sh("ip", "-n", NS, "addr", "add", "100.64.62.1/24", "dev", "vt0");
-            VionetProcessTest.sh("ip", "-n", NS, "link", "set", "vt0", "up");
+            ns.ip("addr", "add", "100.64.62.1/24", "dev", "vt0");
+            ns.ip("link", "set", "vt0", "up");
             tap.setNonBlocking(true);
             NativeTapIo port = new NativeTapIo(tap, mem);
             byte[] arp = arpRequest();
@@ -75,12 +65,12 @@ class NativeTapIoTest {
     }
 
     @Test
-    void theNativeHotPathAllocatesNothingPerFrame() throws Exception {
-        try (Tap tap = Netns.call(NS, () -> Tap.open("vt1"));
+    void theNativeHotPathAllocatesNothingPerFrame(NetNs ns) throws Exception {
+        try (Tap tap = Netns.call(ns.name(), () -> Tap.open("vt1"));
                 Fd memfd = Memfd.create("guest", 1 << 20);
                 MappedGuestMemory mem = MappedGuestMemory.map(memfd, 1 << 20);
                 org.jvmd.sys.EventFd call = org.jvmd.sys.EventFd.create(true)) {
-            VionetProcessTest.sh("ip", "-n", NS, "link", "set", "vt1", "up");
+            ns.ip("link", "set", "vt1", "up");
             tap.setNonBlocking(true);
             NativeTapIo port = new NativeTapIo(tap, mem);
             byte[] udp = Packets.udp4(new byte[] {2, 0, 0, 0, 0, 9}, new byte[] {2, 0, 0, 0, 0x62, 3}, 1400, true, 0);
@@ -124,27 +114,10 @@ class NativeTapIoTest {
         }
     }
 
+    /** An ARP request (RFC 826) for 100.64.62.1 from 02:00:00:00:62:02 at 100.64.62.2, after the 12-byte virtio_net_hdr. */
     static byte[] arpRequest() {
-        byte[] b = new byte[12 + 42];
-        int f = 12;
-        for (int i = 0; i < 6; i++) {
-            b[f + i] = (byte) 0xFF;
-        }
         byte[] mac = {2, 0, 0, 0, 0x62, 2};
-        System.arraycopy(mac, 0, b, f + 6, 6);
-        b[f + 12] = 0x08;
-        b[f + 13] = 0x06;
-        int a = f + 14;
-        b[a + 1] = 1;
-        b[a + 2] = 0x08;
-        b[a + 4] = 6;
-        b[a + 5] = 4;
-        b[a + 7] = 1;
-        System.arraycopy(mac, 0, b, a + 8, 6);
-        byte[] spa = {100, 64, 62, 2};
-        byte[] tpa = {100, 64, 62, 1};
-        System.arraycopy(spa, 0, b, a + 14, 4);
-        System.arraycopy(tpa, 0, b, a + 24, 4);
-        return b;
+        return Frame.ethernet(new byte[] {-1, -1, -1, -1, -1, -1}, mac).headroom(12)
+                .arp(1, mac, new byte[] {100, 64, 62, 2}, new byte[6], new byte[] {100, 64, 62, 1}).build();
     }
 }

@@ -8,13 +8,13 @@ import static org.jvmd.virtio.net.VirtioNetFeatures.bit;
 
 import com.google.protobuf.ByteString;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.Frame;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.jvmd.testkit.Dropped;
 import org.jvmd.proto.DriverOk;
 import org.jvmd.proto.FdRole;
@@ -52,32 +52,13 @@ import org.jvmd.virtio.net.VirtioNetFeatures;
  * drop privilege (non-root, no_new_privs, seccomp) and carry a frame each way: the guest's
  * ARP request reaches the namespace's kernel, whose ARP reply reaches the guest.
  */
+@NetnsTest
 class VionetProcessTest {
-    private static final String NS = "jvmd-vionet-" + ProcessHandle.current().pid();
     private static final byte[] MAC = {2, 0, 0, 0, 0x60, 2};
     private static final long FEATURES = bit(VirtioNetFeatures.VERSION_1) | bit(Virtq.F_EVENT_IDX)
             | bit(VirtioNetFeatures.CSUM) | bit(VirtioNetFeatures.GUEST_CSUM) | bit(VirtioNetFeatures.HOST_TSO4)
             | bit(VirtioNetFeatures.GUEST_TSO4) | bit(VirtioNetFeatures.MRG_RXBUF) | bit(VirtioNetFeatures.MAC);
     private static final int MEM = 8 << 20;
-
-    static String sh(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            throw new IOException(String.join(" ", cmd) + ": " + out);
-        }
-        return out;
-    }
-
-    @BeforeAll
-    static void namespace() throws Exception {
-        sh("ip", "netns", "add", NS);
-    }
-
-    @AfterAll
-    static void cleanup() throws Exception {
-        sh("ip", "netns", "del", NS);
-    }
 
     private static FromVionet next(Child c) throws IOException {
         try (Received<FromVionet> r = c.channel().receive(FromVionet.parser(), 20_000)) {
@@ -86,11 +67,11 @@ class VionetProcessTest {
     }
 
     @Test
-    void theProcessDropsPrivilegeAndCarriesAFrameEachWay() throws Exception {
+    void theProcessDropsPrivilegeAndCarriesAFrameEachWay(NetNs ns) throws Exception {
         Path log = Path.of("target", "vionet-process.log");
         Files.deleteIfExists(log);
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        try (Tap tap = Netns.call(NS, () -> Tap.open("vn0"));
+        try (Tap tap = Netns.call(ns.name(), () -> Tap.open("vn0"));
                 Fd memfd = Memfd.create("guest", MEM);
                 MappedGuestMemory mem = MappedGuestMemory.map(memfd, MEM);
                 EventFd kickRx = EventFd.create(false);
@@ -99,8 +80,8 @@ class VionetProcessTest {
                 EventFd callTx = EventFd.create(true);
                 Child c = Spawner.role(org.jvmd.sys.Role.VIONET, "vm/test/vionet0").classpath(cp)
                         .output(log).spawn()) {
-            sh("ip", "-n", NS, "addr", "add", "100.64.60.1/24", "dev", "vn0");
-            sh("ip", "-n", NS, "link", "set", "vn0", "up");
+            ns.ip("addr", "add", "100.64.60.1/24", "dev", "vn0");
+            ns.ip("link", "set", "vn0", "up");
 
             NicConfig nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(MAC)).setMtu(1500)
                     .setFeatures(FEATURES).setTapName("vn0").build();
@@ -139,7 +120,7 @@ class VionetProcessTest {
             tap.setOffload(caps.getTunFlags());
             c.channel().send(ToVionet.newBuilder().setTuncapReply(TunCapabilitiesReply.newBuilder()
                     .setOk(true).setAppliedFlags(caps.getTunFlags())).build());
-            String k = sh("ip", "netns", "exec", NS, "ethtool", "-k", "vn0");
+            String k = ns.exec("ethtool", "-k", "vn0");
             assertTrue(k.contains("tx-checksumming: on") && k.contains("tx-tcp-segmentation: on")
                     && k.contains("tx-tcp6-segmentation: off"), k);
 
@@ -171,9 +152,9 @@ class VionetProcessTest {
 
             // A TSO super-frame with a partial checksum passes to the kernel as is; its TCP
             // answers (RST: nothing listens) come back to the guest.
-            sh("ip", "-n", NS, "addr", "add", "100.64.0.1/24", "dev", "vn0");
-            sh("ip", "-n", NS, "neigh", "replace", "100.64.0.2", "lladdr", "02:00:00:00:60:02", "dev", "vn0");
-            byte[] tapMac = parseMac(sh("ip", "netns", "exec", NS, "cat", "/sys/class/net/vn0/address").trim());
+            ns.ip("addr", "add", "100.64.0.1/24", "dev", "vn0");
+            ns.ip("neigh", "replace", "100.64.0.2", "lladdr", "02:00:00:00:60:02", "dev", "vn0");
+            byte[] tapMac = parseMac(ns.exec("cat", "/sys/class/net/vn0/address").trim());
             byte[] tso = Packets.tcp4(tapMac, MAC, 20000, true, 1448);
             assertNotEquals(DriverQueue.NONE, guest.send(tso, 0, tso.length));
             if (guest.tx.kick()) {
@@ -199,8 +180,8 @@ class VionetProcessTest {
                 c.channel().send(ToVionet.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
                 FromVionet dbg = next(c);
                 throw new AssertionError("no TCP reset for the TSO frame; vionet log:\n" + Files.readString(log)
-                        + "\n" + dbg + "\n" + sh("ip", "-n", NS, "-s", "link", "show", "vn0")
-                        + sh("ip", "netns", "exec", NS, "nstat", "-az"));
+                        + "\n" + dbg + "\n" + ns.ip("-s", "link", "show", "vn0")
+                        + ns.exec("nstat", "-az"));
             }
             // Transmit runs on its own thread: the answer may reach the guest before the
             // transmit thread publishes its used ring, so wait for both chains.
@@ -230,7 +211,7 @@ class VionetProcessTest {
             tap.setOffload(0);
             assertTrue(next(c).hasResetDone());
             c.channel().send(ToVionet.newBuilder().setTuncapReply(TunCapabilitiesReply.newBuilder().setOk(true)).build());
-            String off = sh("ip", "netns", "exec", NS, "ethtool", "-k", "vn0");
+            String off = ns.exec("ethtool", "-k", "vn0");
             assertTrue(off.contains("tx-checksumming: off") && off.contains("tx-tcp-segmentation: off"), off);
 
             // An unexpected message is answered with an error and vionet keeps serving.
@@ -271,26 +252,9 @@ class VionetProcessTest {
     }
 
     /** A 12-byte empty header and an ARP request 100.64.60.2 -> who has 100.64.60.1. */
+    /** An ARP request (RFC 826) for 100.64.60.1 from MAC at 100.64.60.2, after the 12-byte virtio_net_hdr. */
     private static byte[] arpRequest() {
-        byte[] b = new byte[12 + 42];
-        int f = 12;
-        for (int i = 0; i < 6; i++) {
-            b[f + i] = (byte) 0xFF;
-        }
-        System.arraycopy(MAC, 0, b, f + 6, 6);
-        b[f + 12] = 0x08;
-        b[f + 13] = 0x06;
-        int a = f + 14;
-        b[a + 1] = 1;              // Ethernet
-        b[a + 2] = 0x08;           // IPv4
-        b[a + 4] = 6;
-        b[a + 5] = 4;
-        b[a + 7] = 1;              // request
-        System.arraycopy(MAC, 0, b, a + 8, 6);
-        byte[] spa = {100, 64, 60, 2};
-        byte[] tpa = {100, 64, 60, 1};
-        System.arraycopy(spa, 0, b, a + 14, 4);
-        System.arraycopy(tpa, 0, b, a + 24, 4);
-        return b;
+        return Frame.ethernet(new byte[] {-1, -1, -1, -1, -1, -1}, MAC).headroom(12)
+                .arp(1, MAC, new byte[] {100, 64, 60, 2}, new byte[6], new byte[] {100, 64, 60, 1}).build();
     }
 }

@@ -5,26 +5,47 @@ import java.util.Map;
 
 /**
  * A huge guest (terabytes) backed only where it was written, 4 KiB at a time: lets tests
- * build chains of several gigabytes without the memory.
+ * build chains of several gigabytes, or lay out a multi-GiB VM, without the memory. The one
+ * sparse guest memory of the tests (other modules take it from virtio's test-jar; it cannot
+ * live in the testkit, which sits below virtio).
  */
-final class SparseGuestMemory implements GuestMemory {
+public final class SparseGuestMemory implements GuestMemory {
     private static final int PAGE = 4096;
     private final long size;
+    private final Region ram;
     private final Map<Long, byte[]> pages = new HashMap<>();
 
-    SparseGuestMemory(long size) {
+    /** Which ranges are RAM: accesses elsewhere fail as they do on the real mapping. */
+    @FunctionalInterface
+    public interface Region {
+        boolean contains(long gpa, long len);
+    }
+
+    /** {@code size} bytes of RAM from 0. */
+    public SparseGuestMemory(long size) {
+        this(size, (gpa, len) -> gpa >= 0 && len >= 0 && gpa <= size - len);
+    }
+
+    /** {@code size} is the top of RAM; {@code ram} says which ranges below it are RAM (holes of a VM's layout). */
+    public SparseGuestMemory(long size, Region ram) {
         this.size = size;
+        this.ram = ram;
+    }
+
+    /** How many 4 KiB pages were written. */
+    public int pagesTouched() {
+        return pages.size();
     }
 
     @Override public long size() { return size; }
 
     @Override public boolean contains(long gpa, long len) {
-        return gpa >= 0 && len >= 0 && gpa <= size - len;
+        return ram.contains(gpa, len);
     }
 
     private void check(long gpa, long len) throws GuestFault {
         if (!contains(gpa, len)) {
-            throw new GuestFault(GuestFault.Reason.ADDRESS_OUT_OF_RANGE, "0x" + Long.toHexString(gpa));
+            throw new GuestFault(GuestFault.Reason.ADDRESS_OUT_OF_RANGE, "0x" + Long.toHexString(gpa) + "+" + len);
         }
     }
 

@@ -2,9 +2,9 @@ package org.jvmd.vmctl;
 
 import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jvmd.testkit.Shell;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -30,13 +30,9 @@ final class TestUser implements AutoCloseable {
         this.classpath = classpath;
     }
 
+    /** {@link Shell#sh}, trimmed. */
     static String sh(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            throw new IOException(String.join(" ", cmd) + ": " + out);
-        }
-        return out.trim();
+        return Shell.sh(cmd).trim();
     }
 
     /** Creates user {@code prefix + pid} with its own group. */

@@ -13,11 +13,13 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.Shell;
+import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -33,8 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  * each proves several things.
  */
 @Tag("lab")
+@NetnsTest
 class VmdDiskLabTest {
-    static final String NS = "jvmd-disklab-" + ProcessHandle.current().pid();
     static final long SLOW = VmdProcess.SLOW;
     /** A Debian boot to the end of its jvmd.cmd under kvm-lab: ~2-3 min quiet, ~8 min on a busy host. */
     static final long BOOT_MS = 240_000 * SLOW;
@@ -57,10 +59,9 @@ class VmdDiskLabTest {
         consoles = dir.resolve("consoles");
     }
 
-    void startVmd(String conf) throws Exception {
+    void startVmd(NetNs ns, String conf) throws Exception {
         Files.createDirectories(consoles);
-        vmd = VmdProcess.startInNewNetns(dir, conf, NS, VmdProcess.LAB_TIMEOUTS, "--console-log-dir",
-                consoles.toString());
+        vmd = VmdProcess.start(dir, conf, ns.name(), VmdProcess.LAB_TIMEOUTS, "--console-log-dir", consoles.toString());
     }
 
     /** A vm block booting the image's kernel with {@code script} as jvmd.cmd, from {@code disks}. */
@@ -112,14 +113,6 @@ class VmdDiskLabTest {
         return HexFormat.of().formatHex(md.digest());
     }
 
-    static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd));
-        assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + out);
-        return out;
-    }
-
     /**
      * Debian from a raw root disk: multi-user, a login prompt, a DHCP lease from vionet, shown
      * by vmctl status; its script formats a second disk, writes a file, syncs and powers off.
@@ -127,7 +120,7 @@ class VmdDiskLabTest {
      * the file system clean (fsck -n) and the file there.
      */
     @Test
-    void debianBootsFromItsDiskFormatsASecondOneAndASecondBootReadsItBackClean() throws Exception {
+    void debianBootsFromItsDiskFormatsASecondOneAndASecondBootReadsItBackClean(NetNs ns) throws Exception {
         Path root = dir.resolve("root.raw");
         sparseCopy(debian.resolve("debian.raw"), root);
         Path data = dir.resolve("data.raw");
@@ -147,7 +140,7 @@ class VmdDiskLabTest {
                 + "sync\numount /mnt\necho JVMD-DATA-WRITTEN\n";
         String read = "set -e\nfsck.ext4 -n /dev/vdb && echo JVMD-FSCK-CLEAN\nmount -o ro /dev/vdb /mnt\n"
                 + "echo JVMD-READ-$(cat /mnt/hello)\numount /mnt\n";
-        startVmd(vm("deb1", write, disks, true) + vm("deb2", read, disks, false));
+        startVmd(ns, vm("deb1", write, disks, true) + vm("deb2", read, disks, false));
 
         long t0 = System.nanoTime();
         Vmctl.Result r = vmd.vmctlProcess("start", "deb1");
@@ -192,9 +185,9 @@ class VmdDiskLabTest {
      * images pass qemu-img check and hold their own file.
      */
     @Test
-    void twoVmsOnThinImagesOverOneQcow2BaseEachKeepTheirOwnWrites() throws Exception {
+    void twoVmsOnThinImagesOverOneQcow2BaseEachKeepTheirOwnWrites(NetNs ns) throws Exception {
         Path base = dir.resolve("base.qcow2");
-        run("qemu-img", "convert", "-O", "qcow2", debian.resolve("debian.raw").toString(), base.toString());
+        Shell.sh("qemu-img", "convert", "-O", "qcow2", debian.resolve("debian.raw").toString(), base.toString());
         String before = sha256(base);
         List<String> conf = new ArrayList<>();
         for (String v : List.of("thina", "thinb")) {
@@ -204,7 +197,7 @@ class VmdDiskLabTest {
             String script = "set -e\necho " + v + "-was-here > /root/mine\nsync\necho JVMD-MINE-WRITTEN\n";
             conf.add(vm(v, script, List.of("\"" + thin + "\" format qcow2"), false));
         }
-        startVmd(String.join("", conf));
+        startVmd(ns, String.join("", conf));
         long t0 = System.nanoTime();
         for (String v : List.of("thina", "thinb")) {
             Vmctl.Result r = vmd.vmctlProcess("start", v);
@@ -217,10 +210,10 @@ class VmdDiskLabTest {
         assertEquals(before, sha256(base), "the base image is unchanged");
         for (String v : List.of("thina", "thinb")) {
             Path thin = dir.resolve(v + ".qcow2");
-            run("qemu-img", "check", thin.toString());
+            Shell.sh("qemu-img", "check", thin.toString());
             Path flat = dir.resolve(v + ".raw");
-            run("qemu-img", "convert", "-O", "raw", thin.toString(), flat.toString());
-            String mine = run("debugfs", "-R", "cat /root/mine", flat.toString());
+            Shell.sh("qemu-img", "convert", "-O", "raw", thin.toString(), flat.toString());
+            String mine = Shell.sh("debugfs", "-R", "cat /root/mine", flat.toString());
             assertTrue(mine.contains(v + "-was-here"), v + ": " + mine);
             Files.delete(flat);
         }

@@ -4,12 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.jvmd.testkit.Host;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
@@ -19,9 +22,8 @@ import org.jvmd.sys.LibC;
  * missing or in use: vmctl's message names the disk, and nothing is left behind (no tap, no
  * process, no descriptor, no lock). Needs no KVM: vmd opens the images before anything else.
  */
+@NetnsTest
 class VmdDiskTest {
-    static final String NS = "jvmd-disk" + ProcessHandle.current().pid() % 100000;
-
     @TempDir
     static Path dir;
     @AutoClose
@@ -29,17 +31,17 @@ class VmdDiskTest {
     static Path image;
 
     @BeforeAll
-    static void startVmd() throws Exception {
+    static void startVmd(NetNs ns) throws Exception {
         Files.writeString(dir.resolve("bzImage"), "not a kernel");
         image = Files.writeString(dir.resolve("web.img"), "a raw disk");
         String conf = "vm \"missing\" {\n  boot \"bzImage\"\n  interface\n  disk \"missing.img\"\n  disable\n}\n"
                 + "vm \"web\" {\n  boot \"bzImage\"\n  interface\n  disk \"web.img\" format raw\n  disable\n}\n";
-        vmd = VmdProcess.startInNewNetns(dir, conf, NS, List.of());
+        vmd = VmdProcess.start(dir, conf, ns.name(), List.of());
     }
 
     /** What vmd left: links in its namespace besides lo, and its child processes. */
     static void assertNothingLeft() throws Exception {
-        assertEquals("lo", TestUser.sh("ip", "-n", NS, "-o", "link", "show").lines()
+        assertEquals("lo", TestUser.sh("ip", "-n", vmd.netns, "-o", "link", "show").lines()
                 .map(l -> l.split(":")[1].trim()).reduce((a, b) -> a + "," + b).orElse(""), "taps left behind");
         assertEquals(List.of(), ProcessHandle.of(vmd.pid()).orElseThrow().children().toList(), "processes left");
     }
@@ -69,7 +71,7 @@ class VmdDiskTest {
         }
         assertNothingLeft();
         vmd.awaitFdsBack(fds, 10_000);
-        if (!Files.exists(Path.of("/dev/kvm"))) {
+        if (Host.missingKvm().isPresent()) {
             // past the image, this start fails later (no KVM here): the image's lock must go with it
             Vmctl.Result r = vmd.vmctl("start", "web");
             assertEquals(1, r.status());

@@ -33,6 +33,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvmd.testkit.RequiresKvm;
 
@@ -46,8 +48,8 @@ import org.jvmd.testkit.RequiresKvm;
  */
 @Tag("e2e")
 @RequiresKvm
+@NetnsTest
 class VmdEndToEndTest {
-    static final String NS = "jvmd-e2e-" + ProcessHandle.current().pid();
     /** The graceful-stop timeout vmd runs with here (vmm-proc forces the stop after it). */
     static final long STOP_TIMEOUT_MS = 1500;
     static final int CROWD = 10;
@@ -62,7 +64,7 @@ class VmdEndToEndTest {
     long fdsBefore;
 
     @BeforeAll
-    static void startVmd() throws Exception {
+    static void startVmd(NetNs ns) throws Exception {
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         user = TestUser.create("jvmde");
         Path echo = dir.resolve("echo.bzImage");
@@ -84,7 +86,7 @@ class VmdEndToEndTest {
         for (int i = 0; i < CROWD; i++) {
             conf.append(vm("c" + i, echo, "")); // 10..19
         }
-        vmd = VmdProcess.startInNewNetns(dir, conf.toString(), NS, List.of("-Djvmd.stopTimeoutMs=" + STOP_TIMEOUT_MS),
+        vmd = VmdProcess.start(dir, conf.toString(), ns.name(), List.of("-Djvmd.stopTimeoutMs=" + STOP_TIMEOUT_MS),
                 "--console-log-dir", dir.resolve("consoles").toString());
     }
 

@@ -15,6 +15,8 @@ import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvmd.testkit.Dropped;
 
@@ -30,8 +32,8 @@ import org.jvmd.testkit.Dropped;
  * and SIGTERM at full speed.
  */
 @Tag("lab")
+@NetnsTest
 class VmdLabTest {
-    static final String NS = "jvmd-vmdlab-" + ProcessHandle.current().pid();
     static final long SLOW = VmdProcess.SLOW;
 
     @TempDir
@@ -40,13 +42,13 @@ class VmdLabTest {
     VmdProcess vmd;
 
     @BeforeEach
-    void startVmd() throws Exception {
+    void startVmd(NetNs ns) throws Exception {
         String kernel = System.getProperty("jvmd.guest.kernel");
         String initrd = System.getProperty("jvmd.guest.initrd");
         assertTrue(kernel != null && initrd != null, "scripts/lab-test passes -Djvmd.guest.kernel/initrd");
         String conf = "vm \"g0\" {\n  memory 192M\n  boot \"" + kernel + "\"\n  initrd \"" + initrd + "\"\n"
                 + "  cmdline \"console=ttyS0 quiet panic=-1 jvmd.ip=dhcp\"\n  local interface\n  disable\n}\n";
-        vmd = VmdProcess.startInNewNetns(dir, conf, NS, VmdProcess.LAB_TIMEOUTS);
+        vmd = VmdProcess.start(dir, conf, ns.name(), VmdProcess.LAB_TIMEOUTS);
     }
 
     /** The status row of a VM, split at vmctl's widths. */

@@ -33,8 +33,6 @@ final class VmdProcess implements AutoCloseable {
     final Process process;
     /** The network namespace vmd runs in, or null. */
     final String netns;
-    /** Whether {@link #startInNewNetns} made {@link #netns} (then {@link #close} removes it). */
-    private boolean ownNetns;
 
     private VmdProcess(Path dir, Path conf, Path socket, Path log, Process process, String netns) {
         this.dir = dir;
@@ -87,24 +85,6 @@ final class VmdProcess implements AutoCloseable {
         cmd.add(mainClass);
         cmd.addAll(args);
         return cmd;
-    }
-
-    /**
-     * Creates network namespace {@code netns} and starts vmd in it as {@link #start(Path, String,
-     * String, List, String...)} does; {@link #close} stops vmd, then removes the namespace (a
-     * start that fails removes it at once).
-     */
-    static VmdProcess startInNewNetns(Path dir, String config, String netns, List<String> props, String... extra)
-            throws Exception {
-        TestUser.sh("ip", "netns", "add", netns);
-        try {
-            VmdProcess v = start(dir, config, netns, props, extra);
-            v.ownNetns = true;
-            return v;
-        } catch (Exception | Error e) {
-            TestUser.sh("ip", "netns", "del", netns);
-            throw e;
-        }
     }
 
     /** Starts vmd with {@code config} as vm.conf and waits until its socket answers. */
@@ -322,17 +302,10 @@ final class VmdProcess implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        try {
-            if (process.isAlive()) {
-                process.destroy();
-                if (!process.waitFor(60, TimeUnit.SECONDS)) {
-                    process.destroyForcibly().waitFor();
-                }
-            }
-        } finally {
-            if (ownNetns) {
-                ownNetns = false;
-                TestUser.sh("ip", "netns", "del", netns);
+        if (process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
             }
         }
     }

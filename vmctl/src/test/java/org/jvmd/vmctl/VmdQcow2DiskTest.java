@@ -4,12 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.jvmd.testkit.Host;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvmd.qcow2.QemuImg;
 import org.jvmd.sys.Fd;
@@ -21,16 +24,15 @@ import org.jvmd.sys.LibC;
  * is left behind (no tap, no process, no descriptor, no lock, on the image or its bases).
  * Needs no KVM: vmd opens the images and their chains before anything else.
  */
+@NetnsTest
 class VmdQcow2DiskTest {
-    static final String NS = "jvmd-q2" + ProcessHandle.current().pid() % 100000;
-
     @TempDir
     static Path dir;
     @AutoClose
     static VmdProcess vmd;
 
     @BeforeAll
-    static void startVmd() throws Exception {
+    static void startVmd(NetNs ns) throws Exception {
         Files.writeString(dir.resolve("bzImage"), "not a kernel");
         Files.write(dir.resolve("base.raw"), new byte[1 << 20]);
         QemuImg.ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw",
@@ -44,7 +46,7 @@ class VmdQcow2DiskTest {
         String conf = "vm \"thin\" {\n  boot \"bzImage\"\n  interface\n  disk \"thin.qcow2\"\n  disable\n}\n"
                 + "vm \"orphan\" {\n  boot \"bzImage\"\n  interface\n  disk \"orphan.qcow2\" format qcow2\n  disable\n}\n"
                 + "vm \"loop\" {\n  boot \"bzImage\"\n  interface\n  disk \"a.qcow2\"\n  disable\n}\n";
-        vmd = VmdProcess.startInNewNetns(dir, conf, NS, List.of());
+        vmd = VmdProcess.start(dir, conf, ns.name(), List.of());
     }
 
     @Test
@@ -78,7 +80,7 @@ class VmdQcow2DiskTest {
                     + ": in use by another VM as its own disk (locked)\n", r.err());
         }
         vmd.awaitFdsBack(fds, 10_000);
-        if (!Files.exists(Path.of("/dev/kvm"))) {
+        if (Host.missingKvm().isPresent()) {
             // past the chain, this start fails later (no KVM here): the locks must go with it
             Vmctl.Result r = vmd.vmctl("start", "thin");
             assertEquals(1, r.status());

@@ -11,6 +11,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvmd.testkit.RequiresKvm;
 
@@ -21,16 +23,15 @@ import org.jvmd.testkit.RequiresKvm;
  */
 @Tag("e2e")
 @RequiresKvm
+@NetnsTest
 class VmdShutdownTest {
-    static final String NS = "jvmd-term-" + ProcessHandle.current().pid();
-
     @TempDir
     Path dir;
     @AutoClose
     VmdProcess vmd;
 
     @Test
-    void enabledVmsStartWithVmdAndSigtermStopsThemRemovesTapsAndSocketAndExitsZero() throws Exception {
+    void enabledVmsStartWithVmdAndSigtermStopsThemRemovesTapsAndSocketAndExitsZero(NetNs ns) throws Exception {
         Path echo = dir.resolve("echo.bzImage");
         Files.write(echo, EchoGuest.bzImage());
         Path deaf = dir.resolve("deaf.bzImage");
@@ -38,7 +39,7 @@ class VmdShutdownTest {
         String conf = "vm \"up\" {\n  memory 64M\n  boot \"" + echo + "\"\n  local interface\n}\n"
                 + "vm \"deaf\" {\n  memory 64M\n  boot \"" + deaf + "\"\n}\n"
                 + "vm \"off\" {\n  memory 64M\n  boot \"" + echo + "\"\n  disable\n}\n";
-        vmd = VmdProcess.startInNewNetns(dir, conf, NS,
+        vmd = VmdProcess.start(dir, conf, ns.name(),
                 List.of("-Djvmd.stopTimeoutMs=1500", "-Djvmd.shutdownTimeoutMs=20000"));
         vmd.awaitUntil(() -> vmd.vmctl("status", "-r").out().lines().count() == 3, 60_000, "up and deaf running");
         List<String> rows = vmd.vmctl("status").out().lines().skip(1).toList();

@@ -56,8 +56,8 @@ public final class TestGuest {
         Host.assumeRealKvm("real-guest test");
         Path k = kernel().orElse(null);
         Path i = initrd().orElse(null);
-        org.junit.jupiter.api.Assumptions.assumeTrue(k != null && i != null,
-                "SKIPPED: no test guest (run scripts/test-guest, or set -Djvmd.test.kernel/-Djvmd.test.initrd)");
+        Host.skipIf(k != null && i != null ? java.util.Optional.empty() : java.util.Optional.of(
+                "no test guest (run scripts/test-guest, or set -Djvmd.test.kernel/-Djvmd.test.initrd)"), "real-guest test");
         return new Path[] {k, i};
     }
 

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.GuestCode;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -55,7 +56,7 @@ class VmTest {
 
     private void realModeGuest(int vcpus, String hex) throws Exception {
         vm = Vm.create(kvm, new Vm.Config("t", 4L << 20, vcpus));
-        byte[] code = hex(hex);
+        byte[] code = GuestCode.hex(hex);
         vm.ram().memory().write(CODE, code, 0, code.length);
         VcpuFd bsp = vm.vcpuFd(0);
         Sregs s = bsp.getSregs();
@@ -149,7 +150,7 @@ class VmTest {
      */
     private Port longModeKernel() throws Exception {
         vm = Vm.create(kvm, new Vm.Config("t", 64L << 20, 1));
-        byte[] code = hex("66ba0005 8a8610020000 ee 0f0b");
+        byte[] code = GuestCode.hex("66ba0005 8a8610020000 ee 0f0b");
         BzImage k = BzImage.parse(new SyntheticBzImage().initSize(8L << 20).entryCode(code).build());
         vm.loadLinux(k, new byte[0], "tiny", vm.e820(), 0);
         Port port = new Port();
@@ -209,14 +210,5 @@ class VmTest {
             Thread.sleep(5);
         }
         assertTrue(port.count.get() > than + 3, "the guest kept running: " + port.count.get());
-    }
-
-    static byte[] hex(String s) {
-        String h = s.replace(" ", "");
-        byte[] b = new byte[h.length() / 2];
-        for (int i = 0; i < b.length; i++) {
-            b[i] = (byte) Integer.parseInt(h.substring(2 * i, 2 * i + 2), 16);
-        }
-        return b;
     }
 }

@@ -5,10 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.jvmd.testkit.Host;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,7 +43,7 @@ class VmmChildDiskTest {
     Path dir;
 
     static void assumeKvm() {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
+        Host.assumeKvm("VmmChildDiskTest");
     }
 
     /** Spawns vmm-proc {@code name} and sends it a spinning kernel, the disks of {@code config} and {@code images}. */
@@ -92,7 +92,7 @@ class VmmChildDiskTest {
         } catch (ClassNotFoundException e) {
             vioblk = false;
         }
-        Assumptions.assumeTrue(vioblk, "SKIPPED: vioblk-proc is not on the class path");
+        Host.skipIf(vioblk ? java.util.Optional.empty() : java.util.Optional.of("vioblk-proc is not on the class path"), "VmmChildDiskTest");
         Path img = Files.write(dir.resolve("a.img"), new byte[4 << 20]);
         try (Child c = start("disk", VmConfig.newBuilder().addDisks(raw(0, img)),
                 LibC.open(img.toString(), LibC.O_RDWR))) {

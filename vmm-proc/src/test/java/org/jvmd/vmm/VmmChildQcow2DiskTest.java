@@ -5,10 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.jvmd.testkit.Host;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,11 +41,11 @@ class VmmChildQcow2DiskTest {
     Path dir;
 
     private Child start(String name, DiskConfig disk, Fd... layers) throws Exception {
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/kvm")), "SKIPPED: /dev/kvm is absent on this machine");
+        Host.assumeKvm("VmmChildQcow2DiskTest");
         try {
             Class.forName(VioblkProxy.MAIN_CLASS);
         } catch (ClassNotFoundException e) {
-            Assumptions.abort("SKIPPED: vioblk-proc is not on the class path");
+            Host.skipIf(java.util.Optional.of("vioblk-proc is not on the class path"), "VmmChildQcow2DiskTest");
         }
         Path k = dir.resolve(name + ".kernel");
         Files.write(k, new SyntheticBzImage().initSize(8L << 20).entryCode(VmmChildTest.SPIN).build());

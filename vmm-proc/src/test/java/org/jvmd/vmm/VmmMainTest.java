@@ -17,6 +17,8 @@ import org.jvmd.sys.Netns;
 import org.jvmd.testkit.Host;
 import org.jvmd.vmm.boot.SyntheticBzImage;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -130,47 +132,37 @@ class VmmMainTest {
     }
 
     @Test
-    void aTapTheKernelRefusesIsNamedAndLeavesNothingOpen() throws Exception {
+    @NetnsTest
+    void aTapTheKernelRefusesIsNamedAndLeavesNothingOpen(NetNs ns) throws Exception {
         assumeKvm();
         Path k = syntheticKernel(8L << 20);
-        String ns = "jvmd-vmmmain-" + ProcessHandle.current().pid();
-        sh("ip", "netns", "add", ns);
-        try {
-            long before = vmFds();
-            // "lo" exists and is no tap: TUNSETIFF refuses it (EINVAL) without touching it.
-            Result r = Netns.call(ns, () -> dev("--kernel", k.toString(), "--memory", "64M", "--tap", "lo"));
-            assertEquals(VmmMain.EXIT_ERROR, r.status());
-            assertEquals("vm/dev: tap lo: ioctl(TUNSETIFF): EINVAL (Invalid argument)", r.err().strip());
-            assertEquals(before, vmFds());
-        } finally {
-            sh("ip", "netns", "del", ns);
-        }
+        long before = vmFds();
+        // "lo" exists and is no tap: TUNSETIFF refuses it (EINVAL) without touching it.
+        Result r = Netns.call(ns.name(), () -> dev("--kernel", k.toString(), "--memory", "64M", "--tap", "lo"));
+        assertEquals(VmmMain.EXIT_ERROR, r.status());
+        assertEquals("vm/dev: tap lo: ioctl(TUNSETIFF): EINVAL (Invalid argument)", r.err().strip());
+        assertEquals(before, vmFds());
     }
 
     @Test
-    void aDevTapIsServedByAVionetProcAndStopAfterEndsTheVm() throws Exception {
+    @NetnsTest
+    void aDevTapIsServedByAVionetProcAndStopAfterEndsTheVm(NetNs ns) throws Exception {
         assumeKvm();
         Path k = dir.resolve("bzImage");
         Files.write(k, new SyntheticBzImage().initSize(8L << 20)
                 .entryCode(new byte[] {(byte) 0xf4, (byte) 0xeb, (byte) 0xfd}).build()); // hlt; jmp hlt
-        String ns = "jvmd-vmmmain-" + ProcessHandle.current().pid();
-        sh("ip", "netns", "add", ns);
-        try {
-            long before = vmFds();
-            Result r = Netns.call(ns, () -> dev("--kernel", k.toString(), "--memory", "64M", "--tap", "dev0",
-                    "--stop-after", "1"));
-            assertEquals(VmmMain.EXIT_STOPPED, r.status(), r.err());
-            assertTrue(r.err().contains(", 1 NICs, set up in ") && r.err().contains("nics "), r.err());
-            assertTrue(r.err().contains("vm/dev: stopped: --stop-after 1 s"), r.err());
-            assertEquals(before, vmFds(), r.err());
-            assertEquals(0, ProcessHandle.current().descendants()
-                    .filter(h -> h.info().commandLine().orElse("").contains("org.jvmd.vionet.VionetMain")).count(),
-                    "a vionet-proc outlived the VM");
-            // the tap was the kernel's own (not persistent): it went with the last descriptor
-            assertTrue(sh("ip", "-n", ns, "-o", "link").stream().noneMatch(l -> l.contains("dev0")));
-        } finally {
-            sh("ip", "netns", "del", ns);
-        }
+        long before = vmFds();
+        Result r = Netns.call(ns.name(), () -> dev("--kernel", k.toString(), "--memory", "64M", "--tap", "dev0",
+                "--stop-after", "1"));
+        assertEquals(VmmMain.EXIT_STOPPED, r.status(), r.err());
+        assertTrue(r.err().contains(", 1 NICs, set up in ") && r.err().contains("nics "), r.err());
+        assertTrue(r.err().contains("vm/dev: stopped: --stop-after 1 s"), r.err());
+        assertEquals(before, vmFds(), r.err());
+        assertEquals(0, ProcessHandle.current().descendants()
+                .filter(h -> h.info().commandLine().orElse("").contains("org.jvmd.vionet.VionetMain")).count(),
+                "a vionet-proc outlived the VM");
+        // the tap was the kernel's own (not persistent): it went with the last descriptor
+        assertTrue(ns.ip("-o", "link").lines().noneMatch(l -> l.contains("dev0")));
     }
 
     @Test
@@ -195,10 +187,6 @@ class VmmMainTest {
             }).filter(t -> t.equals("/dev/net/tun") || t.startsWith("anon_inode:kvm") || t.startsWith("/memfd:")
                     || t.equals("anon_inode:[eventfd]") || t.startsWith("socket:") || t.equals("/dev/kvm")).count();
         }
-    }
-
-    private static List<String> sh(String... cmd) throws IOException, InterruptedException {
-        return Shell.sh(cmd).lines().toList();
     }
 
     @Test

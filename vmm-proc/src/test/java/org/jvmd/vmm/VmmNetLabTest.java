@@ -1,6 +1,5 @@
 package org.jvmd.vmm;
 
-import static org.jvmd.vmm.Shell.sh;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -21,6 +20,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
@@ -58,8 +59,8 @@ import org.jvmd.virtio.net.VirtioNetFeatures;
  * <p>Real KVM only: runs through scripts/lab-test (kvm-lab here).
  */
 @Tag("lab")
+@NetnsTest
 class VmmNetLabTest {
-    static final String NS = "jvmd-vmmnet-" + ProcessHandle.current().pid();
     static final String TAP = "vmnl0";
     static final String HOST = "100.64.9.1";
     static final String GUEST = "100.64.9.2";
@@ -71,13 +72,14 @@ class VmmNetLabTest {
     Path kernel;
     Path initrd;
     Process iperfServer;
+    NetNs ns;
 
     @BeforeEach
-    void setUp() throws Exception {
+    void setUp(NetNs ns) throws Exception {
         Path[] guest = TestGuest.assumeRealKvmAndGuest();
         kernel = guest[0];
         initrd = guest[1];
-        sh("ip", "netns", "add", NS);
+        this.ns = ns;
     }
 
     @AfterEach
@@ -85,7 +87,6 @@ class VmmNetLabTest {
         if (iperfServer != null) {
             iperfServer.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }
-        sh("ip", "netns", "del", NS);
     }
 
     /** The guest's script: every result on a line of its own, then it waits to be stopped. */
@@ -120,10 +121,10 @@ class VmmNetLabTest {
                 .setCmdline(LinuxGuestLabTest.cmdline(guestScript()) + " jvmd.ip=" + GUEST + "/24")
                 .addNics(nic).setUser("_vmd").setChroot(root.toString()).build();
         List<Tunscap> tunscaps = new CopyOnWriteArrayList<>();
-        try (Tap tap = Netns.call(NS, () -> Tap.open(TAP))) {
-            sh("ip", "-n", NS, "addr", "add", HOST + "/24", "dev", TAP);
-            sh("ip", "-n", NS, "link", "set", TAP, "up");
-            iperfServer = new ProcessBuilder("ip", "netns", "exec", NS, "iperf3", "-s", "-B", HOST)
+        try (Tap tap = Netns.call(ns.name(), () -> Tap.open(TAP))) {
+            ns.ip("addr", "add", HOST + "/24", "dev", TAP);
+            ns.ip("link", "set", TAP, "up");
+            iperfServer = new ProcessBuilder(ns.execCommand("iperf3", "-s", "-B", HOST))
                     .redirectErrorStream(true).redirectOutput(dir.resolve("iperf3-server.log").toFile()).start();
             long t0 = System.nanoTime();
             try (Child c = VmmChildTest.spawner("vm/netlab").classpath(TestGuest.childClasspath())
@@ -240,7 +241,7 @@ class VmmNetLabTest {
     }
 
     /** vmd's loop: TUNSCAP applied to the tap (and its TSO state read back), other messages kept. */
-    private static void serve(Child c, Tap tap, List<Tunscap> tunscaps, List<FromVmm> others) {
+    private void serve(Child c, Tap tap, List<Tunscap> tunscaps, List<FromVmm> others) {
         while (true) {
             FromVmm m;
             try (Received<FromVmm> r = c.channel().receive(FromVmm.parser(), -1)) {
@@ -275,10 +276,10 @@ class VmmNetLabTest {
     }
 
     /** The tap's "tcp-segmentation-offload" as ethtool -k shows it in the namespace. */
-    private static String tapTso() {
+    private String tapTso() {
         try {
             Matcher m = Pattern.compile("(?m)^tcp-segmentation-offload: (\\w+)")
-                    .matcher(sh("ip", "netns", "exec", NS, "ethtool", "-k", TAP));
+                    .matcher(ns.exec("ethtool", "-k", TAP));
             return m.find() ? m.group(1) : "?";
         } catch (IOException e) {
             return "? " + e.getMessage();

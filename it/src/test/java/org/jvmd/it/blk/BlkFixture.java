@@ -68,11 +68,6 @@ final class BlkFixture implements AutoCloseable {
         assertEquals(List.of(), p, "simulator problems; vioblk log:\n" + vioblkLogTail());
     }
 
-    static boolean isRoot() {
-        return "root".equals(System.getProperty("user.name")) || ProcessHandle.current().info().user()
-                .map("root"::equals).orElse(false);
-    }
-
     @Override
     public void close() throws IOException {
         try {

@@ -1,8 +1,8 @@
 package org.jvmd.it.blk;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import org.jvmd.testkit.Host;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +36,7 @@ class BlkQcow2Test {
 
     @Test
     void randomBlocksThroughAThreeLayerChainComeBackAndTheImageChecksClean() throws Exception {
-        assumeTrue(BlkFixture.isRoot(), "needs root: vioblk-proc drops to _vmd and chroots");
+        Host.assumeRoot("BlkQcow2Test (vioblk-proc drops to _vmd and chroots)");
         Files.write(dir.resolve("base.raw"), new byte[(int) DISK]);
         qemuImg("create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", dir.resolve("mid.qcow2").toString());
         Path top = dir.resolve("top.qcow2");

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import org.jvmd.testkit.Host;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -34,7 +34,7 @@ class VioblkProcessTest {
 
     @BeforeEach
     void root() {
-        assumeTrue(BlkFixture.isRoot(), "needs root: vioblk-proc drops to _vmd and chroots");
+        Host.assumeRoot("VioblkProcessTest (vioblk-proc drops to _vmd and chroots)");
     }
 
     @Test

@@ -1,20 +1,20 @@
 package org.jvmd.it.kernel;
 
-import java.io.IOException;
+import static org.jvmd.testkit.Shell.sh;
+
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 import org.jvmd.sys.Netns;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.Tap;
+import org.jvmd.testkit.NetNs;
 
 /**
- * Two private network namespaces with three taps, all created here and deleted by
- * {@link #close}:
+ * Two private network namespaces (the test's, from {@code @NetnsTest}) with three taps,
+ * created here and closed by {@link #close}:
  * <pre>
- *  namespace "jvmd-kv-R" (the sender)             namespace "jvmd-kv-R-fw" (the forwarder)
+ *  namespace tx (the sender)                      namespace fw (the forwarder)
  *  sockets ── kvtx0 (offloads on) ─ test reads ─▶ write ─ kvin0 ──ip_forward──▶ kvout0 (offloads off) ─▶ test reads
  *  100.64.1.1 fd00:6a76:1::1                      peer MAC                      MAC OUT_MAC
  *  peer 100.64.1.2 fd00:6a76:1::2 = PEER_MAC       routes to the peer via kvout0, next hop NEXT_HOP_MAC
@@ -41,21 +41,20 @@ final class KernelLab implements AutoCloseable {
     final String tx;
     final String fw;
     private final List<AutoCloseable> open = new ArrayList<>();
-    private final List<String> namespaces = new ArrayList<>();
     TapPort wire;
     TapPort fwIn;
     TapPort fwOut;
     /** The TUN_F_* flags the sender's tap took. */
     int wireOffloads;
 
-    private KernelLab() {
-        String r = Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000000));
-        tx = "jvmd-kv-" + r;
-        fw = tx + "-fw";
+    private KernelLab(NetNs tx, NetNs fw) {
+        this.tx = tx.name();
+        this.fw = fw.name();
     }
 
-    static KernelLab create() throws Exception {
-        KernelLab lab = new KernelLab();
+    /** Sets up the sender in {@code tx} and the forwarder in {@code fw}, two empty namespaces. */
+    static KernelLab create(NetNs tx, NetNs fw) throws Exception {
+        KernelLab lab = new KernelLab(tx, fw);
         try {
             lab.setUp();
             return lab;
@@ -66,14 +65,6 @@ final class KernelLab implements AutoCloseable {
     }
 
     private void setUp() throws Exception {
-        if (!"root".equals(System.getProperty("user.name"))) {
-            throw new IllegalStateException("kernel test vectors need root (network namespaces and taps)");
-        }
-        sh("ip", "netns", "add", tx);
-        namespaces.add(tx);
-        sh("ip", "netns", "add", fw);
-        namespaces.add(fw);
-
         // The sender: classic ECN so that an ECE from the peer puts CWR on a GSO frame.
         sysctl(tx, "net.ipv4.tcp_ecn=1");
         wire = port(tx, "kvtx0");
@@ -145,7 +136,7 @@ final class KernelLab implements AutoCloseable {
         sh("ip", "netns", "exec", ns, "sysctl", "-qw", setting);
     }
 
-    /** Closes the taps and deletes both namespaces; collects failures and throws the first. */
+    /** Closes the taps (the namespaces go with the test); collects failures and throws the first. */
     @Override
     public void close() throws Exception {
         Exception first = null;
@@ -157,27 +148,9 @@ final class KernelLab implements AutoCloseable {
             }
         }
         open.clear();
-        for (String ns : namespaces.reversed()) {
-            try {
-                sh("ip", "netns", "del", ns);
-            } catch (Exception e) {
-                first = first == null ? e : first;
-            }
-        }
-        namespaces.clear();
         if (first != null) {
             throw first;
         }
-    }
-
-    static String sh(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        int rc = p.waitFor();
-        if (rc != 0) {
-            throw new IOException(String.join(" ", cmd) + ": exit " + rc + ": " + out.strip());
-        }
-        return out;
     }
 
     private static byte[] mac(int a, int b) {

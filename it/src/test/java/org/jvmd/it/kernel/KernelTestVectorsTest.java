@@ -1,13 +1,13 @@
 package org.jvmd.it.kernel;
 
-import static org.jvmd.it.kernel.Packets.HDR;
-import static org.jvmd.it.kernel.Packets.be16;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import static org.jvmd.bytes.BigEndian.get16;
+import static org.jvmd.it.kernel.Packets.HDR;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -22,11 +22,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Predicate;
+import org.jvmd.bytes.BigEndian;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.IoVec;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.NativeBuffer;
 import org.jvmd.sys.Netns;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.jvmd.virtio.net.FrameHeaders;
 import org.jvmd.virtio.net.InetChecksum;
 import org.jvmd.virtio.net.Segmenter;
@@ -59,6 +62,7 @@ import org.junit.jupiter.api.Test;
  * segmenting ({@link #asForwarded}). The vnet header of the kernel's frames must be empty
  * (no GSO, no partial checksum): the kernel did the work.
  */
+@NetnsTest
 class KernelTestVectorsTest {
     private static final int TCP4_PORT = 5001;
     private static final int TCP6_PORT = 5002;
@@ -93,9 +97,9 @@ class KernelTestVectorsTest {
     private static int markerId;
 
     @BeforeAll
-    static void captureFromTheKernel() throws Exception {
+    static void captureFromTheKernel(NetNs tx, NetNs fw) throws Exception {
         new Random(3).nextBytes(STREAM);
-        lab = KernelLab.create();
+        lab = KernelLab.create(tx, fw);
         tcp4 = TcpPeer.exchange(lab, false, STREAM, TCP4_PORT);
         tcp6 = TcpPeer.exchange(lab, true, STREAM, TCP6_PORT);
         udp = new ArrayList<>();
@@ -120,7 +124,7 @@ class KernelTestVectorsTest {
     }
 
     @AfterAll
-    static void removeNamespaces() throws Exception {
+    static void closeTheTaps() throws Exception {
         if (lab != null) {
             lab.close();
         }
@@ -224,15 +228,15 @@ class KernelTestVectorsTest {
                 byte[] f = Arrays.copyOfRange(raw, HDR, raw.length);
                 int l3 = fh.l3Off;
                 if (fh.ipVersion == 4) {
-                    int stored = be16(f, l3 + 10);
+                    int stored = get16(f, l3 + 10);
                     assertEquals(0, InetChecksum.checksum(f, l3, fh.l3HdrLen), "IPv4 header checksum does not verify");
                     InetChecksum.writeIpv4HeaderChecksum(f, l3, fh.l3HdrLen);
-                    assertEquals(stored, be16(f, l3 + 10), "IPv4 header checksum");
+                    assertEquals(stored, get16(f, l3 + 10), "IPv4 header checksum");
                 }
                 boolean tcp = fh.l4Proto == FrameHeaders.IPPROTO_TCP;
                 int field = fh.l4Off + (tcp ? 16 : 6);
-                int l4Len = (fh.ipVersion == 4 ? l3 + be16(f, l3 + 2) : l3 + 40 + be16(f, l3 + 4)) - fh.l4Off;
-                int stored = be16(f, field);
+                int l4Len = (fh.ipVersion == 4 ? l3 + get16(f, l3 + 2) : l3 + 40 + get16(f, l3 + 4)) - fh.l4Off;
+                int stored = get16(f, field);
                 f[field] = 0;
                 f[field + 1] = 0;
                 int pseudo = fh.ipVersion == 4
@@ -508,7 +512,7 @@ class KernelTestVectorsTest {
             }
             if (Packets.isFlow(f, FrameHeaders.IPPROTO_UDP, MARKER_PORT)) {
                 FrameHeaders fh = Packets.l4(f);
-                if (Packets.be32(f, HDR + fh.l4Off + 8) == id) {
+                if (BigEndian.get32(f, HDR + fh.l4Off + 8) == id) {
                     return out;
                 }
                 continue;

@@ -1,11 +1,12 @@
 package org.jvmd.it.kernel;
 
+import org.jvmd.bytes.BigEndian;
+import org.jvmd.testkit.Frame;
 import org.jvmd.virtio.net.FrameHeaders;
-import org.jvmd.virtio.net.InetChecksum;
 import org.jvmd.virtio.net.VirtioNetHdr;
 
 /**
- * Reading and crafting the few packets these tests need. A "raw" frame is the 12-byte
+ * Reading and crafting (with the testkit's {@link Frame}) the few packets these tests need. A "raw" frame is the 12-byte
  * virtio_net_hdr followed by the Ethernet frame, as a tap reader sees it.
  */
 final class Packets {
@@ -17,24 +18,6 @@ final class Packets {
     static final int TCP_ACK = 0x10;
     static final int TCP_ECE = 0x40;
     static final int TCP_CWR = 0x80;
-
-    static int be16(byte[] b, int off) {
-        return (b[off] & 0xFF) << 8 | (b[off + 1] & 0xFF);
-    }
-
-    static int be32(byte[] b, int off) {
-        return be16(b, off) << 16 | be16(b, off + 2);
-    }
-
-    static void putBe16(byte[] b, int off, int v) {
-        b[off] = (byte) (v >>> 8);
-        b[off + 1] = (byte) v;
-    }
-
-    static void putBe32(byte[] b, int off, int v) {
-        putBe16(b, off, v >>> 16);
-        putBe16(b, off + 2, v);
-    }
 
     static VirtioNetHdr header(byte[] raw) {
         return new VirtioNetHdr().read(raw, 0, HDR);
@@ -59,7 +42,7 @@ final class Packets {
             return false;
         }
         int l4 = HDR + h.l4Off;
-        return be16(raw, l4) == port || be16(raw, l4 + 2) == port;
+        return BigEndian.get16(raw, l4) == port || BigEndian.get16(raw, l4 + 2) == port;
     }
 
     /**
@@ -68,46 +51,9 @@ final class Packets {
      */
     static byte[] tcp(byte[] dstMac, byte[] srcMac, byte[] srcIp, byte[] dstIp, int sport, int dport,
                       int seq, int ack, int flags, int window, byte[] options) {
-        boolean v6 = srcIp.length == 16;
-        int l3Len = v6 ? 40 : 20;
-        int thLen = 20 + options.length;
-        byte[] raw = new byte[HDR + 14 + l3Len + thLen];
-        int e = HDR;
-        System.arraycopy(dstMac, 0, raw, e, 6);
-        System.arraycopy(srcMac, 0, raw, e + 6, 6);
-        putBe16(raw, e + 12, v6 ? FrameHeaders.ETH_P_IPV6 : FrameHeaders.ETH_P_IP);
-        int l3 = e + 14;
-        if (v6) {
-            raw[l3] = 0x60;
-            putBe16(raw, l3 + 4, thLen);
-            raw[l3 + 6] = FrameHeaders.IPPROTO_TCP;
-            raw[l3 + 7] = 64;
-            System.arraycopy(srcIp, 0, raw, l3 + 8, 16);
-            System.arraycopy(dstIp, 0, raw, l3 + 24, 16);
-        } else {
-            raw[l3] = 0x45;
-            putBe16(raw, l3 + 2, l3Len + thLen);
-            putBe16(raw, l3 + 6, 0x4000); // DF
-            raw[l3 + 8] = 64;
-            raw[l3 + 9] = FrameHeaders.IPPROTO_TCP;
-            System.arraycopy(srcIp, 0, raw, l3 + 12, 4);
-            System.arraycopy(dstIp, 0, raw, l3 + 16, 4);
-            InetChecksum.writeIpv4HeaderChecksum(raw, l3, 20);
-        }
-        int th = l3 + l3Len;
-        putBe16(raw, th, sport);
-        putBe16(raw, th + 2, dport);
-        putBe32(raw, th + 4, seq);
-        putBe32(raw, th + 8, ack);
-        raw[th + 12] = (byte) ((thLen / 4) << 4);
-        raw[th + 13] = (byte) flags;
-        putBe16(raw, th + 14, window);
-        System.arraycopy(options, 0, raw, th + 20, options.length);
-        int pseudo = v6
-            ? InetChecksum.pseudoHeaderV6(raw, l3, FrameHeaders.IPPROTO_TCP, thLen)
-            : InetChecksum.pseudoHeaderV4(raw, l3, FrameHeaders.IPPROTO_TCP, thLen);
-        putBe16(raw, th + 16, InetChecksum.finish(InetChecksum.sum(raw, th, thLen, pseudo)));
-        return raw;
+        Frame f = Frame.ethernet(dstMac, srcMac).headroom(HDR);
+        f = srcIp.length == 16 ? f.ipv6(srcIp, dstIp) : f.ipv4(srcIp, dstIp);
+        return f.tcp(sport, dport).seq(seq).ack(ack).tcpFlags(flags).window(window).tcpOptions(options).build();
     }
 
     /**
@@ -115,25 +61,10 @@ final class Packets {
      * the marker that follows a frame through the forwarder.
      */
     static byte[] udp4(byte[] dstMac, byte[] srcMac, byte[] srcIp, byte[] dstIp, int sport, int dport, int id) {
-        byte[] raw = new byte[HDR + 14 + 20 + 8 + 4];
-        int e = HDR;
-        System.arraycopy(dstMac, 0, raw, e, 6);
-        System.arraycopy(srcMac, 0, raw, e + 6, 6);
-        putBe16(raw, e + 12, FrameHeaders.ETH_P_IP);
-        int l3 = e + 14;
-        raw[l3] = 0x45;
-        putBe16(raw, l3 + 2, 20 + 8 + 4);
-        putBe16(raw, l3 + 4, id);
-        raw[l3 + 8] = 64;
-        raw[l3 + 9] = FrameHeaders.IPPROTO_UDP;
-        System.arraycopy(srcIp, 0, raw, l3 + 12, 4);
-        System.arraycopy(dstIp, 0, raw, l3 + 16, 4);
-        InetChecksum.writeIpv4HeaderChecksum(raw, l3, 20);
-        putBe16(raw, l3 + 20, sport);
-        putBe16(raw, l3 + 22, dport);
-        putBe16(raw, l3 + 24, 8 + 4);
-        putBe32(raw, l3 + 28, id);
-        return raw;
+        byte[] marker = new byte[4];
+        BigEndian.put32(marker, 0, id);
+        return Frame.ethernet(dstMac, srcMac).headroom(HDR).ipv4(srcIp, dstIp).ipId(id).fragment(0)
+                .udp(sport, dport).noUdpChecksum().payload(marker).build();
     }
 
     /** Names the header field at byte {@code off} of the frame whose headers are {@code h}. */

@@ -1,13 +1,13 @@
 package org.jvmd.it.kernel;
 
+import static org.jvmd.bytes.BigEndian.get16;
+import static org.jvmd.bytes.BigEndian.get32;
 import static org.jvmd.it.kernel.Packets.HDR;
 import static org.jvmd.it.kernel.Packets.TCP_ACK;
 import static org.jvmd.it.kernel.Packets.TCP_CWR;
 import static org.jvmd.it.kernel.Packets.TCP_ECE;
 import static org.jvmd.it.kernel.Packets.TCP_FIN;
 import static org.jvmd.it.kernel.Packets.TCP_SYN;
-import static org.jvmd.it.kernel.Packets.be16;
-import static org.jvmd.it.kernel.Packets.be32;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -87,14 +87,14 @@ final class TcpPeer {
                 FrameHeaders h = Packets.l4(raw);
                 int th = HDR + h.l4Off;
                 int flags = raw[th + 13] & 0xFF;
-                int seq = be32(raw, th + 4);
+                int seq = get32(raw, th + 4);
                 if ((flags & TCP_SYN) != 0) {
                     localMac = Arrays.copyOfRange(raw, HDR + 6, HDR + 12);
                     rcvNxt = seq + 1;
                     ecn = (flags & (TCP_ECE | TCP_CWR)) == (TCP_ECE | TCP_CWR);
                     byte[] opts = {2, 4, (byte) (mss >>> 8), (byte) mss, 1, 3, 3, WINDOW_SCALE};
                     lab.wire.write(Packets.tcp(localMac, KernelLab.PEER_MAC, peerIp, localIp, port,
-                        be16(raw, th), PEER_ISS, rcvNxt, TCP_SYN | TCP_ACK | (ecn ? TCP_ECE : 0), MAX_WINDOW, opts));
+                        get16(raw, th), PEER_ISS, rcvNxt, TCP_SYN | TCP_ACK | (ecn ? TCP_ECE : 0), MAX_WINDOW, opts));
                     continue;
                 }
                 if (localMac == null) {
@@ -125,7 +125,7 @@ final class TcpPeer {
                 boolean ece = echoing;
                 if (len > 0 || (flags & TCP_FIN) != 0) {
                     lab.wire.write(Packets.tcp(localMac, KernelLab.PEER_MAC, peerIp, localIp, port,
-                        be16(raw, th), PEER_ISS + 1, rcvNxt, TCP_ACK | (ece ? TCP_ECE : 0), MAX_WINDOW, new byte[0]));
+                        get16(raw, th), PEER_ISS + 1, rcvNxt, TCP_ACK | (ece ? TCP_ECE : 0), MAX_WINDOW, new byte[0]));
                 }
             }
         } finally {
@@ -153,7 +153,7 @@ final class TcpPeer {
     /** TCP payload bytes, from the IP length (a frame may carry Ethernet padding). */
     static int payloadLength(byte[] raw, FrameHeaders h) {
         int l3 = HDR + h.l3Off;
-        int l3End = h.ipVersion == 4 ? h.l3Off + be16(raw, l3 + 2) : h.l3Off + 40 + be16(raw, l3 + 4);
+        int l3End = h.ipVersion == 4 ? h.l3Off + get16(raw, l3 + 2) : h.l3Off + 40 + get16(raw, l3 + 4);
         return Math.min(l3End, raw.length - HDR) - h.headersEnd();
     }
 }

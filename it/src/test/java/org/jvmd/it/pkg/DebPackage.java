@@ -1,9 +1,9 @@
 package org.jvmd.it.pkg;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jvmd.testkit.Shell;
 import java.util.List;
 
 /**
@@ -17,17 +17,6 @@ public final class DebPackage {
     private DebPackage() {
     }
 
-    /** Runs {@code cmd}, returns its merged output; fails on a non-zero status. */
-    public static String run(List<String> cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        int status = p.waitFor();
-        if (status != 0) {
-            throw new IOException(String.join(" ", cmd) + ": exit " + status + "\n" + out);
-        }
-        return out;
-    }
-
     public static Path projectRoot() {
         return org.jvmd.testkit.Host.projectRoot();
     }
@@ -37,7 +26,7 @@ public final class DebPackage {
         if (built == null) {
             Path root = projectRoot();
             Path out = root.resolve("it/target/deb");
-            String log = run(List.of("bash", root.resolve("scripts/deb").toString(), out.toString()));
+            String log = Shell.sh(List.of("bash", root.resolve("scripts/deb").toString(), out.toString()));
             List<String> lines = log.strip().lines().toList();
             Path deb = Path.of(lines.get(lines.size() - 1));
             if (!Files.isRegularFile(deb)) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jvmd.testkit.Shell;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +33,7 @@ class DebPackageTest {
         Map<String, String> f = new HashMap<>();
         for (String field : List.of("Package", "Version", "Architecture", "Depends", "Maintainer", "Installed-Size",
                 "Description")) {
-            f.put(field, DebPackage.run(List.of("dpkg-deb", "-f", deb.toString(), field)).strip());
+            f.put(field, Shell.sh(List.of("dpkg-deb", "-f", deb.toString(), field)).strip());
         }
         assertEquals("jvmd", f.get("Package"));
         assertEquals("amd64", f.get("Architecture"));
@@ -41,13 +42,13 @@ class DebPackageTest {
         assertEquals("libc6 (>= 2.36), passwd", f.get("Depends"));
         assertFalse(f.get("Depends").contains("jdk") || f.get("Depends").contains("jre"));
         assertTrue(Long.parseLong(f.get("Installed-Size")) > 10_000, f.toString());
-        String info = DebPackage.run(List.of("dpkg-deb", "-I", deb.toString()));
+        String info = Shell.sh(List.of("dpkg-deb", "-I", deb.toString()));
         for (String script : List.of("postinst", "prerm", "postrm", "conffiles", "control")) {
             assertTrue(Pattern.compile("^\\s+\\d+ bytes,\\s+\\d+ lines\\s+\\*?\\s*" + script + "\\b", Pattern.MULTILINE)
                     .matcher(info).find(), script + " in:\n" + info);
         }
         Path x = dir.resolve("control");
-        DebPackage.run(List.of("dpkg-deb", "-e", deb.toString(), x.toString()));
+        Shell.sh(List.of("dpkg-deb", "-e", deb.toString(), x.toString()));
         assertEquals("/etc/vm.conf", Files.readString(x.resolve("conffiles")).strip());
         String postinst = Files.readString(x.resolve("postinst"));
         assertTrue(postinst.contains("systemd-sysusers /usr/lib/sysusers.d/jvmd.conf"), postinst);
@@ -58,7 +59,7 @@ class DebPackageTest {
     void filesAreTheSharedLayoutWithABundledRuntime() throws Exception {
         Host.assumeTools("DebPackageTest", "dpkg-deb");
         Path deb = DebPackage.get();
-        String listing = DebPackage.run(List.of("dpkg-deb", "-c", deb.toString()));
+        String listing = Shell.sh(List.of("dpkg-deb", "-c", deb.toString()));
         Map<String, String> modes = new HashMap<>();
         Matcher m = Pattern.compile("^(\\S+) (\\S+)\\s+\\d+ \\S+ \\S+ \\.(/\\S*)", Pattern.MULTILINE).matcher(listing);
         while (m.find()) {
@@ -85,14 +86,14 @@ class DebPackageTest {
         // The packaged files run on their own runtime: unpacked, vmd checks a configuration
         // and the runtime is Java 25.
         Path x = dir.resolve("root");
-        DebPackage.run(List.of("dpkg-deb", "-x", deb.toString(), x.toString()));
+        Shell.sh(List.of("dpkg-deb", "-x", deb.toString(), x.toString()));
         Path java = x.resolve("usr/lib/jvmd/runtime/bin/java");
-        String version = DebPackage.run(List.of(java.toString(), "-version"));
+        String version = Shell.sh(List.of(java.toString(), "-version"));
         assertTrue(version.contains("version \"25"), version);
         Path conf = dir.resolve("vm.conf");
         Path kernel = Files.writeString(dir.resolve("vmlinuz"), "");
         Files.writeString(conf, "vm \"a\" {\n\tmemory 64M\n\tboot \"" + kernel + "\"\n\tdisable\n}\n");
-        String check = DebPackage.run(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED",
+        String check = Shell.sh(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED",
                 "-jar", x.resolve("usr/lib/jvmd/control-proc/jvmd-control-proc.jar").toString(), "-n", "-f", conf.toString()));
         assertTrue(check.lines().anyMatch(l -> l.equals("configuration OK")), check);
         String unit = Files.readString(x.resolve("lib/systemd/system/vmd.service"));

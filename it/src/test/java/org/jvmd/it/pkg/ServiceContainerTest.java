@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jvmd.testkit.Shell;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -78,7 +79,7 @@ class ServiceContainerTest {
             try {
                 // First the image: it is also testcontainers' helper image (jvmd-it-base:latest),
                 // which its client checks run before anything else.
-                List<String> img = DebPackage.run(List.of("bash",
+                List<String> img = Shell.sh(List.of("bash",
                         DebPackage.projectRoot().resolve("scripts/container-image").toString())).strip().lines().toList();
                 tag = img.get(img.size() - 1);
                 DockerClientFactory.instance().client();

@@ -1,28 +1,30 @@
 package org.jvmd.it.sim;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jvmd.sys.Netns;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.Shell;
 
 /**
  * A pair of network namespaces made for one test class: the "guest" with tap gtap0 and the
  * "host" with tap htap0, both persistent taps as scripts/bench-net makes them, MTU 1500,
  * addresses in 100.64.0.0/10 and the ULA fd00::/8. {@link #close()} deletes the taps, the
  * namespaces and every process started through it. Nothing in the root namespace is touched.
+ * A harness above {@code @NetnsTest} (taps, background processes, timeouts), its namespaces
+ * are made and removed by the same code ({@link NetNs}).
  */
 final class NetLab implements AutoCloseable {
     static final String GUEST_TAP = "gtap0";
     static final String HOST_TAP = "htap0";
-    private static final AtomicInteger SEQ = new AtomicInteger();
 
     final String guestNs;
     final String hostNs;
@@ -31,21 +33,24 @@ final class NetLab implements AutoCloseable {
     final String guest6;
     final String host6;
     private final List<Process> processes = new ArrayList<>();
+    private final List<NetNs> namespaces = new ArrayList<>();
 
     /** {@code subnet} picks 100.64.{subnet}.0/24 and fd00:6a76:{subnet}::/64. */
     NetLab(int subnet, boolean addresses) throws IOException {
-        String p = "jvmd-it-" + ProcessHandle.current().pid() + "-" + SEQ.incrementAndGet();
-        guestNs = p + "-g";
-        hostNs = p + "-h";
+        namespaces.add(namespace("NetLab-g"));
+        try {
+            namespaces.add(namespace("NetLab-h"));
+        } catch (IOException e) {
+            close();
+            throw e;
+        }
+        guestNs = namespaces.get(0).name();
+        hostNs = namespaces.get(1).name();
         guest4 = "100.64." + subnet + ".2";
         host4 = "100.64." + subnet + ".1";
         guest6 = "fd00:6a76:" + subnet + "::2";
         host6 = "fd00:6a76:" + subnet + "::1";
         try {
-            for (String ns : List.of(guestNs, hostNs)) {
-                ok("ip", "netns", "add", ns);
-                ok("ip", "-n", ns, "link", "set", "lo", "up");
-            }
             ok("ip", "-n", guestNs, "tuntap", "add", "dev", GUEST_TAP, "mode", "tap");
             ok("ip", "-n", hostNs, "tuntap", "add", "dev", HOST_TAP, "mode", "tap");
             ok("ip", "-n", guestNs, "link", "set", GUEST_TAP, "mtu", "1500", "up");
@@ -62,23 +67,25 @@ final class NetLab implements AutoCloseable {
         }
     }
 
+    private static NetNs namespace(String hint) throws IOException {
+        try {
+            return NetNs.create(hint);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted making a namespace", e);
+        }
+    }
+
     SimOptions options() {
         return new SimOptions().guest(guestNs, GUEST_TAP).host(hostNs, HOST_TAP);
     }
 
     /** Runs a command to completion (at most {@code timeoutSec}); its exit status and output. */
     static Result run(int timeoutSec, String... cmd) throws IOException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         try {
-            if (!p.waitFor(timeoutSec, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                p.waitFor();
-                return new Result(-1, new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)
-                        + "\n(timed out after " + timeoutSec + " s)");
-            }
-            return new Result(p.exitValue(), new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+            Shell.Result r = Shell.run(Duration.ofSeconds(timeoutSec), List.of(cmd));
+            return new Result(r.status(), r.output());
         } catch (InterruptedException e) {
-            p.destroyForcibly();
             Thread.currentThread().interrupt();
             throw new IOException("interrupted: " + String.join(" ", cmd), e);
         }
@@ -195,20 +202,24 @@ final class NetLab implements AutoCloseable {
             }
             processes.clear();
         }
-        for (String[] t : List.of(new String[] {guestNs, GUEST_TAP}, new String[] {hostNs, HOST_TAP})) {
+        List<String> taps = List.of(GUEST_TAP, HOST_TAP);
+        for (int i = 0; i < namespaces.size(); i++) {
             try {
-                run(10, "ip", "-n", t[0], "link", "del", t[1]);
+                run(10, "ip", "-n", namespaces.get(i).name(), "link", "del", taps.get(i));
             } catch (IOException e) {
                 // already gone
             }
         }
-        for (String ns : List.of(guestNs, hostNs)) {
+        for (NetNs ns : namespaces.reversed()) {
             try {
-                run(10, "ip", "netns", "del", ns);
+                ns.close();
             } catch (IOException e) {
                 // already gone
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
+        namespaces.clear();
     }
 
     record Result(int status, String output) {}

@@ -16,6 +16,7 @@ import org.jvmd.sys.SysException;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.GuestCode;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -83,7 +84,7 @@ class KvmTest {
     void realModeGuestOutputsToAPortAndHalts() throws Exception {
         try (TinyVm t = new TinyVm(false)) {
             // mov dx,0x3f8; mov al,'h'; out dx,al; mov al,'i'; out dx,al; hlt
-            t.load(TinyVm.CODE, hex("baf803 b068 ee b069 ee f4"));
+            t.load(TinyVm.CODE, GuestCode.hex("baf803 b068 ee b069 ee f4"));
             t.realMode(TinyVm.CODE);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             int reason;
@@ -103,7 +104,7 @@ class KvmTest {
     void portInIsAnsweredWithSetIoData() throws Exception {
         try (TinyVm t = new TinyVm(false)) {
             // mov dx,0x71; in eax,dx; inc eax; out dx,eax; hlt
-            t.load(TinyVm.CODE, hex("ba7100 66ed 6640 66ef f4"));
+            t.load(TinyVm.CODE, GuestCode.hex("ba7100 66ed 6640 66ef f4"));
             t.realMode(TinyVm.CODE);
             assertEquals(VcpuFd.EXIT_IO, t.vcpu.run());
             assertEquals(VcpuFd.IO_IN, t.vcpu.ioDirection());
@@ -122,7 +123,7 @@ class KvmTest {
         try (TinyVm t = new TinyVm(false)) {
             // mov ebx,0x30000000 (768 MiB: mapped by the page tables, not RAM); mov dword [rbx],0xcafef00d;
             // mov rax,[rbx+8]; mov [rbx+16],ax; hlt
-            t.load(TinyVm.CODE, hex("bb00000030 c7030df0feca 488b4308 66894310 f4"));
+            t.load(TinyVm.CODE, GuestCode.hex("bb00000030 c7030df0feca 488b4308 66894310 f4"));
             t.longMode(TinyVm.CODE);
             assertEquals(VcpuFd.EXIT_MMIO, t.vcpu.run());
             assertTrue(t.vcpu.mmioIsWrite());
@@ -148,7 +149,7 @@ class KvmTest {
         try (TinyVm t = new TinyVm(true); EventFd ev = EventFd.create(true)) {
             t.vm.ioeventfd(ev.fd().num(), 0x5000, 2, true, null);
             // mov dx,0x5000; mov ax,7; out dx,ax; mov dx,0x5002; out dx,ax; out 0xf4,al (done)
-            t.load(TinyVm.CODE, hex("ba0050 b80700 ef ba0250 ef e6f4"));
+            t.load(TinyVm.CODE, GuestCode.hex("ba0050 b80700 ef ba0250 ef e6f4"));
             t.realMode(TinyVm.CODE);
             assertEquals(VcpuFd.EXIT_IO, t.vcpu.run());
             assertEquals(0x5002, t.vcpu.ioPort(), "the write to 0x5000 did not exit");
@@ -160,7 +161,7 @@ class KvmTest {
     @Test
     void immediateExitMakesRunReturnEintrAtOnce() throws Exception {
         try (TinyVm t = new TinyVm(false)) {
-            t.load(TinyVm.CODE, hex("ebfe")); // jmp $
+            t.load(TinyVm.CODE, GuestCode.hex("ebfe")); // jmp $
             t.realMode(TinyVm.CODE);
             t.vcpu.setImmediateExit(true);
             assertEquals(-Errno.EINTR, t.vcpu.run());
@@ -171,7 +172,7 @@ class KvmTest {
     @Test
     void kickTakesASpinningVcpuOutOfKvmRun() throws Exception {
         try (TinyVm t = new TinyVm(true)) {
-            t.load(TinyVm.CODE, hex("ebfe")); // jmp $
+            t.load(TinyVm.CODE, GuestCode.hex("ebfe")); // jmp $
             t.realMode(TinyVm.CODE);
             CompletableFuture<Integer> result = new CompletableFuture<>();
             Thread vcpuThread = Thread.ofPlatform().name("vcpu0").start(() -> {
@@ -206,8 +207,8 @@ class KvmTest {
             t.vcpu.setLapic(lapic);
             // IVT entry 0x30 -> 0000:2000; main: sti; hlt; jmp hlt. Handler: mov al,'I'; out 0xf5,al; hlt; jmp.
             t.mem.writeInt(0x30 * 4, 0x0000_2000);
-            t.load(TinyVm.CODE, hex("fb f4 ebfd"));
-            t.load(0x2000, hex("b049 e6f5 f4 ebfd"));
+            t.load(TinyVm.CODE, GuestCode.hex("fb f4 ebfd"));
+            t.load(0x2000, GuestCode.hex("b049 e6f5 f4 ebfd"));
             t.realMode(TinyVm.CODE);
             CompletableFuture<Integer> port = new CompletableFuture<>();
             Thread vcpuThread = Thread.ofPlatform().name("vcpu0").start(() -> {
@@ -313,14 +314,5 @@ class KvmTest {
                     () -> t.vm.setUserMemoryRegion(1, 0, 0x1000, 0x1000, t.mem.hostAddress(0, 0x1000)));
             assertTrue(e.getMessage().startsWith("ioctl(KVM_SET_USER_MEMORY_REGION): EEXIST"), e.getMessage());
         }
-    }
-
-    static byte[] hex(String s) {
-        String h = s.replace(" ", "");
-        byte[] b = new byte[h.length() / 2];
-        for (int i = 0; i < b.length; i++) {
-            b[i] = (byte) Integer.parseInt(h.substring(2 * i, 2 * i + 2), 16);
-        }
-        return b;
     }
 }

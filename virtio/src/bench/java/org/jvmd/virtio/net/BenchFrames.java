@@ -1,6 +1,7 @@
 package org.jvmd.virtio.net;
 
 import java.util.Random;
+import org.jvmd.bytes.BigEndian;
 
 /** Frames for the benchmarks, built here so the benchmarks need nothing from the tests. */
 final class BenchFrames {
@@ -18,9 +19,9 @@ final class BenchFrames {
         int l3 = 14;
         f[l3] = 0x45;
         f[l3 + 1] = 0;
-        be16(f, l3 + 2, total - 14);
-        be16(f, l3 + 4, 0x1234);
-        be16(f, l3 + 6, 0x4000);
+        BigEndian.put16(f, l3 + 2, total - 14);
+        BigEndian.put16(f, l3 + 4, 0x1234);
+        BigEndian.put16(f, l3 + 6, 0x4000);
         f[l3 + 8] = 64;
         f[l3 + 9] = 6;
         InetChecksum.writeIpv4HeaderChecksum(f, l3, 20);
@@ -28,7 +29,7 @@ final class BenchFrames {
         f[l4 + 12] = (byte) 0x80; // data offset 8 words
         f[l4 + 13] = 0x18;        // PSH|ACK
         int pseudo = InetChecksum.pseudoHeaderV4(f, l3, 6, total - l4);
-        be16(f, l4 + 16, pseudo);
+        BigEndian.put16(f, l4 + 16, pseudo);
         return f;
     }
 
@@ -41,10 +42,5 @@ final class BenchFrames {
         h.csumStart = 34;
         h.csumOffset = 16;
         return h;
-    }
-
-    private static void be16(byte[] b, int off, int v) {
-        b[off] = (byte) (v >>> 8);
-        b[off + 1] = (byte) v;
     }
 }

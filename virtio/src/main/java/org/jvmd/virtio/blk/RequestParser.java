@@ -1,5 +1,6 @@
 package org.jvmd.virtio.blk;
 
+import org.jvmd.bytes.LittleEndian;
 import org.jvmd.virtio.DescriptorChain;
 import org.jvmd.virtio.GuestFault;
 
@@ -58,8 +59,8 @@ public final class RequestParser {
                 return error(r, BlockError.HEADER_TOO_SHORT);
             }
             chain.gather(0, header, 0, header.length);
-            r.type = le32(header, 0);
-            r.sector = le64(header, 8);
+            r.type = LittleEndian.get32(header, 0);
+            r.sector = LittleEndian.get64(header, 8);
             return switch (r.type) {
                 case VirtioBlk.T_IN -> parseIn(chain, r, readable, writable);
                 case VirtioBlk.T_OUT -> parseOut(chain, r, readable, writable, features);
@@ -138,9 +139,9 @@ public final class RequestParser {
         for (int i = 0; i < n; i++) {
             chain.gather(VirtioBlk.REQUEST_HEADER_SIZE + (long) i * VirtioBlk.DISCARD_SEGMENT_SIZE, segment, 0,
                     segment.length);
-            long sector = le64(segment, 0);
-            long sectors = Integer.toUnsignedLong(le32(segment, 8));
-            int flags = le32(segment, 12);
+            long sector = LittleEndian.get64(segment, 0);
+            long sectors = Integer.toUnsignedLong(LittleEndian.get32(segment, 8));
+            int flags = LittleEndian.get32(segment, 12);
             // §5.2.6.2: UNSUPP for an unknown flag, and for unmap on a discard.
             int known = zeroes ? VirtioBlk.WRITE_ZEROES_FLAG_UNMAP : 0;
             if ((flags & ~known) != 0) {
@@ -230,13 +231,5 @@ public final class RequestParser {
 
     private static boolean has(long features, int bit) {
         return (features & (1L << bit)) != 0;
-    }
-
-    private static int le32(byte[] b, int at) {
-        return (b[at] & 0xff) | (b[at + 1] & 0xff) << 8 | (b[at + 2] & 0xff) << 16 | (b[at + 3] & 0xff) << 24;
-    }
-
-    private static long le64(byte[] b, int at) {
-        return Integer.toUnsignedLong(le32(b, at)) | (long) le32(b, at + 4) << 32;
     }
 }

@@ -1,6 +1,6 @@
 package org.jvmd.virtio.net;
 
-import static org.jvmd.virtio.net.InetChecksum.be16;
+import org.jvmd.bytes.BigEndian;
 
 /**
  * Where the headers of an Ethernet frame are: up to two VLAN tags (802.1Q, 802.1ad QinQ),
@@ -70,7 +70,7 @@ public final class FrameHeaders {
         if (len < ETH_HLEN) {
             return DropReason.FRAME_TOO_SHORT;
         }
-        int type = be16(b, off + 12);
+        int type = BigEndian.get16(b, off + 12);
         int pos = ETH_HLEN;
         while (type == ETH_P_8021Q || type == ETH_P_8021AD) {
             if (vlanTags == MAX_VLAN_TAGS) {
@@ -79,7 +79,7 @@ public final class FrameHeaders {
             if (pos + VLAN_HLEN > len) {
                 return DropReason.FRAME_TOO_SHORT;
             }
-            type = be16(b, off + pos + 2);
+            type = BigEndian.get16(b, off + pos + 2);
             pos += VLAN_HLEN;
             vlanTags++;
         }
@@ -104,7 +104,7 @@ public final class FrameHeaders {
         if (ihl < 20 || l3Off + ihl > len) {
             return DropReason.BAD_L3_HEADER;
         }
-        if ((be16(b, p + 6) & 0x3FFF) != 0) { // MF or a fragment offset (RFC 791)
+        if ((BigEndian.get16(b, p + 6) & 0x3FFF) != 0) { // MF or a fragment offset (RFC 791)
             return DropReason.IP_FRAGMENT;
         }
         ipVersion = 4;

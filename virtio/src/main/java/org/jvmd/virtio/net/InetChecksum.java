@@ -3,6 +3,7 @@ package org.jvmd.virtio.net;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
+import org.jvmd.bytes.BigEndian;
 
 /**
  * The Internet checksum (RFC 1071) and its incremental update (RFC 1624), on byte arrays.
@@ -122,7 +123,7 @@ public final class InetChecksum {
     public static void writeIpv4HeaderChecksum(byte[] b, int l3, int ihlBytes) {
         b[l3 + 10] = 0;
         b[l3 + 11] = 0;
-        putBe16(b, l3 + 10, checksum(b, l3, ihlBytes));
+        BigEndian.put16(b, l3 + 10, checksum(b, l3, ihlBytes));
     }
 
     /**
@@ -160,15 +161,6 @@ public final class InetChecksum {
         }
         int start = off + csumStart;
         int c = finish(sum(b, start, len - csumStart, 0));
-        putBe16(b, start + csumOffset, c == 0 ? 0xFFFF : c);
-    }
-
-    static void putBe16(byte[] b, int off, int v) {
-        b[off] = (byte) (v >>> 8);
-        b[off + 1] = (byte) v;
-    }
-
-    static int be16(byte[] b, int off) {
-        return (b[off] & 0xFF) << 8 | (b[off + 1] & 0xFF);
+        BigEndian.put16(b, start + csumOffset, c == 0 ? 0xFFFF : c);
     }
 }

@@ -2,10 +2,9 @@ package org.jvmd.virtio.net;
 
 import static org.jvmd.virtio.net.FrameHeaders.IPPROTO_TCP;
 import static org.jvmd.virtio.net.FrameHeaders.IPPROTO_UDP;
-import static org.jvmd.virtio.net.InetChecksum.be16;
-import static org.jvmd.virtio.net.InetChecksum.putBe16;
 
 import java.util.Arrays;
+import org.jvmd.bytes.BigEndian;
 
 /**
  * Software GSO: cuts a TCPv4/TCPv6 (TSO) or UDP (USO, {@code VIRTIO_NET_HDR_GSO_UDP_L4})
@@ -137,18 +136,18 @@ public final class Segmenter {
         int l3 = start + headers.l3Off;
         int l3Len = headers.headersEnd() - headers.l3Off + seg;
         if (headers.ipVersion == 4) {
-            putBe16(b, l3 + 2, l3Len);
-            putBe16(b, l3 + 4, be16(b, l3 + 4) + index); // the copy still holds the first id
+            BigEndian.put16(b, l3 + 2, l3Len);
+            BigEndian.put16(b, l3 + 4, BigEndian.get16(b, l3 + 4) + index); // the copy still holds the first id
             InetChecksum.writeIpv4HeaderChecksum(b, l3, headers.l3HdrLen);
         } else {
-            putBe16(b, l3 + 4, l3Len - 40);
+            BigEndian.put16(b, l3 + 4, l3Len - 40);
         }
     }
 
     private void fixTcp(byte[] b, int start, int index, int n, int seg, int mss) {
         int th = start + headers.l4Off;
-        int seq = be32(b, th + 4) + index * mss; // the copy holds the first sequence number
-        putBe32(b, th + 4, seq);
+        int seq = BigEndian.get32(b, th + 4) + index * mss; // the copy holds the first sequence number
+        BigEndian.put32(b, th + 4, seq);
         int flags = b[th + 13] & 0xFF;
         if (index < n - 1) {
             flags &= ~(TCP_FIN | TCP_PSH);
@@ -158,14 +157,14 @@ public final class Segmenter {
         }
         b[th + 13] = (byte) flags;
         int c = l4Checksum(b, start, th, headers.l4HdrLen + seg);
-        putBe16(b, th + 16, c);
+        BigEndian.put16(b, th + 16, c);
     }
 
     private void fixUdp(byte[] b, int start, int seg) {
         int uh = start + headers.l4Off;
-        putBe16(b, uh + 4, 8 + seg);
+        BigEndian.put16(b, uh + 4, 8 + seg);
         int c = l4Checksum(b, start, uh, 8 + seg);
-        putBe16(b, uh + 6, c == 0 ? 0xFFFF : c); // RFC 768: 0 means "no checksum"
+        BigEndian.put16(b, uh + 6, c == 0 ? 0xFFFF : c); // RFC 768: 0 means "no checksum"
     }
 
     /** Zeroes the checksum field, then computes pseudo header + L4 header + payload. */
@@ -183,16 +182,5 @@ public final class Segmenter {
     private int drop(DropReason r) {
         reason = r;
         return -1;
-    }
-
-    private static int be32(byte[] b, int off) {
-        return (b[off] & 0xFF) << 24 | (b[off + 1] & 0xFF) << 16 | (b[off + 2] & 0xFF) << 8 | (b[off + 3] & 0xFF);
-    }
-
-    private static void putBe32(byte[] b, int off, int v) {
-        b[off] = (byte) (v >>> 24);
-        b[off + 1] = (byte) (v >>> 16);
-        b[off + 2] = (byte) (v >>> 8);
-        b[off + 3] = (byte) v;
     }
 }

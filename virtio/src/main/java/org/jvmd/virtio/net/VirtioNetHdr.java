@@ -1,5 +1,7 @@
 package org.jvmd.virtio.net;
 
+import org.jvmd.bytes.LittleEndian;
+
 /**
  * {@code struct virtio_net_hdr} (virtio 1.2 §5.1.6), the header in front of every packet on
  * the transmit and receive queues, and the header Linux puts in front of every frame on an
@@ -69,11 +71,11 @@ public final class VirtioNetHdr {
         checkSize(size);
         flags = b[off] & 0xFF;
         gsoType = b[off + 1] & 0xFF;
-        hdrLen = le16(b, off + 2);
-        gsoSize = le16(b, off + 4);
-        csumStart = le16(b, off + 6);
-        csumOffset = le16(b, off + 8);
-        numBuffers = size == SIZE ? le16(b, off + NUM_BUFFERS_OFFSET) : 0;
+        hdrLen = LittleEndian.get16(b, off + 2);
+        gsoSize = LittleEndian.get16(b, off + 4);
+        csumStart = LittleEndian.get16(b, off + 6);
+        csumOffset = LittleEndian.get16(b, off + 8);
+        numBuffers = size == SIZE ? LittleEndian.get16(b, off + NUM_BUFFERS_OFFSET) : 0;
         return this;
     }
 
@@ -82,12 +84,12 @@ public final class VirtioNetHdr {
         checkSize(size);
         b[off] = (byte) flags;
         b[off + 1] = (byte) gsoType;
-        putLe16(b, off + 2, hdrLen);
-        putLe16(b, off + 4, gsoSize);
-        putLe16(b, off + 6, csumStart);
-        putLe16(b, off + 8, csumOffset);
+        LittleEndian.put16(b, off + 2, hdrLen);
+        LittleEndian.put16(b, off + 4, gsoSize);
+        LittleEndian.put16(b, off + 6, csumStart);
+        LittleEndian.put16(b, off + 8, csumOffset);
         if (size == SIZE) {
-            putLe16(b, off + NUM_BUFFERS_OFFSET, numBuffers);
+            LittleEndian.put16(b, off + NUM_BUFFERS_OFFSET, numBuffers);
         }
     }
 
@@ -136,7 +138,7 @@ public final class VirtioNetHdr {
         if (numBuffers < 1 || numBuffers > 0xFFFF) {
             throw new IllegalArgumentException("num_buffers " + numBuffers);
         }
-        putLe16(b, hdrOff + NUM_BUFFERS_OFFSET, numBuffers);
+        LittleEndian.put16(b, hdrOff + NUM_BUFFERS_OFFSET, numBuffers);
     }
 
     @Override
@@ -150,14 +152,5 @@ public final class VirtioNetHdr {
         if (size != SIZE && size != SIZE_LEGACY) {
             throw new IllegalArgumentException("virtio_net_hdr size " + size);
         }
-    }
-
-    static int le16(byte[] b, int off) {
-        return (b[off] & 0xFF) | (b[off + 1] & 0xFF) << 8;
-    }
-
-    static void putLe16(byte[] b, int off, int v) {
-        b[off] = (byte) v;
-        b[off + 1] = (byte) (v >>> 8);
     }
 }

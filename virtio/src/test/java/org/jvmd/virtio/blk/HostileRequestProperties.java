@@ -19,6 +19,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.Tuple;
 import net.jqwik.api.statistics.Statistics;
+import org.jvmd.bytes.LittleEndian;
 import org.jvmd.virtio.DriverQueue;
 import org.jvmd.virtio.GuestFault;
 
@@ -120,7 +121,7 @@ class HostileRequestProperties {
             int inlined = 0;
             for (Map.Entry<Integer, Added> e : batch.entrySet()) {
                 Added a = e.getValue();
-                int type = a.readableBytes.length >= 16 ? (int) le(a.readableBytes, 0, 4) : -1;
+                int type = a.readableBytes.length >= 16 ? LittleEndian.get32(a.readableBytes, 0) : -1;
                 boolean rw = type == VirtioBlk.T_IN || type == VirtioBlk.T_OUT;
                 if (rw && expect(a, c.readOnly).status == VirtioBlk.S_OK && !handedOn.contains(e.getKey())) {
                     // served on the device thread during the kick, before anything handed on
@@ -181,9 +182,9 @@ class HostileRequestProperties {
     /** Writes the request's descriptors into the staging area of the driver queue. */
     private static Added stage(BlkHarness h, Req r, Random rnd) throws GuestFault {
         byte[] hdr = new byte[16];
-        le32(hdr, 0, r.type);
-        le32(hdr, 4, rnd.nextInt(8) == 0 ? rnd.nextInt() : 0);
-        le64(hdr, 8, r.sector);
+        LittleEndian.put32(hdr, 0, r.type);
+        LittleEndian.put32(hdr, 4, rnd.nextInt(8) == 0 ? rnd.nextInt() : 0);
+        LittleEndian.put64(hdr, 8, r.sector);
         java.io.ByteArrayOutputStream readable = new java.io.ByteArrayOutputStream();
         int at = 0;
         for (int cut : r.headerCuts) {
@@ -197,9 +198,9 @@ class HostileRequestProperties {
         if (ranged && at == 16 && !r.ranges.isEmpty() && rnd.nextInt(8) != 0) {
             byte[] p = new byte[16 * r.ranges.size()];
             for (int i = 0; i < r.ranges.size(); i++) {
-                le64(p, 16 * i, r.ranges.get(i)[0]);
-                le32(p, 16 * i + 8, (int) r.ranges.get(i)[1]);
-                le32(p, 16 * i + 12, (int) r.ranges.get(i)[2]);
+                LittleEndian.put64(p, 16 * i, r.ranges.get(i)[0]);
+                LittleEndian.put32(p, 16 * i + 8, (int) r.ranges.get(i)[1]);
+                LittleEndian.put32(p, 16 * i + 12, (int) r.ranges.get(i)[2]);
             }
             long b = h.buffer(p.length);
             h.memory.write(b, p, 0, p.length);
@@ -252,8 +253,8 @@ class HostileRequestProperties {
         if (rd.length < 16) {
             return new Expect(VirtioBlk.S_IOERR, 1);
         }
-        int type = (int) le(rd, 0, 4);
-        long sector = le(rd, 8, 8);
+        int type = LittleEndian.get32(rd, 0);
+        long sector = LittleEndian.get64(rd, 8);
         long dataW = writable - 1;
         long dataR = rd.length - 16;
         boolean ro = readOnly;
@@ -282,9 +283,9 @@ class HostileRequestProperties {
                     return new Expect(VirtioBlk.S_IOERR, 1);
                 }
                 for (int i = 0; i < dataR / 16; i++) {
-                    long s = le(rd, 16 + 16 * i, 8);
-                    long n = le(rd, 16 + 16 * i + 8, 4);
-                    long f = le(rd, 16 + 16 * i + 12, 4);
+                    long s = LittleEndian.get64(rd, 16 + 16 * i);
+                    long n = Integer.toUnsignedLong(LittleEndian.get32(rd, 16 + 16 * i + 8));
+                    long f = Integer.toUnsignedLong(LittleEndian.get32(rd, 16 + 16 * i + 12));
                     if ((f & ~(z ? 1L : 0L)) != 0) {
                         return new Expect(VirtioBlk.S_UNSUPP, 1);
                     }
@@ -345,8 +346,8 @@ class HostileRequestProperties {
         } else if (br.op() == BlockRequest.Op.WRITE_ZEROES) {
             byte[] rd = a.readableBytes;
             for (int i = 16; i < rd.length; i += 16) {
-                long s = le(rd, i, 8);
-                long n = le(rd, i + 8, 4);
+                long s = LittleEndian.get64(rd, i);
+                long n = Integer.toUnsignedLong(LittleEndian.get32(rd, i + 8));
                 Arrays.fill(ref, (int) (s * 512), (int) ((s + n) * 512), (byte) 0);
             }
         }
@@ -361,25 +362,5 @@ class HostileRequestProperties {
             at += take;
         }
         return out;
-    }
-
-    private static long le(byte[] b, int at, int n) {
-        long v = 0;
-        for (int i = n - 1; i >= 0; i--) {
-            v = v << 8 | (b[at + i] & 0xff);
-        }
-        return v;
-    }
-
-    private static void le32(byte[] b, int at, int v) {
-        for (int i = 0; i < 4; i++) {
-            b[at + i] = (byte) (v >>> (8 * i));
-        }
-    }
-
-    private static void le64(byte[] b, int at, long v) {
-        for (int i = 0; i < 8; i++) {
-            b[at + i] = (byte) (v >>> (8 * i));
-        }
     }
 }

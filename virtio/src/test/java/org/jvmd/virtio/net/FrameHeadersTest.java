@@ -9,6 +9,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 import org.junit.jupiter.api.Test;
+import org.jvmd.bytes.BigEndian;
 
 class FrameHeadersTest {
     private final FrameHeaders fh = new FrameHeaders();
@@ -139,9 +140,9 @@ class FrameHeadersTest {
                 case 1 -> 0x86DD;
                 case 2 -> 0x8100;
                 case 3 -> 0x88A8;
-                default -> TestFrames.rd16(frame, 12);
+                default -> BigEndian.get16(frame, 12);
             };
-            TestFrames.be16(frame, 12, type);
+            BigEndian.put16(frame, 12, type);
             if (shape == 0) {
                 frame[14] = (byte) (0x40 | (frame[14] & 0x0F));
             } else if (shape == 1) {

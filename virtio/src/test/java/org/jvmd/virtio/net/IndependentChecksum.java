@@ -1,24 +1,19 @@
 package org.jvmd.virtio.net;
 
+import org.jvmd.bytes.BigEndian;
+import org.jvmd.testkit.Frame;
+
 /**
- * The Internet checksum the slow, obvious way (RFC 1071 §4.1, one byte at a time), and
- * checkers for the IPv4 header and TCP/UDP checksums of a frame. Shares no code with
- * {@link InetChecksum}: tests use it as the reference.
+ * The Internet checksum the slow, obvious way (the testkit's {@link Frame#sum}, RFC 1071
+ * §4.1, one byte at a time), and checkers for the IPv4 header and TCP/UDP checksums of a
+ * frame. Shares no code with {@link InetChecksum}: tests use it as the reference.
  */
 final class IndependentChecksum {
     private IndependentChecksum() {}
 
-    /** Ones' complement sum of b[off..off+len), big-endian words, odd byte padded. */
+    /** Ones' complement sum of b[off..off+len), big-endian words, odd byte padded (the testkit's). */
     static int sum(byte[] b, int off, int len) {
-        long s = 0;
-        for (int i = 0; i < len; i++) {
-            int v = b[off + i] & 0xFF;
-            s += (i % 2 == 0) ? v << 8 : v;
-        }
-        while ((s >> 16) != 0) {
-            s = (s & 0xFFFF) + (s >> 16);
-        }
-        return (int) s;
+        return Frame.sum(b, off, len, 0);
     }
 
     static int finish(int sum) {
@@ -27,23 +22,7 @@ final class IndependentChecksum {
 
     /** The pseudo-header sum (RFC 793 / RFC 8200 §8.1) from the addresses of the L3 header. */
     static int pseudo(byte[] f, int l3, int ipVersion, int proto, int l4Len) {
-        byte[] ph;
-        if (ipVersion == 4) {
-            ph = new byte[12];
-            System.arraycopy(f, l3 + 12, ph, 0, 8);
-            ph[9] = (byte) proto;
-            ph[10] = (byte) (l4Len >>> 8);
-            ph[11] = (byte) l4Len;
-        } else {
-            ph = new byte[40];
-            System.arraycopy(f, l3 + 8, ph, 0, 32);
-            ph[32] = (byte) (l4Len >>> 24);
-            ph[33] = (byte) (l4Len >>> 16);
-            ph[34] = (byte) (l4Len >>> 8);
-            ph[35] = (byte) l4Len;
-            ph[39] = (byte) proto;
-        }
-        return sum(ph, 0, ph.length);
+        return Frame.pseudoHeaderSum(f, l3, ipVersion, proto, l4Len);
     }
 
     /** True if the IPv4 header at f[l3] (IHL from the header) sums to 0xFFFF. */
@@ -58,7 +37,7 @@ final class IndependentChecksum {
      * 0 ("none") is refused: the code under test always sends one.
      */
     static boolean l4Valid(byte[] f, int l3, int ipVersion, int proto, int l4, int l4Len) {
-        if (proto == TestFrames.UDP && TestFrames.rd16(f, l4 + 6) == 0) {
+        if (proto == TestFrames.UDP && BigEndian.get16(f, l4 + 6) == 0) {
             return false;
         }
         long s = pseudo(f, l3, ipVersion, proto, l4Len) + (long) sum(f, l4, l4Len);

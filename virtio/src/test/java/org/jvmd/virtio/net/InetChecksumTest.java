@@ -11,6 +11,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 import org.junit.jupiter.api.Test;
+import org.jvmd.bytes.BigEndian;
 
 class InetChecksumTest {
 
@@ -29,7 +30,7 @@ class InetChecksumTest {
         h[10] = 0x12;
         h[11] = 0x34;
         InetChecksum.writeIpv4HeaderChecksum(h, 0, 20);
-        assertEquals(0xB861, TestFrames.rd16(h, 10));
+        assertEquals(0xB861, BigEndian.get16(h, 10));
     }
 
     @Test
@@ -72,7 +73,7 @@ class InetChecksumTest {
         f[0] = (byte) 0xFF;
         f[1] = (byte) 0xFF;
         InetChecksum.completePartial(f, 0, 8, 0, 6);
-        assertEquals(0xFFFF, TestFrames.rd16(f, 6));
+        assertEquals(0xFFFF, BigEndian.get16(f, 6));
     }
 
     @Test
@@ -130,8 +131,8 @@ class InetChecksumTest {
                                                 @ForAll @IntRange(max = 0xFFFF) int newWord) {
         int at = 2 * (word % (data.length / 2));
         int before = InetChecksum.checksum(data, 0, data.length);
-        int oldWord = TestFrames.rd16(data, at);
-        TestFrames.be16(data, at, newWord);
+        int oldWord = BigEndian.get16(data, at);
+        BigEndian.put16(data, at, newWord);
         int after = IndependentChecksum.finish(IndependentChecksum.sum(data, 0, data.length));
         assertTrue(sameOnesComplement(after, InetChecksum.update16(before, oldWord, newWord)),
             () -> "recomputed " + after + " incremental " + InetChecksum.update16(before, oldWord, newWord));
@@ -143,8 +144,8 @@ class InetChecksumTest {
                                                 @ForAll int newValue) {
         int at = 2 * (field % (data.length / 2 - 1));
         int before = InetChecksum.checksum(data, 0, data.length);
-        int oldValue = TestFrames.rd32(data, at);
-        TestFrames.be32(data, at, newValue);
+        int oldValue = BigEndian.get32(data, at);
+        BigEndian.put32(data, at, newValue);
         int after = IndependentChecksum.finish(IndependentChecksum.sum(data, 0, data.length));
         assertTrue(sameOnesComplement(after, InetChecksum.update32(before, oldValue, newValue)));
     }

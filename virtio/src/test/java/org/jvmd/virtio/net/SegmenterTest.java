@@ -1,7 +1,7 @@
 package org.jvmd.virtio.net;
 
-import static org.jvmd.virtio.net.TestFrames.rd16;
-import static org.jvmd.virtio.net.TestFrames.rd32;
+import static org.jvmd.bytes.BigEndian.get16;
+import static org.jvmd.bytes.BigEndian.get32;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -54,14 +54,14 @@ class SegmenterTest {
             // L2 and untouched header bytes are copies of the super-frame's.
             assertArrayEquals(Arrays.copyOfRange(frame, 0, l3), Arrays.copyOfRange(s, 0, l3));
             if (t.ipVersion == 4) {
-                assertEquals(s.length - l3, rd16(s, l3 + 2), "IPv4 total length");
-                assertEquals((t.ipId + i) & 0xFFFF, rd16(s, l3 + 4), "IPv4 id");
+                assertEquals(s.length - l3, get16(s, l3 + 2), "IPv4 total length");
+                assertEquals((t.ipId + i) & 0xFFFF, get16(s, l3 + 4), "IPv4 id");
                 assertTrue(IndependentChecksum.ipv4HeaderValid(s, l3), "IPv4 header checksum of segment " + i);
             } else {
-                assertEquals(s.length - l3 - 40, rd16(s, l3 + 4), "IPv6 payload length");
+                assertEquals(s.length - l3 - 40, get16(s, l3 + 4), "IPv6 payload length");
             }
             if (t.l4 == TestFrames.TCP) {
-                assertEquals(t.seq + i * mss, rd32(s, l4 + 4), "sequence number");
+                assertEquals(t.seq + i * mss, get32(s, l4 + 4), "sequence number");
                 int flags = s[l4 + 13] & 0xFF;
                 int expect = origFlags;
                 if (!last) {
@@ -72,7 +72,7 @@ class SegmenterTest {
                 }
                 assertEquals(expect, flags, "TCP flags of segment " + i);
             } else {
-                assertEquals(s.length - l4, rd16(s, l4 + 4), "UDP length");
+                assertEquals(s.length - l4, get16(s, l4 + 4), "UDP length");
             }
             assertTrue(IndependentChecksum.l4Valid(s, l3, t.ipVersion, t.l4, l4, s.length - l4),
                 "L4 checksum of segment " + i);
@@ -111,9 +111,9 @@ class SegmenterTest {
         t.ipId = 0xFFFF;
         byte[] f = t.payload(2500, 9).build();
         Result r = run(t, f, t.gsoHeader(1000), 0);
-        assertEquals(0xFFFF, rd16(r.out, r.off[0] + t.l3Off + 4));
-        assertEquals(0x0000, rd16(r.out, r.off[1] + t.l3Off + 4));
-        assertEquals(0x0001, rd16(r.out, r.off[2] + t.l3Off + 4));
+        assertEquals(0xFFFF, get16(r.out, r.off[0] + t.l3Off + 4));
+        assertEquals(0x0000, get16(r.out, r.off[1] + t.l3Off + 4));
+        assertEquals(0x0001, get16(r.out, r.off[2] + t.l3Off + 4));
         assertSegmentsValid(t, f, 1000, r);
     }
 
@@ -123,8 +123,8 @@ class SegmenterTest {
         t.seq = 0xFFFFFF00;
         byte[] f = t.payload(1000, 10).build();
         Result r = run(t, f, t.gsoHeader(300), 0);
-        assertEquals(0xFFFFFF00 + 300, rd32(r.out, r.off[1] + t.l4Off + 4));
-        assertEquals(0x00000158, rd32(r.out, r.off[2] + t.l4Off + 4)); // 0xFFFFFF00 + 600 mod 2^32
+        assertEquals(0xFFFFFF00 + 300, get32(r.out, r.off[1] + t.l4Off + 4));
+        assertEquals(0x00000158, get32(r.out, r.off[2] + t.l4Off + 4)); // 0xFFFFFF00 + 600 mod 2^32
         assertSegmentsValid(t, f, 300, r);
     }
 

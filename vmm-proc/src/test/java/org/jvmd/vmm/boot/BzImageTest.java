@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.jvmd.testkit.Host;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -15,7 +16,6 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
 import org.jvmd.vmm.TestGuest;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 class BzImageTest {
@@ -103,8 +103,8 @@ class BzImageTest {
     @Test
     void parsesTheRealDebianCloudKernel() throws Exception {
         Path path = TestGuest.kernel().orElse(null);
-        Assumptions.assumeTrue(path != null,
-                "SKIPPED: no real kernel (run scripts/test-guest, or set -Djvmd.test.kernel=...)");
+        Host.skipIf(path != null ? java.util.Optional.empty() : java.util.Optional.of(
+                "no real kernel (run scripts/test-guest, or set -Djvmd.test.kernel=...)"), "BzImageTest");
         BzImage k = BzImage.parse(Files.readAllBytes(path));
         assertTrue(k.version() >= 0x020C, k.toString());
         assertTrue((k.xloadflags() & BzImage.XLF_KERNEL_64) != 0);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.jvmd.testkit.Host;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,15 +14,19 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.LongRange;
 import org.jvmd.virtio.GuestFault;
+import org.jvmd.virtio.SparseGuestMemory;
 import org.jvmd.vmm.MemoryLayout;
-import org.jvmd.vmm.SparseGuestMemory;
 import org.jvmd.vmm.TestGuest;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 class LinuxLoaderTest {
     private static final long MIB = 1L << 20;
     private static final long GIB = 1L << 30;
+
+    /** Sparse guest memory with RAM where {@code layout} has it. */
+    private static SparseGuestMemory sparse(MemoryLayout layout) {
+        return new SparseGuestMemory(layout.ramTop(), layout::isRam);
+    }
 
     private static LinuxLoader.Loaded load(SparseGuestMemory mem, MemoryLayout layout, SyntheticBzImage k,
                                            byte[] initrd, String cmdline) throws BootException {
@@ -31,7 +36,7 @@ class LinuxLoaderTest {
     @Test
     void loadsTheProtectedModeKernelAtPrefAddressAndEntersAt0x200() throws Exception {
         MemoryLayout layout = MemoryLayout.of(128 * MIB);
-        SparseGuestMemory mem = new SparseGuestMemory(layout);
+        SparseGuestMemory mem = sparse(layout);
         SyntheticBzImage k = new SyntheticBzImage().kernelBytes(10_000);
         LinuxLoader.Loaded r = load(mem, layout, k, new byte[0], "console=ttyS0");
         assertEquals(0x100_0000L, r.layout().kernel());
@@ -46,7 +51,7 @@ class LinuxLoaderTest {
     @Test
     void zeroPageHoldsTheSetupHeaderLoaderIdCmdlineInitrdAndE820() throws Exception {
         MemoryLayout layout = MemoryLayout.of(256 * MIB);
-        SparseGuestMemory mem = new SparseGuestMemory(layout);
+        SparseGuestMemory mem = sparse(layout);
         byte[] initrd = new byte[3 * 4096 + 100];
         Arrays.fill(initrd, (byte) 0x5A);
         SyntheticBzImage k = new SyntheticBzImage();
@@ -131,16 +136,16 @@ class LinuxLoaderTest {
         MemoryLayout layout = MemoryLayout.of(64 * MIB);
         SyntheticBzImage k = new SyntheticBzImage().cmdlineSize(16);
         BootException e = assertThrows(BootException.class,
-                () -> load(new SparseGuestMemory(layout), layout, k, new byte[0], "x".repeat(17)));
+                () -> load(sparse(layout), layout, k, new byte[0], "x".repeat(17)));
         assertEquals("cmdline too long: 17 bytes, the kernel accepts at most 16", e.getMessage());
-        load(new SparseGuestMemory(layout), layout, k, new byte[0], "x".repeat(16));
+        load(sparse(layout), layout, k, new byte[0], "x".repeat(16));
     }
 
     @Test
     void refusesACmdlineWithANulByte() {
         MemoryLayout layout = MemoryLayout.of(64 * MIB);
         assertThrows(BootException.class,
-                () -> load(new SparseGuestMemory(layout), layout, new SyntheticBzImage(), new byte[0], "a\0b"));
+                () -> load(sparse(layout), layout, new SyntheticBzImage(), new byte[0], "a\0b"));
     }
 
     @Test
@@ -166,7 +171,7 @@ class LinuxLoaderTest {
     @Test
     void entryStateIsLongModeWithPagingAndInterruptsOff() throws Exception {
         MemoryLayout layout = MemoryLayout.of(128 * MIB);
-        BootCpuState cpu = load(new SparseGuestMemory(layout), layout, new SyntheticBzImage(), new byte[0], "").cpu();
+        BootCpuState cpu = load(sparse(layout), layout, new SyntheticBzImage(), new byte[0], "").cpu();
         assertEquals(0x8000_0011L, cpu.cr0(), "PG | ET | PE");
         assertEquals(0x20, cpu.cr4(), "PAE");
         assertEquals(0x500, cpu.efer(), "LMA | LME");
@@ -178,7 +183,7 @@ class LinuxLoaderTest {
     @Property(tries = 300)
     void pageTablesIdentityMapTheFirst4GiB(@ForAll @LongRange(min = 0, max = (1L << 32) - 1) long va) throws Exception {
         MemoryLayout layout = MemoryLayout.of(64 * MIB);
-        SparseGuestMemory mem = new SparseGuestMemory(layout);
+        SparseGuestMemory mem = sparse(layout);
         byte[] pt = LinuxLoader.identityPageTables();
         mem.write(LinuxLoader.PML4_ADDR, pt, 0, pt.length);
         assertEquals(va, walk(mem, LinuxLoader.PML4_ADDR, va));
@@ -200,10 +205,10 @@ class LinuxLoaderTest {
     void loadsTheRealKernelAndInitrdInto512MiB() throws Exception {
         Path kernel = TestGuest.kernel().orElse(null);
         Path initrd = TestGuest.initrd().orElse(null);
-        Assumptions.assumeTrue(kernel != null && initrd != null,
-                "SKIPPED: no real test guest (run scripts/test-guest, or set -Djvmd.test.kernel/-Djvmd.test.initrd)");
+        Host.skipIf(kernel != null && initrd != null ? java.util.Optional.empty() : java.util.Optional.of(
+                "no real test guest (run scripts/test-guest, or set -Djvmd.test.kernel/-Djvmd.test.initrd)"), "LinuxLoaderTest");
         MemoryLayout layout = MemoryLayout.of(512 * MIB);
-        SparseGuestMemory mem = new SparseGuestMemory(layout);
+        SparseGuestMemory mem = sparse(layout);
         BzImage k = BzImage.parse(Files.readAllBytes(kernel));
         byte[] rd = Files.readAllBytes(initrd);
         LinuxLoader.Loaded r = LinuxLoader.load(mem, layout, E820Map.standard(layout), k, rd, "console=ttyS0", 0);

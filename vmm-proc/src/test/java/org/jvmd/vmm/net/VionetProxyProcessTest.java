@@ -1,6 +1,5 @@
 package org.jvmd.vmm.net;
 
-import static org.jvmd.vmm.Shell.sh;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -15,10 +14,11 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import com.google.protobuf.ByteString;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.Frame;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.jvmd.vmm.proxy.AttachedDevice;
 import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.NicConfig;
@@ -54,8 +54,8 @@ import org.jvmd.vmm.pci.VirtioPciTransport;
  * off the proxy's call eventfds (what KVM's irqfds would watch).
  */
 @Tag("kvm")
+@NetnsTest
 class VionetProxyProcessTest {
-    private static final String NS = "jvmd-vmmnet-" + ProcessHandle.current().pid();
     private static final byte[] MAC = {2, 0, 0, 0, 0x61, 2};
     private static final long FEATURES = VirtioNetFeatures.bit(VirtioNetFeatures.CSUM)
             | VirtioNetFeatures.bit(VirtioNetFeatures.GUEST_CSUM) | VirtioNetFeatures.bit(VirtioNetFeatures.MAC);
@@ -64,18 +64,8 @@ class VionetProxyProcessTest {
     private static final int HDR = 12; // virtio_net_hdr with num_buffers (virtio 1.2 §5.1.6)
     private static final long T = 20_000;
 
-    @BeforeAll
-    static void namespace() throws Exception {
-        sh("ip", "netns", "add", NS);
-    }
-
-    @AfterAll
-    static void cleanup() throws Exception {
-        sh("ip", "netns", "del", NS);
-    }
-
     @Test
-    void proxyRelaysARealVionetAndFlagsNeedsResetWhenItDies() throws Exception {
+    void proxyRelaysARealVionetAndFlagsNeedsResetWhenItDies(NetNs ns) throws Exception {
         Path empty = Files.createTempDirectory("jvmd-vmmnet-empty");
         Path log = Path.of("target", "vmmnet-vionet.log");
         Files.deleteIfExists(log);
@@ -83,14 +73,14 @@ class VionetProxyProcessTest {
         BlockingQueue<TunCapabilities> uplink = new LinkedBlockingQueue<>();
         NicConfig nic = NicConfig.newBuilder().setIndex(0).setMac(ByteString.copyFrom(MAC)).setMtu(1500)
                 .setFeatures(FEATURES).setTapName("vmn0").build();
-        try (Tap tap = Netns.call(NS, () -> Tap.open("vmn0"));
+        try (Tap tap = Netns.call(ns.name(), () -> Tap.open("vmn0"));
              Fd memfd = Memfd.create("guest", MEM);
              MappedGuestMemory mem = MappedGuestMemory.map(memfd, MEM);
              VionetProxy proxy = VionetProxy.spawn("vm/test/vionet0", nic, uplink::add, memfd.dup(), tap.fd().dup(),
                      List.of(MemoryRegion.newBuilder().setGuestPhys(0).setSize(MEM).build()), "_vmd",
                      empty.toString(), log, cp, VmNics.READY_TIMEOUT_MS)) {
-            sh("ip", "-n", NS, "addr", "add", "100.64.61.1/24", "dev", "vmn0");
-            sh("ip", "-n", NS, "link", "set", "vmn0", "up");
+            ns.ip("addr", "add", "100.64.61.1/24", "dev", "vmn0");
+            ns.ip("link", "set", "vmn0", "up");
             assertTrue(proxy.pid() > 0);
 
             RecordingInterrupts irqs = new RecordingInterrupts();
@@ -192,7 +182,7 @@ class VionetProxyProcessTest {
     /** VmmChild's path: a vionet-proc per NIC spawned and plugged into a real KVM VM's PCI host, torn down with it. */
     @Test
     @RequiresKvm
-    void vmNicsSpawnsAVionetPerNicPlugsItInAndReapsItOnClose() throws Exception {
+    void vmNicsSpawnsAVionetPerNicPlugsItInAndReapsItOnClose(NetNs ns) throws Exception {
         Path empty = Files.createTempDirectory("jvmd-vmmnet-empty");
         Path log = Path.of("target", "vmmnet-vmnics.log");
         NicConfig nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(MAC)).setMtu(1500).setFeatures(FEATURES)
@@ -200,7 +190,7 @@ class VionetProxyProcessTest {
         int pid;
         try (Kvm kvm = Kvm.open(); Vm vm = Vm.create(kvm, new Vm.Config("nics", 2L << 20, 1))) {
             PciHost pci = new PciHost(MemoryLayout.PCI_MMIO_START, MemoryLayout.PCI_MMIO_SIZE, () -> {});
-            Tap tap = Netns.call(NS, () -> Tap.open("vmn1"));
+            Tap tap = Netns.call(ns.name(), () -> Tap.open("vmn1"));
             List<Fd> taps = new java.util.ArrayList<>(List.of(tap.fd().dup()));
             tap.close();
             try (VmNics nics = VmNics.attach("vm/nics", vm, pci, new PciBarMapper(vm.mmio()), List.of(nic), taps,
@@ -230,26 +220,9 @@ class VionetProxyProcessTest {
     }
 
     /** A zero virtio_net_hdr and an ARP request 100.64.61.2 -> who has 100.64.61.1. */
+    /** An ARP request (RFC 826) for 100.64.61.1 from MAC at 100.64.61.2, after the 12-byte virtio_net_hdr. */
     private static byte[] arpRequest() {
-        byte[] b = new byte[HDR + 42];
-        int f = HDR;
-        for (int i = 0; i < 6; i++) {
-            b[f + i] = (byte) 0xFF;
-        }
-        System.arraycopy(MAC, 0, b, f + 6, 6);
-        b[f + 12] = 0x08;
-        b[f + 13] = 0x06;
-        int a = f + 14;
-        b[a + 1] = 1;
-        b[a + 2] = 0x08;
-        b[a + 4] = 6;
-        b[a + 5] = 4;
-        b[a + 7] = 1;
-        System.arraycopy(MAC, 0, b, a + 8, 6);
-        byte[] spa = {100, 64, 61, 2};
-        byte[] tpa = {100, 64, 61, 1};
-        System.arraycopy(spa, 0, b, a + 14, 4);
-        System.arraycopy(tpa, 0, b, a + 24, 4);
-        return b;
+        return Frame.ethernet(new byte[] {-1, -1, -1, -1, -1, -1}, MAC).headroom(HDR)
+                .arp(1, MAC, new byte[] {100, 64, 61, 2}, new byte[6], new byte[] {100, 64, 61, 1}).build();
     }
 }

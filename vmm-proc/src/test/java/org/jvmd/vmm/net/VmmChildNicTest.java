@@ -1,6 +1,5 @@
 package org.jvmd.vmm.net;
 
-import static org.jvmd.vmm.Shell.sh;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,6 +10,8 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import com.google.protobuf.ByteString;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.NetNs;
+import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvmd.proto.FdRole;
@@ -43,7 +44,6 @@ import org.jvmd.vmm.boot.SyntheticBzImage;
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class VmmChildNicTest {
-    private static final String NS = "jvmd-vmmnic-" + ProcessHandle.current().pid();
 
     @TempDir
     Path dir;
@@ -64,13 +64,13 @@ class VmmChildNicTest {
 
     @Test
     @RequiresKvm
-    void vmmProcSpawnsTheNicsVionetAndRelaysStats() throws Exception {
+    @NetnsTest
+    void vmmProcSpawnsTheNicsVionetAndRelaysStats(NetNs ns) throws Exception {
         Path kernel = dir.resolve("bzImage");
         Files.write(kernel, new SyntheticBzImage().initSize(8L << 20)
                 .entryCode(new byte[] {(byte) 0xf4, (byte) 0xeb, (byte) 0xfd}).build()); // hlt; jmp hlt
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        sh("ip", "netns", "add", NS);
-        try (Tap tap = Netns.call(NS, () -> Tap.open("vmc0"));
+        try (Tap tap = Netns.call(ns.name(), () -> Tap.open("vmc0"));
              Child c = Spawner.role(org.jvmd.sys.Role.VMM, "vm/nic").classpath(cp)
                      .jvmOptions("-XX:TieredStopAtLevel=1").output(dir.resolve("vmm.log")).spawn()) {
             NicConfig nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(new byte[] {2, 0, 0, 0, 0x62, 2}))
@@ -96,8 +96,6 @@ class VmmChildNicTest {
             assertNotNull(w, "vmm-proc did not exit");
             String log = Files.readString(dir.resolve("vmm.log"));
             assertTrue(log.contains("vm/nic/vionet0"), log); // vionet's lines (it inherits vmm-proc's output)
-        } finally {
-            sh("ip", "netns", "del", NS);
         }
     }
 }

@@ -3,14 +3,13 @@ package org.jvmd.vmm.tiny;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.kvm.Regs;
 import org.jvmd.sys.kvm.Sregs;
 import org.jvmd.sys.kvm.VcpuFd;
+import org.jvmd.testkit.GuestCode;
 import org.jvmd.testkit.Host;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.vmm.Vm;
@@ -47,9 +46,8 @@ import org.jvmd.vmm.bus.BusDevice;
  * with {@code out}; this bus device then terminates the VM.
  *
  * <p>Assembled from {@code src/test/resources/org/jvmd/vmm/tiny/tiny-guest.s} (GNU as, Intel
- * syntax, {@code .code32}); each string below is one
- * instruction's bytes, labels are entries ending in ':' (their offsets are computed when
- * the code is parsed).
+ * syntax, {@code .code32}); each string below is one instruction's bytes, labels are entries
+ * ending in ':', laid out by the testkit's {@link GuestCode}.
  */
 final class TinyGuest implements BusDevice {
     static final int REPORT_PORT = 0x500;
@@ -261,8 +259,7 @@ final class TinyGuest implements BusDevice {
     };
 
     private final Vm vm;
-    private final byte[] code;
-    private final Map<String, Integer> labels = new HashMap<>();
+    private final GuestCode code = GuestCode.of(CODE_TEXT);
     final List<Long> reports = new CopyOnWriteArrayList<>();
     volatile int done = -1;
     /** Extra state for a failure message (the device's counters). */
@@ -271,20 +268,6 @@ final class TinyGuest implements BusDevice {
     /** Puts the guest's report and done ports on {@code vm}'s port bus. */
     TinyGuest(Vm vm) {
         this.vm = vm;
-        List<Byte> bytes = new ArrayList<>();
-        for (String insn : CODE_TEXT) {
-            if (insn.endsWith(":")) {
-                labels.put(insn.substring(0, insn.length() - 1), bytes.size());
-                continue;
-            }
-            for (String b : insn.trim().split(" ")) {
-                bytes.add((byte) Integer.parseInt(b, 16));
-            }
-        }
-        code = new byte[bytes.size()];
-        for (int i = 0; i < code.length; i++) {
-            code[i] = bytes.get(i);
-        }
         vm.pio().register(REPORT_PORT, 8, this);
     }
 
@@ -294,15 +277,11 @@ final class TinyGuest implements BusDevice {
     }
 
     int codeSize() {
-        return code.length;
+        return code.size();
     }
 
     long label(String name) {
-        Integer at = labels.get(name);
-        if (at == null) {
-            throw new IllegalArgumentException("no label " + name);
-        }
-        return CODE + at;
+        return CODE + code.label(name);
     }
 
     /**
@@ -311,7 +290,8 @@ final class TinyGuest implements BusDevice {
      */
     void load() throws GuestFault, SysException {
         var mem = vm.ram().memory();
-        mem.write(CODE, code, 0, code.length);
+        byte[] bytes = code.bytes();
+        mem.write(CODE, bytes, 0, bytes.length);
         mem.writeLong(GDT, 0);
         mem.writeLong(GDT + 8, GDT_CODE32);
         mem.writeLong(GDT + 16, GDT_DATA32);
