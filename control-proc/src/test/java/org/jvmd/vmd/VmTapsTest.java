@@ -126,7 +126,6 @@ class VmTapsTest {
     }
 
     @Test
-    void aFailingInterfaceLeavesNoTapBehind() throws Exception {
     @NetnsTest
     void aFailingInterfaceLeavesNoTapBehind(NetNs ns) throws Exception {
         Config c = config();
