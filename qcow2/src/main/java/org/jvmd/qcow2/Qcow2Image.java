@@ -238,24 +238,72 @@ public final class Qcow2Image extends ImageBase {
         return h.backingFile;
     }
 
+    /**
+     * Maps each run under the lock and reads its data outside it (a run of data clusters
+     * from the file, or a run the base chain serves), so that several requests read at once
+     * as they do on a raw image; zeros and compressed clusters are served under the lock.
+     * A run read outside the lock counts in {@link #ioOutside}, as a data write does: a
+     * cluster that a concurrent request drops meanwhile is not handed out again before the
+     * read has ended ({@link #freeDurable}), and {@link #close} waits for it.
+     */
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         checkRange(offset, dst.remaining());
-        locked(() -> {
-            long off = offset;
-            while (dst.hasRemaining()) {
-                int n = readRun(off, dst.slice(dst.position(), dst.remaining()));
-                dst.position(dst.position() + n);
-                off += n;
+        long off = offset;
+        long[] outside = new long[1];
+        while (dst.hasRemaining()) {
+            ByteBuffer part = dst.slice(dst.position(), dst.remaining());
+            int n;
+            lock.lock();
+            try {
+                checkOpen();
+                outside[0] = INSIDE;
+                n = readRun(off, part, outside);
+                if (outside[0] != INSIDE) {
+                    ioOutside++;
+                }
+            } finally {
+                lock.unlock();
             }
-        });
+            if (outside[0] != INSIDE) {
+                readOutside(off, part.slice(0, n), outside[0]);
+            }
+            dst.position(dst.position() + n);
+            off += n;
+        }
+    }
+
+    /** {@link #readRun}'s answer for a run it read itself; FROM_BASE for one the base chain serves. */
+    private static final long INSIDE = -1;
+    private static final long FROM_BASE = -2;
+
+    private void readOutside(long off, ByteBuffer part, long host) throws IOException {
+        try {
+            if (host == FROM_BASE) {
+                readBacking(off, part);
+            } else {
+                file.readOrZero(part, host);
+            }
+        } finally {
+            lock.lock();
+            try {
+                if (--ioOutside == 0) {
+                    ioDone.signalAll();
+                    freeDurable();
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
     }
 
     /**
-     * Reads the longest run of clusters from off that reads alike (all from the base, all zeros,
-     * or contiguous in the file) with one call; returns the bytes read.
+     * Maps the longest run of clusters from off that reads alike (all from the base, all zeros,
+     * or contiguous in the file); returns its bytes. Zeros and compressed data are read here;
+     * for a run in the file, {@code outside[0]} is set to its host offset, for a run of the
+     * base to FROM_BASE, and the caller reads it after releasing the lock.
      */
-    private int readRun(long off, ByteBuffer dst) throws IOException {
+    private int readRun(long off, ByteBuffer dst, long[] outside) throws IOException {
         long gc = off >>> cb;
         int in = (int) (off & (cs - 1));
         long e = l2Entry(gc);
@@ -282,13 +330,13 @@ public final class Qcow2Image extends ImageBase {
         switch (k) {
             case UNALLOCATED -> {
                 if (backing != null) {
-                    readBacking(off, part);
+                    outside[0] = FROM_BASE;
                 } else {
                     zero(part);
                 }
             }
             case ZERO_PLAIN, ZERO_ALLOC -> zero(part);
-            case NORMAL -> file.readOrZero(part, (e & OFFSET_MASK) + in);
+            case NORMAL -> outside[0] = (e & OFFSET_MASK) + in;
             case COMPRESSED -> part.put(decompress(e, gc), in, n);
         }
         return n;

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Several threads at once on one image, as vioblk's I/O threads are: cluster-aligned runs
  * (their data written outside the image's lock), partial writes, discards (clusters dropped
- * while other runs are in flight) and flushes (which count dropped clusters down). Each
+ * while other runs are in flight), reads (their data read outside the lock too) and flushes (which count dropped clusters down). Each
  * thread owns a region, so the expected content is known; afterwards the image reads as the
  * mirror and qemu-img check finds neither corruption nor leaks.
  */
@@ -66,7 +66,7 @@ class ConcurrentWritesQemuTest {
         Random r = new Random(id * 31L + cluster);
         long base = (long) id * REGION;
         for (int i = 0; i < OPS; i++) {
-            int kind = r.nextInt(10);
+            int kind = r.nextInt(12);
             if (kind < 6) {
                 // a run of whole clusters (1 to 20), aligned
                 int len = (1 + r.nextInt(20)) * cluster;
@@ -87,8 +87,17 @@ class ConcurrentWritesQemuTest {
                 int off = r.nextInt(REGION / cluster - len / cluster + 1) * cluster;
                 d.discard(base + off, len);
                 java.util.Arrays.fill(mirror, off, off + len, (byte) 0);
-            } else {
+            } else if (kind < 10) {
                 d.flush();
+            } else {
+                // a read of the thread's own region, its data read outside the lock while the
+                // other threads drop and allocate clusters: what this thread wrote last
+                int len = 1 + r.nextInt(4 * cluster);
+                int off = r.nextInt(REGION - len);
+                byte[] b = new byte[len];
+                d.read(base + off, ByteBuffer.wrap(b));
+                assertArrayEquals(java.util.Arrays.copyOfRange(mirror, off, off + len), b,
+                        "thread " + id + " read at " + off + " of " + len);
             }
         }
     }

@@ -88,6 +88,11 @@ public final class IoVec {
         bytes += len;
     }
 
+    /** The array's address, for a kernel interface that takes a {@code struct iovec *} (io_uring's READV/WRITEV). */
+    public long address() {
+        return array.address();
+    }
+
     MemorySegment segment() {
         return array;
     }

@@ -166,6 +166,12 @@ public final class Seccomp {
             return this;
         }
 
+        /** Takes {@code nr} off the deny list again (a profile built on another). */
+        public Builder allow(int nr) {
+            deny.remove(nr);
+            return this;
+        }
+
         /**
          * Denies clone(2) unless its flags have CLONE_THREAD (new threads of this process
          * stay possible; new processes do not), and makes clone3(2) fail with ENOSYS so
@@ -251,8 +257,11 @@ public final class Seccomp {
 
     /**
      * The disk-process profile (vioblk-proc): {@link #device(boolean) device(true)} — no
-     * open, socket, exec or ioctl (its image size was read before the drop; io_uring stays
-     * refused, as its operations would bypass this filter) — and nothing that changes a
+     * open, socket, exec or ioctl (its image size was read before the drop) — but
+     * io_uring_enter allowed: vioblk may own one confined ring, made before the drop
+     * ({@link org.jvmd.sys.uring.IoUring#confined}: only READV/WRITEV on its registered image
+     * descriptors, no register opcode), whose SQEs it submits; io_uring_setup and
+     * io_uring_register stay refused, so no new ring and no change to that one — and nothing that changes a
      * file other than by writing its blocks: no ftruncate (the guest's disk keeps its
      * size; a qcow2 image grows only by pwrite of new clusters past its end, and its
      * library never truncates in the disk process), no flock (the image's lock is vmd's, shared through the open file description,
@@ -262,6 +271,7 @@ public final class Seccomp {
      */
     public static Builder disk() {
         return device(true)
+                .allow(Nr.IO_URING_ENTER)
                 .deny(Nr.FLOCK, Nr.TRUNCATE, Nr.FTRUNCATE)
                 .deny(Nr.RENAME, Nr.RENAMEAT, Nr.RENAMEAT2, Nr.LINK, Nr.LINKAT, Nr.SYMLINK, Nr.SYMLINKAT)
                 .deny(Nr.UNLINK, Nr.UNLINKAT, Nr.MKDIR, Nr.MKDIRAT, Nr.RMDIR)

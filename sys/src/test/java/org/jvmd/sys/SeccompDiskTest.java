@@ -16,11 +16,21 @@ class SeccompDiskTest {
     @Test
     void refusesOpenSocketExecIoctlAndFileChanges() {
         for (int nr : new int[] {Seccomp.Nr.OPEN, Seccomp.Nr.OPENAT, Seccomp.Nr.OPENAT2, Seccomp.Nr.SOCKET,
-                Seccomp.Nr.EXECVE, Seccomp.Nr.EXECVEAT, Seccomp.Nr.IOCTL, Seccomp.Nr.IO_URING_SETUP,
+                Seccomp.Nr.EXECVE, Seccomp.Nr.EXECVEAT, Seccomp.Nr.IOCTL, Seccomp.Nr.IO_URING_SETUP, Seccomp.Nr.IO_URING_REGISTER,
                 Seccomp.Nr.FTRUNCATE, Seccomp.Nr.TRUNCATE, Seccomp.Nr.FLOCK, Seccomp.Nr.UNLINK,
                 Seccomp.Nr.UNLINKAT, Seccomp.Nr.RENAMEAT2, Seccomp.Nr.FCHMOD, Seccomp.Nr.FCHOWN}) {
             assertEquals(EPERM, x86(nr), "syscall " + nr);
         }
+    }
+
+    @Test
+    void allowsIoUringEnterOnlyOfTheIoUringCalls() {
+        // vioblk's confined ring: SQEs may be submitted, no ring made or changed after the drop
+        assertEquals(Seccomp.SECCOMP_RET_ALLOW, x86(Seccomp.Nr.IO_URING_ENTER));
+        assertEquals(EPERM, x86(Seccomp.Nr.IO_URING_SETUP));
+        assertEquals(EPERM, x86(Seccomp.Nr.IO_URING_REGISTER));
+        assertEquals(EPERM, SeccompTest.run(Seccomp.device(true).build(), Seccomp.Nr.IO_URING_ENTER,
+                Seccomp.AUDIT_ARCH_X86_64, new long[6]), "the other device profiles keep refusing it");
     }
 
     @Test

@@ -14,12 +14,13 @@ import org.jvmd.virtio.device.Log;
  * preadv/pwritev/fdatasync/fallocate on a thread of its own, completed back to the device
  * thread through a queue and one eventfd that the device thread polls beside its kicks.
  *
- * <p>Why threads and not io_uring: io_uring's operations run behind the seccomp filter's
- * back (a ring can open files or connect sockets the filter refuses), so the device
- * profile refuses io_uring_setup, as do many hosts (kernel.io_uring_disabled, container
- * runtimes); blocking positional calls on a few threads work on any kernel, any file
- * system and block devices, and keep the filter meaningful. The eventfd is written only
- * when the device thread may be asleep (one write per batch, not per request).
+ * <p>A raw image's reads and writes go to a confined io_uring instead where the host gives
+ * one ({@link UringIo}); these threads then serve FLUSH, DISCARD, WRITE_ZEROES, qcow2 images,
+ * and everything on a host without io_uring (ENOSYS, EPERM, kernel.io_uring_disabled) or
+ * with {@code -Djvmd.vioblk.io=threads}: blocking positional calls on a few threads work on
+ * any kernel, any file system and block devices. The eventfd is written only when the
+ * device thread may be asleep (one write per batch, not per request); the ring writes the
+ * same eventfd.
  */
 final class IoPool {
     /** {@code -Djvmd.vioblk.ioThreads=N}: I/O threads (default {@value #DEFAULT_THREADS}). */

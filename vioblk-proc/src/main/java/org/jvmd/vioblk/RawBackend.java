@@ -78,7 +78,7 @@ public final class RawBackend extends SpanBackend {
     }
 
     /** The spans from byte {@code skip} on, as host addresses in guest RAM. */
-    private void fill(IoVec iov, GuestSpans spans, long skip) throws BlockIoException {
+    void fill(IoVec iov, GuestSpans spans, long skip) throws BlockIoException {
         iov.clear();
         try {
             for (int i = 0; i < spans.count(); i++) {

@@ -46,6 +46,7 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
     private final Epoll epoll;
     private final int disk;
     private Vioblk vioblk;
+    private UringIo uring;
     private boolean exiting;
 
     VioblkLoop(Channel channel, Fd kick, Fd[] calls, EventFd done, IoPool pool, int disk) throws SysException {
@@ -66,6 +67,11 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
 
     void attach(Vioblk v) {
         this.vioblk = v;
+    }
+
+    /** Reads and writes go to this ring ({@link UringIo}); its completions come on the same eventfd as the pool's. */
+    void useUring(UringIo u) {
+        this.uring = u;
     }
 
     /** Runs until Shutdown or end of file on the channel; returns the exit status. */
@@ -91,11 +97,18 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
             if (n == 0 && vioblk.hasPendingWork()) {
                 vioblk.kick();
             }
+            if (uring != null) {
+                uring.flush();   // one io_uring_enter for every SQE this turn filled
+            }
         }
     }
 
     private void completions() {
-        if (pool.drain(vioblk::complete) > 0) {
+        int n = pool.drain(vioblk::complete);
+        if (uring != null) {
+            n += uring.drain(vioblk::complete);
+        }
+        if (n > 0) {
             vioblk.completionsDone();
         }
     }
@@ -109,6 +122,9 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
             LibC.poll(done.fd().num(), LibC.POLLIN, 100);
             EventFd.read(done.fd().num());
             completions();
+            if (uring != null) {
+                uring.flush();
+            }
         }
         if (vioblk.inFlight() > 0) {
             Log.warn(vioblk.inFlight() + " requests still in flight at exit");

@@ -74,6 +74,10 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
 
     @Override
     public int serve(Setup s) throws IOException {
+        if (s.uring != null) {
+            // after the drop: the ring refuses what it must, and no new ring can be made
+            Log.info("io_uring confined: " + s.uring.checkConfined());
+        }
         int status = s.loop.run();
         try {
             // Requests in flight have drained: a qcow2 image writes back its cached metadata
@@ -89,7 +93,7 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
     @Override
     public String describe(Setup s) {
         return s.vioblk.capacitySectors() + " sectors" + (s.vioblk.readOnly() ? ", read-only" : "")
-                + ", " + s.pool.threads() + " I/O threads";
+                + ", " + s.dataPath;
     }
 
     @Override
@@ -98,8 +102,8 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
     }
 
     /** What acquire took: the drop's user and chroot as init names them, the device, its loop, threads and image. */
-    record Setup(String user, String chroot, Vioblk vioblk, VioblkLoop loop, IoPool pool, BlockBackend backend)
-            implements DeviceMain.Setup {}
+    record Setup(String user, String chroot, Vioblk vioblk, VioblkLoop loop, IoPool pool, BlockBackend backend,
+            UringIo uring, String dataPath) implements DeviceMain.Setup {}
 
     /** Takes the init message and its descriptors; maps memory, sizes the image. */
     @Override
@@ -135,11 +139,25 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
             EventFd done = EventFd.create(true);
             IoPool pool = new IoPool(Log.title(), done, IoPool.defaultThreads());
             VioblkLoop loop = new VioblkLoop(ch, kick, calls, done, pool, disk.getIndex());
+            StringBuilder why = new StringBuilder();
+            UringIo uring = backend instanceof RawBackend raw
+                    ? UringIo.open(raw, pool, done, VioblkLimits.DEFAULT.segMax(), why)
+                    : null;
+            if (uring == null && why.isEmpty()) {
+                why.append(disk.getFormat() == org.jvmd.proto.DiskFormat.FORMAT_QCOW2 ? "qcow2" : "not raw");
+            }
+            String dataPath = uring != null
+                    ? "data path io_uring (confined ring, " + UringIo.ENTRIES + " entries"
+                            + (uring.async() ? ", IOSQE_ASYNC" : "") + "; flush, discard, zeroes on "
+                            + pool.threads() + " I/O threads)"
+                    : "data path " + pool.threads() + " I/O threads, preadv/pwritev (no io_uring: " + why + ")";
+            Log.info(dataPath);
+            loop.useUring(uring);
             Vioblk vioblk = new Vioblk(backend, readOnly, disk.getSerial(), VioblkLimits.DEFAULT, memory,
-                    pool::submit, loop, loop);
+                    uring != null ? uring : pool::submit, loop, loop);
             vioblk.serveLoneRequestsInline(Boolean.parseBoolean(System.getProperty(INLINE_PROPERTY, "true")));
             loop.attach(vioblk);
-            return new Setup(init.getUser(), init.getChroot(), vioblk, loop, pool, backend);
+            return new Setup(init.getUser(), init.getChroot(), vioblk, loop, pool, backend, uring, dataPath);
             // every descriptor not taken (strays beyond the layers base_formats names) is closed here
         }
     }

@@ -37,9 +37,25 @@ class VioblkProcessTest {
         Host.assumeRoot("VioblkProcessTest (vioblk-proc drops to _vmd and chroots)");
     }
 
+    /** vioblk's data path in these tests: io_uring here, the I/O threads in {@link VioblkProcessThreadsTest}. */
+    String dataPath() {
+        return "uring";
+    }
+
+    /** A fixture whose vioblk-proc runs {@link #dataPath()}, which its log confirms. */
+    BlkFixture fixture(String name, long bytes, java.util.function.UnaryOperator<org.jvmd.it.blk.BlkOptions> tune)
+            throws Exception {
+        BlkFixture f = new BlkFixture(name + "-" + dataPath(), bytes,
+                o -> tune.apply(o).jvmOption("-Djvmd.vioblk.io=" + dataPath()));
+        String log = Files.readString(f.vioblkLog);
+        assertTrue(log.contains(dataPath().equals("uring") ? "data path io_uring" : "data path 8 I/O threads"),
+                "vioblk's data path is " + dataPath() + ":\n" + log);
+        return f;
+    }
+
     @Test
     void randomBlocksWrittenAtDepth32FlushedAndReadBack() throws Exception {
-        try (BlkFixture f = new BlkFixture("random", DISK, o -> o.maxDepth(32).segmentBytes(4096).bufferBytes(64 << 10))) {
+        try (BlkFixture f = fixture("random", DISK, o -> o.maxDepth(32).segmentBytes(4096).bufferBytes(64 << 10))) {
             BlkSim sim = f.sim;
             assertEquals(DISK / VirtioBlk.SECTOR_SIZE, sim.capacitySectors());
             assertTrue(Virtq.has(sim.ackedFeatures(), Virtq.F_INDIRECT_DESC), "16 data segments go in indirect tables");
@@ -63,7 +79,7 @@ class VioblkProcessTest {
 
     @Test
     void ringWithoutIndirectDescriptorsOrEventIdxCarriesTheSameData() throws Exception {
-        try (BlkFixture f = new BlkFixture("plain-ring", 8L << 20,
+        try (BlkFixture f = fixture("plain-ring", 8L << 20,
                 o -> o.indirect(false).eventIdx(false).maxDepth(8).segmentBytes(4096).bufferBytes(64 << 10))) {
             BlkSim sim = f.sim;
             assertEquals(0, sim.ackedFeatures() & (1L << Virtq.F_INDIRECT_DESC | 1L << Virtq.F_EVENT_IDX));
@@ -78,7 +94,7 @@ class VioblkProcessTest {
 
     @Test
     void everyRequestTypeAnswersItsStatus() throws Exception {
-        try (BlkFixture f = new BlkFixture("types", DISK, o -> o.serial("blksim-serial-0001"))) {
+        try (BlkFixture f = fixture("types", DISK, o -> o.serial("blksim-serial-0001"))) {
             BlkSim sim = f.sim;
             byte[] ones = new byte[64 << 10];
             java.util.Arrays.fill(ones, (byte) 0x5a);
@@ -125,7 +141,7 @@ class VioblkProcessTest {
 
     @Test
     void vioblkServesIoUnprivilegedInAnEmptyChroot() throws Exception {
-        try (BlkFixture f = new BlkFixture("privs", DISK, o -> o.maxDepth(8))) {
+        try (BlkFixture f = fixture("privs", DISK, o -> o.maxDepth(8))) {
             BlkSim sim = f.sim;
             CompletableFuture<RunStats> io = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -156,13 +172,19 @@ class VioblkProcessTest {
             assertEquals("0000000000000000", st.get("CapPrm"));
             assertEquals(sim.chroot().toRealPath(), root, "vioblk's root is the chroot it was given");
             assertEquals(List.of(), inRoot, "and that root is empty");
+            if (dataPath().equals("uring")) {
+                // after the drop, vioblk itself checked its sandbox: its ring refused an SQE the
+                // restrictions forbid (EACCES) and the seccomp filter refused io_uring_setup (EPERM)
+                assertTrue(Files.readString(f.vioblkLog).contains(
+                        "io_uring confined: forbidden SQE: EACCES, io_uring_setup: EPERM"), f.vioblkLogTail());
+            }
             f.assertNoProblems();
         }
     }
 
     @Test
     void sigkillMidWriteIsSeenAsEofAndTheImageStaysUsable() throws Exception {
-        try (BlkFixture f = new BlkFixture("sigkill", DISK, o -> o.maxDepth(32))) {
+        try (BlkFixture f = fixture("sigkill", DISK, o -> o.maxDepth(32))) {
             BlkSim sim = f.sim;
             Blocks b = new Blocks(sim.memory(), DISK, 16);
             int[] units = b.randomUnits(256);

@@ -102,6 +102,18 @@ public final class BlockRequest {
         }
     }
 
+    /**
+     * Records the outcome of I/O done for this request outside {@link #execute()} (an
+     * io_uring completion in vioblk-proc): {@code failure} null is success.
+     */
+    public void finish(BlockIoException failure) {
+        if (failure == null) {
+            status = VirtioBlk.S_OK;
+        } else {
+            fail(failure.reason(), failure.getMessage());
+        }
+    }
+
     void fail(BlockError why, String msg) {
         status = VirtioBlk.S_IOERR;
         error = why;
