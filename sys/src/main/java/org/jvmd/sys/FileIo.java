@@ -98,7 +98,7 @@ public final class FileIo {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /** {@code pwritev(fd, iov, iovcnt, offset)}: bytes written or {@code -errno}. */
@@ -110,7 +110,7 @@ public final class FileIo {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /**
@@ -136,8 +136,9 @@ public final class FileIo {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
+        r = Native.result(r, st);
         if (r < 0) {
-            return -Native.errno(st);
+            return r;
         }
         if (!direct) {
             MemorySegment.copy(buf, 0, MemorySegment.ofBuffer(dst), 0, r);
@@ -170,8 +171,9 @@ public final class FileIo {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
+        r = Native.result(r, st);
         if (r < 0) {
-            return -Native.errno(st);
+            return r;
         }
         src.position(src.position() + (int) r);
         return r;
@@ -183,7 +185,7 @@ public final class FileIo {
         while ((r = tryPreadv(fd, iov, offset)) == -Errno.EINTR) {
             // interrupted before any data: try again
         }
-        return check(r, "preadv");
+        return Native.check(r, "preadv");
     }
 
     /** {@link #tryPwritev}, retried on EINTR; throws on failure. */
@@ -192,7 +194,7 @@ public final class FileIo {
         while ((r = tryPwritev(fd, iov, offset)) == -Errno.EINTR) {
             // interrupted before any data: try again
         }
-        return check(r, "pwritev");
+        return Native.check(r, "pwritev");
     }
 
     /** {@code fdatasync(fd)}: 0 or {@code -errno}. */
@@ -204,7 +206,7 @@ public final class FileIo {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : 0;
+        return Native.result(r, st);
     }
 
     public static void fdatasync(int fd) throws SysException {
@@ -212,7 +214,7 @@ public final class FileIo {
         while ((r = tryFdatasync(fd)) == -Errno.EINTR) {
             // try again
         }
-        check(r, "fdatasync");
+        Native.check(r, "fdatasync");
     }
 
     /** {@code fallocate(fd, mode, offset, len)}: 0 or {@code -errno} (EOPNOTSUPP where the file system cannot). */
@@ -224,7 +226,7 @@ public final class FileIo {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : 0;
+        return Native.result(r, st);
     }
 
     public static void fallocate(int fd, int mode, long offset, long len) throws SysException {
@@ -232,7 +234,7 @@ public final class FileIo {
         while ((r = tryFallocate(fd, mode, offset, len)) == -Errno.EINTR) {
             // try again
         }
-        check(r, "fallocate");
+        Native.check(r, "fallocate");
     }
 
     /**
@@ -264,9 +266,7 @@ public final class FileIo {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("fstat", Native.errno(st));
-        }
+        Native.check(r, st, "fstat");
         return new Stat(buf.get(JAVA_INT, STAT_MODE), buf.get(JAVA_LONG, STAT_SIZE), buf.get(JAVA_LONG, STAT_BLOCKS));
     }
 
@@ -279,7 +279,7 @@ public final class FileIo {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return check(r < 0 ? -Native.errno(st) : r, "lseek");
+        return Native.check(r, st, "lseek");
     }
 
     /**
@@ -299,10 +299,4 @@ public final class FileIo {
                 + Integer.toOctalString(s.mode()) + ")", Errno.EINVAL);
     }
 
-    private static long check(long r, String call) throws SysException {
-        if (r < 0) {
-            throw new SysException(call, (int) -r);
-        }
-        return r;
-    }
 }

@@ -280,10 +280,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("open(" + path + ")", Native.errno(st));
-        }
-        return Fd.adopt(r);
+        return Fd.adopt(Native.check(r, st, "open", path));
     }
 
     public static Fd open(String path, int flags) throws SysException {
@@ -299,9 +296,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("close(" + fd + ")", Native.errno(st));
-        }
+        Native.check(r, st, "close", fd);
     }
 
     static void closeQuietly(int fd) {
@@ -322,7 +317,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /** {@code write}: bytes written or {@code -errno}. */
@@ -335,7 +330,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /** {@code read}, retried on EINTR. */
@@ -344,7 +339,7 @@ public final class LibC {
         while ((r = tryRead(fd, buf, len)) == -Errno.EINTR) {
             // interrupted before any data: try again
         }
-        return check(r, "read");
+        return Native.check(r, "read");
     }
 
     /** {@code write}, retried on EINTR. */
@@ -353,7 +348,7 @@ public final class LibC {
         while ((r = tryWrite(fd, buf, len)) == -Errno.EINTR) {
             // interrupted before any data: try again
         }
-        return check(r, "write");
+        return Native.check(r, "write");
     }
 
     /** {@code readv} over the first {@link IoVec#count()} entries: bytes or {@code -errno}. */
@@ -365,7 +360,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /** {@code writev} over the first {@link IoVec#count()} entries: bytes or {@code -errno}. */
@@ -377,7 +372,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     public static long readv(int fd, IoVec iov) throws SysException {
@@ -385,7 +380,7 @@ public final class LibC {
         while ((r = tryReadv(fd, iov)) == -Errno.EINTR) {
             // interrupted before any data: try again
         }
-        return check(r, "readv");
+        return Native.check(r, "readv");
     }
 
     public static long writev(int fd, IoVec iov) throws SysException {
@@ -393,7 +388,7 @@ public final class LibC {
         while ((r = tryWritev(fd, iov)) == -Errno.EINTR) {
             // interrupted before any data: try again
         }
-        return check(r, "writev");
+        return Native.check(r, "writev");
     }
 
     // ---- ioctl ----
@@ -407,10 +402,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("ioctl(" + Ioctls.name(request) + ")", Native.errno(st));
-        }
-        return r;
+        return Native.check(r, st, LibC::ioctlName, request);
     }
 
     /** {@code ioctl(fd, request, ptr)} with a pointer argument; the error names the request. */
@@ -422,10 +414,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("ioctl(" + Ioctls.name(request) + ")", Native.errno(st));
-        }
-        return r;
+        return Native.check(r, st, LibC::ioctlName, request);
     }
 
     /** {@code ioctl} with a pointer argument returning {@code -errno} instead of throwing (KVM_RUN's EINTR). */
@@ -437,7 +426,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     // ---- memory ----
@@ -469,9 +458,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("munmap", Native.errno(st));
-        }
+        Native.check(r, st, "munmap");
     }
 
     /** {@code memfd_create(name, flags)}; pass {@link #MFD_CLOEXEC}. */
@@ -483,10 +470,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("memfd_create(" + name + ")", Native.errno(st));
-        }
-        return Fd.adopt(r);
+        return Fd.adopt(Native.check(r, st, "memfd_create", name));
     }
 
     public static void ftruncate(int fd, long len) throws SysException {
@@ -497,9 +481,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("ftruncate", Native.errno(st));
-        }
+        Native.check(r, st, "ftruncate");
     }
 
     /** flock(2) operations (sys/file.h). */
@@ -521,9 +503,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("flock", Native.errno(st));
-        }
+        Native.check(r, st, "flock");
     }
 
     // ---- events ----
@@ -537,10 +517,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("eventfd", Native.errno(st));
-        }
-        return Fd.adopt(r);
+        return Fd.adopt(Native.check(r, st, "eventfd"));
     }
 
     public static Fd epollCreate1(int flags) throws SysException {
@@ -551,10 +528,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("epoll_create1", Native.errno(st));
-        }
-        return Fd.adopt(r);
+        return Fd.adopt(Native.check(r, st, "epoll_create1"));
     }
 
     /** {@code epoll_ctl}; {@code event} is a packed {@code struct epoll_event} (12 bytes) or NULL for DEL. */
@@ -566,10 +540,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("epoll_ctl(" + (op == EPOLL_CTL_ADD ? "ADD" : op == EPOLL_CTL_DEL ? "DEL" : "MOD")
-                    + ", " + fd + ")", Native.errno(st));
-        }
+        Native.check(r, st, LibC::epollCtlName, (long) op << 32 | fd & 0xffffffffL);
     }
 
     /** {@code epoll_wait}: number of ready events, or {@code -errno} (EINTR included). */
@@ -581,7 +552,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /** {@code poll}: number of ready entries or {@code -errno}. */
@@ -593,7 +564,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /**
@@ -628,10 +599,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException(call, Native.errno(st));
-        }
-        return r;
+        return Native.check(r, st, call);
     }
 
     /** Sets or clears O_NONBLOCK. */
@@ -668,9 +636,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("socketpair", Native.errno(st));
-        }
+        Native.check(r, st, "socketpair");
         return new Fd[] {Fd.adopt(sv.get(JAVA_INT, 0)), Fd.adopt(sv.get(JAVA_INT, 4))};
     }
 
@@ -683,10 +649,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("socket", Native.errno(st));
-        }
-        return Fd.adopt(r);
+        return Fd.adopt(Native.check(r, st, "socket"));
     }
 
     /** AF_INET / AF_INET6 (include/linux/socket.h). */
@@ -708,9 +671,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("setsockopt", Native.errno(st));
-        }
+        Native.check(r, st, "setsockopt");
     }
 
     /**
@@ -740,9 +701,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("connect", Native.errno(st));
-        }
+        Native.check(r, st, "connect");
     }
 
     public static final int SHUT_RD = 0;
@@ -758,9 +717,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("shutdown", Native.errno(st));
-        }
+        Native.check(r, st, "shutdown");
     }
 
     /** {@code sendmsg}: bytes sent or {@code -errno}. */
@@ -772,7 +729,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /** {@code recvmsg}: bytes received or {@code -errno}. */
@@ -784,7 +741,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     // ---- processes and credentials ----
@@ -798,10 +755,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException(call, Native.errno(st));
-        }
-        return r;
+        return Native.check(r, st, call);
     }
 
     /** The raw {@code syscall(nr, a1, a2, a3)}; {@code call} names it in an error. */
@@ -813,10 +767,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException(call, Native.errno(st));
-        }
-        return r;
+        return Native.check(r, st, call);
     }
 
     public static int getpid() {
@@ -843,9 +794,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("kill(" + pid + ", " + sig + ")", Native.errno(st));
-        }
+        Native.check(r, st, "kill(" + pid + ", " + sig + ")");
     }
 
     /**
@@ -885,9 +834,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("setgroups", Native.errno(st));
-        }
+        Native.check(r, st, "setgroups");
     }
 
     /** {@code setresgid}: glibc applies it to every thread of the process. */
@@ -899,9 +846,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("setresgid(" + rgid + ")", Native.errno(st));
-        }
+        Native.check(r, st, "setresgid", rgid);
     }
 
     /** {@code setresuid}: glibc applies it to every thread of the process. */
@@ -913,9 +858,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("setresuid(" + ruid + ")", Native.errno(st));
-        }
+        Native.check(r, st, "setresuid", ruid);
     }
 
     public static void chroot(String path) throws SysException {
@@ -935,9 +878,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("setns", Native.errno(st));
-        }
+        Native.check(r, st, "setns");
     }
 
     private static void pathCall(MethodHandle h, String name, String path) throws SysException {
@@ -948,17 +889,20 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException(name + "(" + path + ")", Native.errno(st));
-        }
+        Native.check(r, st, name, path);
     }
 
-    private static long check(long r, String call) throws SysException {
-        if (r < 0) {
-            throw new SysException(call, (int) -r);
-        }
-        return r;
+    /** The name of a failed ioctl, e.g. {@code ioctl(KVM_RUN)}. */
+    private static String ioctlName(long request) {
+        return "ioctl(" + Ioctls.name(request) + ")";
     }
+
+    /** The name of a failed epoll_ctl from {@code op << 32 | fd}, e.g. {@code epoll_ctl(ADD, 7)}. */
+    private static String epollCtlName(long opFd) {
+        int op = (int) (opFd >>> 32);
+        return "epoll_ctl(" + (op == EPOLL_CTL_ADD ? "ADD" : op == EPOLL_CTL_DEL ? "DEL" : "MOD") + ", " + (int) opFd + ")";
+    }
+
 
     private static void checkLen(MemorySegment buf, long len) {
         if (len < 0 || len > buf.byteSize()) {

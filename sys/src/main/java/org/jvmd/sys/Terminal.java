@@ -91,9 +91,7 @@ public final class Terminal {
         } catch (Throwable e) {
             throw Native.rethrow(e);
         }
-        if (r < 0) {
-            throw new SysException("tcgetattr", Native.errno(st));
-        }
+        Native.check(r, st, "tcgetattr");
     }
 
     private static void set(int fd, MemorySegment t, int when) throws SysException {
@@ -104,9 +102,7 @@ public final class Terminal {
         } catch (Throwable e) {
             throw Native.rethrow(e);
         }
-        if (r < 0) {
-            throw new SysException("tcsetattr", Native.errno(st));
-        }
+        Native.check(r, st, "tcsetattr");
     }
 
     /** Opens a terminal device read-write without making it the controlling tty. */
