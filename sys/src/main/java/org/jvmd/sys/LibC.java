@@ -69,6 +69,11 @@ public final class LibC {
     public static final int EPOLLERR = 0x008;
     public static final int EPOLLHUP = 0x010;
     public static final int EPOLLRDHUP = 0x2000;
+    /**
+     * Edge-triggered. Every write to an eventfd wakes its waiters, so an eventfd watched with
+     * EPOLLET reports each kick or interrupt once without a read(2) to reset the counter (a
+     * 64-bit counter that one write at a time never fills).
+     */
     public static final int EPOLLET = 1 << 31;
     // poll.h
     public static final short POLLIN = 0x001;

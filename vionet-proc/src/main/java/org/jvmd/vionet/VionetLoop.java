@@ -32,12 +32,6 @@ public final class VionetLoop implements Interrupts, Uplink {
     private static final long CHANNEL = 0;
     private static final long TAP = 1;
     private static final long KICK = 10;
-    /**
-     * EPOLLET (epoll_ctl(2)): the data paths watch their kick eventfds edge-triggered. Every
-     * write to an eventfd wakes its waiters, so each kick is reported once without a read(2)
-     * to reset the counter (a 64-bit counter that one kick at a time never fills).
-     */
-    private static final int EPOLLET = 1 << 31;
 
     private final DeviceChannel<ToVionet> channel;
     private final Tap tap;
@@ -60,7 +54,7 @@ public final class VionetLoop implements Interrupts, Uplink {
             if (kicks[q] != null) {
                 LibC.setNonBlocking(kicks[q].num(), true);
                 boolean data = q == Vionet.TX || q == Vionet.RX;
-                epoll.add(kicks[q].num(), data ? LibC.EPOLLIN | EPOLLET : LibC.EPOLLIN, KICK + q);
+                epoll.add(kicks[q].num(), data ? LibC.EPOLLIN | LibC.EPOLLET : LibC.EPOLLIN, KICK + q);
             }
         }
         tap.setNonBlocking(true);

@@ -131,7 +131,7 @@ final class RxPath extends SimPath {
 
     @Override
     protected void loop() throws SysException, GuestFault {
-        epoll.add(callFd, LibC.EPOLLIN | EPOLLET, CALL);
+        epoll.add(callFd, LibC.EPOLLIN | LibC.EPOLLET, CALL);
         epoll.add(wake.fd().num(), LibC.EPOLLIN, WAKE);
         while (!stop) {
             q.disableInterrupts();   // NAPI: no interrupts while polling

@@ -102,7 +102,7 @@ final class TxPath extends SimPath {
     protected void loop() throws SysException, GuestFault {
         int tapFd = tap.fd().num();
         epoll.add(tapFd, LibC.EPOLLIN, TAP);
-        epoll.add(callFd, LibC.EPOLLIN | EPOLLET, CALL);
+        epoll.add(callFd, LibC.EPOLLIN | LibC.EPOLLET, CALL);
         epoll.add(wake.fd().num(), LibC.EPOLLIN, WAKE);
         q.disableInterrupts();
         boolean tapArmed = true;
