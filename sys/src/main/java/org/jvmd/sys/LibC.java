@@ -18,6 +18,9 @@ import java.net.InetSocketAddress;
  * naming the call; the {@code try*} variants of hot-path calls instead return
  * {@code -errno}, so that EAGAIN on a non-blocking fd costs no exception.
  *
+ * <p>Descriptors are raw {@code int}s here, for the classes of this module; a call that other
+ * modules make also takes the owning {@link Fd}, so no raw number crosses the module's API.
+ *
  * <p>Constants are Linux x86_64 values from the uapi and glibc headers named beside them.
  */
 public final class LibC {
@@ -396,6 +399,10 @@ public final class LibC {
         return Native.check(r, "writev");
     }
 
+    public static long writev(Fd fd, IoVec iov) throws SysException {
+        return writev(fd.num(), iov);
+    }
+
     // ---- ioctl ----
 
     /** {@code ioctl(fd, request, arg)} with an integer argument; the error names the request. */
@@ -511,6 +518,10 @@ public final class LibC {
         Native.check(r, st, "flock");
     }
 
+    public static void flock(Fd fd, int operation) throws SysException {
+        flock(fd.num(), operation);
+    }
+
     // ---- events ----
 
     /** {@code eventfd(initval, flags)}; see {@link EventFd} for the counter. */
@@ -593,6 +604,10 @@ public final class LibC {
         }
     }
 
+    public static short poll(Fd fd, short events, int timeoutMillis) throws SysException {
+        return poll(fd.num(), events, timeoutMillis);
+    }
+
     // ---- descriptors ----
 
     /** {@code fcntl(fd, cmd, arg)}; {@code call} names it in an error, e.g. "fcntl(F_SETFL)". */
@@ -607,6 +622,10 @@ public final class LibC {
         return Native.check(r, st, call);
     }
 
+    public static int fcntl(Fd fd, int cmd, int arg, String call) throws SysException {
+        return fcntl(fd.num(), cmd, arg, call);
+    }
+
     /** Sets or clears O_NONBLOCK. */
     public static void setNonBlocking(int fd, boolean on) throws SysException {
         int fl = fcntl(fd, F_GETFL, 0, "fcntl(F_GETFL)");
@@ -614,6 +633,10 @@ public final class LibC {
         if (want != fl) {
             fcntl(fd, F_SETFL, want, "fcntl(F_SETFL)");
         }
+    }
+
+    public static void setNonBlocking(Fd fd, boolean on) throws SysException {
+        setNonBlocking(fd.num(), on);
     }
 
     /** Sets or clears FD_CLOEXEC. */
@@ -679,6 +702,10 @@ public final class LibC {
         Native.check(r, st, "setsockopt");
     }
 
+    public static void setsockopt(Fd fd, int level, int name, int value) throws SysException {
+        setsockopt(fd.num(), level, name, value);
+    }
+
     /**
      * {@code connect(fd, addr)} for an AF_INET or AF_INET6 socket: {@code struct sockaddr_in}
      * / {@code sockaddr_in6} (include/uapi/linux/in.h, in6.h; port and address in network order).
@@ -707,6 +734,10 @@ public final class LibC {
             throw Native.rethrow(t);
         }
         Native.check(r, st, "connect");
+    }
+
+    public static void connect(Fd fd, InetSocketAddress addr) throws SysException {
+        connect(fd.num(), addr);
     }
 
     public static final int SHUT_RD = 0;

@@ -134,7 +134,7 @@ public final class Tap implements AutoCloseable {
     }
 
     public void setNonBlocking(boolean on) throws SysException {
-        LibC.setNonBlocking(fd.num(), on);
+        LibC.setNonBlocking(fd, on);
     }
 
     /** Reads one frame (vnet header first) into {@code iov}: its length, or {@code -errno} (-EAGAIN: none). */

@@ -98,7 +98,7 @@ class TapTest {
                 iov.add(rx, Tap.VNET_HDR_LEN, rx.size() - Tap.VNET_HDR_LEN);
                 long n = tap.readv(iov);
                 if (n == -Errno.EAGAIN) {
-                    LibC.poll(tap.fd().num(), LibC.POLLIN, 100);
+                    LibC.poll(tap.fd(), LibC.POLLIN, 100);
                     continue;
                 }
                 assertTrue(n > 0, "readv: " + Errno.describe((int) -n));

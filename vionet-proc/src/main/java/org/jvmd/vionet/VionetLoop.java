@@ -48,13 +48,13 @@ public final class VionetLoop implements Interrupts, Uplink {
         this.kicks = kicks;
         this.calls = new Irqfds(calls);
         this.epoll = new Epoll(16);
-        epoll.add(channel.fd().num(), LibC.EPOLLIN, CHANNEL);
-        epoll.add(tap.fd().num(), 0, TAP);
+        epoll.add(channel.fd(), LibC.EPOLLIN, CHANNEL);
+        epoll.add(tap.fd(), 0, TAP);
         for (int q = 0; q < kicks.length; q++) {
             if (kicks[q] != null) {
-                LibC.setNonBlocking(kicks[q].num(), true);
+                LibC.setNonBlocking(kicks[q], true);
                 boolean data = q == Vionet.TX || q == Vionet.RX;
-                epoll.add(kicks[q].num(), data ? LibC.EPOLLIN | LibC.EPOLLET : LibC.EPOLLIN, KICK + q);
+                epoll.add(kicks[q], data ? LibC.EPOLLIN | LibC.EPOLLET : LibC.EPOLLIN, KICK + q);
             }
         }
         tap.setNonBlocking(true);
@@ -81,7 +81,7 @@ public final class VionetLoop implements Interrupts, Uplink {
                 } else {
                     int q = (int) (data - KICK);
                     if (q == Vionet.CTRL) {
-                        EventFd.read(kicks[q].num());   // the TX and RX kicks are edge-triggered
+                        EventFd.read(kicks[q]);   // the TX and RX kicks are edge-triggered
                     }
                     vionet.kick(q);
                 }
@@ -102,7 +102,7 @@ public final class VionetLoop implements Interrupts, Uplink {
     private void syncTapPolling() throws SysException {
         boolean want = vionet.wantsTap();
         if (want != tapPolled) {
-            epoll.modify(tap.fd().num(), want ? LibC.EPOLLIN : 0, TAP);
+            epoll.modify(tap.fd(), want ? LibC.EPOLLIN : 0, TAP);
             tapPolled = want;
         }
     }

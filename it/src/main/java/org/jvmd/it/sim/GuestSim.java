@@ -366,10 +366,10 @@ public final class GuestSim implements AutoCloseable {
         }
         send(ToVionet.newBuilder().setDriverOk(DriverOk.getDefaultInstance()).build());
         awaitTunCapabilities(tunscapsBefore + 1, 20_000);
-        rx = new RxPath(rxq, mem, guestTap, kicks[RX_QUEUE].fd().num(), calls[RX_VECTOR].fd().num(), rxLayout(),
+        rx = new RxPath(rxq, mem, guestTap, kicks[RX_QUEUE].fd(), calls[RX_VECTOR].fd(), rxLayout(),
                 rxBuffers, o.mergeableBufferSize, acked);
         rx.fill();
-        tx = new TxPath(txq, mem, guestTap, kicks[TX_QUEUE].fd().num(), calls[TX_VECTOR].fd().num(), txBuffers,
+        tx = new TxPath(txq, mem, guestTap, kicks[TX_QUEUE].fd(), calls[TX_VECTOR].fd(), txBuffers,
                 TX_BUFFER, o.txSplitHeader, indirect(), new FaultFrames(mem, mac));
         rxThread = Thread.ofPlatform().name("guest-sim-rx").start(rx);
         txThread = Thread.ofPlatform().name("guest-sim-tx").start(tx);
