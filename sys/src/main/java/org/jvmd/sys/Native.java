@@ -9,6 +9,8 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.util.function.LongFunction;
+import jnr.posix.POSIX;
+import jnr.posix.POSIXFactory;
 
 /**
  * The FFM plumbing under every binding of this module: libc lookup, downcall handles that
@@ -147,6 +149,18 @@ public final class Native {
             throw e;
         }
         return new IllegalStateException("native call failed", t);
+    }
+
+    private static volatile POSIX posix;
+
+    /** jnr-posix, for vmd's file calls (chmod, chown of the control socket). */
+    public static POSIX posix() {
+        POSIX p = posix;
+        if (p == null) {
+            p = POSIXFactory.getNativePOSIX();
+            posix = p;
+        }
+        return p;
     }
 
     /** Forces this class's handles and this thread's buffers into existence (before a privilege drop). */
