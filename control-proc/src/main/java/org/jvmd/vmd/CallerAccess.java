@@ -132,6 +132,6 @@ final class CallerAccess {
     }
 
     static Path fdPath(Fd fd) {
-        return Path.of("/proc/self/fd/" + fd.num());
+        return fd.procPath();
     }
 }

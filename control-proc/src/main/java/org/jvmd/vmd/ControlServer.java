@@ -67,9 +67,6 @@ public final class ControlServer implements AutoCloseable {
      */
     static final long EVICT_AFTER_MS = 2000;
 
-    /** errno vmctl prints for a client turned away at the cap. */
-    private static final int EBUSY = 16;
-
     /** One client: its connection and, while vmd waits for its request, when that wait began. */
     private static final class Client {
         final ControlSocket.Connection conn;
@@ -181,7 +178,7 @@ public final class ControlServer implements AutoCloseable {
     private void turnAway(ControlSocket.Connection c) {
         LOG.warning("control: " + limits.maxClients() + " clients are being answered; turning one away");
         try (c) {
-            c.write(Control.error(EBUSY, "too many clients"));
+            c.write(Control.error(VmdException.EBUSY, "too many clients"));
         } catch (IOException | RuntimeException e) {
             // it is turned away either way
         }

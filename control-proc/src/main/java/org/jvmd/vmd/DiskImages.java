@@ -126,7 +126,7 @@ final class DiskImages implements AutoCloseable {
     /** flock(LOCK_EX|LOCK_NB): a VM holding the image already makes this one fail at once. */
     private static void lock(String what, Fd fd) throws IOException {
         try {
-            LibC.flock(fd.num(), LibC.LOCK_EX | LibC.LOCK_NB);
+            LibC.flock(fd, LibC.LOCK_EX | LibC.LOCK_NB);
         } catch (SysException e) {
             throw new DiskImageException(what + ": " + (e.errno() == Errno.EAGAIN
                     ? "in use by another VM (locked)" : "cannot lock: " + strerror(e.errno())));
@@ -209,7 +209,7 @@ final class DiskImages implements AutoCloseable {
             throw new ImageException(e.getMessage());
         }
         try {
-            LibC.flock(fd.num(), LibC.LOCK_SH | LibC.LOCK_NB);
+            LibC.flock(fd, LibC.LOCK_SH | LibC.LOCK_NB);
         } catch (SysException e) {
             fd.close();
             throw new ImageException(base + ": " + (e.errno() == Errno.EAGAIN

@@ -1,17 +1,19 @@
 package org.jvmd.vmd;
 
+import org.jvmd.sys.Errno;
+
 /** A refused or failed request: the errno vmctl turns into its message, and vmd's own text. */
 public final class VmdException extends Exception {
     private static final long serialVersionUID = 1L;
 
-    /** errno values vmd answers with (asm-generic/errno-base.h, errno.h). */
-    public static final int EPERM = 1;
-    public static final int ENOENT = 2;
-    public static final int EIO = 5;
-    public static final int EBUSY = 16;
-    public static final int EEXIST = 17;
-    public static final int EINVAL = 22;
-    public static final int EALREADY = 114;
+    /** The errno values vmd answers with (values declared once, in {@link Errno}). */
+    public static final int EPERM = Errno.EPERM;
+    public static final int ENOENT = Errno.ENOENT;
+    public static final int EIO = Errno.EIO;
+    public static final int EBUSY = Errno.EBUSY;
+    public static final int EEXIST = Errno.EEXIST;
+    public static final int EINVAL = Errno.EINVAL;
+    public static final int EALREADY = Errno.EALREADY;
 
     private final int errno;
 

@@ -74,8 +74,8 @@ class DiskImagesTest {
             images.dupInto(fds, slots);
             assertEquals(List.of(FdSlot.newBuilder().setRole(FdRole.FD_DISK).setIndex(0).build(),
                     FdSlot.newBuilder().setRole(FdRole.FD_DISK).setIndex(1).build()), slots);
-            assertEquals(a, Files.readSymbolicLink(Path.of("/proc/self/fd/" + fds.get(0).num())));
-            assertEquals(b, Files.readSymbolicLink(Path.of("/proc/self/fd/" + fds.get(1).num())));
+            assertEquals(a, Files.readSymbolicLink(fds.get(0).procPath()));
+            assertEquals(b, Files.readSymbolicLink(fds.get(1).procPath()));
             Fd.closeAll(fds);
         }
     }
@@ -155,7 +155,7 @@ class DiskImagesTest {
         List<String> out = new ArrayList<>();
         for (int i = 0; i < fds.size(); i++) {
             out.add(slots.get(i).getIndex() + "/" + slots.get(i).getLayer());
-            files.add(Files.readSymbolicLink(Path.of("/proc/self/fd/" + fds.get(i).num())));
+            files.add(Files.readSymbolicLink(fds.get(i).procPath()));
         }
         Fd.closeAll(fds);
         return out;

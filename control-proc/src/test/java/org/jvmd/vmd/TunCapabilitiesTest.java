@@ -1,5 +1,6 @@
 package org.jvmd.vmd;
 
+import org.jvmd.virtio.net.TunFlags;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,7 +12,6 @@ import org.jvmd.proto.Termination;
 import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
 import org.jvmd.sys.Netns;
-import org.jvmd.sys.Tap;
 import org.jvmd.vmd.config.ConfigEnvironment;
 import org.jvmd.vmd.config.ConfigParser;
 import org.jvmd.vmd.config.EtcAccounts;
@@ -49,7 +49,7 @@ class TunCapabilitiesTest {
         try {
             var p = new VmmProcSpawner.VmmProcess(spec, null, taps,
                     DiskImages.open(java.util.List.of(), org.jvmd.vmd.config.Accounts.NONE), none, 1000, 1000);
-            int flags = Tap.TUN_F_CSUM | Tap.TUN_F_TSO4 | Tap.TUN_F_TSO6;
+            int flags = TunFlags.CSUM | TunFlags.TSO4 | TunFlags.TSO6;
             TunCapabilitiesReply ok = p.applyTunCapabilities(TunCapabilities.newBuilder().setNic(0).setCsum(true)
                     .setTso4(true).setTso6(true).setTunFlags(flags).build());
             assertTrue(ok.getOk(), ok.toString());
@@ -58,7 +58,7 @@ class TunCapabilitiesTest {
             assertTrue(features.contains("tcp-segmentation-offload: on"), features);
 
             TunCapabilitiesReply bad = p.applyTunCapabilities(TunCapabilities.newBuilder().setNic(0)
-                    .setTunFlags(Tap.TUN_F_TSO4).build());
+                    .setTunFlags(TunFlags.TSO4).build());
             assertFalse(bad.getOk());
             assertEquals(22, bad.getError().getErrno(), "TSO without checksum offload is EINVAL");
 

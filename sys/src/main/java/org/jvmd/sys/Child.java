@@ -103,7 +103,7 @@ public final class Child implements AutoCloseable {
         }
         if (timeoutMillis != 0) {
             try (Fd pidfd = Fd.adopt((int) LibC.syscall(SYS_PIDFD_OPEN, pid, 0, 0, "pidfd_open(" + pid + ")"))) {
-                LibC.poll(pidfd.num(), LibC.POLLIN, (int) Math.min(Integer.MAX_VALUE, timeoutMillis));
+                LibC.poll(pidfd, LibC.POLLIN, (int) Math.min(Integer.MAX_VALUE, timeoutMillis));
             }
         }
         status = LibC.waitpid(pid, LibC.WNOHANG);

@@ -71,11 +71,11 @@ public final class ControlSocket implements AutoCloseable {
         try {
             Files.deleteIfExists(tmp);
             s.socket().bind(new UnixSocketAddress(tmp.toFile()));
-            if (Users.posix().chmod(tmp.toString(), mode) != 0) {
-                throw new IOException("chmod(" + tmp + "): " + Errno.describe(Users.posix().errno()));
+            if (Native.posix().chmod(tmp.toString(), mode) != 0) {
+                throw new IOException("chmod(" + tmp + "): " + Errno.describe(Native.posix().errno()));
             }
-            if (gid != -1 && Users.posix().chown(tmp.toString(), -1, gid) != 0) {
-                throw new IOException("chown(" + tmp + "): " + Errno.describe(Users.posix().errno()));
+            if (gid != -1 && Native.posix().chown(tmp.toString(), -1, gid) != 0) {
+                throw new IOException("chown(" + tmp + "): " + Errno.describe(Native.posix().errno()));
             }
             Files.move(tmp, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException | RuntimeException e) {

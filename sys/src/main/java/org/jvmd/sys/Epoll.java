@@ -33,16 +33,16 @@ public final class Epoll implements AutoCloseable {
     }
 
     /** Watches {@code fd} for {@code events} (EPOLLIN...), reporting {@code data} back. */
-    public synchronized void add(int fd, int events, long data) throws SysException {
-        ctl(LibC.EPOLL_CTL_ADD, fd, events, data);
+    public synchronized void add(Fd fd, int events, long data) throws SysException {
+        ctl(LibC.EPOLL_CTL_ADD, fd.num(), events, data);
     }
 
-    public synchronized void modify(int fd, int events, long data) throws SysException {
-        ctl(LibC.EPOLL_CTL_MOD, fd, events, data);
+    public synchronized void modify(Fd fd, int events, long data) throws SysException {
+        ctl(LibC.EPOLL_CTL_MOD, fd.num(), events, data);
     }
 
-    public synchronized void delete(int fd) throws SysException {
-        LibC.epollCtl(epfd.num(), LibC.EPOLL_CTL_DEL, fd, MemorySegment.NULL);
+    public synchronized void delete(Fd fd) throws SysException {
+        LibC.epollCtl(epfd.num(), LibC.EPOLL_CTL_DEL, fd.num(), MemorySegment.NULL);
     }
 
     private void ctl(int op, int fd, int ev, long data) throws SysException {

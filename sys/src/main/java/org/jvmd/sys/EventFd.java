@@ -26,7 +26,7 @@ public final class EventFd implements AutoCloseable {
 
     /** Adds {@code n} to the counter (wakes a reader). */
     public void signal(long n) throws SysException {
-        signal(fd.num(), n);
+        signal(fd, n);
     }
 
     public void signal() throws SysException {
@@ -38,24 +38,25 @@ public final class EventFd implements AutoCloseable {
      * Blocks on a blocking fd until the counter is non-zero.
      */
     public long read() throws SysException {
-        return read(fd.num());
+        return read(fd);
     }
 
-    /** {@link #signal(long)} on a raw descriptor number. */
-    public static void signal(int fd, long n) throws SysException {
+    /** {@link #signal(long)} on an eventfd received as a plain {@link Fd}. */
+    public static void signal(Fd fd, long n) throws SysException {
         MemorySegment b = Native.scratch();
         b.set(JAVA_LONG, 0, n);
-        long r = LibC.write(fd, b, 8);
+        long r = LibC.write(fd.num(), b, 8);
         if (r != 8) {
             throw new IllegalStateException("eventfd write of " + r + " bytes");
         }
     }
 
-    /** {@link #read()} on a raw descriptor number. */
-    public static long read(int fd) throws SysException {
+    /** {@link #read()} on an eventfd received as a plain {@link Fd}. */
+    public static long read(Fd fd) throws SysException {
+        int num = fd.num();
         MemorySegment b = Native.scratch();
         long r;
-        while ((r = LibC.tryRead(fd, b, 8)) == -Errno.EINTR) {
+        while ((r = LibC.tryRead(num, b, 8)) == -Errno.EINTR) {
             // retry
         }
         if (r == -Errno.EAGAIN) {

@@ -47,6 +47,14 @@ public final class Fd implements AutoCloseable {
         return n;
     }
 
+    /**
+     * {@code /proc/self/fd/N}: opens or reads the open file through this descriptor, and
+     * {@link java.nio.file.Files#readSymbolicLink} names it; valid while this {@code Fd} is open.
+     */
+    public java.nio.file.Path procPath() {
+        return java.nio.file.Path.of("/proc/self/fd/" + num());
+    }
+
     public boolean isOpen() {
         return num != CLOSED;
     }

@@ -90,27 +90,27 @@ public final class FileIo {
     }
 
     /** {@code preadv(fd, iov, iovcnt, offset)}: bytes read (0 at end of file) or {@code -errno}. */
-    public static long tryPreadv(int fd, IoVec iov, long offset) {
+    public static long tryPreadv(Fd fd, IoVec iov, long offset) {
         MemorySegment st = Native.state();
         long r;
         try {
-            r = (long) Preadv.H.invokeExact(st, fd, iov.segment(), iov.count(), offset);
+            r = (long) Preadv.H.invokeExact(st, fd.num(), iov.segment(), iov.count(), offset);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /** {@code pwritev(fd, iov, iovcnt, offset)}: bytes written or {@code -errno}. */
-    public static long tryPwritev(int fd, IoVec iov, long offset) {
+    public static long tryPwritev(Fd fd, IoVec iov, long offset) {
         MemorySegment st = Native.state();
         long r;
         try {
-            r = (long) Pwritev.H.invokeExact(st, fd, iov.segment(), iov.count(), offset);
+            r = (long) Pwritev.H.invokeExact(st, fd.num(), iov.segment(), iov.count(), offset);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /**
@@ -119,7 +119,7 @@ public final class FileIo {
      * of guest memory, {@link MappedGuestMemory#byteBuffer}) is read into in place; a heap
      * buffer through a per-thread bounce buffer, at most 64 KiB per call (a short read).
      */
-    public static long tryPread(int fd, ByteBuffer dst, long offset) {
+    public static long tryPread(Fd fd, ByteBuffer dst, long offset) {
         if (!dst.hasRemaining()) {
             return 0;
         }
@@ -132,12 +132,13 @@ public final class FileIo {
         MemorySegment st = Native.state();
         long r;
         try {
-            r = (long) Pread.H.invokeExact(st, fd, buf, buf.byteSize(), offset);
+            r = (long) Pread.H.invokeExact(st, fd.num(), buf, buf.byteSize(), offset);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
+        r = Native.result(r, st);
         if (r < 0) {
-            return -Native.errno(st);
+            return r;
         }
         if (!direct) {
             MemorySegment.copy(buf, 0, MemorySegment.ofBuffer(dst), 0, r);
@@ -151,7 +152,7 @@ public final class FileIo {
      * bytes written: the count or {@code -errno}; a heap buffer goes through the bounce buffer,
      * at most 64 KiB per call (a short write).
      */
-    public static long tryPwrite(int fd, ByteBuffer src, long offset) {
+    public static long tryPwrite(Fd fd, ByteBuffer src, long offset) {
         if (!src.hasRemaining()) {
             return 0;
         }
@@ -166,37 +167,51 @@ public final class FileIo {
         MemorySegment st = Native.state();
         long r;
         try {
-            r = (long) Pwrite.H.invokeExact(st, fd, buf, buf.byteSize(), offset);
+            r = (long) Pwrite.H.invokeExact(st, fd.num(), buf, buf.byteSize(), offset);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
+        r = Native.result(r, st);
         if (r < 0) {
-            return -Native.errno(st);
+            return r;
         }
         src.position(src.position() + (int) r);
         return r;
     }
 
     /** {@link #tryPreadv}, retried on EINTR; throws on failure. */
-    public static long preadv(int fd, IoVec iov, long offset) throws SysException {
+    public static long preadv(Fd fd, IoVec iov, long offset) throws SysException {
         long r;
         while ((r = tryPreadv(fd, iov, offset)) == -Errno.EINTR) {
             // interrupted before any data: try again
         }
-        return check(r, "preadv");
+        return Native.check(r, "preadv");
     }
 
     /** {@link #tryPwritev}, retried on EINTR; throws on failure. */
-    public static long pwritev(int fd, IoVec iov, long offset) throws SysException {
+    public static long pwritev(Fd fd, IoVec iov, long offset) throws SysException {
         long r;
         while ((r = tryPwritev(fd, iov, offset)) == -Errno.EINTR) {
             // interrupted before any data: try again
         }
-        return check(r, "pwritev");
+        return Native.check(r, "pwritev");
+    }
+
+    /**
+     * Calls fdatasync and fallocate once on no descriptor (each fails with EBADF), so that
+     * their first real call finds the call path linked and warm (vioblk's warm-up).
+     */
+    public static void warmUp() {
+        tryFdatasync(-1);
+        tryFallocate(-1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 0);
     }
 
     /** {@code fdatasync(fd)}: 0 or {@code -errno}. */
-    public static int tryFdatasync(int fd) {
+    public static int tryFdatasync(Fd fd) {
+        return tryFdatasync(fd.num());
+    }
+
+    private static int tryFdatasync(int fd) {
         MemorySegment st = Native.state();
         int r;
         try {
@@ -204,19 +219,23 @@ public final class FileIo {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : 0;
+        return Native.result(r, st);
     }
 
-    public static void fdatasync(int fd) throws SysException {
+    public static void fdatasync(Fd fd) throws SysException {
         int r;
         while ((r = tryFdatasync(fd)) == -Errno.EINTR) {
             // try again
         }
-        check(r, "fdatasync");
+        Native.check(r, "fdatasync");
     }
 
     /** {@code fallocate(fd, mode, offset, len)}: 0 or {@code -errno} (EOPNOTSUPP where the file system cannot). */
-    public static int tryFallocate(int fd, int mode, long offset, long len) {
+    public static int tryFallocate(Fd fd, int mode, long offset, long len) {
+        return tryFallocate(fd.num(), mode, offset, len);
+    }
+
+    private static int tryFallocate(int fd, int mode, long offset, long len) {
         MemorySegment st = Native.state();
         int r;
         try {
@@ -224,15 +243,15 @@ public final class FileIo {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : 0;
+        return Native.result(r, st);
     }
 
-    public static void fallocate(int fd, int mode, long offset, long len) throws SysException {
+    public static void fallocate(Fd fd, int mode, long offset, long len) throws SysException {
         int r;
         while ((r = tryFallocate(fd, mode, offset, len)) == -Errno.EINTR) {
             // try again
         }
-        check(r, "fallocate");
+        Native.check(r, "fallocate");
     }
 
     /**
@@ -255,31 +274,29 @@ public final class FileIo {
     }
 
     /** {@code fstat(fd)}: st_mode, st_size (0 for a block device: use {@link #size}) and st_blocks. */
-    public static Stat fstat(int fd) throws SysException {
+    public static Stat fstat(Fd fd) throws SysException {
         MemorySegment st = Native.state();
         MemorySegment buf = Native.scratch().asSlice(0, STAT_BYTES);
         int r;
         try {
-            r = (int) Fstat.H.invokeExact(st, fd, buf);
+            r = (int) Fstat.H.invokeExact(st, fd.num(), buf);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("fstat", Native.errno(st));
-        }
+        Native.check(r, st, "fstat");
         return new Stat(buf.get(JAVA_INT, STAT_MODE), buf.get(JAVA_LONG, STAT_SIZE), buf.get(JAVA_LONG, STAT_BLOCKS));
     }
 
     /** {@code lseek(fd, offset, whence)}: the new offset. */
-    public static long lseek(int fd, long offset, int whence) throws SysException {
+    public static long lseek(Fd fd, long offset, int whence) throws SysException {
         MemorySegment st = Native.state();
         long r;
         try {
-            r = (long) Lseek.H.invokeExact(st, fd, offset, whence);
+            r = (long) Lseek.H.invokeExact(st, fd.num(), offset, whence);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return check(r < 0 ? -Native.errno(st) : r, "lseek");
+        return Native.check(r, st, "lseek");
     }
 
     /**
@@ -288,21 +305,15 @@ public final class FileIo {
      * does, without an ioctl). Leaves the file offset at the end (pread/pwrite ignore it).
      */
     public static long size(Fd fd) throws SysException {
-        Stat s = fstat(fd.num());
+        Stat s = fstat(fd);
         if (s.isRegular()) {
             return s.size();
         }
         if (s.isBlockDevice()) {
-            return lseek(fd.num(), 0, SEEK_END);
+            return lseek(fd, 0, SEEK_END);
         }
         throw new SysException("fstat: neither a regular file nor a block device (mode 0"
                 + Integer.toOctalString(s.mode()) + ")", Errno.EINVAL);
     }
 
-    private static long check(long r, String call) throws SysException {
-        if (r < 0) {
-            throw new SysException(call, (int) -r);
-        }
-        return r;
-    }
 }

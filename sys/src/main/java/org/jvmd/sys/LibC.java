@@ -18,6 +18,9 @@ import java.net.InetSocketAddress;
  * naming the call; the {@code try*} variants of hot-path calls instead return
  * {@code -errno}, so that EAGAIN on a non-blocking fd costs no exception.
  *
+ * <p>Descriptors are raw {@code int}s here, for the classes of this module; a call that other
+ * modules make also takes the owning {@link Fd}, so no raw number crosses the module's API.
+ *
  * <p>Constants are Linux x86_64 values from the uapi and glibc headers named beside them.
  */
 public final class LibC {
@@ -69,6 +72,11 @@ public final class LibC {
     public static final int EPOLLERR = 0x008;
     public static final int EPOLLHUP = 0x010;
     public static final int EPOLLRDHUP = 0x2000;
+    /**
+     * Edge-triggered. Every write to an eventfd wakes its waiters, so an eventfd watched with
+     * EPOLLET reports each kick or interrupt once without a read(2) to reset the counter (a
+     * 64-bit counter that one write at a time never fills).
+     */
     public static final int EPOLLET = 1 << 31;
     // poll.h
     public static final short POLLIN = 0x001;
@@ -280,10 +288,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("open(" + path + ")", Native.errno(st));
-        }
-        return Fd.adopt(r);
+        return Fd.adopt(Native.check(r, st, "open", path));
     }
 
     public static Fd open(String path, int flags) throws SysException {
@@ -299,9 +304,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("close(" + fd + ")", Native.errno(st));
-        }
+        Native.check(r, st, "close", fd);
     }
 
     static void closeQuietly(int fd) {
@@ -322,7 +325,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /** {@code write}: bytes written or {@code -errno}. */
@@ -335,7 +338,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /** {@code read}, retried on EINTR. */
@@ -344,7 +347,7 @@ public final class LibC {
         while ((r = tryRead(fd, buf, len)) == -Errno.EINTR) {
             // interrupted before any data: try again
         }
-        return check(r, "read");
+        return Native.check(r, "read");
     }
 
     /** {@code write}, retried on EINTR. */
@@ -353,7 +356,7 @@ public final class LibC {
         while ((r = tryWrite(fd, buf, len)) == -Errno.EINTR) {
             // interrupted before any data: try again
         }
-        return check(r, "write");
+        return Native.check(r, "write");
     }
 
     /** {@code readv} over the first {@link IoVec#count()} entries: bytes or {@code -errno}. */
@@ -365,7 +368,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /** {@code writev} over the first {@link IoVec#count()} entries: bytes or {@code -errno}. */
@@ -377,7 +380,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     public static long readv(int fd, IoVec iov) throws SysException {
@@ -385,7 +388,7 @@ public final class LibC {
         while ((r = tryReadv(fd, iov)) == -Errno.EINTR) {
             // interrupted before any data: try again
         }
-        return check(r, "readv");
+        return Native.check(r, "readv");
     }
 
     public static long writev(int fd, IoVec iov) throws SysException {
@@ -393,7 +396,11 @@ public final class LibC {
         while ((r = tryWritev(fd, iov)) == -Errno.EINTR) {
             // interrupted before any data: try again
         }
-        return check(r, "writev");
+        return Native.check(r, "writev");
+    }
+
+    public static long writev(Fd fd, IoVec iov) throws SysException {
+        return writev(fd.num(), iov);
     }
 
     // ---- ioctl ----
@@ -407,10 +414,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("ioctl(" + Ioctls.name(request) + ")", Native.errno(st));
-        }
-        return r;
+        return Native.check(r, st, LibC::ioctlName, request);
     }
 
     /** {@code ioctl(fd, request, ptr)} with a pointer argument; the error names the request. */
@@ -422,10 +426,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("ioctl(" + Ioctls.name(request) + ")", Native.errno(st));
-        }
-        return r;
+        return Native.check(r, st, LibC::ioctlName, request);
     }
 
     /** {@code ioctl} with a pointer argument returning {@code -errno} instead of throwing (KVM_RUN's EINTR). */
@@ -437,7 +438,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     // ---- memory ----
@@ -469,9 +470,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("munmap", Native.errno(st));
-        }
+        Native.check(r, st, "munmap");
     }
 
     /** {@code memfd_create(name, flags)}; pass {@link #MFD_CLOEXEC}. */
@@ -483,10 +482,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("memfd_create(" + name + ")", Native.errno(st));
-        }
-        return Fd.adopt(r);
+        return Fd.adopt(Native.check(r, st, "memfd_create", name));
     }
 
     public static void ftruncate(int fd, long len) throws SysException {
@@ -497,9 +493,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("ftruncate", Native.errno(st));
-        }
+        Native.check(r, st, "ftruncate");
     }
 
     /** flock(2) operations (sys/file.h). */
@@ -521,9 +515,11 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("flock", Native.errno(st));
-        }
+        Native.check(r, st, "flock");
+    }
+
+    public static void flock(Fd fd, int operation) throws SysException {
+        flock(fd.num(), operation);
     }
 
     // ---- events ----
@@ -537,10 +533,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("eventfd", Native.errno(st));
-        }
-        return Fd.adopt(r);
+        return Fd.adopt(Native.check(r, st, "eventfd"));
     }
 
     public static Fd epollCreate1(int flags) throws SysException {
@@ -551,10 +544,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("epoll_create1", Native.errno(st));
-        }
-        return Fd.adopt(r);
+        return Fd.adopt(Native.check(r, st, "epoll_create1"));
     }
 
     /** {@code epoll_ctl}; {@code event} is a packed {@code struct epoll_event} (12 bytes) or NULL for DEL. */
@@ -566,10 +556,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("epoll_ctl(" + (op == EPOLL_CTL_ADD ? "ADD" : op == EPOLL_CTL_DEL ? "DEL" : "MOD")
-                    + ", " + fd + ")", Native.errno(st));
-        }
+        Native.check(r, st, LibC::epollCtlName, (long) op << 32 | fd & 0xffffffffL);
     }
 
     /** {@code epoll_wait}: number of ready events, or {@code -errno} (EINTR included). */
@@ -581,7 +568,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /** {@code poll}: number of ready entries or {@code -errno}. */
@@ -593,7 +580,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /**
@@ -617,6 +604,10 @@ public final class LibC {
         }
     }
 
+    public static short poll(Fd fd, short events, int timeoutMillis) throws SysException {
+        return poll(fd.num(), events, timeoutMillis);
+    }
+
     // ---- descriptors ----
 
     /** {@code fcntl(fd, cmd, arg)}; {@code call} names it in an error, e.g. "fcntl(F_SETFL)". */
@@ -628,10 +619,11 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException(call, Native.errno(st));
-        }
-        return r;
+        return Native.check(r, st, call);
+    }
+
+    public static int fcntl(Fd fd, int cmd, int arg, String call) throws SysException {
+        return fcntl(fd.num(), cmd, arg, call);
     }
 
     /** Sets or clears O_NONBLOCK. */
@@ -641,6 +633,10 @@ public final class LibC {
         if (want != fl) {
             fcntl(fd, F_SETFL, want, "fcntl(F_SETFL)");
         }
+    }
+
+    public static void setNonBlocking(Fd fd, boolean on) throws SysException {
+        setNonBlocking(fd.num(), on);
     }
 
     /** Sets or clears FD_CLOEXEC. */
@@ -668,9 +664,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("socketpair", Native.errno(st));
-        }
+        Native.check(r, st, "socketpair");
         return new Fd[] {Fd.adopt(sv.get(JAVA_INT, 0)), Fd.adopt(sv.get(JAVA_INT, 4))};
     }
 
@@ -683,10 +677,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("socket", Native.errno(st));
-        }
-        return Fd.adopt(r);
+        return Fd.adopt(Native.check(r, st, "socket"));
     }
 
     /** AF_INET / AF_INET6 (include/linux/socket.h). */
@@ -708,9 +699,11 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("setsockopt", Native.errno(st));
-        }
+        Native.check(r, st, "setsockopt");
+    }
+
+    public static void setsockopt(Fd fd, int level, int name, int value) throws SysException {
+        setsockopt(fd.num(), level, name, value);
     }
 
     /**
@@ -740,9 +733,11 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("connect", Native.errno(st));
-        }
+        Native.check(r, st, "connect");
+    }
+
+    public static void connect(Fd fd, InetSocketAddress addr) throws SysException {
+        connect(fd.num(), addr);
     }
 
     public static final int SHUT_RD = 0;
@@ -758,9 +753,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("shutdown", Native.errno(st));
-        }
+        Native.check(r, st, "shutdown");
     }
 
     /** {@code sendmsg}: bytes sent or {@code -errno}. */
@@ -772,7 +765,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     /** {@code recvmsg}: bytes received or {@code -errno}. */
@@ -784,7 +777,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        return r < 0 ? -Native.errno(st) : r;
+        return Native.result(r, st);
     }
 
     // ---- processes and credentials ----
@@ -798,10 +791,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException(call, Native.errno(st));
-        }
-        return r;
+        return Native.check(r, st, call);
     }
 
     /** The raw {@code syscall(nr, a1, a2, a3)}; {@code call} names it in an error. */
@@ -813,10 +803,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException(call, Native.errno(st));
-        }
-        return r;
+        return Native.check(r, st, call);
     }
 
     public static int getpid() {
@@ -843,9 +830,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("kill(" + pid + ", " + sig + ")", Native.errno(st));
-        }
+        Native.check(r, st, "kill(" + pid + ", " + sig + ")");
     }
 
     /**
@@ -885,9 +870,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("setgroups", Native.errno(st));
-        }
+        Native.check(r, st, "setgroups");
     }
 
     /** {@code setresgid}: glibc applies it to every thread of the process. */
@@ -899,9 +882,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("setresgid(" + rgid + ")", Native.errno(st));
-        }
+        Native.check(r, st, "setresgid", rgid);
     }
 
     /** {@code setresuid}: glibc applies it to every thread of the process. */
@@ -913,9 +894,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("setresuid(" + ruid + ")", Native.errno(st));
-        }
+        Native.check(r, st, "setresuid", ruid);
     }
 
     public static void chroot(String path) throws SysException {
@@ -935,9 +914,7 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException("setns", Native.errno(st));
-        }
+        Native.check(r, st, "setns");
     }
 
     private static void pathCall(MethodHandle h, String name, String path) throws SysException {
@@ -948,17 +925,20 @@ public final class LibC {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
-        if (r < 0) {
-            throw new SysException(name + "(" + path + ")", Native.errno(st));
-        }
+        Native.check(r, st, name, path);
     }
 
-    private static long check(long r, String call) throws SysException {
-        if (r < 0) {
-            throw new SysException(call, (int) -r);
-        }
-        return r;
+    /** The name of a failed ioctl, e.g. {@code ioctl(KVM_RUN)}. */
+    private static String ioctlName(long request) {
+        return "ioctl(" + Ioctls.name(request) + ")";
     }
+
+    /** The name of a failed epoll_ctl from {@code op << 32 | fd}, e.g. {@code epoll_ctl(ADD, 7)}. */
+    private static String epollCtlName(long opFd) {
+        int op = (int) (opFd >>> 32);
+        return "epoll_ctl(" + (op == EPOLL_CTL_ADD ? "ADD" : op == EPOLL_CTL_DEL ? "DEL" : "MOD") + ", " + (int) opFd + ")";
+    }
+
 
     private static void checkLen(MemorySegment buf, long len) {
         if (len < 0 || len > buf.byteSize()) {

@@ -8,14 +8,18 @@ import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.util.function.LongFunction;
+import jnr.posix.POSIX;
+import jnr.posix.POSIXFactory;
 
 /**
  * The FFM plumbing under every binding of this module: libc lookup, downcall handles that
  * capture errno, and a per-thread capture buffer so that a call allocates nothing.
  *
  * <p>Every handle made by {@link #downcall} takes the capture segment as its first
- * argument: {@code (int) H.invokeExact(Native.state(), fd, ...)}, then on failure
- * {@code Native.errno(state)}. Handles are created once, in static finals.
+ * argument: {@code r = (int) H.invokeExact(st = Native.state(), fd, ...)}, then
+ * {@link #check} (a {@link SysException} naming the call) or {@link #result} ({@code -errno},
+ * for the {@code try*} calls). Handles are created once, in static finals.
  */
 @SuppressWarnings("restricted")
 public final class Native {
@@ -80,6 +84,62 @@ public final class Native {
         return (int) ERRNO.get(state, 0L);
     }
 
+    /**
+     * The one result check of a downcall that returns -1 and sets errno: {@code r}, or a
+     * {@link SysException} naming {@code call} with the errno captured in {@code state}.
+     */
+    public static int check(int r, MemorySegment state, String call) throws SysException {
+        if (r < 0) {
+            throw new SysException(call, errno(state));
+        }
+        return r;
+    }
+
+    /** {@link #check(int, MemorySegment, String)} for calls returning {@code ssize_t}/{@code long}. */
+    public static long check(long r, MemorySegment state, String call) throws SysException {
+        if (r < 0) {
+            throw new SysException(call, errno(state));
+        }
+        return r;
+    }
+
+    /** {@link #check(int, MemorySegment, String)} naming the call {@code call(arg)}, a name built only on failure. */
+    public static int check(int r, MemorySegment state, String call, Object arg) throws SysException {
+        if (r < 0) {
+            throw new SysException(call + "(" + arg + ")", errno(state));
+        }
+        return r;
+    }
+
+    /**
+     * {@link #check(int, MemorySegment, String)} naming the call {@code name.apply(arg)}, built
+     * only on failure (an ioctl's request name is a reflective lookup; hot calls allocate nothing).
+     */
+    public static int check(int r, MemorySegment state, LongFunction<String> name, long arg) throws SysException {
+        if (r < 0) {
+            throw new SysException(name.apply(arg), errno(state));
+        }
+        return r;
+    }
+
+    /** The result of the {@code try*} calls: {@code r}, or {@code -errno} (EAGAIN and EINTR cost no exception). */
+    public static int result(int r, MemorySegment state) {
+        return r < 0 ? -errno(state) : r;
+    }
+
+    /** {@link #result(int, MemorySegment)} for calls returning {@code ssize_t}/{@code long}. */
+    public static long result(long r, MemorySegment state) {
+        return r < 0 ? -errno(state) : r;
+    }
+
+    /** The check of a {@code try*} call's result: {@code r}, or the {@link SysException} of errno {@code -r}. */
+    public static long check(long r, String call) throws SysException {
+        if (r < 0) {
+            throw new SysException(call, (int) -r);
+        }
+        return r;
+    }
+
     /** Wraps what a downcall handle threw (only linkage bugs can get here). */
     public static RuntimeException rethrow(Throwable t) {
         if (t instanceof RuntimeException r) {
@@ -89,6 +149,18 @@ public final class Native {
             throw e;
         }
         return new IllegalStateException("native call failed", t);
+    }
+
+    private static volatile POSIX posix;
+
+    /** jnr-posix, for vmd's file calls (chmod, chown of the control socket). */
+    public static POSIX posix() {
+        POSIX p = posix;
+        if (p == null) {
+            p = POSIXFactory.getNativePOSIX();
+            posix = p;
+        }
+        return p;
     }
 
     /** Forces this class's handles and this thread's buffers into existence (before a privilege drop). */

@@ -27,14 +27,6 @@ public final class Tap implements AutoCloseable {
     public static final int IFF_VNET_HDR = 0x4000;
     public static final int IFF_PERSIST = 0x0800;
 
-    /** TUNSETOFFLOAD flags: what the reader of the tap (the guest) accepts. */
-    public static final int TUN_F_CSUM = 0x01;
-    public static final int TUN_F_TSO4 = 0x02;
-    public static final int TUN_F_TSO6 = 0x04;
-    public static final int TUN_F_TSO_ECN = 0x08;
-    public static final int TUN_F_UFO = 0x10;
-    public static final int TUN_F_USO4 = 0x20;
-    public static final int TUN_F_USO6 = 0x40;
 
     /** sizeof(struct virtio_net_hdr_v1) with num_buffers (virtio 1.2 §5.1.6). */
     public static final int VNET_HDR_LEN = 12;
@@ -129,7 +121,7 @@ public final class Tap implements AutoCloseable {
     }
 
     /**
-     * TUNSETOFFLOAD: which TUN_F_* offloads frames read from this tap may carry (partial
+     * TUNSETOFFLOAD: which TUN_F_* offloads ({@link org.jvmd.virtio.net.TunFlags}, the one table) frames read from this tap may carry (partial
      * checksums, GSO). EINVAL names flags the kernel does not know (e.g. USO before 6.2).
      */
     public void setOffload(int tunFlags) throws SysException {
@@ -142,7 +134,7 @@ public final class Tap implements AutoCloseable {
     }
 
     public void setNonBlocking(boolean on) throws SysException {
-        LibC.setNonBlocking(fd.num(), on);
+        LibC.setNonBlocking(fd, on);
     }
 
     /** Reads one frame (vnet header first) into {@code iov}: its length, or {@code -errno} (-EAGAIN: none). */

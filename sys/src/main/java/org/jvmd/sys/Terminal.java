@@ -29,20 +29,27 @@ public final class Terminal {
     private Terminal() {
     }
 
+    private static final Fd STDIN = Fd.adopt(0);
+
+    /** The process's standard input (descriptor 0): the process owns it, so never close it. */
+    public static Fd stdin() {
+        return STDIN;
+    }
+
     /** isatty(3). */
-    public static boolean isTerminal(int fd) {
+    public static boolean isTerminal(Fd fd) {
         try {
-            return (int) ISATTY.invokeExact(fd) == 1;
+            return (int) ISATTY.invokeExact(fd.num()) == 1;
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
     }
 
     /** tcgetattr: the terminal's settings, as opaque bytes for {@link #restore}. */
-    public static byte[] attributes(int fd) throws SysException {
+    public static byte[] attributes(Fd fd) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment t = a.allocate(TERMIOS_BYTES, 8);
-            get(fd, t);
+            get(fd.num(), t);
             return t.toArray(JAVA_BYTE);
         }
     }
@@ -51,35 +58,35 @@ public final class Terminal {
      * Puts the terminal in raw mode (cfmakeraw) and returns the previous settings; input not
      * yet read is discarded (TCSAFLUSH: a user's typeahead).
      */
-    public static byte[] makeRaw(int fd) throws SysException {
+    public static byte[] makeRaw(Fd fd) throws SysException {
         return makeRaw(fd, true);
     }
 
     /**
-     * {@link #makeRaw(int)}, keeping input not yet read when {@code discardInput} is false
+     * {@link #makeRaw(Fd)}, keeping input not yet read when {@code discardInput} is false
      * (TCSANOW: a VM's console pty, whose pending bytes are the guest's output).
      */
-    public static byte[] makeRaw(int fd, boolean discardInput) throws SysException {
+    public static byte[] makeRaw(Fd fd, boolean discardInput) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment t = a.allocate(TERMIOS_BYTES, 8);
-            get(fd, t);
+            get(fd.num(), t);
             byte[] saved = t.toArray(JAVA_BYTE);
             try {
                 CFMAKERAW.invokeExact(t);
             } catch (Throwable e) {
                 throw Native.rethrow(e);
             }
-            set(fd, t, discardInput ? TCSAFLUSH : TCSANOW);
+            set(fd.num(), t, discardInput ? TCSAFLUSH : TCSANOW);
             return saved;
         }
     }
 
     /** tcsetattr with settings from {@link #attributes} or {@link #makeRaw}. */
-    public static void restore(int fd, byte[] saved) throws SysException {
+    public static void restore(Fd fd, byte[] saved) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment t = a.allocate(TERMIOS_BYTES, 8);
             MemorySegment.copy(saved, 0, t, JAVA_BYTE, 0, Math.min(saved.length, TERMIOS_BYTES));
-            set(fd, t, TCSAFLUSH);
+            set(fd.num(), t, TCSAFLUSH);
         }
     }
 
@@ -91,9 +98,7 @@ public final class Terminal {
         } catch (Throwable e) {
             throw Native.rethrow(e);
         }
-        if (r < 0) {
-            throw new SysException("tcgetattr", Native.errno(st));
-        }
+        Native.check(r, st, "tcgetattr");
     }
 
     private static void set(int fd, MemorySegment t, int when) throws SysException {
@@ -104,9 +109,7 @@ public final class Terminal {
         } catch (Throwable e) {
             throw Native.rethrow(e);
         }
-        if (r < 0) {
-            throw new SysException("tcsetattr", Native.errno(st));
-        }
+        Native.check(r, st, "tcsetattr");
     }
 
     /** Opens a terminal device read-write without making it the controlling tty. */
@@ -115,7 +118,7 @@ public final class Terminal {
     }
 
     /** read(2) into a heap buffer: bytes read, 0 at end of file; EINTR is retried. */
-    public static int read(int fd, byte[] buf) throws SysException {
+    public static int read(Fd fd, byte[] buf) throws SysException {
         int n = tryRead(fd, buf);
         if (n < 0) {
             throw new SysException("read", -n);
@@ -124,13 +127,13 @@ public final class Terminal {
     }
 
     /** write(2) of the whole range. */
-    public static void write(int fd, byte[] buf, int off, int len) throws SysException {
+    public static void write(Fd fd, byte[] buf, int off, int len) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment seg = a.allocate(Math.max(1, len));
             MemorySegment.copy(buf, off, seg, JAVA_BYTE, 0, len);
             long done = 0;
             while (done < len) {
-                long n = LibC.tryWrite(fd, seg.asSlice(done), len - done);
+                long n = LibC.tryWrite(fd.num(), seg.asSlice(done), len - done);
                 if (n == -Errno.EINTR) {
                     continue;
                 }
@@ -146,11 +149,11 @@ public final class Terminal {
      * One read(2) into a heap buffer, for a non-blocking descriptor: bytes read, 0 at end of
      * file, or {@code -errno} (EAGAIN when nothing is there); EINTR is retried.
      */
-    public static int tryRead(int fd, byte[] buf) {
+    public static int tryRead(Fd fd, byte[] buf) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment seg = a.allocate(buf.length);
             long n;
-            while ((n = LibC.tryRead(fd, seg, buf.length)) == -Errno.EINTR) {
+            while ((n = LibC.tryRead(fd.num(), seg, buf.length)) == -Errno.EINTR) {
                 // interrupted: again
             }
             if (n > 0) {
@@ -164,12 +167,12 @@ public final class Terminal {
      * One write(2) from a heap buffer, for a non-blocking descriptor: bytes written (maybe
      * fewer than {@code len}) or {@code -errno} (EAGAIN when the terminal's queue is full).
      */
-    public static int tryWrite(int fd, byte[] buf, int off, int len) {
+    public static int tryWrite(Fd fd, byte[] buf, int off, int len) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment seg = a.allocate(Math.max(1, len));
             MemorySegment.copy(buf, off, seg, JAVA_BYTE, 0, len);
             long n;
-            while ((n = LibC.tryWrite(fd, seg, len)) == -Errno.EINTR) {
+            while ((n = LibC.tryWrite(fd.num(), seg, len)) == -Errno.EINTR) {
                 // interrupted: again
             }
             return (int) n;

@@ -9,8 +9,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
-import jnr.posix.POSIX;
-import jnr.posix.POSIXFactory;
 
 /**
  * User and group lookup: glibc's reentrant getpwnam_r/getgrnam_r/getpwuid_r/getgrgid_r
@@ -19,7 +17,7 @@ import jnr.posix.POSIXFactory;
  * <p>These are FFM calls, not jnr-posix: jnr-posix's first use costs about a second on a
  * real CPU (it unpacks and loads jffi's native library and generates its bindings), tens
  * of seconds under kvm-lab's emulator, and every per-VM process looks up its user before
- * its privilege drop. jnr-posix remains for {@link #posix()}'s file calls in vmd.
+ * its privilege drop. jnr-posix remains for {@link Native#posix()}'s file calls in vmd.
  */
 public final class Users {
     private Users() {}
@@ -52,18 +50,6 @@ public final class Users {
                 ADDRESS);
         static final MethodHandle GETPWUID_R = Native.plainDowncall("getpwuid_r", SHAPE);
         static final MethodHandle GETGRGID_R = Native.plainDowncall("getgrgid_r", SHAPE);
-    }
-
-    private static volatile POSIX posix;
-
-    /** jnr-posix, for vmd's file calls (chmod, chown of the control socket). */
-    static POSIX posix() {
-        POSIX p = posix;
-        if (p == null) {
-            p = POSIXFactory.getNativePOSIX();
-            posix = p;
-        }
-        return p;
     }
 
     /** One *_r lookup: the record, or null when there is no such entry. */

@@ -52,7 +52,7 @@ class ChannelTest {
                 assertEquals(2, r.fdCount());
                 try (Fd gotMem = r.take(FdRole.FD_MEMFD, 0); Fd gotEv = r.take(FdRole.FD_KICK, 1)) {
                     assertTrue(LibC.isCloseOnExec(gotEv.num()));
-                    EventFd.signal(gotEv.num(), 7);
+                    EventFd.signal(gotEv, 7);
                     assertEquals(7, ev.read());
                     assertTrue(Files.readSymbolicLink(Path.of("/proc/self/fd/" + gotMem.num())).toString()
                             .startsWith("/memfd:t"));

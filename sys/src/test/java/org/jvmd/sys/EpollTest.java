@@ -10,8 +10,8 @@ class EpollTest {
     @Test
     void readyDescriptorsReportTheirEventsAndData() throws Exception {
         try (Epoll ep = new Epoll(8); EventFd kick0 = EventFd.create(true); EventFd kick1 = EventFd.create(true)) {
-            ep.add(kick0.fd().num(), LibC.EPOLLIN, 100);
-            ep.add(kick1.fd().num(), LibC.EPOLLIN, 101);
+            ep.add(kick0.fd(), LibC.EPOLLIN, 100);
+            ep.add(kick1.fd(), LibC.EPOLLIN, 101);
             assertEquals(0, ep.waitFor(0));
             kick1.signal();
             assertEquals(1, ep.waitFor(1000));
@@ -24,14 +24,14 @@ class EpollTest {
             assertEquals(2, ep.waitFor(1000));
             assertEquals(100 + 101, ep.data(0) + ep.data(1));
 
-            ep.modify(kick0.fd().num(), LibC.EPOLLIN, 7L << 40);
+            ep.modify(kick0.fd(), LibC.EPOLLIN, 7L << 40);
             assertEquals(2, ep.waitFor(1000));
             assertTrue(ep.data(0) == 7L << 40 || ep.data(1) == 7L << 40);
 
-            ep.delete(kick0.fd().num());
-            ep.delete(kick1.fd().num());
+            ep.delete(kick0.fd());
+            ep.delete(kick1.fd());
             assertEquals(0, ep.waitFor(0));
-            SysException e = assertThrows(SysException.class, () -> ep.delete(kick0.fd().num()));
+            SysException e = assertThrows(SysException.class, () -> ep.delete(kick0.fd()));
             assertEquals("epoll_ctl(DEL, " + kick0.fd().num() + "): ENOENT (No such file or directory)", e.getMessage());
         }
     }

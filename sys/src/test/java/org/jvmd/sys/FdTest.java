@@ -46,7 +46,7 @@ class FdTest {
         try (EventFd e = EventFd.create(true); Fd d = e.fd().dup()) {
             assertNotEquals(e.fd().num(), d.num());
             assertTrue(LibC.isCloseOnExec(d.num()));
-            EventFd.signal(d.num(), 5);
+            EventFd.signal(d, 5);
             assertEquals(5, e.read());
             assertEquals(0, e.read());
         }

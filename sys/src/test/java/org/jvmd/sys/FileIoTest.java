@@ -45,31 +45,34 @@ class FileIoTest {
         mem.write(0x4000, data, 0, data.length);
         java.nio.ByteBuffer view = mem.byteBuffer(0x4000, data.length);
         assertTrue(view.isDirect());
-        assertEquals(data.length, FileIo.tryPwrite(fd.num(), view, 1000));
+        assertEquals(data.length, FileIo.tryPwrite(fd, view, 1000));
         assertEquals(data.length, view.position(), "the position advances");
         byte[] onDisk = Files.readAllBytes(file);
         assertArrayEquals(data, java.util.Arrays.copyOfRange(onDisk, 1000, 1000 + data.length));
 
         java.nio.ByteBuffer heap = java.nio.ByteBuffer.allocate(data.length);
-        long n = FileIo.tryPread(fd.num(), heap, 1000);
+        long n = FileIo.tryPread(fd, heap, 1000);
         assertEquals(65536, n, "a heap buffer goes through the 64 KiB bounce buffer");
         while (heap.hasRemaining()) {
-            assertTrue(FileIo.tryPread(fd.num(), heap, 1000 + heap.position()) > 0);
+            assertTrue(FileIo.tryPread(fd, heap, 1000 + heap.position()) > 0);
         }
         assertArrayEquals(data, heap.array());
 
         java.nio.ByteBuffer into = mem.byteBuffer(0x80000, 4096);
         heap.clear().limit(4096);
         while (heap.hasRemaining()) {
-            FileIo.tryPwrite(fd.num(), heap, (1 << 20) - 2048 + heap.position());   // grows the file
+            FileIo.tryPwrite(fd, heap, (1 << 20) - 2048 + heap.position());   // grows the file
         }
         assertEquals((1 << 20) + 2048, Files.size(file));
-        assertEquals(4096, FileIo.tryPread(fd.num(), into, (1 << 20) - 2048));
+        assertEquals(4096, FileIo.tryPread(fd, into, (1 << 20) - 2048));
         byte[] back = new byte[4096];
         mem.read(0x80000, back, 0, 4096);
         assertArrayEquals(java.util.Arrays.copyOf(data, 4096), back);
-        assertEquals(0, FileIo.tryPread(fd.num(), mem.byteBuffer(0x80000, 512), 1 << 21), "end of file");
-        assertEquals(-Errno.EBADF, FileIo.tryPread(-1, mem.byteBuffer(0x80000, 512), 0));
+        assertEquals(0, FileIo.tryPread(fd, mem.byteBuffer(0x80000, 512), 1 << 21), "end of file");
+        try (Fd pathOnly = LibC.open(file.toString(), LibC.O_PATH | LibC.O_CLOEXEC, 0)) {
+            // an O_PATH descriptor is open but cannot be read: pread(2) fails with EBADF
+            assertEquals(-Errno.EBADF, FileIo.tryPread(pathOnly, mem.byteBuffer(0x80000, 512), 0));
+        }
         assertThrows(org.jvmd.virtio.GuestFault.class, () -> mem.byteBuffer(MEM - 100, 4096));
     }
 
@@ -82,7 +85,7 @@ class FileIoTest {
         IoVec iov = new IoVec(4);
         iov.add(mem, 0x1000, 4096);
         iov.add(mem, 0x9000, 512);
-        assertEquals(4608, FileIo.pwritev(fd.num(), iov, 8192));
+        assertEquals(4608, FileIo.pwritev(fd, iov, 8192));
         byte[] onDisk = Files.readAllBytes(file);
         byte[] slice = java.util.Arrays.copyOfRange(onDisk, 8192, 8192 + 4608);
         assertArrayEquals(data, slice);
@@ -90,12 +93,12 @@ class FileIoTest {
         iov.clear();
         iov.add(mem, 0x20000, 512);
         iov.add(mem, 0x30000, 4096);
-        assertEquals(4608, FileIo.preadv(fd.num(), iov, 8192));
+        assertEquals(4608, FileIo.preadv(fd, iov, 8192));
         byte[] back = new byte[4608];
         mem.read(0x20000, back, 0, 512);
         mem.read(0x30000, back, 512, 4096);
         assertArrayEquals(data, back);
-        FileIo.fdatasync(fd.num());
+        FileIo.fdatasync(fd);
     }
 
     @Test
@@ -103,8 +106,8 @@ class FileIoTest {
         byte[] ones = new byte[1 << 20];
         java.util.Arrays.fill(ones, (byte) 1);
         Files.write(file, ones);
-        FileIo.fallocate(fd.num(), FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE, 4096, 8192);
-        FileIo.fallocate(fd.num(), FileIo.FALLOC_FL_ZERO_RANGE | FileIo.FALLOC_FL_KEEP_SIZE, 65536, 512);
+        FileIo.fallocate(fd, FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE, 4096, 8192);
+        FileIo.fallocate(fd, FileIo.FALLOC_FL_ZERO_RANGE | FileIo.FALLOC_FL_KEEP_SIZE, 65536, 512);
         byte[] now = Files.readAllBytes(file);
         assertEquals(1 << 20, now.length);
         assertEquals(1, now[4095]);
@@ -120,12 +123,12 @@ class FileIoTest {
 
     @Test
     void fstatAndSizeTellARegularFile() throws Exception {
-        FileIo.Stat s = FileIo.fstat(fd.num());
+        FileIo.Stat s = FileIo.fstat(fd);
         assertTrue(s.isRegular());
         assertFalse(s.isBlockDevice());
         assertEquals(1 << 20, s.size());
         assertEquals(1 << 20, FileIo.size(fd));
-        assertEquals(1 << 20, FileIo.lseek(fd.num(), 0, FileIo.SEEK_END));
+        assertEquals(1 << 20, FileIo.lseek(fd, 0, FileIo.SEEK_END));
         try (Fd dir = LibC.open("/", LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC)) {
             SysException e = assertThrows(SysException.class, () -> FileIo.size(dir));
             assertEquals(Errno.EINVAL, e.errno());
@@ -137,13 +140,13 @@ class FileIoTest {
         IoVec iov = new IoVec(1);
         iov.add(mem, 0, 512);
         try (Fd ro = LibC.open(file.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC)) {
-            assertEquals(-Errno.EBADF, FileIo.tryPwritev(ro.num(), iov, 0));
-            SysException e = assertThrows(SysException.class, () -> FileIo.pwritev(ro.num(), iov, 0));
+            assertEquals(-Errno.EBADF, FileIo.tryPwritev(ro, iov, 0));
+            SysException e = assertThrows(SysException.class, () -> FileIo.pwritev(ro, iov, 0));
             assertEquals("pwritev: EBADF (Bad file descriptor)", e.getMessage());
-            assertEquals(-Errno.EBADF, FileIo.tryFallocate(ro.num(), FileIo.FALLOC_FL_PUNCH_HOLE
+            assertEquals(-Errno.EBADF, FileIo.tryFallocate(ro, FileIo.FALLOC_FL_PUNCH_HOLE
                     | FileIo.FALLOC_FL_KEEP_SIZE, 0, 512));
         }
-        assertEquals(-Errno.EINVAL, FileIo.tryPreadv(fd.num(), iov, -512));
-        assertEquals(0, FileIo.preadv(fd.num(), iov, 2 << 20), "past the end of the file: 0 bytes");
+        assertEquals(-Errno.EINVAL, FileIo.tryPreadv(fd, iov, -512));
+        assertEquals(0, FileIo.preadv(fd, iov, 2 << 20), "past the end of the file: 0 bytes");
     }
 }

@@ -17,18 +17,18 @@ class FlockTest {
     void aSecondOpenCannotTakeTheLockUntilEveryDuplicateOfTheFirstIsClosed() throws Exception {
         Path image = Files.createFile(dir.resolve("disk.img"));
         Fd first = LibC.open(image.toString(), LibC.O_RDWR);
-        LibC.flock(first.num(), LibC.LOCK_EX | LibC.LOCK_NB);
+        LibC.flock(first, LibC.LOCK_EX | LibC.LOCK_NB);
         Fd handed = first.dup(); // as the copy sent to vmm-proc: the same open file description
         try (Fd second = LibC.open(image.toString(), LibC.O_RDWR)) {
             SysException e = assertThrows(SysException.class,
-                    () -> LibC.flock(second.num(), LibC.LOCK_EX | LibC.LOCK_NB));
+                    () -> LibC.flock(second, LibC.LOCK_EX | LibC.LOCK_NB));
             assertEquals(Errno.EAGAIN, e.errno());
             assertEquals("flock", e.call());
             first.close();
-            assertThrows(SysException.class, () -> LibC.flock(second.num(), LibC.LOCK_EX | LibC.LOCK_NB),
+            assertThrows(SysException.class, () -> LibC.flock(second, LibC.LOCK_EX | LibC.LOCK_NB),
                     "the duplicate still holds the lock");
             handed.close();
-            LibC.flock(second.num(), LibC.LOCK_EX | LibC.LOCK_NB);
+            LibC.flock(second, LibC.LOCK_EX | LibC.LOCK_NB);
         }
     }
 }

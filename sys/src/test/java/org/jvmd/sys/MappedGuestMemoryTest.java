@@ -92,7 +92,7 @@ class MappedGuestMemoryTest {
         try (Fd a = p[0]; Fd b = p[1]) {
             IoVec v = new IoVec(4);
             v.add(mem, 16 * PAGE, 5);
-            assertEquals(5, LibC.writev(a.num(), v));
+            assertEquals(5, LibC.writev(a, v));
             v.clear();
             v.add(mem, 100, 2);
             v.add(mem, PAGE, 3);

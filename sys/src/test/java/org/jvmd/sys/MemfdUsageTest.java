@@ -17,20 +17,20 @@ class MemfdUsageTest {
     void allocatedBytesFollowThePagesWrittenThroughAMapping() throws Exception {
         try (Fd memfd = Memfd.create("jvmd-usage-test", 64 * MIB);
                 MappedGuestMemory mem = MappedGuestMemory.map(memfd, 64 * MIB)) {
-            FileIo.Stat fresh = FileIo.fstat(memfd.num());
+            FileIo.Stat fresh = FileIo.fstat(memfd);
             assertEquals(64 * MIB, fresh.size());
             assertEquals(0, fresh.allocatedBytes(), "a new memfd has nothing allocated");
             for (long a = 0; a < 8 * MIB; a += PAGE) {
                 mem.writeByte(a, (byte) 1);
             }
-            long touched = FileIo.fstat(memfd.num()).allocatedBytes();
+            long touched = FileIo.fstat(memfd).allocatedBytes();
             assertTrue(touched >= 8 * MIB && touched < 16 * MIB, "8 MiB written, " + touched + " allocated");
             for (long a = 0; a < 8 * MIB; a += PAGE) {
                 mem.writeByte(a, (byte) 2);
             }
-            assertEquals(touched, FileIo.fstat(memfd.num()).allocatedBytes(), "writing the same pages again adds none");
+            assertEquals(touched, FileIo.fstat(memfd).allocatedBytes(), "writing the same pages again adds none");
             mem.writeByte(32 * MIB, (byte) 3);
-            assertTrue(FileIo.fstat(memfd.num()).allocatedBytes() > touched, "one more page");
+            assertTrue(FileIo.fstat(memfd).allocatedBytes() > touched, "one more page");
         }
     }
 }

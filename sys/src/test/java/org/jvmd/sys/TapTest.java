@@ -1,5 +1,6 @@
 package org.jvmd.sys;
 
+import org.jvmd.virtio.net.TunFlags;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -31,7 +32,7 @@ class TapTest {
                     tap.flags() & (Tap.IFF_TAP | Tap.IFF_NO_PI | Tap.IFF_VNET_HDR | Tap.IFF_TUN));
             assertTrue((tap.features() & Tap.IFF_VNET_HDR) != 0);
             assertEquals(Tap.VNET_HDR_LEN, tap.vnetHdrSize());
-            tap.setOffload(Tap.TUN_F_CSUM | Tap.TUN_F_TSO4 | Tap.TUN_F_TSO6 | Tap.TUN_F_TSO_ECN);
+            tap.setOffload(TunFlags.CSUM | TunFlags.TSO4 | TunFlags.TSO6 | TunFlags.TSO_ECN);
             tap.setOffload(0);
             SysException e = assertThrows(SysException.class, () -> tap.setOffload(1 << 20));
             assertEquals("ioctl(TUNSETOFFLOAD): EINVAL (Invalid argument)", e.getMessage());
@@ -78,7 +79,7 @@ class TapTest {
                 iov.add(rx, Tap.VNET_HDR_LEN, rx.size() - Tap.VNET_HDR_LEN);
                 long n = tap.readv(iov);
                 if (n == -Errno.EAGAIN) {
-                    LibC.poll(tap.fd().num(), LibC.POLLIN, 100);
+                    LibC.poll(tap.fd(), LibC.POLLIN, 100);
                     continue;
                 }
                 assertTrue(n > 0, "readv: " + Errno.describe((int) -n));

@@ -32,7 +32,7 @@ class UdpSegmentTest {
         SysException e = Netns.call(ns.name(), () -> {
             try (Fd s = LibC.socket(LibC.AF_INET, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0)) {
                 return assertThrows(SysException.class,
-                    () -> LibC.connect(s.num(), new InetSocketAddress(InetAddress.getLoopbackAddress(), 9)));
+                    () -> LibC.connect(s, new InetSocketAddress(InetAddress.getLoopbackAddress(), 9)));
             }
         });
         assertEquals("connect: ECONNREFUSED (Connection refused)", e.getMessage());
@@ -44,12 +44,12 @@ class UdpSegmentTest {
             try (DatagramChannel rx = DatagramChannel.open(family);
                  Fd tx = LibC.socket(af, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0)) {
                 rx.bind(new InetSocketAddress(InetAddress.getByName(host), 0));
-                LibC.connect(tx.num(), (InetSocketAddress) rx.getLocalAddress());
-                LibC.setsockopt(tx.num(), LibC.SOL_UDP, LibC.UDP_SEGMENT, 100);
+                LibC.connect(tx, (InetSocketAddress) rx.getLocalAddress());
+                LibC.setsockopt(tx, LibC.SOL_UDP, LibC.UDP_SEGMENT, 100);
                 NativeBuffer buf = new NativeBuffer(250);
                 IoVec iov = new IoVec(1);
                 iov.add(buf, 0, 250);
-                assertEquals(250, LibC.writev(tx.num(), iov));
+                assertEquals(250, LibC.writev(tx, iov));
                 List<Integer> sizes = new ArrayList<>();
                 ByteBuffer b = ByteBuffer.allocate(1000);
                 rx.configureBlocking(false);

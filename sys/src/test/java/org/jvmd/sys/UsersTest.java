@@ -11,11 +11,11 @@ class UsersTest {
     @Test
     void lookupAgreesWithJnrPosixForRootAndTheDropUser() throws IOException {
         for (String user : new String[] {"root", Shed.DEFAULT_USER}) {
-            jnr.posix.Passwd pw = Users.posix().getpwnam(user);
+            jnr.posix.Passwd pw = Native.posix().getpwnam(user);
             Users.Ids ids = Users.lookup(user);
             assertEquals(new Users.Ids(user, (int) pw.getUID(), (int) pw.getGID()), ids);
             assertEquals(user, Users.userName(ids.uid()));
-            assertEquals(Users.posix().getgrgid(ids.gid()).getName(), Users.groupName(ids.gid()));
+            assertEquals(Native.posix().getgrgid(ids.gid()).getName(), Users.groupName(ids.gid()));
             assertEquals(ids.gid(), Users.groupId(Users.groupName(ids.gid())));
         }
     }

@@ -71,7 +71,7 @@ final class FdImageFile implements ImageFile {
     /** One pread or pwrite, again after EINTR; the bytes it moved. */
     private long transfer(ByteBuffer b, long position, boolean write) throws IOException {
         while (true) {
-            long r = write ? FileIo.tryPwrite(fd.num(), b, position) : FileIo.tryPread(fd.num(), b, position);
+            long r = write ? FileIo.tryPwrite(fd, b, position) : FileIo.tryPread(fd, b, position);
             if (r == -Errno.EINTR) {
                 continue;
             }
@@ -95,7 +95,7 @@ final class FdImageFile implements ImageFile {
     @Override
     public void flush() throws IOException {
         int r;
-        while ((r = FileIo.tryFdatasync(fd.num())) == -Errno.EINTR) {
+        while ((r = FileIo.tryFdatasync(fd)) == -Errno.EINTR) {
             // again
         }
         if (r < 0) {
@@ -105,7 +105,7 @@ final class FdImageFile implements ImageFile {
 
     @Override
     public boolean punchHole(long offset, long length) throws IOException {
-        int r = FileIo.tryFallocate(fd.num(), FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE, offset, length);
+        int r = FileIo.tryFallocate(fd, FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE, offset, length);
         if (r == 0) {
             return true;
         }

@@ -62,7 +62,7 @@ public final class RawBackend extends SpanBackend {
         long done = 0;
         while (done < total) {
             fill(iov, spans, done);
-            long r = write ? FileIo.tryPwritev(fd.num(), iov, offset + done) : FileIo.tryPreadv(fd.num(), iov, offset + done);
+            long r = write ? FileIo.tryPwritev(fd, iov, offset + done) : FileIo.tryPreadv(fd, iov, offset + done);
             if (r == -Errno.EINTR) {
                 continue;
             }
@@ -97,7 +97,7 @@ public final class RawBackend extends SpanBackend {
 
     @Override
     public void flush() throws BlockIoException {
-        int r = FileIo.tryFdatasync(fd.num());
+        int r = FileIo.tryFdatasync(fd);
         if (r < 0) {
             throw failure("fdatasync", -r);
         }
@@ -105,7 +105,7 @@ public final class RawBackend extends SpanBackend {
 
     @Override
     public void discard(long offset, long length) throws BlockIoException {
-        int r = FileIo.tryFallocate(fd.num(), FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE, offset, length);
+        int r = FileIo.tryFallocate(fd, FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE, offset, length);
         if (r < 0 && !unsupported(-r)) {
             throw failure("fallocate(PUNCH_HOLE)", -r);
         }
@@ -115,7 +115,7 @@ public final class RawBackend extends SpanBackend {
     @Override
     public void writeZeroes(long offset, long length, boolean unmap) throws BlockIoException {
         if (unmap) {
-            int r = FileIo.tryFallocate(fd.num(), FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE, offset, length);
+            int r = FileIo.tryFallocate(fd, FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE, offset, length);
             if (r == 0) {
                 return;
             }
@@ -123,7 +123,7 @@ public final class RawBackend extends SpanBackend {
                 throw failure("fallocate(PUNCH_HOLE)", -r);
             }
         }
-        int r = FileIo.tryFallocate(fd.num(), FileIo.FALLOC_FL_ZERO_RANGE | FileIo.FALLOC_FL_KEEP_SIZE, offset, length);
+        int r = FileIo.tryFallocate(fd, FileIo.FALLOC_FL_ZERO_RANGE | FileIo.FALLOC_FL_KEEP_SIZE, offset, length);
         if (r == 0) {
             return;
         }
@@ -144,7 +144,7 @@ public final class RawBackend extends SpanBackend {
             long n = Math.min(ZERO_CHUNK, length - done);
             iov.clear();
             iov.add(z, 0, n);
-            long r = FileIo.tryPwritev(fd.num(), iov, offset + done);
+            long r = FileIo.tryPwritev(fd, iov, offset + done);
             if (r == -Errno.EINTR) {
                 continue;
             }

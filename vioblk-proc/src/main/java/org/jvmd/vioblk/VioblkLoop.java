@@ -57,12 +57,12 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
         this.pool = pool;
         this.disk = disk;
         this.epoll = new Epoll(8);
-        epoll.add(channel.fd().num(), LibC.EPOLLIN, CHANNEL);
+        epoll.add(channel.fd(), LibC.EPOLLIN, CHANNEL);
         if (kick != null) {
-            LibC.setNonBlocking(kick.num(), true);
-            epoll.add(kick.num(), LibC.EPOLLIN, KICK);
+            LibC.setNonBlocking(kick, true);
+            epoll.add(kick, LibC.EPOLLIN, KICK);
         }
-        epoll.add(done.fd().num(), LibC.EPOLLIN, DONE);
+        epoll.add(done.fd(), LibC.EPOLLIN, DONE);
     }
 
     void attach(Vioblk v) {
@@ -87,10 +87,10 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
                         return 0;
                     }
                 } else if (data == KICK) {
-                    EventFd.read(kick.num());
+                    EventFd.read(kick);
                     vioblk.kick();
                 } else {
-                    EventFd.read(done.fd().num());
+                    EventFd.read(done.fd());
                     completions();
                 }
             }
@@ -119,8 +119,8 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
         vioblk.pause();
         long deadline = System.nanoTime() + DRAIN_MS * 1_000_000;
         while (vioblk.inFlight() > 0 && System.nanoTime() < deadline) {
-            LibC.poll(done.fd().num(), LibC.POLLIN, 100);
-            EventFd.read(done.fd().num());
+            LibC.poll(done.fd(), LibC.POLLIN, 100);
+            EventFd.read(done.fd());
             completions();
             if (uring != null) {
                 uring.flush();

@@ -233,7 +233,7 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
 
     /** O_RDONLY, O_WRONLY or O_RDWR: how the parent opened the image. */
     private static int accessMode(Fd fd) throws SysException {
-        return LibC.fcntl(fd.num(), LibC.F_GETFL, 0, "fcntl(F_GETFL)") & 3;
+        return LibC.fcntl(fd, LibC.F_GETFL, 0, "fcntl(F_GETFL)") & 3;
     }
 
     private static Fd takeDisk(Received<ToVioblk> r, int index, int layer) throws IOException {
@@ -296,12 +296,11 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
                 if (s.backend instanceof RawBackend raw) {
                     IoVec iov = new IoVec(1);
                     iov.add(b, 0, b.size());
-                    FileIo.tryPreadv(raw.fd().num(), iov, 0);
+                    FileIo.tryPreadv(raw.fd(), iov, 0);
                 } else if (s.backend instanceof Qcow2Backend q && q.image().size() >= b.size()) {
                     q.image().read(0, b.asByteBuffer());
                 }
-                FileIo.tryFdatasync(-1);
-                FileIo.tryFallocate(-1, FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE, 0, 0);
+                FileIo.warmUp();
             }
         } catch (IOException e) {
             throw new IllegalStateException("warm-up: " + e.getMessage(), e);

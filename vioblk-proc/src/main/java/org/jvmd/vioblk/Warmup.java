@@ -71,7 +71,7 @@ final class Warmup {
                     q.kick();
                     v.kick();
                     while (v.inFlight() > 0) {
-                        LibC.poll(done.fd().num(), LibC.POLLIN, 1000);
+                        LibC.poll(done.fd(), LibC.POLLIN, 1000);
                         done.read();
                         if (pool.drain(v::complete) > 0) {
                             v.completionsDone();

@@ -138,7 +138,7 @@ final class BlkGuest {
         Map<Integer, Integer> out = new HashMap<>();
         long deadline = System.nanoTime() + timeoutMs * 1_000_000;
         while (!status.isEmpty() && System.nanoTime() < deadline) {
-            LibC.poll(call.fd().num(), LibC.POLLIN, 100);
+            LibC.poll(call.fd(), LibC.POLLIN, 100);
             call.read();
             for (int h; (h = q.reap()) != DriverQueue.NONE; ) {
                 Long at = status.remove(h);

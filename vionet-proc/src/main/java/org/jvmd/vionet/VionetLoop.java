@@ -32,12 +32,6 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
     private static final long CHANNEL = 0;
     private static final long TAP = 1;
     private static final long KICK = 10;
-    /**
-     * EPOLLET (epoll_ctl(2)): the data paths watch their kick eventfds edge-triggered. Every
-     * write to an eventfd wakes its waiters, so each kick is reported once without a read(2)
-     * to reset the counter (a 64-bit counter that one kick at a time never fills).
-     */
-    private static final int EPOLLET = 1 << 31;
 
     private final DeviceChannel<ToVionet> channel;
     private final Tap tap;
@@ -54,13 +48,13 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
         this.kicks = kicks;
         this.calls = new Irqfds(calls);
         this.epoll = new Epoll(16);
-        epoll.add(channel.fd().num(), LibC.EPOLLIN, CHANNEL);
-        epoll.add(tap.fd().num(), 0, TAP);
+        epoll.add(channel.fd(), LibC.EPOLLIN, CHANNEL);
+        epoll.add(tap.fd(), 0, TAP);
         for (int q = 0; q < kicks.length; q++) {
             if (kicks[q] != null) {
-                LibC.setNonBlocking(kicks[q].num(), true);
+                LibC.setNonBlocking(kicks[q], true);
                 boolean data = q == Vionet.TX || q == Vionet.RX;
-                epoll.add(kicks[q].num(), data ? LibC.EPOLLIN | EPOLLET : LibC.EPOLLIN, KICK + q);
+                epoll.add(kicks[q], data ? LibC.EPOLLIN | LibC.EPOLLET : LibC.EPOLLIN, KICK + q);
             }
         }
         tap.setNonBlocking(true);
@@ -87,7 +81,7 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
                 } else {
                     int q = (int) (data - KICK);
                     if (q == Vionet.CTRL) {
-                        EventFd.read(kicks[q].num());   // the TX and RX kicks are edge-triggered
+                        EventFd.read(kicks[q]);   // the TX and RX kicks are edge-triggered
                     }
                     vionet.kick(q);
                 }
@@ -108,7 +102,7 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
     private void syncTapPolling() throws SysException {
         boolean want = vionet.wantsTap();
         if (want != tapPolled) {
-            epoll.modify(tap.fd().num(), want ? LibC.EPOLLIN : 0, TAP);
+            epoll.modify(tap.fd(), want ? LibC.EPOLLIN : 0, TAP);
             tapPolled = want;
         }
     }

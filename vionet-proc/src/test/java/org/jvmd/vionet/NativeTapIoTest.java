@@ -45,7 +45,7 @@ class NativeTapIoTest {
             boolean reply = false;
             long deadline = System.nanoTime() + 10_000_000_000L;
             while ((!cut || !reply) && System.nanoTime() < deadline) {
-                LibC.poll(tap.fd().num(), LibC.POLLIN, 100);
+                LibC.poll(tap.fd(), LibC.POLLIN, 100);
                 long n = port.read(hdr, cut ? big : small);
                 if (n == -11) {
                     continue;
@@ -88,8 +88,8 @@ class NativeTapIoTest {
                     // drain whatever the kernel queued
                 }
                 try {
-                    org.jvmd.sys.EventFd.signal(call.fd().num(), 1);
-                    org.jvmd.sys.EventFd.read(call.fd().num());
+                    org.jvmd.sys.EventFd.signal(call.fd(), 1);
+                    org.jvmd.sys.EventFd.read(call.fd());
                 } catch (org.jvmd.sys.SysException e) {
                     throw new AssertionError(e);
                 }

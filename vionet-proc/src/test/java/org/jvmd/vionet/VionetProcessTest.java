@@ -134,7 +134,7 @@ class VionetProcessTest {
             byte[] reply = null;
             long deadline = System.nanoTime() + 20_000_000_000L;
             while (reply == null && System.nanoTime() < deadline) {
-                LibC.poll(callRx.fd().num(), LibC.POLLIN, 200);
+                LibC.poll(callRx.fd(), LibC.POLLIN, 200);
                 callRx.read();
                 for (byte[] f; (f = guest.receive()) != null; ) {
                     if ((f[12 + 12] & 0xFF) == 0x08 && f[12 + 13] == 0x06 && f[12 + 21] == 2) {
@@ -163,7 +163,7 @@ class VionetProcessTest {
             boolean rst = false;
             deadline = System.nanoTime() + 20_000_000_000L;
             while (!rst && System.nanoTime() < deadline) {
-                LibC.poll(callRx.fd().num(), LibC.POLLIN, 200);
+                LibC.poll(callRx.fd(), LibC.POLLIN, 200);
                 callRx.read();
                 for (byte[] f; (f = guest.receive()) != null; ) {
                     int ip = 12 + 14;

@@ -31,16 +31,16 @@ final class ConsoleClient {
             return 1;
         }
         byte[] saved = null;
-        boolean isTty = Terminal.isTerminal(0);
+        boolean isTty = Terminal.isTerminal(Terminal.stdin());
         try (pty) {
             try {
                 // Without discarding: what is pending is the guest's output (a prompt) not yet shown.
-                Terminal.makeRaw(pty.num(), false);
+                Terminal.makeRaw(pty, false);
             } catch (SysException e) {
                 // not a terminal (tests may hand a pipe): carry on
             }
             if (isTty) {
-                saved = Terminal.makeRaw(0);
+                saved = Terminal.makeRaw(Terminal.stdin());
             }
             err.print("Connected to " + tty + " (speed 115200)\r\n");
             err.flush();
@@ -56,7 +56,7 @@ final class ConsoleClient {
         } finally {
             if (saved != null) {
                 try {
-                    Terminal.restore(0, saved);
+                    Terminal.restore(Terminal.stdin(), saved);
                 } catch (SysException e) {
                     // the terminal is gone
                 }
@@ -68,7 +68,7 @@ final class ConsoleClient {
         byte[] buf = new byte[4096];
         try {
             int n;
-            while ((n = Terminal.read(pty.num(), buf)) > 0) {
+            while ((n = Terminal.read(pty, buf)) > 0) {
                 out.write(buf, 0, n);
                 out.flush();
             }
@@ -95,7 +95,7 @@ final class ConsoleClient {
                     if (b != '~') {
                         one[0] = '~';
                         one[1] = b;
-                        Terminal.write(pty.num(), one, 0, 2);
+                        Terminal.write(pty, one, 0, 2);
                         lineStart = b == '\r' || b == '\n';
                         continue;
                     }
@@ -104,7 +104,7 @@ final class ConsoleClient {
                     continue;
                 }
                 one[0] = b;
-                Terminal.write(pty.num(), one, 0, 1);
+                Terminal.write(pty, one, 0, 1);
                 lineStart = b == '\r' || b == '\n';
             }
         }

@@ -21,8 +21,8 @@ class ConsoleClientTest {
         byte[] buf = new byte[256];
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
         while (System.nanoTime() < end && !got.toString().contains(until)) {
-            if ((LibC.poll(pty.master().num(), LibC.POLLIN, 50) & LibC.POLLIN) != 0) {
-                int n = Terminal.read(pty.master().num(), buf);
+            if ((LibC.poll(pty.master(), LibC.POLLIN, 50) & LibC.POLLIN) != 0) {
+                int n = Terminal.read(pty.master(), buf);
                 got.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
             }
         }
@@ -55,9 +55,9 @@ class ConsoleClientTest {
             // The guest's prompt is already waiting when the client attaches (vmm-proc keeps the
             // slave raw and open): the client must show it, not discard it.
             Fd held = Terminal.open(pty.slave());
-            Terminal.makeRaw(held.num());
+            Terminal.makeRaw(held);
             byte[] hello = "login: ".getBytes(StandardCharsets.US_ASCII);
-            Terminal.write(pty.master().num(), hello, 0, hello.length);
+            Terminal.write(pty.master(), hello, 0, hello.length);
             Thread client = Thread.ofPlatform().start(() -> new ConsoleClient(in, new PrintStream(out, true),
                     new PrintStream(new ByteArrayOutputStream(), true)).run(pty.slave()));
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);

@@ -63,7 +63,7 @@ class VmdDiskTest {
     void anImageInUseFailsTheStartByNameAndTheLockIsGoneAfterAFailedStart() throws Exception {
         long fds = vmd.fdCount();
         try (Fd other = LibC.open(image.toString(), LibC.O_RDWR)) {
-            LibC.flock(other.num(), LibC.LOCK_EX | LibC.LOCK_NB); // another VM's vmd holds it
+            LibC.flock(other, LibC.LOCK_EX | LibC.LOCK_NB); // another VM's vmd holds it
             Vmctl.Result r = vmd.vmctl("start", "web");
             assertEquals(1, r.status());
             assertEquals("vmctl: start vm command failed: disk 0 (" + image + "): in use by another VM (locked)\n",
@@ -78,7 +78,7 @@ class VmdDiskTest {
             assertFalse(r.err().contains("disk 0"), r.err());
             assertNothingLeft();
             try (Fd again = LibC.open(image.toString(), LibC.O_RDWR)) {
-                LibC.flock(again.num(), LibC.LOCK_EX | LibC.LOCK_NB);
+                LibC.flock(again, LibC.LOCK_EX | LibC.LOCK_NB);
             }
             vmd.awaitFdsBack(fds, 10_000);
         }

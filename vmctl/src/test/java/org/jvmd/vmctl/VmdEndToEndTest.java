@@ -315,7 +315,7 @@ class VmdEndToEndTest {
                 byte[] buf = new byte[4096];
                 try {
                     int n;
-                    while ((n = Terminal.read(local.master().num(), buf)) > 0) {
+                    while ((n = Terminal.read(local.master(), buf)) > 0) {
                         screen.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
                     }
                 } catch (SysException e) {
@@ -327,10 +327,10 @@ class VmdEndToEndTest {
                         "vmctl console to connect: " + screen);
                 // vmctl made its terminal raw (no local echo): what comes back is the guest's
                 byte[] typed = "hello, jvmd\r".getBytes(StandardCharsets.US_ASCII);
-                Terminal.write(local.master().num(), typed, 0, typed.length);
+                Terminal.write(local.master(), typed, 0, typed.length);
                 vmd.awaitUntil(() -> screen.toString().contains("hello, jvmd\r"), 30_000, "the guest's echo: " + screen);
                 byte[] leave = "~.".getBytes(StandardCharsets.US_ASCII);
-                Terminal.write(local.master().num(), leave, 0, leave.length);
+                Terminal.write(local.master(), leave, 0, leave.length);
                 assertTrue(p.waitFor(30, TimeUnit.SECONDS), "~. leaves the console: " + screen);
                 assertEquals(0, p.exitValue(), screen.toString());
                 reader.join(10_000);
@@ -356,7 +356,7 @@ class VmdEndToEndTest {
                     byte[] buf = new byte[4096];
                     try {
                         int n;
-                        while ((n = Terminal.read(local.master().num(), buf)) > 0) {
+                        while ((n = Terminal.read(local.master(), buf)) > 0) {
                             screen.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
                         }
                     } catch (SysException e) {
@@ -364,7 +364,7 @@ class VmdEndToEndTest {
                     }
                 });
                 vmd.awaitUntil(() -> screen.toString().contains("Connected to"), 60_000, "vmctl console again");
-                Terminal.write(local.master().num(), new byte[] {EchoGuest.POWER_OFF_BYTE}, 0, 1);
+                Terminal.write(local.master(), new byte[] {EchoGuest.POWER_OFF_BYTE}, 0, 1);
                 awaitState("console", "stopped");
                 assertTrue(vmd.logText().contains("vm console: terminated (TERM_POWEROFF"), vmd.logText());
             } finally {

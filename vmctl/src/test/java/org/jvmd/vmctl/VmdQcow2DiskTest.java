@@ -73,7 +73,7 @@ class VmdQcow2DiskTest {
         Path base = dir.resolve("base.raw");
         Path thin = dir.resolve("thin.qcow2");
         try (Fd other = LibC.open(base.toString(), LibC.O_RDWR)) {
-            LibC.flock(other.num(), LibC.LOCK_EX | LibC.LOCK_NB); // another VM has the base as its own disk
+            LibC.flock(other, LibC.LOCK_EX | LibC.LOCK_NB); // another VM has the base as its own disk
             Vmctl.Result r = vmd.vmctl("start", "thin");
             assertEquals(1, r.status());
             assertEquals("vmctl: start vm command failed: disk 0 (" + thin + "): base image " + base
@@ -86,8 +86,8 @@ class VmdQcow2DiskTest {
             assertEquals(1, r.status());
             assertFalse(r.err().contains("disk 0"), r.err());
             try (Fd again = LibC.open(base.toString(), LibC.O_RDWR); Fd top = LibC.open(thin.toString(), LibC.O_RDWR)) {
-                LibC.flock(again.num(), LibC.LOCK_EX | LibC.LOCK_NB);
-                LibC.flock(top.num(), LibC.LOCK_EX | LibC.LOCK_NB);
+                LibC.flock(again, LibC.LOCK_EX | LibC.LOCK_NB);
+                LibC.flock(top, LibC.LOCK_EX | LibC.LOCK_NB);
             }
             vmd.awaitFdsBack(fds, 10_000);
         }

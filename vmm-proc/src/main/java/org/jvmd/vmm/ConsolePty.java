@@ -56,8 +56,8 @@ final class ConsolePty implements AutoCloseable {
             }
             Files.setAttribute(p, "unix:mode", gid == 0 ? 0620 : 0660);
             slave = Terminal.open(pty.slave());
-            Terminal.makeRaw(slave.num());
-            LibC.setNonBlocking(pty.master().num(), true);
+            Terminal.makeRaw(slave);
+            LibC.setNonBlocking(pty.master(), true);
             return new ConsolePty(pty.master(), slave, pty.slave());
         } catch (IOException | RuntimeException e) {
             if (slave != null) {
@@ -89,7 +89,7 @@ final class ConsolePty implements AutoCloseable {
             @Override
             public void write(byte[] b, int off, int len) {
                 while (len > 0 && !closed) {
-                    int n = Terminal.tryWrite(master.num(), b, off, len);
+                    int n = Terminal.tryWrite(master, b, off, len);
                     if (n <= 0) {
                         if (dropped.getAndAdd(len) == 0) {
                             LOG.log(System.Logger.Level.INFO, path + ": console output dropped while nobody reads ("
@@ -116,11 +116,11 @@ final class ConsolePty implements AutoCloseable {
         byte[] buf = new byte[256];
         try {
             while (!closed) {
-                short ev = LibC.poll(master.num(), LibC.POLLIN, POLL_MS);
+                short ev = LibC.poll(master, LibC.POLLIN, POLL_MS);
                 if (ev == 0 || closed) {
                     continue;
                 }
-                int n = Terminal.tryRead(master.num(), buf);
+                int n = Terminal.tryRead(master, buf);
                 if (n == -Errno.EAGAIN) {
                     continue;
                 }

@@ -74,7 +74,7 @@ public final class GuestRam implements AutoCloseable {
      * page is resident unless the host swapped it out.
      */
     public long residentBytes() throws SysException {
-        return FileIo.fstat(memfd.num()).allocatedBytes();
+        return FileIo.fstat(memfd).allocatedBytes();
     }
 
     /** The memfd (still owned here); dup it to hand it to a device process. */

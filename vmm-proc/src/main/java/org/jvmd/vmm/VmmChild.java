@@ -226,7 +226,7 @@ final class VmmChild {
         if (logFd != null) {
             try (logFd) {
                 // Reopen through /proc before any chroot; the stream then owns its own descriptor.
-                sinks.add(new FileOutputStream("/proc/self/fd/" + logFd.num(), true));
+                sinks.add(new FileOutputStream(logFd.procPath().toFile(), true));
             }
         }
         try {

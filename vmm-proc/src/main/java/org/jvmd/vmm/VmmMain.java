@@ -273,7 +273,7 @@ public final class VmmMain {
                 }
                 images.add(List.of(fd));
                 try {
-                    LibC.flock(fd.num(), LibC.LOCK_EX | LibC.LOCK_NB);
+                    LibC.flock(fd, LibC.LOCK_EX | LibC.LOCK_NB);
                 } catch (SysException e) {
                     throw new IOException("--disk " + p + ": " + (e.errno() == Errno.EAGAIN ? "in use (locked)"
                             : e.getMessage()), e);
@@ -443,7 +443,7 @@ public final class VmmMain {
     /** Reads the whole file behind {@code fd} (a kernel or initrd passed by vmd) and closes it. */
     static byte[] readFd(String what, Fd fd) throws IOException {
         try (fd) {
-            return Files.readAllBytes(Path.of("/proc/self/fd/" + fd.num()));
+            return Files.readAllBytes(fd.procPath());
         } catch (IOException e) {
             throw new IOException(what + ": cannot read the passed descriptor: " + e.getMessage(), e);
         }

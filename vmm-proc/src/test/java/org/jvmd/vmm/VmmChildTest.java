@@ -154,15 +154,15 @@ class VmmChildTest {
             assertEquals(4343, Files.getAttribute(p, "unix:gid"));
             assertEquals(0660, (Integer) Files.getAttribute(p, "unix:mode") & 0777);
             try (Fd t = Terminal.open(tty)) {
-                Terminal.makeRaw(t.num());
+                Terminal.makeRaw(t);
                 byte[] line = "hello from the console\n".getBytes(StandardCharsets.US_ASCII);
-                Terminal.write(t.num(), line, 0, line.length);
+                Terminal.write(t, line, 0, line.length);
                 StringBuilder seen = new StringBuilder();
                 byte[] buf = new byte[256];
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                 while (!seen.toString().contains("hello from the console") && System.nanoTime() < deadline) {
-                    if (LibC.poll(t.num(), LibC.POLLIN, 500) != 0) {
-                        int n = Terminal.read(t.num(), buf);
+                    if (LibC.poll(t, LibC.POLLIN, 500) != 0) {
+                        int n = Terminal.read(t, buf);
                         seen.append(new String(buf, 0, n, StandardCharsets.US_ASCII));
                     }
                 }

@@ -1,5 +1,6 @@
 package org.jvmd.vmm;
 
+import org.jvmd.virtio.net.TunFlags;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -169,7 +170,7 @@ class VmmNetLabTest {
                 assertTrue(on < tunscaps.size() - 1, "TUNSCAP with TSO, then a later one: " + tunscaps);
                 Tunscap first = tunscaps.get(on);
                 assertTrue(first.caps().getCsum() && first.caps().getTso4() && first.caps().getTso6(), tunscaps.toString());
-                assertEquals(Tap.TUN_F_CSUM | Tap.TUN_F_TSO4 | Tap.TUN_F_TSO6 | (first.caps().getEcn() ? Tap.TUN_F_TSO_ECN : 0),
+                assertEquals(TunFlags.CSUM | TunFlags.TSO4 | TunFlags.TSO6 | (first.caps().getEcn() ? TunFlags.TSO_ECN : 0),
                         first.caps().getTunFlags(), tunscaps.toString());
                 assertTrue(first.applied() && first.tapTso().equals("on"), tunscaps.toString());
                 Tunscap last = tunscaps.get(tunscaps.size() - 1);

@@ -120,8 +120,8 @@ public final class BlkSim implements AutoCloseable {
         }
         wake = EventFd.create(true);
         epoll = new Epoll(4);
-        epoll.add(wake.fd().num(), LibC.EPOLLIN | LibC.EPOLLET, WAKE);
-        epoll.add(calls[QUEUE_VECTOR].fd().num(), LibC.EPOLLIN | LibC.EPOLLET, CALL);
+        epoll.add(wake.fd(), LibC.EPOLLIN | LibC.EPOLLET, WAKE);
+        epoll.add(calls[QUEUE_VECTOR].fd(), LibC.EPOLLIN | LibC.EPOLLET, CALL);
         spawnVioblk();
         layOutQueue();
         negotiate();

@@ -176,7 +176,7 @@ public final class GuestSim implements AutoCloseable {
         try {
             guestTap.setOffload(flags);
         } catch (SysException e) {
-            if (e.errno() != Errno.EINVAL || (flags & (Tap.TUN_F_USO4 | Tap.TUN_F_USO6)) == 0) {
+            if (e.errno() != Errno.EINVAL || (flags & (TunFlags.USO4 | TunFlags.USO6)) == 0) {
                 throw e;
             }
             // a kernel before 6.2 knows no USO: the guest then does not ack HOST_USO
@@ -202,21 +202,21 @@ public final class GuestSim implements AutoCloseable {
         if (!has(acked, CSUM)) {
             return 0;
         }
-        int f = Tap.TUN_F_CSUM;
+        int f = TunFlags.CSUM;
         if (has(acked, HOST_TSO4)) {
-            f |= Tap.TUN_F_TSO4;
+            f |= TunFlags.TSO4;
         }
         if (has(acked, HOST_TSO6)) {
-            f |= Tap.TUN_F_TSO6;
+            f |= TunFlags.TSO6;
         }
-        if (has(acked, HOST_ECN) && (f & (Tap.TUN_F_TSO4 | Tap.TUN_F_TSO6)) != 0) {
-            f |= Tap.TUN_F_TSO_ECN;
+        if (has(acked, HOST_ECN) && (f & (TunFlags.TSO4 | TunFlags.TSO6)) != 0) {
+            f |= TunFlags.TSO_ECN;
         }
         if (has(acked, HOST_UFO)) {
-            f |= Tap.TUN_F_UFO;
+            f |= TunFlags.UFO;
         }
         if (has(acked, HOST_USO)) {
-            f |= Tap.TUN_F_USO4 | Tap.TUN_F_USO6;
+            f |= TunFlags.USO4 | TunFlags.USO6;
         }
         return f;
     }
@@ -366,10 +366,10 @@ public final class GuestSim implements AutoCloseable {
         }
         send(ToVionet.newBuilder().setDriverOk(DriverOk.getDefaultInstance()).build());
         awaitTunCapabilities(tunscapsBefore + 1, 20_000);
-        rx = new RxPath(rxq, mem, guestTap, kicks[RX_QUEUE].fd().num(), calls[RX_VECTOR].fd().num(), rxLayout(),
+        rx = new RxPath(rxq, mem, guestTap, kicks[RX_QUEUE].fd(), calls[RX_VECTOR].fd(), rxLayout(),
                 rxBuffers, o.mergeableBufferSize, acked);
         rx.fill();
-        tx = new TxPath(txq, mem, guestTap, kicks[TX_QUEUE].fd().num(), calls[TX_VECTOR].fd().num(), txBuffers,
+        tx = new TxPath(txq, mem, guestTap, kicks[TX_QUEUE].fd(), calls[TX_VECTOR].fd(), txBuffers,
                 TX_BUFFER, o.txSplitHeader, indirect(), new FaultFrames(mem, mac));
         rxThread = Thread.ofPlatform().name("guest-sim-rx").start(rx);
         txThread = Thread.ofPlatform().name("guest-sim-tx").start(tx);

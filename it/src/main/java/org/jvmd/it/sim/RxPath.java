@@ -10,6 +10,7 @@ import static org.jvmd.virtio.net.VirtioNetFeatures.GUEST_USO6;
 import static org.jvmd.virtio.net.VirtioNetFeatures.has;
 
 import org.jvmd.sys.EventFd;
+import org.jvmd.sys.Fd;
 import org.jvmd.sys.IoVec;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.MappedGuestMemory;
@@ -55,8 +56,8 @@ final class RxPath extends SimPath {
     private final DriverQueue q;
     private final MappedGuestMemory mem;
     private final Tap tap;
-    private final int kickFd;
-    private final int callFd;
+    private final Fd kickFd;
+    private final Fd callFd;
     private final Layout layout;
     private final int bufLen;
     private final long[] buffers;
@@ -86,7 +87,7 @@ final class RxPath extends SimPath {
     volatile long deviceErrors;
     private volatile String firstDeviceError;
 
-    RxPath(DriverQueue q, MappedGuestMemory mem, Tap tap, int kickFd, int callFd, Layout layout,
+    RxPath(DriverQueue q, MappedGuestMemory mem, Tap tap, Fd kickFd, Fd callFd, Layout layout,
            long[] buffers, int bufLen, long ackedFeatures) throws SysException {
         super("receive");
         this.q = q;
@@ -131,8 +132,8 @@ final class RxPath extends SimPath {
 
     @Override
     protected void loop() throws SysException, GuestFault {
-        epoll.add(callFd, LibC.EPOLLIN | EPOLLET, CALL);
-        epoll.add(wake.fd().num(), LibC.EPOLLIN, WAKE);
+        epoll.add(callFd, LibC.EPOLLIN | LibC.EPOLLET, CALL);
+        epoll.add(wake.fd(), LibC.EPOLLIN, WAKE);
         while (!stop) {
             q.disableInterrupts();   // NAPI: no interrupts while polling
             drain();

@@ -10,12 +10,6 @@ import org.jvmd.virtio.GuestFault;
  * the stop flag and the failure that ended the loop.
  */
 abstract class SimPath implements Runnable {
-    /**
-     * EPOLLET (epoll_ctl(2)): the call eventfds (interrupts) are watched edge-triggered.
-     * Every write to an eventfd wakes its waiters, so each interrupt is reported once without
-     * a read(2) to reset the counter (a 64-bit counter that one write at a time never fills).
-     */
-    static final int EPOLLET = 1 << 31;
     protected final EventFd wake;
     protected final Epoll epoll;
     protected volatile boolean stop;

@@ -5,6 +5,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.EventFd;
+import org.jvmd.sys.Fd;
 import org.jvmd.sys.IoVec;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.MappedGuestMemory;
@@ -37,8 +38,8 @@ final class TxPath extends SimPath {
     private final DriverQueue q;
     private final MappedGuestMemory mem;
     private final Tap tap;
-    private final int kickFd;
-    private final int callFd;
+    private final Fd kickFd;
+    private final Fd callFd;
     private final int bufSize;
     private final boolean split;
     private final boolean indirect;
@@ -70,7 +71,7 @@ final class TxPath extends SimPath {
     /**
      * @param buffers guest-physical addresses of the transmit buffers, each {@code bufSize} bytes
      */
-    TxPath(DriverQueue q, MappedGuestMemory mem, Tap tap, int kickFd, int callFd, long[] buffers,
+    TxPath(DriverQueue q, MappedGuestMemory mem, Tap tap, Fd kickFd, Fd callFd, long[] buffers,
            int bufSize, boolean split, boolean indirect, FaultFrames faultFrames) throws SysException {
         super("transmit");
         this.q = q;
@@ -100,10 +101,10 @@ final class TxPath extends SimPath {
 
     @Override
     protected void loop() throws SysException, GuestFault {
-        int tapFd = tap.fd().num();
+        Fd tapFd = tap.fd();
         epoll.add(tapFd, LibC.EPOLLIN, TAP);
-        epoll.add(callFd, LibC.EPOLLIN | EPOLLET, CALL);
-        epoll.add(wake.fd().num(), LibC.EPOLLIN, WAKE);
+        epoll.add(callFd, LibC.EPOLLIN | LibC.EPOLLET, CALL);
+        epoll.add(wake.fd(), LibC.EPOLLIN, WAKE);
         q.disableInterrupts();
         boolean tapArmed = true;
         boolean irqOn = false;

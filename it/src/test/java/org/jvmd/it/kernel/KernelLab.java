@@ -2,6 +2,8 @@ package org.jvmd.it.kernel;
 
 import static org.jvmd.testkit.Shell.sh;
 
+import org.jvmd.virtio.net.TunFlags;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,8 +37,8 @@ final class KernelLab implements AutoCloseable {
     static final byte[] PEER6 = ip("fd00:6a76:1::2");
 
     /** Every offload a tap reader can take, USO included (Linux 6.2+). */
-    static final int ALL_OFFLOADS = Tap.TUN_F_CSUM | Tap.TUN_F_TSO4 | Tap.TUN_F_TSO6 | Tap.TUN_F_TSO_ECN
-        | Tap.TUN_F_USO4 | Tap.TUN_F_USO6;
+    static final int ALL_OFFLOADS = TunFlags.CSUM | TunFlags.TSO4 | TunFlags.TSO6 | TunFlags.TSO_ECN
+        | TunFlags.USO4 | TunFlags.USO6;
 
     final String tx;
     final String fw;
@@ -108,14 +110,14 @@ final class KernelLab implements AutoCloseable {
             tap.setOffload(ALL_OFFLOADS);
             return ALL_OFFLOADS;
         } catch (SysException e) {
-            int noUso = ALL_OFFLOADS & ~(Tap.TUN_F_USO4 | Tap.TUN_F_USO6);
+            int noUso = ALL_OFFLOADS & ~(TunFlags.USO4 | TunFlags.USO6);
             tap.setOffload(noUso);
             return noUso;
         }
     }
 
     boolean uso() {
-        return (wireOffloads & Tap.TUN_F_USO4) != 0;
+        return (wireOffloads & TunFlags.USO4) != 0;
     }
 
     private TapPort port(String ns, String name) throws Exception {

@@ -469,15 +469,15 @@ class KernelTestVectorsTest {
         byte[] peer = v6 ? KernelLab.PEER6 : KernelLab.PEER4;
         Netns.call(lab.tx, () -> {
             try (Fd s = LibC.socket(v6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0)) {
-                LibC.connect(s.num(), new InetSocketAddress(InetAddress.getByAddress(peer), USO_PORT));
+                LibC.connect(s, new InetSocketAddress(InetAddress.getByAddress(peer), USO_PORT));
                 NativeBuffer buf = new NativeBuffer(STREAM.length);
                 buf.put(0, STREAM, 0, STREAM.length);
                 IoVec iov = new IoVec(1);
                 for (int[] send : sends) {
-                    LibC.setsockopt(s.num(), LibC.SOL_UDP, LibC.UDP_SEGMENT, send[0]);
+                    LibC.setsockopt(s, LibC.SOL_UDP, LibC.UDP_SEGMENT, send[0]);
                     iov.clear();
                     iov.add(buf, 0, send[1]);
-                    assertEquals(send[1], LibC.writev(s.num(), iov));
+                    assertEquals(send[1], LibC.writev(s, iov));
                 }
             }
             return null;

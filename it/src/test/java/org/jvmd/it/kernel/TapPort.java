@@ -49,7 +49,7 @@ final class TapPort implements AutoCloseable {
             if (left <= 0) {
                 return null;
             }
-            LibC.poll(tap.fd().num(), LibC.POLLIN, (int) Math.min(left, 100));
+            LibC.poll(tap.fd(), LibC.POLLIN, (int) Math.min(left, 100));
         }
     }
 

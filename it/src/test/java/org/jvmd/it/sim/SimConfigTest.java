@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
-import org.jvmd.sys.Tap;
 import org.jvmd.virtio.net.TunFlags;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 import org.junit.jupiter.api.Test;
@@ -33,8 +32,8 @@ class SimConfigTest {
     @Test
     void guestTapOffloadsFollowTheHostFeaturesTheDriverAcked() {
         int on = GuestSim.guestTapFlags(SimOptions.DEVICE_FEATURES);
-        assertEquals(Tap.TUN_F_CSUM | Tap.TUN_F_TSO4 | Tap.TUN_F_TSO6 | Tap.TUN_F_TSO_ECN | Tap.TUN_F_USO4
-                | Tap.TUN_F_USO6, on);
+        assertEquals(TunFlags.CSUM | TunFlags.TSO4 | TunFlags.TSO6 | TunFlags.TSO_ECN | TunFlags.USO4
+                | TunFlags.USO6, on);
         assertEquals(0, GuestSim.guestTapFlags(new SimOptions().guestOffloads(false).driverFeatures()));
     }
 

@@ -31,7 +31,7 @@ public final class Irqfds {
             return;
         }
         try {
-            EventFd.signal(fd.num(), 1);
+            EventFd.signal(fd, 1);
         } catch (SysException e) {
             if (!warned[vector]) {
                 warned[vector] = true;

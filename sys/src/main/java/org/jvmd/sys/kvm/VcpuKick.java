@@ -67,9 +67,7 @@ public final class VcpuKick {
             } catch (Throwable t) {
                 throw Native.rethrow(t);
             }
-            if (r < 0) {
-                throw new SysException("sigaction(SIGRTMIN+3)", Native.errno(st));
-            }
+            Native.check(r, st, "sigaction(SIGRTMIN+3)");
         }
         installed = true;
     }

@@ -6,6 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.Ioctls;
 import org.jvmd.sys.LibC;
@@ -154,12 +155,12 @@ public final class VmFd implements AutoCloseable {
     }
 
     /** KVM_IRQFD: a write to {@code eventfd} raises (edge) GSI {@code gsi}. */
-    public void irqfd(int eventfd, int gsi) throws SysException {
-        irqfd(eventfd, gsi, 0);
+    public void irqfd(EventFd eventfd, int gsi) throws SysException {
+        irqfd(eventfd.fd().num(), gsi, 0);
     }
 
-    public void irqfdDeassign(int eventfd, int gsi) throws SysException {
-        irqfd(eventfd, gsi, IRQFD_FLAG_DEASSIGN);
+    public void irqfdDeassign(EventFd eventfd, int gsi) throws SysException {
+        irqfd(eventfd.fd().num(), gsi, IRQFD_FLAG_DEASSIGN);
     }
 
     private void irqfd(int eventfd, int gsi, int flags) throws SysException {
@@ -177,12 +178,13 @@ public final class VmFd implements AutoCloseable {
      * {@code addr} (a port if {@code pio}) signals {@code eventfd} instead of exiting;
      * with {@code datamatch} non-null only writes of that value do.
      */
-    public void ioeventfd(int eventfd, long addr, int len, boolean pio, Long datamatch) throws SysException {
-        ioeventfd(eventfd, addr, len, pio, datamatch, false);
+    public void ioeventfd(EventFd eventfd, long addr, int len, boolean pio, Long datamatch) throws SysException {
+        ioeventfd(eventfd.fd().num(), addr, len, pio, datamatch, false);
     }
 
-    public void ioeventfdDeassign(int eventfd, long addr, int len, boolean pio, Long datamatch) throws SysException {
-        ioeventfd(eventfd, addr, len, pio, datamatch, true);
+    public void ioeventfdDeassign(EventFd eventfd, long addr, int len, boolean pio, Long datamatch)
+            throws SysException {
+        ioeventfd(eventfd.fd().num(), addr, len, pio, datamatch, true);
     }
 
     private void ioeventfd(int eventfd, long addr, int len, boolean pio, Long datamatch, boolean deassign)

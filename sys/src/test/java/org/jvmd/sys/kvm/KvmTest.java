@@ -147,14 +147,14 @@ class KvmTest {
     @Test
     void ioeventfdSwallowsTheWriteAndSignalsTheEventfd() throws Exception {
         try (TinyVm t = new TinyVm(true); EventFd ev = EventFd.create(true)) {
-            t.vm.ioeventfd(ev.fd().num(), 0x5000, 2, true, null);
+            t.vm.ioeventfd(ev, 0x5000, 2, true, null);
             // mov dx,0x5000; mov ax,7; out dx,ax; mov dx,0x5002; out dx,ax; out 0xf4,al (done)
             t.load(TinyVm.CODE, GuestCode.hex("ba0050 b80700 ef ba0250 ef e6f4"));
             t.realMode(TinyVm.CODE);
             assertEquals(VcpuFd.EXIT_IO, t.vcpu.run());
             assertEquals(0x5002, t.vcpu.ioPort(), "the write to 0x5000 did not exit");
             assertEquals(1, ev.read());
-            t.vm.ioeventfdDeassign(ev.fd().num(), 0x5000, 2, true, null);
+            t.vm.ioeventfdDeassign(ev, 0x5000, 2, true, null);
         }
     }
 
@@ -241,10 +241,10 @@ class KvmTest {
                     new GsiRoute.Irqchip(4, GsiRoute.PIC_MASTER, 4),
                     new GsiRoute.Irqchip(4, GsiRoute.IOAPIC, 4),
                     new GsiRoute.Msi(24, 0xFEE0_0000L, 0x41)));
-            t.vm.irqfd(call.fd().num(), 24);
+            t.vm.irqfd(call, 24);
             t.vm.irqLine(4, true);
             t.vm.irqLine(4, false);
-            t.vm.irqfdDeassign(call.fd().num(), 24);
+            t.vm.irqfdDeassign(call, 24);
             assertThrows(IllegalArgumentException.class, () -> new GsiRoute.Irqchip(1, GsiRoute.PIC_SLAVE, 8));
         }
     }

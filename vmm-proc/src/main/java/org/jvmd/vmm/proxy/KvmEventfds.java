@@ -106,7 +106,7 @@ public final class KvmEventfds implements MsixTable.VectorListener, PciDevice.Ba
         if (kickBase != PciDevice.UNMAPPED) {
             for (int q = 0; q < kicks.size(); q++) {
                 try {
-                    vm.ioeventfdDeassign(kicks.get(q).fd().num(), kickBase + transport.notifyOffset(q), ANY_LENGTH,
+                    vm.ioeventfdDeassign(kicks.get(q), kickBase + transport.notifyOffset(q), ANY_LENGTH,
                             false, null);
                 } catch (SysException e) {
                     failed("ioeventfd removal for queue " + q, e);
@@ -117,7 +117,7 @@ public final class KvmEventfds implements MsixTable.VectorListener, PciDevice.Ba
         if (newBase != PciDevice.UNMAPPED) {
             for (int q = 0; q < kicks.size(); q++) {
                 try {
-                    vm.ioeventfd(kicks.get(q).fd().num(), newBase + transport.notifyOffset(q), ANY_LENGTH, false, null);
+                    vm.ioeventfd(kicks.get(q), newBase + transport.notifyOffset(q), ANY_LENGTH, false, null);
                 } catch (SysException e) {
                     failed("ioeventfd for queue " + q, e); // kicks then take the slow path through the transport
                 }
@@ -145,7 +145,7 @@ public final class KvmEventfds implements MsixTable.VectorListener, PciDevice.Ba
             if (closed) {
                 return;
             }
-            int fd = calls.get(v).fd().num();
+            EventFd fd = calls.get(v);
             try {
                 if (deliverable) {
                     if (gsi[v] < 0) {
@@ -200,7 +200,7 @@ public final class KvmEventfds implements MsixTable.VectorListener, PciDevice.Ba
         for (int v = 0; v < gsi.length; v++) {
             try {
                 if (assigned[v]) {
-                    vm.irqfdDeassign(calls.get(v).fd().num(), gsi[v]);
+                    vm.irqfdDeassign(calls.get(v), gsi[v]);
                     assigned[v] = false;
                 }
             } catch (SysException e) {

@@ -109,7 +109,7 @@ class VioblkProxyTest {
 
     /** The name of the file behind {@code fd}. */
     private static String fileName(Fd fd) throws Exception {
-        return Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd.num())).getFileName().toString();
+        return Files.readSymbolicLink(fd.procPath()).getFileName().toString();
     }
 
     @Test
@@ -134,8 +134,8 @@ class VioblkProxyTest {
         assertEquals(VirtioBlk.DEVICE_TYPE, proxy.deviceType());
 
         proxy.queueNotify(0); // a kick that reached the transport goes to the eventfd vioblk waits on
-        assertEquals(1, EventFd.read(peer.fd(FdRole.FD_KICK, 0).num()));
-        EventFd.signal(peer.fd(FdRole.FD_CALL, 1).num(), 2); // vioblk's interrupt reaches the fd KVM would watch
+        assertEquals(1, EventFd.read(peer.fd(FdRole.FD_KICK, 0)));
+        EventFd.signal(peer.fd(FdRole.FD_CALL, 1), 2); // vioblk's interrupt reaches the fd KVM would watch
         assertEquals(2, proxy.calls().get(1).read());
     }
 

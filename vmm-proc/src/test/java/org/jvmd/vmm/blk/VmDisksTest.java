@@ -35,7 +35,7 @@ class VmDisksTest {
     }
 
     private static String name(Fd fd) throws IOException {
-        return Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd.num())).getFileName().toString();
+        return Files.readSymbolicLink(fd.procPath()).getFileName().toString();
     }
 
     /** Sends a StartVm for {@code disks} carrying {@code slots} (one file each), and receives it. */

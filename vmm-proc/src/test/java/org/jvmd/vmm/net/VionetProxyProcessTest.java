@@ -133,7 +133,7 @@ class VionetProxyProcessTest {
             byte[] reply = null;
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(T);
             while (reply == null && System.nanoTime() < deadline) {
-                LibC.poll(rxCall.fd().num(), LibC.POLLIN, 200);
+                LibC.poll(rxCall.fd(), LibC.POLLIN, 200);
                 rxCall.read();
                 for (int head; (head = rx.reap()) != DriverQueue.NONE; ) {
                     byte[] f = new byte[rx.usedLen()];

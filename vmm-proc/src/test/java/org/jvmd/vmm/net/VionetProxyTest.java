@@ -120,9 +120,9 @@ class VionetProxyTest {
         assertEquals(3, proxy.queueCount());
 
         proxy.queueNotify(1); // a kick that reached the transport goes to the same eventfd vionet waits on
-        assertEquals(1, EventFd.read(peer.fd(FdRole.FD_KICK, 1).num()));
-        assertEquals(0, EventFd.read(peer.fd(FdRole.FD_KICK, 0).num()));
-        EventFd.signal(peer.fd(FdRole.FD_CALL, 3).num(), 2); // vionet's interrupt reaches the fd KVM would watch
+        assertEquals(1, EventFd.read(peer.fd(FdRole.FD_KICK, 1)));
+        assertEquals(0, EventFd.read(peer.fd(FdRole.FD_KICK, 0)));
+        EventFd.signal(peer.fd(FdRole.FD_CALL, 3), 2); // vionet's interrupt reaches the fd KVM would watch
         assertEquals(2, proxy.calls().get(3).read());
     }
 

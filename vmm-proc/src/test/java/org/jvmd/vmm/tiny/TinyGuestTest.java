@@ -174,15 +174,15 @@ class TinyGuestTest {
             }
         } while (!m.hasDriverOk());
         Fd kick = peer.fd(FdRole.FD_KICK, 0);
-        short revents = LibC.poll(kick.num(), LibC.POLLIN, (int) TIMEOUT_MS);
+        short revents = LibC.poll(kick, LibC.POLLIN, (int) TIMEOUT_MS);
         if ((revents & LibC.POLLIN) == 0) {
             throw new AssertionError("no kick on queue 0's eventfd");
         }
-        EventFd.read(kick.num());
+        EventFd.read(kick);
         mem.writeInt(TinyGuest.USED + 4, 0); // used.ring[0].id: descriptor 0
         mem.writeInt(TinyGuest.USED + 8, TinyGuest.BUF_LEN); // used.ring[0].len
         mem.writeShortRelease(TinyGuest.USED + 2, (short) 1); // used.idx
-        EventFd.signal(peer.fd(FdRole.FD_CALL, vector).num(), 1);
+        EventFd.signal(peer.fd(FdRole.FD_CALL, vector), 1);
     }
 
     static String hex(List<Long> values) {
