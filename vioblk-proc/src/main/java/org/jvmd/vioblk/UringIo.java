@@ -106,7 +106,7 @@ final class UringIo implements Vioblk.Submitter {
         boolean async = Boolean.parseBoolean(System.getProperty(ASYNC_PROPERTY, Boolean.toString(DEFAULT_ASYNC)));
         IoUring ring;
         try {
-            ring = IoUring.confined(ENTRIES, new int[] {raw.fd().num()}, wake.fd().num(),
+            ring = IoUring.confined(ENTRIES, java.util.List.of(raw.fd()), wake.fd(),
                     new int[] {IoUring.OP_READV, IoUring.OP_WRITEV}, IoUring.SQE_ASYNC);
         } catch (SysException e) {
             why.append(e.getMessage());   // ENOSYS, EPERM (a container's filter), EINVAL (no R_DISABLED/restrictions)
@@ -122,7 +122,7 @@ final class UringIo implements Vioblk.Submitter {
      * Returns what was seen, for the log.
      */
     String checkConfined() {
-        int nop = ring.probeRefused(IoUring.OP_NOP, wake.fd().num());
+        int nop = ring.probeRefused(IoUring.OP_NOP, wake.fd());
         long setup = IoUring.trySetup();
         if (nop != -Errno.EACCES || setup >= 0) {
             throw new IllegalStateException("io_uring not confined: a forbidden NOP completed with " + nop

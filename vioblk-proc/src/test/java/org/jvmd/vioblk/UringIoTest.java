@@ -127,7 +127,7 @@ class UringIoTest {
                 v.kick();
                 uring.flush();
             }
-            LibC.poll(done.fd().num(), LibC.POLLIN, 100);
+            LibC.poll(done.fd(), LibC.POLLIN, 100);
             done.read();
             int n = pool.drain(v::complete) + uring.drain(v::complete);
             if (n > 0) {

@@ -11,6 +11,7 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
+import java.util.List;
 import java.nio.file.Path;
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.Fd;
@@ -134,19 +135,19 @@ public final class IoUring implements AutoCloseable {
 
     /**
      * A ring of {@code entries} SQ entries (CQ twice that), started disabled; registers
-     * {@code files} as its fixed files (index i is {@code files[i]}) and {@code eventFd}
-     * (if &ge; 0) as its completion eventfd; allows only {@code opcodes}, with the SQE
+     * {@code files} as its fixed files (index i is {@code files.get(i)}) and {@code eventFd}
+     * (if not null) as its completion eventfd; allows only {@code opcodes}, with the SQE
      * flags {@code allowedFlags} on top of the required IOSQE_FIXED_FILE; no register
      * opcode; then enables it. Fails (closing what it made) if the kernel has no io_uring
      * or no restrictions (a kernel older than 5.10: EINVAL on R_DISABLED).
      */
-    public static IoUring confined(int entries, int[] files, int eventFd, int[] opcodes, int allowedFlags)
+    public static IoUring confined(int entries, List<Fd> files, Fd eventFd, int[] opcodes, int allowedFlags)
             throws SysException {
         IoUring ring = setup(entries, SETUP_R_DISABLED | SETUP_CQSIZE | SETUP_CLAMP);
         try {
-            ring.register(REGISTER_FILES, files, "io_uring_register(REGISTER_FILES)");
-            if (eventFd >= 0) {
-                ring.register(REGISTER_EVENTFD, new int[] {eventFd}, "io_uring_register(REGISTER_EVENTFD)");
+            ring.register(REGISTER_FILES, files.stream().mapToInt(Fd::num).toArray(), "io_uring_register(REGISTER_FILES)");
+            if (eventFd != null) {
+                ring.register(REGISTER_EVENTFD, new int[] {eventFd.num()}, "io_uring_register(REGISTER_EVENTFD)");
             }
             ring.restrict(opcodes, allowedFlags);
             ring.register(REGISTER_ENABLE_RINGS, null, "io_uring_register(ENABLE_RINGS)");
@@ -307,6 +308,11 @@ public final class IoUring implements AutoCloseable {
      * -EACCES (the restrictions refuse it before it runs). Reaps every completion posted
      * before it too, so call it with nothing else in flight.
      */
+    public int probeRefused(int opcode, Fd fd) {
+        return probeRefused(opcode, fd.num());
+    }
+
+    /** {@link #probeRefused(int, Fd)} with a raw descriptor number (AT_FDCWD, -1, ...). */
     public int probeRefused(int opcode, int rawFd) {
         rings.prepare(opcode, 0, rawFd, 0, 0, 0, PROBE);
         rings.publish();

@@ -43,7 +43,7 @@ class IoUringTest {
         file = LibC.open(p.toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
         other = LibC.open(dir.resolve("other").toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
         done = EventFd.create(true);
-        ring = IoUring.confined(8, new int[] {file.num()}, done.fd().num(),
+        ring = IoUring.confined(8, java.util.List.of(file), done.fd(),
                 new int[] {IoUring.OP_READV, IoUring.OP_WRITEV}, IoUring.SQE_ASYNC);
     }
 
@@ -109,8 +109,8 @@ class IoUringTest {
 
     @Test
     void anOpcodeNotAllowedIsRefused() {
-        assertEquals(-Errno.EACCES, ring.probeRefused(IoUring.OP_NOP, file.num()));
-        assertEquals(-Errno.EACCES, ring.probeRefused(IoUring.OP_FSYNC, file.num()));
+        assertEquals(-Errno.EACCES, ring.probeRefused(IoUring.OP_NOP, file));
+        assertEquals(-Errno.EACCES, ring.probeRefused(IoUring.OP_FSYNC, file));
         assertEquals(-Errno.EACCES, ring.probeRefused(IoUring.OP_OPENAT, -100));
     }
 
