@@ -8,7 +8,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A network namespace a test made ({@code /run/netns/NAME}), with its loopback up; given to
  * tests by {@link NetnsTest}. To open a socket or a tap inside it, run the code on a thread
- * that entered it ({@code org.jvmd.sys.Netns.call(ns.name(), ...)}).
+ * that entered it ({@code org.jvmd.sys.net.Netns.call(ns.name(), ...)}).
  */
 public final class NetNs implements AutoCloseable {
     private static final AtomicInteger SEQ = new AtomicInteger();

@@ -7,9 +7,9 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
-import org.jvmd.sys.Netns;
 import org.jvmd.sys.SysException;
-import org.jvmd.sys.Tap;
+import org.jvmd.sys.net.Netns;
+import org.jvmd.sys.net.Tap;
 import org.jvmd.testkit.NetNs;
 
 /**

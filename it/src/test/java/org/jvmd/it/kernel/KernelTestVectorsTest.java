@@ -27,7 +27,7 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.IoVec;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.NativeBuffer;
-import org.jvmd.sys.Netns;
+import org.jvmd.sys.net.Netns;
 import org.jvmd.testkit.NetNs;
 import org.jvmd.testkit.NetnsTest;
 import org.jvmd.virtio.net.FrameHeaders;
