@@ -10,7 +10,7 @@ import java.util.logging.Logger;
 import org.jvmd.proto.FrameException;
 import org.jvmd.proto.Request;
 import org.jvmd.proto.Response;
-import org.jvmd.sys.ControlSocket;
+import org.jvmd.sys.ipc.ControlSocket;
 import org.jvmd.vmd.config.Caller;
 
 /**

@@ -7,7 +7,7 @@ import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
-import org.jvmd.sys.Syslog;
+import org.jvmd.sys.proc.Syslog;
 
 /**
  * vmd's log.c: in the foreground ({@code -d}) lines go to stderr, else to syslog (daemon

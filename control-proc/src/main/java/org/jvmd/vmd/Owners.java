@@ -1,6 +1,6 @@
 package org.jvmd.vmd;
 
-import org.jvmd.sys.Users;
+import org.jvmd.sys.proc.Users;
 
 /** An owner as vmctl prints it (print_vm_info): {@code user}, or {@code user:group} with a group. */
 public final class Owners {

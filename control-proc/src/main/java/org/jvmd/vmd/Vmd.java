@@ -14,11 +14,11 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.jvmd.proto.ResetRequest;
-import org.jvmd.sys.ControlSocket;
-import org.jvmd.sys.Role;
-import org.jvmd.sys.Shed;
-import org.jvmd.sys.Users;
-import org.jvmd.sys.SdNotify;
+import org.jvmd.sys.ipc.ControlSocket;
+import org.jvmd.sys.proc.Role;
+import org.jvmd.sys.proc.SdNotify;
+import org.jvmd.sys.proc.Shed;
+import org.jvmd.sys.proc.Users;
 import org.jvmd.vmd.config.Caller;
 import org.jvmd.vmd.config.Config;
 import org.jvmd.vmd.config.ConfigEnvironment;
@@ -334,10 +334,10 @@ public final class Vmd implements Control.Daemon {
                 continue;
             }
             try {
-                if (!org.jvmd.sys.NetIf.exists(sw.ifname())) {
-                    org.jvmd.sys.NetIf.addBridge(sw.ifname());
+                if (!org.jvmd.sys.net.NetIf.exists(sw.ifname())) {
+                    org.jvmd.sys.net.NetIf.addBridge(sw.ifname());
                 }
-                org.jvmd.sys.NetIf.setUp(sw.ifname(), sw.up());
+                org.jvmd.sys.net.NetIf.setUp(sw.ifname(), sw.up());
             } catch (IOException | RuntimeException e) {
                 LOG.warning("switch " + sw.name() + ": " + e.getMessage());
             }

@@ -17,7 +17,7 @@ import net.jqwik.api.lifecycle.BeforeContainer;
 import org.jvmd.proto.Request;
 import org.jvmd.proto.Response;
 import org.jvmd.proto.StatusRequest;
-import org.jvmd.sys.ControlSocket;
+import org.jvmd.sys.ipc.ControlSocket;
 import org.jvmd.vmd.config.Caller;
 import org.jvmd.vmd.config.ConfigEnvironment;
 import org.jvmd.vmd.config.ConfigParser;

@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 import org.jvmd.proto.Request;
 import org.jvmd.proto.Response;
 import org.jvmd.proto.StatusRequest;
-import org.jvmd.sys.ControlSocket;
+import org.jvmd.sys.ipc.ControlSocket;
 import org.jvmd.vmd.config.Caller;
 import org.jvmd.vmd.config.ConfigEnvironment;
 import org.jvmd.vmd.config.ConfigParser;

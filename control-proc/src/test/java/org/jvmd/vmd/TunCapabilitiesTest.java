@@ -11,7 +11,7 @@ import java.util.Map;
 import org.jvmd.proto.Termination;
 import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
-import org.jvmd.sys.Netns;
+import org.jvmd.sys.net.Netns;
 import org.jvmd.vmd.config.ConfigEnvironment;
 import org.jvmd.vmd.config.ConfigParser;
 import org.jvmd.vmd.config.EtcAccounts;

@@ -62,7 +62,7 @@ class VmdStartTest {
     void vmdStartsVmmProcFromItsRoleRowAsTheScriptsDo() {
         java.util.List<String> cmd = VmmLauncher.spawner("web").classpath("vmm.jar").aotCacheDir(null).command();
         java.util.List<String> expected = new java.util.ArrayList<>(java.util.List.of(cmd.get(0)));
-        expected.addAll(org.jvmd.sys.Role.VMM.allJvmOptions()); // what scripts/bench-boot and aot-cache read
+        expected.addAll(org.jvmd.sys.proc.Role.VMM.allJvmOptions()); // what scripts/bench-boot and aot-cache read
         expected.addAll(java.util.List.of("-cp", "vmm.jar", "org.jvmd.vmm.VmmMain"));
         assertEquals(expected, cmd);
     }

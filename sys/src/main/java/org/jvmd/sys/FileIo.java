@@ -8,6 +8,7 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.nio.ByteBuffer;
+import org.jvmd.sys.memory.MappedGuestMemory;
 
 /**
  * The file calls a disk image needs (vioblk-proc's raw backend): positional vectored I/O

@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import org.jvmd.sys.memory.MappedGuestMemory;
 
 /**
  * A reusable {@code struct iovec} array for readv/writev. Filled per call with

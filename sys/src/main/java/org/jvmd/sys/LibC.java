@@ -12,6 +12,7 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.net.InetSocketAddress;
+import org.jvmd.sys.proc.WaitStatus;
 
 /**
  * libc bindings, each named after its call. Every failure becomes a {@link SysException}

@@ -12,6 +12,8 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.memory.Memfd;
 
 /** preadv/pwritev between a file and mapped guest memory, fdatasync, fallocate, fstat, lseek. */
 class FileIoTest {

@@ -6,6 +6,8 @@ import com.sun.management.ThreadMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.memory.Memfd;
 
 /** The per-packet calls (writev/readv over guest memory, eventfd signal/read) allocate nothing. */
 class HotPathAllocationTest {

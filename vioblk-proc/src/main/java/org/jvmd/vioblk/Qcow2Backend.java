@@ -4,7 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import org.jvmd.qcow2.DiskImage;
 import org.jvmd.qcow2.ImageException;
-import org.jvmd.sys.MappedGuestMemory;
+import org.jvmd.sys.memory.MappedGuestMemory;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.blk.BlockError;
 import org.jvmd.virtio.blk.BlockIoException;

@@ -15,13 +15,13 @@ import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.ToVioblk;
 import org.jvmd.proto.VioblkInit;
 import org.jvmd.proto.VioblkReady;
-import org.jvmd.sys.Child;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Memfd;
-import org.jvmd.sys.Spawner;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.memory.Memfd;
+import org.jvmd.sys.proc.Child;
+import org.jvmd.sys.proc.Spawner;
 
 /**
  * The process tests' bench: a temporary directory with the empty root vioblk-proc is told to
@@ -100,7 +100,7 @@ final class VioblkBench implements AutoCloseable {
         EventFd config = EventFd.create(true);
         EventFd call = EventFd.create(true);
         owned.addAll(List.of(kick, config, call));
-        Child c = Spawner.role(org.jvmd.sys.Role.VIOBLK, TITLE).classpath(cp).jvmOptions(jvm.toArray(String[]::new))
+        Child c = Spawner.role(org.jvmd.sys.proc.Role.VIOBLK, TITLE).classpath(cp).jvmOptions(jvm.toArray(String[]::new))
                 .output(log).spawn();
         Disk d = new Disk(c, mem, kick, call, owned);
         started.add(d);

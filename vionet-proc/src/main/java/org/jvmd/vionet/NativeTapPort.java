@@ -2,9 +2,9 @@ package org.jvmd.vionet;
 
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.IoVec;
-import org.jvmd.sys.MappedGuestMemory;
 import org.jvmd.sys.NativeBuffer;
-import org.jvmd.sys.Tap;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.net.Tap;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.blk.GuestSpans;
 

@@ -7,15 +7,15 @@ import org.jvmd.proto.QueueReady;
 import org.jvmd.proto.ResetDone;
 import org.jvmd.proto.StatsReply;
 import org.jvmd.proto.ToVionet;
-import org.jvmd.sys.Channel;
 import org.jvmd.sys.Epoll;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.SysException;
-import org.jvmd.sys.Tap;
 import org.jvmd.sys.device.DeviceChannel;
 import org.jvmd.sys.device.Irqfds;
+import org.jvmd.sys.ipc.Channel;
+import org.jvmd.sys.net.Tap;
 import org.jvmd.virtio.RingLayout;
 import org.jvmd.virtio.device.Log;
 

@@ -10,14 +10,14 @@ import org.jvmd.proto.FromVionet;
 import org.jvmd.proto.Ready;
 import org.jvmd.proto.ToVionet;
 import org.jvmd.proto.VionetInit;
-import org.jvmd.sys.Channel;
 import org.jvmd.sys.Fd;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Received;
-import org.jvmd.sys.Role;
-import org.jvmd.sys.Shed;
-import org.jvmd.sys.Tap;
 import org.jvmd.sys.device.DeviceMain;
+import org.jvmd.sys.ipc.Channel;
+import org.jvmd.sys.ipc.Received;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.net.Tap;
+import org.jvmd.sys.proc.Role;
+import org.jvmd.sys.proc.Shed;
 import org.jvmd.virtio.device.Log;
 
 /**

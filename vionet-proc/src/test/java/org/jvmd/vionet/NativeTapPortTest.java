@@ -8,10 +8,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Memfd;
-import org.jvmd.sys.Netns;
-import org.jvmd.sys.Tap;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.memory.Memfd;
+import org.jvmd.sys.net.Netns;
+import org.jvmd.sys.net.Tap;
 import org.jvmd.virtio.blk.GuestSpans;
 
 /** The real tap port in a namespace this test creates: zero-copy writev from guest memory, cut frames detected. */

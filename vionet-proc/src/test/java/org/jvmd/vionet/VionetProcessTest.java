@@ -30,18 +30,18 @@ import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
 import org.jvmd.proto.ToVionet;
 import org.jvmd.proto.VionetInit;
-import org.jvmd.sys.Child;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Memfd;
-import org.jvmd.sys.Netns;
-import org.jvmd.sys.Received;
-import org.jvmd.sys.Spawner;
-import org.jvmd.sys.Tap;
-import org.jvmd.sys.Users;
-import org.jvmd.sys.WaitStatus;
+import org.jvmd.sys.ipc.Received;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.memory.Memfd;
+import org.jvmd.sys.net.Netns;
+import org.jvmd.sys.net.Tap;
+import org.jvmd.sys.proc.Child;
+import org.jvmd.sys.proc.Spawner;
+import org.jvmd.sys.proc.Users;
+import org.jvmd.sys.proc.WaitStatus;
 import org.jvmd.virtio.DriverQueue;
 import org.jvmd.virtio.Virtq;
 import org.jvmd.virtio.net.VirtioNetFeatures;
@@ -97,7 +97,7 @@ class VionetProcessTest {
                 EventFd kickTx = EventFd.create(false);
                 EventFd callRx = EventFd.create(true);
                 EventFd callTx = EventFd.create(true);
-                Child c = Spawner.role(org.jvmd.sys.Role.VIONET, "vm/test/vionet0").classpath(cp)
+                Child c = Spawner.role(org.jvmd.sys.proc.Role.VIONET, "vm/test/vionet0").classpath(cp)
                         .output(log).spawn()) {
             sh("ip", "-n", NS, "addr", "add", "100.64.60.1/24", "dev", "vn0");
             sh("ip", "-n", NS, "link", "set", "vn0", "up");

@@ -3,7 +3,7 @@ package org.jvmd.vmctl;
 import java.util.List;
 import org.jvmd.proto.VmState;
 import org.jvmd.proto.VmStatus;
-import org.jvmd.sys.Users;
+import org.jvmd.sys.proc.Users;
 
 /**
  * vmctl's print_vm_info: {@code "%5s %5s %5s %7s %7s %7s %12s %8s %s"} with ID PID VCPUS

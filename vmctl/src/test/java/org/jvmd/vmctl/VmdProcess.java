@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import org.jvmd.sys.ControlSocket;
+import org.jvmd.sys.ipc.ControlSocket;
 
 /**
  * A real vmd process (org.jvmd.vmd.Vmd -d) in a temporary directory with its own socket,

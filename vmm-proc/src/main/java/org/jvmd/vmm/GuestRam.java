@@ -4,10 +4,10 @@ import java.util.ArrayList;
 import java.util.List;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.FileIo;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Memfd;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.kvm.VmFd;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.memory.Memfd;
 import org.jvmd.virtio.GuestFault;
 
 /**

@@ -3,7 +3,7 @@ package org.jvmd.vmm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.lang.reflect.Modifier;
-import org.jvmd.sys.Role;
+import org.jvmd.sys.proc.Role;
 import org.jvmd.vmm.blk.VioblkProxy;
 import org.jvmd.vmm.net.VionetProxy;
 import org.junit.jupiter.api.Test;

@@ -22,10 +22,10 @@ import org.jvmd.proto.StatsRequest;
 import org.jvmd.proto.StopVm;
 import org.jvmd.proto.ToVmm;
 import org.jvmd.proto.VmConfig;
-import org.jvmd.sys.Child;
-import org.jvmd.sys.ChildFailedException;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
+import org.jvmd.sys.proc.Child;
+import org.jvmd.sys.proc.ChildFailedException;
 import org.jvmd.vmm.blk.VioblkProxy;
 import org.jvmd.vmm.boot.SyntheticBzImage;
 

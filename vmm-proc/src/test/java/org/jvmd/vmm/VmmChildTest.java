@@ -13,7 +13,7 @@ import org.jvmd.proto.PauseVm;
 import org.jvmd.proto.StopVm;
 import org.jvmd.proto.Termination;
 import org.jvmd.proto.UnpauseVm;
-import org.jvmd.sys.Received;
+import org.jvmd.sys.Fd;
 import org.jvmd.testkit.RequiresKvm;
 import org.jvmd.vmm.boot.SyntheticBzImage;
 import org.jvmd.proto.FdSlot;
@@ -21,13 +21,13 @@ import org.jvmd.proto.FromVmm;
 import org.jvmd.proto.StartVm;
 import org.jvmd.proto.ToVmm;
 import org.jvmd.proto.VmConfig;
-import org.jvmd.sys.Child;
-import org.jvmd.sys.ChildFailedException;
-import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
-import org.jvmd.sys.Spawner;
 import org.jvmd.sys.Terminal;
-import org.jvmd.sys.WaitStatus;
+import org.jvmd.sys.ipc.Received;
+import org.jvmd.sys.proc.Child;
+import org.jvmd.sys.proc.ChildFailedException;
+import org.jvmd.sys.proc.Spawner;
+import org.jvmd.sys.proc.WaitStatus;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,7 +52,7 @@ class VmmChildTest {
     }
 
     static Spawner spawner(String title) {
-        return Spawner.role(org.jvmd.sys.Role.VMM, title).jvmOptions("-XX:TieredStopAtLevel=1");
+        return Spawner.role(org.jvmd.sys.proc.Role.VMM, title).jvmOptions("-XX:TieredStopAtLevel=1");
     }
 
     @Test

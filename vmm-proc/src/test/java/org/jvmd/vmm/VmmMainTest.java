@@ -13,7 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
-import org.jvmd.sys.Netns;
+import org.jvmd.sys.net.Netns;
 import org.jvmd.testkit.Host;
 import org.jvmd.vmm.boot.SyntheticBzImage;
 import org.junit.jupiter.api.Test;

@@ -3,7 +3,7 @@ package org.jvmd.it.blk;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.jvmd.sys.Shed;
+import org.jvmd.sys.proc.Shed;
 
 /** What {@link BlkSim#start} sets up: the image, the queue, and how vioblk-proc is started. */
 public final class BlkOptions {

@@ -4,8 +4,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import org.jvmd.it.sim.DeviceClasspath;
-import org.jvmd.sys.Child;
-import org.jvmd.sys.Spawner;
+import org.jvmd.sys.proc.Child;
+import org.jvmd.sys.proc.Spawner;
 import org.jvmd.vioblk.VioblkMain;
 
 /**
@@ -47,7 +47,7 @@ public final class VioblkSpawn {
         return spawner(title, output, cp).jvmOptions(extraJvmOptions.toArray(String[]::new)).spawn();
     }
 
-    /** vioblk-proc as a VM starts it (the role's main class and JVM options, org.jvmd.sys.Role). */
+    /** vioblk-proc as a VM starts it (the role's main class and JVM options, org.jvmd.sys.proc.Role). */
     public static Spawner spawner(String title, Path output, String classpath) {
         return org.jvmd.vmm.blk.VioblkProxy.spawner(title, output, classpath);
     }

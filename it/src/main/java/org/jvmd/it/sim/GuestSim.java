@@ -46,11 +46,11 @@ import org.jvmd.proto.TunCapabilitiesReply;
 import org.jvmd.proto.VionetInit;
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.EventFd;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Netns;
-import org.jvmd.sys.Spawner;
 import org.jvmd.sys.SysException;
-import org.jvmd.sys.Tap;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.net.Netns;
+import org.jvmd.sys.net.Tap;
+import org.jvmd.sys.proc.Spawner;
 import org.jvmd.virtio.DriverQueue;
 import org.jvmd.virtio.GuestAllocator;
 import org.jvmd.virtio.GuestFault;
@@ -83,7 +83,7 @@ import org.jvmd.virtio.net.VirtioNetFeatures;
  * (VIRTIO_MSI_NO_VECTOR) and its completions are polled.
  */
 public final class GuestSim implements AutoCloseable {
-    public static final String VIONET_MAIN = org.jvmd.sys.Role.VIONET.mainClass();
+    public static final String VIONET_MAIN = org.jvmd.sys.proc.Role.VIONET.mainClass();
     public static final int RX_QUEUE = 0;
     public static final int TX_QUEUE = 1;
     public static final int CTRL_QUEUE = 2;
@@ -299,7 +299,7 @@ public final class GuestSim implements AutoCloseable {
 
     /**
      * vionet-proc as a VM starts it (vmm-proc's {@code VionetProxy.startEarly}: the role's
-     * main class and JVM options, org.jvmd.sys.Role), then the simulator's extra options.
+     * main class and JVM options, org.jvmd.sys.proc.Role), then the simulator's extra options.
      */
     public static Spawner vionetSpawner(SimOptions o) {
         return org.jvmd.vmm.net.VionetProxy.spawner(o.title, o.vionetLog,

@@ -13,12 +13,12 @@ import java.util.concurrent.TimeUnit;
 import org.jvmd.proto.FrameException;
 import org.jvmd.proto.QueueReady;
 import org.jvmd.proto.StatsReply;
-import org.jvmd.sys.Child;
 import org.jvmd.sys.Fd;
-import org.jvmd.sys.PeerClosedException;
-import org.jvmd.sys.Received;
 import org.jvmd.sys.SysException;
-import org.jvmd.sys.WaitStatus;
+import org.jvmd.sys.ipc.PeerClosedException;
+import org.jvmd.sys.ipc.Received;
+import org.jvmd.sys.proc.Child;
+import org.jvmd.sys.proc.WaitStatus;
 import org.jvmd.virtio.RingLayout;
 
 /**

@@ -1,9 +1,9 @@
 package org.jvmd.it.transport;
 
 import org.jvmd.sys.Fd;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Memfd;
 import org.jvmd.sys.SysException;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.memory.Memfd;
 import org.jvmd.virtio.GuestAllocator;
 
 /**

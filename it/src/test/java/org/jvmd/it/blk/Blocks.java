@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.jvmd.sys.MappedGuestMemory;
+import org.jvmd.sys.memory.MappedGuestMemory;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.blk.VirtioBlk;
 

@@ -7,9 +7,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
-import org.jvmd.sys.Netns;
 import org.jvmd.sys.SysException;
-import org.jvmd.sys.Tap;
+import org.jvmd.sys.net.Netns;
+import org.jvmd.sys.net.Tap;
 
 /**
  * Two private network namespaces with three taps, all created here and deleted by

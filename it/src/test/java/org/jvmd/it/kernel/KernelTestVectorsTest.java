@@ -26,7 +26,7 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.IoVec;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.NativeBuffer;
-import org.jvmd.sys.Netns;
+import org.jvmd.sys.net.Netns;
 import org.jvmd.virtio.net.FrameHeaders;
 import org.jvmd.virtio.net.InetChecksum;
 import org.jvmd.virtio.net.Segmenter;

@@ -6,7 +6,7 @@ import org.jvmd.sys.IoVec;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.NativeBuffer;
 import org.jvmd.sys.SysException;
-import org.jvmd.sys.Tap;
+import org.jvmd.sys.net.Tap;
 
 /**
  * Frames in and out of a tap as byte arrays: each array is the 12-byte virtio_net_hdr

@@ -21,7 +21,7 @@ import java.util.List;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import org.jvmd.sys.Netns;
+import org.jvmd.sys.net.Netns;
 import org.jvmd.virtio.net.FrameHeaders;
 
 /**

@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.jvmd.sys.Netns;
+import org.jvmd.sys.net.Netns;
 
 /**
  * A pair of network namespaces made for one test class: the "guest" with tap gtap0 and the

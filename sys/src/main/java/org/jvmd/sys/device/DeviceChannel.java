@@ -6,9 +6,9 @@ import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.util.function.Function;
 import org.jvmd.proto.FrameException;
-import org.jvmd.sys.Channel;
-import org.jvmd.sys.PeerClosedException;
-import org.jvmd.sys.Received;
+import org.jvmd.sys.ipc.Channel;
+import org.jvmd.sys.ipc.PeerClosedException;
+import org.jvmd.sys.ipc.Received;
 import org.jvmd.virtio.device.Log;
 
 /**

@@ -10,14 +10,14 @@ import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.Frames;
 import org.jvmd.proto.MemoryRegion;
-import org.jvmd.sys.Channel;
-import org.jvmd.sys.ChildChannel;
 import org.jvmd.sys.Fd;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Received;
-import org.jvmd.sys.Role;
-import org.jvmd.sys.Shed;
 import org.jvmd.sys.SysException;
+import org.jvmd.sys.ipc.Channel;
+import org.jvmd.sys.ipc.ChildChannel;
+import org.jvmd.sys.ipc.Received;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.proc.Role;
+import org.jvmd.sys.proc.Shed;
 import org.jvmd.virtio.device.Log;
 
 /**

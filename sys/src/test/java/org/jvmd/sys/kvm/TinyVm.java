@@ -3,9 +3,9 @@ package org.jvmd.sys.kvm;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.jvmd.sys.Fd;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Memfd;
 import org.jvmd.sys.SysException;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.memory.Memfd;
 import org.jvmd.testkit.Host;
 
 /**

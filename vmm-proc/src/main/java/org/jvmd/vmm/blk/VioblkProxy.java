@@ -20,11 +20,11 @@ import org.jvmd.proto.ToVioblk;
 import org.jvmd.proto.Unpause;
 import org.jvmd.proto.VioblkInit;
 import org.jvmd.proto.VioblkReady;
-import org.jvmd.sys.Channel;
-import org.jvmd.sys.Child;
 import org.jvmd.sys.Fd;
-import org.jvmd.sys.Role;
 import org.jvmd.sys.SysException;
+import org.jvmd.sys.ipc.Channel;
+import org.jvmd.sys.proc.Child;
+import org.jvmd.sys.proc.Role;
 import org.jvmd.virtio.blk.VirtioBlk;
 import org.jvmd.vmm.proxy.DeviceProxy;
 
@@ -75,7 +75,7 @@ public final class VioblkProxy extends DeviceProxy<FromVioblk> {
     }
 
     /** How {@link #startEarly} starts vioblk-proc {@code title} (the role's row, {@link Role#VIOBLK}). */
-    public static org.jvmd.sys.Spawner spawner(String title, Path output, String classpath) {
+    public static org.jvmd.sys.proc.Spawner spawner(String title, Path output, String classpath) {
         return spawner(Role.VIOBLK, title, output, classpath);
     }
 

@@ -13,12 +13,12 @@ import org.jvmd.proto.ToVionet;
 import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
 import org.jvmd.proto.VionetInit;
-import org.jvmd.sys.Channel;
-import org.jvmd.sys.Child;
 import org.jvmd.sys.Fd;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Role;
 import org.jvmd.sys.SysException;
+import org.jvmd.sys.ipc.Channel;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.sys.proc.Child;
+import org.jvmd.sys.proc.Role;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 import org.jvmd.vmm.proxy.DeviceProxy;
 
@@ -86,7 +86,7 @@ public final class VionetProxy extends DeviceProxy<FromVionet> {
     }
 
     /** How {@link #startEarly} starts vionet-proc {@code title} (the role's row, {@link Role#VIONET}). */
-    public static org.jvmd.sys.Spawner spawner(String title, Path output, String classpath) {
+    public static org.jvmd.sys.proc.Spawner spawner(String title, Path output, String classpath) {
         return spawner(Role.VIONET, title, output, classpath);
     }
 

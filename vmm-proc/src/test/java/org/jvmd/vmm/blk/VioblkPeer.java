@@ -5,8 +5,8 @@ import org.jvmd.proto.Ready;
 import org.jvmd.proto.ResetDone;
 import org.jvmd.proto.ToVioblk;
 import org.jvmd.proto.VioblkReady;
-import org.jvmd.sys.Channel;
 import org.jvmd.sys.LibC;
+import org.jvmd.sys.ipc.Channel;
 import org.jvmd.vmm.proxy.DevicePeer;
 
 /**

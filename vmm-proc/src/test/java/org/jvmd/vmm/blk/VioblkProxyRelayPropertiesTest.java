@@ -22,8 +22,8 @@ import org.jvmd.proto.ResetDone;
 import org.jvmd.proto.StatsReply;
 import org.jvmd.proto.ToVioblk;
 import org.jvmd.proto.VioblkReady;
-import org.jvmd.sys.Channel;
 import org.jvmd.sys.LibC;
+import org.jvmd.sys.ipc.Channel;
 
 /**
  * Whatever vioblk sends out of turn (a second Ready, errors, Paused or ResetDone nobody asked

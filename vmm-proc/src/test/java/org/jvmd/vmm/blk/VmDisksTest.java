@@ -18,10 +18,10 @@ import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.StartVm;
 import org.jvmd.proto.ToVmm;
 import org.jvmd.proto.VmConfig;
-import org.jvmd.sys.Channel;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
-import org.jvmd.sys.Received;
+import org.jvmd.sys.ipc.Channel;
+import org.jvmd.sys.ipc.Received;
 
 /** How vmm-proc finds each disk's image descriptors in vmd's StartVm (FD_DISK index/layer). */
 class VmDisksTest {

@@ -4,8 +4,8 @@ import org.jvmd.proto.FromVionet;
 import org.jvmd.proto.Ready;
 import org.jvmd.proto.ResetDone;
 import org.jvmd.proto.ToVionet;
-import org.jvmd.sys.Channel;
 import org.jvmd.sys.LibC;
+import org.jvmd.sys.ipc.Channel;
 import org.jvmd.vmm.proxy.DevicePeer;
 
 /** The vionet end of the channel contract, played in-process by tests of the proxy ({@link DevicePeer}). */

@@ -24,8 +24,8 @@ import org.jvmd.proto.ResetDone;
 import org.jvmd.proto.StatsReply;
 import org.jvmd.proto.ToVionet;
 import org.jvmd.proto.TunCapabilities;
-import org.jvmd.sys.Channel;
 import org.jvmd.sys.LibC;
+import org.jvmd.sys.ipc.Channel;
 
 /**
  * Whatever vionet sends out of turn (a second Ready, errors, unrequested stats or reset

@@ -23,14 +23,14 @@ import org.jvmd.proto.StopVm;
 import org.jvmd.proto.Termination;
 import org.jvmd.proto.ToVmm;
 import org.jvmd.proto.VmConfig;
-import org.jvmd.sys.Child;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
-import org.jvmd.sys.Netns;
-import org.jvmd.sys.Received;
-import org.jvmd.sys.Spawner;
-import org.jvmd.sys.Tap;
-import org.jvmd.sys.WaitStatus;
+import org.jvmd.sys.ipc.Received;
+import org.jvmd.sys.net.Netns;
+import org.jvmd.sys.net.Tap;
+import org.jvmd.sys.proc.Child;
+import org.jvmd.sys.proc.Spawner;
+import org.jvmd.sys.proc.WaitStatus;
 import org.jvmd.testkit.RequiresKvm;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 import org.jvmd.vmm.boot.SyntheticBzImage;
@@ -71,7 +71,7 @@ class VmmChildNicTest {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         sh("ip", "netns", "add", NS);
         try (Tap tap = Netns.call(NS, () -> Tap.open("vmc0"));
-             Child c = Spawner.role(org.jvmd.sys.Role.VMM, "vm/nic").classpath(cp)
+             Child c = Spawner.role(org.jvmd.sys.proc.Role.VMM, "vm/nic").classpath(cp)
                      .jvmOptions("-XX:TieredStopAtLevel=1").output(dir.resolve("vmm.log")).spawn()) {
             NicConfig nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(new byte[] {2, 0, 0, 0, 0x62, 2}))
                     .setMtu(1500).setFeatures(VirtioNetFeatures.bit(VirtioNetFeatures.MAC)).setTapName("vmc0").build();

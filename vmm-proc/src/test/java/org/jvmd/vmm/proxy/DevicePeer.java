@@ -13,11 +13,11 @@ import com.google.protobuf.Parser;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.MemoryRegion;
-import org.jvmd.sys.Channel;
 import org.jvmd.sys.Fd;
-import org.jvmd.sys.MappedGuestMemory;
-import org.jvmd.sys.Received;
 import org.jvmd.sys.SysException;
+import org.jvmd.sys.ipc.Channel;
+import org.jvmd.sys.ipc.Received;
+import org.jvmd.sys.memory.MappedGuestMemory;
 
 /**
  * The device-process end of a {@link DeviceProxy}'s channel contract, played in-process by

@@ -1,0 +1,172 @@
+package org.jvmd.sys.proc;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * The child process roles, one row each (OpenBSD vmd's {@code procs[]} in proc.c): the main
+ * class a spawner starts, the JVM options beside {@link Spawner#DEFAULT_JVM_OPTIONS}, the
+ * unprivileged user and empty chroot the child drops to when its parent names none, and its
+ * seccomp profile. Every spawner of a role ({@link Spawner#role}: vmd for vmm-proc, vmm-proc
+ * for its device processes, the simulators, benchmarks and scripts/aot-cache through
+ * {@link #main}) starts it from this row, so that what is measured is what ships.
+ *
+ * <p>An empty user or chroot in an init message means the role's default ({@link #user},
+ * {@link #chroot}): every role drops, always.
+ */
+public enum Role {
+    /**
+     * One VM: KVM, vCPUs, the platform devices, the console. No extra options: vmd's
+     * children get Spawner's defaults; a guest's RAM is a memfd, not heap.
+     */
+    VMM("vmm-proc", "org.jvmd.vmm.VmmMain", List.of(), "vmm", () -> Seccomp.device(false)),
+    /**
+     * One NIC. Its data path wants C2, which the JVM's default (tiered) gives: no
+     * -XX:TieredStopAtLevel here, so that JAVA_TOOL_OPTIONS may still lower it (the lab
+     * does, see scripts/lab-test). ErrorFileToStderr: the process runs chrooted in an empty
+     * directory, where a JVM crash report (hs_err) could not be written; on stderr it lands
+     * in vmm-proc's log.
+     */
+    VIONET("vionet-proc", "org.jvmd.vionet.VionetMain", List.of("-Xmx256m", "-XX:+ErrorFileToStderr"), "vionet",
+            () -> Seccomp.device(true)),
+    /**
+     * One disk. As vionet's, with a smaller heap: its buffers are guest memory and the
+     * image's page cache, guest data never enters the heap.
+     */
+    VIOBLK("vioblk-proc", "org.jvmd.vioblk.VioblkMain", List.of("-Xmx128m", "-XX:+ErrorFileToStderr"), "disk",
+            Seccomp::disk);
+
+    /** The unprivileged user every role drops to when its parent names none. */
+    public static final String DEFAULT_USER = "_vmd";
+    /**
+     * The empty directory every role chroots into when its parent names none (as OpenBSD's
+     * vmd, whose unprivileged processes chroot to {@code /var/empty}); created root:root 0755
+     * when absent ({@link #chroot}), and refused by {@link Shed} when not empty.
+     */
+    public static final Path DEFAULT_CHROOT = Path.of("/var/empty");
+
+    private final String process;
+    private final String mainClass;
+    private final List<String> jvmOptions;
+    private final String seccompProfile;
+    private final Supplier<Seccomp.Builder> seccomp;
+
+    Role(String process, String mainClass, List<String> jvmOptions, String seccompProfile,
+         Supplier<Seccomp.Builder> seccomp) {
+        this.process = process;
+        this.mainClass = mainClass;
+        this.jvmOptions = jvmOptions;
+        this.seccompProfile = seccompProfile;
+        this.seccomp = seccomp;
+    }
+
+    /** The role's name ({@code vmm-proc}, {@code vionet-proc}, {@code vioblk-proc}), as its module's. */
+    public String process() {
+        return process;
+    }
+
+    public String mainClass() {
+        return mainClass;
+    }
+
+    /** The role's own JVM options, given after {@link Spawner#DEFAULT_JVM_OPTIONS}. */
+    public List<String> jvmOptions() {
+        return jvmOptions;
+    }
+
+    /** Every JVM option a child of this role starts with: Spawner's defaults, then the role's. */
+    public List<String> allJvmOptions() {
+        List<String> all = new ArrayList<>(Spawner.DEFAULT_JVM_OPTIONS);
+        all.addAll(jvmOptions);
+        return List.copyOf(all);
+    }
+
+    /** The name of the role's seccomp profile ({@code vmm}, {@code vionet}, {@code disk}). */
+    public String seccompProfile() {
+        return seccompProfile;
+    }
+
+    /** A fresh builder of the role's seccomp filter. */
+    public Seccomp.Builder seccomp() {
+        return seccomp.get();
+    }
+
+    /** The user to drop to: {@code given}, or {@link #DEFAULT_USER} when it is null or empty. */
+    public String user(String given) {
+        return given == null || given.isEmpty() ? DEFAULT_USER : given;
+    }
+
+    /**
+     * The directory to chroot into: {@code given}, or {@link #DEFAULT_CHROOT} when it is null
+     * or empty, which is created (root:root 0755) if absent. Whether it is empty is
+     * {@link Shed}'s check.
+     */
+    public Path chroot(String given) throws IOException {
+        if (given != null && !given.isEmpty()) {
+            return Path.of(given);
+        }
+        if (!Files.isDirectory(DEFAULT_CHROOT)) {
+            Files.createDirectories(DEFAULT_CHROOT,
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        }
+        return DEFAULT_CHROOT;
+    }
+
+    /** The drop of this role: to {@code user} (or the default) with the role's seccomp profile; chroot not yet set. */
+    public Shed shed(String user) {
+        return Shed.to(user(user)).seccomp(seccomp());
+    }
+
+    /** The role called {@code process} ({@code vionet-proc}, ...). */
+    public static Role of(String process) {
+        for (Role r : values()) {
+            if (r.process.equals(process)) {
+                return r;
+            }
+        }
+        throw new IllegalArgumentException("no process role " + process);
+    }
+
+    /**
+     * For scripts (scripts/aot-cache, scripts/bench-boot): {@code Role [--no-share] PROCESS...}
+     * prints, for each process role named, one line with the JVM options a child of that role
+     * starts with, separated by blanks (no option holds one) ({@code --no-share}: without
+     * {@code -Xshare:*}, which an AOT cache excludes); {@code Role --main PROCESS} prints its
+     * main class. One JVM start for every role a script needs.
+     */
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        try {
+            if (args.length == 2 && args[0].equals("--main")) {
+                out.println(of(args[1]).mainClass());
+                return 0;
+            }
+            boolean share = args.length == 0 || !args[0].equals("--no-share");
+            List<Role> roles = new ArrayList<>();
+            for (int i = share ? 0 : 1; i < args.length; i++) {
+                roles.add(of(args[i]));
+            }
+            if (!roles.isEmpty()) {
+                for (Role r : roles) {
+                    out.println(String.join(" ", r.allJvmOptions().stream()
+                            .filter(o -> share || !o.startsWith("-Xshare:")).toList()));
+                }
+                return 0;
+            }
+        } catch (IllegalArgumentException e) {
+            err.println("role: " + e.getMessage());
+            return 2;
+        }
+        err.println("usage: Role [--no-share] PROCESS... | Role --main PROCESS");
+        return 2;
+    }
+}

@@ -1,0 +1,62 @@
+package org.jvmd.sys.proc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class RoleTest {
+    @Test
+    void spawnerOfARoleStartsItsMainClassWithDefaultsThenItsOptions() {
+        List<String> cmd = Spawner.role(Role.VIONET, "vm/a/vionet0").classpath("x.jar").aotCacheDir(null).command();
+        assertEquals(Role.VIONET.allJvmOptions(), cmd.subList(1, cmd.size() - 3));
+        assertEquals(List.of("-cp", "x.jar", "org.jvmd.vionet.VionetMain"), cmd.subList(cmd.size() - 3, cmd.size()));
+        assertEquals(Spawner.DEFAULT_JVM_OPTIONS, Role.VMM.allJvmOptions());
+    }
+
+    @Test
+    void emptyUserAndChrootMeanTheRoleDefaults() throws Exception {
+        for (Role r : Role.values()) {
+            assertEquals("_vmd", r.user(""));
+            assertEquals("_vmd", r.user(null));
+            assertEquals("nobody", r.user("nobody"));
+            assertEquals(Path.of("/srv/empty"), r.chroot("/srv/empty"));
+        }
+    }
+
+    @Test
+    void scriptsReadTheOptionsOfARole() {
+        assertEquals(String.join(" ", Role.VIOBLK.allJvmOptions()) + "\n", run(0, "vioblk-proc"));
+        String noShare = run(0, "--no-share", "vmm-proc", "vionet-proc");
+        assertEquals(2, noShare.lines().count(), noShare);
+        assertTrue(noShare.lines().toList().get(1).endsWith(" -Xmx256m -XX:+ErrorFileToStderr") && !noShare.contains("-Xshare"),
+                noShare);
+        assertTrue(Role.VMM.allJvmOptions().stream().noneMatch(o -> o.contains(" ")), "blank-separated for scripts");
+        run(2);
+        assertEquals("org.jvmd.vmm.VmmMain\n", run(0, "--main", "vmm-proc"));
+        run(2, "no-such-proc");
+        assertThrows(IllegalArgumentException.class, () -> Role.of("vmd"));
+    }
+
+    @Test
+    void eachRoleHasItsSeccompProfile() {
+        assertEquals(List.of("vmm", "vionet", "disk"), java.util.Arrays.stream(Role.values()).map(Role::seccompProfile).toList());
+        for (Role r : Role.values()) {
+            assertTrue(r.seccomp().build() != null);
+        }
+    }
+
+    private static String run(int status, String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(status, Role.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8)), err.toString(StandardCharsets.UTF_8));
+        return out.toString(StandardCharsets.UTF_8);
+    }
+}
