@@ -126,9 +126,9 @@ public final class Control {
         Registry.StartOptions opts = new Registry.StartOptions(
                 s.getTemplate().isEmpty() ? Optional.empty() : Optional.of(s.getTemplate()),
                 s.getKernel().isEmpty() ? Optional.empty() : Optional.of(Path.of(s.getKernel())),
-                s.getMemoryBytes(), s.getInterfaces() == 0 && s.getSwitchesCount() == 0 ? -1 : s.getInterfaces(),
+                s.getMemoryBytes(), s.hasInterfaces() ? s.getInterfaces() : -1,
                 s.getSwitchesList(), disks(s, caller)).withInitrd(initrd(s));
-        VmRef ref = s.getName().matches("[0-9]+") ? VmRef.of(Integer.parseInt(s.getName())) : VmRef.of(s.getName());
+        VmRef ref = ref(s.getVm());
         VmInfo vm = await(registry.start(ref, opts, caller));
         return Response.newBuilder().setOk(Ok.newBuilder().setId(vm.id()).setMessage(vm.tty())).build();
     }

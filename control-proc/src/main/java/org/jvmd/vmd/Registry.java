@@ -98,7 +98,7 @@ public final class Registry {
         }
 
         boolean overrides() {
-            return kernel.isPresent() || initrd.isPresent() || memoryBytes != 0 || interfaceCount >= 0 || !switches.isEmpty()
+            return kernel.isPresent() || initrd.isPresent() || memoryBytes != 0 || interfaceCount > 0 || !switches.isEmpty()
                     || !disks.isEmpty();
         }
     }
@@ -371,7 +371,7 @@ public final class Registry {
             if (opts.initrd().isPresent()) {
                 req = req.withInitrd(opts.initrd().get());
             }
-            if (opts.interfaceCount() >= 0) {
+            if (opts.interfaceCount() > 0) {   // -i adds interfaces: -i 0 adds none, as no -i
                 req = req.withInterfaceCount(opts.interfaceCount());
             }
             if (!opts.disks().isEmpty()) {

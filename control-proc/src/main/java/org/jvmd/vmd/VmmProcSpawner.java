@@ -29,6 +29,7 @@ import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
 import org.jvmd.proto.UnpauseVm;
 import org.jvmd.proto.VmConfig;
+import org.jvmd.sys.Errno;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.SysException;
@@ -37,6 +38,7 @@ import org.jvmd.sys.ipc.Received;
 import org.jvmd.sys.proc.Child;
 import org.jvmd.sys.proc.Role;
 import org.jvmd.sys.proc.Spawner;
+import org.jvmd.virtio.net.TunFlags;
 import org.jvmd.vmd.config.Accounts;
 import org.jvmd.vmd.config.Config;
 import org.jvmd.vmd.config.InterfaceSpec;
@@ -403,6 +405,13 @@ public final class VmmProcSpawner implements VmLauncher {
             if (c.getNic() >= taps.nics().size()) {
                 return r.setOk(false).setError(org.jvmd.proto.Error.newBuilder()
                         .setMessage("no such nic " + c.getNic()).setErrno(22)).build();
+            }
+            if (!TunFlags.acceptedByLinux(c.getTunFlags())) {
+                // vmm-proc relays what a guest-facing process asked; root applies only what a
+                // guest's acked features can produce (unknown bits, or shapes Linux refuses)
+                return r.setOk(false).setError(org.jvmd.proto.Error.newBuilder()
+                        .setMessage("offload flags 0x" + Integer.toHexString(c.getTunFlags()) + " refused: not a"
+                                + " TUNSETOFFLOAD word a guest's features give").setErrno(Errno.EINVAL)).build();
             }
             try {
                 taps.nics().get(c.getNic()).tap().setOffload(c.getTunFlags());

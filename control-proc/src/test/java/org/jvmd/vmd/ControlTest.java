@@ -109,12 +109,56 @@ class ControlTest {
             launcher.last().started();
         });
         Response r = control.handle(Request.newBuilder().setStart(org.jvmd.proto.StartRequest.newBuilder()
-                .setName("web")).build(), RegistryTest.JOE);
+                .setVm(VmSelector.newBuilder().setName("web"))).build(), RegistryTest.JOE);
         assertEquals(1, r.getOk().getId(), r.toString());
         assertEquals("/dev/pts/" + launcher.last().pid, r.getOk().getMessage());
         Response c = control.handle(Request.newBuilder().setConsole(org.jvmd.proto.ConsoleRequest.newBuilder()
                 .setVm(VmSelector.newBuilder().setId(1))).build(), RegistryTest.JOE);
         assertEquals("/dev/pts/" + launcher.last().pid, c.getOk().getMessage());
+        t.join(5000);
+    }
+
+    /** A name of ten or more digits was re-parsed as an int by vmd: NumberFormatException, the client dropped. */
+    @Test
+    void aStartOfAVmNamedWithTwelveDigitsIsAnAnswerNotADroppedClient() {
+        Response r = control.handle(Request.newBuilder().setStart(org.jvmd.proto.StartRequest.newBuilder()
+                .setVm(VmSelector.newBuilder().setName("123456789012"))).build(), Caller.root());
+        assertEquals(VmdException.ENOENT, r.getError().getErrno(), r.toString());
+        Response none = control.handle(Request.newBuilder().setStart(org.jvmd.proto.StartRequest.getDefaultInstance())
+                .build(), Caller.root());
+        assertEquals(VmdException.ENOENT, none.getError().getErrno(), none.toString());
+    }
+
+    /**
+     * StartRequest.interfaces is optional: absent is "not given", and 0 a number given. vmctl's
+     * -i adds interfaces, so -i 0 adds none: it is no override of a configured VM, which its
+     * owner may start with it, and a new VM started with it has no interface.
+     */
+    @Test
+    void interfacesZeroIsGivenAndAddsNone() throws Exception {
+        Thread t = Thread.ofVirtual().start(() -> {
+            for (int n = 1; n <= 3; n++) {
+                while (launcher.launches.size() < n) {
+                    Thread.onSpinWait();
+                }
+                launcher.last().started();
+            }
+        });
+        var zero = org.jvmd.proto.StartRequest.newBuilder().setVm(VmSelector.newBuilder().setName("web")).setInterfaces(0);
+        assertTrue(zero.hasInterfaces() && !org.jvmd.proto.StartRequest.getDefaultInstance().hasInterfaces());
+        Response owner = control.handle(Request.newBuilder().setStart(zero).build(), RegistryTest.JOE);
+        assertTrue(owner.hasOk(), owner.toString());
+        assertEquals(0, launcher.last().spec.interfaces().size());
+        Response two = control.handle(Request.newBuilder().setStart(org.jvmd.proto.StartRequest.newBuilder()
+                .setVm(VmSelector.newBuilder().setName("new2")).setKernel(dir.resolve("bzImage").toString())
+                .setInterfaces(2)).build(), Caller.root());
+        assertTrue(two.hasOk(), two.toString());
+        assertEquals(2, launcher.last().spec.interfaces().size());
+        Response none = control.handle(Request.newBuilder().setStart(org.jvmd.proto.StartRequest.newBuilder()
+                .setVm(VmSelector.newBuilder().setName("new0")).setKernel(dir.resolve("bzImage").toString())
+                .setInterfaces(0)).build(), Caller.root());
+        assertTrue(none.hasOk(), none.toString());
+        assertEquals(0, launcher.last().spec.interfaces().size());
         t.join(5000);
     }
 

@@ -107,14 +107,14 @@ class FramesTest {
     void encodedFramesSurviveTheStream(@ForAll @Size(max = 32) List<@Size(max = 40) String> names) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (String n : names) {
-            Frames.write(out, Request.newBuilder().setStart(StartRequest.newBuilder().setName(n)).build());
+            Frames.write(out, Request.newBuilder().setStart(StartRequest.newBuilder().setVm(VmSelector.newBuilder().setName(n))).build());
         }
         ByteArrayInputStream in = new ByteArrayInputStream(out.toByteArray());
         for (String n : names) {
-            assertEquals(n, Frames.read(in, Request.parser()).getStart().getName());
+            assertEquals(n, Frames.read(in, Request.parser()).getStart().getVm().getName());
         }
         assertNull(Frames.read(in, Request.parser()));
-        byte[] one = Frames.encode(Request.newBuilder().setStart(StartRequest.newBuilder().setName("x")).build());
+        byte[] one = Frames.encode(Request.newBuilder().setStart(StartRequest.newBuilder().setVm(VmSelector.newBuilder().setName("x"))).build());
         assertArrayEquals(one, Frames.encode(Frames.decode(one, one.length, Request.parser())));
     }
 
@@ -164,13 +164,13 @@ class FramesTest {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int largestFrame = 0;
         for (String n : names) {
-            Request r = Request.newBuilder().setStart(StartRequest.newBuilder().setName(n)).build();
+            Request r = Request.newBuilder().setStart(StartRequest.newBuilder().setVm(VmSelector.newBuilder().setName(n))).build();
             largestFrame = Math.max(largestFrame, r.getSerializedSize());
             Frames.write(out, r);
         }
         Trickle in = new Trickle(out.toByteArray(), chunk);
         for (String n : names) {
-            assertEquals(n, Frames.read(in, Request.parser()).getStart().getName());
+            assertEquals(n, Frames.read(in, Request.parser()).getStart().getVm().getName());
         }
         assertNull(Frames.read(in, Request.parser()));
         assertTrue(in.largestBuffer <= Math.max(Frames.FIRST_CHUNK, 2 * largestFrame), in.largestBuffer + " bytes");

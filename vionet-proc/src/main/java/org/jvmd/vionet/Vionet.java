@@ -284,11 +284,7 @@ public final class Vionet {
     private void sendTunCap() {
         int flags = TunFlags.forGuest(rxFeatures);
         tunCap.requested(flags);
-        uplink.tunCap(TunCapabilities.newBuilder().setNic(cfg.nic())
-                .setCsum((flags & TunFlags.CSUM) != 0).setTso4((flags & TunFlags.TSO4) != 0)
-                .setTso6((flags & TunFlags.TSO6) != 0).setEcn((flags & TunFlags.TSO_ECN) != 0)
-                .setUso4((flags & TunFlags.USO4) != 0).setUso6((flags & TunFlags.USO6) != 0)
-                .setTunFlags(flags).build());
+        uplink.tunCap(TunCapabilities.newBuilder().setNic(cfg.nic()).setTunFlags(flags).build());
     }
 
     /** Hands the negotiated state to the queues: header size, MRG_RXBUF, validator and policy. */

@@ -44,6 +44,7 @@ import org.jvmd.sys.proc.Users;
 import org.jvmd.sys.proc.WaitStatus;
 import org.jvmd.virtio.DriverQueue;
 import org.jvmd.virtio.Virtq;
+import org.jvmd.virtio.net.TunFlags;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 
 /**
@@ -116,7 +117,7 @@ class VionetProcessTest {
             FromVionet m = next(c);
             assertTrue(m.hasTuncap(), m.toString());
             TunCapabilities caps = m.getTuncap();
-            assertTrue(caps.getCsum() && caps.getTso4() && !caps.getTso6());
+            assertEquals(TunFlags.CSUM | TunFlags.TSO4, caps.getTunFlags() & (TunFlags.CSUM | TunFlags.TSO4 | TunFlags.TSO6));
             tap.setOffload(caps.getTunFlags());
             c.channel().send(ToVionet.newBuilder().setTuncapReply(TunCapabilitiesReply.newBuilder()
                     .setOk(true).setAppliedFlags(caps.getTunFlags())).build());
@@ -207,7 +208,7 @@ class VionetProcessTest {
             // Reset: the tap is asked to hand no offloads, then ResetDone.
             c.channel().send(ToVionet.newBuilder().setReset(org.jvmd.proto.Reset.getDefaultInstance()).build());
             FromVionet t = next(c);
-            assertTrue(t.hasTuncap() && t.getTuncap().getTunFlags() == 0 && !t.getTuncap().getCsum(), t.toString());
+            assertTrue(t.hasTuncap() && t.getTuncap().getTunFlags() == 0, t.toString());
             tap.setOffload(0);
             assertTrue(next(c).hasResetDone());
             c.channel().send(ToVionet.newBuilder().setTuncapReply(TunCapabilitiesReply.newBuilder().setOk(true)).build());

@@ -120,7 +120,7 @@ final class StartCommand extends VmctlCommand {
             }
             b.setKernel(k.toString());
         }
-        b.setName(name);
+        b.setVm(v.vmid(name));
         if (nics >= 0) {
             b.setInterfaces(nics);
         }

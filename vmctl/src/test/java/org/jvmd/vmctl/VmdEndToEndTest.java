@@ -412,7 +412,7 @@ class VmdEndToEndTest {
                     continue;
                 }
                 starts.add(pool.submit(() -> request(vmd.socket, Request.newBuilder()
-                        .setStart(StartRequest.newBuilder().setName(name)).build())));
+                        .setStart(StartRequest.newBuilder().setVm(org.jvmd.proto.VmSelector.newBuilder().setName(name))).build())));
             }
             vmctls.addAll(vmctlStarts);
             for (int i = 0; i < 3; i++) {

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.jvmd.testkit.Frame;
 import org.jvmd.testkit.NetNs;
 import org.jvmd.testkit.NetnsTest;
+import org.jvmd.virtio.net.TunFlags;
 import org.jvmd.vmm.proxy.AttachedDevice;
 import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.NicConfig;
@@ -117,8 +118,8 @@ class VionetProxyProcessTest {
                 tap.setOffload(caps.getTunFlags());
                 proxy.tuncapReply(TunCapabilitiesReply.newBuilder().setOk(true).setAppliedFlags(caps.getTunFlags())
                         .build());
-            } while (!caps.getCsum());
-            assertFalse(caps.getTso4(), "GUEST_TSO4 was not acked");
+            } while ((caps.getTunFlags() & TunFlags.CSUM) == 0);
+            assertEquals(0, caps.getTunFlags() & TunFlags.TSO4, "GUEST_TSO4 was not acked");
 
             // Guest -> tap: an ARP request; the kick goes through the transport to vionet's eventfd.
             byte[] arp = arpRequest();
