@@ -1,17 +1,14 @@
 package org.jvmd.vmctl;
 
-import java.util.List;
 import org.jvmd.proto.Request;
 import org.jvmd.proto.Response;
 import org.jvmd.proto.VmSelector;
 import org.jvmd.proto.VmStatsRequest;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.ParseResult;
 
 /** {@code vmctl stats id} (jvmd's own): the VM's NIC and disk counters. */
-final class StatsCommand extends VmctlCommand {
+final class StatsCommand extends OneVmCommand {
     StatsCommand() {
-        super("stats", "id", "Show the counters of the VM's network interfaces and disks (jvmd's own command).");
+        super("stats", "Show the counters of the VM's network interfaces and disks (jvmd's own command).");
     }
 
     @Override
@@ -20,17 +17,7 @@ final class StatsCommand extends VmctlCommand {
     }
 
     @Override
-    void declare(CommandSpec s) {
-        operands(s, "id", String.class, null, "The VM's id or name.");
-    }
-
-    @Override
-    int run(Vmctl v, ParseResult r) {
-        List<String> pos = operands(r);
-        if (pos.size() != 1) {
-            v.ctlUsage(this);
-        }
-        VmSelector vm = v.vmid(pos.get(0));
+    int run(Vmctl v, VmSelector vm) {
         Response resp = v.call(Request.newBuilder().setStats(VmStatsRequest.newBuilder().setVm(vm)).build());
         if (resp.hasError()) {
             v.errx("stats command failed: " + Vmctl.strerror(resp.getError().getErrno()));

@@ -1,30 +1,17 @@
 package org.jvmd.vmctl;
 
-import java.util.List;
 import org.jvmd.proto.Request;
 import org.jvmd.proto.Response;
 import org.jvmd.proto.VmSelector;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.ParseResult;
 
 /** {@code vmctl unpause id} (ctl_unpause). */
-final class UnpauseCommand extends VmctlCommand {
+final class UnpauseCommand extends OneVmCommand {
     UnpauseCommand() {
-        super("unpause", "id", "Resume a paused VM.");
+        super("unpause", "Resume a paused VM.");
     }
 
     @Override
-    void declare(CommandSpec s) {
-        operands(s, "id", String.class, null, "The VM's id or name.");
-    }
-
-    @Override
-    int run(Vmctl v, ParseResult r) {
-        List<String> pos = operands(r);
-        if (pos.size() != 1) {
-            v.ctlUsage(this);
-        }
-        VmSelector vm = v.vmid(pos.get(0));
+    int run(Vmctl v, VmSelector vm) {
         Response resp = v.call(Request.newBuilder().setUnpause(org.jvmd.proto.UnpauseRequest.newBuilder().setVm(vm)).build());
         return v.pauseComplete(resp, "unpause", "unpaused");
     }
