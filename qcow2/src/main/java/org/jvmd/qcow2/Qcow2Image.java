@@ -277,6 +277,17 @@ public final class Qcow2Image extends ImageBase {
     private static final long INSIDE = -1;
     private static final long FROM_BASE = -2;
 
+    /**
+     * Under the lock: one read or write that ran outside it has ended; the last one wakes
+     * {@link #close} and frees the clusters whose release waited for it.
+     */
+    private void endOutside() throws IOException {
+        if (--ioOutside == 0) {
+            ioDone.signalAll();
+            freeDurable();
+        }
+    }
+
     private void readOutside(long off, ByteBuffer part, long host) throws IOException {
         try {
             if (host == FROM_BASE) {
@@ -287,10 +298,7 @@ public final class Qcow2Image extends ImageBase {
         } finally {
             lock.lock();
             try {
-                if (--ioOutside == 0) {
-                    ioDone.signalAll();
-                    freeDurable();
-                }
+                endOutside();
             } finally {
                 lock.unlock();
             }
@@ -688,10 +696,7 @@ public final class Qcow2Image extends ImageBase {
         } finally {
             lock.lock();
             try {
-                if (--ioOutside == 0) {
-                    ioDone.signalAll();
-                    freeDurable();
-                }
+                endOutside();
                 if (written && !inPlace) {
                     for (int j = 0; j < k; j++) {
                         long g = gc + j;

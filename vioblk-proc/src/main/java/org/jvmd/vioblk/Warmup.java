@@ -38,11 +38,7 @@ final class Warmup {
             IoPool pool = new IoPool("warm-up", done, 1);
             int[] irqs = new int[1];
             Vioblk v = new Vioblk(new MemoryBackend(mem, 64 * 1024), false, "warm-up", VioblkLimits.DEFAULT, mem,
-                    pool::submit, vector -> irqs[0]++, new Vioblk.Listener() {
-                        public void resetDone() {}
-
-                        public void paused() {}
-                    });
+                    pool::submit, vector -> irqs[0]++, Vioblk.Listener.NONE);
             pool.start();
             v.featuresAcked(features);
             v.queueReady(0, q.layout(), 0);

@@ -68,11 +68,7 @@ class UringIoTest {
         long features = Vioblk.offeredFeatures(false);
         q = DriverQueue.create(mem, a, 64, features, 8);   // every chain in an indirect table
         v = new Vioblk(raw, false, "uring-test", VioblkLimits.DEFAULT, mem, uring, vector -> {},
-                new Vioblk.Listener() {
-                    public void resetDone() {}
-
-                    public void paused() {}
-                });
+                Vioblk.Listener.NONE);
         pool.start();
         v.featuresAcked(features);
         v.queueReady(0, q.layout(), 0);

@@ -51,6 +51,17 @@ public final class Vioblk {
 
     /** Hears that a reset or a pause asked for is done (no request in flight any more). */
     public interface Listener {
+        /** A listener that needs neither event (a warm-up run, a test of the data path). */
+        Listener NONE = new Listener() {
+            @Override
+            public void resetDone() {
+            }
+
+            @Override
+            public void paused() {
+            }
+        };
+
         void resetDone();
 
         void paused();
