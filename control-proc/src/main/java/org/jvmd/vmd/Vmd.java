@@ -38,6 +38,8 @@ public final class Vmd implements Control.Daemon {
     public static final Path DEFAULT_SOCKET = Path.of("/run/vmd.sock");
     /** How long SIGTERM waits for guests to power off before killing them, unless --shutdown-timeout says. */
     static final long DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+    /** How long a VM process may take to answer Ready (a JVM start on a busy host); --ready-timeout. */
+    static final long DEFAULT_READY_TIMEOUT_MS = 60_000;
 
     private static final Logger LOG = Logger.getLogger("vmd");
     static final String USAGE = "usage: vmd [-dnv] [-D macro=value] [-f file] [-s socket]";
@@ -197,7 +199,7 @@ public final class Vmd implements Control.Daemon {
         long stopMs = a.stopTimeoutSeconds != null ? a.stopTimeoutSeconds * 1000
                 : Long.getLong("jvmd.stopTimeoutMs", VmmProcSpawner.DEFAULT_STOP_TIMEOUT_MS);
         long readyMs = a.readyTimeoutSeconds != null ? a.readyTimeoutSeconds * 1000
-                : Long.getLong("jvmd.vmmReadyTimeoutMs", System.getenv("KVM_LAB") != null ? 300_000 : 60_000);
+                : Long.getLong("jvmd.vmmReadyTimeoutMs", DEFAULT_READY_TIMEOUT_MS);
         return new Options(a.foreground, a.noAction, a.verbose.length, a.defineMap(), a.config, a.socket, a.user,
                 a.chroot, a.consoleLogDir, shutdownMs, stopMs, readyMs);
     }

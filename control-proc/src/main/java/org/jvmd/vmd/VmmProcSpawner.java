@@ -198,7 +198,7 @@ public final class VmmProcSpawner implements VmLauncher {
         return FdSlot.newBuilder().setRole(role).setIndex(index).build();
     }
 
-    private VmConfig vmConfig(int id, VmSpec spec, VmTaps taps) {
+    VmConfig vmConfig(int id, VmSpec spec, VmTaps taps) {
         VmConfig.Builder b = VmConfig.newBuilder()
                 .setId(id)
                 .setName(spec.name())
@@ -208,7 +208,9 @@ public final class VmmProcSpawner implements VmLauncher {
                 .setUser(user)
                 .setChroot(chroot)
                 .setConsoleUid(spec.owner().uid())
-                .setConsoleGid(spec.owner().hasGroup() ? spec.owner().gid() : 0);
+                .setConsoleGid(spec.owner().hasGroup() ? spec.owner().gid() : 0)
+                // each device process's Ready comes before vmm-proc's, which vmd waits for
+                .setDeviceReadyTimeoutMs((int) Math.min(Integer.MAX_VALUE, readyTimeoutMillis * 4 / 5));
         for (int i = 0; i < taps.nics().size(); i++) {
             VmTaps.Nic n = taps.nics().get(i);
             InterfaceSpec s = n.spec();

@@ -66,4 +66,19 @@ class VmdStartTest {
         expected.addAll(java.util.List.of("-cp", "vmm.jar", "org.jvmd.vmm.VmmMain"));
         assertEquals(expected, cmd);
     }
+
+    /** vmd, not an environment variable, tells vmm-proc how long its device processes may take: a share of its own wait. */
+    @Test
+    void vmmProcGetsItsDevicesReadyTimeoutFromVmdsOwn() throws Exception {
+        Path dir = java.nio.file.Files.createTempDirectory("vmdstart");
+        java.nio.file.Files.writeString(dir.resolve("k"), "k");
+        var env = new org.jvmd.vmd.config.ConfigEnvironment(org.jvmd.vmd.config.Accounts.NONE,
+                org.jvmd.vmd.config.LladdrGenerator.secure(), 1, java.util.Map.of());
+        var cfg = new org.jvmd.vmd.config.ConfigParser(env).parse("vm.conf", "vm \"web\" { boot \"k\" }\n", dir)
+                .config().orElseThrow();
+        var spawner = new VmmProcSpawner(() -> cfg, 300_000, 30_000, "", "", null, org.jvmd.vmd.config.Accounts.NONE);
+        try (VmTaps none = VmTaps.create(1, java.util.List.of(), cfg)) {
+            assertEquals(240_000, spawner.vmConfig(1, cfg.vm("web").orElseThrow(), none).getDeviceReadyTimeoutMs());
+        }
+    }
 }

@@ -244,18 +244,19 @@ final class VmmChild {
                 kernel, initrd, c.getCmdline(), sinks);
         held.removeAll(taps);
         pty.startInput(b.hw().com1, title + "/console-in");
+        long deviceReady = c.getDeviceReadyTimeoutMs() > 0 ? c.getDeviceReadyTimeoutMs() : VmNics.READY_TIMEOUT_MS;
         try {
             // Spawned before the privilege drop: posix_spawn is gone after it.
             List<Child> started = List.copyOf(earlyNics);
             earlyNics.clear(); // handed over: attach closes them on failure
             nics = VmNics.attach(title, b.vm(), b.hw().pci, b.hw().bars, c.getNicsList(), taps,
                     started.isEmpty() ? null : started, c.getUser(), c.getChroot(),
-                    caps -> send(FromVmm.newBuilder().setTuncap(caps).build()), null);
+                    caps -> send(FromVmm.newBuilder().setTuncap(caps).build()), null, deviceReady);
             List<Child> startedDisks = List.copyOf(earlyDisks);
             earlyDisks.clear(); // handed over: attach closes them on failure
             disks = VmDisks.attach(title, b.vm(), b.hw().pci, b.hw().bars, c.getDisksList(), images,
                     startedDisks.isEmpty() ? null : startedDisks, c.getUser(), c.getChroot(),
-                    d -> diskDied(b.vm(), d), null);
+                    d -> diskDied(b.vm(), d), null, deviceReady);
         } catch (IOException | RuntimeException e) {
             b.close();
             throw e;

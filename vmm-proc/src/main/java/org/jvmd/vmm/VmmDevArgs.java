@@ -58,6 +58,10 @@ final class VmmDevArgs {
             description = "Stop the VM after SECS seconds (1..86400).")
     long stopAfterMs;
 
+    @Option(names = "--device-ready-timeout", paramLabel = "SECS", converter = SecondsConverter.class,
+            description = "How long each device process may take to answer Ready (default 60).")
+    long deviceReadyMs = org.jvmd.vmm.net.VmNics.READY_TIMEOUT_MS;
+
     @Option(names = "--help", usageHelp = true, description = "Show this help and exit.")
     boolean help;
 

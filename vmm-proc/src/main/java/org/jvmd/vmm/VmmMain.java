@@ -217,9 +217,9 @@ public final class VmmMain {
             }
             try (Booted b = build(kvm, new Vm.Config(name, memory, vcpus), k, rd, cmdline, sinks, timing);
                     DevTaps nics = taps;
-                    VmDisks disks = devDisks(title, b, diskPaths)) {
+                    VmDisks disks = devDisks(title, b, diskPaths, a.deviceReadyMs)) {
                 t = System.nanoTime();
-                nics.attach(title, b);
+                nics.attach(title, b, a.deviceReadyMs);
                 if (!tapNames.isEmpty()) {
                     lap(timing, "nics", t);
                 }
@@ -260,7 +260,7 @@ public final class VmmMain {
      * The development entry's disks: raw images opened here (O_RDWR, with the exclusive lock
      * vmd takes), each attached through {@link VmDisks} to a vioblk-proc spawned now.
      */
-    static VmDisks devDisks(String title, Booted b, List<String> paths) throws IOException {
+    static VmDisks devDisks(String title, Booted b, List<String> paths, long readyTimeoutMs) throws IOException {
         List<List<Fd>> images = new ArrayList<>();
         List<DiskConfig> configs = new ArrayList<>();
         try {
@@ -286,7 +286,7 @@ public final class VmmMain {
             throw e;
         }
         return VmDisks.attach(title, b.vm(), b.hw().pci, b.hw().bars, configs, images, null, "", "",
-                d -> b.vm().terminate(VmExit.error(d.title() + " died")), null);
+                d -> b.vm().terminate(VmExit.error(d.title() + " died")), null, readyTimeoutMs);
     }
 
     /** A tap name as the kernel takes it (linux/if.h IFNAMSIZ, dev_valid_name): 1-15 bytes, no '/', ':' or blank. */
@@ -378,7 +378,7 @@ public final class VmmMain {
         }
 
         /** Spawns a vionet-proc per tap and plugs its NIC into {@code b}; the handed-over fds go. */
-        void attach(String title, Booted b) throws IOException {
+        void attach(String title, Booted b, long readyTimeoutMs) throws IOException {
             if (ours.isEmpty()) {
                 return;
             }
@@ -394,7 +394,7 @@ public final class VmmMain {
             List<Child> children = new ArrayList<>(started);
             started.clear();
             nics = VmNics.attach(title, b.vm(), b.hw().pci, b.hw().bars, configs, fds, children, "", "",
-                    this::tunCapabilities, null);
+                    this::tunCapabilities, null, readyTimeoutMs);
         }
 
         /** TUNSCAP: applies the guest's acked offloads to this process's copy of the tap, as vmd does. */

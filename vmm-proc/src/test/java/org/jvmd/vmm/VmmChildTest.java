@@ -43,7 +43,16 @@ class VmmChildTest {
     @TempDir
     Path dir;
 
+    /**
+     * How long the tests' device processes may take to answer Ready, as vmd would pass it:
+     * its default wait's share, or the one it gets in kvm-lab's slow emulated machine.
+     */
+    static final int DEVICE_READY_MS = System.getenv("KVM_LAB") != null ? 240_000 : 48_000;
+
     static ToVmm start(VmConfig config, FdRole... roles) {
+        if (config.getDeviceReadyTimeoutMs() == 0) {
+            config = config.toBuilder().setDeviceReadyTimeoutMs(DEVICE_READY_MS).build();
+        }
         ToVmm.Builder b = ToVmm.newBuilder().setStart(StartVm.newBuilder().setConfig(config));
         for (FdRole r : roles) {
             b.addFds(FdSlot.newBuilder().setRole(r).setIndex(0));

@@ -120,7 +120,8 @@ class VmmNetLabTest {
                 .setMtu(1500).setFeatures(offered).setTapName(TAP).build();
         VmConfig config = VmConfig.newBuilder().setName("netlab").setMemoryBytes(256L << 20).setVcpus(2)
                 .setCmdline(LinuxGuestLabTest.cmdline(guestScript()) + " jvmd.ip=" + GUEST + "/24")
-                .addNics(nic).setUser("_vmd").setChroot(root.toString()).build();
+                .addNics(nic).setUser("_vmd").setChroot(root.toString())
+                .setDeviceReadyTimeoutMs(VmmChildTest.DEVICE_READY_MS).build();
         List<Tunscap> tunscaps = new CopyOnWriteArrayList<>();
         try (Tap tap = Netns.call(ns.name(), () -> Tap.open(TAP))) {
             ns.ip("addr", "add", HOST + "/24", "dev", TAP);

@@ -29,13 +29,8 @@ import org.jvmd.vmm.proxy.DeviceProxy;
  */
 public final class VmDisks implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(VmDisks.class.getName());
-    /**
-     * How long a vioblk-proc has to answer Ready (a JVM start on a busy host):
-     * -Djvmd.vioblkReadyTimeoutMs, else 60 s, or 240 s inside kvm-lab's emulated machine
-     * (env KVM_LAB), as vionet's.
-     */
-    static final long READY_TIMEOUT_MS = Long.getLong("jvmd.vioblkReadyTimeoutMs",
-            System.getenv("KVM_LAB") != null ? 240_000 : 60_000);
+    /** How long a vioblk-proc has to answer Ready unless vmd says otherwise, as vionet's. */
+    public static final long READY_TIMEOUT_MS = 60_000;
 
     private final List<AttachedDevice<VioblkProxy>> disks;
 
@@ -52,7 +47,7 @@ public final class VmDisks implements AutoCloseable {
      */
     public static VmDisks attach(String vmTitle, Vm vm, PciHost pci, PciBarMapper bars, List<DiskConfig> configs,
                                  List<List<Fd>> layers, List<Child> started, String user, String chroot,
-                                 VioblkProxy.DeathListener onDeath, Path output) throws IOException {
+                                 VioblkProxy.DeathListener onDeath, Path output, long readyTimeoutMs) throws IOException {
         List<List<Fd>> pending = new ArrayList<>(layers);
         List<Child> early = started == null ? new ArrayList<>() : new ArrayList<>(started);
         List<AttachedDevice<VioblkProxy>> attached = new ArrayList<>();
@@ -66,7 +61,7 @@ public final class VmDisks implements AutoCloseable {
                 List<Fd> images = pending.set(i, List.of());
                 Child c = early.isEmpty() ? null : early.set(i, null);
                 VioblkProxy p = VioblkProxy.connect(VioblkProxy.title(vmTitle, i), disk, onDeath, c,
-                        vm.ram().memfd().dup(), images, regions, user, chroot, output, null, READY_TIMEOUT_MS);
+                        vm.ram().memfd().dup(), images, regions, user, chroot, output, null, readyTimeoutMs);
                 try {
                     attached.add(AttachedDevice.attach(vm, pci, bars, p));
                 } catch (RuntimeException e) {

@@ -31,12 +31,10 @@ import org.jvmd.vmm.proxy.AttachedDevice;
 public final class VmNics implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(VmNics.class.getName());
     /**
-     * How long a vionet-proc has to answer Ready (a JVM start on a busy host):
-     * -Djvmd.vionetReadyTimeoutMs, else 60 s, or 240 s inside kvm-lab's emulated machine
-     * (env KVM_LAB; below vmd's own wait there for vmm-proc's Ready, which includes this one).
+     * How long a vionet-proc has to answer Ready (a JVM start on a busy host) unless vmd says
+     * otherwise (VmConfig.device_ready_timeout_ms, vmm-proc's --device-ready-timeout).
      */
-    static final long READY_TIMEOUT_MS = Long.getLong("jvmd.vionetReadyTimeoutMs",
-            System.getenv("KVM_LAB") != null ? 240_000 : 60_000);
+    public static final long READY_TIMEOUT_MS = 60_000;
 
     private final List<AttachedDevice<VionetProxy>> nics;
 
@@ -52,7 +50,7 @@ public final class VmNics implements AutoCloseable {
     public static VmNics attach(String vmTitle, Vm vm, PciHost pci, PciBarMapper bars, List<NicConfig> configs,
                                 List<Fd> taps, String user, String chroot, VionetProxy.TunCapRelay uplink, Path output)
             throws IOException {
-        return attach(vmTitle, vm, pci, bars, configs, taps, null, user, chroot, uplink, output);
+        return attach(vmTitle, vm, pci, bars, configs, taps, null, user, chroot, uplink, output, READY_TIMEOUT_MS);
     }
 
     /**
@@ -61,7 +59,7 @@ public final class VmNics implements AutoCloseable {
      */
     public static VmNics attach(String vmTitle, Vm vm, PciHost pci, PciBarMapper bars, List<NicConfig> configs,
                                 List<Fd> taps, List<Child> started, String user, String chroot,
-                                VionetProxy.TunCapRelay uplink, Path output) throws IOException {
+                                VionetProxy.TunCapRelay uplink, Path output, long readyTimeoutMs) throws IOException {
         List<Child> early = started == null ? new ArrayList<>() : new ArrayList<>(started);
         if (taps.size() != configs.size() || (started != null && started.size() != configs.size())) {
             Fd.closeAll(taps);
@@ -77,7 +75,7 @@ public final class VmNics implements AutoCloseable {
                 Fd tap = pending.set(i, null);
                 Child c = early.isEmpty() ? null : early.set(i, null);
                 VionetProxy p = VionetProxy.connect(title(vmTitle, i), nic, uplink, c, vm.ram().memfd().dup(), tap,
-                        regions, user, chroot, output, null, READY_TIMEOUT_MS);
+                        regions, user, chroot, output, null, readyTimeoutMs);
                 try {
                     attached.add(AttachedDevice.attach(vm, pci, bars, p));
                 } catch (RuntimeException e) {

@@ -76,7 +76,7 @@ class VmmChildNicTest {
             NicConfig nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(new byte[] {2, 0, 0, 0, 0x62, 2}))
                     .setMtu(1500).setFeatures(VirtioNetFeatures.bit(VirtioNetFeatures.MAC)).setTapName("vmc0").build();
             VmConfig config = VmConfig.newBuilder().setName("nic").setMemoryBytes(64L << 20).setVcpus(1)
-                    .addNics(nic).build();
+                    .addNics(nic).setDeviceReadyTimeoutMs(System.getenv("KVM_LAB") != null ? 240_000 : 48_000).build();
             ToVmm start = ToVmm.newBuilder().setStart(StartVm.newBuilder().setConfig(config))
                     .addFds(slot(FdRole.FD_KVM)).addFds(slot(FdRole.FD_KERNEL)).addFds(slot(FdRole.FD_TAP)).build();
             Fd kvm = LibC.open("/dev/kvm", LibC.O_RDWR);
