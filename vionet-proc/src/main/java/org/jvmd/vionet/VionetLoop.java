@@ -3,6 +3,7 @@ package org.jvmd.vionet;
 import java.io.IOException;
 import org.jvmd.proto.Error;
 import org.jvmd.proto.FromVionet;
+import org.jvmd.proto.Paused;
 import org.jvmd.proto.QueueReady;
 import org.jvmd.proto.ResetDone;
 import org.jvmd.proto.StatsReply;
@@ -40,6 +41,10 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
     private final Epoll epoll;
     private Vionet vionet;
     private boolean tapPolled;
+    /** vmctl pause: no queue is served, no tap read, no interrupt raised until Unpause. */
+    private boolean paused;
+    /** The queues kicked while paused, served at Unpause. */
+    private final boolean[] kickedWhilePaused;
 
     /** {@code kicks[q]} and {@code calls[v]} may be null (not given). */
     public VionetLoop(Channel channel, Tap tap, Fd[] kicks, Fd[] calls) throws SysException {
@@ -47,6 +52,7 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
         this.tap = tap;
         this.kicks = kicks;
         this.calls = new Irqfds(calls);
+        this.kickedWhilePaused = new boolean[kicks.length];
         this.epoll = new Epoll(16);
         epoll.add(channel.fd(), LibC.EPOLLIN, CHANNEL);
         epoll.add(tap.fd(), 0, TAP);
@@ -68,7 +74,7 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
     public int run() throws IOException {
         while (true) {
             syncTapPolling();
-            boolean pending = vionet.txHasPendingWork() || vionet.rxHasPendingWork();
+            boolean pending = !paused && (vionet.txHasPendingWork() || vionet.rxHasPendingWork());
             int n = epoll.waitFor(pending ? 0 : -1);
             for (int i = 0; i < n; i++) {
                 long data = epoll.data(i);
@@ -77,30 +83,36 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
                         return 0;
                     }
                 } else if (data == TAP) {
-                    vionet.tapReadable();
+                    if (!paused) {
+                        vionet.tapReadable();
+                    }
                 } else {
                     int q = (int) (data - KICK);
                     if (q == Vionet.CTRL) {
                         EventFd.read(kicks[q]);   // the TX and RX kicks are edge-triggered
                     }
-                    vionet.kick(q);
+                    if (paused) {
+                        kickedWhilePaused[q] = true;
+                    } else {
+                        vionet.kick(q);
+                    }
                 }
                 if (channel.gone()) {
                     Log.info("channel closed by parent (EOF), exiting");
                     return 0;
                 }
             }
-            if (vionet.txHasPendingWork()) {
+            if (!paused && vionet.txHasPendingWork()) {
                 vionet.runPendingTx();
             }
-            if (vionet.rxHasPendingWork()) {
+            if (!paused && vionet.rxHasPendingWork()) {
                 vionet.runPendingRx();
             }
         }
     }
 
     private void syncTapPolling() throws SysException {
-        boolean want = vionet.wantsTap();
+        boolean want = !paused && vionet.wantsTap();
         if (want != tapPolled) {
             epoll.modify(tap.fd(), want ? LibC.EPOLLIN : 0, TAP);
             tapPolled = want;
@@ -128,6 +140,22 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
             case TUNCAP_REPLY -> vionet.tunCapReply(m.getTuncapReply());
             case STATS -> channel.send(FromVionet.newBuilder()
                     .setStats(StatsReply.newBuilder().addNics(vionet.stats())).build());
+            case PAUSE -> {
+                // this thread does all the device's work: between two turns nothing is in flight
+                paused = true;
+                Log.debug("paused");
+                channel.send(FromVionet.newBuilder().setPaused(Paused.getDefaultInstance()).build());
+            }
+            case UNPAUSE -> {
+                paused = false;
+                Log.debug("unpaused");
+                for (int q = 0; q < kickedWhilePaused.length; q++) {
+                    if (kickedWhilePaused[q]) {
+                        kickedWhilePaused[q] = false;
+                        vionet.kick(q);
+                    }
+                }
+            }
             case SHUTDOWN -> {
                 Log.info("shutdown");
                 return false;

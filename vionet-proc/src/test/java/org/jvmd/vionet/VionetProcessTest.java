@@ -3,6 +3,7 @@ package org.jvmd.vionet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.jvmd.virtio.net.VirtioNetFeatures.bit;
 
@@ -24,6 +25,8 @@ import org.jvmd.proto.FromVionet;
 import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.NicConfig;
 import org.jvmd.proto.NicStats;
+import org.jvmd.proto.Pause;
+import org.jvmd.proto.Unpause;
 import org.jvmd.proto.QueueReady;
 import org.jvmd.proto.StatsRequest;
 import org.jvmd.proto.TunCapabilities;
@@ -149,6 +152,44 @@ class VionetProcessTest {
             assertNotNull(reply, "no ARP reply reached the guest; vionet log:\n" + Files.readString(log));
             for (int i = 0; i < 6; i++) {
                 assertEquals(MAC[i], reply[12 + i], "the reply is addressed to the guest");
+            }
+
+            // vmctl pause: vionet answers Paused; then datagrams the namespace sends stay in the tap
+            // and nothing reaches guest memory, no interrupt is raised, until Unpause.
+            c.channel().send(ToVionet.newBuilder().setPause(Pause.getDefaultInstance()).build());
+            FromVionet p = next(c);
+            while (!p.hasPaused()) {
+                p = next(c);
+            }
+            while (guest.receive() != null) {
+                // what arrived before the pause
+            }
+            callRx.read();
+            ns.ip("neigh", "replace", "100.64.60.2", "lladdr", "02:00:00:00:60:02", "dev", "vn0");
+            ns.exec("bash", "-c", "for i in 1 2 3; do echo held > /dev/udp/100.64.60.2/9; done");
+            assertEquals(0, LibC.poll(callRx.fd(), LibC.POLLIN, 500), "an interrupt while paused");
+            assertNull(guest.receive(), "a frame reached guest memory while paused");
+            c.channel().send(ToVionet.newBuilder().setUnpause(Unpause.getDefaultInstance()).build());
+            int held = 0;
+            deadline = System.nanoTime() + 20_000_000_000L;
+            while (held < 3 && System.nanoTime() < deadline) {
+                LibC.poll(callRx.fd(), LibC.POLLIN, 200);
+                callRx.read();
+                for (byte[] f; (f = guest.receive()) != null; ) {
+                    int ip = 12 + 14;
+                    if (f.length > ip + 28 && f[12 + 12] == 0x08 && f[12 + 13] == 0 && f[ip + 9] == 17 && f[ip + 23] == 9) {
+                        held++;   // UDP to port 9
+                    }
+                }
+            }
+            if (held != 3) {
+                c.channel().send(ToVionet.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
+                FromVionet dbg = next(c);
+                while (!dbg.hasStats()) {
+                    dbg = next(c);
+                }
+                throw new AssertionError("the datagrams held in the tap reach the guest once unpaused: " + held
+                        + "\n" + dbg + ns.ip("-s", "link", "show", "vn0"));
             }
 
             // A TSO super-frame with a partial checksum passes to the kernel as is; its TCP

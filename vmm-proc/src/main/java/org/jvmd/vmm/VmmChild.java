@@ -296,6 +296,9 @@ final class VmmChild {
                     if (disks != null) {
                         disks.unpause();
                     }
+                    if (nics != null) {
+                        nics.unpause();
+                    }
                     vm.resume();
                     send(FromVmm.newBuilder().setUnpaused(VmUnpaused.getDefaultInstance()).build());
                 }
@@ -333,8 +336,12 @@ final class VmmChild {
     private void pause(Vm vm) {
         try {
             vm.pause(PAUSE_TIMEOUT_MS);
+            // after the vCPUs: no new request can come in; then no device touches guest memory
             if (disks != null) {
-                disks.pause(PAUSE_TIMEOUT_MS); // after the vCPUs: no new request can come in
+                disks.pause(PAUSE_TIMEOUT_MS);
+            }
+            if (nics != null) {
+                nics.pause(PAUSE_TIMEOUT_MS);
             }
             send(FromVmm.newBuilder().setPaused(VmPaused.getDefaultInstance()).build());
         } catch (TimeoutException e) {

@@ -5,8 +5,6 @@ import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import com.google.protobuf.Message;
 import org.jvmd.proto.DiskConfig;
@@ -14,10 +12,8 @@ import org.jvmd.proto.DiskStats;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FromVioblk;
 import org.jvmd.proto.MemoryRegion;
-import org.jvmd.proto.Pause;
 import org.jvmd.proto.StatsReply;
 import org.jvmd.proto.ToVioblk;
-import org.jvmd.proto.Unpause;
 import org.jvmd.proto.VioblkInit;
 import org.jvmd.proto.VioblkReady;
 import org.jvmd.sys.Fd;
@@ -33,8 +29,8 @@ import org.jvmd.vmm.proxy.DeviceProxy;
  * vioblk-proc serves (vmd's vioblk.c split vhost-user style). This side offers the disk's
  * features and answers the configuration space ({@link BlkConfigSpace}) from the geometry
  * vioblk reports in {@code VioblkReady}; the forwarding of the VirtioDevice life-cycle, stats and
- * vioblk's death are the shared {@link DeviceProxy}'s. Besides those, {@link #pause} asks
- * vioblk to finish its in-flight requests and stop touching guest memory (vmctl pause).
+ * vioblk's death, and pause (vmctl pause: vioblk finishes its requests in flight and stops
+ * touching guest memory) are the shared {@link DeviceProxy}'s.
  */
 public final class VioblkProxy extends DeviceProxy<FromVioblk> {
     private static final System.Logger LOG = System.getLogger(VioblkProxy.class.getName());
@@ -51,7 +47,6 @@ public final class VioblkProxy extends DeviceProxy<FromVioblk> {
 
     private final DiskConfig disk;
     private final DeathListener onDeath;
-    private final Semaphore paused = new Semaphore(0);
     private volatile BlkConfigSpace config;
 
     /** Creates the device and its eventfds; {@link #start} or {@link #connect} connects vioblk. */
@@ -137,7 +132,7 @@ public final class VioblkProxy extends DeviceProxy<FromVioblk> {
         switch (m.getMsgCase()) {
             case STATS -> statsArrived(m.getStats());
             case RESET_DONE -> resetConfirmed();
-            case PAUSED -> paused.release();
+            case PAUSED -> pauseConfirmed();
             case ERROR -> reported(m.getError());
             default -> unexpected(m.getMsgCase());
         }
@@ -145,7 +140,6 @@ public final class VioblkProxy extends DeviceProxy<FromVioblk> {
 
     @Override
     protected void deviceDied() {
-        paused.release(); // a pause waiting for vioblk waits no longer
         if (onDeath != null) {
             onDeath.died(this);
         }
@@ -186,30 +180,6 @@ public final class VioblkProxy extends DeviceProxy<FromVioblk> {
     }
 
     // ---- requests from vmd ----
-
-    /**
-     * vmctl pause: asks vioblk to finish its requests in flight and stop touching guest
-     * memory, and waits for {@code Paused} (at most {@code timeoutMs}). A gone vioblk
-     * touches nothing: that counts as paused.
-     */
-    public void pause(long timeoutMs) throws TimeoutException {
-        paused.drainPermits();
-        if (!alive() || !send(envelope(Pause.getDefaultInstance()))) {
-            return;
-        }
-        try {
-            if (!paused.tryAcquire(timeoutMs, TimeUnit.MILLISECONDS) && alive()) {
-                throw new TimeoutException(title() + ": vioblk did not pause within " + timeoutMs + " ms");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /** vmctl unpause: vioblk serves the queue again. */
-    public void unpause() {
-        send(envelope(Unpause.getDefaultInstance()));
-    }
 
     /**
      * This disk's counters, as vioblk keeps them, or {@code dead = true} when vioblk is

@@ -141,6 +141,7 @@ public final class VionetProxy extends DeviceProxy<FromVionet> {
             case TUNCAP -> uplink.tunCapabilities(m.getTuncap());
             case STATS -> statsArrived(m.getStats());
             case RESET_DONE -> resetConfirmed();
+            case PAUSED -> pauseConfirmed();
             case ERROR -> reported(m.getError());
             default -> unexpected(m.getMsgCase());
         }

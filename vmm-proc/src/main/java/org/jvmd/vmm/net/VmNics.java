@@ -163,6 +163,20 @@ public final class VmNics implements AutoCloseable {
     }
 
     /** Stops every vionet and releases its KVM registrations and eventfds. */
+    /** Pauses every vionet (after the vCPUs stopped): no frame reaches guest memory afterwards. */
+    public void pause(long timeoutMs) throws java.util.concurrent.TimeoutException {
+        for (AttachedDevice<VionetProxy> n : nics) {
+            n.proxy().pause(timeoutMs);
+        }
+    }
+
+    /** Every vionet serves its queues and its tap again. */
+    public void unpause() {
+        for (AttachedDevice<VionetProxy> n : nics) {
+            n.proxy().unpause();
+        }
+    }
+
     @Override
     public void close() {
         for (AttachedDevice<VionetProxy> n : nics) {

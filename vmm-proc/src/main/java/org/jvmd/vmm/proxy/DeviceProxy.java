@@ -22,11 +22,13 @@ import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.FeaturesAcked;
 import org.jvmd.proto.FrameException;
 import org.jvmd.proto.MemoryRegion;
+import org.jvmd.proto.Pause;
 import org.jvmd.proto.QueueReady;
 import org.jvmd.proto.Reset;
 import org.jvmd.proto.Shutdown;
 import org.jvmd.proto.StatsReply;
 import org.jvmd.proto.StatsRequest;
+import org.jvmd.proto.Unpause;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.SysException;
@@ -83,6 +85,7 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
     private final Object sendLock = new Object();
     private final Object statsLock = new Object();
     private final Semaphore resetDone = new Semaphore(0);
+    private final Semaphore paused = new Semaphore(0);
     private volatile CompletableFuture<StatsReply> pendingStats;
     private volatile VirtioPciTransport transport;
     private volatile boolean dead;
@@ -445,6 +448,35 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
     }
 
     /** For {@link #dispatch}: the device confirmed a reset. */
+    /** The device process answered Pause: it touches guest memory no more. */
+    protected final void pauseConfirmed() {
+        paused.release();
+    }
+
+    /**
+     * vmctl pause: asks the device process to finish what is in flight and stop touching guest
+     * memory, and waits for {@code Paused} (at most {@code timeoutMs}). A gone device process
+     * touches nothing: that counts as paused.
+     */
+    public final void pause(long timeoutMs) throws TimeoutException {
+        paused.drainPermits();
+        if (!alive() || !send(envelope(Pause.getDefaultInstance()))) {
+            return;
+        }
+        try {
+            if (!paused.tryAcquire(timeoutMs, TimeUnit.MILLISECONDS) && alive()) {
+                throw new TimeoutException(title + ": " + process + " did not pause within " + timeoutMs + " ms");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** vmctl unpause: the device process serves its queues again. */
+    public final void unpause() {
+        send(envelope(Unpause.getDefaultInstance()));
+    }
+
     protected final void resetConfirmed() {
         resetDone.release();
     }
@@ -469,6 +501,7 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
         if (closing) {
             return;
         }
+        paused.release(); // a pause waiting for the device waits no longer: a gone process touches nothing
         deviceDied();
         LOG.log(Level.WARNING, title + ": " + process + " died (" + why + ")" + exitStatus()
                 + "; the device needs a reset (DEVICE_NEEDS_RESET)");
