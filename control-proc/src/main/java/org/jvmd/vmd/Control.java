@@ -90,7 +90,8 @@ public final class Control {
                 case REQ_NOT_SET -> throw new VmdException(VmdException.EINVAL, "empty request");
             };
         } catch (VmdException e) {
-            return error(e.errno(), e.getMessage());
+            return Response.newBuilder().setError(Error.newBuilder().setErrno(e.errno()).setCode(e.code())
+                    .setMessage(e.getMessage())).build();
         }
     }
 

@@ -359,7 +359,7 @@ public final class Registry {
         if (opts.template().isPresent()) {
             VmdVm parent = find(VmRef.of(opts.template().get()));
             if (parent == null) {
-                throw new VmdException(VmdException.EINVAL, "invalid template");
+                throw new VmdException(VmdException.EINVAL, org.jvmd.proto.ErrorCode.TEMPLATE_INVALID, "invalid template");
             }
             var req = org.jvmd.vmd.config.InstanceRequest.named(ref.name());
             if (opts.memoryBytes() != 0) {

@@ -1,5 +1,6 @@
 package org.jvmd.vmd;
 
+import org.jvmd.proto.ErrorCode;
 import org.jvmd.sys.Errno;
 
 /** A refused or failed request: the errno vmctl turns into its message, and vmd's own text. */
@@ -16,13 +17,24 @@ public final class VmdException extends Exception {
     public static final int EALREADY = Errno.EALREADY;
 
     private final int errno;
+    private final ErrorCode code;
 
     public VmdException(int errno, String message) {
+        this(errno, ErrorCode.ERROR_CODE_UNSPECIFIED, message);
+    }
+
+    /** A refusal vmctl tells apart by {@code code} (never by the text). */
+    public VmdException(int errno, ErrorCode code, String message) {
         super(message);
         this.errno = errno;
+        this.code = code;
     }
 
     public int errno() {
         return errno;
+    }
+
+    public ErrorCode code() {
+        return code;
     }
 }

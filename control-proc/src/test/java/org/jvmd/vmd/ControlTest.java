@@ -162,6 +162,16 @@ class ControlTest {
         t.join(5000);
     }
 
+    /** vmctl tells a refusal apart by its code, not by vmd's text. */
+    @Test
+    void anInvalidTemplateIsACodeVmctlMaps() {
+        Response r = control.handle(Request.newBuilder().setStart(org.jvmd.proto.StartRequest.newBuilder()
+                .setVm(VmSelector.newBuilder().setName("i1")).setTemplate("nosuch")).build(), Caller.root());
+        assertEquals(org.jvmd.proto.ErrorCode.TEMPLATE_INVALID, r.getError().getCode(), r.toString());
+        Response other = control.handle(Request.getDefaultInstance(), Caller.root());
+        assertEquals(org.jvmd.proto.ErrorCode.ERROR_CODE_UNSPECIFIED, other.getError().getCode());
+    }
+
     @Test
     void anEmptyRequestIsRejected() {
         assertEquals(VmdException.EINVAL, control.handle(Request.getDefaultInstance(), Caller.root()).getError()

@@ -136,7 +136,7 @@ final class StartCommand extends VmctlCommand {
         if (resp.hasError()) {
             String m = resp.getError().getMessage();
             int e = resp.getError().getErrno();
-            if (m.equals("invalid template")) {
+            if (resp.getError().getCode() == org.jvmd.proto.ErrorCode.TEMPLATE_INVALID) {
                 v.warnx("invalid template");
             } else {
                 v.warnx("start vm command failed: " + (e != 0 ? Vmctl.strerror(e) : m));
