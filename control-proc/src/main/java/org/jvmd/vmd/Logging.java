@@ -44,6 +44,11 @@ public final class Logging {
         ROOT.setLevel(verbose ? Level.FINE : Level.INFO);
     }
 
+    /** Whether vmd logs at debug (vmd -v, vmctl log verbose): what a new VM process starts with. */
+    public static boolean verbose() {
+        return ROOT.isLoggable(Level.FINE);
+    }
+
     static String text(LogRecord r) {
         String m = new Formatter() {
             @Override

@@ -233,6 +233,28 @@ public final class Registry {
 
     // ---- queries ----
 
+    /**
+     * vmctl log verbose|brief to every VM process (and, through it, its device processes); a
+     * VM started later takes vmd's level with its configuration.
+     */
+    public void setVerbose(boolean verbose) {
+        List<VmProcess> running = new ArrayList<>();
+        synchronized (this) {
+            for (VmdVm vm : vms.values()) {
+                if (vm.process != null) {
+                    running.add(vm.process);
+                }
+            }
+        }
+        for (VmProcess p : running) {
+            try {
+                p.setVerbose(verbose);
+            } catch (IOException e) {
+                LOG.log(Level.FINE, "log level of pid " + p.pid() + ": " + e.getMessage());
+            }
+        }
+    }
+
     public synchronized List<VmInfo> status() {
         List<VmInfo> out = new ArrayList<>();
         for (VmdVm vm : vms.values()) {

@@ -29,6 +29,9 @@ public interface VmProcess {
      */
     long residentBytes();
 
+    /** vmctl log verbose|brief: the VM process's debug lines and its device processes'. */
+    void setVerbose(boolean verbose) throws IOException;
+
     /** Per-NIC counters. */
     StatsReply stats() throws IOException;
 }

@@ -372,5 +372,6 @@ public final class Vmd implements Control.Daemon {
     @Override
     public void setVerbose(boolean verbose) {
         Logging.setVerbose(verbose);
+        registry.setVerbose(verbose);
     }
 }

@@ -17,6 +17,7 @@ import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.FrameException;
 import org.jvmd.proto.FromVmm;
+import org.jvmd.proto.LogLevel;
 import org.jvmd.proto.NicConfig;
 import org.jvmd.proto.PauseVm;
 import org.jvmd.proto.StartVm;
@@ -210,7 +211,8 @@ public final class VmmProcSpawner implements VmLauncher {
                 .setConsoleUid(spec.owner().uid())
                 .setConsoleGid(spec.owner().hasGroup() ? spec.owner().gid() : 0)
                 // each device process's Ready comes before vmm-proc's, which vmd waits for
-                .setDeviceReadyTimeoutMs((int) Math.min(Integer.MAX_VALUE, readyTimeoutMillis * 4 / 5));
+                .setDeviceReadyTimeoutMs((int) Math.min(Integer.MAX_VALUE, readyTimeoutMillis * 4 / 5))
+                .setVerbose(Logging.verbose());
         for (int i = 0; i < taps.nics().size(); i++) {
             VmTaps.Nic n = taps.nics().get(i);
             InterfaceSpec s = n.spec();
@@ -305,6 +307,11 @@ public final class VmmProcSpawner implements VmLauncher {
         @Override
         public void unpause() throws IOException {
             call(ToVmm.newBuilder().setUnpause(UnpauseVm.getDefaultInstance()).build(), FromVmm.MsgCase.UNPAUSED);
+        }
+
+        @Override
+        public void setVerbose(boolean verbose) throws IOException {
+            send(ToVmm.newBuilder().setLog(LogLevel.newBuilder().setVerbose(verbose)).build());
         }
 
         @Override

@@ -43,6 +43,11 @@ final class RecordingLauncher implements VmLauncher {
         }
 
         @Override
+        public synchronized void setVerbose(boolean verbose) {
+            calls.add(verbose ? "verbose" : "brief");
+        }
+
+        @Override
         public synchronized void stop(boolean force) {
             calls.add(force ? "stop-force" : "stop");
         }

@@ -287,6 +287,23 @@ class RegistryTest {
                 launcher.last().spec.disks(), "an instance without -d inherits its template's disks");
     }
 
+    /** vmctl log verbose reaches every running VM process (and through it its devices), not only vmd. */
+    @Test
+    void logVerboseReachesEveryRunningVmProcess() throws Exception {
+        reg.load(parse(CONF));
+        CompletableFuture<VmInfo> web = reg.start(VmRef.of("web"), StartOptions.none(), ROOT);
+        launcher.last().started();
+        web.get(1, TimeUnit.SECONDS);
+        RecordingLauncher.Launch w = launcher.last();
+        CompletableFuture<VmInfo> db = reg.start(VmRef.of("db"), StartOptions.none(), ROOT);
+        launcher.last().started();
+        db.get(1, TimeUnit.SECONDS);
+        reg.setVerbose(true);
+        reg.setVerbose(false);
+        assertEquals(List.of("verbose", "brief"), w.calls);
+        assertEquals(List.of("verbose", "brief"), launcher.last().calls);
+    }
+
     @Test
     void aProcessThatDiesBeforeStartedFailsTheStart() throws Exception {
         reg.load(parse(CONF));

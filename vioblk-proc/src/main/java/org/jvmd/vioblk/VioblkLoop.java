@@ -154,6 +154,10 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
             case RESET -> vioblk.reset();                 // ResetDone once nothing is in flight
             case PAUSE -> vioblk.pause();                 // Paused once nothing is in flight
             case UNPAUSE -> vioblk.unpause();
+            case LOG -> {
+                Log.verbose(m.getLog().getVerbose());
+                Log.debug("debug logging on");
+            }
             case STATS -> channel.send(FromVioblk.newBuilder()
                     .setStats(StatsReply.newBuilder().addDisks(stats(vioblk, disk))).build());
             case SHUTDOWN -> {

@@ -156,6 +156,10 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
                     }
                 }
             }
+            case LOG -> {
+                Log.verbose(m.getLog().getVerbose());
+                Log.debug("debug logging on");
+            }
             case SHUTDOWN -> {
                 Log.info("shutdown");
                 return false;

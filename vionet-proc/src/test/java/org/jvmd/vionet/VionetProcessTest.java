@@ -22,6 +22,7 @@ import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.FeaturesAcked;
 import org.jvmd.proto.FromVionet;
+import org.jvmd.proto.LogLevel;
 import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.NicConfig;
 import org.jvmd.proto.NicStats;
@@ -156,11 +157,14 @@ class VionetProcessTest {
 
             // vmctl pause: vionet answers Paused; then datagrams the namespace sends stay in the tap
             // and nothing reaches guest memory, no interrupt is raised, until Unpause.
+            // vmctl log verbose reaches vionet too: its pause is a debug line in its log.
+            c.channel().send(ToVionet.newBuilder().setLog(LogLevel.newBuilder().setVerbose(true)).build());
             c.channel().send(ToVionet.newBuilder().setPause(Pause.getDefaultInstance()).build());
             FromVionet p = next(c);
             while (!p.hasPaused()) {
                 p = next(c);
             }
+            assertTrue(Files.readString(log).contains("vm/test/vionet0: debug: paused"), Files.readString(log));
             while (guest.receive() != null) {
                 // what arrived before the pause
             }

@@ -261,6 +261,9 @@ final class VmmChild {
             b.close();
             throw e;
         }
+        if (c.getVerbose()) {
+            setVerbose(true);
+        }
         // Always (vmd's vm.c drops unconditionally): an empty user or chroot means the role's
         // default (_vmd, /var/empty). Everything the VM needs from the file system (kvm, kernel,
         // initrd, log, taps, images, the pty) is a descriptor by now, and the device processes
@@ -309,6 +312,7 @@ final class VmmChild {
                         nics.tuncapReply(m.getTuncapReply());
                     }
                 }
+                case LOG -> setVerbose(m.getLog().getVerbose());
                 default -> sendError("unexpected message " + m.getMsgCase(), 0);
             }
         }
@@ -331,6 +335,25 @@ final class VmmChild {
     private void diskDied(Vm vm, VioblkProxy d) {
         vm.terminate(VmExit.error("disk " + d.disk().getIndex() + " (" + d.disk().getPath() + "): "
                 + d.title() + " died"));
+    }
+
+    /**
+     * vmctl log verbose|brief (and vmd -v, through VmConfig.verbose): this process's debug lines
+     * (java.util.logging, behind System.Logger) and its device processes'.
+     */
+    private void setVerbose(boolean on) {
+        java.util.logging.Level level = on ? java.util.logging.Level.FINE : java.util.logging.Level.INFO;
+        java.util.logging.Logger root = java.util.logging.Logger.getLogger("");
+        root.setLevel(level);
+        for (java.util.logging.Handler h : root.getHandlers()) {
+            h.setLevel(level);
+        }
+        if (nics != null) {
+            nics.setVerbose(on);
+        }
+        if (disks != null) {
+            disks.setVerbose(on);
+        }
     }
 
     private void pause(Vm vm) {

@@ -4,12 +4,13 @@ package org.jvmd.virtio.device;
  * A device process's log: lines on stderr, prefixed with the process title
  * ({@code vm/web/vionet0}, {@code vm/web/vioblk0}); before the parent names the title, with
  * the process's name ({@code vionet}, {@code vioblk}). State changes log at debug (shown
- * with {@code -Djvmd.debug=true}), faults at warning; nothing logs per packet or request.
+ * after {@code vmctl log verbose} or with {@code -Djvmd.debug=true}), faults at warning;
+ * nothing logs per packet or request.
  */
 public final class Log {
     private static volatile String process = "jvmd";
     private static volatile String title = process;
-    private static final boolean DEBUG = Boolean.getBoolean("jvmd.debug");
+    private static volatile boolean debug = Boolean.getBoolean("jvmd.debug");
 
     private Log() {}
 
@@ -36,8 +37,17 @@ public final class Log {
         System.err.println(title + ": warning: " + msg);
     }
 
+    /** {@code vmctl log verbose|brief}: debug lines on or off. */
+    public static void verbose(boolean on) {
+        debug = on;
+    }
+
+    public static boolean verbose() {
+        return debug;
+    }
+
     public static void debug(String msg) {
-        if (DEBUG) {
+        if (debug) {
             System.err.println(title + ": debug: " + msg);
         }
     }

@@ -149,6 +149,13 @@ public final class VmDisks implements AutoCloseable {
         }
     }
 
+    /** vmctl log verbose|brief, to every vioblk. */
+    public void setVerbose(boolean on) {
+        for (AttachedDevice<VioblkProxy> d : disks) {
+            d.proxy().setVerbose(on);
+        }
+    }
+
     public void unpause() {
         for (AttachedDevice<VioblkProxy> d : disks) {
             d.proxy().unpause();

@@ -170,6 +170,13 @@ public final class VmNics implements AutoCloseable {
         }
     }
 
+    /** vmctl log verbose|brief, to every vionet. */
+    public void setVerbose(boolean on) {
+        for (AttachedDevice<VionetProxy> n : nics) {
+            n.proxy().setVerbose(on);
+        }
+    }
+
     /** Every vionet serves its queues and its tap again. */
     public void unpause() {
         for (AttachedDevice<VionetProxy> n : nics) {

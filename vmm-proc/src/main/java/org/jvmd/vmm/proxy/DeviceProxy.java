@@ -21,6 +21,7 @@ import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.FeaturesAcked;
 import org.jvmd.proto.FrameException;
+import org.jvmd.proto.LogLevel;
 import org.jvmd.proto.MemoryRegion;
 import org.jvmd.proto.Pause;
 import org.jvmd.proto.QueueReady;
@@ -470,6 +471,11 @@ public abstract class DeviceProxy<F> implements VirtioDevice, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** vmctl log verbose|brief: the device process's debug lines on or off. */
+    public final void setVerbose(boolean on) {
+        send(envelope(LogLevel.newBuilder().setVerbose(on).build()));
     }
 
     /** vmctl unpause: the device process serves its queues again. */

@@ -188,6 +188,27 @@ class VionetProxyTest {
         assertTrue(peer.nothingPending());
     }
 
+    /** vmctl pause and log verbose reach vionet through the proxy; pause waits for its Paused. */
+    @Test
+    void pauseWaitsForVionetAndLogLevelReachesIt() throws Exception {
+        start(0);
+        proxy.setVerbose(true);
+        assertTrue(peer.next(ToVionet.MsgCase.LOG, T).getLog().getVerbose());
+        CompletableFuture<Void> pause = CompletableFuture.runAsync(() -> {
+            try {
+                proxy.pause(5_000);
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        peer.next(ToVionet.MsgCase.PAUSE, T);
+        assertFalse(pause.isDone(), "pause returned before vionet confirmed it");
+        peer.send(FromVionet.newBuilder().setPaused(org.jvmd.proto.Paused.getDefaultInstance()).build());
+        pause.get(T, TimeUnit.MILLISECONDS);
+        proxy.unpause();
+        peer.next(ToVionet.MsgCase.UNPAUSE, T);
+    }
+
     @Test
     void aFeatureSetTheDeviceRefusesIsNotSentToVionet() throws Exception {
         long offered = VirtioNetFeatures.bit(VirtioNetFeatures.GUEST_CSUM) | VirtioNetFeatures.bit(VirtioNetFeatures.GUEST_TSO4);
