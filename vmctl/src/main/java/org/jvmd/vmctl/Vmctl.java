@@ -94,19 +94,27 @@ public final class Vmctl {
         Runtime.getRuntime().halt(status);
     }
 
+    /** The control socket this run talks to (-s, or the default). */
+    Path socketPath() {
+        return socket;
+    }
+
     /** Runs one vmctl command line; returns the exit status. */
     public int run(String[] args) {
         try {
-            ParseResult top = parse(topSpec(true), args, null);
-            if (top.isUsageHelpRequested()) {
-                out.print(usageText());
-                return 0;
+            List<String> rest = ownOptions(args);
+            if (rest == null) {
+                ParseResult top = parse(topSpec(true), args, null);
+                if (top.isUsageHelpRequested()) {
+                    out.print(usageText());
+                    return 0;
+                }
+                if (top.hasMatchedOption("-s")) {
+                    socket = Path.of(top.<String>matchedOptionValue("-s", null));
+                }
+                rest = top.matchedPositionals().isEmpty() ? List.of()
+                        : Arrays.asList(top.matchedPositionals().get(0).<String[]>getValue());
             }
-            if (top.hasMatchedOption("-s")) {
-                socket = Path.of(top.<String>matchedOptionValue("-s", null));
-            }
-            List<String> rest = top.matchedPositionals().isEmpty() ? List.of()
-                    : Arrays.asList(top.matchedPositionals().get(0).<String[]>getValue());
             if (rest.isEmpty()) {
                 usage();
             }
@@ -126,6 +134,44 @@ public final class Vmctl {
             out.flush();
             err.flush();
         }
+    }
+
+    /**
+     * vmctl's own options as getopt("vs:") reads them, when they are plain: {@code -v},
+     * {@code -s socket}, {@code -ssocket} and their clusters ({@code -vs socket}), up to the
+     * command word. Returns the command and its words, or null for anything else ({@code --help},
+     * {@code --}, an unknown or incomplete option): picocli's parse of {@link #topSpec} then
+     * answers, with getopt's words. The common command line ({@code vmctl status}, in loops)
+     * so builds no picocli parser for vmctl's own options (each registers picocli's converters).
+     */
+    List<String> ownOptions(String[] args) {
+        int i = 0;
+        Path sock = socket;
+        while (i < args.length && args[i].startsWith("-")) {
+            String a = args[i];
+            if (a.equals("-") || a.startsWith("--")) {
+                return null;
+            }
+            int j = 1;
+            for (; j < a.length() && a.charAt(j) == 'v'; j++) {
+                // -v: accepted, says nothing more
+            }
+            if (j == a.length()) {
+                i++;
+            } else if (a.charAt(j) != 's') {
+                return null;
+            } else if (j + 1 < a.length()) {
+                sock = Path.of(a.substring(j + 1));
+                i++;
+            } else if (i + 1 < args.length) {
+                sock = Path.of(args[i + 1]);
+                i += 2;
+            } else {
+                return null;
+            }
+        }
+        socket = sock;
+        return Arrays.asList(args).subList(i, args.length);
     }
 
     /**

@@ -201,4 +201,31 @@ class VmctlCommandLineTest {
             assertTrue(r.out().contains(c.description().substring(0, Math.min(20, c.description().length()))), r.out());
         }
     }
+
+    /**
+     * vmctl's own options read by hand (no picocli parser for the common command line) mean
+     * what getopt("vs:") makes of them; anything unusual is left to picocli's parse (null).
+     */
+    @Test
+    void plainOwnOptionsAreReadWithoutAParserAsGetoptWould() {
+        record Case(List<String> args, String socket, List<String> rest) {
+        }
+        for (Case c : List.of(
+                new Case(List.of("status"), "/run/vmd.sock", List.of("status")),
+                new Case(List.of("-s", "/x", "status", "-r"), "/x", List.of("status", "-r")),
+                new Case(List.of("-s/x", "stop", "web"), "/x", List.of("stop", "web")),
+                new Case(List.of("-vs", "/x", "stat"), "/x", List.of("stat")),
+                new Case(List.of("-vvs/y", "-v", "show"), "/y", List.of("show")),
+                new Case(List.of("-sv", "status"), "v", List.of("status")),
+                new Case(List.of("-v"), "/run/vmd.sock", List.of()))) {
+            Vmctl v = new Vmctl(java.io.InputStream.nullInputStream(), System.out, System.err);
+            assertEquals(c.rest(), v.ownOptions(c.args().toArray(String[]::new)), c.toString());
+            assertEquals(Path.of(c.socket()), v.socketPath(), c.toString());
+        }
+        for (List<String> odd : List.of(List.of("--help"), List.of("--", "status"), List.of("-x", "status"),
+                List.of("-s"), List.of("-vx"), List.of("-", "status"))) {
+            Vmctl v = new Vmctl(java.io.InputStream.nullInputStream(), System.out, System.err);
+            assertEquals(null, v.ownOptions(odd.toArray(String[]::new)), odd.toString());
+        }
+    }
 }
