@@ -264,6 +264,12 @@ final class VmmChild {
         if (c.getVerbose()) {
             setVerbose(true);
         }
+        // java.util.logging stamps every record with the local time: the zone rules come from the
+        // JDK's lib/tzdb.dat and /etc/localtime, which the empty chroot cannot reach. Read them
+        // now, or the first record logged after the drop (a debug line of a vCPU thread with
+        // vmctl log verbose) fails to initialise ZoneInfoFile and kills the thread that logged.
+        java.util.logging.LogManager.getLogManager();
+        new java.util.logging.SimpleFormatter().format(new java.util.logging.LogRecord(java.util.logging.Level.FINE, ""));
         // Always (vmd's vm.c drops unconditionally): an empty user or chroot means the role's
         // default (_vmd, /var/empty). Everything the VM needs from the file system (kvm, kernel,
         // initrd, log, taps, images, the pty) is a descriptor by now, and the device processes
