@@ -174,17 +174,9 @@ public final class NetIf {
         bridgeByName(Ioctls.SIOCBRDELBR, name);
     }
 
+    /** The bridge ioctls take the name alone: the start of an ifreq, NUL-terminated, is that. */
     private static void bridgeByName(long request, String name) throws SysException {
-        byte[] b = name.getBytes(StandardCharsets.US_ASCII);
-        if (b.length == 0 || b.length >= Tap.IFNAMSIZ) {
-            throw new IllegalArgumentException("bad interface name: " + name);
-        }
-        try (Fd sock = LibC.socket(AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
-                Arena a = Arena.ofConfined()) {
-            MemorySegment str = a.allocate(Tap.IFNAMSIZ);
-            MemorySegment.copy(b, 0, str, JAVA_BYTE, 0, b.length);
-            LibC.ioctl(sock.num(), request, str);
-        }
+        withIfreq(name, (s, ifr) -> LibC.ioctl(s, request, ifr));
     }
 
     /** SIOCBRADDIF: makes {@code port} a port of {@code bridge}. */
