@@ -2,21 +2,22 @@ package org.jvmd.vmd;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
-import java.util.OptionalInt;
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.SysException;
 import org.jvmd.vmd.config.Accounts;
+import org.jvmd.vmd.config.Caller;
 
 /**
- * vmd's {@code vm_checkaccess}: a file a non-root caller named (a disk image, a kernel, an
- * initrd) is one that caller could open itself. vmd opens it as root, then checks, on the
- * descriptor it opened, that the caller may read it (and write it, for a disk) and may search
- * every directory above it, with the caller's uid and groups. One implementation for every
- * file a caller may name ({@link DiskImages}, {@link VmmProcSpawner}'s boot files).
+ * vmd's {@code vm_checkaccess}, on descriptors: a file a caller names (a kernel, an initrd,
+ * a disk image and its bases) is opened by vmctl with the caller's own rights and passed
+ * over the control socket; vmd never opens a caller's path. Here vmd checks what it was
+ * given: a regular file; a descriptor open for reading (and for writing, for a disk: the
+ * guest writes it); and, for a non-root caller, permission bits that let that caller read
+ * (and write) it with its uid and groups (a descriptor may have come from elsewhere).
+ * One implementation for every file a caller may name.
  */
 final class CallerAccess {
     private CallerAccess() {}
@@ -24,6 +25,8 @@ final class CallerAccess {
     static final int R_OK = 4;
     static final int W_OK = 2;
     static final int X_OK = 1;
+    /** O_ACCMODE (include/uapi/asm-generic/fcntl.h): the access mode bits of the file status flags. */
+    static final int O_ACCMODE = 3;
 
     /** A refused file: the message names it and says why, and reaches vmctl as it is. */
     static final class Refused extends IOException {
@@ -35,72 +38,38 @@ final class CallerAccess {
     }
 
     /**
-     * Opens {@code path} read-only for a VM: a regular file, and, when {@code namedBy} holds
-     * a non-root caller's uid, one that caller may read and reach. Refusals read
-     * {@code "<what>: Permission denied"}, {@code "<what>: not a regular file"} or the
-     * open's strerror ({@code "<what>: No such file or directory"}), {@code what} naming the
-     * file ({@code "kernel /path"}).
+     * Checks a descriptor {@code caller} passed for {@code what} ({@code "kernel /path"}):
+     * refusals read {@code "<what>: not a regular file"}, {@code "<what>: descriptor not open
+     * for reading"}, {@code "<what>: descriptor not open for writing (a disk needs O_RDWR)"}
+     * or {@code "<what>: Permission denied"}.
      */
-    static Fd openReadOnly(String what, Path path, OptionalInt namedBy, Accounts accounts) throws IOException {
-        Fd fd;
+    static void checkPassed(String what, Fd fd, Caller caller, boolean write) throws IOException {
+        int flags;
         try {
-            fd = LibC.open(path.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
+            flags = LibC.fcntl(fd, LibC.F_GETFL, 0, "fcntl(F_GETFL)");
         } catch (SysException e) {
-            throw new Refused(what + ": " + strerror(e.errno()));
+            throw new Refused(what + ": bad descriptor: " + strerror(e.errno()));
         }
-        try {
-            if (!Files.isRegularFile(fdPath(fd))) {
-                throw new Refused(what + ": not a regular file");
-            }
-            if (namedBy.isPresent()) {
-                check(what, fd, path, namedBy.getAsInt(), accounts, false);
-            }
-            return fd;
-        } catch (IOException | RuntimeException e) {
-            fd.close();
-            throw e;
+        int mode = flags & O_ACCMODE;
+        if ((flags & LibC.O_PATH) != 0 || mode == LibC.O_WRONLY) {
+            throw new Refused(what + ": descriptor not open for reading");
         }
-    }
-
-    /**
-     * The caller {@code uid} may read (and, with {@code write}, write) the file open at
-     * {@code fd}, reached as {@code path}: permission on the file itself and search
-     * permission on every directory above it, both above the name the caller gave and above
-     * the file the descriptor is open on (a symbolic link in the caller's own directory to a
-     * file under a directory it cannot search does not reach that file).
-     */
-    static void check(String what, Fd fd, Path path, int uid, Accounts accounts, boolean write) throws IOException {
-        checkAccess(what, fd, uid, accounts, write);
-        checkSearch(what, path, uid, accounts);
-        Path real;
+        if (write && mode != LibC.O_RDWR) {
+            throw new Refused(what + ": descriptor not open for writing (a disk needs O_RDWR)");
+        }
+        Map<String, Object> a;
         try {
-            real = Files.readSymbolicLink(fdPath(fd));
+            a = Files.readAttributes(fd.procPath(), "unix:uid,gid,mode,isRegularFile");
         } catch (IOException e) {
-            throw new Refused(what + ": cannot resolve: " + e.getMessage());
+            throw new Refused(what + ": cannot stat the descriptor: " + e.getMessage());
         }
-        if (!real.equals(path.toAbsolutePath().normalize())) {
-            try {
-                checkSearch(what, real, uid, accounts);
-            } catch (java.nio.file.NoSuchFileException e) {
-                throw new Refused(what + ": No such file or directory"); // renamed or removed meanwhile
-            }
+        if (!(Boolean) a.get("isRegularFile")) {
+            throw new Refused(what + ": not a regular file");
         }
-    }
-
-    /** The caller needs read (and write) permission on the file. */
-    private static void checkAccess(String what, Fd fd, int uid, Accounts accounts, boolean write) throws IOException {
-        Map<String, Object> a = Files.readAttributes(fdPath(fd), "unix:uid,gid,mode");
-        int need = write ? R_OK | W_OK : R_OK;
-        if (!permits(uid, accounts, (Integer) a.get("uid"), (Integer) a.get("gid"), (Integer) a.get("mode"), need)) {
-            throw new Refused(what + ": Permission denied");
-        }
-    }
-
-    /** The caller must be able to reach the file too: search permission on every directory above it. */
-    private static void checkSearch(String what, Path file, int uid, Accounts accounts) throws IOException {
-        for (Path dir = file.toAbsolutePath().getParent(); dir != null; dir = dir.getParent()) {
-            Map<String, Object> a = Files.readAttributes(dir, "unix:uid,gid,mode");
-            if (!permits(uid, accounts, (Integer) a.get("uid"), (Integer) a.get("gid"), (Integer) a.get("mode"), X_OK)) {
+        if (!caller.isRoot()) {
+            int need = write ? R_OK | W_OK : R_OK;
+            if (!permits(caller.uid(), caller.accounts(), (Integer) a.get("uid"), (Integer) a.get("gid"),
+                    (Integer) a.get("mode"), need)) {
                 throw new Refused(what + ": Permission denied");
             }
         }
@@ -124,6 +93,39 @@ final class CallerAccess {
         return (bits & need & 7) == (need & 7);
     }
 
+    /**
+     * Opens a file vm.conf names (root's configuration: vmd opens it itself), a regular file,
+     * with {@code flags}. Refusals read {@code "<what>: not a regular file"} or the open's
+     * strerror ({@code "<what>: No such file or directory"}).
+     */
+    static Fd openConfigured(String what, java.nio.file.Path path, int flags) throws Refused {
+        Fd fd;
+        try {
+            fd = LibC.open(path.toString(), flags | LibC.O_CLOEXEC);
+        } catch (SysException e) {
+            throw new Refused(what + ": " + strerror(e.errno()));
+        }
+        if (!Files.isRegularFile(fd.procPath())) {
+            fd.close();
+            throw new Refused(what + ": not a regular file");
+        }
+        return fd;
+    }
+
+    /**
+     * A fresh open file description of the file a caller passed, opened through the
+     * descriptor (/proc/self/fd), not through any path the caller named: its own offset and
+     * its own flock, released when vmd closes it. Only for a descriptor {@link #checkPassed}
+     * accepted with the same access.
+     */
+    static Fd reopen(String what, Fd passed, int flags) throws Refused {
+        try {
+            return LibC.open(passed.procPath().toString(), flags | LibC.O_CLOEXEC);
+        } catch (SysException e) {
+            throw new Refused(what + ": " + strerror(e.errno()));
+        }
+    }
+
     /** strerror(3)'s text: "No such file or directory". */
     static String strerror(int errno) {
         String d = Errno.describe(errno);
@@ -131,7 +133,7 @@ final class CallerAccess {
         return open >= 0 && d.endsWith(")") ? d.substring(open + 1, d.length() - 1) : d;
     }
 
-    static Path fdPath(Fd fd) {
+    static java.nio.file.Path fdPath(Fd fd) {
         return fd.procPath();
     }
 }

@@ -1,14 +1,13 @@
 package org.jvmd.vmd;
 
+import java.lang.System.Logger.Level;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.logging.Logger;
 import org.jvmd.proto.DiskRequest;
 import org.jvmd.proto.Error;
 import org.jvmd.proto.Ok;
@@ -19,6 +18,7 @@ import org.jvmd.proto.StartRequest;
 import org.jvmd.proto.StatusReply;
 import org.jvmd.proto.VmSelector;
 import org.jvmd.proto.VmStatus;
+import org.jvmd.sys.Fd;
 import org.jvmd.vmd.Registry.VmInfo;
 import org.jvmd.vmd.Registry.VmRef;
 import org.jvmd.vmd.config.Caller;
@@ -30,7 +30,7 @@ import org.jvmd.vmd.config.DiskSpec;
  * for, list, open the console of (and read the counters of) the VMs they own.
  */
 public final class Control {
-    private static final Logger LOG = Logger.getLogger("vmd");
+    private static final System.Logger LOG = System.getLogger("vmd");
 
     /** What the daemon itself does for reload, load, reset and log (vmd.c's vmd_reload). */
     public interface Daemon {
@@ -54,11 +54,29 @@ public final class Control {
         this.daemon = daemon;
     }
 
-    /** Answers one request of {@code caller} (may block: start, stop -w, wait). */
+    /** Answers one request of {@code caller} that came without descriptors. */
     public Response handle(Request req, Caller caller) {
+        return handle(req, caller, List.of());
+    }
+
+    /**
+     * Answers one request of {@code caller} (may block: start, stop -w, wait). {@code fds}
+     * are the descriptors that came with it, in order (the request names them by index):
+     * this takes them over and closes every one, whatever the answer; what a VM keeps, the
+     * registry keeps as its own duplicates.
+     */
+    public Response handle(Request req, Caller caller, List<Fd> fds) {
+        try {
+            return dispatch(req, caller, fds);
+        } finally {
+            Fd.closeAll(fds);
+        }
+    }
+
+    private Response dispatch(Request req, Caller caller, List<Fd> fds) {
         try {
             return switch (req.getReqCase()) {
-                case START -> start(req.getStart(), caller);
+                case START -> start(req.getStart(), caller, fds);
                 case STOP -> stop(req, caller);
                 case STATUS -> status(req.getStatus().hasVm() ? req.getStatus().getVm() : null);
                 case CONSOLE -> console(ref(req.getConsole().getVm()), caller);
@@ -108,9 +126,24 @@ public final class Control {
         }
     }
 
+    /**
+     * The requests only root may make (vmd's control.c: reload, load, reset, log). The
+     * control process refuses them from anyone else before they reach the parent; the parent
+     * checks again.
+     */
+    static boolean rootOnly(Request.ReqCase c) {
+        return switch (c) {
+            case RELOAD, LOAD, RESET, LOG -> true;
+            case START, STOP, STATUS, CONSOLE, PAUSE, UNPAUSE, WAIT, STATS, REQ_NOT_SET -> false;
+        };
+    }
+
     private static void rootOnly(Caller caller, Request req) throws VmdException {
+        if (!rootOnly(req.getReqCase())) {
+            throw new IllegalStateException(req.getReqCase() + " is not a root-only request");
+        }
         if (!caller.isRoot()) {
-            LOG.warning("denied request " + req.getReqCase() + " from uid " + caller.uid());
+            LOG.log(Level.WARNING, "denied request " + req.getReqCase() + " from uid " + caller.uid());
             throw new VmdException(VmdException.EPERM, "permission denied");
         }
     }
@@ -123,15 +156,83 @@ public final class Control {
         };
     }
 
-    private Response start(StartRequest s, Caller caller) throws VmdException {
+    private Response start(StartRequest s, Caller caller, List<Fd> fds) throws VmdException {
+        Passed passed = new Passed(fds, caller);
+        Optional<Path> kernel = s.getKernel().isEmpty() ? Optional.empty() : Optional.of(path("kernel", s.getKernel()));
+        Optional<Fd> kernelFd = Optional.empty();
+        if (kernel.isPresent()) {
+            kernelFd = Optional.of(passed.take("kernel " + kernel.get(), s.hasKernelFd(), s.getKernelFd(), false));
+        } else if (s.hasKernelFd()) {
+            throw new VmdException(VmdException.EINVAL, "kernel descriptor without a kernel");
+        }
+        Optional<Path> initrd = initrd(s);
+        Optional<Fd> initrdFd = Optional.empty();
+        if (initrd.isPresent()) {
+            initrdFd = Optional.of(passed.take("initrd " + initrd.get(), s.hasInitrdFd(), s.getInitrdFd(), false));
+        } else if (s.hasInitrdFd()) {
+            throw new VmdException(VmdException.EINVAL, "initrd descriptor without an initrd");
+        }
         Registry.StartOptions opts = new Registry.StartOptions(
                 s.getTemplate().isEmpty() ? Optional.empty() : Optional.of(s.getTemplate()),
-                s.getKernel().isEmpty() ? Optional.empty() : Optional.of(Path.of(s.getKernel())),
-                s.getMemoryBytes(), s.hasInterfaces() ? s.getInterfaces() : -1,
-                s.getSwitchesList(), disks(s, caller)).withInitrd(initrd(s));
+                kernel, s.getMemoryBytes(), s.hasInterfaces() ? s.getInterfaces() : -1,
+                s.getSwitchesList(), disks(s, passed)).withInitrd(initrd).withBootFds(kernelFd, initrdFd);
         VmRef ref = ref(s.getVm());
         VmInfo vm = await(registry.start(ref, opts, caller));
         return Response.newBuilder().setOk(Ok.newBuilder().setId(vm.id()).setMessage(vm.tty())).build();
+    }
+
+    /** StartRequest.kernel: an absolute path (shown; vmd reads the descriptor). */
+    private static Path path(String what, String p) throws VmdException {
+        Path k;
+        try {
+            k = Path.of(p);
+        } catch (InvalidPathException e) {
+            throw new VmdException(VmdException.EINVAL, "invalid " + what + " path: " + p);
+        }
+        if (!k.isAbsolute()) {
+            throw new VmdException(VmdException.EINVAL, what + " path is not absolute: " + p);
+        }
+        return k.normalize();
+    }
+
+    /**
+     * The descriptors of one request: each taken once, by index, and checked like vmd's
+     * vm_checkaccess with the caller's rights ({@link CallerAccess#checkPassed}). A file named
+     * without its descriptor is refused: vmd opens no path a caller names (vmctl opens the
+     * files it names and passes them). Refusals have errno 0: vmctl prints the message.
+     */
+    static final class Passed {
+        private final List<Fd> fds;
+        private final boolean[] taken;
+        private final Caller caller;
+
+        Passed(List<Fd> fds, Caller caller) {
+            this.fds = fds;
+            this.taken = new boolean[fds.size()];
+            this.caller = caller;
+        }
+
+        Fd take(String what, boolean given, int index, boolean write) throws VmdException {
+            if (!given) {
+                throw new VmdException(0, what + ": not passed as a descriptor (vmctl opens the files it names)");
+            }
+            if (index < 0 || index >= fds.size()) {
+                throw new VmdException(VmdException.EINVAL, what + ": descriptor " + Integer.toUnsignedString(index)
+                        + " not passed (" + fds.size() + " came with the request)");
+            }
+            if (taken[index]) {
+                throw new VmdException(VmdException.EINVAL, what + ": descriptor " + index + " named twice");
+            }
+            taken[index] = true;
+            Fd fd = fds.get(index);
+            try {
+                CallerAccess.checkPassed(what, fd, caller, write);
+            } catch (java.io.IOException e) {
+                LOG.log(Level.DEBUG, () -> "uid " + caller.uid() + ": " + e.getMessage());
+                throw new VmdException(0, e.getMessage());
+            }
+            return fd;
+        }
     }
 
     /** StartRequest.initrd: an absolute path, or none. */
@@ -152,10 +253,11 @@ public final class Control {
     }
 
     /**
-     * vmctl start -d: the images in order, each marked with a non-root caller's uid so that
-     * its rights on the image are checked when the VM starts (vmd's vm_checkaccess).
+     * vmctl start -d: the images in order, each with the descriptors the caller passed: the
+     * image (O_RDWR: the guest writes it) and its qcow2 bases in chain order (read-only),
+     * checked with the caller's rights (vmd's vm_checkaccess).
      */
-    static List<DiskSpec> disks(StartRequest s, Caller caller) throws VmdException {
+    static List<DiskSpec> disks(StartRequest s, Passed passed) throws VmdException {
         List<DiskSpec> out = new ArrayList<>();
         for (DiskRequest d : s.getDisksList()) {
             Path p;
@@ -173,7 +275,14 @@ public final class Control {
                 case FORMAT_QCOW2 -> DiskSpec.Format.QCOW2;
                 case UNRECOGNIZED -> throw new VmdException(VmdException.EINVAL, "unknown disk format");
             };
-            out.add(new DiskSpec(p.normalize(), f, caller.isRoot() ? OptionalInt.empty() : OptionalInt.of(caller.uid())));
+            p = p.normalize();
+            String what = "disk " + out.size() + " (" + p + ")";
+            List<Fd> layers = new ArrayList<>();
+            layers.add(passed.take(what, d.hasFd(), d.getFd(), true));
+            for (int i = 0; i < d.getBaseFdsCount(); i++) {
+                layers.add(passed.take(what + ": base image " + (i + 1), true, d.getBaseFds(i), false));
+            }
+            out.add(new DiskSpec(p, f, layers));
         }
         if (out.size() > DiskSpec.MAX_DISKS) {
             throw new VmdException(VmdException.EINVAL, "too many disks");

@@ -1,16 +1,19 @@
 package org.jvmd.vmd;
 
 import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.nio.channels.ClosedChannelException;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
-import java.util.logging.Logger;
 import org.jvmd.proto.FrameException;
 import org.jvmd.proto.Request;
 import org.jvmd.proto.Response;
+import org.jvmd.sys.Fd;
 import org.jvmd.sys.ipc.ControlSocket;
+import org.jvmd.sys.ipc.Received;
 import org.jvmd.vmd.config.Caller;
 
 /**
@@ -36,7 +39,7 @@ import org.jvmd.vmd.config.Caller;
  * every other client is still answered.
  */
 public final class ControlServer implements AutoCloseable {
-    private static final Logger LOG = Logger.getLogger("vmd");
+    private static final System.Logger LOG = System.getLogger("vmd");
 
     /**
      * Open connections at most. An operator's vmctl holds one per command for as long as the
@@ -82,9 +85,19 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Answers one request of the client whose credentials are {@code peer} (may block: start,
+     * stop -w, wait). In vmd's control process it is {@link ControlGate}, which refuses what
+     * the caller may not ask and hands the rest to the parent; in tests, {@link Control} itself.
+     */
+    @FunctionalInterface
+    public interface Handler {
+        /** {@code fds}: the descriptors that came with the request, in order; the handler owns and closes them. */
+        Response handle(Request req, ControlSocket.PeerCredentials peer, List<Fd> fds);
+    }
+
     private final ControlSocket socket;
-    private final Control control;
-    private final IntFunction<Caller> callers;
+    private final Handler handler;
     private final Limits limits;
     private final Set<Client> open = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
@@ -98,10 +111,14 @@ public final class ControlServer implements AutoCloseable {
         this(socket, control, callers, DEFAULT_LIMITS);
     }
 
+    /** A server that answers in this process: {@code control}, for the caller {@code callers} makes of a peer's uid. */
     public ControlServer(ControlSocket socket, Control control, IntFunction<Caller> callers, Limits limits) {
+        this(socket, (req, peer, fds) -> control.handle(req, callers.apply(peer.uid()), fds), limits);
+    }
+
+    public ControlServer(ControlSocket socket, Handler handler, Limits limits) {
         this.socket = socket;
-        this.control = control;
-        this.callers = callers;
+        this.handler = handler;
         this.limits = limits;
     }
 
@@ -126,7 +143,7 @@ public final class ControlServer implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-                LOG.warning("control: accept: " + e.getMessage());
+                LOG.log(Level.WARNING, "control: accept: " + e.getMessage());
                 continue;
             }
             admit(c);
@@ -153,7 +170,7 @@ public final class ControlServer implements AutoCloseable {
                     }
                     wait = evictAfter - (now - arrived);
                 } else if (now - idle.waitingSince >= evictAfter) {
-                    LOG.fine("control: at " + limits.maxClients() + " clients: dropping the one idle longest");
+                    LOG.log(Level.DEBUG, "control: at " + limits.maxClients() + " clients: dropping the one idle longest");
                     drop(idle);
                     continue;
                 } else {
@@ -176,7 +193,7 @@ public final class ControlServer implements AutoCloseable {
     }
 
     private void turnAway(ControlSocket.Connection c) {
-        LOG.warning("control: " + limits.maxClients() + " clients are being answered; turning one away");
+        LOG.log(Level.WARNING, "control: " + limits.maxClients() + " clients are being answered; turning one away");
         try (c) {
             c.write(Control.error(VmdException.EBUSY, "too many clients"));
         } catch (IOException | RuntimeException e) {
@@ -205,7 +222,7 @@ public final class ControlServer implements AutoCloseable {
             try {
                 c.conn.shutdown();
             } catch (IOException | RuntimeException e) {
-                LOG.fine(() -> "control: shutdown: " + e);
+                LOG.log(Level.DEBUG, () -> "control: shutdown: " + e);
             }
         }
     }
@@ -224,7 +241,7 @@ public final class ControlServer implements AutoCloseable {
             for (Client c : open) {
                 long since = c.waitingSince;
                 if (since != -1 && now - since > timeout * 1_000_000L) {
-                    LOG.fine("control: client sent no whole request in " + timeout + " ms; dropping it");
+                    LOG.log(Level.DEBUG, "control: client sent no whole request in " + timeout + " ms; dropping it");
                     drop(c);
                 }
             }
@@ -234,26 +251,29 @@ public final class ControlServer implements AutoCloseable {
     private void serve(Client client) {
         ControlSocket.Connection c = client.conn;
         try (c) {
-            Caller caller = callers.apply(c.peer().uid());
+            ControlSocket.PeerCredentials peer = c.peer();
             client.waitingSince = System.nanoTime();
             while (!closed) {
-                Request req;
+                Received<Request> got;
                 try {
-                    req = c.read(Request.parser());
+                    got = c.receive(Request.parser()); // with the descriptors it carried (SCM_RIGHTS)
                 } catch (FrameException | com.google.protobuf.InvalidProtocolBufferException e) {
-                    LOG.fine(() -> "control: dropping client: " + e.getMessage());
+                    LOG.log(Level.DEBUG, () -> "control: dropping client: " + e.getMessage());
                     return;
                 }
-                if (req == null || !open.contains(client)) {
+                if (got == null || !open.contains(client)) {
+                    if (got != null) {
+                        got.close();
+                    }
                     return; // gone, or cut off (timeout, room for another) while its request arrived
                 }
                 client.waitingSince = -1;
-                Response resp = control.handle(req, caller);
+                Response resp = handler.handle(got.message(), peer, got.takeAll());
                 c.write(resp);
                 client.waitingSince = System.nanoTime();
             }
         } catch (IOException | RuntimeException e) {
-            LOG.fine(() -> "control: client: " + e);
+            LOG.log(Level.DEBUG, () -> "control: client: " + e);
         } finally {
             open.remove(client);
             synchronized (open) {

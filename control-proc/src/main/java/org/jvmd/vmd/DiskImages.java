@@ -6,6 +6,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import org.jvmd.proto.DiskConfig;
@@ -21,7 +22,6 @@ import org.jvmd.sys.Errno;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.SysException;
-import org.jvmd.vmd.config.Accounts;
 import org.jvmd.vmd.config.DiskSpec;
 
 /**
@@ -31,9 +31,11 @@ import org.jvmd.vmd.config.DiskSpec;
  * vmm-proc and vioblk-proc share). The descriptors here are held for the VM's life; closing
  * them when the VM has ended releases the locks.
  *
- * <p>An image a non-root caller named (vmctl start -d) must be one that caller could open
- * itself: vmd's {@code vm_checkaccess}, on the descriptor vmd opened. Every refusal names the
- * disk: {@code disk 0 (/var/vm/web.img): ...}.
+ * <p>An image a caller named (vmctl start -d) comes as descriptors the caller opened with its
+ * own rights (the image and its qcow2 bases), checked when vmd took the request ({@link
+ * CallerAccess#checkPassed}, vmd's {@code vm_checkaccess}); vmd reopens each through its
+ * descriptor, never through a path the caller named. Every refusal names the disk: {@code
+ * disk 0 (/var/vm/web.img): ...}.
  *
  * <p>{@link #layers} is the one seam where an image's format and base chain are resolved:
  * raw, or qcow2 with its read-only, share-locked bases (FD_DISK layer 1..n).
@@ -64,16 +66,15 @@ final class DiskImages implements AutoCloseable {
     }
 
     /**
-     * Opens, checks and locks every disk of a VM, in order. On failure nothing stays open or
-     * locked.
-     *
-     * @param accounts group membership, for the rights of a caller who named an image
+     * Opens, checks and locks every disk of a VM, in order: vm.conf's images by their paths,
+     * a caller's through the descriptors it passed ({@link DiskSpec#passed}, checked when vmd
+     * took the request: {@link CallerAccess#checkPassed}). On failure nothing stays open or locked.
      */
-    static DiskImages open(List<DiskSpec> specs, Accounts accounts) throws IOException {
+    static DiskImages open(List<DiskSpec> specs) throws IOException {
         List<Disk> opened = new ArrayList<>();
         try {
             for (int i = 0; i < specs.size(); i++) {
-                opened.add(openDisk(i, specs.get(i), accounts));
+                opened.add(openDisk(i, specs.get(i)));
             }
             return new DiskImages(opened);
         } catch (IOException | RuntimeException e) {
@@ -82,23 +83,18 @@ final class DiskImages implements AutoCloseable {
         }
     }
 
-    private static Disk openDisk(int index, DiskSpec spec, Accounts accounts) throws IOException {
+    private static Disk openDisk(int index, DiskSpec spec) throws IOException {
         String what = name(index, spec);
         Fd own;
         try {
-            own = LibC.open(spec.path().toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
-        } catch (SysException e) {
-            throw new DiskImageException(what + ": " + strerror(e.errno()));
+            own = spec.passed().isEmpty() ? CallerAccess.openConfigured(what, spec.path(), LibC.O_RDWR)
+                    : CallerAccess.reopen(what, spec.passed().get(0), LibC.O_RDWR);
+        } catch (CallerAccess.Refused e) {
+            throw new DiskImageException(e.getMessage());
         }
         try {
-            if (!Files.isRegularFile(fdPath(own))) {
-                throw new DiskImageException(what + ": not a regular file");
-            }
-            if (spec.namedBy().isPresent()) {
-                checkCaller(what, own, spec.path(), spec.namedBy().getAsInt(), accounts, true);
-            }
             lock(what, own);
-            Layers l = layers(index, spec, own, accounts);
+            Layers l = layers(index, spec, own);
             List<Fd> all = new ArrayList<>();
             all.add(own);
             all.addAll(l.bases());
@@ -141,41 +137,65 @@ final class DiskImages implements AutoCloseable {
      * that names it, an absolute one as is; a loop, a missing base, an unknown format, a base
      * larger than its disk or a chain deeper than {@value BackingChain#MAX_DEPTH} refused with
      * the library's message). Each base is opened here once, O_RDONLY, and its header read
-     * through that very descriptor, so the chain checked is the chain handed down; a base a
-     * non-root caller could not read itself (or reach: search permission on its directories)
-     * is refused as its own image would be; and each base takes a shared lock (LOCK_SH|LOCK_NB):
+     * through that very descriptor, so the chain checked is the chain handed down: vm.conf's
+     * by the name its child stores, a caller's by reopening the descriptor the caller passed
+     * for it (in chain order; one that is not the file the chain names, or a base that was
+     * not passed, is refused); and each base takes a shared lock (LOCK_SH|LOCK_NB):
      * several VMs may stand on one base, but none may have it as its own, written disk while
      * they do (that VM's exclusive lock and these shared ones exclude each other, whichever
      * comes first). The caller closes the bases with the disk, which releases the locks.
      */
-    static Layers layers(int index, DiskSpec spec, Fd own, Accounts accounts) throws IOException {
+    static Layers layers(int index, DiskSpec spec, Fd own) throws IOException {
         DiskSpec.Format f = spec.format();
         if (f == DiskSpec.Format.AUTO) {
             f = isQcow2(own) ? DiskSpec.Format.QCOW2 : DiskSpec.Format.RAW;
         }
         return switch (f) {
-            case RAW -> new Layers(DiskFormat.FORMAT_RAW, List.of(), List.of());
-            case QCOW2 -> qcow2Layers(index, spec, own, accounts);
+            case RAW -> {
+                if (spec.passed().size() > 1) {
+                    throw new DiskImageException(name(index, spec) + ": base images passed for a raw image");
+                }
+                yield new Layers(DiskFormat.FORMAT_RAW, List.of(), List.of());
+            }
+            case QCOW2 -> qcow2Layers(index, spec, own);
             case AUTO -> throw new IllegalStateException("format still AUTO");
         };
     }
 
-    private static Layers qcow2Layers(int index, DiskSpec spec, Fd own, Accounts accounts) throws IOException {
+    private static Layers qcow2Layers(int index, DiskSpec spec, Fd own) throws IOException {
         String what = name(index, spec);
         List<Fd> bases = new ArrayList<>();
         boolean[] top = {true};
+        boolean passed = !spec.passed().isEmpty();
         try {
-            List<BackingChain.Entry> chain = BackingChain.resolve(spec.path(), ImageFormat.QCOW2, p -> {
+            BackingChain.Opener opener = p -> {
                 if (top[0]) {
                     top[0] = false;
                     return view(own, p);   // the top (asked first): the descriptor already opened and locked
                 }
-                Fd base = openBase(p, spec, accounts);
+                Fd base = passed ? passedBase(p, spec, bases.size()) : openBase(p);
                 bases.add(base);
                 return view(base, p);
-            });
+            };
+            // A caller's layers are known by the files of the descriptors it passed (loops
+            // included): vmd looks up no path a caller's image names.
+            int[] asked = {0};
+            BackingChain.Identity byDescriptor = p -> {
+                int n = asked[0]++;
+                if (n >= spec.passed().size()) {
+                    throw new ImageException("base image " + p + ": not passed (the caller passes every base image's descriptor)");
+                }
+                return Files.readAttributes(fdPath(spec.passed().get(n)), BasicFileAttributes.class).fileKey();
+            };
+            List<BackingChain.Entry> chain = passed
+                    ? BackingChain.resolve(spec.path(), ImageFormat.QCOW2, opener, byDescriptor)
+                    : BackingChain.resolve(spec.path(), ImageFormat.QCOW2, opener);
             if (chain.size() != bases.size() + 1) {
                 throw new IllegalStateException("chain of " + chain.size() + " for " + bases.size() + " bases");
+            }
+            if (passed && spec.passed().size() != chain.size()) {
+                throw new DiskImageException(what + ": " + (spec.passed().size() - 1) + " base images passed, the chain has "
+                        + bases.size());
             }
             List<DiskFormat> formats = new ArrayList<>();
             for (BackingChain.Entry e : chain.subList(1, chain.size())) {
@@ -195,19 +215,45 @@ final class DiskImages implements AutoCloseable {
     }
 
     /**
-     * A base of a disk: opened O_RDONLY, a regular file, readable (and reachable) by the
-     * caller who named the disk, locked shared. A refusal is an {@link ImageException}
-     * ("base image /path: Permission denied"), which the chain's resolution passes on as it
-     * is and {@link #qcow2Layers} prefixes with the disk's name.
+     * A base of vm.conf's disk: opened O_RDONLY by vmd (root's configuration), a regular
+     * file, locked shared. A refusal is an {@link ImageException} ("base image /path: ..."),
+     * which the chain's resolution passes on as it is and {@link #qcow2Layers} prefixes with
+     * the disk's name.
      */
-    private static Fd openBase(Path p, DiskSpec spec, Accounts accounts) throws IOException {
+    private static Fd openBase(Path p) throws IOException {
         String base = "base image " + p;
         Fd fd;
         try {
-            fd = CallerAccess.openReadOnly(base, p, spec.namedBy(), accounts);
+            fd = CallerAccess.openConfigured(base, p, LibC.O_RDONLY);
         } catch (CallerAccess.Refused e) {
             throw new ImageException(e.getMessage());
         }
+        return lockShared(base, fd);
+    }
+
+    /**
+     * Base number {@code n} (0: the image's own base) of a caller's disk: the descriptor the
+     * caller passed for it, in chain order (vmctl resolves the chain as the caller), reopened
+     * read-only through that descriptor and locked shared. vmd reads the chain from the
+     * images' contents (formats, sizes, loops by the descriptors' files); which file stands
+     * for which name is the caller's to say, since it may read every one of them. A base it
+     * was not given is refused, never opened or looked up by its path.
+     */
+    private static Fd passedBase(Path p, DiskSpec spec, int n) throws IOException {
+        String base = "base image " + p;
+        if (n + 1 >= spec.passed().size()) {
+            throw new ImageException(base + ": not passed (the caller passes every base image's descriptor)");
+        }
+        Fd fd;
+        try {
+            fd = CallerAccess.reopen(base, spec.passed().get(n + 1), LibC.O_RDONLY);
+        } catch (CallerAccess.Refused e) {
+            throw new ImageException(e.getMessage());
+        }
+        return lockShared(base, fd);
+    }
+
+    private static Fd lockShared(String base, Fd fd) throws IOException {
         try {
             LibC.flock(fd, LibC.LOCK_SH | LibC.LOCK_NB);
         } catch (SysException e) {
@@ -231,18 +277,6 @@ final class DiskImages implements AutoCloseable {
                 // a short image has no magic
             }
             return !b.hasRemaining() && b.getInt(0) == QCOW2_MAGIC;
-        }
-    }
-
-    // ---- vm_checkaccess ----
-
-    /** vmd's vm_checkaccess on an image ({@link CallerAccess}): a refusal names the disk. */
-    private static void checkCaller(String what, Fd fd, Path p, int uid, Accounts accounts, boolean write)
-            throws IOException {
-        try {
-            CallerAccess.check(what, fd, p, uid, accounts, write);
-        } catch (CallerAccess.Refused e) {
-            throw new DiskImageException(e.getMessage());
         }
     }
 

@@ -1,6 +1,7 @@
 package org.jvmd.vmd;
 
 import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -12,10 +13,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 import org.jvmd.proto.StatsReply;
 import org.jvmd.proto.Termination;
+import org.jvmd.sys.Fd;
 import org.jvmd.vmd.config.Caller;
 import org.jvmd.vmd.config.Config;
 import org.jvmd.vmd.config.DiskSpec;
@@ -39,7 +39,7 @@ public final class Registry {
     /** ... within this window. */
     public static final long RESTART_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(6);
 
-    private static final Logger LOG = Logger.getLogger("vmd");
+    private static final System.Logger LOG = System.getLogger("vmd");
 
     private final VmLauncher launcher;
     private final Executor executor;
@@ -73,13 +73,32 @@ public final class Registry {
         }
     }
 
-    /** What vmctl start asks besides the VM. */
+    /**
+     * What vmctl start asks besides the VM. A kernel or initrd a caller names comes with the
+     * descriptor it passed ({@code kernelFd}, {@code initrdFd}; {@link DiskSpec#passed} for
+     * disks), checked by {@link Control}; the registry keeps its own duplicates for the VM's
+     * life ({@link VmSpec#dupPassed}) and closes them when the VM is forgotten or its files
+     * replaced. The paths are shown only.
+     */
     public record StartOptions(Optional<String> template, Optional<java.nio.file.Path> kernel, long memoryBytes,
-            int interfaceCount, List<String> switches, List<DiskSpec> disks, Optional<java.nio.file.Path> initrd) {
+            int interfaceCount, List<String> switches, List<DiskSpec> disks, Optional<java.nio.file.Path> initrd,
+            Optional<Fd> kernelFd, Optional<Fd> initrdFd) {
         public StartOptions {
             switches = List.copyOf(switches);
             disks = List.copyOf(disks);
             java.util.Objects.requireNonNull(initrd, "initrd");
+            java.util.Objects.requireNonNull(kernelFd, "kernelFd");
+            java.util.Objects.requireNonNull(initrdFd, "initrdFd");
+        }
+
+        public StartOptions(Optional<String> template, Optional<java.nio.file.Path> kernel, long memoryBytes,
+                int interfaceCount, List<String> switches, List<DiskSpec> disks, Optional<java.nio.file.Path> initrd) {
+            this(template, kernel, memoryBytes, interfaceCount, switches, disks, initrd, Optional.empty(), Optional.empty());
+        }
+
+        /** These options with the descriptors the caller passed for its kernel and initrd. */
+        public StartOptions withBootFds(Optional<Fd> k, Optional<Fd> i) {
+            return new StartOptions(template, kernel, memoryBytes, interfaceCount, switches, disks, initrd, k, i);
         }
 
         /** Options without an initrd. */
@@ -90,7 +109,7 @@ public final class Registry {
 
         /** These options with {@code initrd} (StartRequest.initrd). */
         public StartOptions withInitrd(Optional<java.nio.file.Path> i) {
-            return new StartOptions(template, kernel, memoryBytes, interfaceCount, switches, disks, i);
+            return new StartOptions(template, kernel, memoryBytes, interfaceCount, switches, disks, i, kernelFd, initrdFd);
         }
 
         public static StartOptions none() {
@@ -133,7 +152,7 @@ public final class Registry {
             } else {
                 vm.configured = true;
                 if (vm.state == VmState.STOPPED) {
-                    vm.spec = spec;
+                    replaceSpec(vm, spec);
                 }
             }
         }
@@ -143,6 +162,7 @@ public final class Registry {
                 vm.configured = false;
                 if (vm.state == VmState.STOPPED) {
                     it.remove();
+                    forget(vm);
                 }
             }
         }
@@ -177,7 +197,7 @@ public final class Registry {
         List<SwitchSpec> newSwitches = new ArrayList<>();
         for (SwitchSpec s : c.switches()) {
             if (current.switchNamed(s.name()).isPresent()) {
-                LOG.fine(() -> "load: switch " + s.name() + " skipped (already exists)");
+                LOG.log(Level.DEBUG, () -> "load: switch " + s.name() + " skipped (already exists)");
             } else {
                 switches.add(s);
                 newSwitches.add(s);
@@ -188,7 +208,7 @@ public final class Registry {
         for (VmSpec spec : c.vms()) {
             VmdVm known = find(VmRef.of(spec.name()));
             if (known != null) {
-                LOG.fine(() -> "load: vm " + spec.name() + " skipped ("
+                LOG.log(Level.DEBUG, () -> "load: vm " + spec.name() + " skipped ("
                         + (known.state.hasProcess() ? "running" : "already exists") + ")");
                 continue;
             }
@@ -216,6 +236,7 @@ public final class Registry {
                 vm.configured = false;
                 if (vm.state == VmState.STOPPED || vm.state == VmState.WAITING) {
                     it.remove();
+                    forget(vm);
                 }
             }
         }
@@ -250,7 +271,7 @@ public final class Registry {
             try {
                 p.setVerbose(verbose);
             } catch (IOException e) {
-                LOG.log(Level.FINE, "log level of pid " + p.pid() + ": " + e.getMessage());
+                LOG.log(Level.DEBUG, "log level of pid " + p.pid() + ": " + e.getMessage());
             }
         }
     }
@@ -337,7 +358,7 @@ public final class Registry {
                     throw new VmdException(VmdException.EPERM, "permission denied");
                 }
                 if (vm.state == VmState.STOPPED) {
-                    vm.spec = override(vm.spec, opts);
+                    replaceSpec(vm, own(override(vm.spec, opts)));
                 }
             }
         }
@@ -410,7 +431,7 @@ public final class Registry {
             if (outcome instanceof VmInstances.Refused r) {
                 throw new VmdException(VmdException.EPERM, r.message());
             }
-            spec = ((VmInstances.Created) outcome).vm();
+            spec = ((VmInstances.Created) outcome).vm().withBootFds(opts.kernelFd(), opts.initrdFd());
         } else if (opts.kernel().isPresent()) {
             if (!caller.isRoot()) {
                 throw new VmdException(VmdException.EPERM, "permission denied");
@@ -421,7 +442,7 @@ public final class Registry {
         } else {
             throw new VmdException(VmdException.ENOENT, "vm not found");
         }
-        VmdVm vm = new VmdVm(nextId++, spec, false);
+        VmdVm vm = new VmdVm(nextId++, own(spec), false);
         vms.put(vm.id, vm);
         return vm;
     }
@@ -468,15 +489,41 @@ public final class Registry {
                 o.kernel().orElse(s.kernel()), o.initrd().or(s::initrd), s.cmdline(), ifs,
                 o.disks().isEmpty() ? s.disks() : o.disks(), s.owner(), s.enabled(),
                 s.allowInstance(), s.source(),
-                // root's own files are root's to name; files kept from before keep their checks
-                o.kernel().isPresent() ? java.util.OptionalInt.empty() : s.kernelNamedBy(),
-                o.initrd().isPresent() ? java.util.OptionalInt.empty() : s.initrdNamedBy());
+                // a file named now comes with its descriptor; one kept from before keeps its own
+                o.kernel().isPresent() ? o.kernelFd() : s.kernelFd(),
+                o.initrd().isPresent() ? o.initrdFd() : s.initrdFd());
     }
 
     /** vmctl's "." switch (start -L): a local interface. */
     private static org.jvmd.vmd.config.InterfaceRequest localInterface() {
         return new org.jvmd.vmd.config.InterfaceRequest(Optional.empty(), true, Optional.empty(), Optional.empty(),
                 false, true, Optional.empty(), org.jvmd.vmd.config.Offload.ON, java.util.OptionalInt.empty());
+    }
+
+    /**
+     * {@code s} with the registry's own duplicates of the descriptors a caller passed: the
+     * request's copies are its handler's to close ({@link Control#handle}).
+     */
+    private static VmSpec own(VmSpec s) throws VmdException {
+        try {
+            return s.dupPassed();
+        } catch (org.jvmd.sys.SysException e) {
+            throw new VmdException(VmdException.EIO, "cannot keep the passed files: " + e.getMessage());
+        }
+    }
+
+    /** Under the lock: the VM takes {@code s} (owning its passed descriptors); the old spec's are closed. */
+    private static void replaceSpec(VmdVm vm, VmSpec s) {
+        VmSpec old = vm.spec;
+        vm.spec = s;
+        if (old != s) {
+            Fd.closeAll(old.passedFds());
+        }
+    }
+
+    /** Under the lock: a VM the registry no longer holds closes the descriptors it kept. */
+    private static void forget(VmdVm vm) {
+        Fd.closeAll(vm.spec.passedFds());
     }
 
     /** Under the lock: STARTING, then launch on the executor. */
@@ -492,7 +539,7 @@ public final class Registry {
         CompletableFuture<VmdVm> result = new CompletableFuture<>();
         vm.startResult = result;
         VmSpec spec = vm.spec;
-        LOG.fine(() -> "vm " + spec.name() + ": starting");
+        LOG.log(Level.DEBUG, () -> "vm " + spec.name() + ": starting");
         executor.execute(() -> doLaunch(vm, gen, spec));
         return result;
     }
@@ -502,7 +549,7 @@ public final class Registry {
         try {
             p = launcher.launch(vm.id, spec, new Events(vm, gen));
         } catch (IOException | RuntimeException e) {
-            LOG.warning("vm " + spec.name() + ": start failed: " + e.getMessage());
+            LOG.log(Level.WARNING, "vm " + spec.name() + ": start failed: " + e.getMessage());
             synchronized (this) {
                 if (gen == vm.generation) {
                     // a refused disk image or boot file names itself to vmctl (errno 0: the message is printed)
@@ -553,7 +600,7 @@ public final class Registry {
                 if (vm.state == VmState.STARTING) {
                     vm.state = VmState.RUNNING;
                 }
-                LOG.fine(() -> "vm " + vm.name() + ": running, pid " + pid + ", tty " + tty);
+                LOG.log(Level.DEBUG, () -> "vm " + vm.name() + ": running, pid " + pid + ", tty " + tty);
                 vm.startResult.complete(vm);
             }
         }
@@ -564,7 +611,7 @@ public final class Registry {
                 if (gen != vm.generation) {
                     return;
                 }
-                LOG.fine(() -> "vm " + vm.name() + ": terminated (" + how + (reason.isEmpty() ? "" : ": " + reason)
+                LOG.log(Level.DEBUG, () -> "vm " + vm.name() + ": terminated (" + how + (reason.isEmpty() ? "" : ": " + reason)
                         + ")");
                 boolean reboot = how == Termination.TERM_REBOOT && !vm.stopRequested;
                 if (reboot && restartAllowed(vm)) {
@@ -575,7 +622,7 @@ public final class Registry {
                     return;
                 }
                 if (reboot) {
-                    LOG.warning("vm " + vm.name() + ": restarted too quickly, not restarting");
+                    LOG.log(Level.WARNING, "vm " + vm.name() + ": restarted too quickly, not restarting");
                 }
                 ended(vm, new VmdException(VmdException.EIO,
                         reason.isEmpty() ? "vm terminated before it ran" : reason));
@@ -605,6 +652,7 @@ public final class Registry {
         vm.stopWaiters.clear();
         if (!vm.configured) {
             vms.remove(vm.id);
+            forget(vm);
         }
     }
 
@@ -634,7 +682,7 @@ public final class Registry {
         }
         final int vmId = id;
         if (p != null) {
-            LOG.fine(() -> "vm " + ref + ": stop" + (force ? " (forced)" : ""));
+            LOG.log(Level.DEBUG, () -> "vm " + ref + ": stop" + (force ? " (forced)" : ""));
             executor.execute(() -> quietly(() -> p.stop(force), p));
         }
         return done.thenApply(v -> stoppedInfo(vmId, v));
@@ -750,7 +798,7 @@ public final class Registry {
                     .get(timeoutMillis, TimeUnit.MILLISECONDS);
             return;
         } catch (Exception e) {
-            LOG.warning("vms did not stop within " + timeoutMillis + " ms; killing them");
+            LOG.log(Level.WARNING, "vms did not stop within " + timeoutMillis + " ms; killing them");
         }
         List<VmProcess> left = new ArrayList<>();
         synchronized (this) {
@@ -778,7 +826,7 @@ public final class Registry {
         try {
             a.run();
         } catch (IOException e) {
-            LOG.warning("vm process " + p.pid() + ": " + e.getMessage() + "; killing it");
+            LOG.log(Level.WARNING, "vm process " + p.pid() + ": " + e.getMessage() + "; killing it");
             p.kill();
         }
     }

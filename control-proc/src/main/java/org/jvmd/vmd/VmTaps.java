@@ -1,9 +1,9 @@
 package org.jvmd.vmd;
 
+import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.logging.Logger;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.net.NetIf;
@@ -24,7 +24,7 @@ import org.jvmd.vmd.config.SwitchSpec;
  * removes the (non-persistent) taps once vmm-proc's copies are closed too.
  */
 public final class VmTaps implements AutoCloseable {
-    private static final Logger LOG = Logger.getLogger("vmd");
+    private static final System.Logger LOG = System.getLogger("vmd");
 
     /** A created tap and, for a local interface, its /31 (gateway = tap side, guest = +1). */
     public record Nic(Tap tap, InterfaceSpec spec, byte[] gateway, byte[] guest) {
@@ -160,7 +160,7 @@ public final class VmTaps implements AutoCloseable {
         long n = names.resolve(group).orElseThrow(() -> new SysException("interface group " + group
                 + " (not a number, not named in " + names.source() + ")", org.jvmd.sys.Errno.ENOENT));
         Rtnetlink.setGroup(NetIf.index(tap), n);
-        LOG.fine(() -> tap + ": interface group " + group + " (" + n + ")");
+        LOG.log(Level.DEBUG, () -> tap + ": interface group " + group + " (" + n + ")");
     }
 
     /** Makes {@code port} a port of the switch's bridge, creating the bridge when it is missing. */
@@ -169,7 +169,7 @@ public final class VmTaps implements AutoCloseable {
         if (!NetIf.exists(br)) {
             try {
                 NetIf.addBridge(br);
-                LOG.fine(() -> "switch " + sw.name() + ": created bridge " + br);
+                LOG.log(Level.DEBUG, () -> "switch " + sw.name() + ": created bridge " + br);
             } catch (SysException e) {
                 if (e.errno() != org.jvmd.sys.Errno.EEXIST) {
                     throw e;

@@ -2,6 +2,7 @@ package org.jvmd.vmd;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -11,8 +12,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Logger;
 import org.jvmd.proto.ResetRequest;
+import org.jvmd.sys.LibC;
 import org.jvmd.sys.ipc.ControlSocket;
 import org.jvmd.sys.proc.Role;
 import org.jvmd.sys.proc.SdNotify;
@@ -29,9 +30,10 @@ import org.jvmd.vmd.config.SwitchSpec;
 import sun.misc.Signal;
 
 /**
- * vmd: {@code vmd [-dnv] [-D macro=value] [-f file] [-s socket]}. Reads vm.conf, serves the
- * control socket, starts the enabled VMs (staggered), reloads on SIGHUP and stops every VM,
- * its taps and its socket on SIGTERM.
+ * vmd: {@code vmd [-dnv] [-D macro=value] [-f file] [-s socket]}. Reads vm.conf, binds the
+ * control socket and hands it to its unprivileged control process ({@link ControlProcess}),
+ * whose forwarded requests it answers as root; starts the enabled VMs (staggered), reloads on
+ * SIGHUP and stops every VM, its taps and its socket on SIGTERM.
  */
 public final class Vmd implements Control.Daemon {
     public static final Path DEFAULT_CONFIG = Path.of("/etc/vm.conf");
@@ -41,7 +43,18 @@ public final class Vmd implements Control.Daemon {
     /** How long a VM process may take to answer Ready (a JVM start on a busy host); --ready-timeout. */
     static final long DEFAULT_READY_TIMEOUT_MS = 60_000;
 
-    private static final Logger LOG = Logger.getLogger("vmd");
+    /**
+     * How many vmm-procs vmd keeps spawned ahead unless --warm-pool says (issue 17's warm pool;
+     * the measurement behind it is in docs/architecture.md, "A vmctl start's path"): none. A
+     * member waits as root, unconfined (it drops once it has its VM), and by default every
+     * child of vmd but the ones serving a VM's start is confined; an operator who wants the
+     * shorter start asks for it.
+     */
+    static final int DEFAULT_WARM_POOL = 0;
+    /** The most --warm-pool takes: each member is an idle JVM. */
+    static final int MAX_WARM_POOL = 64;
+
+    private static final System.Logger LOG = System.getLogger("vmd");
     static final String USAGE = "usage: vmd [-dnv] [-D macro=value] [-f file] [-s socket]";
 
     /**
@@ -50,12 +63,13 @@ public final class Vmd implements Control.Daemon {
      */
     record Options(boolean foreground, boolean noAction, int verbose, Map<String, String> defines, Path config,
             Path socket, String user, String chroot, Path consoleLogDir, long shutdownTimeoutMs, long stopTimeoutMs,
-            long readyTimeoutMs) {
+            long readyTimeoutMs, int warmPool) {
     }
 
     private final Options options;
     private final ConfigEnvironment env;
     private final Registry registry;
+    private final VmmProcSpawner vmms;
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "vmd-timer");
         t.setDaemon(true);
@@ -65,16 +79,16 @@ public final class Vmd implements Control.Daemon {
     private final Path configFile;
     /** systemd's $NOTIFY_SOCKET (Type=notify in etc/vmd.service); a no-op outside systemd. */
     private final SdNotify notify = SdNotify.fromEnvironment();
-    private ControlServer server;
+    private ControlSocket socket;
+    private ControlProcess control;
 
     Vmd(Options options, ConfigEnvironment env) {
         this.options = options;
         this.env = env;
         this.configFile = options.config();
-        this.registry = new Registry(
-                new VmmProcSpawner(this::currentConfig, options.readyTimeoutMs(), options.stopTimeoutMs(), options.user(),
-                        options.chroot(),
-                        options.consoleLogDir(), EtcAccounts.system()),
+        this.vmms = new VmmProcSpawner(this::currentConfig, options.readyTimeoutMs(), options.stopTimeoutMs(),
+                options.user(), options.chroot(), options.consoleLogDir(), options.warmPool());
+        this.registry = new Registry(vmms,
                 Executors.newCachedThreadPool(Thread.ofPlatform().name("vmd-worker-", 0).daemon(true).factory()),
                 System::nanoTime, env.lladdrs());
     }
@@ -181,7 +195,7 @@ public final class Vmd implements Control.Daemon {
         try {
             vmd.serve(parsed.config().orElseThrow());
         } catch (IOException e) {
-            LOG.severe(e.getMessage());
+            LOG.log(Level.ERROR, e.getMessage());
             err.println("vmd: " + e.getMessage());
             return 1;
         }
@@ -201,7 +215,8 @@ public final class Vmd implements Control.Daemon {
         long readyMs = a.readyTimeoutSeconds != null ? a.readyTimeoutSeconds * 1000
                 : Long.getLong("jvmd.vmmReadyTimeoutMs", DEFAULT_READY_TIMEOUT_MS);
         return new Options(a.foreground, a.noAction, a.verbose.length, a.defineMap(), a.config, a.socket, a.user,
-                a.chroot, a.consoleLogDir, shutdownMs, stopMs, readyMs);
+                a.chroot, a.consoleLogDir, shutdownMs, stopMs, readyMs,
+                a.warmPool != null ? a.warmPool : DEFAULT_WARM_POOL);
     }
 
     /** A missing vm.conf is an empty one, as for vmd. */
@@ -214,15 +229,22 @@ public final class Vmd implements Control.Daemon {
     }
 
     private void serve(Config config) throws IOException {
-        // signals first: a client that sees the socket may signal vmd at once
+        // signals first: a client that sees the socket may signal vmd at once. A vmd started
+        // with one of them ignored (under nohup, in a script's background) would inherit that,
+        // and the JVM would not handle it: they get their default disposition first.
+        for (int sig : new int[] {LibC.SIGHUP, LibC.SIGTERM, LibC.SIGINT}) {
+            if (LibC.signalDefault(sig)) {
+                LOG.log(Level.DEBUG, "signal " + sig + " was ignored when vmd started; vmd handles it");
+            }
+        }
         Signal.handle(new Signal("HUP"), s -> Thread.ofPlatform().daemon(true).start(() -> {
-            LOG.info("SIGHUP: reloading " + configFile);
+            LOG.log(Level.INFO, "SIGHUP: reloading " + configFile);
             // systemctl reload waits from RELOADING=1 to the next READY=1 (sd_notify(3))
             notify("RELOADING=1\nSTATUS=reloading " + configFile);
             try {
                 reload();
             } catch (VmdException e) {
-                LOG.warning("reload failed: " + e.getMessage());
+                LOG.log(Level.WARNING, "reload failed: " + e.getMessage());
             }
             notify("READY=1\nSTATUS=" + status());
         }));
@@ -233,13 +255,25 @@ public final class Vmd implements Control.Daemon {
         if (config.globals().socketOwner().uid() != 0) {
             Files.setAttribute(options.socket(), "unix:uid", config.globals().socketOwner().uid());
         }
+        socket = sock;
         EtcAccounts accounts = EtcAccounts.system();
-        server = new ControlServer(sock, new Control(registry, this), uid -> new Caller(uid, accounts));
+        control = new ControlProcess(sock, new Control(registry, this), uid -> new Caller(uid, accounts),
+                new ControlProcess.Settings(options.user(), options.chroot(), options.readyTimeoutMs(),
+                        !options.foreground(), ControlServer.DEFAULT_LIMITS), Logging.verbose());
         applySwitches(config);
         List<Integer> toStart = registry.load(config);
-        server.start();
-        LOG.info("startup: " + config.vms().size() + " vms, socket " + options.socket());
+        try {
+            control.start();
+        } catch (IOException | RuntimeException e) {
+            sock.close();
+            throw new IOException("control process: " + e.getMessage(), e);
+        }
+        LOG.log(Level.INFO, "startup: " + config.vms().size() + " vms, socket " + options.socket() + ", warm pool "
+                + options.warmPool());
         notify("READY=1\nSTATUS=" + status());
+        // The warm pool's first vmm-procs start now, beside the enabled VMs' (the first of
+        // which may take one still starting: it is further along than a new one).
+        vmms.startPool();
         staggeredStart(toStart, config.globals().staggeredStart());
         try {
             done.await();
@@ -250,12 +284,14 @@ public final class Vmd implements Control.Daemon {
     }
 
     private void shutdown() {
-        LOG.info("terminating");
+        LOG.log(Level.INFO, "terminating");
         notify("STOPPING=1\nSTATUS=stopping every VM");
+        vmms.closePool(); // first: no start takes one from here on, and none is left behind
+        control.close();
         try {
-            server.close();
+            socket.close();
         } catch (IOException e) {
-            LOG.warning("closing the control socket: " + e.getMessage());
+            LOG.log(Level.WARNING, "closing the control socket: " + e.getMessage());
         }
         registry.stopAll(options.shutdownTimeoutMs());
         timer.shutdownNow();
@@ -266,7 +302,7 @@ public final class Vmd implements Control.Daemon {
         try {
             notify.send(state);
         } catch (IOException | RuntimeException e) {
-            LOG.warning("sd_notify " + notify + ": " + e.getMessage());
+            LOG.log(Level.WARNING, "sd_notify " + notify + ": " + e.getMessage());
         }
     }
 
@@ -306,7 +342,7 @@ public final class Vmd implements Control.Daemon {
                 }
                 org.jvmd.sys.net.NetIf.setUp(sw.ifname(), sw.up());
             } catch (IOException | RuntimeException e) {
-                LOG.warning("switch " + sw.name() + ": " + e.getMessage());
+                LOG.log(Level.WARNING, "switch " + sw.name() + ": " + e.getMessage());
             }
         }
     }
@@ -315,7 +351,7 @@ public final class Vmd implements Control.Daemon {
     private Config parsed(Path file) throws VmdException {
         ParseResult r = parseConfig(env, file);
         if (!r.ok()) {
-            r.errors().forEach(e -> LOG.warning(e.toString()));
+            r.errors().forEach(e -> LOG.log(Level.WARNING, e.toString()));
             throw new VmdException(VmdException.EINVAL, r.errors().get(0).toString());
         }
         return r.config().orElseThrow();
@@ -330,7 +366,7 @@ public final class Vmd implements Control.Daemon {
         Config c = parsed(configFile);
         applySwitches(c);
         List<Integer> toStart = registry.load(c);
-        LOG.info("config reloaded: " + c.vms().size() + " vms");
+        LOG.log(Level.INFO, "config reloaded: " + c.vms().size() + " vms");
         staggeredStart(toStart, c.globals().staggeredStart());
     }
 
@@ -342,12 +378,12 @@ public final class Vmd implements Control.Daemon {
     @Override
     public synchronized void load(Path file) throws VmdException {
         if (!Files.exists(file)) {
-            LOG.warning("load: " + file + ": No such file or directory; nothing added");
+            LOG.log(Level.WARNING, "load: " + file + ": No such file or directory; nothing added");
         }
         Config c = parsed(file);
         Registry.Added added = registry.add(c);
         applySwitches(added.switches());
-        LOG.info("config loaded from " + file + ": " + added.toStart().size() + " vms to start");
+        LOG.log(Level.INFO, "config loaded from " + file + ": " + added.toStart().size() + " vms to start");
         staggeredStart(added.toStart(), registry.config().globals().staggeredStart());
     }
 
@@ -366,12 +402,13 @@ public final class Vmd implements Control.Daemon {
         if (vms) {
             registry.stopAll(options.shutdownTimeoutMs());
         }
-        LOG.info("reset " + what.name().toLowerCase(java.util.Locale.ROOT));
+        LOG.log(Level.INFO, "reset " + what.name().toLowerCase(java.util.Locale.ROOT));
     }
 
     @Override
     public void setVerbose(boolean verbose) {
         Logging.setVerbose(verbose);
+        control.setVerbose(verbose);
         registry.setVerbose(verbose);
     }
 }

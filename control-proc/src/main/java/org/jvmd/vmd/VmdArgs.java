@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
         customSynopsis = {"usage: vmd [-dnv] [-D macro=value] [-f file] [-s socket]",
             "           [--user user] [--chroot dir] [--console-log-dir dir]",
             "           [--shutdown-timeout seconds] [--stop-timeout seconds]",
-            "           [--ready-timeout seconds]"},
+            "           [--ready-timeout seconds] [--warm-pool count]"},
         description = {"", "jvmd's virtual machine daemon: reads vm.conf(5), serves vmctl(8) on its control "
             + "socket, and runs each VM (and each of its devices) in a process of its own.", ""})
 final class VmdArgs {
@@ -67,6 +67,11 @@ final class VmdArgs {
     @Option(names = "--ready-timeout", paramLabel = "seconds",
             description = "How long a new VM process has to report ready (default 60).")
     Long readyTimeoutSeconds;
+
+    @Option(names = "--warm-pool", paramLabel = "count",
+            description = "How many VM processes to keep started ahead, each waiting for a VM to start (default "
+                + Vmd.DEFAULT_WARM_POOL + "; 0: none, every start waits for its own).")
+    Integer warmPool;
 
     @Option(names = "--help", usageHelp = true, description = "Show this help and exit.")
     boolean help;
@@ -116,6 +121,9 @@ final class VmdArgs {
             if (t != null && (t < 0 || t > Long.MAX_VALUE / 1000)) {
                 throw new UsageError("invalid timeout: " + t);
             }
+        }
+        if (a.warmPool != null && (a.warmPool < 0 || a.warmPool > Vmd.MAX_WARM_POOL)) {
+            throw new UsageError("invalid warm pool size: " + a.warmPool + " (0.." + Vmd.MAX_WARM_POOL + ")");
         }
         return a;
     }

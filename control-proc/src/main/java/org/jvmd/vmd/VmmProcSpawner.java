@@ -2,6 +2,7 @@ package org.jvmd.vmd;
 
 import com.google.protobuf.ByteString;
 import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,7 +13,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
-import java.util.logging.Logger;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.FrameException;
@@ -40,7 +40,6 @@ import org.jvmd.sys.proc.Child;
 import org.jvmd.sys.proc.Role;
 import org.jvmd.sys.proc.Spawner;
 import org.jvmd.virtio.net.TunFlags;
-import org.jvmd.vmd.config.Accounts;
 import org.jvmd.vmd.config.Config;
 import org.jvmd.vmd.config.InterfaceSpec;
 import org.jvmd.vmd.config.VmSpec;
@@ -49,11 +48,12 @@ import org.jvmd.vmd.config.VmSpec;
  * Starts a VM as a vmm-proc child (docs/architecture.md, "A vmctl start's path"): vmd opens and locks
  * the disk images ({@link DiskImages}), creates the taps and opens /dev/kvm, the kernel and
  * the initrd, spawns {@code org.jvmd.vmm.VmmMain} with its
- * channel on fd 3, sends StartVm with those fds, waits for Ready, then reads VmStarted,
+ * channel on fd 3 (or takes one spawned ahead from its warm pool, {@link WarmPool}: the same
+ * command line, waiting for its StartVm), sends StartVm with those fds, waits for Ready, then reads VmStarted,
  * TunCapabilities, VmTerminated; channel EOF (the process died) also ends the VM.
  */
 public final class VmmProcSpawner implements VmLauncher {
-    private static final Logger LOG = Logger.getLogger("vmd");
+    private static final System.Logger LOG = System.getLogger("vmd");
     /** vmm-proc's main class ({@link Role#VMM}). */
     public static final String VMM_MAIN = Role.VMM.mainClass();
 
@@ -72,7 +72,18 @@ public final class VmmProcSpawner implements VmLauncher {
     private final String user;
     private final String chroot;
     private final Path logDir;
-    private final Accounts accounts;
+    /** vmm-procs spawned ahead, waiting for their StartVm ({@code vmd --warm-pool}). */
+    private final WarmPool<Pooled> pool;
+
+    /**
+     * The KVM device vmd opens for each VM: /dev/kvm. Tests on a host without KVM name another
+     * character device (-Djvmd.kvmDevice=/dev/null), so that a start reaches vmm-proc and fails
+     * there, as a start with a broken KVM would.
+     */
+    static final String KVM_DEVICE = System.getProperty("jvmd.kvmDevice", "/dev/kvm");
+
+    /** The title of a vmm-proc in the warm pool, in errors about it until it is given a VM. */
+    static final String POOL_TITLE = "vm (warm pool)";
 
     /**
      * @param config the current configuration (switches, local prefix)
@@ -81,11 +92,20 @@ public final class VmmProcSpawner implements VmLauncher {
      * @param user the unprivileged user for vmm-proc ("" = its default, _vmd)
      * @param chroot the empty directory vmm-proc chroots to ("" = its default)
      * @param logDir where console logs go (FD_LOG), or null for none
-     * @param accounts group membership, for the rights of a caller on the images it named
      */
     public VmmProcSpawner(Supplier<Config> config, long readyTimeoutMillis, long stopTimeoutMillis, String user,
-                          String chroot, Path logDir, Accounts accounts) {
-        this.accounts = accounts;
+                          String chroot, Path logDir) {
+        this(config, readyTimeoutMillis, stopTimeoutMillis, user, chroot, logDir, 0);
+    }
+
+    /**
+     * As above, keeping {@code warmPool} vmm-procs spawned ahead once {@link #startPool} was
+     * called (0: none; every start spawns its own).
+     */
+    public VmmProcSpawner(Supplier<Config> config, long readyTimeoutMillis, long stopTimeoutMillis, String user,
+                          String chroot, Path logDir, int warmPool) {
+        this.pool = new WarmPool<>("vmm-proc", warmPool, () -> new Pooled(spawner(POOL_TITLE).spawn()),
+                System::nanoTime);
         this.config = config;
         this.readyTimeoutMillis = readyTimeoutMillis;
         this.stopTimeoutMillis = stopTimeoutMillis;
@@ -94,15 +114,67 @@ public final class VmmProcSpawner implements VmLauncher {
         this.logDir = logDir;
     }
 
+    /** Starts keeping the warm pool full (a platform thread; nothing when its size is 0). */
+    public void startPool() {
+        pool.start();
+    }
+
+    /** Ends the warm pool's vmm-procs (vmd stops); a launch afterwards spawns its own. */
+    public void closePool() {
+        pool.close();
+    }
+
+    /**
+     * A vmm-proc from the warm pool becomes VM {@code name}'s: renamed for it, it is from here
+     * on what a new one would be. Both are spawned alike ({@link #spawner}) and wait for their
+     * StartVm alike: nothing tells them apart.
+     */
+    private static Child assign(Pooled p, String name) {
+        p.child().retitle("vm/" + name);
+        LOG.log(Level.DEBUG, "vm " + name + ": vmm-proc " + p.pid() + " from the warm pool");
+        return p.child();
+    }
+
+    /**
+     * A vmm-proc in the warm pool. Alive while its process runs and its channel is quiet (it
+     * sends nothing before StartVm: anything readable there is its end of file, or garbage).
+     */
+    record Pooled(Child child) implements WarmPool.Member {
+        @Override
+        public int pid() {
+            return child.pid();
+        }
+
+        @Override
+        public boolean alive() {
+            try {
+                return child.waitFor(0) == null && LibC.poll(child.channel().fd(), LibC.POLLIN, 0) == 0;
+            } catch (SysException e) {
+                return false;
+            }
+        }
+
+        /** Its channel closes first: it exits on its own (status 0); killed if it has not after a second. */
+        @Override
+        public void close() {
+            child.channel().close();
+            try {
+                child.waitFor(1_000);
+                child.kill();
+            } catch (SysException e) {
+                LOG.log(Level.WARNING, "warm pool: vmm-proc " + child.pid() + ": " + e.getMessage());
+            }
+        }
+    }
+
     @Override
     public VmProcess launch(int id, VmSpec spec, Listener listener) throws IOException {
         Config cfg = config.get();
-        // First the files the VM's owner may have named, then the images: a refused file
-        // leaves nothing behind.
-        List<Fd> boot = openBootFiles(spec, accounts);
+        // First the boot files, then the images: a refused file leaves nothing behind.
+        List<Fd> boot = openBootFiles(spec);
         DiskImages images;
         try {
-            images = DiskImages.open(spec.disks(), accounts);
+            images = DiskImages.open(spec.disks());
         } catch (IOException | RuntimeException e) {
             Fd.closeAll(boot);
             throw e;
@@ -126,7 +198,7 @@ public final class VmmProcSpawner implements VmLauncher {
             if (spec.initrd().isPresent()) {
                 msg.addFds(slot(FdRole.FD_INITRD, 0));
             }
-            fds.add(LibC.open("/dev/kvm", LibC.O_RDWR | LibC.O_CLOEXEC));
+            fds.add(LibC.open(KVM_DEVICE, LibC.O_RDWR | LibC.O_CLOEXEC));
             msg.addFds(slot(FdRole.FD_KVM, 0));
             List<Fd> tapFds = taps.dupFds();
             for (int i = 0; i < tapFds.size(); i++) {
@@ -142,10 +214,18 @@ public final class VmmProcSpawner implements VmLauncher {
                         LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_CLOEXEC, 0640));
                 msg.addFds(slot(FdRole.FD_LOG, 0));
             }
-            child = spawner(spec.name()).spawn();
-            child.channel().send(msg.build(), fds);
-            fds.clear();
-            child.awaitReady(FromVmm.parser(), readyTimeoutMillis);
+            Pooled pooled = pool.take();
+            boolean fromPool = pooled != null;
+            child = fromPool ? assign(pooled, spec.name()) : spawner(spec.name()).spawn();
+            try {
+                child.channel().send(msg.build(), fds);
+                fds.clear();
+                child.awaitReady(FromVmm.parser(), readyTimeoutMillis);
+            } finally {
+                if (fromPool) {
+                    pool.settled(); // its replacement starts now, not beside this start
+                }
+            }
         } catch (IOException | RuntimeException e) {
             Fd.closeAll(boot);
             Fd.closeAll(fds);
@@ -164,25 +244,28 @@ public final class VmmProcSpawner implements VmLauncher {
     }
 
     /**
-     * The kernel and, if any, the initrd, opened by vmd: regular files, and those a non-root
-     * caller named ({@link VmSpec#kernelNamedBy}, an instance's {@code vmctl start -b}) only
-     * when that caller could read them itself (vmd's vm_checkaccess, {@link CallerAccess}):
-     * root never loads a file into a guest for a caller who could not read it. A refusal names
-     * the file: {@code kernel /etc/shadow: Permission denied}.
+     * The kernel and, if any, the initrd: duplicates of the descriptors the caller who named
+     * them passed ({@link VmSpec#kernelFd}; checked when vmd took the request, {@link
+     * CallerAccess#checkPassed}), or, for vm.conf's files, opened by vmd (regular files). A
+     * caller's path is never opened. A refusal names the file: {@code kernel /boot/x: No such
+     * file or directory}.
      */
-    static List<Fd> openBootFiles(VmSpec spec, Accounts accounts) throws IOException {
+    static List<Fd> openBootFiles(VmSpec spec) throws IOException {
         List<Fd> out = new ArrayList<>();
-        out.add(CallerAccess.openReadOnly("kernel " + spec.kernel(), spec.kernel(), spec.kernelNamedBy(), accounts));
-        if (spec.initrd().isPresent()) {
-            try {
-                out.add(CallerAccess.openReadOnly("initrd " + spec.initrd().get(), spec.initrd().get(),
-                        spec.initrdNamedBy(), accounts));
-            } catch (IOException | RuntimeException e) {
-                Fd.closeAll(out);
-                throw e;
+        try {
+            out.add(bootFile("kernel " + spec.kernel(), spec.kernel(), spec.kernelFd()));
+            if (spec.initrd().isPresent()) {
+                out.add(bootFile("initrd " + spec.initrd().get(), spec.initrd().get(), spec.initrdFd()));
             }
+            return out;
+        } catch (IOException | RuntimeException e) {
+            Fd.closeAll(out);
+            throw e;
         }
-        return out;
+    }
+
+    private static Fd bootFile(String what, Path path, java.util.Optional<Fd> passed) throws IOException {
+        return passed.isPresent() ? passed.get().dup() : CallerAccess.openConfigured(what, path, LibC.O_RDONLY);
     }
 
     /** How VM {@code name}'s vmm-proc is started: the role's row ({@link Role#VMM}), class path -Djvmd.vmmClasspath or vmd's. */
@@ -331,7 +414,7 @@ public final class VmmProcSpawner implements VmLauncher {
         private void killIfStillRunning() {
             try {
                 if (!ended.await(stopTimeoutMillis + stopGraceMillis, TimeUnit.MILLISECONDS)) {
-                    LOG.warning("vm " + spec.name() + ": did not stop within " + stopTimeoutMillis + " ms; killing it");
+                    LOG.log(Level.WARNING, "vm " + spec.name() + ": did not stop within " + stopTimeoutMillis + " ms; killing it");
                     how = Termination.TERM_STOPPED;
                     reason = "stopped by vmd: killed after the stop timeout";
                     kill();
@@ -346,7 +429,7 @@ public final class VmmProcSpawner implements VmLauncher {
             try {
                 child.kill();
             } catch (SysException e) {
-                LOG.warning("vm " + spec.name() + ": kill: " + e.getMessage());
+                LOG.log(Level.WARNING, "vm " + spec.name() + ": kill: " + e.getMessage());
             }
         }
 
@@ -369,7 +452,7 @@ public final class VmmProcSpawner implements VmLauncher {
                     try (Received<FromVmm> r = child.channel().receive(FromVmm.parser(), -1)) {
                         m = r.message();
                     } catch (FrameException e) {
-                        LOG.warning("vm " + spec.name() + ": bad message from vmm-proc: " + e.getMessage());
+                        LOG.log(Level.WARNING, "vm " + spec.name() + ": bad message from vmm-proc: " + e.getMessage());
                         continue;
                     }
                     dispatch(m);
@@ -377,7 +460,7 @@ public final class VmmProcSpawner implements VmLauncher {
             } catch (PeerClosedException e) {
                 // the process ended
             } catch (IOException | RuntimeException e) {
-                LOG.warning("vm " + spec.name() + ": channel: " + e.getMessage());
+                LOG.log(Level.WARNING, "vm " + spec.name() + ": channel: " + e.getMessage());
             } finally {
                 finish();
             }
@@ -401,10 +484,10 @@ public final class VmmProcSpawner implements VmLauncher {
                     if (f != null) {
                         f.complete(m);
                     } else if (m.getMsgCase() == FromVmm.MsgCase.ERROR) {
-                        LOG.warning("vm " + spec.name() + ": " + m.getError().getMessage());
+                        LOG.log(Level.WARNING, "vm " + spec.name() + ": " + m.getError().getMessage());
                     }
                 }
-                default -> LOG.warning("vm " + spec.name() + ": unexpected message " + m.getMsgCase());
+                default -> LOG.log(Level.WARNING, "vm " + spec.name() + ": unexpected message " + m.getMsgCase());
             }
         }
 
@@ -443,7 +526,7 @@ public final class VmmProcSpawner implements VmLauncher {
                     Files.setAttribute(p, "unix:gid", spec.owner().gid());
                 }
             } catch (IOException | RuntimeException e) {
-                LOG.warning("vm " + spec.name() + ": chown " + tty + ": " + e.getMessage());
+                LOG.log(Level.WARNING, "vm " + spec.name() + ": chown " + tty + ": " + e.getMessage());
             }
         }
 
@@ -456,7 +539,7 @@ public final class VmmProcSpawner implements VmLauncher {
             try {
                 child.close();
             } catch (SysException e) {
-                LOG.warning("vm " + spec.name() + ": " + e.getMessage());
+                LOG.log(Level.WARNING, "vm " + spec.name() + ": " + e.getMessage());
             }
             taps.close();
             images.close(); // vmm-proc and its vioblk-procs are gone: the image locks go with this

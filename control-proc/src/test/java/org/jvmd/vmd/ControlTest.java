@@ -3,20 +3,25 @@ package org.jvmd.vmd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.jvmd.proto.DiskRequest;
 import org.jvmd.proto.LoadRequest;
 import org.jvmd.proto.LogRequest;
 import org.jvmd.proto.ReloadRequest;
 import org.jvmd.proto.Request;
 import org.jvmd.proto.ResetRequest;
 import org.jvmd.proto.Response;
+import org.jvmd.proto.StartRequest;
 import org.jvmd.proto.StatusRequest;
 import org.jvmd.proto.VmSelector;
 import org.jvmd.proto.VmState;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
 import org.jvmd.vmd.config.Caller;
 import org.jvmd.vmd.config.ConfigEnvironment;
 import org.jvmd.vmd.config.ConfigParser;
@@ -43,6 +48,11 @@ class ControlTest {
                   boot "bzImage"
                   owner joe
                   disable
+                }
+                vm "tpl" {
+                  boot "bzImage"
+                  disable
+                  allow instance { boot, disk, owner joe }
                 }
                 """, dir).config().orElseThrow();
         Registry reg = new Registry(launcher, Runnable::run, System::nanoTime, LladdrGenerator.secure());
@@ -92,7 +102,8 @@ class ControlTest {
     void everyoneSeesTheStatusOfEveryVm() {
         Response r = control.handle(Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build(),
                 RegistryTest.ANN);
-        assertEquals(1, r.getStatus().getVmsCount());
+        assertEquals(2, r.getStatus().getVmsCount());
+        assertEquals("tpl", r.getStatus().getVms(1).getName());
         var v = r.getStatus().getVms(0);
         assertEquals("web", v.getName());
         assertEquals(1000, v.getOwnerUid());
@@ -151,12 +162,12 @@ class ControlTest {
         assertEquals(0, launcher.last().spec.interfaces().size());
         Response two = control.handle(Request.newBuilder().setStart(org.jvmd.proto.StartRequest.newBuilder()
                 .setVm(VmSelector.newBuilder().setName("new2")).setKernel(dir.resolve("bzImage").toString())
-                .setInterfaces(2)).build(), Caller.root());
+                .setKernelFd(0).setInterfaces(2)).build(), Caller.root(), List.of(kernelFd()));
         assertTrue(two.hasOk(), two.toString());
         assertEquals(2, launcher.last().spec.interfaces().size());
         Response none = control.handle(Request.newBuilder().setStart(org.jvmd.proto.StartRequest.newBuilder()
                 .setVm(VmSelector.newBuilder().setName("new0")).setKernel(dir.resolve("bzImage").toString())
-                .setInterfaces(0)).build(), Caller.root());
+                .setKernelFd(0).setInterfaces(0)).build(), Caller.root(), List.of(kernelFd()));
         assertTrue(none.hasOk(), none.toString());
         assertEquals(0, launcher.last().spec.interfaces().size());
         t.join(5000);
@@ -176,5 +187,106 @@ class ControlTest {
     void anEmptyRequestIsRejected() {
         assertEquals(VmdException.EINVAL, control.handle(Request.getDefaultInstance(), Caller.root()).getError()
                 .getErrno());
+    }
+
+    private Fd kernelFd() throws IOException {
+        return LibC.open(dir.resolve("bzImage").toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
+    }
+
+    private static Fd open(String path, int flags) throws IOException {
+        return LibC.open(path, flags | LibC.O_CLOEXEC);
+    }
+
+    private static StartRequest.Builder instance(String name) {
+        return StartRequest.newBuilder().setVm(VmSelector.newBuilder().setName(name)).setTemplate("tpl");
+    }
+
+    private String error(Response r) {
+        assertTrue(r.hasError(), r.toString());
+        return r.getError().getMessage();
+    }
+
+    /** The issue's must-show at the dispatch: no caller's path is ever opened by vmd. */
+    @Test
+    void aFileNamedWithoutItsDescriptorIsRefusedForEveryCaller() {
+        for (Caller c : List.of(RegistryTest.JOE, Caller.root())) {
+            assertEquals("kernel /etc/shadow: not passed as a descriptor (vmctl opens the files it names)",
+                    error(control.handle(Request.newBuilder().setStart(instance("i1").setKernel("/etc/shadow")).build(), c)));
+            assertEquals("initrd /etc/shadow: not passed as a descriptor (vmctl opens the files it names)",
+                    error(control.handle(Request.newBuilder().setStart(instance("i1").setInitrd("/etc/shadow")).build(), c)));
+            assertEquals("disk 0 (/etc/shadow): not passed as a descriptor (vmctl opens the files it names)",
+                    error(control.handle(Request.newBuilder().setStart(instance("i1").addDisks(DiskRequest.newBuilder()
+                            .setPath("/etc/shadow"))).build(), c)));
+        }
+        assertTrue(launcher.launches.isEmpty());
+    }
+
+    @Test
+    void aRootOnlyFilePassedByAUserIsRefusedAndAReadableOneStarts() throws Exception {
+        Thread t = Thread.ofVirtual().start(() -> {
+            while (launcher.launches.isEmpty()) {
+                Thread.onSpinWait();
+            }
+            launcher.last().started();
+        });
+        assertEquals("kernel /etc/shadow: Permission denied", error(control.handle(Request.newBuilder()
+                .setStart(instance("i1").setKernel("/etc/shadow").setKernelFd(0)).build(), RegistryTest.JOE,
+                List.of(open("/etc/shadow", LibC.O_RDONLY)))));
+        assertEquals("initrd /etc/shadow: Permission denied", error(control.handle(Request.newBuilder()
+                .setStart(instance("i1").setInitrd("/etc/shadow").setInitrdFd(0)).build(), RegistryTest.JOE,
+                List.of(open("/etc/shadow", LibC.O_RDONLY)))));
+        assertTrue(launcher.launches.isEmpty());
+        Response ok = control.handle(Request.newBuilder().setStart(instance("i1").setKernel(dir.resolve("bzImage").toString())
+                .setKernelFd(0)).build(), RegistryTest.JOE, List.of(kernelFd()));
+        assertTrue(ok.hasOk(), ok.toString());
+        assertEquals("k", Files.readString(launcher.last().spec.kernelFd().orElseThrow().procPath()));
+        t.join(5000);
+    }
+
+    @Test
+    void descriptorIndexesMustNameWhatCameEachOnce() throws Exception {
+        String k = dir.resolve("bzImage").toString();
+        assertEquals(VmdException.EINVAL, control.handle(Request.newBuilder().setStart(instance("i1").setKernel(k)
+                .setKernelFd(1)).build(), RegistryTest.JOE, List.of(kernelFd())).getError().getErrno());
+        assertEquals("initrd " + k + ": descriptor 0 named twice", error(control.handle(Request.newBuilder()
+                .setStart(instance("i1").setKernel(k).setKernelFd(0).setInitrd(k).setInitrdFd(0)).build(),
+                RegistryTest.JOE, List.of(kernelFd()))));
+        assertEquals("kernel descriptor without a kernel", error(control.handle(Request.newBuilder()
+                .setStart(instance("i1").setKernelFd(0)).build(), RegistryTest.JOE, List.of(kernelFd()))));
+    }
+
+    @Test
+    void aDiskDescriptorMustBeWritableAndARegularFile() throws Exception {
+        Path img = Files.writeString(dir.resolve("joe.img"), "j");
+        Files.setAttribute(img, "unix:uid", DiskImagesTest.JOE);
+        assertEquals("disk 0 (" + img + "): descriptor not open for writing (a disk needs O_RDWR)",
+                error(control.handle(Request.newBuilder().setStart(instance("i1").addDisks(DiskRequest.newBuilder()
+                        .setPath(img.toString()).setFd(0))).build(), RegistryTest.JOE,
+                        List.of(open(img.toString(), LibC.O_RDONLY)))));
+        assertEquals("kernel " + dir + ": not a regular file",
+                error(control.handle(Request.newBuilder().setStart(instance("i1").setKernel(dir.toString())
+                        .setKernelFd(0)).build(), Caller.root(),
+                        List.of(open(dir.toString(), LibC.O_RDONLY | LibC.O_DIRECTORY)))));
+        assertEquals("disk 0 (" + img + "): base image 1: descriptor not open for reading",
+                error(control.handle(Request.newBuilder().setStart(instance("i1").addDisks(DiskRequest.newBuilder()
+                        .setPath(img.toString()).setFd(0).addBaseFds(1))).build(), RegistryTest.JOE,
+                        List.of(open(img.toString(), LibC.O_RDWR), open(img.toString(), LibC.O_WRONLY)))));
+    }
+
+    @Test
+    void everyDescriptorOfARequestIsClosedWhateverTheAnswer() throws Exception {
+        List<Fd> refused = List.of(open("/etc/shadow", LibC.O_RDONLY), kernelFd());
+        control.handle(Request.newBuilder().setStart(instance("i1").setKernel("/etc/shadow").setKernelFd(0)).build(),
+                RegistryTest.JOE, refused);
+        List<Fd> unexpected = List.of(kernelFd(), kernelFd());
+        control.handle(Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build(), RegistryTest.JOE,
+                unexpected);
+        List<Fd> malformed = List.of(kernelFd());
+        control.handle(Request.getDefaultInstance(), Caller.root(), malformed);
+        for (List<Fd> l : List.of(refused, unexpected, malformed)) {
+            for (Fd fd : l) {
+                assertTrue(!fd.isOpen(), "closed by handle");
+            }
+        }
     }
 }

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.OptionalInt;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
@@ -27,6 +26,8 @@ import org.jvmd.qcow2.ChannelImageFile;
 import org.jvmd.qcow2.ImageFormat;
 import org.jvmd.qcow2.Qcow2Create;
 import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
+import org.jvmd.vmd.DiskImages.DiskImageException;
 import org.jvmd.vmd.config.Accounts;
 import org.jvmd.vmd.config.DiskSpec;
 import org.jvmd.vmd.config.EtcAccounts;
@@ -56,14 +57,14 @@ class DiskImagesTest {
     }
 
     private static String refused(List<DiskSpec> disks) {
-        return assertThrows(DiskImages.DiskImageException.class, () -> DiskImages.open(disks, ACCOUNTS)).getMessage();
+        return assertThrows(DiskImages.DiskImageException.class, () -> DiskImages.open(disks)).getMessage();
     }
 
     @Test
     void rawImagesAreOpenedInOrderAndHandedDownAsLayerZero() throws Exception {
         Path a = image("a.img", "a");
         Path b = image("b.img", "b");
-        try (DiskImages images = DiskImages.open(List.of(raw(a), DiskSpec.of(b, DiskSpec.Format.RAW)), ACCOUNTS)) {
+        try (DiskImages images = DiskImages.open(List.of(raw(a), DiskSpec.of(b, DiskSpec.Format.RAW)))) {
             assertEquals(List.of(
                     DiskConfig.newBuilder().setIndex(0).setPath(a.toString()).setFormat(DiskFormat.FORMAT_RAW)
                             .setSerial("web-0").build(),
@@ -82,7 +83,7 @@ class DiskImagesTest {
 
     @Test
     void aSerialKeepsItsLast20Bytes() throws Exception {
-        try (DiskImages images = DiskImages.open(List.of(raw(image("a.img", ""))), ACCOUNTS)) {
+        try (DiskImages images = DiskImages.open(List.of(raw(image("a.img", ""))))) {
             String serial = images.configs("a-very-long-vm-name-indeed").getFirst().getSerial();
             assertEquals("-name-indeed-0".length() + 6, serial.length());
             assertEquals("ong-vm-name-indeed-0", serial);
@@ -103,10 +104,10 @@ class DiskImagesTest {
     @Test
     void aSecondVmCannotTakeALockedImageUntilTheFirstLetsGo() throws Exception {
         Path a = image("a.img", "a");
-        DiskImages first = DiskImages.open(List.of(raw(a)), ACCOUNTS);
+        DiskImages first = DiskImages.open(List.of(raw(a)));
         assertEquals("disk 0 (" + a + "): in use by another VM (locked)", refused(List.of(raw(a))));
         first.close();
-        DiskImages.open(List.of(raw(a)), ACCOUNTS).close();
+        DiskImages.open(List.of(raw(a))).close();
     }
 
     @Test
@@ -116,7 +117,7 @@ class DiskImagesTest {
         Files.write(q, new byte[] {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 3});
         String m = refused(List.of(raw(a), raw(q)));
         assertTrue(m.startsWith("disk 1 (" + q + "): "), m);
-        DiskImages.open(List.of(raw(a)), ACCOUNTS).close(); // disk 0's lock went with the refusal
+        DiskImages.open(List.of(raw(a))).close(); // disk 0's lock went with the refusal
     }
 
     @Test
@@ -125,7 +126,7 @@ class DiskImagesTest {
         assertEquals("disk 0 (" + a + "): " + a + ": too small (16 bytes) to be a qcow2 image",
                 refused(List.of(DiskSpec.of(a, DiskSpec.Format.QCOW2))));
         Path tiny = image("tiny.img", "QF"); // shorter than the magic: raw
-        DiskImages.open(List.of(raw(tiny)), ACCOUNTS).close();
+        DiskImages.open(List.of(raw(tiny))).close();
     }
 
     // ---- qcow2 base chains ----
@@ -165,7 +166,7 @@ class DiskImagesTest {
     void aQcow2ImageOverARelativeRawBaseHandsDownBothLayers() throws Exception {
         Path base = rawBase("base.raw");
         Path top = qcow2(dir.resolve("vm1.qcow2"), "base.raw", ImageFormat.RAW);
-        try (DiskImages images = DiskImages.open(List.of(raw(top)), ACCOUNTS)) {
+        try (DiskImages images = DiskImages.open(List.of(raw(top)))) {
             DiskConfig c = images.configs("web").get(0);
             assertEquals(DiskFormat.FORMAT_QCOW2, c.getFormat());
             assertEquals(List.of(DiskFormat.FORMAT_RAW), c.getBaseFormatsList());
@@ -175,16 +176,16 @@ class DiskImagesTest {
             // the base is held read-only and shared: another VM may stand on it, none may take it as its own
             assertEquals("disk 0 (" + base + "): in use by another VM (locked)", refused(List.of(raw(base))));
             Path top2 = qcow2(dir.resolve("vm2.qcow2"), base.toString(), ImageFormat.RAW);
-            DiskImages.open(List.of(raw(top2)), ACCOUNTS).close();
+            DiskImages.open(List.of(raw(top2))).close();
         }
-        DiskImages.open(List.of(raw(base)), ACCOUNTS).close(); // released with the VM
+        DiskImages.open(List.of(raw(base))).close(); // released with the VM
     }
 
     @Test
     void aBaseInUseAsAnotherVmsOwnDiskIsRefused() throws Exception {
         Path base = rawBase("base.raw");
         Path top = qcow2(dir.resolve("vm1.qcow2"), "base.raw", ImageFormat.RAW);
-        try (DiskImages other = DiskImages.open(List.of(raw(base)), ACCOUNTS)) {
+        try (DiskImages other = DiskImages.open(List.of(raw(base)))) {
             assertEquals("disk 0 (" + top + "): base image " + base + ": in use by another VM as its own disk (locked)",
                     refused(List.of(raw(top))));
         }
@@ -196,7 +197,7 @@ class DiskImagesTest {
         Path base = rawBase("bases/deeper/root.raw");
         Path mid = qcow2(dir.resolve("bases/mid.qcow2"), "deeper/root.raw", ImageFormat.RAW);  // relative to bases/
         Path top = qcow2(dir.resolve("top.qcow2"), mid.toString(), ImageFormat.QCOW2);           // absolute
-        try (DiskImages images = DiskImages.open(List.of(DiskSpec.of(top, DiskSpec.Format.QCOW2)), ACCOUNTS)) {
+        try (DiskImages images = DiskImages.open(List.of(DiskSpec.of(top, DiskSpec.Format.QCOW2)))) {
             assertEquals(List.of(DiskFormat.FORMAT_QCOW2, DiskFormat.FORMAT_RAW),
                     images.configs("web").get(0).getBaseFormatsList());
             List<Path> files = new ArrayList<>();
@@ -205,7 +206,7 @@ class DiskImagesTest {
         }
         // with no format named in the header, a base's format is found by its magic
         Path top2 = qcow2(dir.resolve("top2.qcow2"), "bases/mid.qcow2", null);
-        try (DiskImages images = DiskImages.open(List.of(raw(top2)), ACCOUNTS)) {
+        try (DiskImages images = DiskImages.open(List.of(raw(top2)))) {
             assertEquals(List.of(DiskFormat.FORMAT_QCOW2, DiskFormat.FORMAT_RAW),
                     images.configs("web").get(0).getBaseFormatsList());
         }
@@ -218,7 +219,7 @@ class DiskImagesTest {
         assertEquals("disk 0 (" + a + "): " + a + ": backing file loop: " + a + " appears twice in the chain",
                 refused(List.of(raw(a))));
         // a's lock went with the refusal (as raw, it has no chain to follow)
-        DiskImages.open(List.of(DiskSpec.of(a, DiskSpec.Format.RAW), DiskSpec.of(b, DiskSpec.Format.RAW)), ACCOUNTS)
+        DiskImages.open(List.of(DiskSpec.of(a, DiskSpec.Format.RAW), DiskSpec.of(b, DiskSpec.Format.RAW)))
                 .close();
     }
 
@@ -227,29 +228,80 @@ class DiskImagesTest {
         Path top = qcow2(dir.resolve("vm1.qcow2"), "gone.raw", ImageFormat.RAW);
         assertEquals("disk 0 (" + top + "): " + top + ": base image " + dir.resolve("gone.raw") + " not found",
                 refused(List.of(raw(top))));
-        DiskImages.open(List.of(DiskSpec.of(rawBase("gone.raw"), DiskSpec.Format.RAW)), ACCOUNTS).close();
+        DiskImages.open(List.of(DiskSpec.of(rawBase("gone.raw"), DiskSpec.Format.RAW))).close();
+    }
+
+    // ---- a caller's image: the descriptors it passed ----
+
+    private static Fd open(Path p, int flags) throws IOException {
+        return LibC.open(p.toString(), flags | LibC.O_CLOEXEC);
+    }
+
+    /** A caller's disk: the image and its bases as descriptors (the spec holds them; the test closes them). */
+    private DiskSpec passed(Path image, List<Fd> layers) {
+        held.addAll(layers);
+        return new DiskSpec(image, DiskSpec.Format.AUTO, layers);
+    }
+
+    private final List<Fd> held = new ArrayList<>();
+
+    @org.junit.jupiter.api.AfterEach
+    void closeHeld() {
+        Fd.closeAll(held);
     }
 
     @Test
-    void aUserNamingAnImageOverABaseItCannotReadIsRefused() throws Exception {
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path base = rawBase("secret.raw");
-        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rw-------"));
-        Path top = qcow2(dir.resolve("joe.qcow2"), "secret.raw", ImageFormat.RAW);
-        Files.setAttribute(top, "unix:uid", JOE);
-        Files.setPosixFilePermissions(top, PosixFilePermissions.fromString("rw-------"));
-        assertEquals("disk 0 (" + top + "): base image " + base + ": Permission denied",
-                refused(List.of(namedBy(top, JOE))));
-        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rw-r--r--"));
-        DiskImages.open(List.of(namedBy(top, JOE)), ACCOUNTS).close(); // reading a base is enough
-        // a base behind a directory joe cannot search
-        Path hidden = Files.createDirectory(dir.resolve("hidden"));
-        Path base2 = rawBase("hidden/b.raw");
-        Path top2 = qcow2(dir.resolve("joe2.qcow2"), "hidden/b.raw", ImageFormat.RAW);
-        Files.setAttribute(top2, "unix:uid", JOE);
-        Files.setPosixFilePermissions(hidden, PosixFilePermissions.fromString("rwx------"));
-        assertEquals("disk 0 (" + top2 + "): base image " + base2 + ": Permission denied",
-                refused(List.of(namedBy(top2, JOE))));
+    void aCallersQcow2ChainIsReadThroughTheDescriptorsItPassedInOrder() throws Exception {
+        Path base = rawBase("base.raw");
+        Path mid = qcow2(dir.resolve("mid.qcow2"), "base.raw", ImageFormat.RAW);
+        Path top = qcow2(dir.resolve("top.qcow2"), "mid.qcow2", ImageFormat.QCOW2);
+        DiskSpec d = passed(top, List.of(open(top, LibC.O_RDWR), open(mid, LibC.O_RDONLY), open(base, LibC.O_RDONLY)));
+        try (DiskImages images = DiskImages.open(List.of(d))) {
+            assertEquals(List.of(DiskFormat.FORMAT_QCOW2, DiskFormat.FORMAT_RAW), images.disks().get(0).baseFormats());
+            List<Path> files = new ArrayList<>();
+            assertEquals(List.of("0/0", "0/1", "0/2"), handedDown(images, files));
+            assertEquals(List.of(top.toRealPath(), mid.toRealPath(), base.toRealPath()), files);
+            // vmd's own open file descriptions, locked: the image exclusively, the bases shared
+            DiskImageException busy = assertThrows(DiskImageException.class, () -> DiskImages.open(List.of(raw(top))));
+            assertTrue(busy.getMessage().endsWith("in use by another VM (locked)"), busy.getMessage());
+        }
+        DiskImages.open(List.of(raw(base))).close(); // released with the VM, though the spec still holds the passed fds
+    }
+
+    @Test
+    void aChainThatNeedsABaseItWasNotGivenIsRefused() throws Exception {
+        Path base = rawBase("base.raw");
+        Path top = qcow2(dir.resolve("top.qcow2"), "base.raw", ImageFormat.RAW);
+        assertEquals("disk 0 (" + top + "): base image " + base
+                + ": not passed (the caller passes every base image's descriptor)",
+                refused(List.of(passed(top, List.of(open(top, LibC.O_RDWR))))));
+        Path other = rawBase("other.raw");
+        // a loop told by the descriptors' files, whatever names the headers store
+        Path a = qcow2(dir.resolve("a.qcow2"), "b.qcow2", ImageFormat.QCOW2);
+        Path b = qcow2(dir.resolve("b.qcow2"), "a.qcow2", ImageFormat.QCOW2);
+        assertEquals("disk 0 (" + a + "): " + a + ": backing file loop: " + a + " appears twice in the chain",
+                refused(List.of(passed(a, List.of(open(a, LibC.O_RDWR), open(b, LibC.O_RDONLY), open(a, LibC.O_RDONLY))))));
+        assertEquals("disk 0 (" + top + "): 2 base images passed, the chain has 1",
+                refused(List.of(passed(top, List.of(open(top, LibC.O_RDWR), open(base, LibC.O_RDONLY),
+                        open(other, LibC.O_RDONLY))))));
+        assertEquals("disk 0 (" + base + "): base images passed for a raw image",
+                refused(List.of(passed(base, List.of(open(base, LibC.O_RDWR), open(other, LibC.O_RDONLY))))));
+        DiskImages.open(List.of(raw(top))).close(); // nothing stayed locked
+    }
+
+    @Test
+    void aCallersImageIsNeverOpenedByItsPath() throws Exception {
+        Path img = image("a.img", "a");
+        Fd fd = open(img, LibC.O_RDWR);
+        Files.delete(img);
+        Path impostor = image("a.img", "b"); // the same name, another file
+        try (DiskImages images = DiskImages.open(List.of(passed(img, List.of(fd))))) {
+            List<Path> files = new ArrayList<>();
+            handedDown(images, files);
+            assertEquals(1, files.size());
+            assertTrue(files.get(0).toString().endsWith("(deleted)"), "the file the caller passed: " + files.get(0));
+        }
+        assertEquals("b", Files.readString(impostor));
     }
 
     @Test
@@ -273,46 +325,6 @@ class DiskImagesTest {
     }
 
     // ---- vm_checkaccess ----
-
-    private static DiskSpec namedBy(Path p, int uid) {
-        return new DiskSpec(p, DiskSpec.Format.AUTO, OptionalInt.of(uid));
-    }
-
-    @Test
-    void aUserNamingARootOnlyImageIsRefused() throws Exception {
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path secret = image("root.img", "r");
-        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
-        assertEquals("disk 0 (" + secret + "): Permission denied", refused(List.of(namedBy(secret, JOE))));
-        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-r--r--"));
-        assertEquals("disk 0 (" + secret + "): Permission denied", refused(List.of(namedBy(secret, JOE))),
-                "readable is not enough for a disk the guest writes");
-        DiskImages.open(List.of(raw(secret)), ACCOUNTS).close(); // vm.conf's (root's) image: no check
-    }
-
-    @Test
-    void aUserMayUseAnImageItOwnsOrItsGroupMayWrite() throws Exception {
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path own = image("joe.img", "j");
-        Files.setAttribute(own, "unix:uid", JOE);
-        Files.setPosixFilePermissions(own, PosixFilePermissions.fromString("rw-------"));
-        DiskImages.open(List.of(namedBy(own, JOE)), ACCOUNTS).close();
-        Path shared = image("shared.img", "s");
-        Files.setAttribute(shared, "unix:gid", GID_VMUSERS);
-        Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rw-rw----"));
-        DiskImages.open(List.of(namedBy(shared, JOE)), ACCOUNTS).close();
-        assertEquals("disk 0 (" + shared + "): Permission denied", refused(List.of(namedBy(shared, JOE + 1))));
-    }
-
-    @Test
-    void aUserCannotReachAnImageBehindADirectoryItCannotSearch() throws Exception {
-        Path closed = Files.createDirectory(dir.resolve("closed"));
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path img = image("closed/joe.img", "j");
-        Files.setAttribute(img, "unix:uid", JOE);
-        Files.setPosixFilePermissions(closed, PosixFilePermissions.fromString("rwx------"));
-        assertEquals("disk 0 (" + img + "): Permission denied", refused(List.of(namedBy(img, JOE))));
-    }
 
     @Property(tries = 500)
     void theOwnersBitsApplyToTheOwnerTheGroupsToMembersAndTheOthersToTheRest(

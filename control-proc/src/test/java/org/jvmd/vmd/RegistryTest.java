@@ -268,15 +268,20 @@ class RegistryTest {
     }
 
     @Test
-    void disksFromVmctlReachTheLauncherMarkedWithTheUserWhoNamedThem() throws Exception {
+    void disksFromVmctlReachTheLauncherWithTheRegistrysOwnCopiesOfTheirDescriptors() throws Exception {
         reg.load(parse(CONF + "vm \"tpl\" {\n  boot \"bzImage\"\n  disk \"/var/vm/tpl.img\"\n  disable\n"
                 + "  allow instance { disk, owner joe }\n}\n"));
         assertEquals(List.of("/var/vm/tpl.img"), info("tpl").disks());
-        var joes = List.of(new DiskSpec(Path.of("/home/joe/a.img"), DiskSpec.Format.RAW, java.util.OptionalInt.of(1000)));
+        org.jvmd.sys.Fd image = org.jvmd.sys.LibC.open("/dev/null", org.jvmd.sys.LibC.O_RDONLY | org.jvmd.sys.LibC.O_CLOEXEC);
+        var joes = List.of(new DiskSpec(Path.of("/home/joe/a.img"), DiskSpec.Format.RAW, List.of(image)));
         StartOptions withDisks = new StartOptions(java.util.Optional.of("tpl"), java.util.Optional.empty(), 0, -1,
                 List.of(), joes);
         reg.start(VmRef.of("j1"), withDisks, JOE);
-        assertEquals(joes, launcher.last().spec.disks());
+        DiskSpec kept = launcher.last().spec.disks().get(0);
+        assertEquals(List.of(Path.of("/home/joe/a.img"), DiskSpec.Format.RAW), List.of(kept.path(), kept.format()));
+        image.close(); // the request's copy is its handler's (Control.handle closes it)
+        assertEquals(1, kept.passed().size());
+        assertTrue(kept.passed().get(0).isOpen() && kept.passed().get(0) != image, "the registry keeps a duplicate");
         assertEquals(List.of("raw:/home/joe/a.img"), info("j1").disks());
         assertEquals(VmdException.EPERM, assertThrows(VmdException.class,
                 () -> reg.start(VmRef.of("web"), new StartOptions(java.util.Optional.empty(), java.util.Optional.empty(),
@@ -497,5 +502,43 @@ class RegistryTest {
 
     private static void assertDoesNotThrow(org.junit.jupiter.api.function.Executable e) {
         org.junit.jupiter.api.Assertions.assertDoesNotThrow(e);
+    }
+
+    @Test
+    void aVmKeepsThePassedFilesThroughRebootsAndClosesThemWhenForgottenOrReplaced() throws Exception {
+        reg.load(parse(CONF + "vm \"tpl\" {\n  boot \"bzImage\"\n  disable\n"
+                + "  allow instance { boot, disk, owner joe }\n}\n"));
+        org.jvmd.sys.Fd kernel = org.jvmd.sys.LibC.open("/dev/null", org.jvmd.sys.LibC.O_RDONLY | org.jvmd.sys.LibC.O_CLOEXEC);
+        org.jvmd.sys.Fd image = org.jvmd.sys.LibC.open("/dev/null", org.jvmd.sys.LibC.O_RDONLY | org.jvmd.sys.LibC.O_CLOEXEC);
+        StartOptions opts = new StartOptions(java.util.Optional.of("tpl"), java.util.Optional.of(Path.of("/home/joe/k")),
+                0, -1, List.of(), List.of(new DiskSpec(Path.of("/home/joe/a.img"), DiskSpec.Format.RAW, List.of(image))),
+                java.util.Optional.empty()).withBootFds(java.util.Optional.of(kernel), java.util.Optional.empty());
+        reg.start(VmRef.of("j1"), opts, JOE);
+        kernel.close();
+        image.close(); // the request's copies are its handler's
+        org.jvmd.vmd.config.VmSpec spec = launcher.last().spec;
+        List<org.jvmd.sys.Fd> kept = spec.passedFds();
+        assertEquals(2, kept.size());
+        assertTrue(kept.stream().allMatch(org.jvmd.sys.Fd::isOpen));
+        launcher.last().started();
+        launcher.last().terminated(Termination.TERM_REBOOT);
+        assertTrue(kept.stream().allMatch(org.jvmd.sys.Fd::isOpen), "a guest reboot starts it again from the same files");
+        assertEquals(kept, launcher.last().spec.passedFds());
+        launcher.last().started();
+        launcher.last().terminated(Termination.TERM_POWEROFF);
+        assertTrue(kept.stream().noneMatch(org.jvmd.sys.Fd::isOpen), "the instance is forgotten, its passed files closed");
+
+        // root's -b on a configured VM: kept while it is the VM's kernel, closed when reload replaces it
+        org.jvmd.sys.Fd rootKernel = org.jvmd.sys.LibC.open("/dev/null", org.jvmd.sys.LibC.O_RDONLY | org.jvmd.sys.LibC.O_CLOEXEC);
+        reg.start(VmRef.of("web"), new StartOptions(java.util.Optional.empty(), java.util.Optional.of(Path.of("/root/k")),
+                0, -1, List.of(), List.of(), java.util.Optional.empty())
+                .withBootFds(java.util.Optional.of(rootKernel), java.util.Optional.empty()), ROOT);
+        rootKernel.close();
+        org.jvmd.sys.Fd webKernel = launcher.last().spec.kernelFd().orElseThrow();
+        launcher.last().started();
+        launcher.last().terminated(Termination.TERM_POWEROFF);
+        assertTrue(webKernel.isOpen(), "a configured VM keeps root's kernel while stopped");
+        reg.load(parse(CONF));
+        assertFalse(webKernel.isOpen(), "reload gives it vm.conf's kernel back");
     }
 }

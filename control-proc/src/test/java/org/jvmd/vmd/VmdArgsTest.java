@@ -66,6 +66,17 @@ class VmdArgsTest {
     }
 
     @Test
+    void theWarmPoolIsOneVmmProcUnlessWarmPoolSays() throws Exception {
+        assertEquals(Vmd.DEFAULT_WARM_POOL, parse().warmPool());
+        assertEquals(0, Vmd.DEFAULT_WARM_POOL, "off unless asked: a member waits unconfined");
+        assertEquals(0, parse("--warm-pool", "0").warmPool(), "0: off");
+        assertEquals(3, parse("--warm-pool", "2", "--warm-pool", "3").warmPool(), "the last one counts");
+        assertEquals("invalid warm pool size: -1 (0..64)", refusal("--warm-pool", "-1"));
+        assertEquals("invalid warm pool size: 65 (0..64)", refusal("--warm-pool", "65"));
+        assertEquals("option requires an argument -- --warm-pool", refusal("--warm-pool"));
+    }
+
+    @Test
     void badCommandLinesAreGetoptsWords() {
         assertEquals("unknown option -- x", refusal("-x"));
         assertEquals("unknown option -- x", refusal("-dx"));
@@ -98,7 +109,7 @@ class VmdArgsTest {
         String help = out.toString(StandardCharsets.UTF_8);
         assertTrue(help.startsWith(Vmd.USAGE + "\n"), help);
         for (String o : new String[] {"-d", "-n", "-v", "-D", "-f", "-s", "--user", "--chroot", "--console-log-dir",
-                "--shutdown-timeout", "--stop-timeout", "--ready-timeout", "--help"}) {
+                "--shutdown-timeout", "--stop-timeout", "--ready-timeout", "--warm-pool", "--help"}) {
             assertTrue(help.contains("  " + o + " ") || help.contains("  " + o + "\n") || help.contains(", " + o),
                     o + " in:\n" + help);
         }

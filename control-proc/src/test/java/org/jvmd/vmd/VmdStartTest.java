@@ -67,6 +67,12 @@ class VmdStartTest {
         assertEquals(expected, cmd);
     }
 
+    /** A vmm-proc of the warm pool starts exactly as one spawned for its VM: nothing marks it. */
+    @Test
+    void aWarmPoolVmmProcHasTheCommandLineOfOneSpawnedForItsVm() {
+        assertEquals(VmmProcSpawner.spawner("web").command(), VmmProcSpawner.spawner(VmmProcSpawner.POOL_TITLE).command());
+    }
+
     /** vmd, not an environment variable, tells vmm-proc how long its device processes may take: a share of its own wait. */
     @Test
     void vmmProcGetsItsDevicesReadyTimeoutFromVmdsOwn() throws Exception {
@@ -76,7 +82,7 @@ class VmdStartTest {
                 org.jvmd.vmd.config.LladdrGenerator.secure(), 1, java.util.Map.of());
         var cfg = new org.jvmd.vmd.config.ConfigParser(env).parse("vm.conf", "vm \"web\" { boot \"k\" }\n", dir)
                 .config().orElseThrow();
-        var spawner = new VmmProcSpawner(() -> cfg, 300_000, 30_000, "", "", null, org.jvmd.vmd.config.Accounts.NONE);
+        var spawner = new VmmProcSpawner(() -> cfg, 300_000, 30_000, "", "", null);
         try (VmTaps none = VmTaps.create(1, java.util.List.of(), cfg)) {
             assertEquals(240_000, spawner.vmConfig(1, cfg.vm("web").orElseThrow(), none).getDeviceReadyTimeoutMs());
         }

@@ -31,6 +31,17 @@ public final class BackingChain {
         ImageFile open(Path path) throws IOException;
     }
 
+    /**
+     * What makes two layers the same file, for loop detection: by default the path's real
+     * path (a {@link NoSuchFileException} is a missing base). vmd, reading a chain through
+     * descriptors a caller passed, names each layer by its descriptor's file instead and
+     * never looks a caller's path up itself.
+     */
+    @FunctionalInterface
+    public interface Identity {
+        Object of(Path path) throws IOException;
+    }
+
     private BackingChain() {
     }
 
@@ -55,16 +66,25 @@ public final class BackingChain {
     }
 
     public static List<Entry> resolve(Path top, ImageFormat format, Opener opener) throws IOException {
+        return resolve(top, format, opener, Path::toRealPath);
+    }
+
+    /**
+     * The chain of top, each layer named by {@code identity} (called for a layer just before
+     * {@code opener}, top first) and read through {@code opener}.
+     */
+    public static List<Entry> resolve(Path top, ImageFormat format, Opener opener, Identity identity)
+            throws IOException {
         List<Entry> chain = new ArrayList<>();
-        Set<Path> seen = new HashSet<>();
+        Set<Object> seen = new HashSet<>();
         Path p = top.toAbsolutePath().normalize();
         ImageFormat fmt = format;
         long childSize = -1;
         Path child = null;
         while (true) {
-            Path real;
+            Object real;
             try {
-                real = p.toRealPath();
+                real = identity.of(p);
             } catch (NoSuchFileException e) {
                 throw new ImageException(child == null ? p + ": No such file or directory"
                         : child + ": base image " + p + " not found");

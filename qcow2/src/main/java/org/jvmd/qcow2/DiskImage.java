@@ -31,6 +31,18 @@ public interface DiskImage extends AutoCloseable {
     /** Writes src.remaining() bytes at offset (advancing src's position). */
     void write(long offset, ByteBuffer src) throws IOException;
 
+    /**
+     * Resolves {@code [offset, offset+length)} into where its bytes lie, for a caller that
+     * moves the data itself: a read (write false) or a write in place (write true) of
+     * {@link Extent.Data} extents at the given positions of the layers' files, zeros for
+     * {@link Extent.Zero}, and a final {@link Extent.Sync} for the rest where the range needs
+     * what only {@link #read}/{@link #write} do (allocation, copy-on-write, decompression;
+     * or the image was busy: this never waits for another request). Nothing is changed. The
+     * mapping must be closed once the caller's transfers have ended, and before
+     * {@link #close}. A write that {@link #flush} must make durable goes to layer 0's file.
+     */
+    Mapping map(long offset, long length, boolean write) throws IOException;
+
     /** Makes every completed write durable (VIRTIO_BLK_T_FLUSH). */
     void flush() throws IOException;
 

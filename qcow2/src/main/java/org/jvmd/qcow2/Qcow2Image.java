@@ -36,7 +36,21 @@ import java.util.zip.Inflater;
  *
  * <p>Thread safety: all methods may be called from any thread; one lock serialises them, except
  * that the data of a cluster-aligned run of whole clusters is written outside it (its clusters
- * chosen and counted before, mapped after, under the lock: see {@code writeClusters}).
+ * chosen and counted before, mapped after, under the lock: see {@code writeClusters}), and
+ * that data runs are read outside it.
+ *
+ * <p>Data moved by the caller ({@link #map}): a mapping hands out host offsets that the caller
+ * reads or writes later, on its own (the disk process's io_uring). The rule that keeps this
+ * safe is one counter, {@code ioOutside}, shared with the transfers the image runs outside its
+ * lock: an open mapping that names data counts in it. A cluster whose last reference is dropped
+ * (discard, write-zeroes, copy-on-write, a rewrite of a compressed cluster) is counted down,
+ * punched and so handed out again only once the drop is durable and the counter is zero, so
+ * no transfer of a mapping still open can touch a cluster that holds other data: a read sees
+ * the old bytes, a write lands in a cluster nothing references. A mapping for a write names
+ * only clusters the image owns already (COPIED): it changes no metadata, so the write
+ * ordering above stays the library's own. Under steady traffic the count-down waits for a
+ * moment with nothing in flight (a leak until then, never corruption). {@code
+ * MappingProperties} tests the rule deterministically and under concurrent discards.
  */
 public final class Qcow2Image extends ImageBase {
     // qcow2.txt "Cluster mapping": L1/L2 entry bits
@@ -316,24 +330,7 @@ public final class Qcow2Image extends ImageBase {
         int in = (int) (off & (cs - 1));
         long e = l2Entry(gc);
         Kind k = kind(e, gc);
-        int n = Math.min(cs - in, dst.remaining());
-        if (k != Kind.COMPRESSED) {
-            long host = e & OFFSET_MASK;
-            for (long next = gc + 1; n < dst.remaining(); next++) {
-                long e2 = l2Entry(next);
-                Kind k2 = kind(e2, next);
-                boolean same = switch (k) {
-                    case UNALLOCATED -> k2 == Kind.UNALLOCATED;
-                    case ZERO_PLAIN, ZERO_ALLOC -> k2 == Kind.ZERO_PLAIN || k2 == Kind.ZERO_ALLOC;
-                    case NORMAL -> k2 == Kind.NORMAL && (e2 & OFFSET_MASK) == host + ((next - gc) << cb);
-                    default -> false;
-                };
-                if (!same) {
-                    break;
-                }
-                n = (int) Math.min(dst.remaining(), n + (long) cs);
-            }
-        }
+        int n = (int) run(gc, in, e, k, dst.remaining(), false);
         ByteBuffer part = dst.slice(0, n);
         switch (k) {
             case UNALLOCATED -> {
@@ -348,6 +345,168 @@ public final class Qcow2Image extends ImageBase {
             case COMPRESSED -> part.put(decompress(e, gc), in, n);
         }
         return n;
+    }
+
+    /**
+     * The bytes from byte {@code in} of guest cluster gc (entry e, kind k), at most max, over
+     * the following clusters that read alike (all from the base, all zeros, or contiguous in
+     * the file; for a write in place, contiguous and owned): at least the rest of gc's cluster
+     * (or max). Under the lock.
+     */
+    private long run(long gc, int in, long e, Kind k, long max, boolean inPlace) throws IOException {
+        long n = Math.min(cs - in, max);
+        if (k == Kind.COMPRESSED) {
+            return n;
+        }
+        long host = e & OFFSET_MASK;
+        for (long next = gc + 1; n < max; next++) {
+            long e2 = l2Entry(next);
+            Kind k2 = kind(e2, next);
+            boolean same = switch (k) {
+                case UNALLOCATED -> k2 == Kind.UNALLOCATED;
+                case ZERO_PLAIN, ZERO_ALLOC -> k2 == Kind.ZERO_PLAIN || k2 == Kind.ZERO_ALLOC;
+                case NORMAL -> k2 == Kind.NORMAL && (e2 & OFFSET_MASK) == host + ((next - gc) << cb)
+                        && (!inPlace || (e2 & COPIED) != 0);
+                default -> false;
+            };
+            if (!same) {
+                break;
+            }
+            n = Math.min(max, n + cs);
+        }
+        return n;
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A read maps data clusters of this file to layer 0, unallocated runs to the base
+     * chain (layers 1.., and zeros past a shorter base), zero clusters to zeros; a compressed
+     * cluster ends the mapping with {@link Extent.Sync}. A write maps only clusters this image
+     * owns already (normal, COPIED: refcount one), in place; the first other cluster ends the
+     * mapping with {@link Extent.Sync}, so that allocation and copy-on-write stay on the
+     * synchronous path with their write ordering (data, then L2, then L1 and refcounts): a
+     * write in place changes no metadata, and {@link #flush} (fdatasync of this file) makes it
+     * durable as any other.
+     *
+     * <p>The pin: a mapping of a writable image that names a data extent counts in
+     * {@link #ioOutside} until it is closed, as a read or write running outside the lock
+     * does. A cluster whose reference a concurrent discard, write-zeroes or copy-on-write drops
+     * meanwhile is then not counted down, punched or handed out again ({@link #freeDurable})
+     * before every such mapping has been closed: a transfer still in flight on a mapped
+     * extent reads that cluster's old bytes or writes into a cluster nothing references, never
+     * into a cluster that holds other data. A read-only image (every base) never drops a
+     * cluster and pins nothing. The lock is only tried: if another request holds it, the
+     * whole range is {@link Extent.Sync} (the caller's device thread does not wait for a
+     * flush or an allocation).
+     */
+    @Override
+    public Mapping map(long offset, long length, boolean write) throws IOException {
+        if (write) {
+            checkChange(offset, length);
+        } else {
+            checkRange(offset, length);
+        }
+        if (!lock.tryLock()) {
+            return Mapping.of(new Extent.Sync(length));
+        }
+        List<Extent> out = new ArrayList<>();
+        boolean data = false;
+        try {
+            checkOpen();
+            long off = offset;
+            long end = offset + length;
+            while (off < end) {
+                long gc = off >>> cb;
+                int in = (int) (off & (cs - 1));
+                long e = l2Entry(gc);
+                Kind k = kind(e, gc);
+                long n = run(gc, in, e, k, end - off, write);
+                boolean mapped;
+                if (write) {
+                    mapped = k == Kind.NORMAL && (e & COPIED) != 0;
+                    if (mapped) {
+                        add(out, new Extent.Data(0, (e & OFFSET_MASK) + in, n));
+                    }
+                } else {
+                    mapped = switch (k) {
+                        case NORMAL -> add(out, new Extent.Data(0, (e & OFFSET_MASK) + in, n));
+                        case ZERO_PLAIN, ZERO_ALLOC -> add(out, new Extent.Zero(n));
+                        case UNALLOCATED -> backing == null ? add(out, new Extent.Zero(n)) : mapBacking(off, n, out);
+                        case COMPRESSED -> false;
+                    };
+                }
+                if (!mapped) {
+                    add(out, new Extent.Sync(end - off));
+                    break;
+                }
+                off += n;
+            }
+            for (Extent x : out) {
+                data |= x instanceof Extent.Data;
+            }
+            if (!data || readOnly) {
+                return new Mapping(out, null);
+            }
+            ioOutside++;
+        } finally {
+            lock.unlock();
+        }
+        return new Mapping(out, this::unpin);
+    }
+
+    /** Ends a mapping's pin (see {@link #map}). */
+    private void unpin() throws IOException {
+        lock.lock();
+        try {
+            endOutside();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Under the lock: the base chain's extents of [off, off+n), layers shifted by one, zeros
+     * past a shorter base; false (nothing added) where the base needs its synchronous read.
+     * The bases are read-only: their mappings pin nothing and are closed at once.
+     */
+    private boolean mapBacking(long off, long n, List<Extent> out) throws IOException {
+        long bsize = backing.size();
+        long inBase = off < bsize ? Math.min(n, bsize - off) : 0;
+        if (inBase > 0) {
+            try (Mapping m = backing.map(off, inBase, false)) {
+                if (!m.complete()) {
+                    return false;
+                }
+                for (Extent x : m.extents()) {
+                    add(out, x instanceof Extent.Data d ? new Extent.Data(d.layer() + 1, d.position(), d.length()) : x);
+                }
+            }
+        }
+        if (n > inBase) {
+            add(out, new Extent.Zero(n - inBase));
+        }
+        return true;
+    }
+
+    /** Appends x, merged into the last extent where they continue each other; true. */
+    private static boolean add(List<Extent> out, Extent x) {
+        if (!out.isEmpty()) {
+            Extent last = out.getLast();
+            Extent merged = null;
+            if (last instanceof Extent.Data a && x instanceof Extent.Data b && a.layer() == b.layer()
+                    && a.position() + a.length() == b.position()) {
+                merged = new Extent.Data(a.layer(), a.position(), a.length() + b.length());
+            } else if (last instanceof Extent.Zero a && x instanceof Extent.Zero b) {
+                merged = new Extent.Zero(a.length() + b.length());
+            }
+            if (merged != null) {
+                out.set(out.size() - 1, merged);
+                return true;
+            }
+        }
+        out.add(x);
+        return true;
     }
 
     @Override

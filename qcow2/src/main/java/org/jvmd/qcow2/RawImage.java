@@ -32,6 +32,17 @@ public final class RawImage extends ImageBase {
         file.writeFully(src, offset);
     }
 
+    /** The file's bytes are the disk's: one extent, nothing pinned (a raw image never moves data). */
+    @Override
+    public Mapping map(long offset, long length, boolean write) throws IOException {
+        if (write) {
+            checkChange(offset, length);
+        } else {
+            checkRange(offset, length);
+        }
+        return Mapping.of(new Extent.Data(0, offset, length));
+    }
+
     @Override
     public void flush() throws IOException {
         if (!readOnly) {

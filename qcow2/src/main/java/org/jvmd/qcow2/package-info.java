@@ -11,6 +11,10 @@
  *     writeZeroes, close}); {@link org.jvmd.qcow2.DiskImage#open} takes the layers (image, then
  *     its bases in order, each a {@link org.jvmd.qcow2.Layer} of file and
  *     {@link org.jvmd.qcow2.ImageFormat}).</li>
+ * <li>{@link org.jvmd.qcow2.DiskImage#map}: where a guest range's bytes lie
+ *     ({@link org.jvmd.qcow2.Extent}s: a layer's file and offset, zeros, or the rest left to
+ *     the image's own read/write), pinned until the {@link org.jvmd.qcow2.Mapping} closes, for
+ *     the disk process to move the data on its io_uring.</li>
  * <li>{@link org.jvmd.qcow2.BackingChain#resolve}: for vmd and vmctl, the chain of (path,
  *     format) under a disk, with relative names resolved against the naming image's directory
  *     and loops, missing bases, unknown formats and bases larger than their disk refused.</li>

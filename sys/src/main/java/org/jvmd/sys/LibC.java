@@ -215,6 +215,13 @@ public final class LibC {
         static final MethodHandle H = Native.downcall("setsockopt",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     }
+    private static final class SignalFn {
+        static final MethodHandle H = Native.downcall("signal", FunctionDescriptor.of(ADDRESS, JAVA_INT, ADDRESS));
+    }
+    private static final class Accept4 {
+        static final MethodHandle H = Native.downcall("accept4",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    }
     private static final class Connect {
         static final MethodHandle H = Native.downcall("connect",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
@@ -741,6 +748,34 @@ public final class LibC {
         connect(fd.num(), addr);
     }
 
+    /** sun_path's size in {@code struct sockaddr_un} (include/uapi/linux/un.h: UNIX_PATH_MAX). */
+    public static final int UNIX_PATH_MAX = 108;
+
+    /**
+     * {@code connect(fd, addr)} for an AF_UNIX socket at {@code path}: {@code struct sockaddr_un}
+     * (include/uapi/linux/un.h: sa_family_t sun_family, char sun_path[108], the path
+     * NUL-terminated). A path of 108 bytes or more is ENAMETOOLONG.
+     */
+    public static void connect(Fd fd, java.nio.file.Path path) throws SysException {
+        byte[] p = path.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (p.length >= UNIX_PATH_MAX) {
+            throw new SysException("connect(" + path + ")", Errno.ENAMETOOLONG);
+        }
+        MemorySegment sa = Native.scratch();
+        sa.fill((byte) 0);
+        sa.set(JAVA_SHORT, 0, (short) AF_UNIX);
+        MemorySegment.copy(p, 0, sa, JAVA_BYTE, 2, p.length);
+        int len = 2 + p.length + 1;
+        MemorySegment st = Native.state();
+        int r;
+        try {
+            r = (int) Connect.H.invokeExact(st, fd.num(), sa.asSlice(0, len), len);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        Native.check(r, st, "connect(" + path + ")");
+    }
+
     public static final int SHUT_RD = 0;
     public static final int SHUT_WR = 1;
     public static final int SHUT_RDWR = 2;
@@ -755,6 +790,44 @@ public final class LibC {
             throw Native.rethrow(t);
         }
         Native.check(r, st, "shutdown");
+    }
+
+    /**
+     * Gives {@code sig} its default disposition ({@code signal(sig, SIG_DFL)}) and says whether
+     * it was ignored before. A process started with a signal ignored (under nohup, or in the
+     * background of a non-interactive shell: SIGHUP, SIGINT) inherits that, and the JVM then
+     * refuses to handle it (HotSpot does not install its handler for a shutdown signal that
+     * is ignored): a daemon that reloads on SIGHUP resets it first.
+     */
+    public static boolean signalDefault(int sig) throws SysException {
+        MemorySegment st = Native.state();
+        MemorySegment old;
+        try {
+            old = (MemorySegment) SignalFn.H.invokeExact(st, sig, MemorySegment.NULL); // SIG_DFL is 0
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (old.address() == -1L) { // SIG_ERR
+            throw new SysException("signal(" + sig + ")", Native.errno(st));
+        }
+        return old.address() == 1L; // SIG_IGN
+    }
+
+    /**
+     * {@code accept4(fd, NULL, NULL, flags)}: the next connection of a listening socket, owned.
+     * Blocks (a platform thread: the call stays in native code); {@link #shutdown} of the
+     * listening socket from another thread wakes it with EINVAL.
+     */
+    public static Fd accept4(Fd listening, int flags) throws SysException {
+        MemorySegment st = Native.state();
+        int r;
+        try {
+            r = (int) Accept4.H.invokeExact(st, listening.num(), MemorySegment.NULL, MemorySegment.NULL, flags);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+        Native.check(r, st, "accept4");
+        return Fd.adopt(r);
     }
 
     /** {@code sendmsg}: bytes sent or {@code -errno}. */

@@ -1,5 +1,6 @@
 package org.jvmd.vioblk;
 
+import java.lang.System.Logger.Level;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -7,22 +8,24 @@ import java.util.function.Consumer;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.SysException;
 import org.jvmd.virtio.blk.BlockRequest;
-import org.jvmd.virtio.device.Log;
 
 /**
  * The I/O threads: several requests in flight against the image, each a blocking
  * preadv/pwritev/fdatasync/fallocate on a thread of its own, completed back to the device
  * thread through a queue and one eventfd that the device thread polls beside its kicks.
  *
- * <p>A raw image's reads and writes go to a confined io_uring instead where the host gives
- * one ({@link UringIo}); these threads then serve FLUSH, DISCARD, WRITE_ZEROES, qcow2 images,
- * and everything on a host without io_uring (ENOSYS, EPERM, kernel.io_uring_disabled) or
+ * <p>Reads and writes go to a confined io_uring instead where the host gives one
+ * ({@link UringIo}); these threads then serve FLUSH, DISCARD, WRITE_ZEROES, the qcow2 reads
+ * and writes that need the library's own path (allocation, copy-on-write, compressed
+ * clusters), and everything on a host without io_uring (ENOSYS, EPERM, kernel.io_uring_disabled) or
  * with {@code -Djvmd.vioblk.io=threads}: blocking positional calls on a few threads work on
  * any kernel, any file system and block devices. The eventfd is written only when the
  * device thread may be asleep (one write per batch, not per request); the ring writes the
  * same eventfd.
  */
 final class IoPool {
+    private static final System.Logger LOG = System.getLogger(IoPool.class.getName());
+
     /** {@code -Djvmd.vioblk.ioThreads=N}: I/O threads (default {@value #DEFAULT_THREADS}). */
     static final String THREADS_PROPERTY = "jvmd.vioblk.ioThreads";
     /**
@@ -107,7 +110,7 @@ final class IoPool {
         } catch (SysException | RuntimeException e) {
             // The eventfd is ours and cannot fail; if it does, the device cannot complete.
             failed = true;
-            Log.warn("I/O thread " + Thread.currentThread().getName() + " failed: " + e);
+            LOG.log(Level.WARNING, "I/O thread " + Thread.currentThread().getName() + " failed: " + e);
             System.exit(1);
         }
     }

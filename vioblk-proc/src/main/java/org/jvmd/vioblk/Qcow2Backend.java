@@ -17,6 +17,9 @@ import org.jvmd.virtio.blk.SpanBackend;
  * direct ByteBuffer over guest memory ({@link MappedGuestMemory#byteBuffer}), so the image
  * reads data clusters into the guest's buffers and writes them from there without a copy
  * in Java (only a partial cluster over a base is assembled on the heap, as it must be).
+ * Where vioblk has its io_uring, this is the path only of the reads and writes the image
+ * cannot map ({@link UringIo}: allocation, copy-on-write, compressed clusters), of
+ * FLUSH, DISCARD and WRITE_ZEROES, and of a lone request served inline.
  *
  * <p>Errors: the file's errno is kept (EIO, ENOSPC counted by name), a problem with the
  * image's content (a corrupt table) is IO_OTHER; the guest gets IOERR for each, and the

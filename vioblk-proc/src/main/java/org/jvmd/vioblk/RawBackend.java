@@ -79,20 +79,31 @@ public final class RawBackend extends SpanBackend {
 
     /** The spans from byte {@code skip} on, as host addresses in guest RAM. */
     void fill(IoVec iov, GuestSpans spans, long skip) throws BlockIoException {
+        fill(memory, iov, spans, skip, spans.bytes());
+    }
+
+    /** Bytes [from, to) of the spans, as host addresses in guest RAM. */
+    static void fill(MappedGuestMemory memory, IoVec iov, GuestSpans spans, long from, long to)
+            throws BlockIoException {
         iov.clear();
+        long at = 0;
         try {
-            for (int i = 0; i < spans.count(); i++) {
-                int len = spans.length(i);
-                if (skip >= len) {
-                    skip -= len;
-                    continue;
+            for (int i = 0; i < spans.count() && at < to; i++) {
+                long len = spans.length(i);
+                long a = Math.max(from, at);
+                long b = Math.min(to, at + len);
+                if (a < b) {
+                    iov.add(memory, spans.address(i) + (a - at), b - a);
                 }
-                iov.add(memory, spans.address(i) + skip, len - skip);
-                skip = 0;
+                at += len;
             }
         } catch (GuestFault f) {
             throw new BlockIoException(BlockError.GUEST_FAULT, f.getMessage());
         }
+    }
+
+    MappedGuestMemory memory() {
+        return memory;
     }
 
     @Override

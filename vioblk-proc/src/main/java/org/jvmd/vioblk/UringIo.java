@@ -1,6 +1,16 @@
 package org.jvmd.vioblk;
 
+import java.io.IOException;
+import java.util.List;
 import java.util.function.Consumer;
+import org.jvmd.qcow2.DiskImage;
+import org.jvmd.qcow2.Extent;
+import org.jvmd.qcow2.Mapping;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.memory.MappedGuestMemory;
+import org.jvmd.virtio.GuestFault;
+import org.jvmd.virtio.blk.GuestSpans;
+import org.jvmd.virtio.blk.VirtioBlk;
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.IoVec;
@@ -11,16 +21,25 @@ import org.jvmd.virtio.blk.BlockError;
 import org.jvmd.virtio.blk.BlockIoException;
 import org.jvmd.virtio.blk.BlockRequest;
 import org.jvmd.virtio.blk.Vioblk;
-import org.jvmd.virtio.device.Log;
 
 /**
- * The io_uring data path of a raw image: reads and writes go to a confined ring
- * ({@link IoUring#confined}: only READV/WRITEV, only the image as fixed file 0) as
- * READV/WRITEV SQEs whose iovecs point straight into guest memory, many in flight; the
- * device thread fills SQEs while it pops a batch of chains and submits them with one
- * io_uring_enter ({@link #flush}, once per turn of its loop); the kernel posts completions
- * and writes the completion eventfd, shared with the I/O threads, and {@link #drain} reaps
- * them in a batch (the device then publishes the used ring and interrupts once).
+ * The io_uring data path: reads and writes go to a confined ring ({@link IoUring#confined}:
+ * only READV/WRITEV, only the disk's layers as fixed files) as READV/WRITEV SQEs whose iovecs
+ * point straight into guest memory, many in flight; the device thread fills SQEs while it
+ * pops a batch of chains and submits them with one io_uring_enter ({@link #flush}, once per
+ * turn of its loop); the kernel posts completions and writes the completion eventfd, shared
+ * with the I/O threads, and {@link #drain} reaps them in a batch (the device then publishes
+ * the used ring and interrupts once).
+ *
+ * <p>A raw image is fixed file 0 and a request one extent of it. A qcow2 image (and its base
+ * chain: fixed file n is layer n) is asked first where the request's bytes lie
+ * ({@link DiskImage#map}): data extents are transferred one after the other by SQEs on their
+ * layer's file, zero extents are zeroed in guest memory; the mapping pins its clusters until
+ * the request ends (see {@link org.jvmd.qcow2.Qcow2Image#map}). A request that needs the
+ * qcow2 library's own path (a write into a cluster not yet allocated or shared, a
+ * compressed cluster, the image busy) goes whole to the {@link IoPool}, where allocation
+ * and copy-on-write keep their write ordering. A qcow2 read that meets the end of its
+ * layer's file reads zeros for the rest of the extent, as the library does.
  *
  * <p>Everything else (FLUSH, DISCARD, WRITE_ZEROES, and reads or writes beyond the
  * ring's slots) goes to the {@link IoPool}, as on the thread path. A short transfer is
@@ -49,30 +68,47 @@ final class UringIo implements Vioblk.Submitter {
     static final boolean DEFAULT_ASYNC = true;
     /** SQ entries, and so reads/writes in flight on the ring; more wait in the pool's queue. */
     static final int ENTRIES = 128;
-    /** The image is the ring's fixed file 0 (the only one). */
-    private static final int IMAGE = 0;
+    /** prepare's answers: an SQE is filled; the request is done (every byte moved); it failed (recorded in it). */
+    private static final int SQE = 0;
+    private static final int DONE = 1;
+    private static final int FAULT = 2;
 
     private final IoUring ring;
     private final UringRings rings;
-    private final RawBackend raw;
+    private final MappedGuestMemory memory;
+    /** The qcow2 image whose mapping says where a request's bytes lie; null: a raw image, fixed file 0. */
+    private final DiskImage image;
     private final IoPool pool;
     private final EventFd wake;
     private final int sqeFlags;
     private final int maxSpans;
     private final BlockRequest[] slots;
     private final IoVec[] iovecs;
+    /** Bytes of each slot's request moved so far. */
     private final long[] moved;
+    /** Each slot's qcow2 mapping (null on a raw image), its current extent and where that extent ends in the request. */
+    private final Mapping[] mappings;
+    private final int[] extent;
+    private final long[] extentEnd;
+    /** The current data extent's fixed file, and its file position minus its start in the request. */
+    private final int[] extentFile;
+    private final long[] extentBase;
     private final int[] free;
     private int freeCount;
-    /** Requests that failed before reaching the ring (a guest fault in their spans), answered by the next drain. */
+    /** Requests finished before reaching the ring (a guest fault in their spans, or only zeros), answered by the next drain. */
     private final BlockRequest[] failed;
     private int failedCount;
     private long submitErrors;
+    /** Reads and writes the ring served; those a qcow2 mapping sent to the pool (the library's own path). */
+    private long onRing;
+    private long toLibrary;
 
-    private UringIo(IoUring ring, RawBackend raw, IoPool pool, EventFd wake, boolean async, int maxSpans) {
+    private UringIo(IoUring ring, MappedGuestMemory memory, DiskImage image, IoPool pool, EventFd wake,
+            boolean async, int maxSpans) {
         this.ring = ring;
         this.rings = ring.rings();
-        this.raw = raw;
+        this.memory = memory;
+        this.image = image;
         this.pool = pool;
         this.wake = wake;
         this.sqeFlags = IoUring.SQE_FIXED_FILE | (async ? IoUring.SQE_ASYNC : 0);
@@ -81,6 +117,11 @@ final class UringIo implements Vioblk.Submitter {
         this.slots = new BlockRequest[n];
         this.iovecs = new IoVec[n];
         this.moved = new long[n];
+        this.mappings = new Mapping[n];
+        this.extent = new int[n];
+        this.extentEnd = new long[n];
+        this.extentFile = new int[n];
+        this.extentBase = new long[n];
         this.free = new int[n];
         this.failed = new BlockRequest[n];
         for (int i = 0; i < n; i++) {
@@ -93,6 +134,17 @@ final class UringIo implements Vioblk.Submitter {
      * writes) when this host will not give a confined ring. Before the drop.
      */
     static UringIo open(RawBackend raw, IoPool pool, EventFd wake, int maxSpans, StringBuilder why) {
+        return open(List.of(raw.fd()), null, raw.memory(), pool, wake, maxSpans, why);
+    }
+
+    /**
+     * The io_uring path for a disk whose layers are {@code files} (layer 0 the disk's own
+     * image, then its bases, each the ring's fixed file of its number), a qcow2 {@code image}
+     * over them (null: a raw image, files its one file), or null (with the reason in the log
+     * line the caller writes) when this host will not give a confined ring. Before the drop.
+     */
+    static UringIo open(List<Fd> files, DiskImage image, MappedGuestMemory memory, IoPool pool, EventFd wake,
+            int maxSpans, StringBuilder why) {
         String path = System.getProperty(PATH_PROPERTY, DEFAULT_PATH);
         if (!"uring".equals(path)) {
             why.append(PATH_PROPERTY).append('=').append(path);
@@ -106,13 +158,13 @@ final class UringIo implements Vioblk.Submitter {
         boolean async = Boolean.parseBoolean(System.getProperty(ASYNC_PROPERTY, Boolean.toString(DEFAULT_ASYNC)));
         IoUring ring;
         try {
-            ring = IoUring.confined(ENTRIES, java.util.List.of(raw.fd()), wake.fd(),
+            ring = IoUring.confined(ENTRIES, files, wake.fd(),
                     new int[] {IoUring.OP_READV, IoUring.OP_WRITEV}, IoUring.SQE_ASYNC);
         } catch (SysException e) {
             why.append(e.getMessage());   // ENOSYS, EPERM (a container's filter), EINVAL (no R_DISABLED/restrictions)
             return null;
         }
-        return new UringIo(ring, raw, pool, wake, async, maxSpans);
+        return new UringIo(ring, memory, image, pool, wake, async, maxSpans);
     }
 
     /**
@@ -135,7 +187,10 @@ final class UringIo implements Vioblk.Submitter {
         return (sqeFlags & IoUring.SQE_ASYNC) != 0;
     }
 
-    /** Device thread: a read or write goes to the ring while it has a slot; the rest to the pool. */
+    /**
+     * Device thread: a read or write goes to the ring while it has a slot (a qcow2 one where
+     * the image maps it whole); the rest to the pool.
+     */
     @Override
     public void submit(BlockRequest r) {
         BlockRequest.Op op = r.op();
@@ -143,35 +198,108 @@ final class UringIo implements Vioblk.Submitter {
             pool.submit(r);
             return;
         }
+        long bytes = r.data().bytes();
+        Mapping m = null;
+        if (image != null) {
+            try {
+                m = image.map(r.offset(), bytes, op == BlockRequest.Op.WRITE);
+                if (!m.complete()) {
+                    m.close();   // the pool's path serves it whole
+                    m = null;
+                }
+            } catch (IOException e) {
+                m = null;   // the pool's path meets the same problem and answers it
+            }
+            if (m == null) {
+                toLibrary++;
+                pool.submit(r);
+                return;
+            }
+        }
+        onRing++;
         int slot = free[--freeCount];
         slots[slot] = r;
         moved[slot] = 0;
-        if (!prepare(slot)) {
-            release(slot);
-            fail(r);
+        mappings[slot] = m;
+        extent[slot] = -1;
+        if (m == null) {
+            extentEnd[slot] = bytes;
+            extentFile[slot] = 0;
+            extentBase[slot] = r.offset();
+        } else {
+            extentEnd[slot] = 0;
+        }
+        int p = prepare(slot);
+        if (p != SQE) {
+            if (p == DONE) {
+                r.finish(null);
+            }
+            end(slot, r);
+            ready(r);
         }
     }
 
-    /** Fills the slot's SQE for what is left of its request; false on a guest fault (recorded in the request). */
-    private boolean prepare(int slot) {
+    /**
+     * Fills the slot's SQE for what is left of its current extent, moving on to the next
+     * extent (zeroing zero extents in guest memory) where the current one is done: SQE, DONE
+     * (nothing left to move) or FAULT (a guest fault, recorded in the request).
+     */
+    private int prepare(int slot) {
         BlockRequest r = slots[slot];
-        IoVec iov = iovecs[slot];
-        if (iov == null) {
-            iov = new IoVec(Math.min(IoVec.MAX, Math.max(1, maxSpans)));
-            iovecs[slot] = iov;
-        }
+        long total = r.data().bytes();
         try {
-            raw.fill(iov, r.data(), moved[slot]);
+            while (moved[slot] < total) {
+                if (moved[slot] >= extentEnd[slot]) {
+                    Extent x = mappings[slot].extents().get(++extent[slot]);
+                    long start = extentEnd[slot];
+                    extentEnd[slot] = start + x.length();
+                    if (x instanceof Extent.Data d) {
+                        extentFile[slot] = d.layer();
+                        extentBase[slot] = d.position() - start;
+                    } else {
+                        zero(r.data(), start, extentEnd[slot]);   // Extent.Zero (a complete mapping has no Sync)
+                        moved[slot] = extentEnd[slot];
+                        continue;
+                    }
+                }
+                IoVec iov = iovecs[slot];
+                if (iov == null) {
+                    iov = new IoVec(Math.min(IoVec.MAX, Math.max(1, maxSpans)));
+                    iovecs[slot] = iov;
+                }
+                RawBackend.fill(memory, iov, r.data(), moved[slot], extentEnd[slot]);
+                int op = r.op() == BlockRequest.Op.WRITE ? IoUring.OP_WRITEV : IoUring.OP_READV;
+                rings.prepare(op, sqeFlags, extentFile[slot], extentBase[slot] + moved[slot], iov.address(),
+                        iov.count(), slot);
+                return SQE;
+            }
+            return DONE;
         } catch (BlockIoException e) {
             r.finish(e);
-            return false;
+            return FAULT;
         }
-        int op = r.op() == BlockRequest.Op.WRITE ? IoUring.OP_WRITEV : IoUring.OP_READV;
-        rings.prepare(op, sqeFlags, IMAGE, r.offset() + moved[slot], iov.address(), iov.count(), slot);
-        return true;
     }
 
-    private void fail(BlockRequest r) {
+    /** Zeros bytes [from, to) of the request's spans in guest memory (a qcow2 zero extent, or past a layer's end). */
+    private void zero(GuestSpans spans, long from, long to) throws BlockIoException {
+        long at = 0;
+        try {
+            for (int i = 0; i < spans.count() && at < to; i++) {
+                long len = spans.length(i);
+                long a = Math.max(from, at);
+                long b = Math.min(to, at + len);
+                if (a < b) {
+                    memory.zero(spans.address(i) + (a - at), b - a);
+                }
+                at += len;
+            }
+        } catch (GuestFault f) {
+            throw new BlockIoException(BlockError.GUEST_FAULT, f.getMessage());
+        }
+    }
+
+    /** A request finished without a completion of the ring: answered by the next drain. */
+    private void ready(BlockRequest r) {
         failed[failedCount++] = r;
         try {
             wake.signal(1);
@@ -180,9 +308,24 @@ final class UringIo implements Vioblk.Submitter {
         }
     }
 
-    private void release(int slot) {
+    /**
+     * The slot's request has ended (finished, or failed): its mapping's pin ends (a failure
+     * there is the request's, if it has none), the slot is free again.
+     */
+    private void end(int slot, BlockRequest r) {
+        Mapping m = mappings[slot];
+        mappings[slot] = null;
         slots[slot] = null;
         free[freeCount++] = slot;
+        if (m != null) {
+            try {
+                m.close();
+            } catch (IOException e) {
+                if (r.status() == VirtioBlk.S_OK) {
+                    r.finish(Qcow2Backend.failure(e));
+                }
+            }
+        }
     }
 
     /** Device thread, once per turn of its loop: every SQE filled since the last call goes to the kernel. */
@@ -234,31 +377,37 @@ final class UringIo implements Vioblk.Submitter {
         }
         BlockRequest r = slots[slot];
         boolean write = r.op() == BlockRequest.Op.WRITE;
-        BlockIoException failure = null;
+        int p;
         if (res == -Errno.EAGAIN || res == -Errno.EINTR) {
-            if (prepare(slot)) {
-                return false;
-            }
-            failure = null;   // the guest fault is recorded in the request
+            p = prepare(slot);
         } else if (res < 0) {
-            failure = RawBackend.failure(write ? "pwritev" : "preadv", -res);
-        } else if (res == 0) {
-            failure = new BlockIoException(BlockError.IO_OTHER, (write ? "pwritev" : "preadv") + " at "
-                    + (r.offset() + moved[slot]) + ": no progress (the image shrank?)");
+            r.finish(RawBackend.failure(write ? "pwritev" : "preadv", -res));
+            p = FAULT;
+        } else if (res == 0 && (write || mappings[slot] == null)) {
+            r.finish(new BlockIoException(BlockError.IO_OTHER, (write ? "pwritev" : "preadv") + " at "
+                    + (extentBase[slot] + moved[slot]) + ": no progress (the image shrank?)"));
+            p = FAULT;
         } else {
-            moved[slot] += res;
-            if (moved[slot] < r.data().bytes()) {
-                if (prepare(slot)) {
-                    return false;
+            if (res == 0) {
+                // a qcow2 layer's file ends inside a data extent: the rest reads as zeros
+                try {
+                    zero(r.data(), moved[slot], extentEnd[slot]);
+                    moved[slot] = extentEnd[slot];
+                } catch (BlockIoException e) {
+                    r.finish(e);
                 }
             } else {
-                r.finish(null);
+                moved[slot] += res;
             }
+            p = r.status() == VirtioBlk.S_OK ? prepare(slot) : FAULT;
         }
-        if (failure != null) {
-            r.finish(failure);
+        if (p == SQE) {
+            return false;
         }
-        release(slot);
+        if (p == DONE) {
+            r.finish(null);
+        }
+        end(slot, r);
         sink.accept(r);
         return true;
     }
@@ -266,6 +415,12 @@ final class UringIo implements Vioblk.Submitter {
     /** Requests on the ring now. */
     int inFlight() {
         return slots.length - freeCount;
+    }
+
+    /** For the log at exit: how many reads and writes went where. */
+    String summary() {
+        return onRing + " reads/writes on the ring"
+                + (image == null ? "" : ", " + toLibrary + " through the qcow2 library on the I/O threads");
     }
 
     long submitErrors() {

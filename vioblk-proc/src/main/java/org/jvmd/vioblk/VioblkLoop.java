@@ -1,6 +1,7 @@
 package org.jvmd.vioblk;
 
 import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.util.Locale;
 import org.jvmd.proto.DiskStats;
 import org.jvmd.proto.Error;
@@ -23,7 +24,7 @@ import org.jvmd.virtio.QueueCounters;
 import org.jvmd.virtio.RingLayout;
 import org.jvmd.virtio.blk.BlockCounters;
 import org.jvmd.virtio.blk.Vioblk;
-import org.jvmd.virtio.device.Log;
+import org.jvmd.sys.log.Logs;
 
 /**
  * The device thread: one epoll over the channel to vmm-proc, the request queue's kick
@@ -32,6 +33,8 @@ import org.jvmd.virtio.device.Log;
  * irqfds. Everything that touches the device core ({@link Vioblk}) runs on this thread.
  */
 final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
+    private static final System.Logger LOG = System.getLogger(VioblkLoop.class.getName());
+
     private static final long CHANNEL = 0;
     private static final long KICK = 1;
     private static final long DONE = 2;
@@ -127,7 +130,7 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
             }
         }
         if (vioblk.inFlight() > 0) {
-            Log.warn(vioblk.inFlight() + " requests still in flight at exit");
+            LOG.log(Level.WARNING, vioblk.inFlight() + " requests still in flight at exit");
         }
     }
 
@@ -140,14 +143,14 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
         switch (m.getMsgCase()) {
             case FEATURES_ACKED -> {
                 vioblk.featuresAcked(m.getFeaturesAcked().getFeatures());
-                Log.debug("features acked 0x" + Long.toHexString(vioblk.acked()));
+                LOG.log(Level.DEBUG, "features acked 0x" + Long.toHexString(vioblk.acked()));
             }
             case QUEUE_READY -> {
                 QueueReady q = m.getQueueReady();
                 String bad = vioblk.queueReady(q.getQueue(),
                         new RingLayout(q.getSize(), q.getDesc(), q.getDriver(), q.getDevice()), q.getMsixVector());
                 if (bad != null) {
-                    Log.warn("queue " + q.getQueue() + " stays disabled: " + bad);
+                    LOG.log(Level.WARNING, "queue " + q.getQueue() + " stays disabled: " + bad);
                 }
             }
             case DRIVER_OK -> vioblk.driverOk();
@@ -155,13 +158,13 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
             case PAUSE -> vioblk.pause();                 // Paused once nothing is in flight
             case UNPAUSE -> vioblk.unpause();
             case LOG -> {
-                Log.verbose(m.getLog().getVerbose());
-                Log.debug("debug logging on");
+                Logs.verbose(m.getLog().getVerbose());
+                LOG.log(Level.DEBUG, "debug logging on");
             }
             case STATS -> channel.send(FromVioblk.newBuilder()
                     .setStats(StatsReply.newBuilder().addDisks(stats(vioblk, disk))).build());
             case SHUTDOWN -> {
-                Log.info("shutdown");
+                LOG.log(Level.INFO, "shutdown");
                 return false;
             }
             default -> channel.unexpected(m.getMsgCase());
@@ -191,7 +194,7 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
 
     @Override
     public void resetDone() {
-        Log.debug("reset done");
+        LOG.log(Level.DEBUG, "reset done");
         channel.send(FromVioblk.newBuilder().setResetDone(ResetDone.getDefaultInstance()).build());
     }
 
@@ -200,7 +203,7 @@ final class VioblkLoop implements Vioblk.Interrupts, Vioblk.Listener {
         if (exiting) {
             return;
         }
-        Log.debug("paused");
+        LOG.log(Level.DEBUG, "paused");
         channel.send(FromVioblk.newBuilder().setPaused(Paused.getDefaultInstance()).build());
     }
 

@@ -2,6 +2,7 @@ package org.jvmd.vioblk;
 
 import com.google.protobuf.MessageLite;
 import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.List;
 import org.jvmd.proto.DiskConfig;
@@ -36,7 +37,7 @@ import org.jvmd.virtio.blk.BlockBackend;
 import org.jvmd.virtio.blk.Vioblk;
 import org.jvmd.virtio.blk.VioblkLimits;
 import org.jvmd.virtio.blk.VirtioBlk;
-import org.jvmd.virtio.device.Log;
+import org.jvmd.sys.log.Logs;
 
 /**
  * vioblk-proc: the unprivileged virtio-blk device process, one per disk (vmd's vioblk.c).
@@ -51,6 +52,8 @@ import org.jvmd.virtio.device.Log;
  * or end of file, then closes the image (a qcow2 image writes back its cached metadata).
  */
 public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
+    private static final System.Logger LOG = System.getLogger(VioblkMain.class.getName());
+
     /** The class a parent starts (vmm-proc's proxy, the block-driver simulator). */
     public static final String MAIN_CLASS = Role.VIOBLK.mainClass();
     /**
@@ -76,15 +79,18 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
     public int serve(Setup s) throws IOException {
         if (s.uring != null) {
             // after the drop: the ring refuses what it must, and no new ring can be made
-            Log.info("io_uring confined: " + s.uring.checkConfined());
+            LOG.log(Level.INFO, "io_uring confined: " + s.uring.checkConfined());
         }
         int status = s.loop.run();
+        if (s.uring != null) {
+            LOG.log(Level.INFO, "io_uring: " + s.uring.summary());
+        }
         try {
             // Requests in flight have drained: a qcow2 image writes back its cached metadata
             // (refcounts lowered since the last flush), a raw one has nothing to write.
             s.backend.close();
         } catch (IOException | RuntimeException e) {
-            Log.warn("closing the image: " + e.getMessage());
+            LOG.log(Level.WARNING, "closing the image: " + e.getMessage());
             return status == 0 ? 1 : status;
         }
         return status;
@@ -114,7 +120,7 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
                 throw new IOException("first message is " + m.getMsgCase() + ", not init");
             }
             VioblkInit init = m.getInit();
-            Log.title(init.getTitle());
+            Logs.title(init.getTitle());
             DiskConfig disk = init.getDisk();
             List<MappedGuestMemory.Range> ranges = DeviceMain.ranges(init.getRegionsList());
             List<Fd> layers = takeLayers(r, disk);
@@ -137,21 +143,27 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
             Fd kick = DeviceMain.take(r, FdRole.FD_KICK, VirtioBlk.REQUEST_QUEUE, true);
             Fd[] calls = DeviceMain.calls(r);
             EventFd done = EventFd.create(true);
-            IoPool pool = new IoPool(Log.title(), done, IoPool.defaultThreads());
+            IoPool pool = new IoPool(Logs.title(), done, IoPool.defaultThreads());
             VioblkLoop loop = new VioblkLoop(ch, kick, calls, done, pool, disk.getIndex());
             StringBuilder why = new StringBuilder();
-            UringIo uring = backend instanceof RawBackend raw
-                    ? UringIo.open(raw, pool, done, VioblkLimits.DEFAULT.segMax(), why)
-                    : null;
+            // a qcow2 disk's every layer is a fixed file of the ring (layer n is file n), registered here, before the drop
+            UringIo uring = switch (backend) {
+                case RawBackend raw -> UringIo.open(raw, pool, done, VioblkLimits.DEFAULT.segMax(), why);
+                case Qcow2Backend q -> UringIo.open(layers, q.image(), memory, pool, done,
+                        VioblkLimits.DEFAULT.segMax(), why);
+                default -> null;
+            };
             if (uring == null && why.isEmpty()) {
-                why.append(disk.getFormat() == org.jvmd.proto.DiskFormat.FORMAT_QCOW2 ? "qcow2" : "not raw");
+                why.append("not raw or qcow2");
             }
             String dataPath = uring != null
                     ? "data path io_uring (confined ring, " + UringIo.ENTRIES + " entries"
-                            + (uring.async() ? ", IOSQE_ASYNC" : "") + "; flush, discard, zeroes on "
-                            + pool.threads() + " I/O threads)"
+                            + (uring.async() ? ", IOSQE_ASYNC" : "") + ", " + layers.size() + " fixed file"
+                            + (layers.size() == 1 ? "" : "s") + (backend instanceof Qcow2Backend
+                                    ? "; qcow2 allocation, copy-on-write, compressed clusters" : "")
+                            + "; flush, discard, zeroes on " + pool.threads() + " I/O threads)"
                     : "data path " + pool.threads() + " I/O threads, preadv/pwritev (no io_uring: " + why + ")";
-            Log.info(dataPath);
+            LOG.log(Level.INFO, dataPath);
             loop.useUring(uring);
             Vioblk vioblk = new Vioblk(backend, readOnly, disk.getSerial(), VioblkLimits.DEFAULT, memory,
                     uring != null ? uring : pool::submit, loop, loop);
@@ -267,7 +279,7 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
     static FromVioblk ready(Vioblk v) {
         VioblkLimits l = v.limits();
         return FromVioblk.newBuilder().setReady(VioblkReady.newBuilder()
-                .setReady(Ready.newBuilder().setProcess(Log.title()).setPid((int) ProcessHandle.current().pid()))
+                .setReady(Ready.newBuilder().setProcess(Logs.title()).setPid((int) ProcessHandle.current().pid()))
                 .setCapacitySectors(v.capacitySectors()).setReadOnly(v.readOnly())
                 .setSegMax(l.segMax()).setSizeMax(l.sizeMax())
                 .setMaxDiscardSectors((int) l.maxDiscardSectors()).setMaxDiscardSeg(l.maxDiscardSeg())

@@ -8,6 +8,7 @@ import org.jvmd.qcow2.DiskImage;
 import org.jvmd.qcow2.ImageFile;
 import org.jvmd.qcow2.ImageFormat;
 import org.jvmd.qcow2.Layer;
+import org.jvmd.qcow2.Mapping;
 import org.jvmd.qcow2.Qcow2Create;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.LibC;
@@ -117,6 +118,13 @@ final class Warmup {
                     long at = (round * 12_288L) % (size - 8192);
                     d.write(at, b.clear());
                     d.read(at + 512, b.clear().limit(4096));
+                    // the io_uring path's mappings (a pinned one of written clusters, one through the chain)
+                    try (Mapping m = d.map(at, 8192, true)) {
+                        m.complete();
+                    }
+                    try (Mapping m = d.map(at, 65536, false)) {
+                        m.extents();
+                    }
                     d.discard(at, 65536);
                     d.writeZeroes(at + 4096, 512);
                     if (round % 10 == 0) {

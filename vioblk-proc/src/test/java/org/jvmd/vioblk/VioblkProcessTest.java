@@ -208,7 +208,7 @@ class VioblkProcessTest {
         WaitStatus w = c.waitFor(20_000);
         assertNotNull(w, "vioblk did not exit at end of file");
         assertEquals(0, w.exitCode(), log());
-        assertTrue(log().contains(TITLE + ": channel closed by parent (EOF), exiting"), log());
+        assertTrue(log().contains(TITLE + ": info: channel closed by parent (EOF), exiting"), log());
     }
 
     /** /proc/PID/status and /proc/PID/root of the running device process. */

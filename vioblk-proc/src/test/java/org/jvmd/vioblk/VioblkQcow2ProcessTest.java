@@ -29,6 +29,7 @@ import org.jvmd.proto.Shutdown;
 import org.jvmd.proto.ToVioblk;
 import org.jvmd.qcow2.QemuImg;
 import org.jvmd.sys.LibC;
+import org.jvmd.testkit.Dropped;
 import org.jvmd.sys.proc.ChildFailedException;
 import org.jvmd.sys.proc.WaitStatus;
 import org.jvmd.vioblk.VioblkBench.Disk;
@@ -114,17 +115,39 @@ class VioblkQcow2ProcessTest {
         }
     }
 
+    /** The io_uring data path (the default), as the log at start and exit confirms. */
+    private static final List<String> RING = List.of("-Djvmd.vioblk.io=uring");
+    /** The fallback: the qcow2 library's read/write on the I/O threads. */
+    private static final List<String> THREADS = List.of("-Djvmd.vioblk.io=threads");
+
     @Test
     void randomOperationsOverAQcow2BaseMatchARawImageAndLeaveTheBaseAlone() throws Exception {
-        randomOperations(DiskFormat.FORMAT_QCOW2, 1);
+        randomOperations(DiskFormat.FORMAT_QCOW2, 1, false, RING);
     }
 
     @Test
     void randomOperationsOverARawBaseMatchARawImageAndLeaveTheBaseAlone() throws Exception {
-        randomOperations(DiskFormat.FORMAT_RAW, 2);
+        randomOperations(DiskFormat.FORMAT_RAW, 2, false, RING);
     }
 
-    private void randomOperations(DiskFormat baseFormat, long seed) throws Exception {
+    @Test
+    void randomOperationsOnTheIoThreadsMatchARawImage() throws Exception {
+        randomOperations(DiskFormat.FORMAT_QCOW2, 3, false, THREADS);
+    }
+
+    /** top.qcow2 over mid.qcow2 (written in places by qemu-io) over base.raw: every layer a fixed file of the ring. */
+    @Test
+    void randomOperationsThroughAThreeDeepChainOnTheRingMatchARawImage() throws Exception {
+        randomOperations(DiskFormat.FORMAT_RAW, 4, true, RING);
+    }
+
+    @Test
+    void randomOperationsThroughAThreeDeepChainOnTheIoThreadsMatchARawImage() throws Exception {
+        randomOperations(DiskFormat.FORMAT_RAW, 5, true, THREADS);
+    }
+
+    private void randomOperations(DiskFormat baseFormat, long seed, boolean threeDeep, List<String> jvm)
+            throws Exception {
         Random rnd = new Random(seed);
         Path baseRaw = randomRaw(dir.resolve("base.raw"), DISK, rnd);
         Path base = baseRaw;
@@ -133,19 +156,47 @@ class VioblkQcow2ProcessTest {
             QemuImg.ok("qemu-img", "convert", "-O", "qcow2", baseRaw.toString(), base.toString());
         }
         String fmt = baseFormat == DiskFormat.FORMAT_QCOW2 ? "qcow2" : "raw";
+        List<Path> layers = new ArrayList<>();
+        List<DiskFormat> baseFormats = new ArrayList<>();
+        Path below = base;
+        if (threeDeep) {
+            Path mid = dir.resolve("mid.qcow2");
+            QemuImg.ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=16k", "-b",
+                    base.getFileName().toString(), "-F", fmt, mid.toString());
+            QemuImg.ok("qemu-io", "-c", "write -P 0x5a 1M 300k", "-c", "write -P 0xa5 5000k 64k", "-c",
+                    "write -z 9M 128k", mid.toString());
+            baseFormats.add(DiskFormat.FORMAT_QCOW2);
+            below = mid;
+            fmt = "qcow2";
+        }
+        baseFormats.add(baseFormat);
         Path top = dir.resolve("top.qcow2");
-        QemuImg.ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.getFileName().toString(), "-F", fmt,
+        QemuImg.ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", below.getFileName().toString(), "-F", fmt,
                 top.toString());
+        layers.add(top);
+        if (threeDeep) {
+            layers.add(below);
+        }
+        layers.add(base);
         Path ref = dir.resolve("ref.raw");
-        Files.copy(baseRaw, ref);
-        String baseSum = sha256(base);
+        QemuImg.ok("qemu-img", "convert", "-O", "raw", top.toString(), ref.toString());   // the chain as qemu reads it
+        List<String> baseSums = new ArrayList<>();
+        for (Path p : layers.subList(1, layers.size())) {
+            baseSums.add(sha256(p));
+        }
 
-        try (Disk d = start(List.of(top, base), DiskFormat.FORMAT_QCOW2, List.of(baseFormat));
+        try (Disk d = start(layers, DiskFormat.FORMAT_QCOW2, baseFormats, jvm);
              FileChannel refCh = FileChannel.open(ref, StandardOpenOption.WRITE)) {
-            assertEquals(DISK / 512, d.ready.getCapacitySectors());
+            boolean ring = jvm.equals(RING);
+            assertTrue(log().contains(ring ? "data path io_uring (confined ring, 128 entries, IOSQE_ASYNC, "
+                    + layers.size() + " fixed files; qcow2" : "data path 8 I/O threads"), log());
+            // the whole chain read first: data clusters of every layer, zeros, unallocated runs
             long features = Vioblk.offeredFeatures(false);
-            BlkGuest g = new BlkGuest(d.mem, features);
-            g.configure(d.child.channel(), features);
+            BlkGuest guest = new BlkGuest(d.mem, features);
+            guest.configure(d.child.channel(), features);
+            assertReadsAs(guest, d, Files.readAllBytes(ref));
+            assertEquals(DISK / 512, d.ready.getCapacitySectors());
+            BlkGuest g = guest;
             for (int batch = 0; batch < 12; batch++) {
                 List<long[]> busy = new ArrayList<>();   // [start, end) bytes of the requests in flight
                 for (int i = 0; i < 24; i++) {
@@ -187,18 +238,28 @@ class VioblkQcow2ProcessTest {
             assertEquals(VirtioBlk.S_OK, g.awaitAll(d.call, 30_000).get(flush));
 
             assertReadsAs(g, d, Files.readAllBytes(ref));
+            Dropped.assertDropped(d.child.pid(), "_vmd", bench.empty.toRealPath());
 
             d.child.channel().send(ToVioblk.newBuilder().setShutdown(Shutdown.getDefaultInstance()).build());
             WaitStatus w = d.child.waitFor(20_000);
             assertNotNull(w, "vioblk did not exit on Shutdown");
             assertEquals(0, w.exitCode(), log());
+            if (ring) {
+                // reads and rewrites of allocated clusters went to the ring; allocations to the library
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                        "io_uring: (\\d+) reads/writes on the ring, (\\d+) through the qcow2 library").matcher(log());
+                assertTrue(m.find(), log());
+                assertTrue(Long.parseLong(m.group(1)) > 0 && Long.parseLong(m.group(2)) > 0, m.group());
+            }
         }
         String check = QemuImg.check(top, false);
         assertTrue(check.contains("No errors were found"), check);
         QemuImg.Run cmp = QemuImg.run("qemu-img", "compare", "-f", "qcow2", "-F", "raw", top.toString(), ref.toString());
         assertEquals(0, cmp.status(), cmp.out());
         assertTrue(cmp.out().contains("Images are identical"), cmp.out());
-        assertEquals(baseSum, sha256(base), "the base is unchanged");
+        for (int l = 1; l < layers.size(); l++) {
+            assertEquals(baseSums.get(l - 1), sha256(layers.get(l)), "base " + l + " is unchanged");
+        }
     }
 
     /**

@@ -2,6 +2,7 @@ package org.jvmd.vionet;
 
 import static org.jvmd.virtio.net.VirtioNetFeatures.bit;
 
+import java.lang.System.Logger.Level;
 import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
 import org.jvmd.virtio.GuestFault;
@@ -10,7 +11,6 @@ import org.jvmd.virtio.QueueCounters;
 import org.jvmd.virtio.RingLayout;
 import org.jvmd.virtio.SplitQueue;
 import org.jvmd.virtio.Virtq;
-import org.jvmd.virtio.device.Log;
 import org.jvmd.virtio.net.RxOffloadPolicy;
 import org.jvmd.virtio.net.TapOffloads;
 import org.jvmd.virtio.net.TunFlags;
@@ -35,6 +35,8 @@ import org.jvmd.virtio.net.VirtioNetHdr;
  * packet.
  */
 public final class Vionet {
+    private static final System.Logger LOG = System.getLogger(Vionet.class.getName());
+
     public static final int RX = 0;
     public static final int TX = 1;
     public static final int CTRL = 2;
@@ -102,7 +104,7 @@ public final class Vionet {
         this.ctrl = new VionetCtrl(cfg, filter, this::guestOffloadsSet);
         long unsupported = cfg.offered() & ~SUPPORTED;
         if (unsupported != 0) {
-            Log.warn("ignoring unsupported offered features 0x" + Long.toHexString(unsupported));
+            LOG.log(Level.WARNING, "ignoring unsupported offered features 0x" + Long.toHexString(unsupported));
         }
     }
 
@@ -175,23 +177,23 @@ public final class Vionet {
     public void featuresAcked(long features) {
         long allowed = (cfg.offered() | bit(VirtioNetFeatures.VERSION_1)) & SUPPORTED;
         if ((features & ~allowed) != 0) {
-            Log.warn("driver acked features not offered: 0x" + Long.toHexString(features & ~allowed) + " (ignored)");
+            LOG.log(Level.WARNING, "driver acked features not offered: 0x" + Long.toHexString(features & ~allowed) + " (ignored)");
         }
         acked = features & allowed;
         rxFeatures = acked;
         configure();
-        Log.debug("features acked 0x" + Long.toHexString(acked));
+        LOG.log(Level.DEBUG, "features acked 0x" + Long.toHexString(acked));
     }
 
     /** QueueReady: the driver enabled queue {@code q} (virtio 1.2 §4.1.4.3). */
     public void queueReady(int q, RingLayout layout, int vector) {
         if (q < 0 || q > CTRL || (q == CTRL && !VirtioNetFeatures.has(acked, VirtioNetFeatures.CTRL_VQ))) {
-            Log.warn("QueueReady for queue " + q + ", which this device does not have (ignored)");
+            LOG.log(Level.WARNING, "QueueReady for queue " + q + ", which this device does not have (ignored)");
             return;
         }
         int size = layout.size();
         if (size <= 0 || size > Virtq.MAX_SIZE || Integer.bitCount(size) != 1) {
-            Log.warn("queue " + q + ": size " + size + " is not a power of two in [1, 32768]; queue disabled");
+            LOG.log(Level.WARNING, "queue " + q + ": size " + size + " is not a power of two in [1, 32768]; queue disabled");
             disable(q);
             return;
         }
@@ -199,7 +201,7 @@ public final class Vionet {
         try {
             sq.activate(layout, acked);
         } catch (GuestFault f) {
-            Log.warn("queue " + q + ": " + f.getMessage() + "; queue disabled");
+            LOG.log(Level.WARNING, "queue " + q + ": " + f.getMessage() + "; queue disabled");
             disable(q);
             return;
         }
@@ -211,7 +213,7 @@ public final class Vionet {
             case TX -> tx.attach(sq);
             default -> ctrl.attach(sq);
         }
-        Log.debug("queue " + q + " ready: " + layout + " vector " + vector);
+        LOG.log(Level.DEBUG, "queue " + q + " ready: " + layout + " vector " + vector);
     }
 
     private void disable(int q) {
@@ -253,25 +255,25 @@ public final class Vionet {
         filter.reset(cfg.mac());
         configure();
         sendTunCap();
-        Log.debug("reset");
+        LOG.log(Level.DEBUG, "reset");
     }
 
     /** The privileged side's answer to our oldest TUNSCAP. */
     public void tunCapReply(TunCapabilitiesReply reply) {
         int requested = tunCap.answered(reply.getOk(), reply.getAppliedFlags());
         if (requested < 0) {
-            Log.warn("tuncap reply without a request (ignored)");
+            LOG.log(Level.WARNING, "tuncap reply without a request (ignored)");
             return;
         }
         if (!reply.getOk() && !tapRefusalLogged) {
             tapRefusalLogged = true;
-            Log.warn("the tap refused offloads 0x" + Integer.toHexString(requested) + " ("
+            LOG.log(Level.WARNING, "the tap refused offloads 0x" + Integer.toHexString(requested) + " ("
                     + reply.getError().getMessage() + "); "
                     + ((requested & TunCapTracker.USO) != 0 ? "USO is segmented in software"
                             : "receive offloads are finished in software"));
         }
         configure();
-        Log.debug("tap offloads now 0x" + Integer.toHexString(tunCap.tapFlags()) + (reply.getOk() ? "" : " (refused)"));
+        LOG.log(Level.DEBUG, "tap offloads now 0x" + Integer.toHexString(tunCap.tapFlags()) + (reply.getOk() ? "" : " (refused)"));
     }
 
     /** CTRL_GUEST_OFFLOADS_SET: the receive path works from new offloads, and the tap is told. */
@@ -298,7 +300,7 @@ public final class Vionet {
 
     private void breakQueue(int q, GuestFault f) {
         if (!broken[q]) {
-            Log.warn("queue " + q + " stopped until reset: " + f.getMessage());
+            LOG.log(Level.WARNING, "queue " + q + " stopped until reset: " + f.getMessage());
             (q == TX ? tx.counters() : q == RX ? rx.counters() : ctrl.counters()).drop(NicCounters.Drop.QUEUE_BROKEN);
         }
         broken[q] = true;

@@ -1,9 +1,9 @@
 package org.jvmd.vionet;
 
+import java.lang.System.Logger.Level;
 import org.jvmd.virtio.DescriptorChain;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.SplitQueue;
-import org.jvmd.virtio.device.Log;
 import org.jvmd.virtio.net.VirtioNetFeatures;
 
 /**
@@ -13,6 +13,8 @@ import org.jvmd.virtio.net.VirtioNetFeatures;
  * VIRTIO_NET_OK or, refused and counted, VIRTIO_NET_ERR.
  */
 final class VionetCtrl {
+    private static final System.Logger LOG = System.getLogger(VionetCtrl.class.getName());
+
     // virtio 1.2 §5.1.6.5: control queue classes, commands and acks
     static final int CLASS_RX = 0;
     static final int RX_PROMISC = 0;
@@ -104,7 +106,7 @@ final class VionetCtrl {
             } else {
                 filter.allMulticast(on);
             }
-            Log.debug((cmd == RX_PROMISC ? "promisc " : "allmulti ") + on);
+            LOG.log(Level.DEBUG, (cmd == RX_PROMISC ? "promisc " : "allmulti ") + on);
             return OK;
         }
         if (cls == CLASS_MAC && ctrlRx && cmd == MAC_TABLE_SET) {
@@ -125,7 +127,7 @@ final class VionetCtrl {
                 return ERR;
             }
             offloads.set(requested);
-            Log.debug("guest offloads set to 0x" + Long.toHexString(requested));
+            LOG.log(Level.DEBUG, "guest offloads set to 0x" + Long.toHexString(requested));
             return OK;
         }
         return ERR;

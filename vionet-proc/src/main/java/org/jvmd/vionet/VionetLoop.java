@@ -1,6 +1,7 @@
 package org.jvmd.vionet;
 
 import java.io.IOException;
+import java.lang.System.Logger.Level;
 import org.jvmd.proto.Error;
 import org.jvmd.proto.FromVionet;
 import org.jvmd.proto.Paused;
@@ -18,7 +19,7 @@ import org.jvmd.sys.device.Irqfds;
 import org.jvmd.sys.ipc.Channel;
 import org.jvmd.sys.net.Tap;
 import org.jvmd.virtio.RingLayout;
-import org.jvmd.virtio.device.Log;
+import org.jvmd.sys.log.Logs;
 
 /**
  * The shell's one thread: epoll over the channel, the tap and the kicks, calling into the
@@ -30,6 +31,8 @@ import org.jvmd.virtio.device.Log;
  * removed.)
  */
 public final class VionetLoop implements VectorInterrupt, VionetUplink {
+    private static final System.Logger LOG = System.getLogger(VionetLoop.class.getName());
+
     private static final long CHANNEL = 0;
     private static final long TAP = 1;
     private static final long KICK = 10;
@@ -98,7 +101,7 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
                     }
                 }
                 if (channel.gone()) {
-                    Log.info("channel closed by parent (EOF), exiting");
+                    LOG.log(Level.INFO, "channel closed by parent (EOF), exiting");
                     return 0;
                 }
             }
@@ -143,12 +146,12 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
             case PAUSE -> {
                 // this thread does all the device's work: between two turns nothing is in flight
                 paused = true;
-                Log.debug("paused");
+                LOG.log(Level.DEBUG, "paused");
                 channel.send(FromVionet.newBuilder().setPaused(Paused.getDefaultInstance()).build());
             }
             case UNPAUSE -> {
                 paused = false;
-                Log.debug("unpaused");
+                LOG.log(Level.DEBUG, "unpaused");
                 for (int q = 0; q < kickedWhilePaused.length; q++) {
                     if (kickedWhilePaused[q]) {
                         kickedWhilePaused[q] = false;
@@ -157,11 +160,11 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
                 }
             }
             case LOG -> {
-                Log.verbose(m.getLog().getVerbose());
-                Log.debug("debug logging on");
+                Logs.verbose(m.getLog().getVerbose());
+                LOG.log(Level.DEBUG, "debug logging on");
             }
             case SHUTDOWN -> {
-                Log.info("shutdown");
+                LOG.log(Level.INFO, "shutdown");
                 return false;
             }
             default -> channel.unexpected(m.getMsgCase());

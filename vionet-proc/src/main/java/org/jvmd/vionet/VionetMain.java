@@ -18,7 +18,7 @@ import org.jvmd.sys.memory.MappedGuestMemory;
 import org.jvmd.sys.net.Tap;
 import org.jvmd.sys.proc.Role;
 import org.jvmd.sys.proc.Shed;
-import org.jvmd.virtio.device.Log;
+import org.jvmd.sys.log.Logs;
 
 /**
  * vionet-proc: the unprivileged virtio-net device process (vmd's vionet). Acquire, then
@@ -50,7 +50,7 @@ public final class VionetMain implements DeviceMain.Device<VionetMain.Setup> {
                 throw new IOException("first message is " + m.getMsgCase() + ", not init");
             }
             VionetInit init = m.getInit();
-            Log.title(init.getTitle());
+            Logs.title(init.getTitle());
             VionetConfig cfg = VionetConfig.from(init.getNic());
             List<MappedGuestMemory.Range> ranges = DeviceMain.ranges(init.getRegionsList());
             MappedGuestMemory memory;
@@ -85,7 +85,7 @@ public final class VionetMain implements DeviceMain.Device<VionetMain.Setup> {
 
     @Override
     public FromVionet ready(Setup s) {
-        return FromVionet.newBuilder().setReady(Ready.newBuilder().setProcess(Log.title())
+        return FromVionet.newBuilder().setReady(Ready.newBuilder().setProcess(Logs.title())
                 .setPid((int) ProcessHandle.current().pid())).build();
     }
 

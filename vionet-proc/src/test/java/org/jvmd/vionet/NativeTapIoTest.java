@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.Allocation;
 import org.jvmd.testkit.Frame;
 import org.jvmd.testkit.NetNs;
 import org.jvmd.testkit.NetnsTest;
@@ -96,21 +97,10 @@ class NativeTapIoTest {
             };
             // C2 must have compiled the downcalls: until then the JDK allocates a slice of the
             // errno capture segment per call (SharedUtils.checkCaptureSegment; C1 keeps doing so).
-            for (int i = 0; i < 150_000; i++) {
+            for (int i = 0; i < 50_000; i++) {
                 round.run();
             }
-            com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean)
-                    java.lang.management.ManagementFactory.getThreadMXBean();
-            long tid = Thread.currentThread().threadId();
-            long before = mx.getThreadAllocatedBytes(tid);
-            int rounds = 20_000;
-            for (int i = 0; i < rounds; i++) {
-                round.run();
-            }
-            long bytes = mx.getThreadAllocatedBytes(tid) - before;
-            System.out.println("native allocation: " + bytes + " bytes for " + rounds
-                    + " writev + readv + irqfd signal/read rounds");
-            assertTrue(bytes < rounds / 10, bytes + " bytes for " + rounds + " rounds");
+            Allocation.assertNonePerCall("writev + readv + irqfd signal/read rounds", round, 20_000, 50, 2_000);
         }
     }
 

@@ -273,8 +273,14 @@ class VionetProcessTest {
             WaitStatus w = c.waitFor(20_000);
             assertNotNull(w, "vionet did not exit at end of file");
             assertEquals(0, w.exitCode(), Files.readString(log));
-            assertTrue(Files.readString(log).contains("vm/test/vionet0: channel closed by parent (EOF), exiting"),
+            assertTrue(Files.readString(log).contains("vm/test/vionet0: info: channel closed by parent (EOF), exiting"),
                     Files.readString(log));
+            // one format (sys's org.jvmd.sys.log), before and after the drop: title: level: message
+            for (String line : Files.readAllLines(log)) {
+                if (line.startsWith("vm/test/vionet0: ") || line.startsWith("vionet: ")) {
+                    assertTrue(line.matches("[^:]+: (debug|info|warning|error): .*"), line);
+                }
+            }
         }
     }
 

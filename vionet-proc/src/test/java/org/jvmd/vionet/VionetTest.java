@@ -17,6 +17,7 @@ import org.jvmd.proto.NicConfig;
 import org.jvmd.proto.NicStats;
 import org.jvmd.proto.TunCapabilities;
 import org.jvmd.proto.TunCapabilitiesReply;
+import org.jvmd.testkit.Allocation;
 import org.jvmd.virtio.DriverQueue;
 import org.jvmd.virtio.GuestFault;
 import org.jvmd.virtio.HeapGuestMemory;
@@ -859,19 +860,12 @@ class VionetTest {
         for (int i = 0; i < 2000; i++) {
             round.run();     // warm up: JIT, lazily built state
         }
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory
-                .getThreadMXBean();
-        long tid = Thread.currentThread().threadId();
-        long before = mx.getThreadAllocatedBytes(tid);
-        int rounds = 2000;
-        for (int i = 0; i < rounds; i++) {
+        long[] ran = {2000};
+        Runnable counted = () -> {
             round.run();
-        }
-        long bytes = mx.getThreadAllocatedBytes(tid) - before;
-        long packets = rounds * 32L;
-        System.out.println("allocation: " + bytes + " bytes for " + packets + " packets ("
-                + (double) bytes / packets + " per packet)");
-        assertTrue(bytes < packets / 10, bytes + " bytes allocated for " + packets + " packets");
-        assertEquals(rounds * 16L + 2000 * 16L, r.stats().getTxFrames());
+            ran[0]++;
+        };
+        Allocation.assertNonePerCall("rounds of 32 packets", counted, 2000, 20, 2000 * 32 / 10);
+        assertEquals(ran[0] * 16L, r.stats().getTxFrames());     // every frame sent went out
     }
 }

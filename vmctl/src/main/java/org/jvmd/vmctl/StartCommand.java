@@ -73,13 +73,14 @@ final class StartCommand extends VmctlCommand {
             flags = true;
         }
         String[] disks = values(r, 'd').toArray(String[]::new);
+        List<org.jvmd.proto.DiskRequest> diskRequests = new java.util.ArrayList<>();
         if (disks.length > 0) {
             flags = true;
             if (disks.length > Vmctl.MAX_DISKS) {
                 v.errx("too many disks");
             }
             for (String d : disks) {
-                b.addDisks(v.disk(d));
+                diskRequests.add(v.disk(d));
             }
         }
         String kernel = value(r, 'b');
@@ -110,8 +111,9 @@ final class StartCommand extends VmctlCommand {
         if (template != null && template.length() >= Vmctl.MAX_NAME) {
             v.errx("instance vm name too long");
         }
+        Path k = null;
         if (kernel != null) {
-            Path k = Path.of(kernel).toAbsolutePath();
+            k = Path.of(kernel).toAbsolutePath();
             if (!java.nio.file.Files.exists(k)) {
                 v.errx("cannot open kernel '" + kernel + "': No such file or directory");
             }
@@ -132,7 +134,23 @@ final class StartCommand extends VmctlCommand {
         }
         boolean console = r.hasMatchedOption("-c");
         b.setWait(console);
-        Response resp = v.call(Request.newBuilder().setStart(b).build());
+        // The files named here go to vmd as descriptors vmctl opened with the user's own
+        // rights (vmd opens no path a caller names): a file the user cannot open is refused
+        // here, naming it.
+        Response resp;
+        try (CallerFiles files = new CallerFiles()) {
+            try {
+                if (k != null) {
+                    b.setKernelFd(files.bootFile("kernel", k));
+                }
+                for (org.jvmd.proto.DiskRequest d : diskRequests) {
+                    b.addDisks(files.disk(d));
+                }
+            } catch (CallerFiles.Unopenable e) {
+                v.errx(e.getMessage());
+            }
+            resp = v.call(Request.newBuilder().setStart(b).build(), files.fds());
+        }
         if (resp.hasError()) {
             String m = resp.getError().getMessage();
             int e = resp.getError().getErrno();

@@ -389,10 +389,22 @@ public final class Vmctl {
         return m;
     }
 
+    /** How a request goes out on a connection: as encoded bytes, or as a message with descriptors. */
+    private interface Send {
+        void to(ControlSocket.Connection c) throws IOException;
+    }
+
     private Response call(ControlSocket.Connection c, byte[] frame) {
+        return exchange(c, conn -> {
+            conn.out().write(frame);
+            conn.out().flush();
+        });
+    }
+
+    /** Sends the request and reads vmd's answer; vmctl's errors for a closed pipe or a failed read. */
+    private Response exchange(ControlSocket.Connection c, Send send) {
         try {
-            c.out().write(frame);
-            c.out().flush();
+            send.to(c);
             Response resp = c.read(Response.parser());
             if (resp == null) {
                 errx("pipe closed");
@@ -420,6 +432,30 @@ public final class Vmctl {
         try (ControlSocket.Connection c = connect()) {
             return call(c, frame);
         } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /**
+     * One request with descriptors riding on it (SCM_RIGHTS), handed over: closed once sent.
+     * Without descriptors, {@link #call(Request)}: only a command that passes files loads the
+     * native socket code ({@link ControlSocket#connectPassing}).
+     */
+    Response call(Request r, java.util.List<org.jvmd.sys.Fd> fds) {
+        if (fds.isEmpty()) {
+            return call(r);
+        }
+        ControlSocket.Connection c;
+        try {
+            c = ControlSocket.connectPassing(socket);
+        } catch (IOException e) {
+            errx("connect: " + socket + ": " + reason(e));
+            return null;
+        }
+        try (c) {
+            return exchange(c, conn -> conn.write(r, fds));
+        } catch (IOException e) {
+            errx("imsg_read error"); // closing failed
             return null;
         }
     }

@@ -1,6 +1,7 @@
 package org.jvmd.vmctl;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -119,9 +120,9 @@ class PermissionsTest {
         try (VmdProcess vmd = VmdProcess.start(dir, conf)) {
             Vmctl.Result r = asUser(vmd.socket, "start", "-t", "tpl", "-d", rootOnly.toString(), "i1");
             assertEquals(1, r.status());
-            assertEquals("vmctl: start vm command failed: disk 0 (" + rootOnly + "): Permission denied\n", r.err());
+            assertEquals("vmctl: cannot open disk '" + rootOnly + "': Permission denied\n", r.err());
             r = asUser(vmd.socket, "start", "-t", "tpl", "-d", readable.toString(), "i2");
-            assertEquals("vmctl: start vm command failed: disk 0 (" + readable + "): Permission denied\n", r.err(),
+            assertEquals("vmctl: cannot open disk '" + readable + "': Permission denied\n", r.err(),
                     "the guest writes its disk: reading is not enough");
             r = asUser(vmd.socket, "start", "-t", "nodisks", "-d", own.toString(), "i3");
             assertEquals("vmctl: start vm command failed: Operation not permitted\n", r.err(),
@@ -152,12 +153,15 @@ class PermissionsTest {
                 + "vm \"tpl\" {\n  boot \"bzImage\"\n  owner " + USER + "\n  disable\n"
                 + "  allow instance { boot, owner " + USER + " }\n}\n";
         try (VmdProcess vmd = VmdProcess.start(dir, conf)) {
-            // root's vmd would read it; the caller cannot, so the guest does not get it
+            // root's vmd would read it; vmctl opens it with the caller's rights and cannot
+            long fds = vmd.fdCount();
             Vmctl.Result r = asUser(vmd.socket, "start", "-t", "tpl", "-b", "/etc/shadow", "i1");
             assertEquals(1, r.status());
-            assertEquals("vmctl: start vm command failed: kernel /etc/shadow: Permission denied\n", r.err());
+            assertEquals("vmctl: cannot open kernel '/etc/shadow': Permission denied\n", r.err());
             r = asUser(vmd.socket, "start", "-t", "tpl", "-b", rootOnly.toString(), "i2");
-            assertEquals("vmctl: start vm command failed: kernel " + rootOnly + ": Permission denied\n", r.err());
+            assertEquals(1, r.status());
+            assertEquals("vmctl: cannot open kernel '" + rootOnly + "': Permission denied\n", r.err());
+
 
             // a kernel it can read passes vmd's checks; without KVM the start fails later
             r = asUser(vmd.socket, "start", "-t", "tpl", "-b", readable.toString(), "i3");
@@ -166,6 +170,53 @@ class PermissionsTest {
             } else {
                 assertEquals("vmctl: start vm command failed: Input/output error\n", r.err());
                 assertTrue(vmd.logText().contains("open(/dev/kvm)"), vmd.logText());
+                // the instance that could not start is forgotten, and the kernel it was passed closed
+                vmd.awaitFdsBack(fds, 10_000);
+            }
+            assertTrue(vmd.process.isAlive());
+        }
+    }
+
+    /** vmctl resolves a qcow2 image's base chain as the user and passes every base; vmd reads the chain through them. */
+    @Test
+    void aUsersQcow2BaseChainIsOpenedWithItsOwnRights() throws Exception {
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.writeString(dir.resolve("bzImage"), "not a kernel");
+        Path base = dir.resolve("base.raw");
+        Files.write(base, new byte[1 << 20]);
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rw-------"));
+        org.jvmd.qcow2.QemuImg.ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw",
+                dir.resolve("mid.qcow2").toString(), "1M");
+        org.jvmd.qcow2.QemuImg.ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", "mid.qcow2", "-F", "qcow2",
+                dir.resolve("thin.qcow2").toString(), "1M");
+        Path thin = dir.resolve("thin.qcow2");
+        Files.setAttribute(thin, "unix:uid", user.uid);
+        Files.setPosixFilePermissions(dir.resolve("mid.qcow2"), PosixFilePermissions.fromString("rw-r--r--"));
+        String conf = "socket owner root:" + USER + "\n"
+                + "vm \"tpl\" {\n  boot \"bzImage\"\n  owner " + USER + "\n  disable\n"
+                + "  allow instance { disk, owner " + USER + " }\n}\n";
+        try (VmdProcess vmd = VmdProcess.start(dir, conf)) {
+            long fds = vmd.fdCount();
+            // root's vmd could read the base; the user cannot, so vmctl refuses the chain itself
+            Vmctl.Result r = asUser(vmd.socket, "start", "-t", "tpl", "-d", thin.toString(), "i1");
+            assertEquals(1, r.status());
+            assertEquals("vmctl: disk '" + thin + "': cannot open base image '" + base + "': Permission denied\n",
+                    r.err());
+            Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rw-r--r--"));
+            r = asUser(vmd.socket, "start", "-t", "tpl", "-d", thin.toString(), "i2");
+            if (!Files.exists(Path.of("/dev/kvm"))) {
+                // past the whole chain (vmd read it through the passed descriptors): fails later, on KVM
+                assertEquals("vmctl: start vm command failed: Input/output error\n", r.err());
+                assertTrue(vmd.logText().contains("open(/dev/kvm)"), vmd.logText());
+                vmd.awaitFdsBack(fds, 10_000);
+                // and every lock went with the failed start
+                try (org.jvmd.sys.Fd a = org.jvmd.sys.LibC.open(base.toString(), org.jvmd.sys.LibC.O_RDWR);
+                        org.jvmd.sys.Fd b = org.jvmd.sys.LibC.open(thin.toString(), org.jvmd.sys.LibC.O_RDWR)) {
+                    org.jvmd.sys.LibC.flock(a, org.jvmd.sys.LibC.LOCK_EX | org.jvmd.sys.LibC.LOCK_NB);
+                    org.jvmd.sys.LibC.flock(b, org.jvmd.sys.LibC.LOCK_EX | org.jvmd.sys.LibC.LOCK_NB);
+                }
+            } else {
+                assertFalse(r.err().contains("disk"), r.err());
             }
             assertTrue(vmd.process.isAlive());
         }

@@ -51,6 +51,14 @@ final class TestUser implements AutoCloseable {
                 copy(src, dst);
                 entries.add(dst.toString());
             }
+            // this module's test classes too, for a test's own client run as the user ({@link #java})
+            for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
+                if (e.endsWith("vmctl" + File.separator + "target" + File.separator + "test-classes")) {
+                    Path dst = work.resolve("cp").resolve("test-classes");
+                    copy(Path.of(e), dst);
+                    entries.add(dst.toString());
+                }
+            }
             sh("chmod", "-R", "a+rX", work.toString());
             return new TestUser(name, uid, gid, work, String.join(File.pathSeparator, entries));
         } catch (IOException | RuntimeException e) {
@@ -79,17 +87,22 @@ final class TestUser implements AutoCloseable {
 
     /** vmctl as this user, in its own process, against {@code socket}; stderr without JVM warnings. */
     Vmctl.Result vmctl(Path socket, String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups"));
         List<String> all = new ArrayList<>(List.of("-s", socket.toString()));
         all.addAll(List.of(args));
-        cmd.addAll(VmdProcess.java(classpath, List.of("-Duser.home=/tmp"), "org.jvmd.vmctl.Vmctl", all));
+        return java("org.jvmd.vmctl.Vmctl", all);
+    }
+
+    /** {@code mainClass} (vmctl's, or a test's own) as this user, in its own process. */
+    Vmctl.Result java(String mainClass, List<String> args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups"));
+        cmd.addAll(VmdProcess.java(classpath, List.of("-Duser.home=/tmp"), mainClass, args));
         Path out = Files.createTempFile(work, "out", "");
         Path err = Files.createTempFile(work, "err", "");
         try {
             Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
             if (!p.waitFor(120, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                throw new AssertionError("vmctl " + String.join(" ", args) + " as " + name + " did not finish");
+                throw new AssertionError(mainClass + " " + String.join(" ", args) + " as " + name + " did not finish");
             }
             String errText = Files.readString(err).lines().filter(l -> !l.startsWith("WARNING:"))
                     .reduce("", (a, l) -> a + l + "\n");

@@ -242,6 +242,23 @@ class VmdDaemonTest {
         }
     }
 
+    /**
+     * A vmd started with SIGHUP and SIGINT ignored (as nohup and a script's background leave
+     * them) still reloads on SIGHUP and stops on SIGINT: the JVM handles no shutdown signal
+     * that was ignored when it started, so vmd resets them first.
+     */
+    @Test
+    void aVmdStartedWithHupIgnoredStillReloadsOnSighup() throws Exception {
+        List<String> ignoring = List.of("sh", "-c", "trap '' HUP INT; exec \"$@\"", "sh");
+        try (VmdProcess vmd = VmdProcess.start(dir, conf(vm("web", "")), null, List.of(), ignoring)) {
+            Files.writeString(vmd.conf, conf(vm("web", ""), vm("added", "")));
+            vmd.signal("HUP");
+            vmd.awaitUntil(() -> vmd.vmctl("status", "added").out().contains(" added"), 20_000, "the added VM");
+            vmd.signal("INT");
+            assertTrue(vmd.process.waitFor(30, TimeUnit.SECONDS), "SIGINT stops vmd");
+        }
+    }
+
     @Test
     void reloadRequestWithABrokenConfigurationFailsAndKeepsTheOldOne() throws Exception {
         try (VmdProcess vmd = VmdProcess.start(dir, conf(vm("web", "")))) {

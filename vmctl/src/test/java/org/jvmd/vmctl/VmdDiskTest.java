@@ -43,7 +43,7 @@ class VmdDiskTest {
     static void assertNothingLeft() throws Exception {
         assertEquals("lo", TestUser.sh("ip", "-n", vmd.netns, "-o", "link", "show").lines()
                 .map(l -> l.split(":")[1].trim()).reduce((a, b) -> a + "," + b).orElse(""), "taps left behind");
-        assertEquals(List.of(), ProcessHandle.of(vmd.pid()).orElseThrow().children().toList(), "processes left");
+        assertEquals(List.of(), vmd.vmProcesses(), "processes left");
     }
 
     @Test

@@ -48,7 +48,8 @@ class VmdLabTest {
         assertTrue(kernel != null && initrd != null, "scripts/lab-test passes -Djvmd.guest.kernel/initrd");
         String conf = "vm \"g0\" {\n  memory 192M\n  boot \"" + kernel + "\"\n  initrd \"" + initrd + "\"\n"
                 + "  cmdline \"console=ttyS0 quiet panic=-1 jvmd.ip=dhcp\"\n  local interface\n  disable\n}\n";
-        vmd = VmdProcess.start(dir, conf, ns.name(), VmdProcess.LAB_TIMEOUTS);
+        // with vmd's warm pool (its default size): the VM's vmm-proc is one started before the VM
+        vmd = VmdProcess.start(dir, conf, ns.name(), VmdProcess.LAB_TIMEOUTS, "--warm-pool", "1");
     }
 
     /** The status row of a VM, split at vmctl's widths. */
@@ -57,6 +58,22 @@ class VmdLabTest {
         List<String> lines = r.out().lines().toList();
         assertEquals(2, lines.size(), r.out() + r.err());
         return StatusTableTest.columns(lines.get(1));
+    }
+
+    /** vmd's control process (its child running ControlMain), other than {@code not}, once it has dropped. */
+    long controlProcess(long not) throws Exception {
+        long[] found = {-1};
+        vmd.awaitUntil(() -> {
+            // by /proc/PID/cmdline (ProcessHandle.Info may not resolve a process that changed its uid)
+            ProcessHandle h = vmd.controlProcess().orElse(null);
+            if (h != null && h.pid() != not
+                    && readQuietly(Path.of("/proc/" + h.pid() + "/status")).contains("\nSeccomp:\t2\n")) {
+                found[0] = h.pid();
+                return true;
+            }
+            return false;
+        }, 120_000 * SLOW, "vmd's control process");
+        return found[0];
     }
 
     static String readQuietly(Path p) {
@@ -69,6 +86,8 @@ class VmdLabTest {
 
     @Test
     void aRealGuestStartsShowsInStatusAnswersOnItsConsoleGetsDhcpPausesAndStopsGracefully() throws Exception {
+        // vmd's warm pool: one vmm-proc waits, spawned before any VM (still root: it drops once given one)
+        long pooled = VmdWarmPoolTest.awaitPool(vmd, 1, "vmd's waiting vmm-proc").get(0);
         long fdsBefore = vmd.fdCount();
         long t0 = System.nanoTime();
         Vmctl.Result r = vmd.vmctlProcess("start", "g0");
@@ -88,17 +107,30 @@ class VmdLabTest {
         assertEquals(" running", c[7]);
         assertEquals("g0", c[8]);
         int pid = Integer.parseInt(c[1].strip());
+        assertEquals(pooled, pid, "the VM runs in the vmm-proc that waited in vmd's warm pool before the start");
+        assertTrue(vmd.logText().contains("vm g0: vmm-proc " + pid + " from the warm pool"), vmd.logText());
         assertTrue(vmd.linkExists("vm1-if0"), "the local interface's tap while running");
         // vmd started as bin/vmd starts it names no user and no chroot: vmm-proc (every thread,
         // vCPUs included) and its vionet-proc dropped to the roles' defaults, _vmd in /var/empty.
+        // The vmm-proc came from the warm pool: once given its VM it is dropped as a fresh one.
         Dropped.assertDropped(pid, "_vmd", Path.of("/var/empty"));
         List<ProcessHandle> devices = ProcessHandle.of(pid).orElseThrow().children().toList();
         assertEquals(1, devices.size(), "one vionet-proc for the local interface: " + devices);
         for (ProcessHandle d : devices) {
             Dropped.assertDropped(d.pid(), "_vmd", Path.of("/var/empty"));
         }
-        System.out.printf("lab: vmd: vmm-proc %d and vionet-proc %d dropped to _vmd in /var/empty%n", pid,
-                devices.get(0).pid());
+        // vmd's control process too; only the parent keeps root (issue 12)
+        long control = controlProcess(-1);
+        Dropped.assertDropped(control, "_vmd", Path.of("/var/empty"));
+        String parent = Files.readString(Path.of("/proc/" + vmd.process.pid() + "/status"));
+        assertTrue(parent.contains("\nUid:\t0\t0\t0\t0\n") && !parent.contains("CapEff:\t0000000000000000"), parent);
+        System.out.printf("lab: vmd: vmm-proc %d (from the warm pool), vionet-proc %d and the control process %d"
+                + " dropped to _vmd in /var/empty; vmd %d keeps root%n", pid, devices.get(0).pid(), control,
+                vmd.process.pid());
+        // the pool refilled: a new vmm-proc waits, root and holding nothing, for the next VM
+        long waiting = VmdWarmPoolTest.awaitPool(vmd, 2, "the VM's vmm-proc and a new waiting one").stream()
+                .filter(p -> p != pid).findFirst().orElseThrow();
+        VmdWarmPoolTest.assertHoldsNothing(waiting);
 
         // vmctl console on a pty of its own (script(1)); the guest's shell answers, its NIC got
         // 100.64.1.1/31 by DHCP from vionet and reaches the gateway vmd put on the tap.
@@ -146,6 +178,18 @@ class VmdLabTest {
         String[] nic0 = stats.out().lines().skip(1).findFirst().orElse("").strip().split(" +");
         assertTrue(nic0.length >= 5 && Long.parseLong(nic0[1]) > 0 && Long.parseLong(nic0[3]) > 0,
                 "frames both ways after DHCP and ping:\n" + stats.out());
+
+        // A control process killed with SIGKILL: vmd restarts it; the VM runs on in the same
+        // process, and the new control process answers for it (and stops it below).
+        new ProcessBuilder("kill", "-KILL", Long.toString(control)).start().waitFor();
+        long next = controlProcess(control);
+        Dropped.assertDropped(next, "_vmd", Path.of("/var/empty"));
+        c = row("g0");
+        assertEquals(" running", c[7]);
+        assertEquals(pid, Integer.parseInt(c[1].strip()), "the VM keeps its process");
+        assertTrue(vmd.process.isAlive());
+        System.out.printf("lab: vmd: control process %d killed, %d answers; vm g0 still running as %d%n", control,
+                next, pid);
 
         // Graceful: Ctrl-Alt-Del, the guest's init syncs and powers off (well before the 120 s timeout).
         long s0 = System.nanoTime();

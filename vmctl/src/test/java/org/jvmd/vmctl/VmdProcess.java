@@ -8,6 +8,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.jvmd.proto.Request;
+import org.jvmd.proto.Response;
+import org.jvmd.proto.StatusRequest;
 import org.jvmd.sys.ipc.ControlSocket;
 
 /**
@@ -99,13 +102,25 @@ final class VmdProcess implements AutoCloseable {
      */
     static VmdProcess start(Path dir, String config, String netns, List<String> props, String... extra)
             throws IOException {
+        return start(dir, config, netns, props, List.of(), extra);
+    }
+
+    /** As {@link #start(Path, String, String, List, String...)}, vmd's command run by {@code wrapper} (e.g. sh -c ... exec). */
+    static VmdProcess start(Path dir, String config, String netns, List<String> props, List<String> wrapper,
+            String... extra) throws IOException {
         Path conf = dir.resolve("vm.conf");
         Files.writeString(conf, config);
         Path sock = dir.resolve("vmd.sock");
         Path log = dir.resolve("vmd.log");
         List<String> args = new ArrayList<>(List.of("-d", "-v", "-f", conf.toString(), "-s", sock.toString()));
+        if (!List.of(extra).contains("--warm-pool")) {
+            // Without vmd's warm pool unless a test asks for one: the tests count vmd's VM
+            // processes, and a pool's waiting vmm-procs (spawned, replaced at any time) are not
+            // VMs. VmdWarmPoolTest and VmdLabTest run with one.
+            args.addAll(List.of("--warm-pool", "0"));
+        }
         args.addAll(List.of(extra));
-        List<String> cmd = new ArrayList<>();
+        List<String> cmd = new ArrayList<>(wrapper);
         if (netns != null) {
             cmd.addAll(List.of("ip", "netns", "exec", netns)); // execs: vmd keeps the pid
             List<String> all = new ArrayList<>(props);
@@ -121,12 +136,31 @@ final class VmdProcess implements AutoCloseable {
             if (!p.isAlive()) {
                 throw new AssertionError("vmd exited: " + v.logText());
             }
+            // answered: vmd's control process is up (the socket is bound before it starts)
             try (ControlSocket.Connection c = ControlSocket.connect(sock)) {
-                return true;
+                java.util.concurrent.CompletableFuture<Boolean> answered =
+                        java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                            try {
+                                c.write(Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
+                                Response r = c.read(Response.parser());
+                                return r != null && r.hasStatus();
+                            } catch (IOException e) {
+                                return false;
+                            }
+                        });
+                try {
+                    return answered.get(10 * SLOW, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+                    c.shutdown(); // no answer yet: ask again, until the deadline below
+                    return false;
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
             } catch (IOException e) {
                 return false;
             }
-        }, 30_000 * SLOW, "vmd's socket");
+        }, 150_000 * SLOW, "vmd's socket"); // vmd answers once its control process is up: a JVM start, minutes in kvm-lab
         return v;
     }
 
@@ -142,10 +176,57 @@ final class VmdProcess implements AutoCloseable {
         }
     }
 
+    /** The open descriptors of vmd: its parent's and its control process's, which holds the clients' connections. */
     long fdCount() throws IOException {
-        try (var s = Files.list(Path.of("/proc", Long.toString(pid()), "fd"))) {
-            return s.count();
+        long n = 0;
+        for (long p : daemonPids()) {
+            try (var s = Files.list(Path.of("/proc", Long.toString(p), "fd"))) {
+                n += s.count();
+            }
         }
+        return n;
+    }
+
+    /** vmd's parent and, when it runs, its control process. */
+    List<Long> daemonPids() {
+        List<Long> pids = new ArrayList<>(List.of(pid()));
+        controlProcess().ifPresent(h -> pids.add(h.pid()));
+        return pids;
+    }
+
+    /** vmd's control process (its child running ControlMain). */
+    java.util.Optional<ProcessHandle> controlProcess() {
+        return process.toHandle().children().filter(VmdProcess::isControl).findFirst();
+    }
+
+    private static boolean isControl(ProcessHandle h) {
+        try {
+            return Files.readString(Path.of("/proc", Long.toString(h.pid()), "cmdline")).contains("org.jvmd.vmd.ControlMain");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * vmd's children running vmm-proc (the VM processes and, with {@code --warm-pool}, the
+     * waiting ones), by /proc/PID/cmdline.
+     */
+    List<Long> vmmChildren() {
+        return process.toHandle().children().map(ProcessHandle::pid)
+                .filter(p -> cmdline(p).contains("org.jvmd.vmm.VmmMain")).toList();
+    }
+
+    static String cmdline(long pid) {
+        try {
+            return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline"));
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** vmd's children but its control process: the VM processes. */
+    List<ProcessHandle> vmProcesses() {
+        return process.toHandle().children().filter(h -> !isControl(h)).toList();
     }
 
     void signal(String sig) throws IOException, InterruptedException {
@@ -169,7 +250,15 @@ final class VmdProcess implements AutoCloseable {
     /** What each of vmd's descriptors is (for a failure message). */
     String fdList() {
         StringBuilder b = new StringBuilder();
-        try (var s = Files.list(Path.of("/proc", Long.toString(pid()), "fd"))) {
+        for (long p : daemonPids()) {
+            b.append("process ").append(p).append(":\n").append(fdList(p));
+        }
+        return b.toString();
+    }
+
+    private String fdList(long pid) {
+        StringBuilder b = new StringBuilder();
+        try (var s = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
             for (Path fd : s.sorted(java.util.Comparator.comparingInt(f -> Integer.parseInt(f.getFileName().toString())))
                     .toList()) {
                 try {
@@ -269,9 +358,9 @@ final class VmdProcess implements AutoCloseable {
         }
     }
 
-    /** Child processes of vmd (its vmm-procs). */
+    /** Child processes of vmd but its control process (its vmm-procs). */
     long childCount() {
-        return process.toHandle().children().count();
+        return vmProcesses().size();
     }
 
     /** Whether network interface {@code name} exists in vmd's namespace. */

@@ -62,7 +62,7 @@ class VmdQcow2DiskTest {
         Path a = dir.resolve("a.qcow2");
         assertEquals("vmctl: start vm command failed: disk 0 (" + a + "): " + a + ": backing file loop: " + a
                 + " appears twice in the chain\n", r.err());
-        assertEquals(List.of(), ProcessHandle.of(vmd.pid()).orElseThrow().children().toList(), "processes left");
+        assertEquals(List.of(), vmd.vmProcesses(), "processes left");
         vmd.awaitFdsBack(fds, 10_000);
         assertTrue(vmd.process.isAlive());
     }

@@ -356,7 +356,7 @@ public final class Vm implements AutoCloseable {
             return;
         }
         VmExit ended = why;
-        LOG.log(Level.DEBUG, () -> "vm/" + name + ": " + ended);
+        LOG.log(Level.DEBUG, () -> String.valueOf(ended));
         synchronized (stateLock) {
             state = RunState.STOPPING;
             stateLock.notifyAll();
@@ -420,7 +420,7 @@ public final class Vm implements AutoCloseable {
         if (alive) {
             // A vCPU that will not leave KVM_RUN still uses its kvm_run page and the memory:
             // leak them rather than unmap under it (the process is about to exit anyway).
-            LOG.log(Level.WARNING, "vm/" + name + ": a vCPU thread did not stop; not unmapping");
+            LOG.log(Level.WARNING, "a vCPU thread did not stop; not unmapping");
             return;
         }
         for (Vcpu v : vcpus) {

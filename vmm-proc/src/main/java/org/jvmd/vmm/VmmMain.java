@@ -199,6 +199,7 @@ public final class VmmMain {
         List<String> diskPaths = a.disks;
         long stopAfterMs = a.stopAfterMs;
         String title = "vm/" + name;
+        org.jvmd.sys.log.Logs.title(title);
         long t0 = System.nanoTime();
         List<OutputStream> sinks = new ArrayList<>();
         sinks.add(System.out);

@@ -48,6 +48,8 @@ class VmmChildTest {
      * its default wait's share, or the one it gets in kvm-lab's slow emulated machine.
      */
     static final int DEVICE_READY_MS = System.getenv("KVM_LAB") != null ? 240_000 : 48_000;
+    /** How long a JVM may take to start here, or in kvm-lab's emulated machine. */
+    static final long JVM_START_MS = System.getenv("KVM_LAB") != null ? 600_000 : 60_000;
 
     static ToVmm start(VmConfig config, FdRole... roles) {
         if (config.getDeviceReadyTimeoutMs() == 0) {
@@ -89,7 +91,58 @@ class VmmChildTest {
             assertTrue(e.getMessage().contains("StartVm carries no FD_KVM (/dev/kvm)"), e.getMessage());
             WaitStatus s = c.waitFor(10_000);
             assertTrue(s == null || !s.describe().isEmpty());
+            // vmm-proc logs on the one facility, titled from StartVm: title: level: message
+            assertTrue(Files.readString(dir.resolve("child.log")).lines()
+                    .anyMatch(l -> l.equals("vm/nokvm: warning: StartVm carries no FD_KVM (/dev/kvm)")),
+                    Files.readString(dir.resolve("child.log")));
         }
+    }
+
+    /**
+     * A vmm-proc spawned ahead of its VM (vmd's warm pool) finds no StartVm, warms up and waits
+     * past any timeout; given one later, it fails (here: no KVM descriptor) exactly as a fresh
+     * one, under the VM's title.
+     */
+    @Test
+    void aVmmProcThatWaitsForItsStartVmWarmsUpAndThenTakesItAsAFreshOne() throws Exception {
+        Path log = dir.resolve("child.log");
+        try (Child c = spawner("vm (warm pool)").jvmOptions("-Djvmd.debug=true").output(log).spawn()) {
+            awaitLine(log, "vm: debug: waiting for StartVm (warmed up in ");
+            assertEquals(null, c.waitFor(500), "still waiting");
+            c.retitle("vm/late");
+            c.channel().send(start(VmConfig.newBuilder().setName("late").setMemoryBytes(64L << 20).build()));
+            ChildFailedException e = assertThrows(ChildFailedException.class,
+                    () -> c.awaitReady(FromVmm.parser(), 60_000));
+            assertEquals("vm/late failed: vm/late: StartVm carries no FD_KVM (/dev/kvm)", e.getMessage());
+            assertTrue(Files.readString(log).lines()
+                    .anyMatch(l -> l.equals("vm/late: warning: StartVm carries no FD_KVM (/dev/kvm)")),
+                    Files.readString(log));
+        }
+    }
+
+    /** Its channel closed before any StartVm (vmd closed its pool, or ended), a waiting vmm-proc exits 0 quietly. */
+    @Test
+    void aVmmProcWhoseChannelClosesBeforeStartVmExitsZeroQuietly() throws Exception {
+        Path log = dir.resolve("child.log");
+        try (Child c = spawner("vm (warm pool)").output(log).spawn()) {
+            assertEquals(null, c.waitFor(1_500), "it waits for its StartVm");
+            c.channel().close();
+            WaitStatus s = c.waitFor(JVM_START_MS);
+            assertTrue(s != null && s.describe().equals("exited with status 0"), s == null ? "still running" : s.describe());
+            assertEquals("", Files.readString(log).lines().filter(l -> !l.startsWith("WARNING:")
+                    && !l.startsWith("Picked up JAVA_TOOL_OPTIONS:")).reduce("", (a, l) -> a + l + "\n"));
+        }
+    }
+
+    static void awaitLine(Path log, String prefix) throws Exception {
+        long end = System.nanoTime() + JVM_START_MS * 1_000_000L;
+        while (System.nanoTime() < end) {
+            if (Files.exists(log) && Files.readString(log).lines().anyMatch(l -> l.startsWith(prefix))) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("no line " + prefix + " in " + (Files.exists(log) ? Files.readString(log) : "(none)"));
     }
 
     private static FromVmm next(Child c) throws Exception {
@@ -179,7 +232,7 @@ class VmmChildTest {
             }
             c.channel().send(ToVmm.newBuilder().setStop(StopVm.newBuilder().setForce(true)).build());
             assertEquals(Termination.TERM_STOPPED, next(c).getTerminated().getHow());
-            WaitStatus s = c.waitFor(30_000);
+            WaitStatus s = c.waitFor(JVM_START_MS);
             assertTrue(s != null && s.describe().contains("status " + VmmMain.EXIT_STOPPED), String.valueOf(s));
             assertTrue(!Files.exists(p), tty + " is gone with the VM");
         }
@@ -198,7 +251,7 @@ class VmmChildTest {
             FromVmm t = next(c);
             assertTrue(t.hasTerminated(), t.toString());
             assertEquals(Termination.TERM_STOPPED, t.getTerminated().getHow());
-            WaitStatus s = c.waitFor(30_000);
+            WaitStatus s = c.waitFor(JVM_START_MS);
             assertTrue(s != null && s.describe().contains("status " + VmmMain.EXIT_STOPPED), String.valueOf(s));
         }
     }
@@ -208,7 +261,7 @@ class VmmChildTest {
     void theVmStopsWhenVmdClosesTheChannel() throws Exception {
         try (Child c = spinningVm("orphan")) {
             c.channel().close();
-            WaitStatus s = c.waitFor(30_000);
+            WaitStatus s = c.waitFor(JVM_START_MS);
             assertTrue(s != null && s.describe().contains("status " + VmmMain.EXIT_STOPPED), String.valueOf(s));
         }
     }

@@ -3,20 +3,22 @@ package org.jvmd.vmd.config;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.OptionalInt;
+import java.util.List;
+import org.jvmd.sys.Fd;
 
 /**
  * A disk of a VM ({@code disk "path" [format raw|qcow2]}, vmctl start -d): the image, in
  * virtio-blk order within the VM (the first is the guest's /dev/vda).
  *
  * @param path the image, absolute (vm.conf's relative paths are taken from its directory);
- *     nothing checks it before the VM starts, when vmd opens and locks it
+ *     vm.conf's image is opened and locked by vmd when the VM starts; a caller's is shown only
  * @param format as configured ({@link Format#AUTO}: by the image's magic)
- * @param namedBy the uid of the non-root caller who named this image (vmctl start -d): its
- *     rights on the image are checked when the VM starts (vmd's vm_checkaccess); empty for
- *     images from vm.conf or root
+ * @param passed for an image a caller named (vmctl start -d), the descriptors it passed:
+ *     the image (O_RDWR), then its qcow2 base chain in order (O_RDONLY), each checked with
+ *     the caller's rights (vmd's vm_checkaccess); vmd never opens a caller's path. Empty for
+ *     vm.conf's images
  */
-public record DiskSpec(Path path, Format format, OptionalInt namedBy) {
+public record DiskSpec(Path path, Format format, List<Fd> passed) {
     /** vmd's VM_MAX_DISKS_PER_VM. */
     public static final int MAX_DISKS = 4;
 
@@ -47,12 +49,12 @@ public record DiskSpec(Path path, Format format, OptionalInt namedBy) {
     public DiskSpec {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(format, "format");
-        Objects.requireNonNull(namedBy, "namedBy");
+        passed = List.copyOf(passed);
     }
 
-    /** A configured image (vm.conf, or root's vmctl). */
+    /** A configured image (vm.conf). */
     public static DiskSpec of(Path path, Format format) {
-        return new DiskSpec(path, format, OptionalInt.empty());
+        return new DiskSpec(path, format, List.of());
     }
 
     /** The image as vmctl status shows it. */

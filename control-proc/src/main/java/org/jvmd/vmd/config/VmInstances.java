@@ -99,7 +99,10 @@ public final class VmInstances {
                 request.initrd().or(parent::initrd),
                 request.cmdline().orElse(parent.cmdline()), interfaces, request.disks().orElse(parent.disks()),
                 owner, request.enabled(), childPolicy, Optional.empty(),
-                namedBy(request.kernel().isPresent(), caller), namedBy(request.initrd().isPresent(), caller));
+                // a file the request names comes with the caller's descriptor (Registry adds it);
+                // one it does not name is the parent's, with the parent's descriptor if any
+                request.kernel().isPresent() ? Optional.empty() : parent.kernelFd(),
+                request.initrd().isPresent() ? Optional.empty() : parent.initrdFd());
         return new Created(vm);
     }
 
@@ -141,8 +144,4 @@ public final class VmInstances {
         return new Refused("vm \"" + name + "\" " + why);
     }
 
-    /** A boot file the request names is checked with a non-root caller's rights when the VM starts. */
-    private static java.util.OptionalInt namedBy(boolean named, Caller caller) {
-        return named && !caller.isRoot() ? java.util.OptionalInt.of(caller.uid()) : java.util.OptionalInt.empty();
-    }
 }

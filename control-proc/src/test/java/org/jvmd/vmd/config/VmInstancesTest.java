@@ -109,17 +109,14 @@ class VmInstancesTest {
     }
 
     @Test
-    void bootFilesANonRootCallerNamesAreMarkedForTheCheckWithItsRights() {
+    void bootFilesARequestNamesTakeNoDescriptorOfTheParents() {
+        // the caller's descriptor is added by the registry (Registry.create); one a request
+        // does not name stays the parent's (vm.conf's: none, vmd opens it)
         Path other = fx.write("other", "k");
         VmSpec vm = created(create("free", InstanceRequest.named("f2").withKernel(other), ANN));
-        assertEquals(java.util.OptionalInt.of(ANN), vm.kernelNamedBy());
-        assertEquals(java.util.OptionalInt.empty(), vm.initrdNamedBy(), "the parent's initrd is vm.conf's");
-        vm = created(create("free", InstanceRequest.named("f3").withInitrd(other), ANN));
-        assertEquals(java.util.OptionalInt.empty(), vm.kernelNamedBy());
-        assertEquals(java.util.OptionalInt.of(ANN), vm.initrdNamedBy());
-        vm = created(create("free", InstanceRequest.named("f4").withKernel(other).withInitrd(other), 0));
-        assertEquals(java.util.OptionalInt.empty(), vm.kernelNamedBy(), "root's files are root's");
-        assertEquals(java.util.OptionalInt.empty(), vm.initrdNamedBy());
+        assertEquals(Optional.empty(), vm.kernelFd());
+        assertEquals(Optional.empty(), vm.initrdFd());
+        assertEquals(other, vm.kernel());
     }
 
     @Test
@@ -197,8 +194,7 @@ class VmInstancesTest {
     void onlyAllowInstanceDiskLetsAUserSetDisks() {
         Config c = fx.ok(fx.vm("closed", "owner joe", "allow instance { memory, owner joe }")
                 + fx.vm("open", "owner joe", "allow instance { disk, owner joe }"));
-        List<DiskSpec> mine = List.of(new DiskSpec(Path.of("/home/joe/i1.img"), DiskSpec.Format.AUTO,
-                OptionalInt.of(JOE)));
+        List<DiskSpec> mine = List.of(new DiskSpec(Path.of("/home/joe/i1.img"), DiskSpec.Format.AUTO, List.of()));
         assertEquals("vm \"i1\" no permission to set disks",
                 assertInstanceOf(VmInstances.Refused.class, withDisks(c, "closed", mine, JOE)).message());
         VmSpec vm = assertInstanceOf(VmInstances.Created.class, withDisks(c, "open", mine, JOE)).vm();

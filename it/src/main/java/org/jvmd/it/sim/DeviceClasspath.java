@@ -69,6 +69,10 @@ public final class DeviceClasspath {
      * (lib/..., which that build also fills), and the JVM adds those after the jar: the same
      * libraries listed on the class path as well are then searched and opened twice. An entry
      * that a jar's manifest brings, or that an earlier entry already named, is left out.
+     * Only jars are matched by file name: class directories (bin/guest-sim's build-tree path,
+     * module/target/classes) all end in {@code classes} and are told apart by their whole
+     * path, else every module's classes but the first were dropped and vionet-proc did not
+     * find its main class.
      */
     static String withoutDuplicates(String classpath) {
         java.util.Set<String> brought = new java.util.HashSet<>();
@@ -82,8 +86,11 @@ public final class DeviceClasspath {
         List<String> keep = new ArrayList<>();
         java.util.Set<String> seen = new java.util.HashSet<>();
         for (String e : classpath.split(File.pathSeparator)) {
-            String name = e.isEmpty() ? "" : Path.of(e).getFileName().toString();
-            if (!e.isEmpty() && !brought.contains(name) && seen.add(name)) {
+            if (e.isEmpty()) {
+                continue;
+            }
+            String name = e.endsWith(".jar") ? Path.of(e).getFileName().toString() : e;
+            if (!brought.contains(name) && seen.add(name)) {
                 keep.add(e);
             }
         }

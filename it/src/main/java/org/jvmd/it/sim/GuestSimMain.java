@@ -16,11 +16,12 @@ import org.jvmd.proto.NicStats;
  * <pre>
  * guest-sim --ns1 GUEST_NS --tap1 TAP --ns2 HOST_NS --tap2 TAP --guest-offloads on|off
  *           [--rx-queue N] [--tx-queue N] [--mrg-buffer BYTES] [--split-header]
- *           [--no-locked-lladdr] [--user USER] [--vionet-log FILE] [--vionet-jvm-opt OPT]...
+ *           [--no-locked-lladdr] [--user USER] [--chroot DIR] [--vionet-log FILE] [--vionet-jvm-opt OPT]...
  * </pre>
  *
  * tap1 (in ns1) is the guest's network stack, tap2 (in ns2) is vionet's tap; both must
- * exist. Prints {@code ready} on stdout once frames flow both ways, runs until SIGTERM or
+ * exist. {@code --chroot}: the empty directory vionet chroots into (default: a fresh one,
+ * removed at the end). Prints {@code ready} on stdout once frames flow both ways, runs until SIGTERM or
  * SIGINT, and then prints the simulator's and vionet's counters on stderr. Exits 1 if
  * vionet dies or a data path stops, 64 on a usage error.
  */
@@ -34,7 +35,7 @@ public final class GuestSimMain {
         } catch (IllegalArgumentException e) {
             Simulators.exitUsage("guest-sim", e.getMessage(), "guest-sim --ns1 NS --tap1 TAP --ns2 NS --tap2 TAP --guest-offloads on|off"
                     + " [--rx-queue N] [--tx-queue N] [--mrg-buffer BYTES] [--split-header] [--no-locked-lladdr]"
-                    + " [--user USER] [--vionet-log FILE] [--vionet-jvm-opt OPT]...");
+                    + " [--user USER] [--chroot DIR] [--vionet-log FILE] [--vionet-jvm-opt OPT]...");
             return;
         }
         GuestSim sim;
@@ -116,6 +117,7 @@ public final class GuestSimMain {
                 case "--split-header" -> o.txSplitHeader(true);
                 case "--no-locked-lladdr" -> o.lockedLladdr(false);
                 case "--user" -> o.vionetUser(value(args, ++i, a));
+                case "--chroot" -> o.chroot(Path.of(value(args, ++i, a)));
                 case "--vionet-log" -> o.vionetLog(Path.of(value(args, ++i, a)));
                 case "--vionet-jvm-opt" -> o.vionetJvmOptions(value(args, ++i, a));
                 default -> throw new IllegalArgumentException("unknown argument " + a);

@@ -47,8 +47,9 @@ class SimConfigTest {
     @Test
     void commandLineOfTheBenchHook() {
         SimOptions o = GuestSimMain.parse(new String[] {"--ns1", "g", "--tap1", "gtap0", "--ns2", "h", "--tap2", "htap0",
-            "--guest-offloads", "off", "--rx-queue", "512"});
+            "--guest-offloads", "off", "--rx-queue", "512", "--chroot", "/var/empty"});
         assertEquals("g", o.guestNs);
+        assertEquals(java.nio.file.Path.of("/var/empty"), o.chroot);
         assertEquals("htap0", o.hostTap);
         assertEquals(512, o.rxQueueSize);
         assertEquals(0, o.driverFeatures() & SimOptions.OFFLOAD_FEATURES);

@@ -62,4 +62,15 @@ class VionetClasspathTest {
             }
         }
     }
+
+    @Test
+    void classDirectoriesOfABuildTreeAreAllKeptThoughEachEndsInClasses() {
+        // bin/guest-sim's class path: each jvmd module as module/target/classes
+        String given = String.join(File.pathSeparator, "/tree/proto/target/classes", "/m2/protobuf-java-4.33.5.jar",
+                "/tree/sys/target/classes", "/tree/virtio/target/classes", "/tree/vionet-proc/target/classes",
+                "/tree/sys/target/classes", "/m2/protobuf-java-4.33.5.jar");
+        assertEquals(String.join(File.pathSeparator, "/tree/proto/target/classes", "/m2/protobuf-java-4.33.5.jar",
+                "/tree/sys/target/classes", "/tree/virtio/target/classes", "/tree/vionet-proc/target/classes"),
+                DeviceClasspath.withoutDuplicates(given));
+    }
 }

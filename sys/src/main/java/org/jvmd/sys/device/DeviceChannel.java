@@ -3,13 +3,13 @@ package org.jvmd.sys.device;
 import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
 import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.net.SocketTimeoutException;
 import java.util.function.Function;
 import org.jvmd.proto.FrameException;
 import org.jvmd.sys.ipc.Channel;
 import org.jvmd.sys.ipc.PeerClosedException;
 import org.jvmd.sys.ipc.Received;
-import org.jvmd.virtio.device.Log;
 
 /**
  * A device process's end of its channel to vmm-proc, as its loop uses it: one control
@@ -20,6 +20,8 @@ import org.jvmd.virtio.device.Log;
  * @param <I> the messages the parent sends ({@code ToVionet})
  */
 public final class DeviceChannel<I> {
+    private static final System.Logger LOG = System.getLogger(DeviceChannel.class.getName());
+
     private final Channel channel;
     private final Parser<I> parser;
     private final Function<String, ? extends MessageLite> error;
@@ -47,11 +49,11 @@ public final class DeviceChannel<I> {
         } catch (SocketTimeoutException e) {
             return null;
         } catch (PeerClosedException e) {
-            Log.info("channel closed by parent (EOF), exiting");
+            LOG.log(Level.INFO, "channel closed by parent (EOF), exiting");
             closed = true;
             return null;
         } catch (FrameException e) {
-            Log.warn("bad frame on the channel: " + e.getMessage());
+            LOG.log(Level.WARNING, "bad frame on the channel: " + e.getMessage());
             send(error.apply("bad frame: " + e.getMessage()));
             return null;
         }
@@ -74,13 +76,13 @@ public final class DeviceChannel<I> {
         } catch (PeerClosedException e) {
             gone = true;
         } catch (IOException e) {
-            Log.warn("channel send failed: " + e.getMessage());
+            LOG.log(Level.WARNING, "channel send failed: " + e.getMessage());
         }
     }
 
     /** Answers a message the role does not serve (the default of its dispatch switch). */
     public void unexpected(Object what) {
-        Log.warn("unexpected message " + what + " (answered with an error)");
+        LOG.log(Level.WARNING, "unexpected message " + what + " (answered with an error)");
         send(error.apply("unexpected message " + what));
     }
 }

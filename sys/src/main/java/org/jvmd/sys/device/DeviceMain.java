@@ -2,6 +2,7 @@ package org.jvmd.sys.device;
 
 import com.google.protobuf.MessageLite;
 import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,7 +19,7 @@ import org.jvmd.sys.ipc.Received;
 import org.jvmd.sys.memory.MappedGuestMemory;
 import org.jvmd.sys.proc.Role;
 import org.jvmd.sys.proc.Shed;
-import org.jvmd.virtio.device.Log;
+import org.jvmd.sys.log.Logs;
 
 /**
  * The life of a device process (vionet-proc, vioblk-proc), as vmd's {@code proc_run}:
@@ -31,6 +32,8 @@ import org.jvmd.virtio.device.Log;
  * a parent, for scripts/aot-cache.
  */
 public final class DeviceMain<S extends DeviceMain.Setup> {
+    private static final System.Logger LOG = System.getLogger(DeviceMain.class.getName());
+
     /**
      * How long the parent has to send the init message. A parent may start a device before
      * it sets its VM up (vmm-proc's development entry does), which under kvm-lab's emulator
@@ -50,7 +53,7 @@ public final class DeviceMain<S extends DeviceMain.Setup> {
     /** A device process's own parts. */
     public interface Device<S extends Setup> {
         /**
-         * Receives the init message (within {@link #INIT_TIMEOUT_MS}; {@link Log#title} set
+         * Receives the init message (within {@link #INIT_TIMEOUT_MS}; {@link Logs#title} set
          * from it) and its descriptors; maps memory and builds the device core and its loop.
          * What it took is closed when it fails; descriptors it did not take are closed.
          */
@@ -81,7 +84,7 @@ public final class DeviceMain<S extends DeviceMain.Setup> {
         this.name = name;
         this.role = role;
         this.device = device;
-        Log.process(name);
+        Logs.title(name);
     }
 
     /** The process's main: {@code --aot-training}, or the life above; exits the JVM with its status. */
@@ -102,8 +105,7 @@ public final class DeviceMain<S extends DeviceMain.Setup> {
         try {
             status = run(ch);
         } catch (Throwable t) {
-            Log.warn("fatal: " + t);
-            t.printStackTrace();
+            LOG.log(Level.ERROR, "fatal", t);   // its stack trace at debug
             status = 1;
         }
         System.exit(status);
@@ -115,19 +117,19 @@ public final class DeviceMain<S extends DeviceMain.Setup> {
         try {
             s = device.acquire(ch);
         } catch (IOException | RuntimeException e) {
-            Log.warn("start-up failed: " + e.getMessage());
+            LOG.log(Level.WARNING, "start-up failed: " + e.getMessage());
             answerError(ch, String.valueOf(e.getMessage()), e);
             return 1;
         }
         try {
             shed(s);
         } catch (IOException | RuntimeException e) {
-            Log.warn("privilege drop failed: " + e.getMessage());
+            LOG.log(Level.WARNING, "privilege drop failed: " + e.getMessage());
             answerError(ch, "privilege drop: " + e.getMessage(), e);
             return 1;
         }
         ch.send(device.ready(s));
-        Log.debug("ready: " + device.describe(s));
+        LOG.log(Level.DEBUG, "ready: " + device.describe(s));
         return device.serve(s);
     }
 
@@ -136,7 +138,7 @@ public final class DeviceMain<S extends DeviceMain.Setup> {
             ch.send(device.error(Error.newBuilder().setMessage(message)
                     .setErrno(e instanceof SysException se ? se.errno() : 0).build()));
         } catch (IOException | RuntimeException gone) {
-            Log.warn("cannot answer the parent: " + gone.getMessage());
+            LOG.log(Level.WARNING, "cannot answer the parent: " + gone.getMessage());
         }
     }
 
@@ -144,7 +146,7 @@ public final class DeviceMain<S extends DeviceMain.Setup> {
     private void shed(S s) throws IOException {
         Path root = role.chroot(s.chroot());
         device.shedding(role.shed(s.user()), s).chroot(root).drop();
-        Log.debug("dropped to " + role.user(s.user()) + " in " + root);
+        LOG.log(Level.DEBUG, "dropped to " + role.user(s.user()) + " in " + root);
     }
 
     /**

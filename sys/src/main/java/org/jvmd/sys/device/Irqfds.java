@@ -1,9 +1,9 @@
 package org.jvmd.sys.device;
 
+import java.lang.System.Logger.Level;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.SysException;
-import org.jvmd.virtio.device.Log;
 
 /**
  * A device's interrupts: one irqfd per MSI-X vector (KVM turns a write into the guest's
@@ -11,6 +11,8 @@ import org.jvmd.virtio.device.Log;
  * dropped quietly: the guest chose it, and nothing logs per packet.
  */
 public final class Irqfds {
+    private static final System.Logger LOG = System.getLogger(Irqfds.class.getName());
+
     private final Fd[] calls;
     private final boolean[] warned;
 
@@ -26,7 +28,7 @@ public final class Irqfds {
         if (fd == null) {
             if (vector >= 0 && vector < warned.length && !warned[vector]) {
                 warned[vector] = true;
-                Log.warn("no irqfd for MSI-X vector " + vector);
+                LOG.log(Level.WARNING, "no irqfd for MSI-X vector " + vector);
             }
             return;
         }
@@ -35,7 +37,7 @@ public final class Irqfds {
         } catch (SysException e) {
             if (!warned[vector]) {
                 warned[vector] = true;
-                Log.warn("irqfd of vector " + vector + ": " + e.getMessage());
+                LOG.log(Level.WARNING, "irqfd of vector " + vector + ": " + e.getMessage());
             }
         }
     }

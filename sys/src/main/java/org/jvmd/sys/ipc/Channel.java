@@ -1,9 +1,6 @@
 package org.jvmd.sys.ipc;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
@@ -41,36 +38,23 @@ import org.jvmd.sys.SysException;
 public final class Channel implements AutoCloseable {
     /** SCM_MAX_FD (include/net/scm.h): the kernel's limit of descriptors per message. */
     public static final int SCM_MAX_FD = 253;
-    /** Default limit of descriptors one received message may carry. */
-    public static final int DEFAULT_MAX_FDS = 64;
-
-    // struct msghdr (x86_64): name, namelen(+pad), iov, iovlen, control, controllen, flags(+pad)
-    private static final long MSG_IOV = 16;
-    private static final long MSG_IOVLEN = 24;
-    private static final long MSG_CONTROL = 32;
-    private static final long MSG_CONTROLLEN = 40;
-    private static final long MSG_FLAGS = 48;
-    private static final long MSGHDR_BYTES = 56;
-    // struct cmsghdr: size_t len, int level, int type, then data (CMSG_ALIGN = 8)
-    private static final long CMSG_HDR = 16;
-
-    private static long cmsgSpace(long dataBytes) {
-        return CMSG_HDR + ((dataBytes + 7) & ~7L);
-    }
+    /**
+     * Default limit of descriptors one received message may carry: above what any message
+     * carries, the largest being a VM's start (kernel, initrd, kvm, taps, console log and 4
+     * disks with up to 16 layers each) and a vmctl request vmd's control process forwards
+     * ({@link ControlSocket#MAX_FDS}).
+     */
+    public static final int DEFAULT_MAX_FDS = 128;
 
     private final Fd sock;
     private final int cap;
     private final int maxFds;
 
     private final Object sendLock = new Object();
-    private final MemorySegment sendBuf;
-    private final MemorySegment sendHdr;
-    private final MemorySegment sendCtl;
+    private final MsgHdr send;
 
     private final Object recvLock = new Object();
-    private final MemorySegment recvBuf;
-    private final MemorySegment recvHdr;
-    private final MemorySegment recvCtl;
+    private final MsgHdr recv;
     private final byte[] recvHeap;
 
     /** A channel over a connected SOCK_SEQPACKET socket, frames capped at {@code cap} bytes. */
@@ -83,12 +67,8 @@ public final class Channel implements AutoCloseable {
         this.maxFds = maxFds;
         int packet = cap + Frames.MAX_PREFIX;
         Arena a = Arena.ofAuto();
-        sendBuf = a.allocate(packet, 8);
-        sendHdr = a.allocate(MSGHDR_BYTES + 16, 8); // msghdr, then its one iovec
-        sendCtl = a.allocate(cmsgSpace(4L * SCM_MAX_FD), 8);
-        recvBuf = a.allocate(packet, 8);
-        recvHdr = a.allocate(MSGHDR_BYTES + 16, 8);
-        recvCtl = a.allocate(cmsgSpace(4L * Math.max(maxFds, 1)), 8);
+        send = new MsgHdr(a, packet, SCM_MAX_FD);
+        recv = new MsgHdr(a, packet, maxFds);
         recvHeap = new byte[packet];
     }
 
@@ -140,29 +120,14 @@ public final class Channel implements AutoCloseable {
         if (fds.length > SCM_MAX_FD) {
             throw new FrameException("too many fds for one message: " + fds.length + " (max " + SCM_MAX_FD + ")");
         }
-        if (len > sendBuf.byteSize()) {
+        if (len > send.buf.byteSize()) {
             throw new FrameException("frame too large: " + len + " bytes, cap " + cap);
         }
         synchronized (sendLock) {
-            MemorySegment.copy(bytes, 0, sendBuf, JAVA_BYTE, 0, len);
-            sendHdr.fill((byte) 0);
-            sendHdr.set(ADDRESS, MSGHDR_BYTES, sendBuf);
-            sendHdr.set(JAVA_LONG, MSGHDR_BYTES + 8, len);
-            sendHdr.set(ADDRESS, MSG_IOV, sendHdr.asSlice(MSGHDR_BYTES));
-            sendHdr.set(JAVA_LONG, MSG_IOVLEN, 1);
-            if (fds.length > 0) {
-                long dataBytes = 4L * fds.length;
-                sendCtl.set(JAVA_LONG, 0, CMSG_HDR + dataBytes);
-                sendCtl.set(JAVA_INT, 8, LibC.SOL_SOCKET);
-                sendCtl.set(JAVA_INT, 12, LibC.SCM_RIGHTS);
-                for (int i = 0; i < fds.length; i++) {
-                    sendCtl.set(JAVA_INT, CMSG_HDR + 4L * i, fds[i].num());
-                }
-                sendHdr.set(ADDRESS, MSG_CONTROL, sendCtl);
-                sendHdr.set(JAVA_LONG, MSG_CONTROLLEN, cmsgSpace(dataBytes));
-            }
+            MemorySegment.copy(bytes, 0, send.buf, JAVA_BYTE, 0, len);
+            send.prepareSend(len, fds);
             long r;
-            while ((r = LibC.trySendmsg(num(), sendHdr, LibC.MSG_NOSIGNAL)) == -Errno.EINTR) {
+            while ((r = LibC.trySendmsg(num(), send.hdr, LibC.MSG_NOSIGNAL)) == -Errno.EINTR) {
                 // retry
             }
             if (r == -Errno.EPIPE || r == -Errno.ECONNRESET) {
@@ -211,14 +176,8 @@ public final class Channel implements AutoCloseable {
     }
 
     private <M> Received<M> receiveReady(Parser<M> parser, short revents) throws IOException {
-        recvHdr.fill((byte) 0);
-        recvHdr.set(ADDRESS, MSGHDR_BYTES, recvBuf);
-        recvHdr.set(JAVA_LONG, MSGHDR_BYTES + 8, recvBuf.byteSize());
-        recvHdr.set(ADDRESS, MSG_IOV, recvHdr.asSlice(MSGHDR_BYTES));
-        recvHdr.set(JAVA_LONG, MSG_IOVLEN, 1);
-        recvHdr.set(ADDRESS, MSG_CONTROL, recvCtl);
-        recvHdr.set(JAVA_LONG, MSG_CONTROLLEN, recvCtl.byteSize());
-        long n = LibC.tryRecvmsg(num(), recvHdr, LibC.MSG_CMSG_CLOEXEC | LibC.MSG_DONTWAIT);
+        recv.prepareReceive(recv.buf.byteSize());
+        long n = LibC.tryRecvmsg(num(), recv.hdr, LibC.MSG_CMSG_CLOEXEC | LibC.MSG_DONTWAIT);
         if (n == -Errno.EAGAIN || n == -Errno.EINTR) {
             return null;
         }
@@ -230,7 +189,7 @@ public final class Channel implements AutoCloseable {
         }
         Fd[] fds = collectFds();
         try {
-            int flags = recvHdr.get(JAVA_INT, MSG_FLAGS);
+            int flags = recv.flags();
             if (n == 0 && fds.length == 0 && (revents & LibC.POLLHUP) != 0) {
                 throw new PeerClosedException("channel peer closed");
             }
@@ -238,9 +197,9 @@ public final class Channel implements AutoCloseable {
                 throw new FrameException("frame carries more fds than this channel takes (" + maxFds + ")");
             }
             if ((flags & LibC.MSG_TRUNC) != 0) {
-                throw new FrameException("frame too large: over " + recvBuf.byteSize() + " bytes (cap " + cap + ")");
+                throw new FrameException("frame too large: over " + recv.buf.byteSize() + " bytes (cap " + cap + ")");
             }
-            MemorySegment.copy(recvBuf, JAVA_BYTE, 0, recvHeap, 0, (int) n);
+            MemorySegment.copy(recv.buf, JAVA_BYTE, 0, recvHeap, 0, (int) n);
             M m = Frames.decode(recvHeap, (int) n, parser, cap);
             List<FdSlot> slots = describedFds(m, fds.length);
             return new Received<>(m, slots, fds);
@@ -253,26 +212,9 @@ public final class Channel implements AutoCloseable {
     }
 
     private Fd[] collectFds() {
-        long len = recvHdr.get(JAVA_LONG, MSG_CONTROLLEN);
-        List<Fd> out = null;
-        long off = 0;
-        while (off + CMSG_HDR <= len) {
-            long clen = recvCtl.get(JAVA_LONG, off);
-            if (clen < CMSG_HDR || off + clen > len) {
-                break;
-            }
-            if (recvCtl.get(JAVA_INT, off + 8) == LibC.SOL_SOCKET && recvCtl.get(JAVA_INT, off + 12) == LibC.SCM_RIGHTS) {
-                int count = (int) ((clen - CMSG_HDR) / 4);
-                for (int i = 0; i < count; i++) {
-                    if (out == null) {
-                        out = new ArrayList<>();
-                    }
-                    out.add(Fd.adopt(recvCtl.get(JAVA_INT, off + CMSG_HDR + 4L * i)));
-                }
-            }
-            off += (clen + 7) & ~7L;
-        }
-        return out == null ? new Fd[0] : out.toArray(new Fd[0]);
+        List<Fd> out = new ArrayList<>(0);
+        recv.collectFds(out);
+        return out.toArray(new Fd[0]);
     }
 
     /**

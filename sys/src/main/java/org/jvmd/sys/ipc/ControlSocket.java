@@ -14,13 +14,17 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
+import java.util.ArrayList;
+import java.util.List;
 import jnr.unixsocket.Credentials;
 import jnr.unixsocket.UnixServerSocketChannel;
 import jnr.unixsocket.UnixSocketAddress;
 import jnr.unixsocket.UnixSocketChannel;
 import jnr.unixsocket.UnixSocketOptions;
+import org.jvmd.proto.FrameException;
 import org.jvmd.proto.Frames;
 import org.jvmd.sys.Errno;
+import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.Native;
 import org.jvmd.sys.SysException;
@@ -36,12 +40,33 @@ public final class ControlSocket implements AutoCloseable {
     /** Who is on the other end of a connection, as the kernel saw it at connect(2). */
     public record PeerCredentials(int uid, int gid, int pid) {}
 
+    /** The socket vmd bound (null in a process that was handed the socket: {@link #adopt}). */
     private final UnixServerSocketChannel server;
+    /** The listening socket handed to this process (vmd's control process), or null. */
+    private final Fd adopted;
     private final Path path;
 
-    private ControlSocket(UnixServerSocketChannel server, Path path) {
+    private ControlSocket(UnixServerSocketChannel server, Fd adopted, Path path) {
         this.server = server;
+        this.adopted = adopted;
         this.path = path;
+    }
+
+    /**
+     * A listening socket another process bound at {@code path} and handed over (vmd's parent
+     * binds it as root, its unprivileged control process accepts on it). {@link #close()}
+     * stops listening here and leaves the socket file to its binder.
+     */
+    public static ControlSocket adopt(Fd listening, Path path) {
+        return new ControlSocket(null, listening, path);
+    }
+
+    /** A new descriptor of the listening socket (close-on-exec), e.g. to hand it to a child. */
+    public Fd dupListening() throws SysException {
+        if (adopted != null) {
+            return adopted.dup();
+        }
+        return Fd.adopt(LibC.fcntl(server.getFD(), LibC.F_DUPFD_CLOEXEC, 0, "fcntl(F_DUPFD_CLOEXEC)"));
     }
 
     /**
@@ -87,7 +112,7 @@ public final class ControlSocket implements AutoCloseable {
             Files.deleteIfExists(tmp);
             throw e;
         }
-        return new ControlSocket(s, path);
+        return new ControlSocket(s, null, path);
     }
 
     public Path path() {
@@ -98,21 +123,22 @@ public final class ControlSocket implements AutoCloseable {
     public Connection accept() throws IOException {
         UnixSocketChannel c;
         try {
-            c = server.accept();
+            c = adopted != null ? UnixSocketChannel.fromFD(LibC.accept4(adopted, LibC.SOCK_CLOEXEC).release())
+                    : server.accept();
         } catch (IOException | RuntimeException e) {
-            if (closing || !server.isOpen()) {
+            if (closing || !isOpen()) {
                 // woken by close(): jnr reports it variously (NotYetBoundException, EINVAL)
                 throw new ClosedChannelException();
             }
             throw e;
         }
-        if (c == null || closing || !server.isOpen()) {
+        if (c == null || closing || !isOpen()) {
             if (c != null) {
                 c.close();
             }
             throw new ClosedChannelException();
         }
-        return new Connection(c, c);
+        return new Connection(c, c, null);
     }
 
     /**
@@ -128,7 +154,36 @@ public final class ControlSocket implements AutoCloseable {
             ch.close();
             throw e;
         }
-        return new Connection(ch, null);
+        return new Connection(ch, null, null);
+    }
+
+    /**
+     * One client round trip on a socketpair, through the code an accepting process runs per
+     * client: jnr's channel over an accepted descriptor, a frame read with recvmsg carrying a
+     * descriptor, SO_PEERCRED, an answer. jnr makes its native stubs at first use (from files
+     * a chrooted process cannot open), so a process that accepts after its privilege drop
+     * calls this before it.
+     */
+    public static void warmUp() throws IOException {
+        Fd[] pair = LibC.socketpair(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0);
+        UnixSocketChannel a = UnixSocketChannel.fromFD(pair[0].release());
+        try (Connection server = new Connection(a, a, null); Connection client = new Connection(null, null, pair[1])) {
+            client.write(org.jvmd.proto.Ok.newBuilder().setMessage("warm-up").build(), List.of(pair[1].dup()));
+            try (Received<org.jvmd.proto.Ok> r = server.receive(org.jvmd.proto.Ok.parser())) {
+                if (r == null || r.takeAll().size() != 1) {
+                    throw new IOException("warm-up: no frame with its descriptor");
+                }
+            }
+            server.write(org.jvmd.proto.Ok.getDefaultInstance());
+            client.read(org.jvmd.proto.Ok.parser());
+            if (server.peer().pid() != ProcessHandle.current().pid()) {
+                throw new IOException("warm-up: SO_PEERCRED names another process");
+            }
+        }
+    }
+
+    private boolean isOpen() {
+        return adopted != null ? adopted.isOpen() : server.isOpen();
     }
 
     /** Stops listening (waking a thread blocked in {@link #accept()}) and removes the socket file. */
@@ -137,6 +192,13 @@ public final class ControlSocket implements AutoCloseable {
         // Set before the shutdown wakes accept(): it must see a close, not jnr's error for
         // the shut socket (NotYetBoundException or EINVAL), even before server.close() ran.
         closing = true;
+        if (adopted != null) {
+            // No shutdown: the socket is its binder's too, and stays listening for the next
+            // process it is handed to. This process's descriptor goes; a thread blocked in
+            // accept here ends with the process.
+            adopted.close();
+            return;
+        }
         try {
             if (server.isOpen()) {
                 try {
@@ -151,17 +213,51 @@ public final class ControlSocket implements AutoCloseable {
         }
     }
 
-    /** One connection: framed protobuf messages both ways, and the peer's credentials. */
+    /**
+     * Connects to a control socket with a socket of jvmd's own (vmctl start's side) that can
+     * pass descriptors ({@link Connection#write(MessageLite, List)}). Loads the native
+     * layer: only a command that passes descriptors pays for it ({@link #connect} does not).
+     */
+    public static Connection connectPassing(Path path) throws IOException {
+        Fd s = LibC.socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0);
+        try {
+            LibC.connect(s, path);
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            throw e;
+        }
+        return new Connection(null, null, s);
+    }
+
+    /**
+     * Most descriptors one request may carry: a kernel, an initrd and {@code 4} disks (vmd's
+     * VM_MAX_DISKS_PER_VM) of up to 16 layers each (the qcow2 library's BackingChain.MAX_DEPTH,
+     * the image included). One more and vmd drops the client.
+     */
+    public static final int MAX_FDS = 2 + 4 * 16;
+
+    /**
+     * One connection: framed protobuf messages both ways, the peer's credentials, and (on
+     * vmd's side and on a {@link #connectPassing} client) descriptors beside the frames.
+     */
     public static final class Connection implements AutoCloseable {
+        /** The JDK's channel (a {@link #connect} client) or jnr's (accepted); null on a passing client. */
         private final ByteChannel ch;
         /** The accepted side's channel, which knows the peer's credentials; null on a client. */
         private final UnixSocketChannel accepted;
+        /** A {@link #connectPassing} client's socket; null otherwise. */
+        private final Fd own;
+        /** sendmsg/recvmsg with SCM_RIGHTS: vmd's side and a passing client; null on a plain client. */
+        private final StreamSocket msgs;
         private final InputStream in;
         private final OutputStream out;
 
-        Connection(ByteChannel ch, UnixSocketChannel accepted) {
+        Connection(ByteChannel ch, UnixSocketChannel accepted, Fd own) {
             this.ch = ch;
             this.accepted = accepted;
+            this.own = own;
+            this.msgs = own != null ? new StreamSocket(own.num(), MAX_FDS)
+                    : accepted != null ? new StreamSocket(accepted.getFD(), MAX_FDS) : null;
             // Not Channels.newInputStream: those streams share the channel's blocking lock,
             // so a reader blocked in read would stall a writer.
             this.in = new InputStream() {
@@ -177,6 +273,14 @@ public final class ControlSocket implements AutoCloseable {
                     if (len == 0) {
                         return 0;
                     }
+                    if (msgs != null) {
+                        List<Fd> unwanted = new ArrayList<>();
+                        try {
+                            return msgs.read(b, off, len, unwanted);
+                        } finally {
+                            Fd.closeAll(unwanted); // a byte stream takes no descriptors
+                        }
+                    }
                     int n = ch.read(ByteBuffer.wrap(b, off, len));
                     return n == 0 ? -1 : n;
                 }
@@ -189,6 +293,10 @@ public final class ControlSocket implements AutoCloseable {
 
                 @Override
                 public void write(byte[] b, int off, int len) throws IOException {
+                    if (own != null) {
+                        msgs.send(b, off, len);
+                        return;
+                    }
                     ByteBuffer buf = ByteBuffer.wrap(b, off, len);
                     while (buf.hasRemaining()) {
                         ch.write(buf);
@@ -206,14 +314,54 @@ public final class ControlSocket implements AutoCloseable {
             return new PeerCredentials(c.getUid(), c.getGid(), c.getPid());
         }
 
-        /** The next message, or null if the peer closed the connection between messages. */
+        /**
+         * The next message, or null if the peer closed the connection between messages. Any
+         * descriptor that came with it is closed ({@link #receive} keeps them).
+         */
         public <M> M read(Parser<M> parser) throws IOException {
-            return Frames.read(in, parser);
+            if (msgs == null) {
+                return Frames.read(in, parser);
+            }
+            try (Received<M> r = receive(parser)) {
+                return r == null ? null : r.message();
+            }
+        }
+
+        /**
+         * The next message with the descriptors that came with it (SCM_RIGHTS on its bytes),
+         * in the order they arrived, owned by the caller ({@link Received#takeAll}); null if
+         * the peer closed the connection between messages. A frame with more than
+         * {@link #MAX_FDS} descriptors, or a malformed one, is a {@link FrameException}
+         * (its descriptors closed): drop the client, the stream is out of step.
+         */
+        public <M> Received<M> receive(Parser<M> parser) throws IOException {
+            if (msgs == null) {
+                throw new IllegalStateException("a plain client connection receives no descriptors");
+            }
+            return StreamFrames.read(msgs, parser, Frames.MAX_FRAME, MAX_FDS);
         }
 
         public void write(MessageLite m) throws IOException {
             synchronized (out) {
                 Frames.write(out, m);
+            }
+        }
+
+        /**
+         * Sends {@code m} with {@code fds} riding on its first byte (a {@link #connectPassing}
+         * client). The descriptors are handed over: closed here, sent or not.
+         */
+        public void write(MessageLite m, List<Fd> fds) throws IOException {
+            try {
+                if (own == null) {
+                    throw new IllegalStateException("this connection cannot pass descriptors (use connectPassing)");
+                }
+                byte[] frame = Frames.encode(m);
+                synchronized (out) {
+                    msgs.send(frame, 0, frame.length, fds.toArray(new Fd[0]));
+                }
+            } finally {
+                Fd.closeAll(fds);
             }
         }
 
@@ -231,11 +379,11 @@ public final class ControlSocket implements AutoCloseable {
          * Its owner still closes it.
          */
         public void shutdown() throws IOException {
-            if (accepted != null) {
-                if (accepted.isOpen()) {
+            if (accepted != null || own != null) {
+                if (accepted != null ? accepted.isOpen() : own.isOpen()) {
                     try {
-                        LibC.shutdown(accepted.getFD(), LibC.SHUT_RDWR);
-                    } catch (SysException e) {
+                        LibC.shutdown(accepted != null ? accepted.getFD() : own.num(), LibC.SHUT_RDWR);
+                    } catch (SysException | IllegalStateException e) {
                         // ENOTCONN: the peer is gone already
                     }
                 }
@@ -247,7 +395,11 @@ public final class ControlSocket implements AutoCloseable {
 
         @Override
         public void close() throws IOException {
-            ch.close();
+            if (own != null) {
+                own.close();
+            } else {
+                ch.close();
+            }
         }
     }
 }

@@ -8,9 +8,12 @@ import org.jvmd.proto.FdSlot;
 import org.jvmd.sys.Fd;
 
 /**
- * One message from a {@link Channel} with the descriptors that came with it. The receiver
- * owns the descriptors: {@link #take} hands one over; {@link #close()} closes every
- * descriptor not taken, so {@code try (var r = ch.receive(...))} never leaks.
+ * One message from a {@link Channel} (or the control socket, {@link
+ * ControlSocket.Connection#receive}) with the descriptors that came with it. The receiver
+ * owns the descriptors: {@link #take} hands one over, {@link #takeAll} every one left;
+ * {@link #close()} closes every descriptor not taken, so {@code try (var r = ch.receive(...))}
+ * never leaks. A control request names its descriptors by index in arrival order (its
+ * {@link #slots} are empty); a channel message describes them with FdSlots.
  */
 public final class Received<M> implements AutoCloseable {
     private final M message;
@@ -63,6 +66,20 @@ public final class Received<M> implements AutoCloseable {
         List<Fd> out = new ArrayList<>();
         for (int i = 0; i < slots.size(); i++) {
             if (slots.get(i).getRole() == role && fds[i] != null) {
+                out.add(take(i));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Takes ownership of every descriptor not taken yet, in the order they arrived (the
+     * control socket's messages name theirs by index in this list).
+     */
+    public List<Fd> takeAll() {
+        List<Fd> out = new ArrayList<>();
+        for (int i = 0; i < fds.length; i++) {
+            if (fds[i] != null) {
                 out.add(take(i));
             }
         }

@@ -146,6 +146,11 @@ public final class MappedGuestMemory implements GuestMemory, AutoCloseable {
         return slice(gpa, len).asByteBuffer();
     }
 
+    /** Zeros {@code [gpa, gpa+len)}, which must lie inside one region (a read that finds nothing to copy). */
+    public void zero(long gpa, long len) throws GuestFault {
+        slice(gpa, len).fill((byte) 0);
+    }
+
     /** The host virtual address of {@code [gpa, gpa+len)} (inside one region), e.g. for KVM memory slots. */
     public long hostAddress(long gpa, long len) throws GuestFault {
         Region r = find(gpa, len);

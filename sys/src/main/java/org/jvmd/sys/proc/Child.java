@@ -23,7 +23,7 @@ public final class Child implements AutoCloseable {
     /** pidfd_open(2), x86_64 (arch/x86/entry/syscalls/syscall_64.tbl). */
     private static final long SYS_PIDFD_OPEN = 434;
 
-    private final String title;
+    private volatile String title;
     private final int pid;
     private final Channel channel;
     private WaitStatus status;
@@ -36,6 +36,14 @@ public final class Child implements AutoCloseable {
 
     public String title() {
         return title;
+    }
+
+    /**
+     * Names the child anew in every later error about it: a child spawned ahead of its job
+     * (vmd's warm pool of vmm-procs) is called after the VM it is given, as one spawned for it.
+     */
+    public void retitle(String newTitle) {
+        this.title = newTitle;
     }
 
     public int pid() {

@@ -31,16 +31,30 @@ public enum Role {
      * -XX:TieredStopAtLevel here, so that JAVA_TOOL_OPTIONS may still lower it (the lab
      * does, see scripts/lab-test). ErrorFileToStderr: the process runs chrooted in an empty
      * directory, where a JVM crash report (hs_err) could not be written; on stderr it lands
-     * in vmm-proc's log.
+     * in vmm-proc's log. -Xmx64m (issue 17, measured on the host under bin/guest-sim with one
+     * iperf3 TCP stream, PSS from smaps_rollup): its live data after a collection is 5 MiB,
+     * but the young generation of the former -Xmx256m (a third of it) is touched page by page
+     * and not collected for minutes: PSS 105-114 MiB after 10-30 s and growing, against
+     * 93-98 MiB flat with -Xmx64m (two young collections while it starts, 18 ms the longer,
+     * none in 30 s of traffic, which allocates some 0.3 MB/s: one a minute or so), at the same
+     * throughput (median 5.75 Gbit/s both, over 5 and 7 runs on a loaded 2-core host);
+     * -XX:ReservedCodeCacheSize=32m and -Xss256k gained nothing.
      */
-    VIONET("vionet-proc", "org.jvmd.vionet.VionetMain", List.of("-Xmx256m", "-XX:+ErrorFileToStderr"), "vionet",
+    VIONET("vionet-proc", "org.jvmd.vionet.VionetMain", List.of("-Xmx64m", "-XX:+ErrorFileToStderr"), "vionet",
             () -> Seccomp.device(true)),
     /**
      * One disk. As vionet's, with a smaller heap: its buffers are guest memory and the
      * image's page cache, guest data never enters the heap.
      */
     VIOBLK("vioblk-proc", "org.jvmd.vioblk.VioblkMain", List.of("-Xmx128m", "-XX:+ErrorFileToStderr"), "disk",
-            Seccomp::disk);
+            Seccomp::disk),
+    /**
+     * vmd's control process (OpenBSD vmd's "control"): the control socket, vmctl's
+     * connections and their requests, with no root capability. A small heap: it holds a
+     * client's request (at most a frame) per connection, up to ControlServer's client cap.
+     */
+    CONTROL("control-proc", "org.jvmd.vmd.ControlMain", List.of("-Xmx32m", "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=16m", "-XX:+ErrorFileToStderr"), "control",
+            Seccomp::control);
 
     /** The unprivileged user every role drops to when its parent names none. */
     public static final String DEFAULT_USER = "_vmd";
@@ -66,7 +80,7 @@ public enum Role {
         this.seccomp = seccomp;
     }
 
-    /** The role's name ({@code vmm-proc}, {@code vionet-proc}, {@code vioblk-proc}), as its module's. */
+    /** The role's name ({@code vmm-proc}, {@code vionet-proc}, {@code vioblk-proc}, {@code control-proc}), as its module's. */
     public String process() {
         return process;
     }

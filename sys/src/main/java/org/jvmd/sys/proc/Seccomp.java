@@ -273,12 +273,26 @@ public final class Seccomp {
      * writes, epoll, sendmsg/recvmsg on the channel, and what the JVM itself needs.
      */
     public static Builder disk() {
-        return device(true)
-                .allow(Nr.IO_URING_ENTER)
-                .deny(Nr.FLOCK, Nr.TRUNCATE, Nr.FTRUNCATE)
+        return noFileChanges(device(true).allow(Nr.IO_URING_ENTER));
+    }
+
+    /** No call that changes a file other than by writing it: no truncate, flock, rename, link, unlink, mkdir, chmod, chown. */
+    private static Builder noFileChanges(Builder b) {
+        return b.deny(Nr.FLOCK, Nr.TRUNCATE, Nr.FTRUNCATE)
                 .deny(Nr.RENAME, Nr.RENAMEAT, Nr.RENAMEAT2, Nr.LINK, Nr.LINKAT, Nr.SYMLINK, Nr.SYMLINKAT)
                 .deny(Nr.UNLINK, Nr.UNLINKAT, Nr.MKDIR, Nr.MKDIRAT, Nr.RMDIR)
                 .deny(Nr.CHMOD, Nr.FCHMOD, Nr.FCHMODAT, Nr.CHOWN, Nr.FCHOWN, Nr.LCHOWN, Nr.FCHOWNAT);
+    }
+
+    /**
+     * The control-process profile (vmd's control process): {@link #device(boolean)
+     * device(true)} — no open, new socket, connect, bind, exec or ioctl — but accept and
+     * accept4 allowed, on the listening socket it was handed before the drop. What it does:
+     * accept vmctl's connections, read their credentials (getsockopt SO_PEERCRED), read and
+     * write them, and talk to vmd's parent over its channel (sendmsg/recvmsg).
+     */
+    public static Builder control() {
+        return noFileChanges(device(true).allow(Nr.ACCEPT).allow(Nr.ACCEPT4));
     }
 
     /**

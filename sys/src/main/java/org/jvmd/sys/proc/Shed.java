@@ -24,6 +24,7 @@ import org.jvmd.sys.SysException;
 import org.jvmd.sys.ipc.Channel;
 import org.jvmd.sys.ipc.PeerClosedException;
 import org.jvmd.sys.ipc.Received;
+import org.jvmd.sys.log.Logs;
 import org.jvmd.sys.memory.MappedGuestMemory;
 import org.jvmd.sys.net.Tap;
 
@@ -190,6 +191,7 @@ public final class Shed {
         Native.preload();
         Errno.describe(Errno.EPERM);
         Ioctls.name(0);
+        Logs.preload();   // the log backend reads no file after this (no zone, locale or class path)
     }
 
     private static void init(String name, ClassLoader loader) throws IOException {

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -18,6 +19,7 @@ import org.jvmd.proto.Ok;
 import org.jvmd.proto.Request;
 import org.jvmd.proto.Response;
 import org.jvmd.proto.StatusRequest;
+import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.proc.Users;
 
@@ -98,5 +100,97 @@ class ControlSocketTest {
         server.close();
         Throwable t = accepted.get(10, TimeUnit.SECONDS);
         assertTrue(t instanceof java.nio.channels.ClosedChannelException, String.valueOf(t));
+    }
+
+    private static long openFds() throws IOException {
+        try (var l = Files.list(Path.of("/proc/self/fd"))) {
+            return l.count();
+        }
+    }
+
+    @Test
+    void aPassingClientsDescriptorsArriveWithItsRequestInOrder() throws Exception {
+        Path sock = dir.resolve("vmd.sock");
+        Path a = Files.writeString(dir.resolve("a"), "a");
+        Path b = Files.writeString(dir.resolve("b"), "b");
+        try (ControlSocket server = ControlSocket.bind(sock, 0600, -1)) {
+            CompletableFuture<List<Path>> seen = CompletableFuture.supplyAsync(() -> {
+                try (ControlSocket.Connection c = server.accept()) {
+                    List<Path> out = new java.util.ArrayList<>();
+                    for (int round = 0; round < 2; round++) {
+                        try (Received<Request> r = c.receive(Request.parser())) {
+                            assertTrue(r.message().hasStatus());
+                            for (Fd fd : r.takeAll()) {
+                                try (fd) {
+                                    out.add(Files.readSymbolicLink(fd.procPath()));
+                                    assertTrue(LibC.isCloseOnExec(fd.num()), "MSG_CMSG_CLOEXEC");
+                                }
+                            }
+                        }
+                        c.write(Response.newBuilder().setOk(Ok.newBuilder().setMessage("fine")).build());
+                    }
+                    assertNull(c.receive(Request.parser()));
+                    return out;
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            Request status = Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build();
+            try (ControlSocket.Connection client = ControlSocket.connectPassing(sock)) {
+                Fd fa = LibC.open(a.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
+                Fd fb = LibC.open(b.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
+                client.write(status, List.of(fb, fa));
+                assertFalse(fa.isOpen() || fb.isOpen(), "sending hands them over");
+                assertEquals("fine", client.read(Response.parser()).getOk().getMessage());
+                client.write(status, List.of());
+                assertEquals("fine", client.read(Response.parser()).getOk().getMessage());
+            }
+            assertEquals(List.of(b.toRealPath(), a.toRealPath()), seen.get(10, TimeUnit.SECONDS));
+        }
+    }
+
+    @Test
+    void tooManyDescriptorsDropTheRequestAndLeakNothing() throws Exception {
+        Path sock = dir.resolve("vmd.sock");
+        try (ControlSocket server = ControlSocket.bind(sock, 0600, -1)) {
+            long before = openFds();
+            CompletableFuture<Void> refused = CompletableFuture.runAsync(() -> {
+                try (ControlSocket.Connection c = server.accept()) {
+                    assertThrows(org.jvmd.proto.FrameException.class, () -> c.receive(Request.parser()));
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            try (ControlSocket.Connection client = ControlSocket.connectPassing(sock)) {
+                List<Fd> many = new java.util.ArrayList<>();
+                for (int i = 0; i < ControlSocket.MAX_FDS + 1; i++) {
+                    many.add(LibC.open("/dev/null", LibC.O_RDONLY | LibC.O_CLOEXEC));
+                }
+                client.write(Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build(), many);
+                refused.get(10, TimeUnit.SECONDS);
+            }
+            assertEquals(before, openFds(), "no descriptor of the refused request stays open");
+        }
+    }
+
+    @Test
+    void aPlainReadClosesDescriptorsItDoesNotWant() throws Exception {
+        Path sock = dir.resolve("vmd.sock");
+        try (ControlSocket server = ControlSocket.bind(sock, 0600, -1)) {
+            long before = openFds();
+            CompletableFuture<Request> got = CompletableFuture.supplyAsync(() -> {
+                try (ControlSocket.Connection c = server.accept()) {
+                    return c.read(Request.parser());
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            try (ControlSocket.Connection client = ControlSocket.connectPassing(sock)) {
+                client.write(Request.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build(),
+                        List.of(LibC.open("/dev/null", LibC.O_RDONLY | LibC.O_CLOEXEC)));
+                assertTrue(got.get(10, TimeUnit.SECONDS).hasStatus());
+            }
+            assertEquals(before, openFds());
+        }
     }
 }

@@ -35,7 +35,7 @@ class RoleTest {
         assertEquals(String.join(" ", Role.VIOBLK.allJvmOptions()) + "\n", run(0, "vioblk-proc"));
         String noShare = run(0, "--no-share", "vmm-proc", "vionet-proc");
         assertEquals(2, noShare.lines().count(), noShare);
-        assertTrue(noShare.lines().toList().get(1).endsWith(" -Xmx256m -XX:+ErrorFileToStderr") && !noShare.contains("-Xshare"),
+        assertTrue(noShare.lines().toList().get(1).endsWith(" -Xmx64m -XX:+ErrorFileToStderr") && !noShare.contains("-Xshare"),
                 noShare);
         assertTrue(Role.VMM.allJvmOptions().stream().noneMatch(o -> o.contains(" ")), "blank-separated for scripts");
         run(2);
@@ -46,7 +46,7 @@ class RoleTest {
 
     @Test
     void eachRoleHasItsSeccompProfile() {
-        assertEquals(List.of("vmm", "vionet", "disk"), java.util.Arrays.stream(Role.values()).map(Role::seccompProfile).toList());
+        assertEquals(List.of("vmm", "vionet", "disk", "control"), java.util.Arrays.stream(Role.values()).map(Role::seccompProfile).toList());
         for (Role r : Role.values()) {
             assertTrue(r.seccomp().build() != null);
         }

@@ -110,6 +110,7 @@ class SpawnTest {
     void aDroppedChildRunsUnprivilegedConfinedAndFilteredWhileItsChannelAndFdsKeepWorking() throws Exception {
         Path empty = Files.createTempDirectory("jvmd-empty");
         Users.Ids vmd = Users.lookup("_vmd");
+        Files.deleteIfExists(Path.of("target", "spawn-drop.log"));   // its log is read below
         try (Fd memfd = Memfd.create("guest", MEM);
                 MappedGuestMemory mem = MappedGuestMemory.map(memfd, MEM);
                 EventFd call = EventFd.create(false);
@@ -139,6 +140,10 @@ class SpawnTest {
             assertEquals("written by child " + c.pid()
                     + "; open=EPERM socket=EPERM exec=failed thread=ok ioctl=EPERM setns=EPERM", readLine(mem),
                     log("drop"));
+            // the one log format after the drop, its stack trace at debug (sys's org.jvmd.sys.log)
+            String log = log("drop");
+            assertTrue(log.contains("testchild: debug: logged after the drop: java.lang.IllegalStateException: with a trace\n"
+                    + "\tat org.jvmd.sys.proc.SysTestChild."), log);
 
             // after the drop, the channel still carries messages and descriptors
             try (EventFd second = EventFd.create(false)) {

@@ -70,6 +70,7 @@ public final class SysTestChild {
         }
         String report = "written by child " + ProcessHandle.current().pid();
         if (drop) {
+            org.jvmd.sys.log.Logs.title(init.getTitle());
             FromVionet ready = readyMessage();
             Shed.to(init.getUser()).chroot(Path.of(init.getChroot()))
                     .preloadPackages("org.jvmd.")
@@ -90,6 +91,15 @@ public final class SysTestChild {
                     // LibC links each call on first use: setns was never called before the
                     // drop, so this links it afterwards (a link failure would read "failed").
                     + " setns=" + attempt(() -> LibC.setns(-1, LibC.CLONE_NEWNET));
+            // the log backend after the drop: a logger made now, on a new thread (as a vCPU's
+            // first debug line), with a stack trace: no zone, locale or class-path file needed
+            Thread t = Thread.ofPlatform().start(() -> {
+                org.jvmd.sys.log.Logs.verbose(true);
+                System.getLogger("org.jvmd.after.drop").log(System.Logger.Level.DEBUG, "logged after the drop",
+                        new IllegalStateException("with a trace"));
+                org.jvmd.sys.log.Logs.verbose(false);
+            });
+            t.join();
         }
         byte[] b = (report + "\n").getBytes(StandardCharsets.UTF_8);
         mem.write(0, b, 0, b.length);

@@ -266,8 +266,9 @@ public final class CmosRtc implements BusDevice {
         return (regB & B_DM_BINARY) != 0;
     }
 
+    /** A field as its register byte; a frozen field the guest set past 99 (or 255) keeps only a byte. */
     private int encode(int v) {
-        return binary() ? v : ((v / 10) << 4) | (v % 10);
+        return (binary() ? v : ((v / 10) << 4) | (v % 10)) & 0xff;
     }
 
     private int decode(int v) {

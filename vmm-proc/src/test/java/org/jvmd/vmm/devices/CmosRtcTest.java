@@ -214,6 +214,19 @@ class CmosRtcTest {
     }
 
     @Test
+    void aFrozenFieldWrittenInBinaryAndReadInBcdIsStillOneByte() {
+        // Found by the property below: 255 written in binary under SET read back in BCD as 0x255.
+        set(CmosRtc.REG_B, CmosRtc.B_24H | CmosRtc.B_DM_BINARY | CmosRtc.B_SET);
+        set(CmosRtc.SECONDS, 0xff);
+        set(CmosRtc.HOURS, 0xff);
+        set(CmosRtc.REG_B, CmosRtc.B_24H | CmosRtc.B_SET);
+        assertTrue(reg(CmosRtc.SECONDS) <= 0xff);
+        assertTrue(reg(CmosRtc.HOURS) <= 0xff);
+        set(CmosRtc.REG_B, CmosRtc.B_SET);
+        assertTrue(reg(CmosRtc.HOURS) <= 0xff);
+    }
+
+    @Test
     void noEventScheduledWithoutEnabledInterrupts() {
         assertEquals(-1, rtc.nanosUntilNextEvent());
     }

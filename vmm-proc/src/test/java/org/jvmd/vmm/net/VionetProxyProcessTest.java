@@ -57,6 +57,12 @@ import org.jvmd.vmm.pci.VirtioPciTransport;
 @Tag("kvm")
 @NetnsTest
 class VionetProxyProcessTest {
+    /**
+     * How long vionet-proc has to answer Ready: vmm-proc's default, four times that in kvm-lab,
+     * where a JVM start took over 60 s on a loaded host (a lab run of 2026-12-05).
+     */
+    static final long READY_MS = System.getenv("KVM_LAB") != null ? 4 * VmNics.READY_TIMEOUT_MS : VmNics.READY_TIMEOUT_MS;
+
     private static final byte[] MAC = {2, 0, 0, 0, 0x61, 2};
     private static final long FEATURES = VirtioNetFeatures.bit(VirtioNetFeatures.CSUM)
             | VirtioNetFeatures.bit(VirtioNetFeatures.GUEST_CSUM) | VirtioNetFeatures.bit(VirtioNetFeatures.MAC);
@@ -79,7 +85,7 @@ class VionetProxyProcessTest {
              MappedGuestMemory mem = MappedGuestMemory.map(memfd, MEM);
              VionetProxy proxy = VionetProxy.spawn("vm/test/vionet0", nic, uplink::add, memfd.dup(), tap.fd().dup(),
                      List.of(MemoryRegion.newBuilder().setGuestPhys(0).setSize(MEM).build()), "_vmd",
-                     empty.toString(), log, cp, VmNics.READY_TIMEOUT_MS)) {
+                     empty.toString(), log, cp, READY_MS)) {
             ns.ip("addr", "add", "100.64.61.1/24", "dev", "vmn0");
             ns.ip("link", "set", "vmn0", "up");
             assertTrue(proxy.pid() > 0);
@@ -195,7 +201,7 @@ class VionetProxyProcessTest {
             List<Fd> taps = new java.util.ArrayList<>(List.of(tap.fd().dup()));
             tap.close();
             try (VmNics nics = VmNics.attach("vm/nics", vm, pci, new PciBarMapper(vm.mmio()), List.of(nic), taps,
-                    "_vmd", empty.toString(), caps -> {}, log)) {
+                    null, "_vmd", empty.toString(), caps -> {}, log, READY_MS)) {
                 assertEquals(1, nics.nics().size());
                 AttachedDevice<VionetProxy> n = nics.nics().get(0);
                 assertEquals("vm/nics/vionet0", n.proxy().title());

@@ -1,0 +1,138 @@
+package org.jvmd.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * scripts/lab-guard, which scripts/lab-test runs kvm-lab through: L1's kernel log (lines
+ * {@code [  12.345678] ...} on kvm-lab's stderr) goes to its file, everything else passes
+ * through, and an L1 whose kernel reports a CPU stuck for 100 s or more is stopped at once
+ * with status 124. A fake kvm-lab stands in for the emulator: it prints what L1 prints.
+ */
+class LabGuardScriptTest {
+    @TempDir
+    Path dir;
+
+    record Run(int status, String out, String err, String kernelLog, long millis) {}
+
+    /** Runs lab-guard over a fake `run` whose body is {@code script}. */
+    /**
+     * A fake L1 that runs {@code lines}, then waits up to 50 s; on SIGTERM it writes
+     * {@code stopped} and exits 143.
+     */
+    static String stoppableL1(Path stopped, String lines) {
+        return "sleep 50 &\ns=$!\ntrap 'kill $s; echo term > " + stopped + "; exit 143' TERM\n" + lines + "wait\nexit 0\n";
+    }
+
+    /** lab-guard stopped the fake L1 with SIGTERM and exited 124 within 30 s. */
+    static void assertStopped(Run r, Path stopped, String late) {
+        assertEquals(124, r.status(), r.err());
+        assertTrue(Files.exists(stopped), "the fake L1 got SIGTERM");
+        assertTrue(r.millis() < 30_000, r.millis() + " ms: " + late);
+    }
+
+    Run guard(String script) throws IOException, InterruptedException {
+        return guard(script, Map.of());
+    }
+
+    Run guard(String script, Map<String, String> env) throws IOException, InterruptedException {
+        Path fake = dir.resolve("run");
+        Files.writeString(fake, "#!/bin/bash\n" + script);
+        Files.setPosixFilePermissions(fake, PosixFilePermissions.fromString("rwx------"));
+        Path log = dir.resolve("kernel.log");
+        Path out = dir.resolve("out");
+        Path err = dir.resolve("err");
+        long t0 = System.nanoTime();
+        ProcessBuilder pb = new ProcessBuilder("bash", NativeBoundaryTest.projectRoot().resolve("scripts/lab-guard").toString(),
+                log.toString(), "--", fake.toString())
+                .redirectOutput(out.toFile()).redirectError(err.toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+            throw new AssertionError("lab-guard still running after 60 s: " + Files.readString(err));
+        }
+        long millis = (System.nanoTime() - t0) / 1_000_000;
+        return new Run(p.exitValue(), Files.readString(out), Files.readString(err), Files.readString(log), millis);
+    }
+
+    @Test
+    void kernelLinesGoToTheirFileTheRestPassesThroughAndTheStatusIsRuns() throws Exception {
+        Run r = guard("""
+                echo 'test output'
+                echo '[    0.000000] Linux version 6.1.0-57-amd64' >&2
+                echo 'lab: a line of the command on stderr' >&2
+                echo '[  210.123456] watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [java:812]' >&2
+                exit 7
+                """);
+        assertEquals(7, r.status(), r.err());
+        assertEquals("test output\n", r.out());
+        assertTrue(r.err().contains("lab: a line of the command on stderr\n"), r.err());
+        assertTrue(r.kernelLog().contains("[    0.000000] Linux version 6.1.0-57-amd64\n"), r.kernelLog());
+        // a short lockup is not a wedge (a starved L1 reports one and goes on)
+        assertFalse(r.err().contains("wedged"), r.err());
+        // a failed run is followed by the kernel log's tail, as kvm-lab's --quiet prints it
+        assertTrue(r.err().contains("---- L1 kernel log"), r.err());
+        assertTrue(r.err().contains("stuck for 22s"), r.err());
+    }
+
+    @Test
+    void aSuccessfulRunPrintsNoKernelLog() throws Exception {
+        Run r = guard("""
+                echo '[    0.000000] Linux version 6.1.0-57-amd64' >&2
+                echo done
+                """);
+        assertEquals(0, r.status(), r.err());
+        assertEquals("done\n", r.out());
+        assertFalse(r.err().contains("Linux version"), r.err());
+    }
+
+    @Test
+    void anL1StuckForMinutesIsStoppedAtOnceWith124() throws Exception {
+        Path stopped = dir.resolve("stopped");
+        Run r = guard(stoppableL1(stopped, """
+                echo '[  210.000000] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [swapper/0:0]' >&2
+                echo '[  298.000000] watchdog: BUG: soft lockup - CPU#0 stuck for 104s! [swapper/0:0]' >&2
+                """));
+        assertStopped(r, stopped, "not stopped at once");
+        assertTrue(r.err().contains("lab-guard: L1 is wedged (watchdog: BUG: soft lockup - CPU#0 stuck for 104s!"), r.err());
+        assertTrue(r.kernelLog().contains("stuck for 104s"), r.kernelLog());
+    }
+
+    /** A frozen L1 prints nothing: the heartbeat a live one touches (scripts/lab-watch) stops. */
+    @Test
+    void anL1WhoseHeartbeatStopsIsStoppedWith124() throws Exception {
+        Path beat = dir.resolve("beat");
+        Path stopped = dir.resolve("stopped");
+        Run r = guard(stoppableL1(stopped, "touch " + beat + "\n"),
+                Map.of("LAB_GUARD_HEARTBEAT", beat.toString(), "LAB_GUARD_STALE_SECS", "3"));
+        assertStopped(r, stopped, "not stopped soon after the heartbeat went stale");
+        assertTrue(r.err().contains("lab-guard: L1 is wedged (no heartbeat from L1 for "), r.err());
+    }
+
+    /** A live L1 touching its heartbeat, and one not touching it yet (booting), run to their end. */
+    @Test
+    void aBeatingOrNotYetBeatingL1RunsToItsEnd() throws Exception {
+        Path beat = dir.resolve("beat");
+        Map<String, String> env = Map.of("LAB_GUARD_HEARTBEAT", beat.toString(), "LAB_GUARD_STALE_SECS", "3");
+        Run beating = guard("""
+                for i in 1 2 3 4 5 6 7 8; do touch %s; sleep 1; done
+                echo finished
+                """.formatted(beat), env);
+        assertEquals(0, beating.status(), beating.err());
+        assertEquals("finished\n", beating.out());
+        Run silent = guard("sleep 6; echo finished\n", env);
+        assertEquals(0, silent.status(), silent.err());
+    }
+}
