@@ -16,8 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * scripts/lab-guard, which scripts/lab-test runs kvm-lab through: L1's kernel log (lines
  * {@code [  12.345678] ...} on kvm-lab's stderr) goes to its file, everything else passes
- * through, and an L1 whose kernel reports a CPU stuck for 100 s or more is stopped at once
- * with status 124. A fake kvm-lab stands in for the emulator: it prints what L1 prints.
+ * through, and an L1 whose kernel reports a CPU stuck for 100 s or more, or oopses, is
+ * stopped at once with status 124. A fake kvm-lab stands in for the emulator: it prints what L1 prints.
  */
 class LabGuardScriptTest {
     @TempDir
@@ -25,7 +25,6 @@ class LabGuardScriptTest {
 
     record Run(int status, String out, String err, String kernelLog, long millis) {}
 
-    /** Runs lab-guard over a fake `run` whose body is {@code script}. */
     /**
      * A fake L1 that runs {@code lines}, then waits up to 50 s; on SIGTERM it writes
      * {@code stopped} and exits 143.
@@ -41,6 +40,7 @@ class LabGuardScriptTest {
         assertTrue(r.millis() < 30_000, r.millis() + " ms: " + late);
     }
 
+    /** Runs lab-guard over a fake `run` whose body is {@code script}. */
     Run guard(String script) throws IOException, InterruptedException {
         return guard(script, Map.of());
     }
@@ -108,6 +108,45 @@ class LabGuardScriptTest {
         assertStopped(r, stopped, "not stopped at once");
         assertTrue(r.err().contains("lab-guard: L1 is wedged (watchdog: BUG: soft lockup - CPU#0 stuck for 104s!"), r.err());
         assertTrue(r.kernelLog().contains("stuck for 104s"), r.kernelLog());
+    }
+
+    /**
+     * The oops that failed the clean-clone run of f8f838a (a vCPU thread of an L2 guest killed
+     * in L1's exception entry; the test waited out its deadline on a broken kernel): L1 is
+     * stopped after the grace for the trace, which reaches the kernel log.
+     */
+    @Test
+    void anL1WhoseKernelOopsesIsStoppedWith124AfterItsTrace() throws Exception {
+        Path stopped = dir.resolve("stopped");
+        Run r = guard(stoppableL1(stopped, """
+                echo '[  369.714851] kvm [509]: vcpu0, guest rIP: 0xffffffff88273744 Unhandled WRMSR(0xc0010007) = 0xffff' >&2
+                echo '[  370.100000] WARNING: CPU: 1 PID: 509 at arch/x86/kvm/svm/svm.c:123 svm_vcpu_run+0x1/0x2 [kvm_amd]' >&2
+                echo '[  385.512959] BUG: TASK stack guard page was hit at 000000006a1af3e3 (stack is 0000000049ea60c8..000000004ddf0045)' >&2
+                echo '[  385.512959] stack guard page: 0000 [#1] PREEMPT SMP NOPTI' >&2
+                sleep 0.5
+                echo '[  385.512960] RIP: 0010:error_entry+0x12/0x130' >&2
+                """), Map.of("LAB_GUARD_OOPS_GRACE_SECS", "2"));
+        assertStopped(r, stopped, "not stopped soon after the oops");
+        assertTrue(r.err().contains("lab-guard: L1 oopsed (stack guard page: 0000 [#1] PREEMPT SMP NOPTI): stopping it; no test verdict"), r.err());
+        assertTrue(r.kernelLog().contains("RIP: 0010:error_entry"), "the trace after the banner is kept: " + r.kernelLog());
+    }
+
+    /** A kernel warning is not an oops, and an oops in a run that ended well leaves its status. */
+    @Test
+    void aWarningDoesNotStopL1AndAFailureAfterAnOopsIs124() throws Exception {
+        Run warned = guard("""
+                echo '[  370.100000] WARNING: CPU: 1 PID: 509 at arch/x86/kvm/svm/svm.c:123 svm_vcpu_run+0x1/0x2 [kvm_amd]' >&2
+                sleep 3
+                echo finished
+                """, Map.of("LAB_GUARD_OOPS_GRACE_SECS", "1"));
+        assertEquals(0, warned.status(), warned.err());
+        assertEquals("finished\n", warned.out());
+        Run failed = guard("""
+                echo '[  385.512959] general protection fault: 0000 [#1] PREEMPT SMP NOPTI' >&2
+                exit 1
+                """, Map.of("LAB_GUARD_OOPS_GRACE_SECS", "30"));
+        assertEquals(124, failed.status(), failed.err());
+        assertTrue(failed.err().contains("lab-guard: L1 oopsed (general protection fault: 0000 [#1] PREEMPT SMP NOPTI) before it ended with status 1"), failed.err());
     }
 
     /** A frozen L1 prints nothing: the heartbeat a live one touches (scripts/lab-watch) stops. */
