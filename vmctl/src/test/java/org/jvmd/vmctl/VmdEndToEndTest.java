@@ -33,6 +33,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.EchoGuest;
 import org.jvmd.testkit.NetNs;
 import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.io.TempDir;

@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.jvmd.testkit.EchoGuest;
 import org.jvmd.testkit.NetNs;
 import org.jvmd.testkit.NetnsTest;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,12 +1,14 @@
-package org.jvmd.vmctl;
+package org.jvmd.testkit;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * The tiny guest of vmd's end-to-end tests: a bzImage (Linux boot protocol 2.15) whose 64-bit
- * entry is ~200 bytes of hand-assembled code instead of a kernel. It runs under this machine's
- * kvm_pvm (which emulates every instruction and cannot boot a stock kernel) and in the lab.
+ * The tiny guest of vmd's end-to-end tests (vmctl's VmdEndToEndTest and VmdShutdownTest) and of
+ * the service container test (it's ServiceContainerTest, where the host has /dev/kvm): a
+ * bzImage (Linux boot protocol 2.15) whose 64-bit entry is ~200 bytes of hand-assembled code
+ * instead of a kernel. It runs under kvm_pvm (which emulates every instruction and cannot
+ * boot a stock kernel) and in the lab.
  *
  * <p>What it does, on vmm-proc's platform (COM1 at 0x3f8, the ACPI PM1a block at 0x600 as the
  * FADT announces it, the local APIC at 0xfee00000 inside the loader's 4 GiB identity map):
@@ -30,12 +32,12 @@ import java.nio.ByteOrder;
  * {@link #ignoringPowerButton()} builds the variant that enables the power-button event but
  * never looks at it: vmm-proc waits for it in vain, so the graceful stop must end forced.
  */
-final class EchoGuest {
+public final class EchoGuest {
     /** The byte that makes the guest power off (Ctrl-D). */
-    static final int POWER_OFF_BYTE = 0x04;
+    public static final int POWER_OFF_BYTE = 0x04;
 
     /**
-     * The 64-bit entry code, assembled from {@code echo-guest.s} next to this class (GNU as,
+     * The 64-bit entry code, assembled from {@code echo-guest.s} in testkit's test resources (GNU as,
      * {@code .intel_syntax noprefix}, {@code .code64}; EchoGuestTest checks the two agree);
      * offsets in hex on the left.
      */
@@ -127,17 +129,17 @@ final class EchoGuest {
     }
 
     /** The guest that honours the power button. */
-    static byte[] bzImage() {
+    public static byte[] bzImage() {
         return build(CODE, true);
     }
 
     /** The guest that enables the power-button event and then ignores it. */
-    static byte[] ignoringPowerButton() {
+    public static byte[] ignoringPowerButton() {
         return build(CODE, false);
     }
 
     /** The entry code's bytes. */
-    static byte[] code() {
+    public static byte[] code() {
         byte[] b = new byte[CODE.length];
         for (int i = 0; i < b.length; i++) {
             b[i] = (byte) CODE[i];
@@ -149,7 +151,7 @@ final class EchoGuest {
      * A guest that resets the machine at once through the i8042 (command 0xfe, pulse the
      * reset line): {@code mov al, 0xfe; out 0x64, al; jmp $}. vmm-proc reports a reboot.
      */
-    static byte[] rebooting() {
+    public static byte[] rebooting() {
         return build(new int[] {0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe}, true);
     }
 

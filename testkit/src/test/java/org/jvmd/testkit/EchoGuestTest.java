@@ -1,4 +1,4 @@
-package org.jvmd.vmctl;
+package org.jvmd.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.jvmd.testkit.RequiresTools;
 
 class EchoGuestTest {
     @TempDir
