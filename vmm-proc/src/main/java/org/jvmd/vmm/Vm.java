@@ -19,6 +19,7 @@ import org.jvmd.vmm.boot.BootException;
 import org.jvmd.vmm.boot.BzImage;
 import org.jvmd.vmm.boot.E820Entry;
 import org.jvmd.vmm.boot.E820Map;
+import org.jvmd.vmm.boot.BootFile;
 import org.jvmd.vmm.boot.LinuxLoader;
 import org.jvmd.vmm.boot.Segment;
 import org.jvmd.vmm.bus.Bus;
@@ -206,7 +207,7 @@ public final class Vm implements AutoCloseable {
      * Loads a Linux bzImage, initrd and command line and points the bootstrap processor at
      * its 64-bit entry; the application processors wait for the kernel's INIT/SIPI.
      */
-    public LinuxLoader.Loaded loadLinux(BzImage kernel, byte[] initrd, String cmdline, E820Map e820, long acpiRsdp)
+    public LinuxLoader.Loaded loadLinux(BzImage kernel, BootFile initrd, String cmdline, E820Map e820, long acpiRsdp)
             throws BootException, SysException {
         LinuxLoader.Loaded l = LinuxLoader.load(ram.memory(), ram.layout(), e820, kernel, initrd, cmdline, acpiRsdp);
         setBootState(vcpus.get(0).fd(), l.cpu());

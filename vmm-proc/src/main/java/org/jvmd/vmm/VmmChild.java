@@ -39,6 +39,7 @@ import org.jvmd.sys.proc.Child;
 import org.jvmd.sys.proc.Role;
 import org.jvmd.vmm.blk.VioblkProxy;
 import org.jvmd.vmm.blk.VmDisks;
+import org.jvmd.vmm.boot.BootFile;
 import org.jvmd.vmm.boot.BootException;
 import org.jvmd.vmm.net.VionetProxy;
 import org.jvmd.vmm.net.VmNics;
@@ -318,9 +319,12 @@ final class VmmChild {
         Fd kvmFd = required(r, FdRole.FD_KVM, "/dev/kvm");
         Kvm kvm = Kvm.adopt(kvmFd);
         held.add(kvmFd);
-        byte[] kernel = VmmMain.readFd("kernel", required(r, FdRole.FD_KERNEL, "the kernel"));
+        Fd kernelFd = required(r, FdRole.FD_KERNEL, "the kernel");
+        held.add(kernelFd); // until opened for the loader below
         Fd initrdFd = optional(r, FdRole.FD_INITRD);
-        byte[] initrd = initrdFd == null ? new byte[0] : VmmMain.readFd("initrd", initrdFd);
+        if (initrdFd != null) {
+            held.add(initrdFd);
+        }
         List<OutputStream> sinks = new ArrayList<>();
         Fd logFd = optional(r, FdRole.FD_LOG);
         if (logFd != null) {
@@ -340,8 +344,13 @@ final class VmmChild {
         held.addAll(taps);
         List<List<Fd>> images = VmDisks.takeImages(r, c.getDisksList()); // to the disks' vioblk-procs
         images.forEach(held::addAll); // until handed over; closing a handed-over Fd again is a no-op
-        VmmMain.Booted b = VmmMain.build(kvm, new Vm.Config(c.getName(), c.getMemoryBytes(), Math.max(1, c.getVcpus())),
-                kernel, initrd, c.getCmdline(), sinks);
+        VmmMain.Booted b;
+        // Read where they lie, into guest memory, and closed once loaded (not kept in the heap).
+        try (BootFile kernel = VmmMain.openFd("kernel", kernelFd);
+                BootFile initrd = initrdFd == null ? BootFile.NONE : VmmMain.openFd("initrd", initrdFd)) {
+            b = VmmMain.build(kvm, new Vm.Config(c.getName(), c.getMemoryBytes(), Math.max(1, c.getVcpus())),
+                    kernel, initrd, c.getCmdline(), sinks);
+        }
         held.removeAll(taps);
         pty.startInput(b.hw().com1, title + "/console-in");
         long deviceReady = c.getDeviceReadyTimeoutMs() > 0 ? c.getDeviceReadyTimeoutMs() : VmNics.READY_TIMEOUT_MS;

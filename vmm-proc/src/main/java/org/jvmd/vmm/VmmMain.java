@@ -29,6 +29,7 @@ import org.jvmd.sys.proc.Child;
 import org.jvmd.vmm.blk.VmDisks;
 import org.jvmd.vmm.boot.BootException;
 import org.jvmd.vmm.boot.BzImage;
+import org.jvmd.vmm.boot.BootFile;
 import org.jvmd.vmm.boot.LinuxLoader;
 import org.jvmd.vmm.net.VionetProxy;
 import org.jvmd.vmm.net.VmNics;
@@ -97,13 +98,13 @@ public final class VmmMain {
      * Builds a VM on {@code kvm}, attaches the platform devices, and loads the kernel. On
      * failure nothing is left open (the caller still owns {@code kvm}).
      */
-    static Booted build(Kvm kvm, Vm.Config config, byte[] kernelImage, byte[] initrd, String cmdline,
+    static Booted build(Kvm kvm, Vm.Config config, BootFile kernelImage, BootFile initrd, String cmdline,
                         List<OutputStream> consoleSinks) throws VmmException, BootException, SysException {
         return build(kvm, config, kernelImage, initrd, cmdline, consoleSinks, new StringBuilder());
     }
 
     /** {@link #build}, noting how long each step took in {@code timing} ("vm 2.3 s, devices 0.1 s, ..."). */
-    static Booted build(Kvm kvm, Vm.Config config, byte[] kernelImage, byte[] initrd, String cmdline,
+    static Booted build(Kvm kvm, Vm.Config config, BootFile kernelImage, BootFile initrd, String cmdline,
                         List<OutputStream> consoleSinks, StringBuilder timing)
             throws VmmException, BootException, SysException {
         long t = System.nanoTime();
@@ -209,14 +210,17 @@ public final class VmmMain {
         try (Kvm kvm = Kvm.open(kvmPath)) {
             long t = lap(timing, "kvm", t0);
             taps = DevTaps.open(title, tapNames);
-            byte[] k = readFile("kernel", kernel);
-            byte[] rd = initrd == null ? new byte[0] : readFile("initrd", initrd);
-            lap(timing, "files", t);
             if (consoleLog != null) {
                 log = new FileOutputStream(consoleLog, true);
                 sinks.add(log);
             }
-            try (Booted b = build(kvm, new Vm.Config(name, memory, vcpus), k, rd, cmdline, sinks, timing);
+            Booted built;
+            try (BootFile k = BootFile.open("kernel", Path.of(kernel));
+                    BootFile rd = initrd == null ? BootFile.NONE : BootFile.open("initrd", Path.of(initrd))) {
+                lap(timing, "files", t);
+                built = build(kvm, new Vm.Config(name, memory, vcpus), k, rd, cmdline, sinks, timing);
+            } // loaded: the files are closed before the guest runs
+            try (Booted b = built;
                     DevTaps nics = taps;
                     VmDisks disks = devDisks(title, b, diskPaths, a.deviceReadyMs)) {
                 t = System.nanoTime();
@@ -433,18 +437,14 @@ public final class VmmMain {
         }
     }
 
-    private static byte[] readFile(String what, String path) throws IOException {
-        try {
-            return Files.readAllBytes(Path.of(path));
-        } catch (NoSuchFileException e) {
-            throw new IOException(what + ": " + path + ": no such file");
-        }
-    }
-
-    /** Reads the whole file behind {@code fd} (a kernel or initrd passed by vmd) and closes it. */
-    static byte[] readFd(String what, Fd fd) throws IOException {
+    /**
+     * Opens the file behind {@code fd} (a kernel or initrd passed by vmd) for the loader, which
+     * reads it where it lies, and closes {@code fd}: the file is reopened through /proc (before
+     * any chroot), so the returned file has its own descriptor and offset.
+     */
+    static BootFile openFd(String what, Fd fd) throws IOException {
         try (fd) {
-            return Files.readAllBytes(fd.procPath());
+            return BootFile.open(what, fd.procPath());
         } catch (IOException e) {
             throw new IOException(what + ": cannot read the passed descriptor: " + e.getMessage(), e);
         }

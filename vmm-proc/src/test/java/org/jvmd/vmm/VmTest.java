@@ -152,7 +152,7 @@ class VmTest {
         vm = Vm.create(kvm, new Vm.Config("t", 64L << 20, 1));
         byte[] code = GuestCode.hex("66ba0005 8a8610020000 ee 0f0b");
         BzImage k = BzImage.parse(new SyntheticBzImage().initSize(8L << 20).entryCode(code).build());
-        vm.loadLinux(k, new byte[0], "tiny", vm.e820(), 0);
+        vm.loadLinux(k, org.jvmd.vmm.boot.BootFile.NONE, "tiny", vm.e820(), 0);
         Port port = new Port();
         vm.pio().register(0x500, 1, port);
         return port;

@@ -6,7 +6,8 @@ import java.util.Arrays;
 
 /**
  * A validated x86 Linux bzImage: its setup header and where its protected-mode kernel
- * starts in the file. Offsets and rules are from the Linux x86 boot protocol
+ * starts in the file. Only the header is read here; the kernel stays in its {@link BootFile}
+ * until {@link LinuxLoader} copies it into guest memory. Offsets and rules are from the Linux x86 boot protocol
  * (Documentation/arch/x86/boot.rst, "THE REAL-MODE KERNEL HEADER"); we boot through the
  * 64-bit entry, so we require protocol 2.12 or later with XLF_KERNEL_64.
  *
@@ -53,7 +54,9 @@ public final class BzImage {
     /** The setup header must end by 0x290, where struct boot_params has edd_mbr_sig_buffer (bootparam.h). */
     static final int SETUP_HEADER_LIMIT = 0x290;
 
-    private final byte[] image;
+    private final BootFile file;
+    private final byte[] header;
+    private final long length;
     private final int setupSects;
     private final int version;
     private final int loadflags;
@@ -66,11 +69,15 @@ public final class BzImage {
     private final long initSize;
     private final int setupHeaderEnd;
 
-    private BzImage(byte[] image) throws BootException {
-        this.image = image;
-        if (image.length < SETUP_HEADER_LIMIT) {
-            throw new BootException("kernel: not a bzImage (file of " + image.length + " bytes is too short for a setup header)");
+    private BzImage(BootFile file) throws BootException {
+        this.file = file;
+        this.length = file.size();
+        if (length < SETUP_HEADER_LIMIT) {
+            throw new BootException("kernel: not a bzImage (file of " + length + " bytes is too short for a setup header)");
         }
+        byte[] image = new byte[SETUP_HEADER_LIMIT];
+        file.readFully(0, image, 0, image.length);
+        this.header = image;
         ByteBuffer b = ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN);
         if (b.getInt(OFF_HEADER) != HDRS_MAGIC) {
             throw new BootException("kernel: not a bzImage (no HdrS magic)");
@@ -119,12 +126,12 @@ public final class BzImage {
             throw new BootException("kernel: initrd_addr_max is 0");
         }
         long setupBytes = (setupSects + 1L) * 512;
-        if (setupBytes >= image.length) {
-            throw new BootException("kernel: truncated (" + image.length + " bytes, the setup code alone is "
+        if (setupBytes >= length) {
+            throw new BootException("kernel: truncated (" + length + " bytes, the setup code alone is "
                     + setupBytes + ")");
         }
         long syssize = (b.getInt(OFF_SYSSIZE) & 0xFFFF_FFFFL) * 16;
-        long payload = image.length - setupBytes;
+        long payload = length - setupBytes;
         if (syssize > payload) {
             throw new BootException("kernel: truncated (syssize says " + syssize + " bytes of kernel, the file has "
                     + payload + ")");
@@ -134,9 +141,14 @@ public final class BzImage {
         }
     }
 
-    /** Parses and validates a bzImage; the array is kept, not copied. */
+    /** Parses and validates a bzImage in memory; the array is kept, not copied. */
     public static BzImage parse(byte[] image) throws BootException {
-        return new BzImage(image);
+        return new BzImage(BootFile.of("kernel", image));
+    }
+
+    /** Parses and validates the bzImage in {@code file}, reading its header only. */
+    public static BzImage parse(BootFile file) throws BootException {
+        return new BzImage(file);
     }
 
     /** Boot protocol version, e.g. 0x020F for 2.15. */
@@ -191,18 +203,18 @@ public final class BzImage {
     }
 
     /** Length of the protected-mode kernel (the rest of the file). */
-    public int kernelLength() {
-        return image.length - kernelOffset();
+    public long kernelLength() {
+        return length - kernelOffset();
     }
 
-    /** The bytes of the file; the protected-mode kernel is {@code [kernelOffset(), length)}. */
-    byte[] image() {
-        return image;
+    /** The file; the protected-mode kernel is {@code [kernelOffset(), size)}. */
+    BootFile file() {
+        return file;
     }
 
     /** The setup header as it is copied into the zero page: file bytes [0x1F1, end of header). */
     public byte[] setupHeader() {
-        return Arrays.copyOfRange(image, OFF_SETUP_SECTS, setupHeaderEnd);
+        return Arrays.copyOfRange(header, OFF_SETUP_SECTS, setupHeaderEnd);
     }
 
     @Override

@@ -34,6 +34,8 @@ public final class LinuxLoader {
     static final int PD_COUNT = 4;
     static final long CMDLINE_ADDR = 0x2_0000;
     static final long PAGE = 4096;
+    /** The piece of a kernel or initrd in the heap at a time while it is copied into guest memory. */
+    static final int CHUNK = 64 * 1024;
 
     /** The 64-bit entry is 0x200 past the start of the loaded protected-mode kernel (boot protocol, "64-bit BOOT PROTOCOL"). */
     static final long ENTRY_64_OFFSET = 0x200;
@@ -104,28 +106,31 @@ public final class LinuxLoader {
      * Writes the kernel, initrd, command line, zero page, GDT and page tables into {@code mem}
      * and returns where they went with the BSP's entry state.
      *
-     * @param initrd the initramfs, or an empty array for none
+     * The kernel and initrd are copied from their files {@link #CHUNK} bytes at a time: they
+     * never sit whole in the heap.
+     *
+     * @param initrd the initramfs, or {@link BootFile#NONE}
      * @param acpiRsdp guest-physical address of the ACPI RSDP, or 0 to let the kernel scan for it
      */
-    public static Loaded load(GuestMemory mem, MemoryLayout memory, E820Map e820, BzImage kernel, byte[] initrd,
+    public static Loaded load(GuestMemory mem, MemoryLayout memory, E820Map e820, BzImage kernel, BootFile initrd,
                               String cmdline, long acpiRsdp) throws BootException {
         byte[] cmd = cmdline.getBytes(StandardCharsets.UTF_8);
         if (cmdline.indexOf('\0') >= 0) {
             throw new BootException("cmdline contains a NUL byte");
         }
-        BootLayout l = plan(memory, e820, kernel, initrd.length, cmd.length);
+        long initrdSize = initrd.size();
+        BootLayout l = plan(memory, e820, kernel, initrdSize, cmd.length);
         ZeroPage zp = new ZeroPage(kernel).cmdline(l.cmdline()).e820(e820);
-        if (initrd.length > 0) {
-            zp.ramdisk(l.initrd(), initrd.length);
+        if (initrdSize > 0) {
+            zp.ramdisk(l.initrd(), initrdSize);
         }
         if (acpiRsdp != 0) {
             zp.acpiRsdp(acpiRsdp);
         }
         try {
-            mem.write(l.kernel(), kernel.image(), kernel.kernelOffset(), kernel.kernelLength());
-            if (initrd.length > 0) {
-                mem.write(l.initrd(), initrd, 0, initrd.length);
-            }
+            byte[] chunk = new byte[CHUNK];
+            copy(kernel.file(), kernel.kernelOffset(), kernel.kernelLength(), mem, l.kernel(), chunk);
+            copy(initrd, 0, initrdSize, mem, l.initrd(), chunk);
             mem.write(l.cmdline(), cmd, 0, cmd.length);
             mem.writeByte(l.cmdline() + cmd.length, (byte) 0);
             byte[] zero = zp.bytes();
@@ -139,6 +144,17 @@ public final class LinuxLoader {
             throw new IllegalStateException("guest memory does not back its layout: " + f.getMessage(), f);
         }
         return new Loaded(l, entryState(l));
+    }
+
+    /** Copies {@code len} bytes of {@code f} from {@code offset} to guest-physical {@code gpa} through {@code chunk}. */
+    static void copy(BootFile f, long offset, long len, GuestMemory mem, long gpa, byte[] chunk)
+            throws BootException, GuestFault {
+        for (long done = 0; done < len; ) {
+            int n = (int) Math.min(chunk.length, len - done);
+            f.readFully(offset + done, chunk, 0, n);
+            mem.write(gpa + done, chunk, 0, n);
+            done += n;
+        }
     }
 
     /** The GDT: two null entries, then __BOOT_CS and __BOOT_DS. */

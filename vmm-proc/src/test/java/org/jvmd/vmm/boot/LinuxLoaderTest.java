@@ -18,6 +18,7 @@ import org.jvmd.virtio.SparseGuestMemory;
 import org.jvmd.vmm.MemoryLayout;
 import org.jvmd.vmm.TestGuest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class LinuxLoaderTest {
     private static final long MIB = 1L << 20;
@@ -30,7 +31,7 @@ class LinuxLoaderTest {
 
     private static LinuxLoader.Loaded load(SparseGuestMemory mem, MemoryLayout layout, SyntheticBzImage k,
                                            byte[] initrd, String cmdline) throws BootException {
-        return LinuxLoader.load(mem, layout, E820Map.standard(layout), k.parse(), initrd, cmdline, 0);
+        return LinuxLoader.load(mem, layout, E820Map.standard(layout), k.parse(), BootFile.of("initrd", initrd), cmdline, 0);
     }
 
     @Test
@@ -55,8 +56,8 @@ class LinuxLoaderTest {
         byte[] initrd = new byte[3 * 4096 + 100];
         Arrays.fill(initrd, (byte) 0x5A);
         SyntheticBzImage k = new SyntheticBzImage();
-        LinuxLoader.Loaded r = LinuxLoader.load(mem, layout, E820Map.standard(layout), k.parse(), initrd,
-                "console=ttyS0 quiet", 0xF_0000L);
+        LinuxLoader.Loaded r = LinuxLoader.load(mem, layout, E820Map.standard(layout), k.parse(),
+                BootFile.of("initrd", initrd), "console=ttyS0 quiet", 0xF_0000L);
         long zp = r.cpu().rsi();
         assertEquals(LinuxLoader.ZERO_PAGE_ADDR, zp);
         assertEquals(BzImage.HDRS_MAGIC, mem.readInt(zp + 0x202));
@@ -77,6 +78,55 @@ class LinuxLoaderTest {
         byte[] placed = new byte[initrd.length];
         mem.read(r.layout().initrd(), placed, 0, placed.length);
         assertArrayEquals(initrd, placed);
+    }
+
+    /**
+     * vmm-proc's way: kernel and initrd read from their files a chunk at a time, never whole
+     * in the heap. Sizes around the chunk's: a little short of it, a little over, several and a bit (syssize counts 16-byte units).
+     */
+    @Test
+    void kernelAndInitrdFromFilesLandByteForByteWhateverTheirSizeAgainstTheChunk(@TempDir Path dir) throws Exception {
+        MemoryLayout layout = MemoryLayout.of(256 * MIB);
+        for (int kernelBytes : new int[] {LinuxLoader.CHUNK - 16, LinuxLoader.CHUNK + 16, 3 * LinuxLoader.CHUNK + 4080}) {
+            byte[] image = new SyntheticBzImage().kernelBytes(kernelBytes).initSize(8 * MIB).build();
+            byte[] initrd = new byte[2 * LinuxLoader.CHUNK + kernelBytes % 4096];
+            new java.util.Random(kernelBytes).nextBytes(initrd);
+            Path kf = Files.write(dir.resolve("k" + kernelBytes), image);
+            Path rf = Files.write(dir.resolve("r" + kernelBytes), initrd);
+            SparseGuestMemory mem = sparse(layout);
+            LinuxLoader.Loaded r;
+            try (BootFile k = BootFile.open("kernel", kf); BootFile rd = BootFile.open("initrd", rf)) {
+                r = LinuxLoader.load(mem, layout, E820Map.standard(layout), BzImage.parse(k), rd, "x", 0);
+            }
+            byte[] got = new byte[kernelBytes];
+            mem.read(r.layout().kernel(), got, 0, got.length);
+            assertArrayEquals(Arrays.copyOfRange(image, image.length - kernelBytes, image.length), got, "kernel of " + kernelBytes);
+            byte[] placed = new byte[initrd.length];
+            mem.read(r.layout().initrd(), placed, 0, placed.length);
+            assertArrayEquals(initrd, placed, "initrd beside a kernel of " + kernelBytes);
+            assertEquals(initrd.length, mem.readInt(r.cpu().rsi() + 0x21C), "ramdisk_size");
+        }
+    }
+
+    /** A file cut short after it was opened (vm.conf's kernel rewritten meanwhile) fails the load by name. */
+    @Test
+    void aFileThatShrinksWhileLoadingIsABootExceptionNotAShortLoad(@TempDir Path dir) throws Exception {
+        MemoryLayout layout = MemoryLayout.of(256 * MIB);
+        byte[] image = new SyntheticBzImage().kernelBytes(3 * LinuxLoader.CHUNK).initSize(8 * MIB).build();
+        Path kf = Files.write(dir.resolve("k"), image);
+        Path rf = Files.write(dir.resolve("r"), new byte[LinuxLoader.CHUNK * 2]);
+        try (BootFile k = BootFile.open("kernel", kf); BootFile rd = BootFile.open("initrd", rf)) {
+            BzImage parsed = BzImage.parse(k);
+            try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(rf, java.nio.file.StandardOpenOption.WRITE)) {
+                c.truncate(LinuxLoader.CHUNK + 10);
+            }
+            BootException e = assertThrows(BootException.class,
+                    () -> LinuxLoader.load(sparse(layout), layout, E820Map.standard(layout), parsed, rd, "x", 0));
+            assertEquals("initrd: the file ended at " + (LinuxLoader.CHUNK + 10) + " bytes while it was loaded (it had "
+                    + 2 * LinuxLoader.CHUNK + " when opened)", e.getMessage());
+        }
+        java.io.IOException none = assertThrows(java.io.IOException.class, () -> BootFile.open("kernel", dir.resolve("nope")));
+        assertEquals("kernel: " + dir.resolve("nope") + ": no such file", none.getMessage());
     }
 
     @Test
@@ -209,11 +259,22 @@ class LinuxLoaderTest {
                 "no real test guest (run scripts/test-guest, or set -Djvmd.test.kernel/-Djvmd.test.initrd)"), "LinuxLoaderTest");
         MemoryLayout layout = MemoryLayout.of(512 * MIB);
         SparseGuestMemory mem = sparse(layout);
-        BzImage k = BzImage.parse(Files.readAllBytes(kernel));
+        LinuxLoader.Loaded r;
+        // as vmm-proc loads them: read from the files where they lie, a chunk at a time
+        try (BootFile kf = BootFile.open("kernel", kernel); BootFile rf = BootFile.open("initrd", initrd)) {
+            r = LinuxLoader.load(mem, layout, E820Map.standard(layout), BzImage.parse(kf), rf, "console=ttyS0", 0);
+        }
         byte[] rd = Files.readAllBytes(initrd);
-        LinuxLoader.Loaded r = LinuxLoader.load(mem, layout, E820Map.standard(layout), k, rd, "console=ttyS0", 0);
         assertTrue(r.layout().initrd() >= r.layout().kernelEnd(), r.layout().toString());
         assertEquals(512 * MIB, (r.layout().initrd() + rd.length + 4095) & -4096L);
+        byte[] placed = new byte[rd.length];
+        mem.read(r.layout().initrd(), placed, 0, placed.length);
+        assertArrayEquals(rd, placed, "the initrd in guest memory is the file");
+        byte[] file = Files.readAllBytes(kernel);
+        byte[] loaded = new byte[file.length - BzImage.parse(file).kernelOffset()];
+        mem.read(r.layout().kernel(), loaded, 0, loaded.length);
+        assertArrayEquals(Arrays.copyOfRange(file, file.length - loaded.length, file.length), loaded,
+                "the protected-mode kernel in guest memory is the file's");
         // The gzip'd initramfs starts with the gzip magic where the zero page says it is.
         long at = mem.readInt(r.cpu().rsi() + 0x218) & 0xFFFF_FFFFL;
         assertEquals((short) 0x8B1F, mem.readShort(at));
