@@ -33,11 +33,18 @@ class LabGuardScriptTest {
         return "sleep 50 &\ns=$!\ntrap 'kill $s; echo term > " + stopped + "; exit 143' TERM\n" + lines + "wait\nexit 0\n";
     }
 
-    /** lab-guard stopped the fake L1 with SIGTERM and exited 124 within 30 s. */
-    static void assertStopped(Run r, Path stopped, String late) {
+    /**
+     * Runs lab-guard over a fake L1 ({@link #stoppableL1}) that runs {@code lines}; asserts that
+     * lab-guard stopped it with SIGTERM, exited 124 within 30 s and said {@code why}.
+     */
+    Run stoppedSaying(String lines, Map<String, String> env, String why) throws IOException, InterruptedException {
+        Path stopped = dir.resolve("stopped");
+        Run r = guard(stoppableL1(stopped, lines), env);
         assertEquals(124, r.status(), r.err());
         assertTrue(Files.exists(stopped), "the fake L1 got SIGTERM");
-        assertTrue(r.millis() < 30_000, r.millis() + " ms: " + late);
+        assertTrue(r.millis() < 30_000, r.millis() + " ms: not stopped soon enough");
+        assertTrue(r.err().contains(why), r.err());
+        return r;
     }
 
     /** Runs lab-guard over a fake `run` whose body is {@code script}. */
@@ -100,13 +107,10 @@ class LabGuardScriptTest {
 
     @Test
     void anL1StuckForMinutesIsStoppedAtOnceWith124() throws Exception {
-        Path stopped = dir.resolve("stopped");
-        Run r = guard(stoppableL1(stopped, """
+        Run r = stoppedSaying("""
                 echo '[  210.000000] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [swapper/0:0]' >&2
                 echo '[  298.000000] watchdog: BUG: soft lockup - CPU#0 stuck for 104s! [swapper/0:0]' >&2
-                """));
-        assertStopped(r, stopped, "not stopped at once");
-        assertTrue(r.err().contains("lab-guard: L1 is wedged (watchdog: BUG: soft lockup - CPU#0 stuck for 104s!"), r.err());
+                """, Map.of(), "lab-guard: L1 is wedged (watchdog: BUG: soft lockup - CPU#0 stuck for 104s!");
         assertTrue(r.kernelLog().contains("stuck for 104s"), r.kernelLog());
     }
 
@@ -117,17 +121,15 @@ class LabGuardScriptTest {
      */
     @Test
     void anL1WhoseKernelOopsesIsStoppedWith124AfterItsTrace() throws Exception {
-        Path stopped = dir.resolve("stopped");
-        Run r = guard(stoppableL1(stopped, """
+        Run r = stoppedSaying("""
                 echo '[  369.714851] kvm [509]: vcpu0, guest rIP: 0xffffffff88273744 Unhandled WRMSR(0xc0010007) = 0xffff' >&2
                 echo '[  370.100000] WARNING: CPU: 1 PID: 509 at arch/x86/kvm/svm/svm.c:123 svm_vcpu_run+0x1/0x2 [kvm_amd]' >&2
                 echo '[  385.512959] BUG: TASK stack guard page was hit at 000000006a1af3e3 (stack is 0000000049ea60c8..000000004ddf0045)' >&2
                 echo '[  385.512959] stack guard page: 0000 [#1] PREEMPT SMP NOPTI' >&2
                 sleep 0.5
                 echo '[  385.512960] RIP: 0010:error_entry+0x12/0x130' >&2
-                """), Map.of("LAB_GUARD_OOPS_GRACE_SECS", "2"));
-        assertStopped(r, stopped, "not stopped soon after the oops");
-        assertTrue(r.err().contains("lab-guard: L1 oopsed (stack guard page: 0000 [#1] PREEMPT SMP NOPTI): stopping it; no test verdict"), r.err());
+                """, Map.of("LAB_GUARD_OOPS_GRACE_SECS", "2"),
+                "lab-guard: L1 oopsed (stack guard page: 0000 [#1] PREEMPT SMP NOPTI): stopping it; no test verdict");
         assertTrue(r.kernelLog().contains("RIP: 0010:error_entry"), "the trace after the banner is kept: " + r.kernelLog());
     }
 
@@ -153,11 +155,8 @@ class LabGuardScriptTest {
     @Test
     void anL1WhoseHeartbeatStopsIsStoppedWith124() throws Exception {
         Path beat = dir.resolve("beat");
-        Path stopped = dir.resolve("stopped");
-        Run r = guard(stoppableL1(stopped, "touch " + beat + "\n"),
-                Map.of("LAB_GUARD_HEARTBEAT", beat.toString(), "LAB_GUARD_STALE_SECS", "3"));
-        assertStopped(r, stopped, "not stopped soon after the heartbeat went stale");
-        assertTrue(r.err().contains("lab-guard: L1 is wedged (no heartbeat from L1 for "), r.err());
+        stoppedSaying("touch " + beat + "\n", Map.of("LAB_GUARD_HEARTBEAT", beat.toString(), "LAB_GUARD_STALE_SECS", "3"),
+                "lab-guard: L1 is wedged (no heartbeat from L1 for ");
     }
 
     /** A live L1 touching its heartbeat, and one not touching it yet (booting), run to their end. */
