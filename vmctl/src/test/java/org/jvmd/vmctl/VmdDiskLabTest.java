@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -47,6 +48,13 @@ class VmdDiskLabTest {
     Path consoles;
     @AutoClose
     VmdProcess vmd;
+
+    @AfterEach
+    void sayGuestResets() {
+        if (vmd != null) {
+            vmd.sayStockGuestTripleFaults();
+        }
+    }
 
     @BeforeEach
     void image() {

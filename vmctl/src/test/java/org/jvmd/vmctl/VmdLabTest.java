@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -40,6 +41,13 @@ class VmdLabTest {
     Path dir;
     @AutoClose
     VmdProcess vmd;
+
+    @AfterEach
+    void sayGuestResets() {
+        if (vmd != null) {
+            vmd.sayStockGuestTripleFaults();
+        }
+    }
 
     @BeforeEach
     void startVmd(NetNs ns) throws Exception {
@@ -140,7 +148,13 @@ class VmdLabTest {
         Process p = new ProcessBuilder("script", "-qfec", cmd, "/dev/null").redirectErrorStream(true)
                 .redirectOutput(out.toFile()).start();
         try (OutputStream in = p.getOutputStream()) {
-            vmd.awaitUntil(() -> readQuietly(out).contains("Connected to"), 120_000 * SLOW, "vmctl console");
+            // vmctl console that ended (an error, or the VM between a reboot's two processes) is
+            // said at once with what it printed, not after the whole wait
+            vmd.awaitUntil(() -> readQuietly(out).contains("Connected to") || !p.isAlive(), 120_000 * SLOW,
+                    "vmctl console");
+            assertTrue(readQuietly(out).contains("Connected to"), "vmctl console ended, status "
+                    + (p.isAlive() ? "-" : Integer.toString(p.exitValue())) + ":\n" + readQuietly(out)
+                    + "\nvmd log:\n" + vmd.logText());
             String probe = "\recho JVMD-CONSOLE-$((6*7)) JVMD-IP-$(ip -4 -o addr show eth0 | awk '{print $4}')"
                     + " JVMD-PING-$(ping -c 1 -W 5 100.64.1.0 >/dev/null && echo ok)\r";
             // The shell comes up at the end of the boot: ask until it answers.
