@@ -294,11 +294,12 @@ public final class Registry {
         return info(require(ref, caller));
     }
 
+    /** The tty is the VM's from its first process's start until it stops, reboots included. */
     private static VmInfo info(VmdVm vm) {
         VmSpec s = vm.spec;
         boolean proc = vm.state.hasProcess();
         return new VmInfo(vm.id, proc ? vm.pid : 0, s.vcpus(), s.memoryBytes(), proc ? curMemory(vm) : 0,
-                proc ? vm.tty : "", s.owner().uid(), s.owner().gid(), vm.state, s.name(),
+                vm.tty, s.owner().uid(), s.owner().gid(), vm.state, s.name(),
                 diskNames(s));
     }
 
@@ -564,6 +565,9 @@ public final class Registry {
         synchronized (this) {
             if (gen != vm.generation || vm.state == VmState.STOPPED) {
                 stopNow = true;
+                if (vm.state == VmState.STOPPED) {
+                    launcher.released(vm.id); // the console this launch opened after the stop
+                }
             } else {
                 vm.process = p;
                 vm.pid = p.pid();
@@ -617,7 +621,7 @@ public final class Registry {
                 if (reboot && restartAllowed(vm)) {
                     vm.process = null;
                     vm.pid = 0;
-                    vm.tty = "";
+                    // vm.tty stays: the next process gets the same console (VmLauncher.released)
                     launch(vm).exceptionally(e -> null);
                     return;
                 }
@@ -643,6 +647,7 @@ public final class Registry {
         vm.process = null;
         vm.pid = 0;
         vm.tty = "";
+        launcher.released(vm.id);
         if (vm.startResult != null && !vm.startResult.isDone()) {
             vm.startResult.completeExceptionally(startFailure);
         }

@@ -25,4 +25,11 @@ public interface VmLauncher {
      * @throws IOException when the VM cannot be started; nothing is left behind
      */
     VmProcess launch(int id, VmSpec spec, Listener listener) throws IOException;
+
+    /**
+     * VM {@code id} has stopped, or failed to start, and is not being restarted: what the
+     * launcher kept for it across its processes (its console) goes. A reboot is not a stop.
+     */
+    default void released(int id) {
+    }
 }

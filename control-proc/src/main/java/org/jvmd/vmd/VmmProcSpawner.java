@@ -74,6 +74,7 @@ public final class VmmProcSpawner implements VmLauncher {
     private final Path logDir;
     /** vmm-procs spawned ahead, waiting for their StartVm ({@code vmd --warm-pool}). */
     private final WarmPool<Pooled> pool;
+    private final VmConsoles consoles = new VmConsoles();
 
     /**
      * The KVM device vmd opens for each VM: /dev/kvm. Tests on a host without KVM name another
@@ -112,6 +113,12 @@ public final class VmmProcSpawner implements VmLauncher {
         this.user = user;
         this.chroot = chroot;
         this.logDir = logDir;
+    }
+
+    /** VM {@code id} is stopped (not rebooting): its console pty closes. */
+    @Override
+    public void released(int id) {
+        consoles.release(id);
     }
 
     /** Starts keeping the warm pool full (a platform thread; nothing when its size is 0). */
@@ -189,9 +196,16 @@ public final class VmmProcSpawner implements VmLauncher {
         }
         List<Fd> fds = new ArrayList<>();
         Child child = null;
+        String tty;
         try {
+            // the VM's console: opened here, kept across its reboots (released when it stops)
+            VmConsoles.Attach console = consoles.attach(id, spec.owner().uid(),
+                    spec.owner().hasGroup() ? spec.owner().gid() : 0);
+            tty = console.path();
             ToVmm.Builder msg = ToVmm.newBuilder().setStart(StartVm.newBuilder()
                     .setConfig(vmConfig(id, spec, taps).toBuilder().addAllDisks(images.configs(spec.name()))));
+            fds.add(console.master());
+            msg.addFds(slot(FdRole.FD_CONSOLE, 0));
             fds.addAll(boot);
             boot.clear();
             msg.addFds(slot(FdRole.FD_KERNEL, 0));
@@ -236,7 +250,7 @@ public final class VmmProcSpawner implements VmLauncher {
             images.close();
             throw e;
         }
-        VmmProcess p = new VmmProcess(spec, child, taps, images, listener, stopTimeoutMillis, STOP_GRACE_MS);
+        VmmProcess p = new VmmProcess(spec, child, tty, taps, images, listener, stopTimeoutMillis, STOP_GRACE_MS);
         // Platform threads throughout: the channel's reads block in native poll (FFM), which
         // pins a virtual thread's carrier; as many running VMs as CPUs would starve vmd.
         Thread.ofPlatform().name("vm/" + spec.name()).daemon(true).start(p::readLoop);
@@ -321,6 +335,8 @@ public final class VmmProcSpawner implements VmLauncher {
     static final class VmmProcess implements VmProcess {
         private final VmSpec spec;
         private final Child child;
+        /** The console's slave, as vmd opened it ({@link VmConsoles}). */
+        private final String tty;
         private final VmTaps taps;
         private final DiskImages images;
         private final Listener listener;
@@ -334,10 +350,11 @@ public final class VmmProcSpawner implements VmLauncher {
         private final long stopGraceMillis;
         private final CountDownLatch ended = new CountDownLatch(1);
 
-        VmmProcess(VmSpec spec, Child child, VmTaps taps, DiskImages images, Listener listener,
+        VmmProcess(VmSpec spec, Child child, String tty, VmTaps taps, DiskImages images, Listener listener,
                 long stopTimeoutMillis, long stopGraceMillis) {
             this.spec = spec;
             this.child = child;
+            this.tty = tty;
             this.taps = taps;
             this.images = images;
             this.listener = listener;
@@ -468,11 +485,9 @@ public final class VmmProcSpawner implements VmLauncher {
 
         private void dispatch(FromVmm m) throws IOException {
             switch (m.getMsgCase()) {
-                case STARTED -> {
-                    String tty = m.getStarted().getTty();
-                    chownTty(tty);
-                    listener.started(m.getStarted().getPid() != 0 ? m.getStarted().getPid() : child.pid(), tty);
-                }
+                // the tty is the one vmd opened for the VM, never a path a VM process names
+                case STARTED -> listener.started(m.getStarted().getPid() != 0 ? m.getStarted().getPid() : child.pid(),
+                        tty);
                 case TERMINATED -> {
                     how = m.getTerminated().getHow();
                     reason = m.getTerminated().getReason();
@@ -511,22 +526,6 @@ public final class VmmProcSpawner implements VmLauncher {
             } catch (SysException e) {
                 return r.setOk(false).setError(org.jvmd.proto.Error.newBuilder()
                         .setMessage(e.getMessage()).setErrno(e.errno())).build();
-            }
-        }
-
-        /** The pty belongs to the VM's owner (vmm-proc creates it; vmd, as root, makes sure). */
-        private void chownTty(String tty) {
-            if (tty.isEmpty()) {
-                return;
-            }
-            try {
-                Path p = Path.of(tty);
-                Files.setAttribute(p, "unix:uid", spec.owner().uid());
-                if (spec.owner().hasGroup()) {
-                    Files.setAttribute(p, "unix:gid", spec.owner().gid());
-                }
-            } catch (IOException | RuntimeException e) {
-                LOG.log(Level.WARNING, "vm " + spec.name() + ": chown " + tty + ": " + e.getMessage());
             }
         }
 

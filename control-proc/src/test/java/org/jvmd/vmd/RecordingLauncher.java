@@ -83,6 +83,8 @@ final class RecordingLauncher implements VmLauncher {
     }
 
     final List<Launch> launches = new ArrayList<>();
+    /** The VM ids {@link #released} was called for, in order. */
+    final List<Integer> released = new ArrayList<>();
     IOException failNext;
     private int nextPid = 100;
 
@@ -96,6 +98,11 @@ final class RecordingLauncher implements VmLauncher {
         Launch l = new Launch(id, spec, listener, nextPid++);
         launches.add(l);
         return l;
+    }
+
+    @Override
+    public synchronized void released(int id) {
+        released.add(id);
     }
 
     synchronized Launch last() {

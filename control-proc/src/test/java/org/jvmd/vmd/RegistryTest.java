@@ -209,10 +209,14 @@ class RegistryTest {
         reg.load(parse(CONF));
         assertDoesNotThrow(() -> reg.start(VmRef.of("web"), StartOptions.none(), ROOT));
         launcher.last().started();
+        String tty = info("web").tty();
         now.addAndGet(TimeUnit.SECONDS.toNanos(10));
         launcher.last().terminated(Termination.TERM_REBOOT);
         assertEquals(2, launcher.launches.size());
         assertEquals(VmState.STARTING, info("web").state());
+        // the launcher keeps the VM's console for the next process: status keeps showing it
+        assertEquals(tty, info("web").tty(), "the tty across the reboot");
+        assertEquals(List.of(), launcher.released, "a reboot releases nothing");
         launcher.last().started();
         assertEquals(VmState.RUNNING, info("web").state());
     }
@@ -232,6 +236,8 @@ class RegistryTest {
         launcher.last().terminated(Termination.TERM_REBOOT);
         assertEquals(3, launcher.launches.size(), "a fourth start within 6 s is refused");
         assertEquals(VmState.STOPPED, info("web").state());
+        assertEquals(List.of(info("web").id()), launcher.released, "stopped for good: its console goes");
+        assertEquals("", info("web").tty());
     }
 
     @Test
@@ -243,6 +249,7 @@ class RegistryTest {
         launcher.last().terminated(Termination.TERM_REBOOT);
         assertEquals(1, launcher.launches.size());
         assertEquals(VmState.STOPPED, info("web").state());
+        assertEquals(List.of(info("web").id()), launcher.released);
     }
 
     @Test
@@ -253,6 +260,7 @@ class RegistryTest {
         ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(1, TimeUnit.SECONDS));
         assertEquals(VmdException.EIO, ((VmdException) e.getCause()).errno());
         assertEquals(VmState.STOPPED, info("web").state());
+        assertEquals(List.of(info("web").id()), launcher.released, "what the launch kept goes");
     }
 
     @Test

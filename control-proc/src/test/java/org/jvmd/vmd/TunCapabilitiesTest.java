@@ -47,7 +47,7 @@ class TunCapabilitiesTest {
             }
         };
         try {
-            var p = new VmmProcSpawner.VmmProcess(spec, null, taps,
+            var p = new VmmProcSpawner.VmmProcess(spec, null, "", taps,
                     DiskImages.open(java.util.List.of()), none, 1000, 1000);
             int flags = TunFlags.CSUM | TunFlags.TSO4 | TunFlags.TSO6;
             TunCapabilitiesReply ok = p.applyTunCapabilities(TunCapabilities.newBuilder().setNic(0).setTunFlags(flags).build());

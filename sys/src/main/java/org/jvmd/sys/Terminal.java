@@ -4,10 +4,13 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /** Terminal modes (termios(3)): raw mode for a console client, and its restore. */
 public final class Terminal {
@@ -185,6 +188,55 @@ public final class Terminal {
         public void close() {
             master.close();
         }
+    }
+
+    /**
+     * A VM's serial console: the pty's master, its slave held open (so the master never reads
+     * EIO while no client is attached) and the slave's path.
+     */
+    public record Console(Fd master, Fd slave, String path) implements AutoCloseable {
+        @Override
+        public void close() {
+            slave.close();
+            master.close();
+        }
+    }
+
+    /**
+     * A pty for a VM's serial console (vmd's vm_opentty): its slave belongs to {@code uid}:{@code
+     * gid}, mode 0620, or 0660 when {@code gid} is not 0 so that the group's members may attach,
+     * and is open in raw mode (no echo of the guest's output back into it, no line editing, no
+     * CR/LF mangling). Ownership is changed only where it differs from the caller's.
+     */
+    public static Console openConsole(int uid, int gid) throws IOException {
+        Pty pty = openPty();
+        Fd slave = null;
+        try {
+            Path p = Path.of(pty.slave());
+            if (uid != ((Integer) Files.getAttribute(p, "unix:uid"))
+                    || gid != ((Integer) Files.getAttribute(p, "unix:gid"))) {
+                Files.setAttribute(p, "unix:uid", uid);
+                Files.setAttribute(p, "unix:gid", gid);
+            }
+            Files.setAttribute(p, "unix:mode", gid == 0 ? 0620 : 0660);
+            slave = open(pty.slave());
+            makeRaw(slave);
+            return new Console(pty.master(), slave, pty.slave());
+        } catch (IOException | RuntimeException e) {
+            if (slave != null) {
+                slave.close();
+            }
+            pty.close();
+            throw e;
+        }
+    }
+
+    /** The path of a pty master's slave (ptsname, by TIOCGPTN on the descriptor: no path is opened). */
+    public static String slavePath(Fd master) throws SysException {
+        MemorySegment arg = Native.scratch();
+        arg.set(JAVA_INT, 0, -1);
+        LibC.ioctl(master.num(), Ioctls.TIOCGPTN, arg);
+        return "/dev/pts/" + arg.get(JAVA_INT, 0);
     }
 
     /** posix_openpt + unlockpt + ptsname: opens /dev/ptmx and unlocks its slave. */

@@ -147,12 +147,17 @@ public final class EchoGuest {
         return b;
     }
 
+    /** What {@link #rebooting()} writes to its serial console each time it boots. */
+    public static final byte REBOOT_MARK = 'R';
+
     /**
-     * A guest that resets the machine at once through the i8042 (command 0xfe, pulse the
-     * reset line): {@code mov al, 0xfe; out 0x64, al; jmp $}. vmm-proc reports a reboot.
+     * A guest that writes {@link #REBOOT_MARK} to COM1 and resets the machine through the i8042
+     * (command 0xfe, pulse the reset line): {@code mov dx, 0x3f8; mov al, 'R'; out dx, al;
+     * mov al, 0xfe; out 0x64, al; jmp $}. vmm-proc reports a reboot; vmd starts it again.
      */
     public static byte[] rebooting() {
-        return build(new int[] {0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe}, true);
+        return build(new int[] {0x66, 0xba, 0xf8, 0x03, 0xb0, REBOOT_MARK, 0xee, 0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe},
+                true);
     }
 
     private static byte[] build(int[] code, boolean honourPowerButton) {

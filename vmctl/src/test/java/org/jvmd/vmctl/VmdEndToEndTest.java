@@ -24,6 +24,8 @@ import org.jvmd.proto.StartRequest;
 import org.jvmd.proto.StatusRequest;
 import org.jvmd.proto.StopRequest;
 import org.jvmd.proto.VmSelector;
+import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.Terminal;
 import org.jvmd.sys.ipc.ControlSocket;
@@ -402,22 +404,49 @@ class VmdEndToEndTest {
                 "the instance forgotten");
     }
 
+    /**
+     * vmd starts a guest that reset itself again, each time in a new vmm-proc, on the same
+     * console: a client attached to the tty vmctl start named reads every boot's mark from it,
+     * and status names that tty for every process (vmd keeps the tty across a reboot).
+     */
     @Test
-    void aGuestThatRebootsIsStartedAgainInANewVmProcess() throws Exception {
+    void aGuestThatRebootsIsStartedAgainInANewVmProcessOnTheSameConsole() throws Exception {
         Vmctl.Result r = vmctl("start", "reboot");
         // the guest may already have rebooted when vmctl hears it started
         assertEquals(0, r.status(), r.err() + vmd.logText());
-        vmd.awaitUntil(() -> vmd.logText().lines().filter(l -> l.startsWith("vmd: debug: vm reboot: running, pid")).count() >= 3,
-                60_000, "two restarts after guest reboots");
-        List<String> pids = vmd.logText().lines().filter(l -> l.startsWith("vmd: debug: vm reboot: running, pid"))
-                .map(l -> l.split("pid ")[1].split(",")[0]).toList();
+        String tty = r.err().substring(r.err().lastIndexOf(' ') + 1).strip();
+        assertTrue(tty.startsWith("/dev/pts/"), r.err());
+        StringBuilder console = new StringBuilder();
+        try (Fd client = Terminal.open(tty)) {
+            LibC.setNonBlocking(client, true);
+            byte[] buf = new byte[256];
+            vmd.awaitUntil(() -> {
+                int n;
+                while ((n = Terminal.tryRead(client, buf)) > 0) {
+                    console.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
+                }
+                return runningLines("reboot").size() >= 3
+                        && console.chars().filter(c -> c == EchoGuest.REBOOT_MARK).count() >= 2;
+            }, 60_000, "two restarts after guest reboots, their marks on the first start's tty",
+                    () -> "\nconsole: " + console);
+        }
+        List<String> running = runningLines("reboot");
+        List<String> pids = running.stream().map(l -> l.split("pid ")[1].split(",")[0]).toList();
         assertEquals(pids.size(), pids.stream().distinct().count(), "each start is a new vmm-proc: " + pids);
+        for (String l : running) {
+            assertTrue(l.endsWith(", tty " + tty), "every process of the VM on its first tty " + tty + ": " + running);
+        }
         assertTrue(vmd.logText().contains("vm reboot: terminated (TERM_REBOOT"), vmd.logText());
         // vmd's rate limit (3 starts in 6 s) ends the loop when vmm-proc starts that fast;
         // on this machine a start takes longer, so the test ends it.
         Vmctl.Result stop = vmctl("stop", "-f", "reboot");
         assertTrue(stop.status() == 0 || stop.err().endsWith("cannot stop vm that is not running\n"), stop.err());
         awaitState("reboot", "stopped");
+    }
+
+    /** vmd's "running" lines for VM {@code name}. */
+    List<String> runningLines(String name) {
+        return vmd.logText().lines().filter(l -> l.startsWith("vmd: debug: vm " + name + ": running, pid")).toList();
     }
 
     static Response request(Path socket, Request r) throws IOException {

@@ -2,8 +2,6 @@ package org.jvmd.vmm;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jvmd.sys.Errno;
@@ -14,12 +12,11 @@ import org.jvmd.sys.Terminal;
 import org.jvmd.vmm.devices.Uart8250;
 
 /**
- * The serial console's pseudo-terminal, what {@code vmctl console} opens (vmd's
- * vm_opentty). Opened before the privilege drop: the slave belongs to the VM's owner
- * ({@code console_uid}, {@code console_gid}), mode 0620, or 0660 when the owner is a group
- * too, so members of the owner group may attach. The slave is put in raw mode (no echo of
- * the guest's output back into the guest, no line editing, no CR/LF mangling) and held open
- * for the VM's lifetime, so the master never reads EIO between clients.
+ * The serial console's pseudo-terminal, what {@code vmctl console} opens. vmd opens it
+ * (vm_opentty, {@link Terminal#openConsole}: the slave belongs to the VM's owner, raw, held open
+ * by vmd) and passes the master (FD_CONSOLE), keeping it across the guest's reboots, so that a
+ * client stays attached while the VM restarts in a new process; a vmm-proc given none (started
+ * by hand, or by a test) opens its own, alike, before its privilege drop.
  *
  * <p>Output never blocks the guest: the master is non-blocking and bytes that find the
  * pty's queue full (nobody attached for a while) are dropped and counted; the console log
@@ -32,38 +29,37 @@ final class ConsolePty implements AutoCloseable {
     private static final int POLL_MS = 200;
 
     private final Fd master;
+    /** The slave, held open here when this process opened the pty (vmd holds it otherwise). */
     private final Fd slave;
     private final String path;
     private final AtomicLong dropped = new AtomicLong();
     private volatile boolean closed;
     private Thread input;
 
-    private ConsolePty(Fd master, Fd slave, String path) {
+    private ConsolePty(Fd master, Fd slave, String path) throws SysException {
         this.master = master;
         this.slave = slave;
         this.path = path;
+        LibC.setNonBlocking(master, true);
     }
 
     /** Opens a pty whose slave {@code uid}:{@code gid} own (changed only when it differs from ours). */
     static ConsolePty open(int uid, int gid) throws IOException {
-        Terminal.Pty pty = Terminal.openPty();
-        Fd slave = null;
+        Terminal.Console c = Terminal.openConsole(uid, gid);
         try {
-            Path p = Path.of(pty.slave());
-            if (uid != ((Integer) Files.getAttribute(p, "unix:uid")) || gid != ((Integer) Files.getAttribute(p, "unix:gid"))) {
-                Files.setAttribute(p, "unix:uid", uid);
-                Files.setAttribute(p, "unix:gid", gid);
-            }
-            Files.setAttribute(p, "unix:mode", gid == 0 ? 0620 : 0660);
-            slave = Terminal.open(pty.slave());
-            Terminal.makeRaw(slave);
-            LibC.setNonBlocking(pty.master(), true);
-            return new ConsolePty(pty.master(), slave, pty.slave());
-        } catch (IOException | RuntimeException e) {
-            if (slave != null) {
-                slave.close();
-            }
-            pty.close();
+            return new ConsolePty(c.master(), c.slave(), c.path());
+        } catch (SysException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    /** The pty vmd opened for the VM: its master, which this object owns from here on. */
+    static ConsolePty adopt(Fd master) throws SysException {
+        try {
+            return new ConsolePty(master, null, Terminal.slavePath(master));
+        } catch (SysException | RuntimeException e) {
+            master.close();
             throw e;
         }
     }
@@ -125,7 +121,7 @@ final class ConsolePty implements AutoCloseable {
                     continue;
                 }
                 if (n <= 0) {
-                    // EIO cannot happen while we hold the slave; anything else ends console input.
+                    // EIO cannot happen while the slave is held (here or by vmd); anything else ends input.
                     LOG.log(System.Logger.Level.WARNING, path + ": console input ended: "
                             + (n == 0 ? "end of file" : Errno.describe(-n)));
                     return;
@@ -161,7 +157,9 @@ final class ConsolePty implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        slave.close();
+        if (slave != null) {
+            slave.close();
+        }
         master.close();
     }
 }

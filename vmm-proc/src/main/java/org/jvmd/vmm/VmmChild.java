@@ -46,8 +46,8 @@ import org.jvmd.vmm.net.VmNics;
 
 /**
  * vmm-proc started by vmd: the channel on fd 3 delivers {@code StartVm} with the
- * descriptors (FD_KVM, FD_KERNEL, optionally FD_INITRD, FD_LOG, FD_TAP per NIC, FD_DISK per
- * disk and layer). Each disk becomes a virtio-blk device served by its own vioblk-proc, in
+ * descriptors (FD_KVM, FD_KERNEL, optionally FD_INITRD, FD_LOG, FD_CONSOLE (without it the
+ * process opens a pty of its own), FD_TAP per NIC, FD_DISK per disk and layer). Each disk becomes a virtio-blk device served by its own vioblk-proc, in
  * configuration order after the NICs' devices (disk 0 is the guest's {@code /dev/vda}). The
  * process builds and loads the VM, sheds its privileges (always: to the config's user and
  * chroot, or {@link Role#VMM}'s defaults {@code _vmd} and {@code /var/empty} when they are empty),
@@ -333,8 +333,10 @@ final class VmmChild {
                 sinks.add(new FileOutputStream(logFd.procPath().toFile(), true));
             }
         }
+        Fd consoleFd = optional(r, FdRole.FD_CONSOLE);
         try {
-            pty = ConsolePty.open(c.getConsoleUid(), c.getConsoleGid());
+            // vmd's (kept across reboots), or one of our own when started without vmd
+            pty = consoleFd != null ? ConsolePty.adopt(consoleFd) : ConsolePty.open(c.getConsoleUid(), c.getConsoleGid());
         } catch (IOException e) {
             throw new VmmException("console pty: " + e.getMessage());
         }
