@@ -17,6 +17,7 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.Terminal;
+import org.jvmd.testkit.Host;
 import org.jvmd.testkit.RequiresRoot;
 
 /**
@@ -28,15 +29,9 @@ class VmConsolesTest {
     static final int UID = 4242;
     static final int GID = 4343;
 
-    static long openFds() throws IOException {
-        try (var s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.count();
-        }
-    }
-
     @Test
     void aVmKeepsItsConsoleAcrossItsProcessesUntilItIsReleased() throws Exception {
-        long before = openFds();
+        long before = Host.openFds();
         try (VmConsoles consoles = new VmConsoles()) {
             VmConsoles.Attach first = consoles.attach(7, UID, 0);
             Path tty = Path.of(first.path());
@@ -76,12 +71,12 @@ class VmConsolesTest {
             assertFalse(Files.exists(tty) && ownedBy(tty, UID, 0), "vm 7's pty is gone: " + tty);
             consoles.release(7); // twice is nothing
         }
-        assertEquals(before, openFds(), "every master and slave closed");
+        assertEquals(before, Host.openFds(), "every master and slave closed");
     }
 
     @Test
     void aVmStartedAgainUnderAnotherOwnerGetsANewConsole() throws Exception {
-        long before = openFds();
+        long before = Host.openFds();
         try (VmConsoles consoles = new VmConsoles()) {
             VmConsoles.Attach a = consoles.attach(3, UID, 0);
             a.master().close();
@@ -90,7 +85,7 @@ class VmConsolesTest {
             assertEquals(UID + 1, Files.getAttribute(Path.of(b.path()), "unix:uid"));
             assertEquals(1, consoles.size(), "the old one closed");
         }
-        assertEquals(before, openFds());
+        assertEquals(before, Host.openFds());
     }
 
     @Test

@@ -65,6 +65,13 @@ public final class Host {
         return Optional.empty();
     }
 
+    /** How many descriptors this JVM has open (/proc/self/fd), for leak checks around a test. */
+    public static long openFds() throws java.io.IOException {
+        try (var s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.count();
+        }
+    }
+
     public static boolean isRoot() {
         return "root".equals(System.getProperty("user.name"));
     }

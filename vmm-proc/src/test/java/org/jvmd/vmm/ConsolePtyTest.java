@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,6 +15,7 @@ import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.Terminal;
+import org.jvmd.testkit.Host;
 import org.jvmd.testkit.RequiresRoot;
 
 /**
@@ -24,15 +24,9 @@ import org.jvmd.testkit.RequiresRoot;
  */
 @RequiresRoot
 class ConsolePtyTest {
-    static long openFds() throws IOException {
-        try (var s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.count();
-        }
-    }
-
     @Test
     void anAdoptedPtyCarriesTheGuestsOutputAndLeavesVmdsConsoleOpenWhenItCloses() throws Exception {
-        long before = openFds();
+        long before = Host.openFds();
         try (Terminal.Console vmds = Terminal.openConsole(4242, 0);
                 Fd client = Terminal.open(vmds.path())) {
             ConsolePty first = ConsolePty.adopt(vmds.master().dup());
@@ -49,21 +43,21 @@ class ConsolePtyTest {
             assertEquals("boot 2\n", read(client));
             second.close();
         }
-        assertEquals(before, openFds(), "nothing left open");
+        assertEquals(before, Host.openFds(), "nothing left open");
     }
 
     @Test
     void adoptingWhatIsNotAPtyMasterFailsAndClosesIt() throws Exception {
-        long before = openFds();
+        long before = Host.openFds();
         Fd f = LibC.open("/dev/null", LibC.O_RDWR | LibC.O_CLOEXEC, 0);
         SysException e = assertThrows(SysException.class, () -> ConsolePty.adopt(f));
         assertEquals(Errno.ENOTTY, e.errno());
-        assertEquals(before, openFds(), "the descriptor closed");
+        assertEquals(before, Host.openFds(), "the descriptor closed");
     }
 
     @Test
     void aPtyOfItsOwnBelongsToTheVmsOwner() throws Exception {
-        long before = openFds();
+        long before = Host.openFds();
         ConsolePty own = ConsolePty.open(4242, 4343);
         try {
             Path tty = Path.of(own.path());
@@ -73,7 +67,7 @@ class ConsolePtyTest {
         } finally {
             own.close();
         }
-        assertEquals(before, openFds());
+        assertEquals(before, Host.openFds());
     }
 
     static String read(Fd fd) throws SysException {
