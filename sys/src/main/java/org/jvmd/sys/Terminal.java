@@ -12,7 +12,10 @@ import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Terminals: modes (termios(3), raw for a console client, and their restore) and the pseudo-terminals of VM consoles. */
+/**
+ * Terminals: modes (termios(3): raw for a console client, and their restore) and the
+ * pseudo-terminals of VM consoles.
+ */
 public final class Terminal {
     /** sizeof(struct termios) with glibc on x86_64. */
     private static final int TERMIOS_BYTES = 60;
