@@ -84,6 +84,12 @@ class VmdLabTest {
         return found[0];
     }
 
+    /** How a vmctl console process ended: its status, what it printed, and vmd's log. */
+    String consoleEnded(String what, Process p, Path out) {
+        return what + ", status " + (p.isAlive() ? "-" : Integer.toString(p.exitValue())) + ":\n" + readQuietly(out)
+                + "\nvmd log:\n" + vmd.logText();
+    }
+
     static String readQuietly(Path p) {
         try {
             return Files.readString(p);
@@ -152,9 +158,7 @@ class VmdLabTest {
             // said at once with what it printed, not after the whole wait
             vmd.awaitUntil(() -> readQuietly(out).contains("Connected to") || !p.isAlive(), 120_000 * SLOW,
                     "vmctl console");
-            assertTrue(readQuietly(out).contains("Connected to"), "vmctl console ended, status "
-                    + (p.isAlive() ? "-" : Integer.toString(p.exitValue())) + ":\n" + readQuietly(out)
-                    + "\nvmd log:\n" + vmd.logText());
+            assertTrue(readQuietly(out).contains("Connected to"), consoleEnded("vmctl console ended", p, out));
             String probe = "\recho JVMD-CONSOLE-$((6*7)) JVMD-IP-$(ip -4 -o addr show eth0 | awk '{print $4}')"
                     + " JVMD-PING-$(ping -c 1 -W 5 100.64.1.0 >/dev/null && echo ok)\r";
             // The shell comes up at the end of the boot: ask until it answers.
@@ -162,9 +166,7 @@ class VmdLabTest {
             while (!readQuietly(out).contains("JVMD-CONSOLE-42") && System.nanoTime() < deadline) {
                 // vmctl console (under script) must stay until ~.: if it ended, say how and what it
                 // printed (a JVM crash report there is the emulator's, which scripts/test retries).
-                assertTrue(p.isAlive(), "vmctl console ended early, status "
-                        + (p.isAlive() ? "-" : Integer.toString(p.exitValue())) + ":\n" + readQuietly(out)
-                        + "\nvmd log:\n" + vmd.logText());
+                assertTrue(p.isAlive(), consoleEnded("vmctl console ended early", p, out));
                 in.write(probe.getBytes(StandardCharsets.US_ASCII));
                 in.flush();
                 Thread.sleep(10_000);
