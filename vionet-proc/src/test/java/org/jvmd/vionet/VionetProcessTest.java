@@ -88,16 +88,7 @@ class VionetProcessTest {
             ns.ip("addr", "add", "100.64.60.1/24", "dev", "vn0");
             ns.ip("link", "set", "vn0", "up");
 
-            NicConfig nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(MAC)).setMtu(1500)
-                    .setFeatures(FEATURES).setTapName("vn0").build();
-            ToVionet init = ToVionet.newBuilder().setInit(VionetInit.newBuilder().setNic(nic).setTitle("vm/test/vionet0")
-                            .setUser("").setChroot("") // as vmd sends them: the role's defaults
-                            .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(MEM)))
-                    .addFds(slot(FdRole.FD_MEMFD, 0)).addFds(slot(FdRole.FD_TAP, 0))
-                    .addFds(slot(FdRole.FD_KICK, 0)).addFds(slot(FdRole.FD_KICK, 1))
-                    .addFds(slot(FdRole.FD_CALL, 0)).addFds(slot(FdRole.FD_CALL, 1))
-                    .build();
-            c.channel().send(init, memfd.dup(), tap.fd().dup(), kickRx.fd().dup(), kickTx.fd().dup(),
+            c.channel().send(init(), memfd.dup(), tap.fd().dup(), kickRx.fd().dup(), kickTx.fd().dup(),
                     callRx.fd().dup(), callTx.fd().dup());
             long t0 = System.nanoTime();
             FromVionet ready = c.awaitReady(FromVionet.parser(), 60_000);
@@ -261,7 +252,7 @@ class VionetProcessTest {
             assertTrue(off.contains("tx-checksumming: off") && off.contains("tx-tcp-segmentation: off"), off);
 
             // An unexpected message is answered with an error and vionet keeps serving.
-            c.channel().send(init.toBuilder().clearFds().build());
+            c.channel().send(init().toBuilder().clearFds().build());
             FromVionet e = next(c);
             assertTrue(e.getError().getMessage().contains("unexpected message INIT"), e.toString());
             assertTrue(e.hasError(), e.toString());
@@ -291,6 +282,88 @@ class VionetProcessTest {
             b[i] = (byte) Integer.parseInt(p[i], 16);
         }
         return b;
+    }
+
+    /** VionetInit for tap vn0 and MEM bytes of guest memory: memfd, tap, two kicks and two calls follow. */
+    private static ToVionet init() {
+        NicConfig nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(MAC)).setMtu(1500)
+                .setFeatures(FEATURES).setTapName("vn0").build();
+        return ToVionet.newBuilder().setInit(VionetInit.newBuilder().setNic(nic).setTitle("vm/test/vionet0")
+                        .setUser("").setChroot("") // as vmd sends them: the role's defaults
+                        .addRegions(MemoryRegion.newBuilder().setGuestPhys(0).setSize(MEM)))
+                .addFds(slot(FdRole.FD_MEMFD, 0)).addFds(slot(FdRole.FD_TAP, 0))
+                .addFds(slot(FdRole.FD_KICK, 0)).addFds(slot(FdRole.FD_KICK, 1))
+                .addFds(slot(FdRole.FD_CALL, 0)).addFds(slot(FdRole.FD_CALL, 1))
+                .build();
+    }
+
+    /** A vionet-proc with debug logging to {@code log}, nothing sent to it yet. */
+    private static Child spawnAhead(Path log) throws IOException {
+        Files.deleteIfExists(log);
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        return Spawner.role(org.jvmd.sys.proc.Role.VIONET, "vm/test/vionet0").classpath(cp)
+                .jvmOptions("-Djvmd.debug=true").output(log).spawn();
+    }
+
+    /** Waits until the process started ahead says it warmed up and waits for init. */
+    private static void awaitWarmedUpAhead(Path log) throws Exception {
+        long end = System.nanoTime() + 60_000_000_000L;
+        while (!(Files.exists(log) && Files.readString(log).contains("warmed up ahead of init in "))) {
+            assertTrue(System.nanoTime() < end, () -> "no warm-up ahead in 60 s: " + readQuietly(log));
+            Thread.sleep(50);
+        }
+    }
+
+    private static String readQuietly(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            return "(" + e + ")";
+        }
+    }
+
+    /**
+     * Started ahead of its NIC (vmm-proc starts it before it builds its VM; a vmm-proc in vmd's
+     * warm pool before it has a VM at all), it warms up and waits, as root, holding nothing;
+     * a late init then goes exactly as a queued one: Ready, dropped like every vionet-proc.
+     */
+    @Test
+    void startedAheadItWarmsUpWaitsAndTakesALateInitAsAFreshOne(NetNs ns) throws Exception {
+        Path log = Path.of("target", "vionet-ahead.log");
+        try (Tap tap = Netns.call(ns.name(), () -> Tap.open("vn0"));
+                Fd memfd = Memfd.create("guest", MEM);
+                EventFd kickRx = EventFd.create(false);
+                EventFd kickTx = EventFd.create(false);
+                EventFd callRx = EventFd.create(true);
+                EventFd callTx = EventFd.create(true);
+                Child c = spawnAhead(log)) {
+            awaitWarmedUpAhead(log);
+            Thread.sleep(500);
+            assertTrue(c.waitFor(0) == null, "still waiting: " + readQuietly(log));
+            String st = Files.readString(Path.of("/proc/" + c.pid() + "/status"));
+            assertTrue(st.contains("\nUid:\t0\t") && st.contains("\nSeccomp:\t0\n"), "not dropped before init: " + st);
+            c.channel().send(init(), memfd.dup(), tap.fd().dup(), kickRx.fd().dup(), kickTx.fd().dup(),
+                    callRx.fd().dup(), callTx.fd().dup());
+            FromVionet ready = c.awaitReady(FromVionet.parser(), 60_000);
+            assertEquals("vm/test/vionet0", ready.getReady().getProcess());
+            Dropped.assertDropped(c.pid(), "_vmd", Path.of("/var/empty"));
+            assertTrue(!readQuietly(log).contains("warning"), readQuietly(log));
+        }
+    }
+
+    /** Let go before init (its VM did not start, or the warm vmm-proc holding it closed): exit 0, no warning. */
+    @Test
+    void startedAheadAndLetGoBeforeInitItExitsQuietly() throws Exception {
+        Path log = Path.of("target", "vionet-let-go.log");
+        try (Child c = spawnAhead(log)) {
+            awaitWarmedUpAhead(log);
+            c.channel().close();
+            WaitStatus s = c.waitFor(30_000);
+            assertNotNull(s, "still running 30 s after its channel closed");
+            assertTrue(s.exited() && s.exitCode() == 0, s.describe() + ": " + readQuietly(log));
+            String out = readQuietly(log);
+            assertTrue(out.contains("channel closed before init: exiting") && !out.contains("warning"), out);
+        }
     }
 
     private static FdSlot slot(FdRole role, int index) {

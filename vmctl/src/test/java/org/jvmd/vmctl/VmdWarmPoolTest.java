@@ -18,7 +18,8 @@ import org.jvmd.testkit.RequiresRoot;
 
 /**
  * vmd's warm pool ({@code vmd --warm-pool K}) with real processes on this host: K vmm-procs
- * waiting as vmd's children, holding nothing but their channel and not yet dropped; a killed
+ * waiting as vmd's children, holding nothing but their channel and their spare vionet-proc's
+ * (which holds nothing either), none of them dropped yet; a killed
  * one replaced; the same ones kept over a reload; none left when vmd stops; a start taking one and failing exactly as a start
  * with a vmm-proc of its own fails (the host has no KVM: vmd opens /dev/null in its place,
  * -Djvmd.kvmDevice, and vmm-proc refuses the kernel); and vmd with the pool off spawning none.
@@ -64,9 +65,11 @@ class VmdWarmPoolTest {
     }
 
     /**
-     * A waiting vmm-proc holds nothing but its channel: fd 0 to 2 (vmd's), its channel on fd 3
-     * (the only socket), and the JVM's own files (its class path, and while it starts the
-     * JDK's modules and CDS archive); no device, no tap, no image. A file the JVM opens for a
+     * A waiting vmm-proc holds nothing but its channel: fd 0 to 2 (vmd's), its channel on fd 3,
+     * the JVM's own files (its class path, and while it starts the JDK's modules and CDS
+     * archive), and once it has started it, the channel of its one child, the spare vionet-proc
+     * for its VM's first NIC (VmmChild.startSpareNic), which holds nothing but its own channel
+     * either and is not dropped yet; no device, no tap, no image. A file a JVM opens for a
      * moment while it starts (cgroup or /proc files under kvm-lab's slow start) is not held:
      * looked at again until nothing else shows, for a while.
      */
@@ -74,34 +77,63 @@ class VmdWarmPoolTest {
         long end = System.nanoTime() + 30_000_000_000L * VmdProcess.SLOW;
         while (true) {
             List<String> other = new ArrayList<>();
-            int sockets = 0;
-            try (Stream<Path> fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
-                for (Path fd : fds.toList()) {
-                    int n = Integer.parseInt(fd.getFileName().toString());
-                    String target;
-                    try {
-                        target = Files.readSymbolicLink(fd).toString();
-                    } catch (IOException e) {
-                        continue; // the JVM closed it meanwhile
+            List<ProcessHandle> kids = ProcessHandle.of(pid).map(h -> h.children().toList()).orElse(List.of());
+            for (ProcessHandle k : kids) {
+                String cmd = k.info().commandLine().orElse("");
+                if (!cmd.contains("org.jvmd.vionet.VionetMain")) {
+                    other.add("child " + k.pid() + " is not a vionet-proc: " + cmd);
+                } else {
+                    Map<String, String> st = status(k.pid());
+                    if (!st.get("Uid").startsWith("0	") || !"0".equals(st.get("Seccomp"))) {
+                        other.add("spare vionet-proc " + k.pid() + " dropped before it has a NIC: " + st);
                     }
-                    if (target.startsWith("socket:")) {
-                        sockets++;
-                        if (n != 3) {
-                            other.add(n + " -> " + target + " (its one socket is its channel, on fd 3)");
-                        }
-                    } else if (n > 2 && !(target.endsWith(".jar") || target.startsWith(JAVA_HOME))) {
-                        other.add(n + " -> " + target);
-                    }
+                    heldBeyond(k.pid(), 1, "spare vionet-proc " + k.pid() + ": ", other);
                 }
             }
-            if (sockets != 1) {
-                other.add(sockets + " sockets (one: its channel)");
+            if (kids.size() > 1) {
+                other.add(kids.size() + " children (at most one: its spare vionet-proc)");
             }
+            heldBeyond(pid, 1 + kids.size(), "", other);
             if (other.isEmpty() || System.nanoTime() > end) {
-                assertEquals(List.of(), other, "no descriptor but its channel and class path");
+                assertEquals(List.of(), other, "no descriptor but its channel(s) and class path");
                 return;
             }
             Thread.sleep(100);
+        }
+    }
+
+    /**
+     * Adds to {@code other} what process {@code pid} holds beyond fd 0 to 2, its channel on fd 3,
+     * {@code sockets - 1} more sockets (its children's channels) and the JVM's own files.
+     */
+    private static void heldBeyond(long pid, int sockets, String who, List<String> other) throws IOException {
+        int found = 0;
+        boolean channel = false;
+        List<Path> fds;
+        try (Stream<Path> list = Files.list(Path.of("/proc/" + pid + "/fd"))) {
+            fds = list.toList();
+        } catch (java.nio.file.NoSuchFileException e) {
+            other.add(who + "process " + pid + " is gone");
+            return;
+        }
+        for (Path fd : fds) {
+            int n = Integer.parseInt(fd.getFileName().toString());
+            String target;
+            try {
+                target = Files.readSymbolicLink(fd).toString();
+            } catch (IOException e) {
+                continue; // the JVM closed it meanwhile
+            }
+            if (target.startsWith("socket:")) {
+                found++;
+                channel |= n == 3;
+            } else if (n > 2 && !(target.endsWith(".jar") || target.startsWith(JAVA_HOME))) {
+                other.add(who + n + " -> " + target);
+            }
+        }
+        if (found != sockets || !channel) {
+            other.add(who + found + " sockets, " + (channel ? "" : "none on fd 3, ") + "expected " + sockets
+                    + " (its channel on fd 3" + (sockets > 1 ? ", its spare vionet-proc's" : "") + ")");
         }
     }
 
@@ -116,7 +148,10 @@ class VmdWarmPoolTest {
             for (long p : pool) {
                 Map<String, String> s = status(p);
                 assertTrue(s.get("Uid").startsWith("0\t"), "not dropped before it is given a VM: " + s);
-                assertEquals("0", s.get("Seccomp"), "no filter yet: it spawns its devices after StartVm");
+                assertEquals("0", s.get("Seccomp"), "no filter yet: it drops after StartVm");
+                // the vionet-proc for its VM's first NIC, started while it waits (VmmChild.startSpareNic)
+                vmd.awaitUntil(() -> ProcessHandle.of(p).map(h -> h.children().count() == 1).orElse(false),
+                        60_000 * VmdProcess.SLOW, "vmm-proc " + p + "'s spare vionet-proc");
                 assertHoldsNothing(p);
             }
             assertTrue(vmd.logText().contains("startup: 1 vms, socket " + vmd.socket + ", warm pool 2"),

@@ -181,6 +181,7 @@ final class VmmChild {
             return channel.receive(ToVmm.parser(), 0);
         } catch (SocketTimeoutException e) {
             warmUp();
+            startSpareNic();
         } catch (PeerClosedException e) {
             return null;
         }
@@ -197,9 +198,11 @@ final class VmmChild {
      * messages, none of which depends on the VM. Not its native calls' links: linking all of
      * LibC's downcalls ahead cost an idle waiting process 17 MiB more PSS for 0.1 s less after
      * StartVm, on the host; the messages cost 9-11 MiB without an AOT cache, 4.5 MiB with one
-     * trained on this path (much of it a VM with a device pays anyway), for 0.17 s. It holds nothing meanwhile (no descriptor but its channel, no VM, no secret) and
-     * keeps root: spawning the device processes and the drop come after StartVm, as for a
-     * process spawned for its VM. The drop preloads again; what is loaded here is not loaded twice.
+     * trained on this path (much of it a VM with a device pays anyway), for 0.17 s. It holds
+     * nothing meanwhile (no descriptor but its channel and its spare vionet-proc's,
+     * {@link #startSpareNic}; no VM, no secret) and keeps root: the drop, and spawning any
+     * further device process, come after StartVm, as for a process spawned for its VM. The
+     * drop preloads again; what is loaded here is not loaded twice.
      */
     static void warmUp() {
         long t0 = System.nanoTime();
@@ -211,6 +214,22 @@ final class VmmChild {
             LOG.log(Level.DEBUG, "warm-up: " + e.getMessage());
         }
         LOG.log(Level.DEBUG, "waiting for StartVm (warmed up in " + (System.nanoTime() - t0) / 1_000_000 + " ms)");
+    }
+
+    /**
+     * A process waiting in vmd's warm pool also starts the vionet-proc of its VM's first NIC
+     * (most VMs have one): that JVM's start, the longest part of a VM's start after vmm-proc's
+     * own, is then behind it too. The spare warms up and waits for its init as this process
+     * waits for StartVm ({@code DeviceMain}), holding nothing but its channel; it is named after
+     * the VM's NIC when one takes it, closed when the VM has no NIC or this process ends.
+     * Failing to start it is no error: the NIC's vionet-proc is then started after StartVm.
+     */
+    private void startSpareNic() {
+        try {
+            earlyNics.add(VionetProxy.startEarly("vionet (spare)", null, null));
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.DEBUG, "no spare vionet-proc: " + e.getMessage());
+        }
     }
 
     /**
@@ -309,9 +328,18 @@ final class VmmChild {
 
     private VmmMain.Booted setUp(VmConfig c, Received<ToVmm> r)
             throws VmmException, BootException, IOException {
+        long t0 = System.nanoTime();
         // The NICs' vionet-procs start first: their JVMs come up while this one sets the VM up.
+        // One started while this process waited in vmd's warm pool serves the first NIC.
         for (int i = 0; i < c.getNicsCount(); i++) {
-            earlyNics.add(VionetProxy.startEarly(VmNics.title(title, i), null, null));
+            if (i < earlyNics.size()) {
+                earlyNics.get(i).retitle(VmNics.title(title, i));
+            } else {
+                earlyNics.add(VionetProxy.startEarly(VmNics.title(title, i), null, null));
+            }
+        }
+        while (earlyNics.size() > c.getNicsCount()) {
+            earlyNics.removeLast().close(); // a VM without a NIC: the spare is not needed
         }
         for (int i = 0; i < c.getDisksCount(); i++) {
             earlyDisks.add(VioblkProxy.startEarly(VioblkProxy.title(title, i), null, null));
@@ -354,6 +382,7 @@ final class VmmChild {
                     kernel, initrd, c.getCmdline(), sinks);
         }
         held.removeAll(taps);
+        long built = System.nanoTime();
         pty.startInput(b.hw().com1, title + "/console-in");
         long deviceReady = c.getDeviceReadyTimeoutMs() > 0 ? c.getDeviceReadyTimeoutMs() : VmNics.READY_TIMEOUT_MS;
         try {
@@ -372,6 +401,7 @@ final class VmmChild {
             b.close();
             throw e;
         }
+        long attached = System.nanoTime();
         if (c.getVerbose()) {
             setVerbose(true);
         }
@@ -388,7 +418,14 @@ final class VmmChild {
             b.close();
             throw new IOException("privilege drop: " + e.getMessage(), e);
         }
+        // where a start's time goes (vmctl log verbose; no String.format: no locale data after the drop)
+        LOG.log(Level.DEBUG, "set up in " + ms(t0, System.nanoTime()) + " ms: VM built " + ms(t0, built)
+                + ", devices ready " + ms(built, attached) + ", dropped " + ms(attached, System.nanoTime()));
         return b;
+    }
+
+    private static long ms(long from, long to) {
+        return (to - from) / 1_000_000;
     }
 
     private void controlLoop() {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.jvmd.proto.FdRole;
 import org.jvmd.proto.PauseVm;
@@ -108,6 +109,15 @@ class VmmChildTest {
         Path log = dir.resolve("child.log");
         try (Child c = spawner("vm (warm pool)").jvmOptions("-Djvmd.debug=true").output(log).spawn()) {
             awaitLine(log, "vm: debug: waiting for StartVm (warmed up in ");
+            // and the vionet-proc for a first NIC, started ahead too, to wait for its init (DeviceMain)
+            List<ProcessHandle> spare = List.of();
+            for (long end = System.nanoTime() + JVM_START_MS * 1_000_000L; spare.isEmpty() && System.nanoTime() < end; ) {
+                Thread.sleep(20);
+                spare = ProcessHandle.of(c.pid()).orElseThrow().children().toList();
+            }
+            assertEquals(1, spare.size(), "one spare vionet-proc: " + spare);
+            assertTrue(spare.get(0).info().commandLine().orElse("").contains("org.jvmd.vionet.VionetMain"),
+                    spare.get(0).info().toString());
             assertEquals(null, c.waitFor(500), "still waiting");
             c.retitle("vm/late");
             c.channel().send(start(VmConfig.newBuilder().setName("late").setMemoryBytes(64L << 20).build()));
@@ -117,6 +127,10 @@ class VmmChildTest {
             assertTrue(Files.readString(log).lines()
                     .anyMatch(l -> l.equals("vm/late: warning: StartVm carries no FD_KVM (/dev/kvm)")),
                     Files.readString(log));
+            assertTrue(c.waitFor(JVM_START_MS) != null, "vm/late ended");
+            ProcessHandle sp = spare.get(0);
+            assertTrue(sp.onExit().thenApply(h -> true).completeOnTimeout(false, 10, TimeUnit.SECONDS).join(),
+                    "its spare vionet-proc (a VM without a NIC needs none) is gone with it");
         }
     }
 

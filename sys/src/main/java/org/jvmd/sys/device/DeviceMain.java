@@ -12,9 +12,11 @@ import org.jvmd.proto.FdSlot;
 import org.jvmd.proto.Frames;
 import org.jvmd.proto.MemoryRegion;
 import org.jvmd.sys.Fd;
+import org.jvmd.sys.LibC;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.ipc.Channel;
 import org.jvmd.sys.ipc.ChildChannel;
+import org.jvmd.sys.ipc.PeerClosedException;
 import org.jvmd.sys.ipc.Received;
 import org.jvmd.sys.memory.MappedGuestMemory;
 import org.jvmd.sys.proc.Role;
@@ -23,8 +25,9 @@ import org.jvmd.sys.log.Logs;
 
 /**
  * The life of a device process (vionet-proc, vioblk-proc), as vmd's {@code proc_run}:
- * inherit the channel (fd 3) → take the init message and its descriptors, within
- * {@link #INIT_TIMEOUT_MS} → load and warm up what runs after the drop → drop through the
+ * inherit the channel (fd 3) → when no init is queued yet, load and warm up ahead and wait
+ * for it while the parent keeps the channel open ({@link #warmAhead}) → take the init message
+ * and its descriptors → load and warm up what runs after the drop → drop through the
  * role's row ({@link Role#shed}: its user, an empty chroot, no_new_privs, its seccomp
  * profile) → Ready, or Error and exit status 1 → serve until Shutdown or end of file. The
  * role's own parts (what init carries, what to preload, the Ready message, the loop) come
@@ -35,9 +38,11 @@ public final class DeviceMain<S extends DeviceMain.Setup> {
     private static final System.Logger LOG = System.getLogger(DeviceMain.class.getName());
 
     /**
-     * How long the parent has to send the init message. A parent may start a device before
-     * it sets its VM up (vmm-proc's development entry does), which under kvm-lab's emulator
-     * takes tens of seconds; a parent that dies ends the wait at once (end of file).
+     * How long a message the parent has begun to send may take to arrive whole; control-proc's
+     * wait for its init. A device process that finds nothing queued waits for init as long as
+     * the parent keeps the channel open ({@link #warmAhead}): a parent may start it before it
+     * sets its VM up (vmm-proc does), which under kvm-lab's emulator takes tens of seconds, or
+     * before it has a VM at all (vmd's warm pool); a parent that dies ends the wait at once.
      */
     public static final long INIT_TIMEOUT_MS = 180_000;
     /** {@code --aot-training}: the start-up without a parent, for scripts/aot-cache (see {@link #train}). */
@@ -53,7 +58,7 @@ public final class DeviceMain<S extends DeviceMain.Setup> {
     /** A device process's own parts. */
     public interface Device<S extends Setup> {
         /**
-         * Receives the init message (within {@link #INIT_TIMEOUT_MS}; {@link Logs#title} set
+         * Receives the init message (queued by now, or end of file; {@link Logs#title} set
          * from it) and its descriptors; maps memory and builds the device core and its loop.
          * What it took is closed when it fails; descriptors it did not take are closed.
          */
@@ -113,9 +118,17 @@ public final class DeviceMain<S extends DeviceMain.Setup> {
 
     /** Acquire, shed, Ready, serve on {@code ch}; returns the exit status. */
     public int run(Channel ch) throws IOException {
+        if (LibC.poll(ch.fd(), LibC.POLLIN, 0) == 0) {
+            warmAhead(ch);
+        }
         S s;
         try {
             s = device.acquire(ch);
+        } catch (PeerClosedException e) {
+            // the parent let go of this process before giving it a device (its VM failed to
+            // start, or the warm vmm-proc that started it ahead was closed): nothing to report
+            LOG.log(Level.DEBUG, "channel closed before init: exiting");
+            return 0;
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "start-up failed: " + e.getMessage());
             answerError(ch, String.valueOf(e.getMessage()), e);
@@ -131,6 +144,26 @@ public final class DeviceMain<S extends DeviceMain.Setup> {
         ch.send(device.ready(s));
         LOG.log(Level.DEBUG, "ready: " + device.describe(s));
         return device.serve(s);
+    }
+
+    /**
+     * No init queued yet: the parent started this process ahead of its device (vmm-proc starts
+     * its devices' JVMs before it builds the VM, and a vmm-proc in vmd's warm pool starts one
+     * NIC's before it has a VM). It loads and warms up now what the drop would (as an AOT
+     * training run does: nothing of a device yet, no descriptor but the channel), so that the
+     * drop after init finds it done, and then waits for init as long as the parent keeps the
+     * channel open; a parent that lets go or dies ends the wait at once (end of file). A
+     * failed warm-up is only logged: the drop loads the same again and reports what fails.
+     */
+    private void warmAhead(Channel ch) throws IOException {
+        long t0 = System.nanoTime();
+        try {
+            device.shedding(role.shed(""), null).preloadOnly();
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.DEBUG, "warm-up ahead of init failed (the drop loads it again): " + e.getMessage());
+        }
+        LOG.log(Level.DEBUG, "warmed up ahead of init in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+        LibC.poll(ch.fd(), LibC.POLLIN, -1);
     }
 
     private void answerError(Channel ch, String message, Exception e) {

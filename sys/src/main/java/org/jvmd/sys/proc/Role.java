@@ -22,10 +22,17 @@ import java.util.function.Supplier;
  */
 public enum Role {
     /**
-     * One VM: KVM, vCPUs, the platform devices, the console. No extra options: vmd's
-     * children get Spawner's defaults; a guest's RAM is a memfd, not heap.
+     * One VM: KVM, vCPUs, the platform devices, the console; a guest's RAM is a memfd, not
+     * heap, and the kernel and initrd go straight into it. It has no data path (its devices
+     * with one are processes of their own): C1 only (-XX:TieredStopAtLevel=1), whose code is
+     * quick to make; with C2, a VM's start in kvm-lab's one-CPU L1 spent 18 s of its CPU in the
+     * two compilers, competing with the guest (docs/dev-notes/bench-density.md). -Xmn8m: the
+     * default young generation is a third of the initial heap (1/64 of the host's memory),
+     * touched page by page before the first collection, on a big host hundreds of MiB a VM.
+     * ErrorFileToStderr: it runs chrooted, where no hs_err file could be written.
      */
-    VMM("vmm-proc", "org.jvmd.vmm.VmmMain", List.of(), "vmm", () -> Seccomp.device(false)),
+    VMM("vmm-proc", "org.jvmd.vmm.VmmMain", List.of("-Xmn8m", "-XX:TieredStopAtLevel=1", "-XX:+ErrorFileToStderr"),
+            "vmm", () -> Seccomp.device(false)),
     /**
      * One NIC. Its data path wants C2, which the JVM's default (tiered) gives: no
      * -XX:TieredStopAtLevel here, so that JAVA_TOOL_OPTIONS may still lower it (the lab

@@ -185,8 +185,16 @@ public final class Shed {
                 }
             }
         }
-        for (Runnable r : warmups) {
-            r.run();
+        // A warm-up drives a device core of its own (heap memory, no guest): its debug lines
+        // would read as the real device's, so they are not written.
+        boolean verbose = Logs.verbose();
+        Logs.verbose(false);
+        try {
+            for (Runnable r : warmups) {
+                r.run();
+            }
+        } finally {
+            Logs.verbose(verbose);
         }
         Native.preload();
         Errno.describe(Errno.EPERM);

@@ -17,7 +17,10 @@ class RoleTest {
         List<String> cmd = Spawner.role(Role.VIONET, "vm/a/vionet0").classpath("x.jar").aotCacheDir(null).command();
         assertEquals(Role.VIONET.allJvmOptions(), cmd.subList(1, cmd.size() - 3));
         assertEquals(List.of("-cp", "x.jar", "org.jvmd.vionet.VionetMain"), cmd.subList(cmd.size() - 3, cmd.size()));
-        assertEquals(Spawner.DEFAULT_JVM_OPTIONS, Role.VMM.allJvmOptions());
+        List<String> vmm = Role.VMM.allJvmOptions();
+        assertEquals(Spawner.DEFAULT_JVM_OPTIONS, vmm.subList(0, Spawner.DEFAULT_JVM_OPTIONS.size()));
+        assertEquals(List.of("-Xmn8m", "-XX:TieredStopAtLevel=1", "-XX:+ErrorFileToStderr"),
+                vmm.subList(Spawner.DEFAULT_JVM_OPTIONS.size(), vmm.size()), "vmm-proc: C1 only, a small young generation");
     }
 
     @Test
