@@ -64,6 +64,8 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
     public static final String INLINE_PROPERTY = "jvmd.vioblk.inlineLone";
     private static final DeviceMain<Setup> PROCESS = new DeviceMain<>("vioblk", Role.VIOBLK, new VioblkMain());
 
+    private static final java.util.concurrent.atomic.AtomicBoolean WARMED_UP = new java.util.concurrent.atomic.AtomicBoolean();
+
     private VioblkMain() {}
 
     public static void main(String[] args) {
@@ -299,8 +301,12 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
                 c.getNumber();
             }
             FileIo.preload();
-            Warmup.run();
-            Warmup.qcow2();
+            if (!WARMED_UP.get()) {
+                // once: a process started ahead ran these before its init (DeviceMain)
+                Warmup.run();
+                Warmup.qcow2();
+                WARMED_UP.set(true);
+            }
             if (s != null) {
                 Frames.encode(ready(s.vioblk));
                 VioblkLoop.stats(s.vioblk, 0);

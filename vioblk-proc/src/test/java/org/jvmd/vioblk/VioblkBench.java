@@ -83,6 +83,12 @@ final class VioblkBench implements AutoCloseable {
      * Starts vioblk-proc on {@code layers} (top first) with {@code disk} as its DiskConfig (index
      * and path are set here), extra JVM options {@code jvm}; returns once it answered Ready.
      */
+    /**
+     * Init only once the process, finding none queued, warmed up ahead and waits for it (as
+     * vmm-proc's devices, started before it builds the VM, do; DeviceMain).
+     */
+    boolean ahead;
+
     Disk start(List<Path> layers, DiskConfig.Builder disk, List<String> jvm) throws Exception {
         return start(layers, disk, jvm, "_vmd", empty.toString());
     }
@@ -100,10 +106,24 @@ final class VioblkBench implements AutoCloseable {
         EventFd config = EventFd.create(true);
         EventFd call = EventFd.create(true);
         owned.addAll(List.of(kick, config, call));
-        Child c = Spawner.role(org.jvmd.sys.proc.Role.VIOBLK, TITLE).classpath(cp).jvmOptions(jvm.toArray(String[]::new))
+        List<String> options = new ArrayList<>(jvm);
+        if (ahead) {
+            options.add("-Djvmd.debug=true"); // its "warmed up ahead of init" line
+        }
+        Child c = Spawner.role(org.jvmd.sys.proc.Role.VIOBLK, TITLE).classpath(cp).jvmOptions(options.toArray(String[]::new))
                 .output(log).spawn();
         Disk d = new Disk(c, mem, kick, call, owned);
         started.add(d);
+        if (ahead) {
+            long end = System.nanoTime() + 60_000_000_000L;
+            while (!log().contains("warmed up ahead of init in ")) {
+                if (System.nanoTime() > end) {
+                    d.close();
+                    throw new AssertionError("no warm-up ahead of init in 60 s: " + log());
+                }
+                Thread.sleep(50);
+            }
+        }
         List<Fd> fds = new ArrayList<>(List.of(memfd.dup()));
         ToVioblk.Builder m = ToVioblk.newBuilder().setInit(VioblkInit.newBuilder()
                         .setDisk(disk.setIndex(0).setPath(layers.get(0).toString()))

@@ -146,6 +146,14 @@ class VioblkQcow2ProcessTest {
         randomOperations(DiskFormat.FORMAT_RAW, 5, true, THREADS);
     }
 
+    /** Started ahead of its init, warmed up and waiting (DeviceMain): it serves as one given its init at once. */
+    @Test
+    void randomOperationsOnAProcessStartedAheadOfItsInitMatchARawImage() throws Exception {
+        bench.ahead = true;
+        randomOperations(DiskFormat.FORMAT_QCOW2, 6, false, RING);
+        assertTrue(log().contains("vioblk: debug: warmed up ahead of init in "), log());
+    }
+
     private void randomOperations(DiskFormat baseFormat, long seed, boolean threeDeep, List<String> jvm)
             throws Exception {
         Random rnd = new Random(seed);

@@ -32,6 +32,8 @@ import org.jvmd.sys.log.Logs;
 public final class VionetMain implements DeviceMain.Device<VionetMain.Setup> {
     private static final DeviceMain<Setup> PROCESS = new DeviceMain<>("vionet", Role.VIONET, new VionetMain());
 
+    private static final java.util.concurrent.atomic.AtomicBoolean WARMED_UP = new java.util.concurrent.atomic.AtomicBoolean();
+
     private VionetMain() {}
 
     public static void main(String[] args) {
@@ -115,7 +117,10 @@ public final class VionetMain implements DeviceMain.Device<VionetMain.Setup> {
             for (ToVionet.MsgCase c : ToVionet.MsgCase.values()) {
                 c.getNumber();
             }
-            VionetWarmup.run();
+            if (!WARMED_UP.get()) {
+                VionetWarmup.run(); // once: a process started ahead ran it before its init (DeviceMain)
+                WARMED_UP.set(true);
+            }
         } catch (IOException e) {
             throw new IllegalStateException("warm-up: " + e.getMessage(), e);
         }

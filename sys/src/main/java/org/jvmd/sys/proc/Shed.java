@@ -60,6 +60,8 @@ public final class Shed {
     private Path chroot;
     private final List<String> classes = new ArrayList<>();
     private final List<String> packages = new ArrayList<>();
+    /** The prefixes whose classes this process has loaded (a JVM does not unload them). */
+    private static final java.util.Set<String> PRELOADED = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final List<Runnable> warmups = new ArrayList<>();
     private Seccomp.Builder filter = Seccomp.device(false);
 
@@ -176,14 +178,18 @@ public final class Shed {
         for (String name : classes) {
             init(name, loader);
         }
-        if (!packages.isEmpty()) {
-            for (String name : classNamesOnClasspath(packages)) {
+        // A prefix preloaded once (a process that warmed up ahead of its job: vmd's warm pool,
+        // a device process started before its init) is not scanned again at the drop.
+        List<String> todo = packages.stream().filter(p -> !PRELOADED.contains(p)).toList();
+        if (!todo.isEmpty()) {
+            for (String name : classNamesOnClasspath(todo)) {
                 try {
                     Class.forName(name, false, loader);
                 } catch (ClassNotFoundException | LinkageError e) {
                     // a class whose optional dependencies are absent: it cannot run anyway
                 }
             }
+            PRELOADED.addAll(todo);
         }
         // A warm-up drives a device core of its own (heap memory, no guest): its debug lines
         // would read as the real device's, so they are not written.
