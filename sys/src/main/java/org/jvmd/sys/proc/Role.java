@@ -45,9 +45,12 @@ public enum Role {
      * 93-98 MiB flat with -Xmx64m (two young collections while it starts, 18 ms the longer,
      * none in 30 s of traffic, which allocates some 0.3 MB/s: one a minute or so), at the same
      * throughput (median 5.75 Gbit/s both, over 5 and 7 runs on a loaded 2-core host);
-     * -XX:ReservedCodeCacheSize=32m and -Xss256k gained nothing.
+     * -XX:ReservedCodeCacheSize=32m and -Xss256k gained nothing. -Xmn8m (the same under
+     * bin/guest-sim, 10 s of iperf3 each way, A/B/B/A): PSS 97-99 MiB without it, 82-86 MiB with
+     * it, throughput 8.3-9.3 Gbit/s either way; its data path allocates nothing per frame, so
+     * the small young generation fills in minutes, not per burst.
      */
-    VIONET("vionet-proc", "org.jvmd.vionet.VionetMain", List.of("-Xmx64m", "-XX:+ErrorFileToStderr"), "vionet",
+    VIONET("vionet-proc", "org.jvmd.vionet.VionetMain", List.of("-Xmn8m", "-Xmx64m", "-XX:+ErrorFileToStderr"), "vionet",
             () -> Seccomp.device(true)),
     /**
      * One disk. As vionet's, with a smaller heap: its buffers are guest memory and the
