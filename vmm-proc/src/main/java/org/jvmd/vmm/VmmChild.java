@@ -332,6 +332,11 @@ final class VmmChild {
         // The NICs' vionet-procs start first: their JVMs come up while this one sets the VM up.
         // One started while this process waited in vmd's warm pool serves the first NIC.
         for (int i = 0; i < c.getNicsCount(); i++) {
+            if (i < earlyNics.size() && earlyNics.get(i).waitFor(0) != null) {
+                // the spare died while this process waited (reaped now): the NIC gets a new one
+                LOG.log(Level.DEBUG, "spare vionet-proc " + earlyNics.get(i).waitFor(0).describe() + ": starting another");
+                earlyNics.remove(i).close();
+            }
             if (i < earlyNics.size()) {
                 earlyNics.get(i).retitle(VmNics.title(title, i));
             } else {

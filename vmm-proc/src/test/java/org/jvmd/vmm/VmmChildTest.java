@@ -110,14 +110,7 @@ class VmmChildTest {
         try (Child c = spawner("vm (warm pool)").jvmOptions("-Djvmd.debug=true").output(log).spawn()) {
             awaitLine(log, "vm: debug: waiting for StartVm (warmed up in ");
             // and the vionet-proc for a first NIC, started ahead too, to wait for its init (DeviceMain)
-            List<ProcessHandle> spare = List.of();
-            for (long end = System.nanoTime() + JVM_START_MS * 1_000_000L; spare.isEmpty() && System.nanoTime() < end; ) {
-                Thread.sleep(20);
-                spare = ProcessHandle.of(c.pid()).orElseThrow().children().toList();
-            }
-            assertEquals(1, spare.size(), "one spare vionet-proc: " + spare);
-            assertTrue(spare.get(0).info().commandLine().orElse("").contains("org.jvmd.vionet.VionetMain"),
-                    spare.get(0).info().toString());
+            ProcessHandle spare = awaitSpare(c);
             assertEquals(null, c.waitFor(500), "still waiting");
             c.retitle("vm/late");
             c.channel().send(start(VmConfig.newBuilder().setName("late").setMemoryBytes(64L << 20).build()));
@@ -128,9 +121,30 @@ class VmmChildTest {
                     .anyMatch(l -> l.equals("vm/late: warning: StartVm carries no FD_KVM (/dev/kvm)")),
                     Files.readString(log));
             assertTrue(c.waitFor(JVM_START_MS) != null, "vm/late ended");
-            ProcessHandle sp = spare.get(0);
-            assertTrue(sp.onExit().thenApply(h -> true).completeOnTimeout(false, 10, TimeUnit.SECONDS).join(),
-                    "its spare vionet-proc (a VM without a NIC needs none) is gone with it");
+            assertTrue(gone(spare), "its spare vionet-proc (a VM without a NIC needs none) is gone with it");
+        }
+    }
+
+    /** A spare that died while its vmm-proc waited is not handed the VM's NIC: another is started for it. */
+    @Test
+    void aWaitingVmmProcWhoseSpareDiedStartsAnotherForItsNic() throws Exception {
+        Path log = dir.resolve("child.log");
+        try (Child c = spawner("vm (warm pool)").jvmOptions("-Djvmd.debug=true").output(log).spawn()) {
+            awaitLine(log, "vm: debug: waiting for StartVm (warmed up in ");
+            ProcessHandle spare = awaitSpare(c);
+            LibC.kill((int) spare.pid(), LibC.SIGKILL);
+            // a zombie until its vmm-proc reaps it, at StartVm
+            for (long end = System.nanoTime() + 10_000_000_000L; !zombieOrGone(spare.pid()); ) {
+                assertTrue(System.nanoTime() < end, "the spare, killed, still runs");
+                Thread.sleep(20);
+            }
+            c.retitle("vm/late");
+            c.channel().send(start(VmConfig.newBuilder().setName("late").setMemoryBytes(64L << 20)
+                    .addNics(org.jvmd.proto.NicConfig.newBuilder().setIndex(0).setTapName("t0")).build()));
+            ChildFailedException e = assertThrows(ChildFailedException.class,
+                    () -> c.awaitReady(FromVmm.parser(), 60_000));
+            assertEquals("vm/late failed: vm/late: StartVm carries no FD_KVM (/dev/kvm)", e.getMessage());
+            awaitLine(log, "vm/late: debug: spare vionet-proc was killed by signal 9: starting another");
         }
     }
 
@@ -146,6 +160,33 @@ class VmmChildTest {
             assertEquals("", Files.readString(log).lines().filter(l -> !l.startsWith("WARNING:")
                     && !l.startsWith("Picked up JAVA_TOOL_OPTIONS:")).reduce("", (a, l) -> a + l + "\n"));
         }
+    }
+
+    /** The one child of a vmm-proc waiting for StartVm: the spare vionet-proc it starts for a first NIC. */
+    static ProcessHandle awaitSpare(Child c) throws Exception {
+        List<ProcessHandle> spare = List.of();
+        for (long end = System.nanoTime() + JVM_START_MS * 1_000_000L; spare.isEmpty() && System.nanoTime() < end; ) {
+            Thread.sleep(20);
+            spare = ProcessHandle.of(c.pid()).orElseThrow().children().toList();
+        }
+        assertEquals(1, spare.size(), "one spare vionet-proc: " + spare);
+        assertTrue(spare.get(0).info().commandLine().orElse("").contains("org.jvmd.vionet.VionetMain"),
+                spare.get(0).info().toString());
+        return spare.get(0);
+    }
+
+    static boolean zombieOrGone(long pid) throws java.io.IOException {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            return stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+        } catch (java.nio.file.NoSuchFileException e) {
+            return true;
+        }
+    }
+
+    /** Whether {@code p} ends within 10 s. */
+    static boolean gone(ProcessHandle p) {
+        return p.onExit().thenApply(h -> true).completeOnTimeout(false, 10, TimeUnit.SECONDS).join();
     }
 
     static void awaitLine(Path log, String prefix) throws Exception {
