@@ -107,8 +107,7 @@ class VmmChildTest {
     @Test
     void aVmmProcThatWaitsForItsStartVmWarmsUpAndThenTakesItAsAFreshOne() throws Exception {
         Path log = dir.resolve("child.log");
-        try (Child c = spawner("vm (warm pool)").jvmOptions("-Djvmd.debug=true").output(log).spawn()) {
-            awaitLine(log, "vm: debug: waiting for StartVm (warmed up in ");
+        try (Child c = waiting(log)) {
             // and the vionet-proc for a first NIC, started ahead too, to wait for its init (DeviceMain)
             ProcessHandle spare = awaitSpare(c);
             assertEquals(null, c.waitFor(500), "still waiting");
@@ -129,8 +128,7 @@ class VmmChildTest {
     @Test
     void aWaitingVmmProcWhoseSpareDiedStartsAnotherForItsNic() throws Exception {
         Path log = dir.resolve("child.log");
-        try (Child c = spawner("vm (warm pool)").jvmOptions("-Djvmd.debug=true").output(log).spawn()) {
-            awaitLine(log, "vm: debug: waiting for StartVm (warmed up in ");
+        try (Child c = waiting(log)) {
             ProcessHandle spare = awaitSpare(c);
             LibC.kill((int) spare.pid(), LibC.SIGKILL);
             // a zombie until its vmm-proc reaps it, at StartVm
@@ -159,6 +157,18 @@ class VmmChildTest {
             assertTrue(s != null && s.describe().equals("exited with status 0"), s == null ? "still running" : s.describe());
             assertEquals("", Files.readString(log).lines().filter(l -> !l.startsWith("WARNING:")
                     && !l.startsWith("Picked up JAVA_TOOL_OPTIONS:")).reduce("", (a, l) -> a + l + "\n"));
+        }
+    }
+
+    /** A vmm-proc as vmd's warm pool spawns one, debug lines to {@code log}, once it waits for StartVm. */
+    static Child waiting(Path log) throws Exception {
+        Child c = spawner("vm (warm pool)").jvmOptions("-Djvmd.debug=true").output(log).spawn();
+        try {
+            awaitLine(log, "vm: debug: waiting for StartVm (warmed up in ");
+            return c;
+        } catch (Exception | AssertionError e) {
+            c.close();
+            throw e;
         }
     }
 
