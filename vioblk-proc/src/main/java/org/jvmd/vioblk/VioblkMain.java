@@ -64,8 +64,6 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
     public static final String INLINE_PROPERTY = "jvmd.vioblk.inlineLone";
     private static final DeviceMain<Setup> PROCESS = new DeviceMain<>("vioblk", Role.VIOBLK, new VioblkMain());
 
-    private static final java.util.concurrent.atomic.AtomicBoolean WARMED_UP = new java.util.concurrent.atomic.AtomicBoolean();
-
     private VioblkMain() {}
 
     public static void main(String[] args) {
@@ -270,7 +268,12 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
         return shed.preloadPackages("org.jvmd.vioblk.", "org.jvmd.virtio.", "org.jvmd.sys.", "org.jvmd.proto.",
                         "org.jvmd.qcow2.")
                 .preloadClasses(FileIo.class)
-                .warmup(() -> warmup(s));
+                .warmup(VioblkMain::warmupMessages)
+                .warmupOnce("vioblk device core", () -> { // ahead of init too (DeviceMain)
+                    Warmup.run();
+                    Warmup.qcow2();
+                })
+                .warmup(() -> warmupImage(s));
     }
 
     @Override
@@ -291,22 +294,24 @@ public final class VioblkMain implements DeviceMain.Device<VioblkMain.Setup> {
 
     /**
      * Exercises what runs after the drop while files can still be opened: the messages both
-     * ways, a device core with the I/O threads' hand-off on heap memory, and the image's
-     * read path (one sector into a native buffer, not into guest memory).
+     * ways and the I/O calls here, a device core with the I/O threads' hand-off on heap memory
+     * ({@link #shedding}), and in {@link #warmupImage} the image's read path (one sector into
+     * a native buffer, not into guest memory).
      */
-    private static void warmup(Setup s) {
+    private static void warmupMessages() {
         try {
             Frames.encode(VioblkLoop.error("warm-up"));
             for (ToVioblk.MsgCase c : ToVioblk.MsgCase.values()) {
                 c.getNumber();
             }
             FileIo.preload();
-            if (!WARMED_UP.get()) {
-                // once: a process started ahead ran these before its init (DeviceMain)
-                Warmup.run();
-                Warmup.qcow2();
-                WARMED_UP.set(true);
-            }
+        } catch (IOException e) {
+            throw new IllegalStateException("warm-up: " + e.getMessage(), e);
+        }
+    }
+
+    private static void warmupImage(Setup s) {
+        try {
             if (s != null) {
                 Frames.encode(ready(s.vioblk));
                 VioblkLoop.stats(s.vioblk, 0);

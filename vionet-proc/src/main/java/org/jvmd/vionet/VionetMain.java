@@ -32,8 +32,6 @@ import org.jvmd.sys.log.Logs;
 public final class VionetMain implements DeviceMain.Device<VionetMain.Setup> {
     private static final DeviceMain<Setup> PROCESS = new DeviceMain<>("vionet", Role.VIONET, new VionetMain());
 
-    private static final java.util.concurrent.atomic.AtomicBoolean WARMED_UP = new java.util.concurrent.atomic.AtomicBoolean();
-
     private VionetMain() {}
 
     public static void main(String[] args) {
@@ -82,7 +80,8 @@ public final class VionetMain implements DeviceMain.Device<VionetMain.Setup> {
     public Shed shedding(Shed shed, Setup s) {
         FromVionet sample = ready(s);
         return shed.preloadPackages("org.jvmd.vionet.", "org.jvmd.virtio.", "org.jvmd.sys.", "org.jvmd.proto.")
-                .warmup(() -> warmup(sample));
+                .warmup(() -> warmup(sample))
+                .warmupOnce("vionet device core", VionetWarmup::run); // ahead of init too (DeviceMain)
     }
 
     @Override
@@ -116,10 +115,6 @@ public final class VionetMain implements DeviceMain.Device<VionetMain.Setup> {
             Frames.encode(VionetLoop.error("warm-up"));
             for (ToVionet.MsgCase c : ToVionet.MsgCase.values()) {
                 c.getNumber();
-            }
-            if (!WARMED_UP.get()) {
-                VionetWarmup.run(); // once: a process started ahead ran it before its init (DeviceMain)
-                WARMED_UP.set(true);
             }
         } catch (IOException e) {
             throw new IllegalStateException("warm-up: " + e.getMessage(), e);

@@ -158,12 +158,17 @@ public final class DeviceMain<S extends DeviceMain.Setup> {
     private void warmAhead(Channel ch) throws IOException {
         long t0 = System.nanoTime();
         try {
-            device.shedding(role.shed(""), null).preloadOnly();
+            preloadWithoutDevice();
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.DEBUG, "warm-up ahead of init failed (the drop loads it again): " + e.getMessage());
         }
         LOG.log(Level.DEBUG, "warmed up ahead of init in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
         LibC.poll(ch.fd(), LibC.POLLIN, -1);
+    }
+
+    /** What the drop loads and warms up, without a device yet (AOT training, or ahead of init). */
+    private void preloadWithoutDevice() throws IOException {
+        device.shedding(role.shed(""), null).preloadOnly();
     }
 
     private void answerError(Channel ch, String message, Exception e) {
@@ -190,7 +195,7 @@ public final class DeviceMain<S extends DeviceMain.Setup> {
      */
     public int train() {
         try {
-            device.shedding(role.shed(""), null).preloadOnly();
+            preloadWithoutDevice();
             Frames.encode(device.error(Error.newBuilder().setMessage("aot training").build()));
             return 0;
         } catch (IOException | RuntimeException e) {

@@ -62,6 +62,8 @@ public final class Shed {
     private final List<String> packages = new ArrayList<>();
     /** The prefixes whose classes this process has loaded (a JVM does not unload them). */
     private static final java.util.Set<String> PRELOADED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** The {@link #warmupOnce} keys this process has run. */
+    private static final java.util.Set<String> WARMED_UP = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final List<Runnable> warmups = new ArrayList<>();
     private Seccomp.Builder filter = Seccomp.device(false);
 
@@ -102,6 +104,21 @@ public final class Shed {
     /** Runs {@code r} before the drop, to exercise the code paths (and classes) used after it. */
     public Shed warmup(Runnable r) {
         warmups.add(r);
+        return this;
+    }
+
+    /**
+     * As {@link #warmup}, but once a process for each {@code key}: a process that warmed up
+     * ahead of its job (a device process started before its init) does not run it again at
+     * its drop. It counts as run once it returned.
+     */
+    public Shed warmupOnce(String key, Runnable r) {
+        warmups.add(() -> {
+            if (!WARMED_UP.contains(key)) {
+                r.run();
+                WARMED_UP.add(key);
+            }
+        });
         return this;
     }
 
