@@ -142,4 +142,36 @@ class BenchNetReportTest {
         assertTrue(run.out().contains("NO VIONET LAUNCHER"), run.out());
         assertFalse(run.out().contains("vionet/floor g2h="), run.out());
     }
+
+    @Test
+    void someRowsOnlyShowTheirRatiosButNoLastLine() throws Exception {
+        Map<String, String> r = results();
+        r.put("run only_rows", "d,a");
+        for (String skipped : List.of("b", "c", "d0")) {
+            for (String m : List.of("tcp_g2h", "tcp_h2g", "rr_g2h", "rr_h2g", "pps_g2h", "pps_h2g")) {
+                r.put(skipped + " " + m, "skipped");
+            }
+        }
+        Run run = report(r);
+        assertEquals(0, run.status(), run.out() + run.err());
+        assertTrue(run.out().contains("vionet/floor (a/d):       tcp g2h=0.88 h2g=0.92  rr g2h=0.94 h2g=0.88"), run.out());
+        assertFalse(run.out().contains("vionet on/off"), run.out());
+        assertFalse(run.out().contains("C floor on/off"), run.out());
+        assertFalse(run.out().contains("vionet/floor g2h="), run.out());
+        assertTrue(run.out().contains("--rows d,a: not every row measured, so no final line"), run.out());
+
+        r.put("a rr_h2g", "FAIL");
+        run = report(r);
+        assertEquals(1, run.status(), run.out());
+    }
+
+    @Test
+    void rowsNotInTheTableAreAUsageError() throws Exception {
+        Path script = NativeBoundaryTest.projectRoot().resolve("scripts/bench-net");
+        Process p = new ProcessBuilder("bash", script.toString(), "--rows", "d,e").redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(64, p.exitValue(), out);
+        assertTrue(out.contains("--rows wants rows from a,b,c,d,d0"), out);
+    }
 }

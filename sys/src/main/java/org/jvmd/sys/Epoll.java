@@ -66,6 +66,31 @@ public final class Epoll implements AutoCloseable {
         return r;
     }
 
+    /**
+     * Waits for events as {@link #waitFor}(-1) does, but first polls without sleeping for
+     * {@code window}'s length, giving the CPU to any other runnable thread between two
+     * polls (sched_yield), and tells the window how the wait went. (Ending the poll at a
+     * yield that let another thread run was measured and dropped: on a request/response
+     * exchange that thread is often the one that makes the reply, on the same CPU.)
+     */
+    public int waitPolling(PollWindow window) throws SysException {
+        long start = System.nanoTime();
+        long spin = window.nanos();
+        if (spin > 0) {
+            do {
+                int n = waitFor(0);
+                if (n > 0) {
+                    window.polled();
+                    return n;
+                }
+                Thread.yield();
+            } while (System.nanoTime() - start < spin);
+        }
+        int n = waitFor(-1);
+        window.slept(System.nanoTime() - start);
+        return n;
+    }
+
     public int events(int i) {
         return events.get(JAVA_INT_UNALIGNED, i * EVENT_BYTES);
     }

@@ -35,4 +35,42 @@ class EpollTest {
             assertEquals("epoll_ctl(DEL, " + kick0.fd().num() + "): ENOENT (No such file or directory)", e.getMessage());
         }
     }
+
+    @Test
+    void anOpenPollWindowFindsAReadyEventWithoutSleeping() throws Exception {
+        try (Epoll ep = new Epoll(4); EventFd kick = EventFd.create(true)) {
+            ep.add(kick.fd(), LibC.EPOLLIN, 5);
+            PollWindow w = new PollWindow(1_000_000);
+            w.slept(1);   // a short wait opened it
+            kick.signal();
+            assertEquals(1, ep.waitPolling(w));
+            assertEquals(5, ep.data(0));
+            assertEquals(1, w.pollHits());
+            assertEquals(1, w.sleeps());
+        }
+    }
+
+    @Test
+    void aPollThatFindsNothingSleepsUntilTheEventAndAWaitPastTheMaximumClosesTheWindow() throws Exception {
+        try (Epoll ep = new Epoll(4); EventFd kick = EventFd.create(true)) {
+            ep.add(kick.fd(), LibC.EPOLLIN, 6);
+            PollWindow w = new PollWindow(50_000);
+            w.slept(1);
+            assertEquals(PollWindow.GROW_START, w.nanos());
+            Thread signaller = Thread.ofPlatform().start(() -> {
+                try {
+                    Thread.sleep(20);
+                    kick.signal();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            assertEquals(1, ep.waitPolling(w));
+            signaller.join();
+            assertEquals(6, ep.data(0));
+            assertEquals(0, w.pollHits());
+            assertEquals(2, w.sleeps());
+            assertEquals(0, w.nanos(), "a 20 ms wait is past a 50 us maximum");
+        }
+    }
 }

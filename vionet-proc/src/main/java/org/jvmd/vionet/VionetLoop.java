@@ -13,6 +13,7 @@ import org.jvmd.sys.Epoll;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
+import org.jvmd.sys.PollWindow;
 import org.jvmd.sys.SysException;
 import org.jvmd.sys.device.DeviceChannel;
 import org.jvmd.sys.device.Irqfds;
@@ -42,6 +43,21 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
     private final Fd[] kicks;
     private final Irqfds calls;
     private final Epoll epoll;
+    /**
+     * How long the thread may poll for work before it sleeps, in microseconds, with KVM's
+     * halt-polling rule (Documentation/virt/kvm/halt-polling.rst; sys PollWindow): the window
+     * opens only while the device's waits are shorter than this, so an idle or sparsely used
+     * NIC sleeps at once, and a poll gives the CPU to any other runnable thread between two
+     * looks. Request/response traffic gains the most: each transaction wakes vionet twice (the
+     * guest's request, the host's reply), and on a virtual host a wake-up of a sleeping thread
+     * costs an inter-processor interrupt through the hypervisor. 50 us rather than KVM's 200:
+     * on the 2-CPU test machine 200 took CPU from the small-packet and bulk rows that 50 did
+     * not (docs/dev-notes/net-rows-and-lab-offloads.md). Overridden by the system property
+     * {@code jvmd.vionet.pollMicros}; 0 turns polling off.
+     */
+    static final long POLL_MICROS = 50;
+
+    private final PollWindow poll = new PollWindow(Long.getLong("jvmd.vionet.pollMicros", POLL_MICROS) * 1000);
     private Vionet vionet;
     private boolean tapPolled;
     /** vmctl pause: no queue is served, no tap read, no interrupt raised until Unpause. */
@@ -78,7 +94,7 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
         while (true) {
             syncTapPolling();
             boolean pending = !paused && (vionet.txHasPendingWork() || vionet.rxHasPendingWork());
-            int n = epoll.waitFor(pending ? 0 : -1);
+            int n = pending ? epoll.waitFor(0) : epoll.waitPolling(poll);
             for (int i = 0; i < n; i++) {
                 long data = epoll.data(i);
                 if (data == CHANNEL) {
@@ -142,7 +158,8 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
             }
             case TUNCAP_REPLY -> vionet.tunCapReply(m.getTuncapReply());
             case STATS -> channel.send(FromVionet.newBuilder()
-                    .setStats(StatsReply.newBuilder().addNics(vionet.stats())).build());
+                    .setStats(StatsReply.newBuilder().addNics(vionet.stats().toBuilder()
+                            .setWaitsPolled(poll.pollHits()).setWaitsSlept(poll.sleeps()))).build());
             case PAUSE -> {
                 // this thread does all the device's work: between two turns nothing is in flight
                 paused = true;

@@ -240,6 +240,8 @@ class VionetProcessTest {
             assertEquals(1, st.getTxTsoFrames(), st.toString());
             assertEquals(0, st.getTapErrors(), st.toString());
             assertTrue(st.getRxFrames() >= 2, st.toString());
+            // the device's thread waited for this traffic: every wait is counted, polled or slept
+            assertTrue(st.getWaitsSlept() > 0, st.toString());
 
             // Reset: the tap is asked to hand no offloads, then ResetDone.
             c.channel().send(ToVionet.newBuilder().setReset(org.jvmd.proto.Reset.getDefaultInstance()).build());

@@ -83,7 +83,8 @@ public final class GuestSimMain {
                         + " sw_segmented=" + s.getTxSwSegmented() + " sw_checksummed=" + s.getTxSwChecksummed()
                         + " | rx frames=" + s.getRxFrames() + " bytes=" + s.getRxBytes()
                         + " csum_offloaded=" + s.getRxCsumOffloaded() + " gso=" + s.getRxGsoFrames()
-                        + " | drops=" + s.getDropsMap() + " tap_errors=" + s.getTapErrors());
+                        + " | drops=" + s.getDropsMap() + " tap_errors=" + s.getTapErrors()
+                        + " | waits polled=" + s.getWaitsPolled() + " slept=" + s.getWaitsSlept());
             } catch (Exception e) {
                 GuestSim.log("no stats from vionet: " + e.getMessage());
             }
