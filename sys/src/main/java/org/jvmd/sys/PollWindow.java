@@ -38,10 +38,6 @@ public final class PollWindow {
         return nanos;
     }
 
-    public long max() {
-        return max;
-    }
-
     /** The poll found work: the window was long enough. */
     public void polled() {
         polled++;

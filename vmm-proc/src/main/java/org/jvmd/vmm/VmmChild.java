@@ -37,6 +37,7 @@ import org.jvmd.sys.log.Logs;
 import org.jvmd.sys.kvm.Kvm;
 import org.jvmd.sys.proc.Child;
 import org.jvmd.sys.proc.Role;
+import org.jvmd.sys.proc.WaitStatus;
 import org.jvmd.vmm.blk.VioblkProxy;
 import org.jvmd.vmm.blk.VmDisks;
 import org.jvmd.vmm.boot.BootFile;
@@ -332,9 +333,10 @@ final class VmmChild {
         // The NICs' vionet-procs start first: their JVMs come up while this one sets the VM up.
         // One started while this process waited in vmd's warm pool serves the first NIC.
         for (int i = 0; i < c.getNicsCount(); i++) {
-            if (i < earlyNics.size() && earlyNics.get(i).waitFor(0) != null) {
+            WaitStatus spareEnd = i < earlyNics.size() ? earlyNics.get(i).waitFor(0) : null;
+            if (spareEnd != null) {
                 // the spare died while this process waited (reaped now): the NIC gets a new one
-                LOG.log(Level.DEBUG, "spare vionet-proc " + earlyNics.get(i).waitFor(0).describe() + ": starting another");
+                LOG.log(Level.DEBUG, "spare vionet-proc " + spareEnd.describe() + ": starting another");
                 earlyNics.remove(i).close();
             }
             if (i < earlyNics.size()) {
