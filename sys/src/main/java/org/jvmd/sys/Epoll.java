@@ -67,6 +67,40 @@ public final class Epoll implements AutoCloseable {
     }
 
     /**
+     * Work a polling thread looks for beside its descriptors: a ring in shared memory whose
+     * producer need not notify while the thread polls it (vhost-net's busy poll turns the
+     * guest's kicks off the same way).
+     */
+    public interface Poller {
+        /** The poll begins: the producer may be asked not to notify. */
+        void start();
+
+        /** True if there is work no descriptor reports; cheap, called between two polls. */
+        boolean ready();
+
+        /**
+         * The poll is over (whether or not it found anything): notifications are asked for
+         * again. True if work came meanwhile that no notification will report.
+         */
+        boolean end();
+    }
+
+    private static final Poller NO_POLLER = new Poller() {
+        @Override
+        public void start() {}
+
+        @Override
+        public boolean ready() {
+            return false;
+        }
+
+        @Override
+        public boolean end() {
+            return false;
+        }
+    };
+
+    /**
      * Waits for events as {@link #waitFor}(-1) does, but first polls without sleeping for
      * {@code window}'s length, giving the CPU to any other runnable thread between two
      * polls (sched_yield), and tells the window how the wait went. (Ending the poll at a
@@ -74,17 +108,37 @@ public final class Epoll implements AutoCloseable {
      * exchange that thread is often the one that makes the reply, on the same CPU.)
      */
     public int waitPolling(PollWindow window) throws SysException {
+        return waitPolling(window, NO_POLLER);
+    }
+
+    /**
+     * As {@link #waitPolling(PollWindow)}, with {@code poller}'s work looked at between two
+     * polls; {@link Poller#end} is called before the thread sleeps or returns. Returns the
+     * number of ready events, 0 when only the poller found work.
+     */
+    public int waitPolling(PollWindow window, Poller poller) throws SysException {
         long start = System.nanoTime();
         long spin = window.nanos();
         if (spin > 0) {
+            poller.start();
+            int n = 0;
+            boolean work;
             do {
-                int n = waitFor(0);
+                work = poller.ready();
+                if (work) {
+                    break;
+                }
+                n = waitFor(0);
                 if (n > 0) {
-                    window.polled();
-                    return n;
+                    break;
                 }
                 Thread.yield();
             } while (System.nanoTime() - start < spin);
+            work |= poller.end();
+            if (work || n > 0) {
+                window.polled();
+                return n;
+            }
         }
         int n = waitFor(-1);
         window.slept(System.nanoTime() - start);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 class EpollTest {
     @Test
@@ -71,6 +72,101 @@ class EpollTest {
             assertEquals(0, w.pollHits());
             assertEquals(2, w.sleeps());
             assertEquals(0, w.nanos(), "a 20 ms wait is past a 50 us maximum");
+        }
+    }
+
+    /** Grows {@code w} by waits it did not cover until it is at least {@code nanos} wide. */
+    static PollWindow opened(PollWindow w, long nanos) {
+        while (w.nanos() < nanos) {
+            w.slept(w.nanos() + 1);
+        }
+        return w;
+    }
+
+    /** Counts its calls; ready() says yes from its {@code readyAt}-th call on, end() says {@code endSays}. */
+    static final class CountingPoller implements Epoll.Poller {
+        final int readyAt;
+        final boolean endSays;
+        int starts;
+        int looks;
+        int ends;
+
+        CountingPoller(int readyAt, boolean endSays) {
+            this.readyAt = readyAt;
+            this.endSays = endSays;
+        }
+
+        @Override
+        public void start() {
+            starts++;
+        }
+
+        @Override
+        public boolean ready() {
+            return ++looks >= readyAt;
+        }
+
+        @Override
+        public boolean end() {
+            ends++;
+            return endSays;
+        }
+    }
+
+    @Test
+    @Timeout(20)
+    void aPollerWithWorkEndsThePollWithoutAnEventAndIsEndedOnce() throws Exception {
+        try (Epoll ep = new Epoll(4); EventFd kick = EventFd.create(true)) {
+            ep.add(kick.fd(), LibC.EPOLLIN, 7);
+            PollWindow w = opened(new PollWindow(1_000_000_000), 100_000_000);
+            CountingPoller p = new CountingPoller(3, false);
+            assertEquals(0, ep.waitPolling(w, p), "no descriptor was ready");
+            assertEquals(1, p.starts);
+            assertEquals(3, p.looks);
+            assertEquals(1, p.ends);
+            assertEquals(1, w.pollHits());
+        }
+    }
+
+    @Test
+    @Timeout(20)
+    void workReportedWhenThePollEndsIsNotSleptThrough() throws Exception {
+        try (Epoll ep = new Epoll(4); EventFd kick = EventFd.create(true)) {
+            ep.add(kick.fd(), LibC.EPOLLIN, 8);
+            PollWindow w = new PollWindow(50_000);
+            w.slept(1);   // a 10 us window: its looks find nothing
+            CountingPoller p = new CountingPoller(Integer.MAX_VALUE, true);
+            long t0 = System.nanoTime();
+            assertEquals(0, ep.waitPolling(w, p));
+            assertTrue(System.nanoTime() - t0 < 5_000_000_000L, "returned without an event");
+            assertEquals(1, p.ends);
+            assertEquals(1, w.pollHits());
+            assertEquals(1, w.sleeps());
+        }
+    }
+
+    @Test
+    void aDescriptorEventEndsThePollerToo() throws Exception {
+        try (Epoll ep = new Epoll(4); EventFd kick = EventFd.create(true)) {
+            ep.add(kick.fd(), LibC.EPOLLIN, 9);
+            PollWindow w = opened(new PollWindow(1_000_000_000), 100_000_000);
+            kick.signal();
+            CountingPoller p = new CountingPoller(Integer.MAX_VALUE, false);
+            assertEquals(1, ep.waitPolling(w, p));
+            assertEquals(9, ep.data(0));
+            assertEquals(1, p.starts);
+            assertEquals(1, p.ends);
+        }
+    }
+
+    @Test
+    void aClosedWindowNeverCallsThePoller() throws Exception {
+        try (Epoll ep = new Epoll(4); EventFd kick = EventFd.create(true)) {
+            ep.add(kick.fd(), LibC.EPOLLIN, 10);
+            kick.signal();
+            CountingPoller p = new CountingPoller(1, true);
+            assertEquals(1, ep.waitPolling(new PollWindow(0), p));
+            assertEquals(0, p.starts + p.looks + p.ends, "the thread went straight to sleep");
         }
     }
 }

@@ -350,6 +350,50 @@ public final class Vionet {
         return active(RX) && rx.pending();
     }
 
+    /**
+     * The shell is about to poll: the driver is asked not to kick the transmit queue, whose
+     * ring the shell reads itself ({@link #txAvailable}) until {@link #endTxPoll}. A kick
+     * saved is a system call off the guest's transmit path and an event off the device's.
+     */
+    public void startTxPoll() {
+        if (active(TX)) {
+            try {
+                queues[TX].quiet();
+            } catch (GuestFault f) {
+                breakQueue(TX, f);
+            }
+        }
+    }
+
+    /** True if the transmit ring has chains to send (read from guest memory while polling). */
+    public boolean txAvailable() {
+        if (!active(TX)) {
+            return false;
+        }
+        try {
+            return queues[TX].hasAvailable();
+        } catch (GuestFault f) {
+            breakQueue(TX, f);
+            return false;
+        }
+    }
+
+    /**
+     * The poll is over: transmit kicks are asked for again. True if chains came while they
+     * were off, which no kick will announce: the caller sends them ({@link #kick}).
+     */
+    public boolean endTxPoll() {
+        if (!active(TX)) {
+            return false;
+        }
+        try {
+            return queues[TX].enableNotifications();
+        } catch (GuestFault f) {
+            breakQueue(TX, f);
+            return false;
+        }
+    }
+
     public void runPendingTx() {
         if (tx.pending()) {
             processTx();

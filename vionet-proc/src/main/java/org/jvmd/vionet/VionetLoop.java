@@ -50,15 +50,51 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
      * NIC sleeps at once, and a poll gives the CPU to any other runnable thread between two
      * looks. Request/response traffic gains the most: each transaction wakes vionet twice (the
      * guest's request, the host's reply), and on a virtual host a wake-up of a sleeping thread
-     * costs an inter-processor interrupt through the hypervisor. 50 us rather than KVM's 200:
-     * on the 2-CPU test machine 200 took CPU from the small-packet and bulk rows that 50 did
-     * not (docs/dev-notes/net-rows-and-lab-offloads.md). Overridden by the system property
-     * {@code jvmd.vionet.pollMicros}; 0 turns polling off.
+     * costs an inter-processor interrupt through the hypervisor. While it polls, the transmit
+     * ring is read from guest memory and the guest is asked not to kick ({@link #POLL_RING}).
+     * 100 us rather than KVM's 200: on the 2-CPU test machine 200 took CPU from the
+     * small-packet and bulk rows; 50 closed the window too often on the wait for a guest's
+     * next request, which spans three wake-ups: over three sittings each, request/response
+     * through vionet 14,000 transactions/s at 100 against 12,900 at 50, bulk and small
+     * packets the same (docs/dev-notes/net-rows-and-lab-offloads.md). Overridden by the
+     * system property {@code jvmd.vionet.pollMicros}; 0 turns polling off.
      */
-    static final long POLL_MICROS = 50;
+    static final long POLL_MICROS = 100;
+    /**
+     * Whether a poll reads the transmit ring itself with the guest's kicks off (vhost-net's
+     * busy poll does the same): a kick saved is a system call (in a VM, an exit) off the
+     * guest's transmit path and an event off vionet's. System property
+     * {@code jvmd.vionet.pollRing=false} turns it off (for A/B measurements).
+     */
+    static final boolean POLL_RING = !"false".equals(System.getProperty("jvmd.vionet.pollRing"));
 
     private final PollWindow poll = new PollWindow(Long.getLong("jvmd.vionet.pollMicros", POLL_MICROS) * 1000);
     private Vionet vionet;
+    /** While the thread polls, the transmit ring is read from guest memory and the guest's kicks are off. */
+    private final Epoll.Poller txRing = new Epoll.Poller() {
+        @Override
+        public void start() {
+            if (!paused) {
+                vionet.startTxPoll();
+            }
+        }
+
+        @Override
+        public boolean ready() {
+            txFound = !paused && vionet.txAvailable();
+            return txFound;
+        }
+
+        @Override
+        public boolean end() {
+            if (!paused && vionet.endTxPoll()) {
+                txFound = true;
+            }
+            return txFound;
+        }
+    };
+    /** The poll found transmit chains (no kick came for them). */
+    private boolean txFound;
     private boolean tapPolled;
     /** vmctl pause: no queue is served, no tap read, no interrupt raised until Unpause. */
     private boolean paused;
@@ -94,7 +130,11 @@ public final class VionetLoop implements VectorInterrupt, VionetUplink {
         while (true) {
             syncTapPolling();
             boolean pending = !paused && (vionet.txHasPendingWork() || vionet.rxHasPendingWork());
-            int n = pending ? epoll.waitFor(0) : epoll.waitPolling(poll);
+            txFound = false;
+            int n = pending ? epoll.waitFor(0) : POLL_RING ? epoll.waitPolling(poll, txRing) : epoll.waitPolling(poll);
+            if (txFound) {
+                vionet.kick(Vionet.TX);
+            }
             for (int i = 0; i < n; i++) {
                 long data = epoll.data(i);
                 if (data == CHANNEL) {

@@ -76,7 +76,7 @@ class VionetDevicePropertiesTest {
         CTRL_COMMAND, CTRL_RANDOM,
         TUNCAP_OK, TUNCAP_REFUSED,
         TAP_WRITE_ERRORS, TAP_READ_ERRORS, SPURIOUS_KICK,
-        RESET, RENEGOTIATE, DRAIN, CORRUPT_AVAIL
+        RESET, RENEGOTIATE, DRAIN, CORRUPT_AVAIL, POLL
     }
 
     record Op(Kind kind, int a, int b, int c, long bits) {
@@ -100,7 +100,7 @@ class VionetDevicePropertiesTest {
                 Tuple.of(1, Kind.TAP_WRITE_ERRORS), Tuple.of(1, Kind.TAP_READ_ERRORS),
                 Tuple.of(1, Kind.SPURIOUS_KICK), Tuple.of(1, Kind.RESET),
                 Tuple.of(1, Kind.RENEGOTIATE), Tuple.of(1, Kind.DRAIN),
-                Tuple.of(1, Kind.CORRUPT_AVAIL));
+                Tuple.of(1, Kind.CORRUPT_AVAIL), Tuple.of(2, Kind.POLL));
         Arbitrary<Integer> small = Arbitraries.integers().between(0, 255);
         Arbitrary<Integer> any = Arbitraries.integers().between(0, Integer.MAX_VALUE);
         return Combinators.combine(kind, small, any, any, Arbitraries.longs()).as(Op::new).list().ofMaxSize(50);
@@ -292,6 +292,18 @@ class VionetDevicePropertiesTest {
                     renegotiate(op.bits());
                 }
                 case DRAIN -> drain();
+                case POLL -> {
+                    // VionetLoop's poll: kicks off, frames added meanwhile, the ring looked at,
+                    // kicks on again, and what was found sent
+                    dev.startTxPoll();
+                    for (int i = 0; i < op.a() % 3; i++) {
+                        send(frame(r, op, false), 0, false);
+                    }
+                    boolean found = dev.txAvailable();
+                    if (dev.endTxPoll() || found) {
+                        dev.kick(Vionet.TX);
+                    }
+                }
                 case CORRUPT_AVAIL -> {
                     // avail.idx more than a ring ahead of the device (virtio 1.2 §2.7.13): the
                     // device stops that queue until reset, and nothing else

@@ -134,6 +134,28 @@ class VionetTest {
     }
 
     @Test
+    void whileTheLoopPollsTheGuestIsAskedForNoKickAndItsFramesAreFoundInTheRing() throws Exception {
+        Rig r = full();
+        byte[] f = Packets.tcp4(PEER, MAC, 100, false, 0);
+        r.send(f);
+        r.guest.tx.kick();   // the driver's kick check after its add
+        r.dev.startTxPoll();
+        assertFalse(r.dev.txAvailable());
+        for (int i = 0; i < 3; i++) {
+            assertTrue(r.guest.send(f, 0, f.length) != DriverQueue.NONE);
+            assertFalse(r.guest.tx.kick(), "a kick asked for while the loop polls");
+        }
+        assertTrue(r.dev.txAvailable(), "the frames are seen in the ring");
+        assertEquals(1, r.tap.written(), "looking sends nothing");
+        assertTrue(r.dev.endTxPoll(), "turning kicks back on reports them");
+        r.dev.kick(Vionet.TX);
+        assertEquals(4, r.tap.written());
+        assertFalse(r.dev.txAvailable());
+        assertTrue(r.guest.send(f, 0, f.length) != DriverQueue.NONE);
+        assertTrue(r.guest.tx.kick(), "after the poll the next frame is kicked again");
+    }
+
+    @Test
     void txReadsAHeaderThatSpansDescriptors() throws Exception {
         Rig r = full();
         byte[] f = Packets.tcp4(PEER, MAC, 100, true, 0);

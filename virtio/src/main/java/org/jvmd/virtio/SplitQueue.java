@@ -366,6 +366,43 @@ public final class SplitQueue {
     }
 
     /**
+     * For a device that polls the ring rather than wait for a kick (vhost-net's busy poll):
+     * asks the driver not to notify at all until {@link #enableNotifications()}. With
+     * EVENT_IDX {@code avail_event} goes one behind the next index the device will read, so
+     * that no index the driver publishes from here on passes it (virtio 1.2 §2.7.10: the
+     * driver notifies only when its new index passes avail_event); otherwise
+     * VIRTQ_USED_F_NO_NOTIFY. The device must look at the ring itself ({@link #hasAvailable})
+     * and call {@link #enableNotifications()} before it waits for a kick again.
+     */
+    public void quiet() throws GuestFault {
+        notifications = false;
+        if (!ready) {
+            return;
+        }
+        if (eventIdx) {
+            memory.writeShort(layout.availEvent(), (short) (lastAvail - 1));
+        } else {
+            memory.writeShort(layout.usedFlags(), (short) Virtq.USED_F_NO_NOTIFY);
+        }
+    }
+
+    /**
+     * True if the driver has made chains available that the device has not taken: one read
+     * of {@code avail.idx}, for a device polling the ring.
+     *
+     * @throws GuestFault BAD_AVAIL_INDEX as {@link #pop}
+     */
+    public boolean hasAvailable() throws GuestFault {
+        if (!ready) {
+            return false;
+        }
+        if (availShadow == lastAvail) {
+            readAvailIdx();
+        }
+        return availShadow != lastAvail;
+    }
+
+    /**
      * Asks the driver to notify again for the next buffer, then re-reads {@code avail.idx}
      * after a full fence: a buffer added between our last look and the flag becoming visible
      * would otherwise be missed by both sides.

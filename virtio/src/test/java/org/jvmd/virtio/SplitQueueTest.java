@@ -511,6 +511,57 @@ class SplitQueueTest {
         assertEquals(2, driver.availEvent());
     }
 
+    @Test
+    void quietWithEventIdxPutsAvailEventBehindSoThatNoAddPassesIt() throws GuestFault {
+        queue.activate(layout, EVENT_IDX);
+        driver.desc(0, BUF, 10, 0, 0).offer(0, 0);
+        assertTrue(queue.pop(chain));
+        assertTrue(queue.pop(chain));
+        assertFalse(queue.enableNotifications());
+        assertEquals(2, driver.availEvent());
+        queue.quiet();
+        assertEquals(1, driver.availEvent());
+        assertEquals(0, driver.usedFlags());
+        assertFalse(queue.hasAvailable());
+        driver.offer(0, 0, 0);   // avail.idx 2 -> 5: no index from 3 to 5 passes 1
+        for (int old = 2; old < 5; old++) {
+            assertFalse(Virtq.needEvent(driver.availEvent(), old + 1, old), "a kick for index " + (old + 1));
+        }
+        assertTrue(queue.hasAvailable(), "the ring is read without a kick");
+        assertTrue(queue.enableNotifications(), "and reported when kicks come back on");
+        assertEquals(2, driver.availEvent());
+    }
+
+    @Test
+    void quietWithoutEventIdxSetsNoNotify() throws GuestFault {
+        queue.quiet();
+        assertEquals(Virtq.USED_F_NO_NOTIFY, driver.usedFlags());
+        driver.desc(0, BUF, 10, 0, 0).offer(0);
+        assertTrue(queue.hasAvailable());
+        assertTrue(queue.hasAvailable(), "looking takes nothing");
+        assertTrue(queue.pop(chain));
+        assertFalse(queue.hasAvailable());
+        assertFalse(queue.enableNotifications());
+        assertEquals(0, driver.usedFlags());
+    }
+
+    @Test
+    void hasAvailableFaultsAnIndexTooFarAhead() throws GuestFault {
+        queue.quiet();
+        driver.setAvailIdx(SIZE + 1);
+        GuestFault f = assertThrows(GuestFault.class, queue::hasAvailable);
+        assertEquals(BAD_AVAIL_INDEX, f.reason());
+        assertEquals(0, queue.lastAvailIdx());
+    }
+
+    @Test
+    void aQueueNotReadyIsNeverAvailableAndQuietWritesNothing() throws GuestFault {
+        SplitQueue idle = new SplitQueue(mem, SIZE, counters);
+        idle.quiet();
+        assertFalse(idle.hasAvailable());
+        assertEquals(0, driver.usedFlags());
+    }
+
     private void completeOne(int head) throws GuestFault {
         driver.desc(head, BUF, 10, 0, 0).offer(head);
         assertTrue(queue.pop(chain));

@@ -117,8 +117,9 @@ public final class GuestSim implements AutoCloseable {
     private long ctrlArea;
     private RxPath rx;
     private TxPath tx;
-    private Thread rxThread;
-    private Thread txThread;
+    /** The threads running the paths: one for both, or one each (receive first). */
+    private final List<Thread> pathThreads = new ArrayList<>();
+    private final List<SimLoop> loops = new ArrayList<>();
     private long rxOffloads;
 
     private final java.util.concurrent.Semaphore resetDone = new java.util.concurrent.Semaphore(0);
@@ -371,8 +372,17 @@ public final class GuestSim implements AutoCloseable {
         rx.fill();
         tx = new TxPath(txq, mem, guestTap, kicks[TX_QUEUE].fd(), calls[TX_VECTOR].fd(), txBuffers,
                 TX_BUFFER, o.txSplitHeader, indirect(), new FaultFrames(mem, mac));
-        rxThread = Thread.ofPlatform().name("guest-sim-rx").start(rx);
-        txThread = Thread.ofPlatform().name("guest-sim-tx").start(tx);
+        if (o.oneThread) {
+            startLoop("guest-sim", new SimLoop(rx, tx));
+        } else {
+            startLoop("guest-sim-rx", new SimLoop(rx));
+            startLoop("guest-sim-tx", new SimLoop(tx));
+        }
+    }
+
+    private void startLoop(String name, SimLoop loop) {
+        loops.add(loop);
+        pathThreads.add(Thread.ofPlatform().name(name).start(loop));
     }
 
     private void queueReady(int index, DriverQueue q, int vector) throws IOException {
@@ -572,8 +582,14 @@ public final class GuestSim implements AutoCloseable {
         if (rx != null) {
             rx.stop();
         }
-        DeviceLink.join(txThread);
-        DeviceLink.join(rxThread);
+        for (Thread t : pathThreads) {
+            DeviceLink.join(t);
+        }
+        pathThreads.clear();
+        for (SimLoop l : loops) {
+            l.close();
+        }
+        loops.clear();
         if (tx != null) {
             tx.close();
         }

@@ -16,7 +16,8 @@ import org.jvmd.proto.NicStats;
  * <pre>
  * guest-sim --ns1 GUEST_NS --tap1 TAP --ns2 HOST_NS --tap2 TAP --guest-offloads on|off
  *           [--rx-queue N] [--tx-queue N] [--mrg-buffer BYTES] [--split-header]
- *           [--no-locked-lladdr] [--user USER] [--chroot DIR] [--vionet-log FILE] [--vionet-jvm-opt OPT]...
+ *           [--no-locked-lladdr] [--one-thread] [--user USER] [--chroot DIR] [--vionet-log FILE]
+ *           [--vionet-jvm-opt OPT]...
  * </pre>
  *
  * tap1 (in ns1) is the guest's network stack, tap2 (in ns2) is vionet's tap; both must
@@ -35,7 +36,7 @@ public final class GuestSimMain {
         } catch (IllegalArgumentException e) {
             Simulators.exitUsage("guest-sim", e.getMessage(), "guest-sim --ns1 NS --tap1 TAP --ns2 NS --tap2 TAP --guest-offloads on|off"
                     + " [--rx-queue N] [--tx-queue N] [--mrg-buffer BYTES] [--split-header] [--no-locked-lladdr]"
-                    + " [--user USER] [--chroot DIR] [--vionet-log FILE] [--vionet-jvm-opt OPT]...");
+                    + " [--one-thread] [--user USER] [--chroot DIR] [--vionet-log FILE] [--vionet-jvm-opt OPT]...");
             return;
         }
         GuestSim sim;
@@ -76,7 +77,8 @@ public final class GuestSimMain {
         GuestSim.log(sim.counters().toString());
         if (!sim.vionetGone()) {
             try {
-                // may fail: vionet is in our process group and may be exiting on the same SIGTERM
+                // may fail when our whole process group is signalled: vionet exits on its own
+                // SIGTERM (scripts/bench-net signals this process first, so that it answers)
                 NicStats s = sim.stats(500);
                 GuestSim.log("vionet: tx frames=" + s.getTxFrames() + " bytes=" + s.getTxBytes()
                         + " csum_offloaded=" + s.getTxCsumOffloaded() + " tso=" + s.getTxTsoFrames()
@@ -90,7 +92,7 @@ public final class GuestSimMain {
             }
         }
         for (String p : sim.problems()) {
-            // bench-net signals the whole process group: vionet's own SIGTERM is no problem
+            // a signal to the whole process group ends vionet too: no problem
             if (!p.startsWith("vionet closed its channel")) {
                 GuestSim.log("problem: " + p);
             }
@@ -117,6 +119,7 @@ public final class GuestSimMain {
                 case "--mrg-buffer" -> o.mergeableBufferSize(number(args, ++i, a));
                 case "--split-header" -> o.txSplitHeader(true);
                 case "--no-locked-lladdr" -> o.lockedLladdr(false);
+                case "--one-thread" -> o.oneThread(true);
                 case "--user" -> o.vionetUser(value(args, ++i, a));
                 case "--chroot" -> o.chroot(Path.of(value(args, ++i, a)));
                 case "--vionet-log" -> o.vionetLog(Path.of(value(args, ++i, a)));

@@ -9,6 +9,7 @@ import static org.jvmd.virtio.net.VirtioNetFeatures.GUEST_USO4;
 import static org.jvmd.virtio.net.VirtioNetFeatures.GUEST_USO6;
 import static org.jvmd.virtio.net.VirtioNetFeatures.has;
 
+import org.jvmd.sys.Epoll;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.IoVec;
@@ -131,24 +132,24 @@ final class RxPath extends SimPath {
     }
 
     @Override
-    protected void loop() throws SysException, GuestFault {
-        epoll.add(callFd, LibC.EPOLLIN | LibC.EPOLLET, CALL);
-        epoll.add(wake.fd(), LibC.EPOLLIN, WAKE);
-        while (!stop) {
-            q.disableInterrupts();   // NAPI: no interrupts while polling
-            drain();
-            if (q.enableInterrupts()) {
-                continue;   // more arrived while re-enabling (virtio 1.2 §2.7.14)
-            }
-            int n = epoll.waitFor(-1);
-            for (int i = 0; i < n; i++) {
-                if (epoll.data(i) == CALL) {
-                    // edge-triggered: the interrupt needs no read of the eventfd
-                } else {
-                    wake.read();
-                }
-            }
+    protected void attach(Epoll epoll, long base) throws SysException {
+        epoll.add(callFd, LibC.EPOLLIN | LibC.EPOLLET, base + CALL);
+        epoll.add(wake.fd(), LibC.EPOLLIN, base + WAKE);
+    }
+
+    @Override
+    protected boolean turn() throws SysException, GuestFault {
+        q.disableInterrupts();   // NAPI: no interrupts while polling
+        drain();
+        return q.enableInterrupts();   // more arrived while re-enabling (virtio 1.2 §2.7.14)
+    }
+
+    @Override
+    protected void event(long tag) throws SysException {
+        if (tag == WAKE) {
+            wake.read();
         }
+        // CALL: edge-triggered, the interrupt needs no read of the eventfd
     }
 
     private void drain() throws GuestFault, SysException {

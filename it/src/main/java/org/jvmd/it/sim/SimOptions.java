@@ -64,6 +64,7 @@ public final class SimOptions {
     int mergeableBufferSize = 4096;
     boolean txSplitHeader;
     boolean lockedLladdr = true;
+    boolean oneThread;
     byte[] mac;
     int mtu = 1500;
     byte[] localGuestAddr;
@@ -128,6 +129,15 @@ public final class SimOptions {
     /** Transmit the virtio_net_hdr in its own descriptor (indirect when negotiated). */
     public SimOptions txSplitHeader(boolean on) {
         this.txSplitHeader = on;
+        return this;
+    }
+
+    /**
+     * Both data paths on one thread, as a 1-vCPU guest runs its transmit and its receive
+     * (NAPI) on the same CPU; off: a thread each.
+     */
+    public SimOptions oneThread(boolean on) {
+        this.oneThread = on;
         return this;
     }
 

@@ -6,12 +6,12 @@ import org.jvmd.sys.SysException;
 import org.jvmd.virtio.GuestFault;
 
 /**
- * What the simulator's two data paths share: an epoll set, a wake eventfd to stop the loop,
- * the stop flag and the failure that ended the loop.
+ * One of the simulator's two data paths, run by a {@link SimLoop} (alone, or with the other
+ * path on one thread): its descriptors in the loop's epoll set, the work it does before
+ * the loop sleeps, a wake eventfd to stop it, the stop flag and the failure that ended it.
  */
-abstract class SimPath implements Runnable {
+abstract class SimPath {
     protected final EventFd wake;
-    protected final Epoll epoll;
     protected volatile boolean stop;
     private volatile Throwable failure;
     private final String name;
@@ -19,26 +19,27 @@ abstract class SimPath implements Runnable {
     SimPath(String name) throws SysException {
         this.name = name;
         this.wake = EventFd.create(true);
-        this.epoll = new Epoll(4);
     }
 
-    /** The path's event loop; returns when {@link #stop} is set. */
-    protected abstract void loop() throws SysException, GuestFault;
+    /**
+     * Adds this path's descriptors to {@code epoll}; each event's data is {@code base} plus
+     * the path's own tag (below {@link SimLoop#TAGS}), which {@link #event} gets back.
+     */
+    protected abstract void attach(Epoll epoll, long base) throws SysException, GuestFault;
+
+    /** Does the work that is there; true if more may have come meanwhile, to look again before sleeping. */
+    protected abstract boolean turn() throws SysException, GuestFault;
+
+    /** One ready descriptor of this path, by its tag. */
+    protected abstract void event(long tag) throws SysException;
 
     /** Runs after the loop ended, however it ended. */
     protected void ended() {}
 
-    @Override
-    public final void run() {
-        try {
-            loop();
-        } catch (Throwable t) {
-            failure = t;
-            if (!stop) {
-                GuestSim.log(name + " path stopped: " + t);
-            }
-        } finally {
-            ended();
+    final void failed(Throwable t) {
+        failure = t;
+        if (!stop) {
+            GuestSim.log(name + " path stopped: " + t);
         }
     }
 
@@ -56,7 +57,6 @@ abstract class SimPath implements Runnable {
     }
 
     void close() {
-        epoll.close();
         wake.close();
     }
 }

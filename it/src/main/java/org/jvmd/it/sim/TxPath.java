@@ -3,6 +3,7 @@ package org.jvmd.it.sim;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import org.jvmd.sys.Epoll;
 import org.jvmd.sys.Errno;
 import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
@@ -24,8 +25,8 @@ import org.jvmd.virtio.net.VirtioNetHdr;
  * buffers; transmit interrupts stay off except while the ring is full (Linux
  * virtqueue_enable_cb_delayed on a stopped queue) or injected faults are outstanding.
  *
- * <p>One thread. Nothing is allocated per frame: buffers, the iovec and the epoll events
- * are made once.
+ * <p>Run by one {@link SimLoop} thread, alone or beside the receive path. Nothing is
+ * allocated per frame: buffers, the iovec and the epoll events are made once.
  */
 final class TxPath extends SimPath {
     private static final long TAP = 1;
@@ -56,6 +57,10 @@ final class TxPath extends SimPath {
     private Injection pending;
     private final Injection[] injectedAt;
     private int injectedOutstanding;
+    private Epoll epoll;
+    private long base;
+    private boolean tapArmed;
+    private boolean irqOn;
 
 
     volatile long frames;
@@ -100,48 +105,51 @@ final class TxPath extends SimPath {
     }
 
     @Override
-    protected void loop() throws SysException, GuestFault {
-        Fd tapFd = tap.fd();
-        epoll.add(tapFd, LibC.EPOLLIN, TAP);
-        epoll.add(callFd, LibC.EPOLLIN | LibC.EPOLLET, CALL);
-        epoll.add(wake.fd(), LibC.EPOLLIN, WAKE);
+    protected void attach(Epoll epoll, long base) throws SysException, GuestFault {
+        this.epoll = epoll;
+        this.base = base;
+        epoll.add(tap.fd(), LibC.EPOLLIN, base + TAP);
+        epoll.add(callFd, LibC.EPOLLIN | LibC.EPOLLET, base + CALL);
+        epoll.add(wake.fd(), LibC.EPOLLIN, base + WAKE);
         q.disableInterrupts();
-        boolean tapArmed = true;
-        boolean irqOn = false;
-        while (!stop) {
-            reap();
-            if (pending != null) {
-                tryInject();
+        tapArmed = true;
+        irqOn = false;
+    }
+
+    @Override
+    protected boolean turn() throws SysException, GuestFault {
+        reap();
+        if (pending != null) {
+            tryInject();
+        }
+        boolean blocked = pump();
+        boolean wantIrq = blocked || injectedOutstanding > 0;
+        if (wantIrq && !irqOn) {
+            irqOn = true;
+            if (q.enableInterrupts()) {
+                return true;   // used chains are already there: reap them first
             }
-            boolean blocked = pump();
-            boolean wantIrq = blocked || injectedOutstanding > 0;
-            if (wantIrq && !irqOn) {
-                irqOn = true;
-                if (q.enableInterrupts()) {
-                    continue;   // used chains are already there: reap them first
-                }
-            } else if (!wantIrq && irqOn) {
-                q.disableInterrupts();
-                irqOn = false;
-            }
-            if (blocked == tapArmed) {
-                // out of buffers: stop listening to the tap until vionet gives some back
-                epoll.modify(tapFd, blocked ? 0 : LibC.EPOLLIN, TAP);
-                tapArmed = !blocked;
-            }
-            int n = epoll.waitFor(-1);
-            for (int i = 0; i < n; i++) {
-                long d = epoll.data(i);
-                if (d == CALL) {
-                    // edge-triggered: the interrupt needs no read of the eventfd
-                } else if (d == WAKE) {
-                    wake.read();
-                    if (pending == null) {
-                        pending = mailbox.poll();
-                    }
-                }
+        } else if (!wantIrq && irqOn) {
+            q.disableInterrupts();
+            irqOn = false;
+        }
+        if (blocked == tapArmed) {
+            // out of buffers: stop listening to the tap until vionet gives some back
+            epoll.modify(tap.fd(), blocked ? 0 : LibC.EPOLLIN, base + TAP);
+            tapArmed = !blocked;
+        }
+        return false;
+    }
+
+    @Override
+    protected void event(long tag) throws SysException {
+        if (tag == WAKE) {
+            wake.read();
+            if (pending == null) {
+                pending = mailbox.poll();
             }
         }
+        // TAP: pump reads it; CALL: edge-triggered, the interrupt needs no read of the eventfd
     }
 
     /** Reads frames from the tap into free buffers and posts them; true if it stopped for want of buffers. */
@@ -321,7 +329,7 @@ final class TxPath extends SimPath {
         }
     }
 
-    /** Queues {@code inj} for the transmit thread, which posts its chains between frames. */
+    /** Queues {@code inj} for the thread running this path, which posts its chains between frames. */
     void submit(Injection inj) throws SysException {
         mailbox.add(inj);
         wake.signal();

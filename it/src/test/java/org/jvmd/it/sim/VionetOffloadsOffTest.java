@@ -20,7 +20,8 @@ import org.junit.jupiter.api.TestInstance;
 /**
  * A guest with every offload off, and the plainest rings: no MRG_RXBUF (small receive
  * buffers), no EVENT_IDX (flag-based notification suppression), no indirect descriptors,
- * the header in its own transmit descriptor.
+ * the header in its own transmit descriptor; and the simulator's two paths on one thread
+ * (SimOptions.oneThread, a 1-vCPU guest).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @RequiresRoot
@@ -31,7 +32,7 @@ class VionetOffloadsOffTest {
 
     @BeforeAll
     void start() throws Exception {
-        f = new SimFixture("off", 73, true, o -> o.guestOffloads(false).txSplitHeader(true)
+        f = new SimFixture("off", 73, true, o -> o.guestOffloads(false).txSplitHeader(true).oneThread(true)
                 .withoutDriverFeatures(VirtioNetFeatures.bit(VirtioNetFeatures.MRG_RXBUF)
                         | VirtioNetFeatures.bit(Virtq.F_EVENT_IDX) | VirtioNetFeatures.bit(Virtq.F_INDIRECT_DESC))
                 .rxQueueSize(256));

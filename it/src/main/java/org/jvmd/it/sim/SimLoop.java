@@ -1,0 +1,70 @@
+package org.jvmd.it.sim;
+
+import org.jvmd.sys.Epoll;
+import org.jvmd.sys.SysException;
+
+/**
+ * One simulator thread: runs its paths' turns, then sleeps in one epoll set until a
+ * descriptor of any of them is ready. With both paths on one thread the simulator is a
+ * 1-vCPU guest, whose transmit and receive (NAPI) run on the same CPU; with one path a
+ * thread, each direction waits for its own wake-ups. Stops when any of its paths is
+ * stopped; a path that throws ends the thread, its failure kept on that path.
+ */
+final class SimLoop implements Runnable {
+    /** Tags a path may use: path i's events carry {@code i * TAGS + tag}. */
+    static final long TAGS = 16;
+
+    private final SimPath[] paths;
+    private final Epoll epoll;
+
+    SimLoop(SimPath... paths) throws SysException {
+        this.paths = paths.clone();
+        this.epoll = new Epoll(4 * paths.length);
+    }
+
+    @Override
+    public void run() {
+        SimPath current = paths[0];
+        try {
+            for (int i = 0; i < paths.length; i++) {
+                current = paths[i];
+                current.attach(epoll, i * TAGS);
+            }
+            while (!stopped()) {
+                boolean again = false;
+                for (SimPath p : paths) {
+                    current = p;
+                    again |= p.turn();
+                }
+                if (again) {
+                    continue;
+                }
+                int n = epoll.waitFor(-1);
+                for (int i = 0; i < n; i++) {
+                    long d = epoll.data(i);
+                    current = paths[(int) (d / TAGS)];
+                    current.event(d % TAGS);
+                }
+            }
+        } catch (Throwable t) {
+            current.failed(t);
+        } finally {
+            for (SimPath p : paths) {
+                p.ended();
+            }
+        }
+    }
+
+    private boolean stopped() {
+        for (SimPath p : paths) {
+            if (p.stop) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    void close() {
+        epoll.close();
+    }
+}
