@@ -79,8 +79,8 @@ public final class Epoll implements AutoCloseable {
         boolean ready();
 
         /**
-         * The poll is over (whether or not it found anything): notifications are asked for
-         * again. True if work came meanwhile that no notification will report.
+         * The poll is over, however it ended (a poll that threw too): notifications are
+         * asked for again. True if there is work that no notification will report.
          */
         boolean end();
     }
@@ -122,19 +122,22 @@ public final class Epoll implements AutoCloseable {
         if (spin > 0) {
             poller.start();
             int n = 0;
-            boolean work;
-            do {
-                work = poller.ready();
-                if (work) {
-                    break;
-                }
-                n = waitFor(0);
-                if (n > 0) {
-                    break;
-                }
-                Thread.yield();
-            } while (System.nanoTime() - start < spin);
-            work |= poller.end();
+            boolean work = false;
+            try {
+                do {
+                    work = poller.ready();
+                    if (work) {
+                        break;
+                    }
+                    n = waitFor(0);
+                    if (n > 0) {
+                        break;
+                    }
+                    Thread.yield();
+                } while (System.nanoTime() - start < spin);
+            } finally {
+                work |= poller.end();   // also when a poll threw: notifications back on
+            }
             if (work || n > 0) {
                 window.polled();
                 return n;

@@ -8,7 +8,8 @@ import org.jvmd.sys.SysException;
  * descriptor of any of them is ready. With both paths on one thread the simulator is a
  * 1-vCPU guest, whose transmit and receive (NAPI) run on the same CPU; with one path a
  * thread, each direction waits for its own wake-ups. Stops when any of its paths is
- * stopped; a path that throws ends the thread, its failure kept on that path.
+ * stopped; a path that throws ends the thread, its failure kept on that path (a failing
+ * wait on every path of the thread).
  */
 final class SimLoop implements Runnable {
     /** Tags a path may use: path i's events carry {@code i * TAGS + tag}. */
@@ -39,6 +40,7 @@ final class SimLoop implements Runnable {
                 if (again) {
                     continue;
                 }
+                current = null;   // a failing wait is the loop's, not a path's
                 int n = epoll.waitFor(-1);
                 for (int i = 0; i < n; i++) {
                     long d = epoll.data(i);
@@ -47,7 +49,13 @@ final class SimLoop implements Runnable {
                 }
             }
         } catch (Throwable t) {
-            current.failed(t);
+            if (current != null) {
+                current.failed(t);
+            } else {
+                for (SimPath p : paths) {
+                    p.failed(t);
+                }
+            }
         } finally {
             for (SimPath p : paths) {
                 p.ended();

@@ -98,10 +98,13 @@ final class TxPath extends SimPath {
 
     @Override
     protected void ended() {
-        Injection p = pending;
-        if (p != null) {
+        // the one being posted and those still queued: each caller learns it now, not at its timeout
+        Injection p = pending != null ? pending : mailbox.poll();
+        while (p != null) {
             p.result.completeExceptionally(new IllegalStateException("transmit path stopped"));
+            p = mailbox.poll();
         }
+        pending = null;
     }
 
     @Override
