@@ -356,26 +356,12 @@ public final class Vionet {
      * saved is a system call off the guest's transmit path and an event off the device's.
      */
     public void startTxPoll() {
-        if (active(TX)) {
-            try {
-                queues[TX].quiet();
-            } catch (GuestFault f) {
-                breakQueue(TX, f);
-            }
-        }
+        onTxRing(QUIET);
     }
 
     /** True if the transmit ring has chains to send (read from guest memory while polling). */
     public boolean txAvailable() {
-        if (!active(TX)) {
-            return false;
-        }
-        try {
-            return queues[TX].hasAvailable();
-        } catch (GuestFault f) {
-            breakQueue(TX, f);
-            return false;
-        }
+        return onTxRing(SplitQueue::hasAvailable);
     }
 
     /**
@@ -383,11 +369,26 @@ public final class Vionet {
      * were off, which no kick will announce: the caller sends them ({@link #kick}).
      */
     public boolean endTxPoll() {
+        return onTxRing(SplitQueue::enableNotifications);
+    }
+
+    /** A look at the transmit ring that may find the guest's ring bad. */
+    private interface TxRingCall {
+        boolean call(SplitQueue q) throws GuestFault;
+    }
+
+    private static final TxRingCall QUIET = q -> {
+        q.quiet();
+        return false;
+    };
+
+    /** {@code c} on an active transmit queue (false otherwise); a bad ring stops the queue until reset. */
+    private boolean onTxRing(TxRingCall c) {
         if (!active(TX)) {
             return false;
         }
         try {
-            return queues[TX].enableNotifications();
+            return c.call(queues[TX]);
         } catch (GuestFault f) {
             breakQueue(TX, f);
             return false;
