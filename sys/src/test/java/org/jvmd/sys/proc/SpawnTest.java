@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -38,6 +39,30 @@ class SpawnTest {
         Path log = Path.of("target", "spawn-" + mode + ".log");
         return Spawner.java("testchild", SysTestChild.class.getName())
                 .jvmOptions("-XX:TieredStopAtLevel=1").args(mode).output(log);
+    }
+
+    /** The names of {@code pid}'s threads (comm, at most 15 characters). */
+    private static List<String> threadNames(long pid) throws IOException {
+        List<String> names = new ArrayList<>();
+        try (Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : tasks.toList()) {
+                names.add(Files.readString(t.resolve("comm")).strip());
+            }
+        }
+        return names;
+    }
+
+    /** Waits up to 10 s for the drop child's log to show a native heap trim after {@code line}. */
+    private static void awaitTrimAfter(String before, String line) throws InterruptedException {
+        int from = before.indexOf(line);
+        assertTrue(from >= 0, before);
+        for (long end = System.nanoTime() + 10_000_000_000L; ; Thread.sleep(50)) {
+            String now = log("drop");
+            if (now.indexOf("[trimnative] Periodic Trim (", from) >= 0) {
+                return;
+            }
+            assertTrue(System.nanoTime() < end, "no native heap trim after the drop: " + now);
+        }
     }
 
     private static String log(String mode) {
@@ -98,6 +123,8 @@ class SpawnTest {
             assertFalse(fds.containsValue("/memfd:jvmd-leak-marker (deleted)"), "leaked into the child: " + fds);
             String parentEnd = Files.readSymbolicLink(Path.of("/proc/self/fd/" + c.channel().fd().num())).toString();
             assertFalse(fds.containsValue(parentEnd), "parent's channel end leaked: " + fds);
+            // with Spawner's defaults the JVM runs its native heap trimmer (TRIM_NATIVE_HEAP)
+            assertTrue(threadNames(c.pid()).contains("Native Heap Tri"), threadNames(c.pid()).toString());
 
             c.channel().send(ToVionet.newBuilder().setShutdown(Shutdown.getDefaultInstance()).build());
             WaitStatus s = c.waitFor(10_000);
@@ -114,7 +141,8 @@ class SpawnTest {
         try (Fd memfd = Memfd.create("guest", MEM);
                 MappedGuestMemory mem = MappedGuestMemory.map(memfd, MEM);
                 EventFd call = EventFd.create(false);
-                Child c = child("drop").spawn()) {
+                // its native heap trimmed more often than the default, each trim logged
+                Child c = child("drop").jvmOptions("-XX:TrimNativeHeapInterval=200", "-Xlog:trimnative").spawn()) {
             c.channel().send(init("_vmd", empty.toString()), memfd.dup(), call.fd().dup());
             c.awaitReady(FromVionet.parser(), READY_MS);
             assertEquals(1, call.read());
@@ -144,6 +172,9 @@ class SpawnTest {
             String log = log("drop");
             assertTrue(log.contains("testchild: debug: logged after the drop: java.lang.IllegalStateException: with a trace\n"
                     + "\tat org.jvmd.sys.proc.SysTestChild."), log);
+
+            // the JVM's native heap trimmer goes on after the drop (no system call of it refused)
+            awaitTrimAfter(log, "logged after the drop");
 
             // after the drop, the channel still carries messages and descriptors
             try (EventFd second = EventFd.create(false)) {
