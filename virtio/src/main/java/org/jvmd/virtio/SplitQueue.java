@@ -375,14 +375,9 @@ public final class SplitQueue {
      * and call {@link #enableNotifications()} before it waits for a kick again.
      */
     public void quiet() throws GuestFault {
-        notifications = false;
-        if (!ready) {
-            return;
-        }
-        if (eventIdx) {
+        disableNotifications();   // without EVENT_IDX that is the whole of it
+        if (ready && eventIdx) {
             memory.writeShort(layout.availEvent(), (short) (lastAvail - 1));
-        } else {
-            memory.writeShort(layout.usedFlags(), (short) Virtq.USED_F_NO_NOTIFY);
         }
     }
 

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -46,7 +47,11 @@ class SpawnTest {
         List<String> names = new ArrayList<>();
         try (Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
             for (Path t : tasks.toList()) {
-                names.add(Files.readString(t.resolve("comm")).strip());
+                try {
+                    names.add(Files.readString(t.resolve("comm")).strip());
+                } catch (NoSuchFileException e) {
+                    // a thread that ended meanwhile
+                }
             }
         }
         return names;
@@ -124,7 +129,8 @@ class SpawnTest {
             String parentEnd = Files.readSymbolicLink(Path.of("/proc/self/fd/" + c.channel().fd().num())).toString();
             assertFalse(fds.containsValue(parentEnd), "parent's channel end leaked: " + fds);
             // with Spawner's defaults the JVM runs its native heap trimmer (TRIM_NATIVE_HEAP)
-            assertTrue(threadNames(c.pid()).contains("Native Heap Tri"), threadNames(c.pid()).toString());
+            List<String> threads = threadNames(c.pid());
+            assertTrue(threads.contains("Native Heap Tri"), threads.toString());
 
             c.channel().send(ToVionet.newBuilder().setShutdown(Shutdown.getDefaultInstance()).build());
             WaitStatus s = c.waitFor(10_000);
