@@ -38,6 +38,7 @@ import org.jvmd.sys.ipc.PeerClosedException;
 import org.jvmd.sys.ipc.Received;
 import org.jvmd.sys.proc.Child;
 import org.jvmd.sys.proc.Role;
+import org.jvmd.sys.proc.Sched;
 import org.jvmd.sys.proc.Spawner;
 import org.jvmd.virtio.net.TunFlags;
 import org.jvmd.vmd.config.Config;
@@ -105,7 +106,7 @@ public final class VmmProcSpawner implements VmLauncher {
      */
     public VmmProcSpawner(Supplier<Config> config, long readyTimeoutMillis, long stopTimeoutMillis, String user,
                           String chroot, Path logDir, int warmPool) {
-        this.pool = new WarmPool<>("vmm-proc", warmPool, () -> new Pooled(spawner(POOL_TITLE).spawn()),
+        this.pool = new WarmPool<>("vmm-proc", warmPool, () -> new Pooled(spawner(POOL_TITLE).idle().spawn()),
                 System::nanoTime);
         this.config = config;
         this.readyTimeoutMillis = readyTimeoutMillis;
@@ -132,13 +133,18 @@ public final class VmmProcSpawner implements VmLauncher {
     }
 
     /**
-     * A vmm-proc from the warm pool becomes VM {@code name}'s: renamed for it, it is from here
-     * on what a new one would be. Both are spawned alike ({@link #spawner}) and wait for their
-     * StartVm alike: nothing tells them apart.
+     * A vmm-proc from the warm pool becomes VM {@code name}'s: renamed for it, and its threads
+     * and its spare vionet-proc's given the ordinary scheduling policy, it is from here on what
+     * a new one would be. Both are spawned alike ({@link #spawner}; the pool's at
+     * {@link Sched#SCHED_IDLE}, so that a member starting beside a booting guest takes only CPU
+     * time no guest wants) and wait for their StartVm alike: nothing tells them apart. A member
+     * still starting when it is taken (a host too busy to let it finish) finishes at the
+     * ordinary policy, as a fresh one would start.
      */
-    private static Child assign(Pooled p, String name) {
+    private static Child assign(Pooled p, String name) throws SysException {
+        int changed = Sched.normal(p.pid());
         p.child().retitle("vm/" + name);
-        LOG.log(Level.DEBUG, "vm " + name + ": vmm-proc " + p.pid() + " from the warm pool");
+        LOG.log(Level.DEBUG, "vm " + name + ": vmm-proc " + p.pid() + " from the warm pool (" + changed + " idle threads made ordinary)");
         return p.child();
     }
 

@@ -14,12 +14,13 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvmd.testkit.Dropped;
 import org.jvmd.testkit.RequiresRoot;
 
 /**
  * vmd's warm pool ({@code vmd --warm-pool K}) with real processes on this host: K vmm-procs
  * waiting as vmd's children, holding nothing but their channel and their spare vionet-proc's
- * (which holds nothing either), none of them dropped yet; a killed
+ * (which holds nothing either), none of them dropped yet, every thread of both at SCHED_IDLE; a killed
  * one replaced; the same ones kept over a reload; none left when vmd stops; a start taking one and failing exactly as a start
  * with a vmm-proc of its own fails (the host has no KVM: vmd opens /dev/null in its place,
  * -Djvmd.kvmDevice, and vmm-proc refuses the kernel); and vmd with the pool off spawning none.
@@ -153,6 +154,14 @@ class VmdWarmPoolTest {
                 vmd.awaitUntil(() -> ProcessHandle.of(p).map(h -> h.children().count() == 1).orElse(false),
                         60_000 * VmdProcess.SLOW, "vmm-proc " + p + "'s spare vionet-proc");
                 assertHoldsNothing(p);
+                // spawned at SCHED_IDLE: it and its spare start on CPU time nothing else wants,
+                // every thread of either (the spare and the JVMs' own threads take it from their creator)
+                long spare = ProcessHandle.of(p).orElseThrow().children().findFirst().orElseThrow().pid();
+                for (long q : List.of(p, spare)) {
+                    Map<Integer, Integer> policies = Dropped.policies(q);
+                    assertTrue(policies.size() > 5 && policies.values().stream().allMatch(x -> x == Dropped.SCHED_IDLE),
+                            "every thread of " + q + " at SCHED_IDLE (5): " + policies);
+                }
             }
             assertTrue(vmd.logText().contains("startup: 1 vms, socket " + vmd.socket + ", warm pool 2"),
                     vmd.logText());

@@ -9,6 +9,8 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import org.jvmd.sys.Native;
 import org.jvmd.sys.SysException;
 
@@ -52,6 +54,52 @@ final class PosixSpawn {
      * dispositions and the signal mask are reset. Returns the child's pid.
      */
     static int spawn(String path, List<String> argv, List<String> envp, int[][] dup2, int closeFrom)
+            throws SysException {
+        return spawn(path, argv, envp, dup2, closeFrom, false);
+    }
+
+    /**
+     * As above; {@code idle}: the child starts at {@link Sched#SCHED_IDLE}, so that each thread
+     * and child it makes is idle too. glibc's posix_spawnattr_setschedpolicy takes only the
+     * POSIX policies, not SCHED_IDLE; a child takes its policy from the thread that spawns it,
+     * so a thread of its own, made idle first, spawns it (and ends: no thread of the caller's
+     * changes policy, and none needs the privilege to change back).
+     */
+    static int spawn(String path, List<String> argv, List<String> envp, int[][] dup2, int closeFrom, boolean idle)
+            throws SysException {
+        if (!idle) {
+            return spawnHere(path, argv, envp, dup2, closeFrom);
+        }
+        FutureTask<Integer> task = new FutureTask<>(() -> {
+            Sched.setPolicy(0, Sched.SCHED_IDLE);
+            return spawnHere(path, argv, envp, dup2, closeFrom);
+        });
+        Thread.ofPlatform().name("spawn-idle").start(task);
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return task.get();   // not given up on an interrupt: the pid would be lost
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof SysException se) {
+                        throw se;
+                    }
+                    if (e.getCause() instanceof RuntimeException re) {
+                        throw re;
+                    }
+                    throw new IllegalStateException(e.getCause());
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static int spawnHere(String path, List<String> argv, List<String> envp, int[][] dup2, int closeFrom)
             throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment fa = a.allocate(FILE_ACTIONS_BYTES, 16);

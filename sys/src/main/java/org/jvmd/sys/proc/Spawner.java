@@ -76,6 +76,7 @@ public final class Spawner {
     private Path output;
     private Map<String, String> env = System.getenv();
     private String aotCacheDir = System.getProperty(AOT_CACHE_DIR_PROPERTY);
+    private boolean idle;
 
     private Spawner(String title, String mainClass) {
         this.title = title;
@@ -133,6 +134,16 @@ public final class Spawner {
     /** The AOT cache of a JVM running {@code mainClass}: {@code dir/<mainClass>.aot}. */
     public static Path aotCacheFile(Path dir, String mainClass) {
         return dir.resolve(mainClass + ".aot");
+    }
+
+    /**
+     * The child runs at {@link Sched#SCHED_IDLE}, with every thread and child it makes, until
+     * {@link Sched#normal} is applied to it: work done ahead (vmd's warm pool) that should take
+     * only CPU time nothing else wants.
+     */
+    public Spawner idle() {
+        this.idle = true;
+        return this;
     }
 
     /** Sends the child's stdout and stderr to {@code file} (appended); default: inherit this process's. */
@@ -208,7 +219,7 @@ public final class Spawner {
             }
             List<String> envp = new ArrayList<>();
             env.forEach((k, v) -> envp.add(k + "=" + v));
-            int pid = PosixSpawn.spawn(javaBinary(), command(), envp, dups.toArray(new int[0][]), CHANNEL_FD + 1);
+            int pid = PosixSpawn.spawn(javaBinary(), command(), envp, dups.toArray(new int[0][]), CHANNEL_FD + 1, idle);
             return new Child(title, pid, new Channel(parentEnd));
         } catch (IOException | RuntimeException e) {
             parentEnd.close();
