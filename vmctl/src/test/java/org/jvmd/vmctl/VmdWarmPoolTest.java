@@ -159,7 +159,7 @@ class VmdWarmPoolTest {
                 long spare = ProcessHandle.of(p).orElseThrow().children().findFirst().orElseThrow().pid();
                 for (long q : List.of(p, spare)) {
                     Map<Integer, Integer> policies = Dropped.policies(q);
-                    assertTrue(policies.size() > 5 && policies.values().stream().allMatch(x -> x == Dropped.SCHED_IDLE),
+                    assertTrue(!policies.isEmpty() && policies.values().stream().allMatch(x -> x == Dropped.SCHED_IDLE),
                             "every thread of " + q + " at SCHED_IDLE (5): " + policies);
                 }
             }

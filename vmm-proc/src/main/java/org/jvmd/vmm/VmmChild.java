@@ -37,6 +37,7 @@ import org.jvmd.sys.log.Logs;
 import org.jvmd.sys.kvm.Kvm;
 import org.jvmd.sys.proc.Child;
 import org.jvmd.sys.proc.Role;
+import org.jvmd.sys.proc.Sched;
 import org.jvmd.sys.proc.WaitStatus;
 import org.jvmd.vmm.blk.VioblkProxy;
 import org.jvmd.vmm.blk.VmDisks;
@@ -142,6 +143,10 @@ final class VmmChild {
                     sendError("expected StartVm first, got " + r.message().getMsgCase(), 0);
                     return VmmMain.EXIT_ERROR;
                 }
+                // a member of vmd's warm pool ran at SCHED_IDLE until vmd, handing it this VM,
+                // made it ordinary; once more here for a spare vionet-proc whose spawn was under
+                // way at that moment (nothing to do, and no privilege needed, for any other)
+                Sched.normal(LibC.getpid());
                 VmConfig c = r.message().getStart().getConfig();
                 title = "vm/" + c.getName();
                 Logs.title(title);
