@@ -67,6 +67,12 @@ public final class VmTaps implements AutoCloseable {
                 byte[] gw = null;
                 byte[] guest = null;
                 try {
+                    if (spec.locked()) {
+                        // no unicast for another MAC reaches vionet, nor so guest memory
+                        tap.filterUnicastTo(spec.lladdr().octets());
+                    } else {
+                        tap.clearFilter();   // a persistent tap keeps an earlier filter
+                    }
                     if (spec.mtu().isPresent()) {
                         NetIf.setMtu(name, spec.mtu().getAsInt());
                     }

@@ -11,9 +11,12 @@ import org.jvmd.proto.NicConfig;
  * @param mtu       the MTU (1500 when the config says 0)
  * @param offered   the device features offered to the guest (VIRTIO_NET_F_* and ring bits)
  * @param lockedLladdr drop TX from another source MAC and RX unicast to another MAC
+ * @param tapFiltered the tap's kernel filter passes no unicast frame for another MAC
+ *                  (NicConfig.tap_filtered), so a locked NIC may receive straight into guest memory
  * @param dhcp      the local-interface DHCP responder, or null
  */
-public record VionetConfig(int nic, byte[] mac, int mtu, long offered, boolean lockedLladdr, DhcpResponder dhcp) {
+public record VionetConfig(int nic, byte[] mac, int mtu, long offered, boolean lockedLladdr, boolean tapFiltered,
+        DhcpResponder dhcp) {
     public VionetConfig {
         if (mac.length != 6) {
             throw new IllegalArgumentException("MAC address of " + mac.length + " bytes, want 6");
@@ -48,6 +51,6 @@ public record VionetConfig(int nic, byte[] mac, int mtu, long offered, boolean l
             int prefix = c.getLocalPrefixLen() == 0 ? 31 : c.getLocalPrefixLen();
             dhcp = new DhcpResponder(mac, BigEndian.get32(g, 0), BigEndian.get32(gw, 0), prefix);
         }
-        return new VionetConfig(c.getIndex(), mac, mtu, c.getFeatures(), c.getLockedLladdr(), dhcp);
+        return new VionetConfig(c.getIndex(), mac, mtu, c.getFeatures(), c.getLockedLladdr(), c.getTapFiltered(), dhcp);
     }
 }

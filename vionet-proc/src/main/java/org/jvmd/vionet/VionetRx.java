@@ -227,9 +227,13 @@ final class VionetRx {
         return true;
     }
 
-    /** The direct path is safe when every frame the tap may hand is one the guest takes. */
+    /**
+     * The direct path is safe when every frame the tap may hand is one the guest takes: its
+     * offloads are the guest's, and a locked NIC's tap filters out unicast for other MACs in
+     * the kernel ({@link VionetConfig#tapFiltered}), so no such frame touches guest memory.
+     */
     private boolean directPath() {
-        return !cfg.lockedLladdr() && (tunCap.mayGive() & ~TunFlags.forGuest(features)) == 0;
+        return (!cfg.lockedLladdr() || cfg.tapFiltered()) && (tunCap.mayGive() & ~TunFlags.forGuest(features)) == 0;
     }
 
     // ---------------------------------------------------------------- held chains
@@ -380,9 +384,14 @@ final class VionetRx {
             counters.drop(NicCounters.Drop.RX_TRUNCATED);
             return DONE;
         }
-        if (!filter.promiscuous()) {
+        if (cfg.lockedLladdr() || !filter.promiscuous()) {
             // The guest asked for the filter; the frame may sit in its posted buffers, unused.
             gatherSpans(work.peek, MacFilter.MAC_LEN);
+            if (lockedOut(work.peek, 0)) {
+                // the tap's kernel filter lets none through: counted should it ever fail
+                counters.drop(NicCounters.Drop.LOCKED_LLADDR_RX);
+                return DONE;
+            }
             if (!filter.accepts(work.peek, 0)) {
                 counters.drop(NicCounters.Drop.RX_MAC_FILTER);
                 return DONE;
@@ -408,6 +417,11 @@ final class VionetRx {
             }
         }
         return DONE;
+    }
+
+    /** A locked NIC's unicast frame for another MAC, its destination at {@code b[off]}. */
+    private boolean lockedOut(byte[] b, int off) {
+        return cfg.lockedLladdr() && (b[off] & 1) == 0 && !cfg.isOwnMac(b, off);
     }
 
     private void gatherSpans(byte[] dst, int len) throws GuestFault {
@@ -482,7 +496,7 @@ final class VionetRx {
             return DONE;
         }
         int len = (int) n - Vionet.TAP_HDR;
-        if (cfg.lockedLladdr() && (scratch[Vionet.TAP_HDR] & 1) == 0 && !cfg.isOwnMac(scratch, Vionet.TAP_HDR)) {
+        if (lockedOut(scratch, Vionet.TAP_HDR)) {
             counters.drop(NicCounters.Drop.LOCKED_LLADDR_RX);
             return DONE;
         }

@@ -28,6 +28,7 @@ public final class MemoryTap implements TapIo {
     private int readErrno;
     private int readErrors;
     private final byte[] staged = new byte[SLOT];
+    private long directReads;
 
     public MemoryTap(GuestMemory memory, int slots) {
         this.memory = memory;
@@ -127,12 +128,18 @@ public final class MemoryTap implements TapIo {
         return len;
     }
 
+    /** Frames read straight into guest memory ({@link #read(byte[], GuestSpans)}, vionet's direct path). */
+    public long directReads() {
+        return directReads;
+    }
+
     @Override
     public long read(byte[] hdr, GuestSpans into) {
         int i = takeIn();
         if (i < 0) {
             return i;
         }
+        directReads++;
         byte[] f = in[i];
         int len = inLen[i];
         System.arraycopy(f, 0, hdr, 0, Vionet.TAP_HDR);

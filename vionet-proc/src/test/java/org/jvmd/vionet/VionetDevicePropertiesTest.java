@@ -114,9 +114,10 @@ class VionetDevicePropertiesTest {
     @Property(tries = 1000)
     void hostileTrafficNeverBreaksTheDeviceOrItsBookkeeping(
             @ForAll long offeredBits, @ForAll long ackedBits, @ForAll boolean locked, @ForAll boolean dhcp,
-            @ForAll @IntRange(min = 1, max = 6) int sizeLog, @ForAll("rxBufLens") int rxBufLen,
+            @ForAll boolean tapFiltered, @ForAll @IntRange(min = 1, max = 6) int sizeLog, @ForAll("rxBufLens") int rxBufLen,
             @ForAll("ops") List<Op> ops) throws Exception {
-        Harness h = new Harness((offeredBits & Vionet.SUPPORTED) | V1, locked, dhcp, 1 << sizeLog, rxBufLen);
+        Harness h = new Harness((offeredBits & Vionet.SUPPORTED) | V1, locked, tapFiltered, dhcp, 1 << sizeLog,
+                rxBufLen);
         h.renegotiate(ackedBits);
         for (Op op : ops) {
             h.apply(op);
@@ -154,7 +155,8 @@ class VionetDevicePropertiesTest {
         long epochTapConsumed;
         long epochCtrlBroken;
 
-        Harness(long offered, boolean locked, boolean dhcp, int size, int rxBufLen) throws GuestFault {
+        Harness(long offered, boolean locked, boolean tapFiltered, boolean dhcp, int size, int rxBufLen)
+                throws GuestFault {
             this.offered = offered;
             this.locked = locked;
             this.dhcp = dhcp;
@@ -163,7 +165,7 @@ class VionetDevicePropertiesTest {
             this.mem = new HeapGuestMemory(Guest.memoryNeeded(size, rxBufLen));
             this.tap = new MemoryTap(mem, 32);
             NicConfig.Builder nic = NicConfig.newBuilder().setMac(ByteString.copyFrom(MAC)).setMtu(1500)
-                    .setFeatures(offered).setLockedLladdr(locked);
+                    .setFeatures(offered).setLockedLladdr(locked).setTapFiltered(tapFiltered);
             if (dhcp) {
                 nic.setLocal(true).setLocalGuestAddr(ByteString.copyFrom(new byte[] {100, 64, 0, 3}))
                         .setLocalGatewayAddr(ByteString.copyFrom(new byte[] {100, 64, 0, 2}));

@@ -525,6 +525,43 @@ class VionetTest {
     }
 
     @Test
+    void lockedLladdrOnATapVmdFilteredReceivesStraightIntoGuestBuffers() throws Exception {
+        long f = RING | HOST | GUEST | MRG;
+        for (boolean filtered : new boolean[] {false, true}) {
+            Rig r = new Rig(nic(f).setLockedLladdr(true).setTapFiltered(filtered), f, 1536);
+            r.tapApplies();
+            r.guest.postRx(64);
+            byte[] big = Packets.tcp4(MAC, PEER, 60000, true, 1448);
+            assertTrue(r.tap.offer(big, 0, big.length));
+            r.dev.tapReadable();
+            assertArrayEquals(frameOf(big), frameOf(r.guest.receive()));
+            assertEquals(filtered ? 1 : 0, r.tap.directReads(),
+                    filtered ? "the kernel filters the tap: no staging copy" : "unfiltered: staged outside guest memory");
+        }
+    }
+
+    @Test
+    void aFilteredLockedTapsFrameForAnotherMacIsStillDropped() throws Exception {
+        long f = RING | HOST | GUEST | MRG;
+        Rig r = new Rig(nic(f).setLockedLladdr(true).setTapFiltered(true), f, 1536);
+        r.tapApplies();
+        r.guest.postRx(64);
+        byte[] notOurs = Packets.tcp4(OTHER, PEER, 1000, false, 0);   // the kernel filter would have refused it
+        byte[] ours = Packets.tcp4(MAC, PEER, 1000, false, 0);
+        for (int i = 0; i < 8; i++) {
+            r.tap.offer(notOurs, 0, notOurs.length);
+        }
+        r.tap.offer(ours, 0, ours.length);
+        r.dev.tapReadable();
+        byte[] got = r.guest.receive();
+        assertArrayEquals(frameOf(ours), frameOf(got));
+        assertEquals(1, hdrOf(got).numBuffers);
+        assertNull(r.guest.receive(), "the dropped frames' buffers were never given back as used");
+        assertEquals(8, r.drops("locked_lladdr_rx"));
+        assertEquals(1, r.stats().getRxFrames());
+    }
+
+    @Test
     void lockedLladdrStagesFramesOutsideGuestMemoryThenCopiesThemIntoMergeableBuffers() throws Exception {
         long f = RING | HOST | GUEST | MRG | CTRL;
         Rig r = new Rig(nic(f).setLockedLladdr(true), f, 1536);

@@ -187,7 +187,16 @@ public final class GuestSim implements AutoCloseable {
         guestTap.setNonBlocking(true);
         hostTap = openTap(o.hostNs, o.hostTap);
         hostTap.setOffload(0);   // until the guest's TUNSCAP: flags live on a persistent tap
+        if (filtersTap()) {
+            hostTap.filterUnicastTo(mac);   // as vmd does for a locked NIC (VmTaps)
+        } else {
+            hostTap.clearFilter();
+        }
         hostTap.setNonBlocking(true);
+    }
+
+    private boolean filtersTap() {
+        return o.lockedLladdr && o.tapFilter;
     }
 
     private static Tap openTap(String ns, String name) throws Exception {
@@ -317,6 +326,7 @@ public final class GuestSim implements AutoCloseable {
                 .setMtu(o.mtu)
                 .setFeatures(o.deviceFeatures)
                 .setLockedLladdr(o.lockedLladdr)
+                .setTapFiltered(filtersTap())
                 .setTapName(hostTap.name());
         if (o.localGuestAddr != null) {
             nic.setLocal(true)

@@ -16,7 +16,7 @@ import org.jvmd.proto.NicStats;
  * <pre>
  * guest-sim --ns1 GUEST_NS --tap1 TAP --ns2 HOST_NS --tap2 TAP --guest-offloads on|off
  *           [--rx-queue N] [--tx-queue N] [--mrg-buffer BYTES] [--split-header]
- *           [--no-locked-lladdr] [--one-thread] [--user USER] [--chroot DIR] [--vionet-log FILE]
+ *           [--no-locked-lladdr] [--no-tap-filter] [--one-thread] [--user USER] [--chroot DIR] [--vionet-log FILE]
  *           [--vionet-jvm-opt OPT]...
  * </pre>
  *
@@ -36,6 +36,7 @@ public final class GuestSimMain {
         } catch (IllegalArgumentException e) {
             Simulators.exitUsage("guest-sim", e.getMessage(), "guest-sim --ns1 NS --tap1 TAP --ns2 NS --tap2 TAP --guest-offloads on|off"
                     + " [--rx-queue N] [--tx-queue N] [--mrg-buffer BYTES] [--split-header] [--no-locked-lladdr]"
+                    + " [--no-tap-filter]"
                     + " [--one-thread] [--user USER] [--chroot DIR] [--vionet-log FILE] [--vionet-jvm-opt OPT]...");
             return;
         }
@@ -119,6 +120,7 @@ public final class GuestSimMain {
                 case "--mrg-buffer" -> o.mergeableBufferSize(number(args, ++i, a));
                 case "--split-header" -> o.txSplitHeader(true);
                 case "--no-locked-lladdr" -> o.lockedLladdr(false);
+                case "--no-tap-filter" -> o.tapFilter(false);
                 case "--one-thread" -> o.oneThread(true);
                 case "--user" -> o.vionetUser(value(args, ++i, a));
                 case "--chroot" -> o.chroot(Path.of(value(args, ++i, a)));

@@ -64,6 +64,7 @@ public final class SimOptions {
     int mergeableBufferSize = 4096;
     boolean txSplitHeader;
     boolean lockedLladdr = true;
+    boolean tapFilter = true;
     boolean oneThread;
     byte[] mac;
     int mtu = 1500;
@@ -143,6 +144,16 @@ public final class SimOptions {
 
     public SimOptions lockedLladdr(boolean on) {
         this.lockedLladdr = on;
+        return this;
+    }
+
+    /**
+     * Whether a locked NIC's host tap gets vmd's kernel filter (TUNSETTXFILTER, NicConfig
+     * tap_filtered); off, vionet receives a locked NIC's frames through its staging copy, as
+     * before vmd set the filter (for A/B measurements).
+     */
+    public SimOptions tapFilter(boolean on) {
+        this.tapFilter = on;
         return this;
     }
 

@@ -32,7 +32,11 @@ public final class Tap implements AutoCloseable {
     public static final int IFF_NO_PI = 0x1000;
     public static final int IFF_VNET_HDR = 0x4000;
     public static final int IFF_PERSIST = 0x0800;
-
+    /** struct tun_filter's flag: every multicast (and broadcast) destination passes the filter. */
+    public static final int TUN_FLT_ALLMULTI = 0x0001;
+    /** sizeof(struct tun_filter) before its addresses: __u16 flags, __u16 count. */
+    private static final int TUN_FILTER_BYTES = 4;
+    private static final int ETH_ALEN = 6;
 
     /** sizeof(struct virtio_net_hdr_v1) with num_buffers (virtio 1.2 §5.1.6). */
     public static final int VNET_HDR_LEN = 12;
@@ -132,6 +136,34 @@ public final class Tap implements AutoCloseable {
      */
     public void setOffload(int tunFlags) throws SysException {
         LibC.ioctl(fd.num(), Ioctls.TUNSETOFFLOAD, tunFlags);
+    }
+
+    /**
+     * TUNSETTXFILTER (drivers/net/tun.c, run_filter): from now on the kernel hands this tap's
+     * reader no unicast frame whose destination is not {@code mac}; multicast and broadcast
+     * pass ({@link #TUN_FLT_ALLMULTI}). The filter belongs to the interface, so every
+     * descriptor of it, including one handed to another process, reads through it. Frames
+     * it refuses are counted in the interface's tx_dropped.
+     */
+    public void filterUnicastTo(byte[] mac) throws SysException {
+        if (mac.length != ETH_ALEN) {
+            throw new IllegalArgumentException("MAC address of " + mac.length + " bytes, want " + ETH_ALEN);
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment f = a.allocate(TUN_FILTER_BYTES + ETH_ALEN, 2);
+            f.set(JAVA_SHORT, 0, (short) TUN_FLT_ALLMULTI);
+            f.set(JAVA_SHORT, 2, (short) 1);
+            MemorySegment.copy(mac, 0, f, JAVA_BYTE, TUN_FILTER_BYTES, ETH_ALEN);
+            LibC.ioctl(fd.num(), Ioctls.TUNSETTXFILTER, f);
+        }
+    }
+
+    /** TUNSETTXFILTER with no address: every frame reaches the reader (a persistent tap may keep an earlier filter). */
+    public void clearFilter() throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment f = a.allocate(TUN_FILTER_BYTES, 2);
+            LibC.ioctl(fd.num(), Ioctls.TUNSETTXFILTER, f);
+        }
     }
 
     /** TUNSETPERSIST: keep the interface after the last descriptor closes. */
