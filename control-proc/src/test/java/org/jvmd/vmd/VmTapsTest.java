@@ -30,7 +30,6 @@ class VmTapsTest {
     Path dir;
 
     Config config() throws IOException {
-        Files.writeString(dir.resolve("bzImage"), "k");
         String text = """
                 local prefix 100.80.0.0/16
                 switch "uplink" {
@@ -45,6 +44,12 @@ class VmTapsTest {
                   interface "down0" { down }
                 }
                 """;
+        return parsed(text);
+    }
+
+    /** {@code text} parsed as vm.conf beside a kernel file "bzImage". */
+    Config parsed(String text) throws IOException {
+        Files.writeString(dir.resolve("bzImage"), "k");
         var env = new ConfigEnvironment(EtcAccounts.of("root:x:0:0::/:/bin/sh\n", "root:x:0:\n"),
                 LladdrGenerator.secure(), 1, Map.of());
         var r = new ConfigParser(env).parse("vm.conf", text, dir);
@@ -90,7 +95,6 @@ class VmTapsTest {
     @Test
     @NetnsTest
     void groupsAndLocalInet6AreApplied(NetNs ns) throws Exception {
-        Files.writeString(dir.resolve("bzImage"), "k");
         String text = """
                 local prefix 100.80.0.0/16
                 local inet6 prefix fd00:1:2::/48
@@ -105,11 +109,7 @@ class VmTapsTest {
                   local interface { group 42 }
                 }
                 """;
-        var env = new ConfigEnvironment(EtcAccounts.of("root:x:0:0::/:/bin/sh\n", "root:x:0:\n"),
-                LladdrGenerator.secure(), 1, Map.of());
-        var r = new ConfigParser(env).parse("vm.conf", text, dir);
-        assertTrue(r.ok(), r.errors().toString());
-        Config c = r.config().orElseThrow();
+        Config c = parsed(text);
         VmTaps taps = Netns.call(ns.name(), () -> VmTaps.create(7, c.vm("g").orElseThrow().interfaces(), c));
         try {
             assertTrue(ns.ip("-d", "link", "show", "vm7-if0").contains(" group 7 "), "the switch's group");
@@ -148,7 +148,6 @@ class VmTapsTest {
     @Test
     @NetnsTest
     void aLockedInterfacesTapPassesNoUnicastForAnotherMac(NetNs ns) throws Exception {
-        Files.writeString(dir.resolve("bzImage"), "k");
         String text = """
                 local prefix 100.80.0.0/16
                 vm "l" {
@@ -157,11 +156,7 @@ class VmTapsTest {
                   local interface { lladdr 02:00:00:00:78:02 }
                 }
                 """;
-        var env = new ConfigEnvironment(EtcAccounts.of("root:x:0:0::/:/bin/sh\n", "root:x:0:\n"),
-                LladdrGenerator.secure(), 1, Map.of());
-        var r = new ConfigParser(env).parse("vm.conf", text, dir);
-        assertTrue(r.ok(), r.errors().toString());
-        Config c = r.config().orElseThrow();
+        Config c = parsed(text);
         VmTaps taps = Netns.call(ns.name(), () -> VmTaps.create(7, c.vm("l").orElseThrow().interfaces(), c));
         try {
             // vm7-if0 (locked): 100.80.7.0/31, the guest .1; vm7-if1: .2/31, the guest .3

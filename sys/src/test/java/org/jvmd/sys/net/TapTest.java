@@ -89,16 +89,7 @@ class TapTest {
             ByteBuffer r = rx.asByteBuffer().order(ByteOrder.BIG_ENDIAN);
             long deadline = System.nanoTime() + 5_000_000_000L;
             while (true) {
-                assertTrue(System.nanoTime() < deadline, "no ARP reply");
-                iov.clear();
-                iov.add(rx, 0, Tap.VNET_HDR_LEN);
-                iov.add(rx, Tap.VNET_HDR_LEN, rx.size() - Tap.VNET_HDR_LEN);
-                long n = tap.readv(iov);
-                if (n == -Errno.EAGAIN) {
-                    LibC.poll(tap.fd(), LibC.POLLIN, 100);
-                    continue;
-                }
-                assertTrue(n > 0, "readv: " + Errno.describe((int) -n));
+                readFrame(tap, rx, iov, deadline, "no ARP reply");
                 int eth = Tap.VNET_HDR_LEN;
                 if (r.getShort(eth + 12) != 0x0806 || r.getShort(eth + 14 + 6) != 2) {
                     continue; // IPv6 noise, not our reply
@@ -176,16 +167,7 @@ class TapTest {
         int eth = Tap.VNET_HDR_LEN;
         long deadline = System.nanoTime() + 5_000_000_000L;
         while (true) {
-            assertTrue(System.nanoTime() < deadline, "no frame: " + what);
-            iov.clear();
-            iov.add(rx, 0, Tap.VNET_HDR_LEN);
-            iov.add(rx, Tap.VNET_HDR_LEN, rx.size() - Tap.VNET_HDR_LEN);
-            long n = tap.readv(iov);
-            if (n == -Errno.EAGAIN) {
-                LibC.poll(tap.fd(), LibC.POLLIN, 100);
-                continue;
-            }
-            assertTrue(n > 0, "readv: " + Errno.describe((int) -n));
+            long n = readFrame(tap, rx, iov, deadline, "no frame: " + what);
             if (n < eth + 14 + 20 + 8 || r.getShort(eth + 12) != Frame.ETH_P_IP || r.get(eth + 14 + 9) != Frame.UDP) {
                 continue;
             }
@@ -196,6 +178,23 @@ class TapTest {
             byte[] frame = new byte[(int) n - eth];
             rx.get(eth, frame, 0, frame.length);
             return frame;
+        }
+    }
+
+    /** The next frame read from {@code tap} into {@code rx} (vnet header first): its length; fails past {@code deadline}. */
+    private static long readFrame(Tap tap, NativeBuffer rx, IoVec iov, long deadline, String failure) throws SysException {
+        while (true) {
+            assertTrue(System.nanoTime() < deadline, failure);
+            iov.clear();
+            iov.add(rx, 0, Tap.VNET_HDR_LEN);
+            iov.add(rx, Tap.VNET_HDR_LEN, rx.size() - Tap.VNET_HDR_LEN);
+            long n = tap.readv(iov);
+            if (n == -Errno.EAGAIN) {
+                LibC.poll(tap.fd(), LibC.POLLIN, 100);
+                continue;
+            }
+            assertTrue(n > 0, "readv: " + Errno.describe((int) -n));
+            return n;
         }
     }
 
