@@ -12,6 +12,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvmd.testkit.EchoGuest;
 
 /**
  * A non-root user created by the test runs vmctl (its own process, its own uid: vmd sees it
@@ -105,7 +106,7 @@ class PermissionsTest {
     @Test
     void aUserMayGiveItsInstanceOnlyImagesItCouldOpenItself() throws Exception {
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.writeString(dir.resolve("bzImage"), "not a kernel");
+        Files.write(dir.resolve("bzImage"), EchoGuest.bzImage());   // a kernel /dev/kvm, where there is one, runs
         Path rootOnly = Files.writeString(dir.resolve("root.img"), "r");
         Files.setPosixFilePermissions(rootOnly, PosixFilePermissions.fromString("rw-------"));
         Path readable = Files.writeString(dir.resolve("readable.img"), "r");

@@ -396,7 +396,7 @@ class VmdEndToEndTest {
         assertEquals("vmctl: cannot open kernel '/etc/shadow': Permission denied\n", r.err());
         r = user.vmctl(vmd.socket, "start", "-t", "utpl", "-b", own.toString(), "u1");
         assertEquals(0, r.status(), r.err() + vmd.logText());
-        vmd.awaitUntil(() -> vmd.logText().lines().filter(l -> l.startsWith("vmd: vm u1: running, pid")).count() >= 2,
+        vmd.awaitUntil(() -> runningLines("u1").size() >= 2,
                 60_000, "a restart of u1 from its passed kernel after the guest rebooted");
         // ends the reboot loop, unless vmd's restart limit ended it and forgot the instance already
         user.vmctl(vmd.socket, "stop", "-f", "u1");
