@@ -28,6 +28,10 @@ public final class VmTaps implements AutoCloseable {
 
     /** A created tap and, for a local interface, its /31 (gateway = tap side, guest = +1). */
     public record Nic(Tap tap, InterfaceSpec spec, byte[] gateway, byte[] guest) {
+        /** The tap passes no unicast for another MAC (the kernel's filter, set by {@link #create} for a locked interface). */
+        public boolean filtered() {
+            return spec.locked();
+        }
     }
 
     private final List<Nic> nics;
@@ -67,7 +71,7 @@ public final class VmTaps implements AutoCloseable {
                 byte[] gw = null;
                 byte[] guest = null;
                 try {
-                    if (spec.locked()) {
+                    if (spec.locked()) {   // Nic.filtered
                         // no unicast for another MAC reaches vionet, nor so guest memory
                         tap.filterUnicastTo(spec.lladdr().octets());
                     } else {

@@ -325,7 +325,7 @@ public final class VmmProcSpawner implements VmLauncher {
                     .setMtu(s.mtu().orElse(0))
                     .setFeatures(s.virtioFeatures())
                     .setLockedLladdr(s.locked())
-                    .setTapFiltered(s.locked())   // VmTaps filters a locked NIC's tap
+                    .setTapFiltered(n.filtered())
                     .setLocal(s.local())
                     .setTapName(n.tap().name());
             if (s.local()) {

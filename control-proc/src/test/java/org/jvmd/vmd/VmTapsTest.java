@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -173,8 +176,8 @@ class VmTapsTest {
         ns.ip("neigh", "replace", ip, "lladdr", mac, "dev", tap, "nud", "permanent");
         long before = txDropped(ns, tap);
         Netns.call(ns.name(), () -> {
-            try (java.net.DatagramSocket s = new java.net.DatagramSocket()) {
-                s.send(new java.net.DatagramPacket(new byte[8], 8, java.net.InetAddress.getByName(ip), 7778));
+            try (DatagramSocket s = new DatagramSocket()) {
+                s.send(new DatagramPacket(new byte[8], 8, InetAddress.getByName(ip), 7778));
             }
             return null;
         });

@@ -385,7 +385,7 @@ final class VionetRx {
             return DONE;
         }
         if (cfg.lockedLladdr() || !filter.promiscuous()) {
-            // The guest asked for the filter; the frame may sit in its posted buffers, unused.
+            // A locked NIC, or the guest asked for the filter; a dropped frame sits in its posted buffers, unused.
             gatherSpans(work.peek, MacFilter.MAC_LEN);
             if (lockedOut(work.peek, 0)) {
                 // the tap's kernel filter lets none through: counted should it ever fail
