@@ -120,6 +120,7 @@ public final class GuestSim implements AutoCloseable {
     /** The threads running the paths: one for both, or one each (receive first). */
     private final List<Thread> pathThreads = new ArrayList<>();
     private final List<SimLoop> loops = new ArrayList<>();
+    private final List<String> loopNames = new ArrayList<>();
     private long rxOffloads;
 
     private final java.util.concurrent.Semaphore resetDone = new java.util.concurrent.Semaphore(0);
@@ -383,15 +384,16 @@ public final class GuestSim implements AutoCloseable {
         tx = new TxPath(txq, mem, guestTap, kicks[TX_QUEUE].fd(), calls[TX_VECTOR].fd(), txBuffers,
                 TX_BUFFER, o.txSplitHeader, indirect(), new FaultFrames(mem, mac));
         if (o.oneThread) {
-            startLoop("guest-sim", new SimLoop(rx, tx));
+            startLoop("guest-sim", new SimLoop(o.haltPollNanos, rx, tx));
         } else {
-            startLoop("guest-sim-rx", new SimLoop(rx));
-            startLoop("guest-sim-tx", new SimLoop(tx));
+            startLoop("guest-sim-rx", new SimLoop(o.haltPollNanos, rx));
+            startLoop("guest-sim-tx", new SimLoop(o.haltPollNanos, tx));
         }
     }
 
     private void startLoop(String name, SimLoop loop) {
         loops.add(loop);
+        loopNames.add(name);
         pathThreads.add(Thread.ofPlatform().name(name).start(loop));
     }
 
@@ -600,6 +602,7 @@ public final class GuestSim implements AutoCloseable {
             l.close();
         }
         loops.clear();
+        loopNames.clear();
         if (tx != null) {
             tx.close();
         }
@@ -662,6 +665,23 @@ public final class GuestSim implements AutoCloseable {
             all.add("transmit path stopped: " + tx.failure());
         }
         return all;
+    }
+
+    /** Each simulator thread's waits so far: those its halt poll ended, and those that slept. */
+    public List<Waits> haltWaits() {
+        List<Waits> out = new ArrayList<>();
+        for (int i = 0; i < loops.size(); i++) {
+            out.add(new Waits(loopNames.get(i), loops.get(i).polled(), loops.get(i).slept()));
+        }
+        return out;
+    }
+
+    /** One simulator thread's waits. */
+    public record Waits(String thread, long polled, long slept) {
+        @Override
+        public String toString() {
+            return thread + " polled=" + polled + " slept=" + slept;
+        }
     }
 
     /** The simulator's own counters. */

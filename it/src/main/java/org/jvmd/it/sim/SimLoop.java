@@ -1,6 +1,7 @@
 package org.jvmd.it.sim;
 
 import org.jvmd.sys.Epoll;
+import org.jvmd.sys.PollWindow;
 import org.jvmd.sys.SysException;
 
 /**
@@ -10,6 +11,12 @@ import org.jvmd.sys.SysException;
  * thread, each direction waits for its own wake-ups. Stops when any of its paths is
  * stopped; a path that throws ends the thread, its failure kept on that path (a failing
  * wait on every path of the thread).
+ *
+ * <p>Before it sleeps the thread polls its descriptors for a while, as KVM polls a halted vCPU
+ * before it schedules it out (halt_poll_ns, Documentation/virt/kvm/halt-polling.rst; the same
+ * adaptive rule, {@link PollWindow}): a simulated guest is woken by the interrupts and frames
+ * it waits for as a KVM guest would be, not at the price of a sleeping thread's wake-up that a
+ * guest's halted vCPU would not pay.
  */
 final class SimLoop implements Runnable {
     /** Tags a path may use: path i's events carry {@code i * TAGS + tag}. */
@@ -17,8 +24,11 @@ final class SimLoop implements Runnable {
 
     private final SimPath[] paths;
     private final Epoll epoll;
+    private final PollWindow halt;
 
-    SimLoop(SimPath... paths) throws SysException {
+    /** {@code haltPollNanos}: the longest poll before a sleep, KVM's halt_poll_ns; 0: never poll. */
+    SimLoop(long haltPollNanos, SimPath... paths) throws SysException {
+        this.halt = new PollWindow(haltPollNanos);
         this.paths = paths.clone();
         this.epoll = new Epoll(4 * paths.length);
     }
@@ -41,7 +51,7 @@ final class SimLoop implements Runnable {
                     continue;
                 }
                 current = null;   // a failing wait is the loop's, not a path's
-                int n = epoll.waitFor(-1);
+                int n = epoll.waitPolling(halt);
                 for (int i = 0; i < n; i++) {
                     long d = epoll.data(i);
                     current = paths[(int) (d / TAGS)];
@@ -70,6 +80,16 @@ final class SimLoop implements Runnable {
             }
         }
         return false;
+    }
+
+    /** Waits a poll ended. */
+    long polled() {
+        return halt.pollHits();
+    }
+
+    /** Waits that slept. */
+    long slept() {
+        return halt.sleeps();
     }
 
     void close() {

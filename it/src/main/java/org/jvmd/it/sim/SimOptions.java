@@ -52,6 +52,12 @@ public final class SimOptions {
             | bit(HOST_TSO6) | bit(HOST_ECN) | bit(HOST_UFO) | bit(HOST_USO) | bit(GUEST_TSO4)
             | bit(GUEST_TSO6) | bit(GUEST_ECN) | bit(GUEST_UFO) | bit(GUEST_USO4) | bit(GUEST_USO6);
 
+    /**
+     * How long a simulator thread polls before it sleeps, by default as KVM polls a halted
+     * vCPU on x86 (KVM_HALT_POLL_NS_DEFAULT, 200 us; the module parameter halt_poll_ns).
+     */
+    public static final long HALT_POLL_NANOS = 200_000;
+
     String guestNs;
     String guestTap;
     String hostNs;
@@ -66,6 +72,7 @@ public final class SimOptions {
     boolean lockedLladdr = true;
     boolean tapFilter = true;
     boolean oneThread;
+    long haltPollNanos = HALT_POLL_NANOS;
     byte[] mac;
     int mtu = 1500;
     byte[] localGuestAddr;
@@ -139,6 +146,19 @@ public final class SimOptions {
      */
     public SimOptions oneThread(boolean on) {
         this.oneThread = on;
+        return this;
+    }
+
+    /**
+     * The longest poll of a simulator thread before it sleeps, in microseconds (KVM's
+     * halt_poll_ns for the simulated guest's vCPUs); 0: sleep at once, as a guest whose host
+     * has halt_poll_ns=0 (for A/B measurements).
+     */
+    public SimOptions haltPollMicros(long micros) {
+        if (micros < 0 || micros > 10_000_000) {
+            throw new IllegalArgumentException("halt poll wants 0..10000000 us, got " + micros);
+        }
+        this.haltPollNanos = micros * 1000;
         return this;
     }
 

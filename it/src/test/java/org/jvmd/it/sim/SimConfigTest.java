@@ -53,6 +53,14 @@ class SimConfigTest {
         assertEquals("htap0", o.hostTap);
         assertEquals(512, o.rxQueueSize);
         assertEquals(0, o.driverFeatures() & SimOptions.OFFLOAD_FEATURES);
+        assertEquals(SimOptions.HALT_POLL_NANOS, o.haltPollNanos);
+        SimOptions noPoll = GuestSimMain.parse(new String[] {"--tap1", "a", "--tap2", "b", "--guest-offloads", "on",
+            "--halt-poll-us", "0"});
+        assertEquals(0, noPoll.haltPollNanos);
+        assertEquals(50_000, GuestSimMain.parse(new String[] {"--tap1", "a", "--tap2", "b", "--guest-offloads", "on",
+            "--halt-poll-us", "50"}).haltPollNanos);
+        assertThrows(IllegalArgumentException.class, () -> GuestSimMain.parse(new String[] {"--tap1", "a", "--tap2", "b",
+            "--guest-offloads", "on", "--halt-poll-us", "-1"}));
         assertThrows(IllegalArgumentException.class, () -> GuestSimMain.parse(new String[] {"--tap1", "a", "--tap2", "b"}));
         assertThrows(IllegalArgumentException.class, () -> GuestSimMain.parse(new String[] {"--tap1", "a", "--tap2", "b",
             "--guest-offloads", "maybe"}));

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.Map;
 import org.jvmd.proto.NicStats;
 import org.jvmd.proto.TunCapabilities;
@@ -32,7 +33,7 @@ class VionetOffloadsOffTest {
 
     @BeforeAll
     void start() throws Exception {
-        f = new SimFixture("off", 73, true, o -> o.guestOffloads(false).txSplitHeader(true).oneThread(true)
+        f = new SimFixture("off", 73, true, o -> o.guestOffloads(false).txSplitHeader(true).oneThread(true).haltPollMicros(0)
                 .withoutDriverFeatures(VirtioNetFeatures.bit(VirtioNetFeatures.MRG_RXBUF)
                         | VirtioNetFeatures.bit(Virtq.F_EVENT_IDX) | VirtioNetFeatures.bit(Virtq.F_INDIRECT_DESC))
                 .rxQueueSize(256));
@@ -77,6 +78,11 @@ class VionetOffloadsOffTest {
         assertEquals(c0.rxGso(), c1.rxGso(), "no GSO to a guest without GUEST_TSO: " + c1);
         assertEquals(c0.rxNeedsCsum() + c0.rxDataValid(), c1.rxNeedsCsum() + c1.rxDataValid(),
                 "flags masked for a guest without GUEST_CSUM: " + c1);
+        // halt polling off: the simulator's one thread slept at every wait
+        List<GuestSim.Waits> waits = sim.haltWaits();
+        assertEquals(1, waits.size(), waits.toString());
+        assertEquals(0, waits.get(0).polled(), waits.toString());
+        assertTrue(waits.get(0).slept() > 0, waits.toString());
     }
 
     @Test

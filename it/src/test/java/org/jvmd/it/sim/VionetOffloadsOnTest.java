@@ -100,6 +100,11 @@ class VionetOffloadsOnTest {
         assertTrue(c1.txGso() > c0.txGso(), "the guest stack sent TSO super-frames: " + c1);
         assertTrue(c1.rxGso() > c0.rxGso(), "vionet handed the guest GSO frames: " + c1);
         assertTrue(c1.rxMerged() > c0.rxMerged(), "frames spanning several mergeable buffers: " + c1);
+        // as KVM halt-polls a vCPU (SimOptions.HALT_POLL_NANOS by default), a thread's poll
+        // caught some of the bulk transfer's interrupts and frames before it slept
+        List<GuestSim.Waits> waits = sim.haltWaits();
+        assertEquals(2, waits.size(), waits.toString());
+        assertTrue(waits.stream().mapToLong(GuestSim.Waits::polled).sum() > 0, waits.toString());
     }
 
     @Test
