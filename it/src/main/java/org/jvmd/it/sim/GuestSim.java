@@ -120,7 +120,6 @@ public final class GuestSim implements AutoCloseable {
     /** The threads running the paths: one for both, or one each (receive first). */
     private final List<Thread> pathThreads = new ArrayList<>();
     private final List<SimLoop> loops = new ArrayList<>();
-    private final List<String> loopNames = new ArrayList<>();
     private long rxOffloads;
 
     private final java.util.concurrent.Semaphore resetDone = new java.util.concurrent.Semaphore(0);
@@ -384,17 +383,16 @@ public final class GuestSim implements AutoCloseable {
         tx = new TxPath(txq, mem, guestTap, kicks[TX_QUEUE].fd(), calls[TX_VECTOR].fd(), txBuffers,
                 TX_BUFFER, o.txSplitHeader, indirect(), new FaultFrames(mem, mac));
         if (o.oneThread) {
-            startLoop("guest-sim", new SimLoop(o.haltPollNanos, rx, tx));
+            startLoop(new SimLoop("guest-sim", o.haltPollNanos, rx, tx));
         } else {
-            startLoop("guest-sim-rx", new SimLoop(o.haltPollNanos, rx));
-            startLoop("guest-sim-tx", new SimLoop(o.haltPollNanos, tx));
+            startLoop(new SimLoop("guest-sim-rx", o.haltPollNanos, rx));
+            startLoop(new SimLoop("guest-sim-tx", o.haltPollNanos, tx));
         }
     }
 
-    private void startLoop(String name, SimLoop loop) {
+    private void startLoop(SimLoop loop) {
         loops.add(loop);
-        loopNames.add(name);
-        pathThreads.add(Thread.ofPlatform().name(name).start(loop));
+        pathThreads.add(Thread.ofPlatform().name(loop.name()).start(loop));
     }
 
     private void queueReady(int index, DriverQueue q, int vector) throws IOException {
@@ -602,7 +600,6 @@ public final class GuestSim implements AutoCloseable {
             l.close();
         }
         loops.clear();
-        loopNames.clear();
         if (tx != null) {
             tx.close();
         }
@@ -670,8 +667,8 @@ public final class GuestSim implements AutoCloseable {
     /** Each simulator thread's waits so far: those its halt poll ended, and those that slept. */
     public List<Waits> haltWaits() {
         List<Waits> out = new ArrayList<>();
-        for (int i = 0; i < loops.size(); i++) {
-            out.add(new Waits(loopNames.get(i), loops.get(i).polled(), loops.get(i).slept()));
+        for (SimLoop l : loops) {
+            out.add(new Waits(l.name(), l.polled(), l.slept()));
         }
         return out;
     }

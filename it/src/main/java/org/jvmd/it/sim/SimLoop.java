@@ -22,12 +22,17 @@ final class SimLoop implements Runnable {
     /** Tags a path may use: path i's events carry {@code i * TAGS + tag}. */
     static final long TAGS = 16;
 
+    private final String name;
     private final SimPath[] paths;
     private final Epoll epoll;
     private final PollWindow halt;
 
-    /** {@code haltPollNanos}: the longest poll before a sleep, KVM's halt_poll_ns; 0: never poll. */
-    SimLoop(long haltPollNanos, SimPath... paths) throws SysException {
+    /**
+     * {@code name}: its thread's; {@code haltPollNanos}: the longest poll before a sleep,
+     * KVM's halt_poll_ns; 0: never poll.
+     */
+    SimLoop(String name, long haltPollNanos, SimPath... paths) throws SysException {
+        this.name = name;
         this.halt = new PollWindow(haltPollNanos);
         this.paths = paths.clone();
         this.epoll = new Epoll(4 * paths.length);
@@ -80,6 +85,10 @@ final class SimLoop implements Runnable {
             }
         }
         return false;
+    }
+
+    String name() {
+        return name;
     }
 
     /** Waits a poll ended. */
