@@ -16,13 +16,15 @@ import org.jvmd.proto.NicStats;
  * <pre>
  * guest-sim --ns1 GUEST_NS --tap1 TAP --ns2 HOST_NS --tap2 TAP --guest-offloads on|off
  *           [--rx-queue N] [--tx-queue N] [--mrg-buffer BYTES] [--split-header]
- *           [--no-locked-lladdr] [--no-tap-filter] [--one-thread] [--halt-poll-us US] [--user USER] [--chroot DIR] [--vionet-log FILE]
- *           [--vionet-jvm-opt OPT]...
+ *           [--no-locked-lladdr] [--no-tap-filter] [--one-thread | --two-threads] [--halt-poll-us US] [--user USER] [--chroot DIR]
+ *           [--vionet-log FILE] [--vionet-jvm-opt OPT]...
  * </pre>
  *
  * tap1 (in ns1) is the guest's network stack, tap2 (in ns2) is vionet's tap; both must
  * exist. {@code --chroot}: the empty directory vionet chroots into (default: a fresh one,
- * removed at the end). {@code --halt-poll-us}: how long each simulator thread polls before it
+ * removed at the end). {@code --two-threads}: the guest's transmit and receive paths on a
+ * thread each instead of one (a 1-vCPU guest, the default; {@code --one-thread} says so).
+ * {@code --halt-poll-us}: how long each simulator thread polls before it
  * sleeps (default 200, KVM's halt_poll_ns on x86; 0: never). Prints {@code ready} on stdout once frames flow both ways, runs until SIGTERM or
  * SIGINT, and then prints the simulator's and vionet's counters on stderr. Exits 1 if
  * vionet dies or a data path stops, 64 on a usage error.
@@ -38,7 +40,7 @@ public final class GuestSimMain {
             Simulators.exitUsage("guest-sim", e.getMessage(), "guest-sim --ns1 NS --tap1 TAP --ns2 NS --tap2 TAP --guest-offloads on|off"
                     + " [--rx-queue N] [--tx-queue N] [--mrg-buffer BYTES] [--split-header] [--no-locked-lladdr]"
                     + " [--no-tap-filter]"
-                    + " [--one-thread] [--halt-poll-us US] [--user USER] [--chroot DIR] [--vionet-log FILE] [--vionet-jvm-opt OPT]...");
+                    + " [--one-thread | --two-threads] [--halt-poll-us US] [--user USER] [--chroot DIR] [--vionet-log FILE] [--vionet-jvm-opt OPT]...");
             return;
         }
         GuestSim sim;
@@ -126,6 +128,7 @@ public final class GuestSimMain {
                 case "--no-locked-lladdr" -> o.lockedLladdr(false);
                 case "--no-tap-filter" -> o.tapFilter(false);
                 case "--one-thread" -> o.oneThread(true);
+                case "--two-threads" -> o.oneThread(false);
                 case "--halt-poll-us" -> o.haltPollMicros(number(args, ++i, a));
                 case "--user" -> o.vionetUser(value(args, ++i, a));
                 case "--chroot" -> o.chroot(Path.of(value(args, ++i, a)));

@@ -71,7 +71,7 @@ public final class SimOptions {
     boolean txSplitHeader;
     boolean lockedLladdr = true;
     boolean tapFilter = true;
-    boolean oneThread;
+    boolean oneThread = true;
     long haltPollNanos = HALT_POLL_NANOS;
     byte[] mac;
     int mtu = 1500;
@@ -141,8 +141,14 @@ public final class SimOptions {
     }
 
     /**
-     * Both data paths on one thread, as a 1-vCPU guest runs its transmit and its receive
-     * (NAPI) on the same CPU; off: a thread each.
+     * Both data paths on one thread (the default), as a 1-vCPU guest runs its transmit and its
+     * receive (NAPI) on the same CPU; off: a thread each, a guest whose two directions run
+     * on two vCPUs. With every thread halt-polling, two simulator threads and vionet's poll
+     * are three pollers, which on a 2-CPU host take the CPU from the network stacks they
+     * serve: on such a host without /dev/kvm (2026-12-07, interleaved sockperf runs against
+     * the C floor) request/response reached 0.66-0.70 / 0.69-0.71 of the floor with a thread
+     * each and 0.77-0.80 / 0.81-0.98 with one, tcp 1.00 / 1.06 against 1.05 / 1.10
+     * (docs/dev-notes/net-rows-and-lab-offloads.md, session 19).
      */
     public SimOptions oneThread(boolean on) {
         this.oneThread = on;

@@ -1,6 +1,7 @@
 package org.jvmd.it.sim;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -54,6 +55,11 @@ class SimConfigTest {
         assertEquals(512, o.rxQueueSize);
         assertEquals(0, o.driverFeatures() & SimOptions.OFFLOAD_FEATURES);
         assertEquals(SimOptions.HALT_POLL_NANOS, o.haltPollNanos);
+        assertTrue(o.oneThread, "a 1-vCPU guest by default");
+        assertFalse(GuestSimMain.parse(new String[] {"--tap1", "a", "--tap2", "b", "--guest-offloads", "on",
+            "--two-threads"}).oneThread);
+        assertTrue(GuestSimMain.parse(new String[] {"--tap1", "a", "--tap2", "b", "--guest-offloads", "on",
+            "--two-threads", "--one-thread"}).oneThread);
         SimOptions noPoll = GuestSimMain.parse(new String[] {"--tap1", "a", "--tap2", "b", "--guest-offloads", "on",
             "--halt-poll-us", "0"});
         assertEquals(0, noPoll.haltPollNanos);

@@ -32,7 +32,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * The guest simulator and vionet-proc with every offload on (what a Linux guest acks):
- * mergeable receive buffers, EVENT_IDX, indirect descriptors, locked lladdr.
+ * mergeable receive buffers, EVENT_IDX, indirect descriptors, locked lladdr; the guest's two
+ * directions on a thread each (SimOptions.oneThread(false)), VionetOffloadsOffTest runs the
+ * default one.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -44,7 +46,7 @@ class VionetOffloadsOnTest {
 
     @BeforeAll
     void start() throws Exception {
-        f = new SimFixture("on", 71, true, o -> o.guestOffloads(true));
+        f = new SimFixture("on", 71, true, o -> o.guestOffloads(true).oneThread(false));
         lab = f.lab;
         sim = f.sim;
     }
