@@ -60,6 +60,13 @@ final class TxPath extends SimPath {
     private Epoll epoll;
     private long base;
     private boolean tapArmed;
+    /**
+     * The tap may hold frames: epoll said so (level-triggered, so it says so again while it
+     * does), or the last pump stopped before the tap said EAGAIN. A turn woken by an
+     * interrupt alone reads no empty tap: a guest's transmit path runs when its stack has a
+     * frame, and a read that finds nothing would sit in front of the interrupt's work.
+     */
+    private boolean tapReadable;
     private boolean irqOn;
 
 
@@ -116,6 +123,7 @@ final class TxPath extends SimPath {
         epoll.add(wake.fd(), LibC.EPOLLIN, base + WAKE);
         q.disableInterrupts();
         tapArmed = true;
+        tapReadable = true;
         irqOn = false;
     }
 
@@ -146,13 +154,15 @@ final class TxPath extends SimPath {
 
     @Override
     protected void event(long tag) throws SysException {
-        if (tag == WAKE) {
+        if (tag == TAP) {
+            tapReadable = true;
+        } else if (tag == WAKE) {
             wake.read();
             if (pending == null) {
                 pending = mailbox.poll();
             }
         }
-        // TAP: pump reads it; CALL: edge-triggered, the interrupt needs no read of the eventfd
+        // CALL: edge-triggered, the interrupt needs no read of the eventfd
     }
 
     /** Reads frames from the tap into free buffers and posts them; true if it stopped for want of buffers. */
@@ -168,7 +178,7 @@ final class TxPath extends SimPath {
         boolean blocked = false;
         int tci = vlanTci;
         try {
-            for (int i = 0; i < BATCH; i++) {
+            for (int i = 0; i < BATCH && tapReadable; i++) {
                 if (nfree == 0 || q.numFree() < descsPerChain) {
                     blocked = true;
                     break;
@@ -191,6 +201,7 @@ final class TxPath extends SimPath {
                         readErrors++;
                         throw new SysException("readv(" + tap.name() + ")", (int) -n);
                     }
+                    tapReadable = false;
                     break;
                 }
                 if (n <= HDR) {
