@@ -55,10 +55,16 @@ public enum Role {
     VIONET("vionet-proc", "org.jvmd.vionet.VionetMain", List.of("-Xmn4m", "-Xmx64m", "-XX:+ErrorFileToStderr"), "vionet",
             () -> Seccomp.device(true)),
     /**
-     * One disk. As vionet's, with a smaller heap: its buffers are guest memory and the
-     * image's page cache, guest data never enters the heap.
+     * One disk. Its buffers are guest memory and the image's page cache, guest data never
+     * enters the heap. -Xmn8m (issue 17, scripts/bench-blk on the host with vioblk-proc's PSS
+     * sampled every 2 s, docs/dev-notes/bench-density.md): without it the young generation is
+     * a third of the initial heap (~42 MiB), which the start fills once before its first and
+     * only collection (35 MiB -> 5 MiB live), and whose pages then stay: 94-100 MiB anonymous
+     * under I/O; with it 64-73 MiB, eight young collections while it starts and one a minute or
+     * so under I/O, the rows' vioblk/fio ratios within the run-to-run spread (-Xmn4m saved
+     * nothing more).
      */
-    VIOBLK("vioblk-proc", "org.jvmd.vioblk.VioblkMain", List.of("-Xmx128m", "-XX:+ErrorFileToStderr"), "disk",
+    VIOBLK("vioblk-proc", "org.jvmd.vioblk.VioblkMain", List.of("-Xmn8m", "-Xmx128m", "-XX:+ErrorFileToStderr"), "disk",
             Seccomp::disk),
     /**
      * vmd's control process (OpenBSD vmd's "control"): the control socket, vmctl's

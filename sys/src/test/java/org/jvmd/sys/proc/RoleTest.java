@@ -24,6 +24,15 @@ class RoleTest {
     }
 
     @Test
+    void everyProcessOfAVmBoundsItsYoungGeneration() {
+        // the JVM's default young generation is a third of the initial heap (1/64 of the host's
+        // memory, up to -Xmx), filled once while the process starts and resident from then on
+        for (Role r : List.of(Role.VMM, Role.VIONET, Role.VIOBLK)) {
+            assertTrue(r.jvmOptions().stream().anyMatch(o -> o.matches("-Xmn[0-9]+m")), r + ": " + r.jvmOptions());
+        }
+    }
+
+    @Test
     void emptyUserAndChrootMeanTheRoleDefaults() throws Exception {
         for (Role r : Role.values()) {
             assertEquals("_vmd", r.user(""));
