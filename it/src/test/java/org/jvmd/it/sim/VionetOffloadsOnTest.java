@@ -106,7 +106,8 @@ class VionetOffloadsOnTest {
         // catches interrupts and frames before it sleeps. On a loaded host every wait of the
         // bulk transfer may outlast the window, which then stays shut (it opens after a wait
         // shorter than its bound): request/response rounds, one hop a wait, give it those.
-        assertEquals(2, sim.haltWaits().size(), sim.haltWaits().toString());
+        List<GuestSim.Waits> waits = sim.haltWaits();
+        assertEquals(2, waits.size(), waits.toString());
         long deadline = System.nanoTime() + 20_000_000_000L;
         while (pollHits() == 0 && System.nanoTime() < deadline) {
             Traffic.udpEcho(lab.hostNs, new InetSocketAddress(InetAddress.getByName(lab.host4), 7003), lab.guestNs,

@@ -56,13 +56,12 @@ public enum Role {
             () -> Seccomp.device(true)),
     /**
      * One disk. Its buffers are guest memory and the image's page cache, guest data never
-     * enters the heap. -Xmn8m (issue 17, scripts/bench-blk on the host with vioblk-proc's PSS
-     * sampled every 2 s, docs/dev-notes/bench-density.md): without it the young generation is
-     * a third of the initial heap (~42 MiB), which the start fills once before its first and
-     * only collection (35 MiB -> 5 MiB live), and whose pages then stay: 94-100 MiB anonymous
-     * under I/O; with it 64-73 MiB, eight young collections while it starts and one a minute or
-     * so under I/O, the rows' vioblk/fio ratios within the run-to-run spread (-Xmn4m saved
-     * nothing more).
+     * enters the heap. -Xmn8m, as vmm-proc's (issue 17, scripts/bench-blk with vioblk-proc's
+     * PSS sampled, docs/dev-notes/bench-density.md): the start fills the default young
+     * generation (~42 MiB here) once and I/O then allocates too little to collect it, so it
+     * stays resident: 94-100 MiB anonymous under I/O without it, 68-74 with it (eight young
+     * collections while it starts, about one a minute under I/O), the vioblk/fio ratios
+     * within their run-to-run spread; -Xmn4m saved nothing more.
      */
     VIOBLK("vioblk-proc", "org.jvmd.vioblk.VioblkMain", List.of("-Xmn8m", "-Xmx128m", "-XX:+ErrorFileToStderr"), "disk",
             Seccomp::disk),
