@@ -19,6 +19,8 @@ public final class Epoll implements AutoCloseable {
     private final MemorySegment events;
     private final MemorySegment ctl;
     private final int max;
+    /** Looks since epoll was last polled by {@link #waitPolling(PollWindow, Poller, int)}. */
+    private int looks;
 
     public Epoll(int maxEvents) throws SysException {
         this.epfd = LibC.epollCreate1(LibC.EPOLL_CLOEXEC);
@@ -69,13 +71,17 @@ public final class Epoll implements AutoCloseable {
     /**
      * Work a polling thread looks for beside its descriptors: a ring in shared memory whose
      * producer need not notify while the thread polls it (vhost-net's busy poll turns the
-     * guest's kicks off the same way).
+     * guest's kicks off the same way), or a non-blocking read of a descriptor whose data the
+     * look takes at once, where an {@code epoll_wait} would only say it is there.
      */
     public interface Poller {
         /** The poll begins: the producer may be asked not to notify. */
         void start();
 
-        /** True if there is work no descriptor reports; cheap, called between two polls. */
+        /**
+         * True if there is work, or the look did some (a read that found data); called between
+         * two polls, so at most one system call.
+         */
         boolean ready();
 
         /**
@@ -117,6 +123,21 @@ public final class Epoll implements AutoCloseable {
      * number of ready events, 0 when only the poller found work.
      */
     public int waitPolling(PollWindow window, Poller poller) throws SysException {
+        return waitPolling(window, poller, 1);
+    }
+
+    /**
+     * As {@link #waitPolling(PollWindow, Poller)}, with the descriptors polled
+     * ({@code epoll_wait(0)}) only at every {@code epollEvery}-th look: for a poller that
+     * itself reads the descriptors whose latency counts, so that a look is one system call
+     * and a look that finds data has already taken it. The others (a control channel) are
+     * then seen within {@code epollEvery} looks, counted across waits: a thread whose every
+     * wait ends at its first look still polls epoll at every {@code epollEvery}-th wait.
+     */
+    public int waitPolling(PollWindow window, Poller poller, int epollEvery) throws SysException {
+        if (epollEvery < 1) {
+            throw new IllegalArgumentException("epoll every " + epollEvery + " looks");
+        }
         long start = System.nanoTime();
         long spin = window.nanos();
         if (spin > 0) {
@@ -125,12 +146,15 @@ public final class Epoll implements AutoCloseable {
             boolean work = false;
             try {
                 do {
+                    if (++looks >= epollEvery) {
+                        looks = 0;
+                        n = waitFor(0);
+                        if (n > 0) {
+                            break;
+                        }
+                    }
                     work = poller.ready();
                     if (work) {
-                        break;
-                    }
-                    n = waitFor(0);
-                    if (n > 0) {
                         break;
                     }
                     Thread.yield();

@@ -160,6 +160,42 @@ class EpollTest {
 
     @Test
     @Timeout(20)
+    void aPollerThatReadsItsDescriptorsLeavesEpollToEveryNthLook() throws Exception {
+        try (Epoll ep = new Epoll(4); EventFd kick = EventFd.create(true)) {
+            ep.add(kick.fd(), LibC.EPOLLIN, 11);
+            PollWindow w = opened(new PollWindow(60_000_000_000L), 10_000_000_000L);
+            kick.signal();
+            CountingPoller p = new CountingPoller(Integer.MAX_VALUE, false);
+            assertEquals(1, ep.waitPolling(w, p, 4), "the ready descriptor is seen at the 4th look");
+            assertEquals(11, ep.data(0));
+            assertEquals(3, p.looks, "looks 1-3 asked the poller only");
+            assertEquals(1, p.ends);
+
+            CountingPoller first = new CountingPoller(Integer.MAX_VALUE, false);
+            assertEquals(1, ep.waitPolling(w, first, 1));
+            assertEquals(0, first.looks, "every look polls epoll first");
+            assertThrows(IllegalArgumentException.class, () -> ep.waitPolling(w, first, 0));
+        }
+    }
+
+    @Test
+    @Timeout(20)
+    void waitsThatTheirFirstLookEndsStillPollEpollEveryNthWait() throws Exception {
+        try (Epoll ep = new Epoll(4); EventFd channel = EventFd.create(true)) {
+            ep.add(channel.fd(), LibC.EPOLLIN, 12);
+            PollWindow w = opened(new PollWindow(60_000_000_000L), 10_000_000_000L);
+            channel.signal();
+            CountingPoller busy = new CountingPoller(1, false);   // work at every look: a busy data path
+            assertEquals(0, ep.waitPolling(w, busy, 3));
+            assertEquals(0, ep.waitPolling(w, busy, 3));
+            assertEquals(1, ep.waitPolling(w, busy, 3), "the channel is not starved by the data path");
+            assertEquals(12, ep.data(0));
+            assertEquals(2, busy.looks);
+        }
+    }
+
+    @Test
+    @Timeout(20)
     void aClosedWindowNeverCallsThePoller() throws Exception {
         try (Epoll ep = new Epoll(4); EventFd kick = EventFd.create(true)) {
             ep.add(kick.fd(), LibC.EPOLLIN, 10);

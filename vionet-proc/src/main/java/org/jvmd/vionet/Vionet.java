@@ -335,6 +335,17 @@ public final class Vionet {
         processRx();
     }
 
+    /**
+     * A polling look at the tap: receives what it holds, as {@link #tapReadable} does, and
+     * returns true if it held anything. Called while the shell polls instead of asking epoll
+     * whether the tap is readable: a look that finds a frame has already read it.
+     */
+    public boolean pollTap() {
+        long before = rx.tapReads();
+        processRx();
+        return rx.tapReads() != before;
+    }
+
     /** True if the shell should poll the tap: receive can take frames now. */
     public boolean wantsTap() {
         return active(RX) && rx.wantsTap();

@@ -69,6 +69,8 @@ final class VionetRx {
     private boolean pending;
     /** Notifications are on and the device waits for the driver's kick (too few buffers). */
     private boolean waiting;
+    /** Reads of the tap that returned a frame (or a runt): whether a look found anything. */
+    private long tapReads;
 
     // chains held until a frame uses them
     private DescriptorChain[] held = new DescriptorChain[0];
@@ -148,6 +150,11 @@ final class VionetRx {
     /** True if the shell should poll the tap: frames can be taken now. */
     boolean wantsTap() {
         return !waiting && backlogCount == 0;
+    }
+
+    /** Reads of the tap that returned data, since the queue was made. */
+    long tapReads() {
+        return tapReads;
     }
 
     /** True if a DHCP answer was posted since receive last ran. */
@@ -375,6 +382,7 @@ final class VionetRx {
         if (n < 0) {
             return tapReadFailed(n);
         }
+        tapReads++;
         if (n < Vionet.TAP_HDR + 14) {
             counters.drop(NicCounters.Drop.RX_RUNT);
             return DONE;
@@ -487,6 +495,7 @@ final class VionetRx {
         if (n < 0) {
             return tapReadFailed(n);
         }
+        tapReads++;
         if (n < STAGED_PEEK) {
             counters.drop(NicCounters.Drop.RX_RUNT);
             return DONE;

@@ -354,6 +354,27 @@ class VionetTest {
     }
 
     @Test
+    void aPollingLookAtTheTapReceivesWhatItHoldsAndSaysWhetherItHeldAnything() throws Exception {
+        Rig r = full();
+        int irqs = r.irqs[0];
+        assertFalse(r.dev.pollTap(), "an empty tap");
+        assertEquals(irqs, r.irqs[0], "no interrupt for nothing");
+        byte[] f = Packets.tcp4(MAC, PEER, 100, false, 0);
+        assertTrue(r.tap.offer(f, 0, f.length));
+        assertTrue(r.tap.offer(f, 0, f.length));
+        assertTrue(r.dev.pollTap(), "the look took the frames");
+        assertTrue(r.irqs[0] > irqs, "and raised the interrupt");
+        assertArrayEquals(frameOf(f), frameOf(r.guest.receive()));
+        assertArrayEquals(frameOf(f), frameOf(r.guest.receive()));
+        assertNull(r.guest.receive());
+        assertFalse(r.dev.pollTap());
+        byte[] runt = new byte[VirtioNetHdr.SIZE + 6];
+        assertTrue(r.tap.offer(runt, 0, runt.length));
+        assertTrue(r.dev.pollTap(), "a runt read and dropped is something found too");
+        assertEquals(1, r.drops("rx_runt"));
+    }
+
+    @Test
     void rxWithoutMergeableBuffersPutsTheFrameInOneBigBuffer() throws Exception {
         long f = RING | HOST | GUEST;
         Rig r = new Rig(nic(f), f, 65562, 8);

@@ -144,6 +144,12 @@ final class RxPath extends SimPath {
         return q.enableInterrupts();   // more arrived while re-enabling (virtio 1.2 §2.7.14)
     }
 
+    /** The interrupt's cause, seen in guest memory as a halted vCPU's poll sees it pending. */
+    @Override
+    protected boolean look() throws GuestFault {
+        return q.hasUsed();
+    }
+
     @Override
     protected void event(long tag) throws SysException {
         if (tag == WAKE) {

@@ -16,7 +16,9 @@ import org.jvmd.sys.SysException;
  * before it schedules it out (halt_poll_ns, Documentation/virt/kvm/halt-polling.rst; the same
  * adaptive rule, {@link PollWindow}): a simulated guest is woken by the interrupts and frames
  * it waits for as a KVM guest would be, not at the price of a sleeping thread's wake-up that a
- * guest's halted vCPU would not pay.
+ * guest's halted vCPU would not pay. The poll looks as a halted vCPU's does, without epoll:
+ * at the used rings in guest memory (an interrupt's cause) and by reading the guest stack's
+ * tap, a frame found being posted at once ({@link SimPath#look}).
  */
 final class SimLoop implements Runnable {
     /** Tags a path may use: path i's events carry {@code i * TAGS + tag}. */
@@ -26,6 +28,52 @@ final class SimLoop implements Runnable {
     private final SimPath[] paths;
     private final Epoll epoll;
     private final PollWindow halt;
+    /** A look that threw, and its path: rethrown by the loop after the poll. */
+    private Exception lookFailure;
+    private SimPath lookFailed;
+    /**
+     * The poll's looks: each path's {@link SimPath#look} (guest memory, the guest stack's tap
+     * read at once), epoll only at every {@link #EPOLL_EVERY}-th look for the wake-ups that
+     * bring a path work from another thread.
+     */
+    private final Epoll.Poller looks = new Epoll.Poller() {
+        @Override
+        public void start() {}
+
+        @Override
+        public boolean ready() {
+            if (stopped()) {
+                return true;
+            }
+            for (SimPath p : paths) {
+                try {
+                    if (p.look()) {
+                        return true;
+                    }
+                } catch (Exception e) {
+                    lookFailure = e;
+                    lookFailed = p;
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        @Override
+        public boolean end() {
+            return false;
+        }
+    };
+    /**
+     * epoll_wait(0) at every this many looks, counted across waits: the wake-ups of other
+     * threads (a stop is seen in memory). Property {@code jvmd.sim.epollEvery}, for measurements.
+     */
+    static final int EPOLL_EVERY = Integer.getInteger("jvmd.sim.epollEvery", 32);
+    /**
+     * Whether polls look through the paths ({@link #looks}); system property
+     * {@code jvmd.sim.looks=false}: every look is an epoll_wait(0), for A/B measurements.
+     */
+    static final boolean LOOKS = !"false".equals(System.getProperty("jvmd.sim.looks"));
 
     /**
      * {@code name}: its thread's; {@code haltPollNanos}: the longest poll before a sleep,
@@ -56,7 +104,11 @@ final class SimLoop implements Runnable {
                     continue;
                 }
                 current = null;   // a failing wait is the loop's, not a path's
-                int n = epoll.waitPolling(halt);
+                int n = LOOKS ? epoll.waitPolling(halt, looks, EPOLL_EVERY) : epoll.waitPolling(halt);
+                if (lookFailure != null) {
+                    current = lookFailed;
+                    throw lookFailure;
+                }
                 for (int i = 0; i < n; i++) {
                     long d = epoll.data(i);
                     current = paths[(int) (d / TAGS)];

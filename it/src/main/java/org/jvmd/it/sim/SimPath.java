@@ -30,6 +30,13 @@ abstract class SimPath {
     /** Does the work that is there; true if more may have come meanwhile, to look again before sleeping. */
     protected abstract boolean turn() throws SysException, GuestFault;
 
+    /**
+     * A look between two polls of a halted thread: true if this path has work (or the look
+     * did some), found without epoll: from guest memory, or by reading the descriptor whose
+     * data the path waits for. At most one system call.
+     */
+    protected abstract boolean look() throws SysException, GuestFault;
+
     /** One ready descriptor of this path, by its tag. */
     protected abstract void event(long tag) throws SysException;
 

@@ -152,6 +152,21 @@ final class TxPath extends SimPath {
         return false;
     }
 
+    /**
+     * Reads the guest stack's tap if the ring has room (the frame posted at once), else looks
+     * for used chains that would make room.
+     */
+    @Override
+    protected boolean look() throws SysException, GuestFault {
+        if (!tapArmed) {
+            return q.hasUsed();
+        }
+        long before = frames;
+        tapReadable = true;
+        pump();
+        return frames != before || tapReadable;   // tapReadable: it stopped short of EAGAIN
+    }
+
     @Override
     protected void event(long tag) throws SysException {
         if (tag == TAP) {
