@@ -80,7 +80,7 @@ public final class Epoll implements AutoCloseable {
 
         /**
          * True if there is work, or the look did some (a read that found data); called between
-         * two polls, so at most one system call.
+         * two polls, so a look that finds nothing costs at most one system call.
          */
         boolean ready();
 

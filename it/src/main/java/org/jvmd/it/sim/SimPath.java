@@ -33,7 +33,7 @@ abstract class SimPath {
     /**
      * A look between two polls of a halted thread: true if this path has work (or the look
      * did some), found without epoll: from guest memory, or by reading the descriptor whose
-     * data the path waits for. At most one system call.
+     * data the path waits for; one that finds nothing costs at most one system call.
      */
     protected abstract boolean look() throws SysException, GuestFault;
 
