@@ -2,7 +2,6 @@ package org.jvmd.vioblk;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
@@ -22,15 +21,11 @@ import org.jvmd.qcow2.DiskImage;
 import org.jvmd.qcow2.ImageFormat;
 import org.jvmd.qcow2.Layer;
 import org.jvmd.qcow2.Qcow2Create;
-import org.jvmd.sys.EventFd;
 import org.jvmd.sys.Fd;
 import org.jvmd.sys.LibC;
 import org.jvmd.sys.memory.MappedGuestMemory;
 import org.jvmd.sys.memory.Memfd;
 import org.jvmd.sys.uring.IoUring;
-import org.jvmd.virtio.DriverQueue;
-import org.jvmd.virtio.GuestAllocator;
-import org.jvmd.virtio.blk.Vioblk;
 import org.jvmd.virtio.blk.VioblkLimits;
 import org.jvmd.virtio.blk.VirtioBlk;
 
@@ -51,20 +46,12 @@ class Qcow2UringIoTest {
     Path dir;
     private final List<AutoCloseable> owned = new ArrayList<>();
     private MappedGuestMemory mem;
-    private EventFd done;
-    private IoPool pool;
-    private UringIo uring;
-    private Vioblk v;
-    private DriverQueue q;
-    private GuestAllocator a;
+    private UringRig rig;
 
     @AfterEach
     void tearDown() throws Exception {
-        if (pool != null) {
-            pool.stop();
-        }
-        if (uring != null) {
-            uring.close();
+        if (rig != null) {
+            rig.close();
         }
         for (int i = owned.size() - 1; i >= 0; i--) {
             owned.get(i).close();
@@ -142,66 +129,8 @@ class Qcow2UringIoTest {
         }
         Qcow2Backend backend = new Qcow2Backend(DiskImage.open(ls, false), mem);
         owned.add(backend);
-        done = EventFd.create(true);
-        owned.add(done);
-        pool = new IoPool("test", done, 2);
-        StringBuilder why = new StringBuilder();
-        uring = UringIo.open(fds, backend.image(), mem, pool, done, VioblkLimits.DEFAULT.segMax(), why);
-        assertNotNull(uring, "no ring: " + why);
-        a = new GuestAllocator(mem);
-        long features = Vioblk.offeredFeatures(false);
-        q = DriverQueue.create(mem, a, 128, features, 8);
-        v = new Vioblk(backend, false, "qcow2-uring-test", VioblkLimits.DEFAULT, mem, uring, vector -> {},
-                Vioblk.Listener.NONE);
-        pool.start();
-        v.featuresAcked(features);
-        v.queueReady(0, q.layout(), 0);
-        v.driverOk();
-    }
-
-    /** Queues one request over spans of {@code spanBytes} each; returns the status byte's address. */
-    private long request(int type, long sector, long[] spans, int spanBytes) throws Exception {
-        long h = a.allocate(16, 16);
-        mem.writeInt(h, type);
-        mem.writeLong(h + 8, sector);
-        q.readable(h, 16);
-        for (long s : spans) {
-            if (type == VirtioBlk.T_OUT) {
-                q.readable(s, spanBytes);
-            } else {
-                q.writable(s, spanBytes);
-            }
-        }
-        long status = a.allocate(1, 1);
-        mem.writeByte(status, (byte) 0x7f);
-        q.writable(status, 1);
-        q.add();
-        return status;
-    }
-
-    /** Kicks the device and serves completions until nothing is in flight. */
-    private void serve() throws Exception {
-        q.kick();
-        v.kick();
-        uring.flush();
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while ((v.inFlight() > 0 || v.hasPendingWork()) && System.nanoTime() < deadline) {
-            if (v.hasPendingWork()) {
-                v.kick();
-                uring.flush();
-            }
-            LibC.poll(done.fd(), LibC.POLLIN, 100);
-            done.read();
-            int n = pool.drain(v::complete) + uring.drain(v::complete);
-            if (n > 0) {
-                v.completionsDone();
-            }
-            uring.flush();
-        }
-        assertEquals(0, v.inFlight(), "requests still in flight");
-        while (q.reap() != DriverQueue.NONE) {
-            // the driver takes its buffers back
-        }
+        rig = new UringRig(mem, backend, 128, "qcow2-uring-test", (pool, done, why) ->
+                UringIo.open(fds, backend.image(), mem, pool, done, VioblkLimits.DEFAULT.segMax(), why));
     }
 
     /** Reads the whole disk as 32 requests in flight, each over {@code spans} spans; returns it. */
@@ -213,24 +142,13 @@ class Qcow2UringIoTest {
         for (int i = 0; i < 32; i++) {
             dst[i] = new long[spans];
             for (int k = 0; k < spans; k++) {
-                dst[i][k] = a.allocate(span, 512);
+                dst[i][k] = rig.a.allocate(span, 512);
                 mem.write(dst[i][k], new byte[span], 0, span);
                 mem.writeByte(dst[i][k], (byte) 0x7e);   // zeros must be written, not assumed
             }
-            st[i] = request(VirtioBlk.T_IN, (long) i * per / 512, dst[i], span);
+            st[i] = rig.request(VirtioBlk.T_IN, (long) i * per / 512, dst[i], span);
         }
-        q.kick();
-        v.kick();
-        uring.flush();
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (v.inFlight() > 0 && System.nanoTime() < deadline) {
-            LibC.poll(done.fd(), LibC.POLLIN, 100);
-            done.read();
-            if (pool.drain(v::complete) + uring.drain(v::complete) > 0) {
-                v.completionsDone();
-            }
-            uring.flush();
-        }
+        rig.serve();
         byte[] got = new byte[DISK];
         for (int i = 0; i < 32; i++) {
             assertEquals(VirtioBlk.S_OK, mem.readByte(st[i]), "read " + i);
@@ -238,7 +156,6 @@ class Qcow2UringIoTest {
                 mem.read(dst[i][k], got, i * per + k * span, span);
             }
         }
-        serve();
         return got;
     }
 
@@ -251,7 +168,7 @@ class Qcow2UringIoTest {
         byte[] want = libraryRead(layers, CHAIN3);
         start(layers, CHAIN3);
         assertArrayEquals(want, readAll(4), "the chain read on the ring");
-        assertEquals("32 reads/writes on the ring, 0 through the qcow2 library on the I/O threads", uring.summary());
+        assertEquals("32 reads/writes on the ring, 0 through the qcow2 library on the I/O threads", rig.uring.summary());
 
         // 16 writes of 8 KiB: over clusters top.qcow2 owns (ring) or where it holds none (the library allocates)
         long[] st = new long[16];
@@ -259,37 +176,37 @@ class Qcow2UringIoTest {
             byte[] b = new byte[8192];
             r.nextBytes(b);
             long off = (long) i * (DISK / 16);
-            long src = a.allocate(8192, 512);
+            long src = rig.a.allocate(8192, 512);
             mem.write(src, b, 0, 8192);
             System.arraycopy(b, 0, want, (int) off, 8192);
-            st[i] = request(VirtioBlk.T_OUT, off / 512, new long[] {src}, 8192);
+            st[i] = rig.request(VirtioBlk.T_OUT, off / 512, new long[] {src}, 8192);
         }
-        serve();
+        rig.serve();
         for (int i = 0; i < 16; i++) {
             assertEquals(VirtioBlk.S_OK, mem.readByte(st[i]), "write " + i);
         }
         // the same ranges again: their clusters are allocated now, so every write goes to the ring
-        String before = uring.summary();
+        String before = rig.uring.summary();
         for (int i = 0; i < 16; i++) {
             byte[] b = new byte[8192];
             r.nextBytes(b);
             long off = (long) i * (DISK / 16) + 512;
-            long src = a.allocate(8192, 512);
+            long src = rig.a.allocate(8192, 512);
             mem.write(src, b, 0, 8192);
             System.arraycopy(b, 0, want, (int) off, 8192);
-            st[i] = request(VirtioBlk.T_OUT, off / 512, new long[] {src}, 8192);
+            st[i] = rig.request(VirtioBlk.T_OUT, off / 512, new long[] {src}, 8192);
         }
-        serve();
+        rig.serve();
         for (int i = 0; i < 16; i++) {
             assertEquals(VirtioBlk.S_OK, mem.readByte(st[i]), "rewrite " + i);
         }
         int ringBefore = Integer.parseInt(before.split(" ")[0]);
         int libraryBefore = Integer.parseInt(before.split(", ")[1].split(" ")[0]);
         assertEquals((ringBefore + 16) + " reads/writes on the ring, " + libraryBefore
-                + " through the qcow2 library on the I/O threads", uring.summary(), "before: " + before);
+                + " through the qcow2 library on the I/O threads", rig.uring.summary(), "before: " + before);
         assertArrayEquals(want, readAll(2), "read back on the ring");
-        long flush = request(VirtioBlk.T_FLUSH, 0, new long[0], 0);
-        serve();
+        long flush = rig.request(VirtioBlk.T_FLUSH, 0, new long[0], 0);
+        rig.serve();
         assertEquals(VirtioBlk.S_OK, mem.readByte(flush));
         assertArrayEquals(want, libraryRead(layers, CHAIN3), "the library reads what the ring wrote");
     }
@@ -316,6 +233,6 @@ class Qcow2UringIoTest {
                 java.util.Arrays.copyOfRange(want, DISK - CLUSTER, DISK - 1000), "the cluster's start is there");
         start(one, q2);
         assertArrayEquals(want, readAll(1));
-        assertEquals("32 reads/writes on the ring, 0 through the qcow2 library on the I/O threads", uring.summary());
+        assertEquals("32 reads/writes on the ring, 0 through the qcow2 library on the I/O threads", rig.uring.summary());
     }
 }
