@@ -9,11 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.jvmd.testkit.RequiresRoot;
 import org.jvmd.virtio.net.VirtioNetFeatures;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 
 /**
  * vmd's `local interface`: vionet answers the guest's DHCP. The guest's tap starts without
@@ -21,34 +17,20 @@ import org.junit.jupiter.api.TestInstance;
  * 100.64.74.2 (the host tap). Receive buffers are Linux's "big packets" here (GUEST_TSO
  * without MRG_RXBUF).
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @RequiresRoot
-class VionetLocalInterfaceTest {
+class VionetLocalInterfaceTest extends WithSimFixture {
     static final byte[] GUEST = {100, 64, 74, 3};
     static final byte[] GATEWAY = {100, 64, 74, 2};
-    SimFixture f;
-    NetLab lab;
-    GuestSim sim;
 
-    @BeforeAll
-    void start() throws Exception {
-        f = new SimFixture("local", 74, false, o -> o.local(GUEST, GATEWAY, 31)
+    @Override
+    SimFixture fixture() throws Exception {
+        return new SimFixture("local", 74, false, o -> o.local(GUEST, GATEWAY, 31)
                 .withoutDriverFeatures(VirtioNetFeatures.bit(VirtioNetFeatures.MRG_RXBUF)));
-        lab = f.lab;
-        sim = f.sim;
+    }
+
+    @Override
+    void started() throws Exception {
         lab.inOk(lab.hostNs, "ip", "addr", "add", "100.64.74.2/31", "dev", NetLab.HOST_TAP);
-    }
-
-    @AfterAll
-    void stop() {
-        if (f != null) {
-            f.close();
-        }
-    }
-
-    @AfterEach
-    void deviceBehaved() {
-        f.assertNoProblems();
     }
 
     @Test

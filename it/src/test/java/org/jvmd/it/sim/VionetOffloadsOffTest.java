@@ -12,11 +12,7 @@ import org.jvmd.proto.TunCapabilities;
 import org.jvmd.testkit.RequiresRoot;
 import org.jvmd.virtio.Virtq;
 import org.jvmd.virtio.net.VirtioNetFeatures;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 
 /**
  * A guest with every offload off, and the plainest rings: no MRG_RXBUF (small receive
@@ -24,33 +20,14 @@ import org.junit.jupiter.api.TestInstance;
  * the header in its own transmit descriptor; and the simulator's two paths on one thread
  * (SimOptions.oneThread, a 1-vCPU guest).
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @RequiresRoot
-class VionetOffloadsOffTest {
-    SimFixture f;
-    NetLab lab;
-    GuestSim sim;
-
-    @BeforeAll
-    void start() throws Exception {
-        f = new SimFixture("off", 73, true, o -> o.guestOffloads(false).txSplitHeader(true).oneThread(true).haltPollMicros(0)
+class VionetOffloadsOffTest extends WithSimFixture {
+    @Override
+    SimFixture fixture() throws Exception {
+        return new SimFixture("off", 73, true, o -> o.guestOffloads(false).txSplitHeader(true).oneThread(true).haltPollMicros(0)
                 .withoutDriverFeatures(VirtioNetFeatures.bit(VirtioNetFeatures.MRG_RXBUF)
                         | VirtioNetFeatures.bit(Virtq.F_EVENT_IDX) | VirtioNetFeatures.bit(Virtq.F_INDIRECT_DESC))
                 .rxQueueSize(256));
-        lab = f.lab;
-        sim = f.sim;
-    }
-
-    @AfterAll
-    void stop() {
-        if (f != null) {
-            f.close();
-        }
-    }
-
-    @AfterEach
-    void deviceBehaved() {
-        f.assertNoProblems();
     }
 
     @Test

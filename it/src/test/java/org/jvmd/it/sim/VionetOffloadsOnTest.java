@@ -21,13 +21,9 @@ import org.jvmd.proto.TunCapabilities;
 import org.jvmd.testkit.RequiresRoot;
 import org.jvmd.virtio.net.TunFlags;
 import org.jvmd.virtio.net.VirtioNetFeatures;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /**
@@ -36,31 +32,12 @@ import org.junit.jupiter.api.TestMethodOrder;
  * directions on a thread each (SimOptions.oneThread(false)), VionetOffloadsOffTest runs the
  * default one.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @RequiresRoot
-class VionetOffloadsOnTest {
-    SimFixture f;
-    NetLab lab;
-    GuestSim sim;
-
-    @BeforeAll
-    void start() throws Exception {
-        f = new SimFixture("on", 71, true, o -> o.guestOffloads(true).oneThread(false));
-        lab = f.lab;
-        sim = f.sim;
-    }
-
-    @AfterAll
-    void stop() {
-        if (f != null) {
-            f.close();
-        }
-    }
-
-    @AfterEach
-    void deviceBehaved() {
-        f.assertNoProblems();
+class VionetOffloadsOnTest extends WithSimFixture {
+    @Override
+    SimFixture fixture() throws Exception {
+        return new SimFixture("on", 71, true, o -> o.guestOffloads(true).oneThread(false));
     }
 
     @Test
