@@ -74,9 +74,10 @@ public final class Epoll implements AutoCloseable {
      * guest's kicks off the same way), or a non-blocking read of a descriptor whose data the
      * look takes at once, where an {@code epoll_wait} would only say it is there.
      */
+    @FunctionalInterface
     public interface Poller {
-        /** The poll begins: the producer may be asked not to notify. */
-        void start();
+        /** The poll begins: the producer may be asked not to notify (nothing, by default). */
+        default void start() {}
 
         /**
          * True if there is work, or the look did some (a read that found data); called between
@@ -86,25 +87,15 @@ public final class Epoll implements AutoCloseable {
 
         /**
          * The poll is over, however it ended (a poll that threw too): notifications are
-         * asked for again. True if there is work that no notification will report.
+         * asked for again. True if there is work that no notification will report (none, by
+         * default).
          */
-        boolean end();
+        default boolean end() {
+            return false;
+        }
     }
 
-    private static final Poller NO_POLLER = new Poller() {
-        @Override
-        public void start() {}
-
-        @Override
-        public boolean ready() {
-            return false;
-        }
-
-        @Override
-        public boolean end() {
-            return false;
-        }
-    };
+    private static final Poller NO_POLLER = () -> false;
 
     /**
      * Waits for events as {@link #waitFor}(-1) does, but first polls without sleeping for

@@ -36,34 +36,7 @@ final class SimLoop implements Runnable {
      * read at once), epoll only at every {@link #EPOLL_EVERY}-th look for the wake-ups that
      * bring a path work from another thread.
      */
-    private final Epoll.Poller looks = new Epoll.Poller() {
-        @Override
-        public void start() {}
-
-        @Override
-        public boolean ready() {
-            if (stopped()) {
-                return true;
-            }
-            for (SimPath p : paths) {
-                try {
-                    if (p.look()) {
-                        return true;
-                    }
-                } catch (Exception e) {
-                    lookFailure = e;
-                    lookFailed = p;
-                    return true;
-                }
-            }
-            return false;
-        }
-
-        @Override
-        public boolean end() {
-            return false;
-        }
-    };
+    private final Epoll.Poller looks = this::look;
     /**
      * epoll_wait(0) at every this many looks, counted across waits: the wake-ups of other
      * threads (a stop is seen in memory). Property {@code jvmd.sim.epollEvery}, for measurements.
@@ -128,6 +101,25 @@ final class SimLoop implements Runnable {
                 p.ended();
             }
         }
+    }
+
+    /** One look of a poll: a stop, then each path's {@link SimPath#look}; a look that throws ends the poll. */
+    private boolean look() {
+        if (stopped()) {
+            return true;
+        }
+        for (SimPath p : paths) {
+            try {
+                if (p.look()) {
+                    return true;
+                }
+            } catch (Exception e) {
+                lookFailure = e;
+                lookFailed = p;
+                return true;
+            }
+        }
+        return false;
     }
 
     private boolean stopped() {
