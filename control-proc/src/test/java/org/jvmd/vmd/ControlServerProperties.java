@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
@@ -19,10 +18,6 @@ import org.jvmd.proto.Response;
 import org.jvmd.proto.StatusRequest;
 import org.jvmd.sys.ipc.ControlSocket;
 import org.jvmd.vmd.config.Caller;
-import org.jvmd.vmd.config.ConfigEnvironment;
-import org.jvmd.vmd.config.ConfigParser;
-import org.jvmd.vmd.config.EtcAccounts;
-import org.jvmd.vmd.config.LladdrGenerator;
 
 /**
  * The control socket's reader over generated client input: whatever a client sends (random
@@ -37,30 +32,7 @@ class ControlServerProperties {
     @BeforeContainer
     static void start() throws IOException {
         dir = Files.createTempDirectory("jvmd-ctl");
-        Files.writeString(dir.resolve("bzImage"), "k");
-        var env = new ConfigEnvironment(EtcAccounts.of("root:x:0:0::/:/bin/sh\n", "root:x:0:\n"),
-                LladdrGenerator.secure(), 1, Map.of());
-        var cfg = new ConfigParser(env).parse("vm.conf", "vm \"a\" {\n boot \"bzImage\"\n disable\n}\n"
-                + "vm \"b\" {\n boot \"bzImage\"\n disable\n}\n", dir).config().orElseThrow();
-        Registry reg = new Registry(new RecordingLauncher(), Runnable::run, System::nanoTime, LladdrGenerator.secure());
-        reg.load(cfg);
-        Control control = new Control(reg, new Control.Daemon() {
-            @Override
-            public void reload() {
-            }
-
-            @Override
-            public void load(Path file) {
-            }
-
-            @Override
-            public void reset(org.jvmd.proto.ResetRequest.What what) {
-            }
-
-            @Override
-            public void setVerbose(boolean verbose) {
-            }
-        });
+        Control control = ControlServerTest.control(dir, "a", "b");
         socket = dir.resolve("s");
         server = new ControlServer(ControlSocket.bind(socket, 0600, -1), control, uid -> Caller.root());
         server.start();

@@ -30,15 +30,22 @@ class ControlServerTest {
         return server(socket, ControlServer.DEFAULT_LIMITS);
     }
 
-    ControlServer server(Path socket, ControlServer.Limits limits) throws IOException {
+    /**
+     * A Control over disabled VMs of these names booting {@code dir}/bzImage (written here), a
+     * recording launcher and a daemon that ignores reload, load, reset and verbosity.
+     */
+    static Control control(Path dir, String... vms) throws IOException {
         Files.writeString(dir.resolve("bzImage"), "k");
         var env = new ConfigEnvironment(EtcAccounts.of("root:x:0:0::/:/bin/sh\n", "root:x:0:\n"),
                 LladdrGenerator.secure(), 1, Map.of());
-        var cfg = new ConfigParser(env).parse("vm.conf", "vm \"a\" {\n boot \"bzImage\"\n disable\n}\n", dir).config()
-                .orElseThrow();
+        StringBuilder conf = new StringBuilder();
+        for (String vm : vms) {
+            conf.append("vm \"").append(vm).append("\" {\n boot \"bzImage\"\n disable\n}\n");
+        }
+        var cfg = new ConfigParser(env).parse("vm.conf", conf.toString(), dir).config().orElseThrow();
         Registry reg = new Registry(new RecordingLauncher(), Runnable::run, System::nanoTime, LladdrGenerator.secure());
         reg.load(cfg);
-        Control control = new Control(reg, new Control.Daemon() {
+        return new Control(reg, new Control.Daemon() {
             @Override
             public void reload() {
             }
@@ -55,6 +62,10 @@ class ControlServerTest {
             public void setVerbose(boolean verbose) {
             }
         });
+    }
+
+    ControlServer server(Path socket, ControlServer.Limits limits) throws IOException {
+        Control control = control(dir, "a");
         ControlServer s = new ControlServer(ControlSocket.bind(socket, 0600, -1), control, uid -> Caller.root(), limits);
         s.start();
         return s;

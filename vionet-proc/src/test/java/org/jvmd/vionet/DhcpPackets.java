@@ -16,7 +16,21 @@ final class DhcpPackets {
     /** A 12-byte empty virtio_net_hdr and the request frame. */
     static byte[] request(byte[] mac, int type, int xid, int ciaddr, int requested, int serverId, boolean broadcast) {
         byte[] opts = new byte[64];
-        int o = 0;
+        int o = options(opts, 0, type, requested, serverId);
+        opts[o++] = 55;   // parameter request list
+        opts[o++] = 3;
+        opts[o++] = 1;
+        opts[o++] = 3;
+        opts[o++] = 6;
+        opts[o++] = (byte) 255;
+        return frame(mac, xid, ciaddr, broadcast ? 0x8000 : 0, opts, o, 0);
+    }
+
+    /**
+     * Writes the message type (53) and, when not 0, the requested address (50) and the server
+     * identifier (54) at {@code opts[o]}; returns the offset after them.
+     */
+    static int options(byte[] opts, int o, int type, int requested, int serverId) {
         opts[o++] = 53;
         opts[o++] = 1;
         opts[o++] = (byte) type;
@@ -32,13 +46,7 @@ final class DhcpPackets {
             BigEndian.put32(opts, o, serverId);
             o += 4;
         }
-        opts[o++] = 55;   // parameter request list
-        opts[o++] = 3;
-        opts[o++] = 1;
-        opts[o++] = 3;
-        opts[o++] = 6;
-        opts[o++] = (byte) 255;
-        return frame(mac, xid, ciaddr, broadcast ? 0x8000 : 0, opts, o, 0);
+        return o;
     }
 
     /** The frame: header, Ethernet broadcast, IPv4 0.0.0.0 -> 255.255.255.255, UDP 68 -> 67, BOOTP. */

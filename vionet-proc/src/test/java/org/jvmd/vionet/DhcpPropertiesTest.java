@@ -15,7 +15,6 @@ import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 import org.junit.jupiter.api.Test;
-import org.jvmd.bytes.BigEndian;
 
 /** The DHCP parser and responder over generated packets: guest input is hostile. */
 class DhcpPropertiesTest {
@@ -87,21 +86,7 @@ class DhcpPropertiesTest {
         for (int i = 0; i < padding; i++) {
             opts[o++] = 0;
         }
-        opts[o++] = 53;
-        opts[o++] = 1;
-        opts[o++] = (byte) type;
-        if (requested != 0) {
-            opts[o++] = 50;
-            opts[o++] = 4;
-            BigEndian.put32(opts, o, requested);
-            o += 4;
-        }
-        if (server != 0) {
-            opts[o++] = 54;
-            opts[o++] = 4;
-            BigEndian.put32(opts, o, server);
-            o += 4;
-        }
+        o = DhcpPackets.options(opts, o, type, requested, server);
         opts[o++] = (byte) 255;
         byte[] f = DhcpPackets.frame(MAC, xid, 0, broadcast ? 0x8000 : 0, opts, o, 0);
 
