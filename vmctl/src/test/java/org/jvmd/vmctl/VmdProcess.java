@@ -12,6 +12,7 @@ import org.jvmd.proto.Request;
 import org.jvmd.proto.Response;
 import org.jvmd.proto.StatusRequest;
 import org.jvmd.sys.ipc.ControlSocket;
+import org.jvmd.testkit.LabFaults;
 
 /**
  * A real vmd process (org.jvmd.vmd.Vmd -d) in a temporary directory with its own socket,
@@ -297,17 +298,12 @@ final class VmdProcess implements AutoCloseable {
 
     /**
      * For a fixture whose guests are stock distro kernels (the lab's): a VM that vmd saw reset by
-     * a triple fault is said on stdout, one loud line each. Such a kernel does not reset itself
-     * that way; under kvm-lab's emulated SVM it happened once (2026-12-06, 12 s into a boot that
-     * had passed in every earlier run), so scripts/test takes the line, in a failed lab run, as
-     * the emulator's fault and retries; a reset of ours would come back in the retry.
+     * a triple fault is said on stdout, one loud line each ({@link LabFaults}).
      */
     void sayStockGuestTripleFaults() {
-        logText().lines().filter(l -> l.contains("terminated (TERM_REBOOT") && l.contains("triple fault"))
-                .forEach(l -> System.out.println(STOCK_GUEST_RESET + l.strip()));
+        LabFaults.sayStockGuestTripleFaults(logText().lines().filter(l -> l.contains("terminated (TERM_REBOOT"))
+                .collect(java.util.stream.Collectors.joining("\n")));
     }
-
-    static final String STOCK_GUEST_RESET = "jvmd-lab: A STOCK GUEST TRIPLE-FAULTED: ";
 
     void awaitUntil(BooleanSupplier cond, long millis, String what) {
         awaitUntil(cond, millis, what, () -> "");
