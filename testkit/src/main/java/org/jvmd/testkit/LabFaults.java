@@ -1,5 +1,7 @@
 package org.jvmd.testkit;
 
+import java.util.stream.Stream;
+
 /**
  * What the lab's tests say of a fault that is kvm-lab's, not ours: a stock distro kernel reset
  * by a triple fault. Such a kernel does not reset itself that way; under kvm-lab's emulated SVM
@@ -17,12 +19,12 @@ public final class LabFaults {
     private LabFaults() {}
 
     /**
-     * Says, for each line of a VMM's output that reports a triple fault, that a stock guest
-     * triple-faulted; true if there was one.
+     * Says, for each of these lines of a VMM's output that reports a triple fault, that a stock
+     * guest triple-faulted; true if there was one.
      */
-    public static boolean sayStockGuestTripleFaults(String vmmOutput) {
+    public static boolean sayStockGuestTripleFaults(Stream<String> vmmLines) {
         boolean any = false;
-        for (String l : vmmOutput.lines().toList()) {
+        for (String l : (Iterable<String>) vmmLines::iterator) {
             if (l.contains("triple fault")) {
                 System.out.println(STOCK_GUEST_RESET + l.strip());
                 any = true;

@@ -19,7 +19,7 @@ class LabFaultsTest {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
         try {
-            boolean any = LabFaults.sayStockGuestTripleFaults(vmmOutput);
+            boolean any = LabFaults.sayStockGuestTripleFaults(vmmOutput.lines());
             return new Said(any, buf.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(was);

@@ -301,8 +301,7 @@ final class VmdProcess implements AutoCloseable {
      * a triple fault is said on stdout, one loud line each ({@link LabFaults}).
      */
     void sayStockGuestTripleFaults() {
-        LabFaults.sayStockGuestTripleFaults(logText().lines().filter(l -> l.contains("terminated (TERM_REBOOT"))
-                .collect(java.util.stream.Collectors.joining("\n")));
+        LabFaults.sayStockGuestTripleFaults(logText().lines().filter(l -> l.contains("terminated (TERM_REBOOT")));
     }
 
     void awaitUntil(BooleanSupplier cond, long millis, String what) {
